@@ -1,0 +1,139 @@
+//! Start-up and shutdown: open the store, build the router with its middleware, serve,
+//! and on SIGINT/SIGTERM stop accepting, drain, flush and exit (STYLE 11).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use tokio::net::TcpListener;
+use tower::Layer as _;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::Config;
+use crate::controllers::middleware;
+use crate::domain::Relogio;
+use crate::infra::store::Store;
+use crate::repositories::Db;
+use crate::services::{App, AppState};
+
+/// Opens the data folder and builds the shared state (blocking: reads the data files).
+pub fn open_state(config: Config) -> anyhow::Result<AppState> {
+    let tz = jiff::tz::TimeZone::get(&config.timezone)
+        .with_context(|| format!("fuso horário desconhecido: {}", config.timezone))?;
+    for dir in [&config.backup_dir, &config.reports_dir, &config.logs_dir] {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("não foi possível criar a pasta {}", dir.display()))?;
+    }
+    let store = Store::<Db>::open(&config.data_dir, config.compact_every)?;
+    Ok(AppState(Arc::new(App {
+        store,
+        clock: Relogio::new(tz),
+        config,
+        idem_inflight: Default::default(),
+    })))
+}
+
+fn cors(config: &Config) -> CorsLayer {
+    let origins = config.cors_origins.trim();
+    let layer = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers(Any)
+        .expose_headers([
+            HeaderName::from_static("x-total-count"),
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(Duration::from_secs(3600));
+    if origins == "*" || origins.is_empty() {
+        layer.allow_origin(Any)
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .split(',')
+            .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+            .collect();
+        layer.allow_origin(AllowOrigin::list(list))
+    }
+}
+
+/// The production router with every middleware: what `serve` runs and tests exercise.
+pub fn build_router(state: AppState) -> Router {
+    let config = state.config.clone();
+    crate::router::router(state.clone())
+        .fallback(middleware::fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            middleware::idempotency,
+        ))
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(axum::middleware::from_fn(middleware::method_not_allowed))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(config.request_timeout_secs.max(1)),
+        ))
+        .layer(cors(&config))
+        .layer(axum::middleware::from_fn(middleware::request_id_and_panics))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!(target: "agendamento", "shutdown requested; draining");
+}
+
+/// Runs the server until SIGINT/SIGTERM: opens the store, loads demo data into an empty
+/// one, prints `listening on http://HOST:PORT`, serves, then flushes the store.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let addr = config.addr;
+    let demo = !config.no_demo_data;
+    let state = tokio::task::spawn_blocking(move || open_state(config)).await??;
+    if demo {
+        crate::demo::load_if_empty(&state).await?;
+    }
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("não foi possível escutar em {addr}"))?;
+    let local = listener.local_addr()?;
+    let app = build_router(state.clone());
+    let service = tower::util::MapRequestLayer::new(crate::router::normalize_path).layer(app);
+    tracing::info!(target: "agendamento", %local, "server started");
+    println!("listening on http://{local}");
+    axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(service),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.close())
+        .await?
+        .context("não foi possível gravar os dados ao encerrar")?;
+    tracing::info!(target: "agendamento", "stopped cleanly");
+    Ok(())
+}

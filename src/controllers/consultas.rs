@@ -1,0 +1,218 @@
+//! `/consultas` (SPEC §2; `POST /consultas/agendar` comes with the scheduling work).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina, Patch};
+use crate::domain::{Intervalo, parse_date, parse_datetime, texto_opcional};
+use crate::error::{AppError, Erros};
+use crate::models::{Consulta, StatusConsulta};
+use crate::services::consultas::{AlteraConsulta, Filtro, NovaConsulta};
+use crate::services::{self, AppState};
+
+/// Longest accepted `observacoes`.
+const MAX_OBS: usize = 2000;
+
+/// Body of `POST /consultas`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConsultaCreate {
+    /// The patient's id.
+    pub paciente_id: String,
+    /// The doctor's id.
+    pub medico_id: String,
+    /// Start, clinic-local (`YYYY-MM-DDTHH:MM:SS`; an RFC 3339 offset is converted).
+    #[schema(example = "2026-03-02T08:00:00")]
+    pub inicio: String,
+    /// End, after the start.
+    #[schema(example = "2026-03-02T08:30:00")]
+    pub fim: String,
+    /// Initial status (default `agendada`).
+    pub status: Option<StatusConsulta>,
+    /// Notes.
+    pub observacoes: Option<String>,
+}
+
+/// Body of `PUT /consultas/{id}`: any subset, re-validated.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ConsultaUpdate {
+    /// New start.
+    #[schema(example = "2026-03-02T09:00:00")]
+    pub inicio: Option<String>,
+    /// New end.
+    #[schema(example = "2026-03-02T09:30:00")]
+    pub fim: Option<String>,
+    /// New status.
+    pub status: Option<StatusConsulta>,
+    /// New notes (`null` or `""` clears them).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub observacoes: Patch<String>,
+}
+
+/// Filters of `GET /consultas` (dates inclusive).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FiltroConsultas {
+    /// Only this doctor's.
+    pub medico_id: Option<String>,
+    /// Only this patient's.
+    pub paciente_id: Option<String>,
+    /// Only this status.
+    pub status: Option<StatusConsulta>,
+    /// From this date (`YYYY-MM-DD`).
+    #[param(example = "2026-03-01")]
+    pub de: Option<String>,
+    /// Up to this date, inclusive.
+    #[param(example = "2026-03-31")]
+    pub ate: Option<String>,
+}
+
+fn obs(e: &mut Erros, v: Option<&str>) -> Option<String> {
+    e.check("observacoes", texto_opcional(v, MAX_OBS)).flatten()
+}
+
+impl ConsultaCreate {
+    fn validate(self, tz: &jiff::tz::TimeZone) -> Result<NovaConsulta, AppError> {
+        let mut e = Erros::default();
+        let ini = e.check("inicio", parse_datetime(&self.inicio, tz));
+        let fim = e.check("fim", parse_datetime(&self.fim, tz));
+        let iv = match (ini, fim) {
+            (Some(i), Some(f)) => e.check("fim", Intervalo::new(i, f)),
+            _ => None,
+        };
+        for (campo, v) in [
+            ("paciente_id", &self.paciente_id),
+            ("medico_id", &self.medico_id),
+        ] {
+            if v.trim().is_empty() {
+                e.push(campo, "campo obrigatório");
+            }
+        }
+        let observacoes = obs(&mut e, self.observacoes.as_deref());
+        e.finish()?;
+        let intervalo =
+            iv.ok_or_else(|| AppError::Internal("validation passed without values".into()))?;
+        Ok(NovaConsulta {
+            paciente_id: self.paciente_id.trim().to_owned(),
+            medico_id: self.medico_id.trim().to_owned(),
+            intervalo,
+            status: self.status.unwrap_or(StatusConsulta::Agendada),
+            observacoes,
+        })
+    }
+}
+
+impl ConsultaUpdate {
+    fn validate(self, tz: &jiff::tz::TimeZone) -> Result<AlteraConsulta, AppError> {
+        let mut e = Erros::default();
+        let inicio = self
+            .inicio
+            .and_then(|s| e.check("inicio", parse_datetime(&s, tz)));
+        let fim = self
+            .fim
+            .and_then(|s| e.check("fim", parse_datetime(&s, tz)));
+        let observacoes = if self.observacoes.is_missing() {
+            None
+        } else {
+            Some(obs(&mut e, self.observacoes.as_opt()))
+        };
+        e.finish()?;
+        Ok(AlteraConsulta {
+            inicio,
+            fim,
+            status: self.status,
+            observacoes,
+        })
+    }
+}
+
+impl FiltroConsultas {
+    fn validate(self) -> Result<Filtro, AppError> {
+        let mut e = Erros::default();
+        let de = self
+            .de
+            .as_deref()
+            .and_then(|d| e.check("de", parse_date(d)));
+        let ate = self
+            .ate
+            .as_deref()
+            .and_then(|d| e.check("ate", parse_date(d)));
+        e.finish()?;
+        let clean = |s: Option<String>| s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        Ok(Filtro {
+            medico_id: clean(self.medico_id),
+            paciente_id: clean(self.paciente_id),
+            status: self.status,
+            de,
+            ate,
+        })
+    }
+}
+
+/// Lists appointments by start time, filtered by doctor, patient, status and dates.
+#[utoipa::path(get, path = "/consultas", tag = "consultas", params(Pagina, FiltroConsultas),
+    responses((status = 200, description = "Consultas por início", body = [Consulta],
+        headers(("x-total-count" = u64, description = "Total após o filtro")))))]
+pub async fn list_consultas(
+    State(app): State<AppState>,
+    ApiQuery(pagina): ApiQuery<Pagina>,
+    ApiQuery(f): ApiQuery<FiltroConsultas>,
+) -> Result<Lista<Consulta>, AppError> {
+    let filtro = f.validate()?;
+    pagina.bounds()?;
+    let all = services::consultas::list(&app.store.read(), &filtro);
+    Lista::page(all, &pagina)
+}
+
+/// Finds one appointment.
+#[utoipa::path(get, path = "/consultas/{id}", tag = "consultas", params(("id" = String, Path)),
+    responses((status = 200, body = Consulta)))]
+pub async fn find_consulta(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Arc<Consulta>>, AppError> {
+    let found = app.store.read().consultas.get(&id).cloned();
+    found
+        .map(Json)
+        .ok_or_else(|| AppError::not_found("Consulta"))
+}
+
+/// Records an appointment synchronously (may be off the slot grid or in the past).
+#[utoipa::path(post, path = "/consultas", tag = "consultas", request_body = ConsultaCreate,
+    responses((status = 201, body = Consulta)))]
+pub async fn create_consulta(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody<ConsultaCreate>,
+) -> Result<(StatusCode, Json<Arc<Consulta>>), AppError> {
+    let nova = body.validate(app.clock.tz())?;
+    let c = services::consultas::create(&app, nova).await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// Changes an appointment's times, status or notes.
+#[utoipa::path(put, path = "/consultas/{id}", tag = "consultas", params(("id" = String, Path)),
+    request_body = ConsultaUpdate, responses((status = 200, body = Consulta)))]
+pub async fn update_consulta(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    JsonBody(body): JsonBody<ConsultaUpdate>,
+) -> Result<Json<Arc<Consulta>>, AppError> {
+    let alt = body.validate(app.clock.tz())?;
+    services::consultas::update(&app, &id, alt).await.map(Json)
+}
+
+/// Deletes an appointment.
+#[utoipa::path(delete, path = "/consultas/{id}", tag = "consultas", params(("id" = String, Path)),
+    responses((status = 204, description = "Excluída")))]
+pub async fn delete_consulta(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, AppError> {
+    services::consultas::delete(&app, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,252 @@
+//! Our own extractors, so that every malformed body or query gets problem+json
+//! (STYLE 7): `JsonBody`, `ApiQuery`, the tri-state `Patch` field, and list pagination.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderValue, header, request::Parts};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::IntoParams;
+
+use crate::error::{AppError, CampoErro};
+
+/// Translates a serde data error into a field problem in Portuguese.
+fn field_error(path: &str, msg: &str) -> CampoErro {
+    let quoted = |m: &str| m.split('`').nth(1).map(str::to_owned);
+    if msg.starts_with("missing field") {
+        let field = quoted(msg).unwrap_or_default();
+        let campo = if path.is_empty() || path == "." {
+            field
+        } else {
+            format!("{path}.{field}")
+        };
+        return CampoErro::new(campo, "campo obrigatório");
+    }
+    let campo = if path.is_empty() || path == "." {
+        "corpo".to_owned()
+    } else {
+        path.to_owned()
+    };
+    let mensagem = if msg.starts_with("invalid type") {
+        let expected = msg.rsplit("expected ").next().unwrap_or("");
+        let tipo = match expected {
+            e if e.contains("string") => "texto",
+            e if e.contains("struct") || e.contains("map") => "objeto",
+            e if e.contains("integer") || e.contains("i64") || e.contains("u32") => {
+                "número inteiro"
+            }
+            e if e.contains("sequence") => "lista",
+            _ => "outro tipo",
+        };
+        format!("tipo inválido: esperado {tipo}")
+    } else if msg.starts_with("unknown variant") {
+        "valor inválido".to_owned()
+    } else {
+        format!("valor inválido: {msg}")
+    };
+    CampoErro::new(campo, mensagem)
+}
+
+/// A JSON body: 415 unless declared JSON, 413 over the limit, 400 unparseable,
+/// 422 with the field path when the shape is wrong.
+pub struct JsonBody<T>(pub T);
+
+fn is_json(ct: Option<&HeaderValue>) -> bool {
+    let Some(mime) = ct.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mime = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        if !is_json(req.headers().get(header::CONTENT_TYPE)) {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::InvalidJson("corpo ilegível".into())
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a JSON body: 400 for bad syntax, 422 (with the field) for a wrong shape.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| AppError::InvalidJson(format!("linha {}, coluna {}", e.line(), e.column())))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        AppError::Validation(vec![field_error(&path, &e.inner().to_string())])
+    })
+}
+
+/// Query parameters: 422 with the parameter's name when one does not parse.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let mut err = field_error(&path, &e.inner().to_string());
+                if err.mensagem.starts_with("valor inválido") {
+                    err.mensagem = "valor inválido".into();
+                }
+                AppError::Validation(vec![err])
+            })
+    }
+}
+
+fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(q.as_bytes())
+}
+
+/// A field of a partial update: missing (keep), `null`/`""` (clear), or a value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Patch<T> {
+    /// Not sent: keep the stored value.
+    #[default]
+    Missing,
+    /// Sent as `null`.
+    Null,
+    /// Sent with a value.
+    Value(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(d)? {
+            None => Self::Null,
+            Some(v) => Self::Value(v),
+        })
+    }
+}
+
+impl Patch<String> {
+    /// Whether the field was sent at all.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, Self::Missing)
+    }
+
+    /// The sent text, with `null` as `None` (only meaningful when not missing).
+    pub fn as_opt(&self) -> Option<&str> {
+        match self {
+            Self::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// `limit` (1..=5000) and `offset` of every list endpoint.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Pagina {
+    /// At most this many items (1..=5000); without it, all of them.
+    #[param(minimum = 1, maximum = 5000)]
+    pub limit: Option<i64>,
+    /// Skip this many items first.
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+impl Pagina {
+    /// Checks the bounds; returns (offset, limit).
+    pub fn bounds(&self) -> Result<(usize, usize), AppError> {
+        let limit = match self.limit {
+            None => usize::MAX,
+            Some(l @ 1..=5000) => l as usize,
+            Some(_) => return Err(AppError::campo("limit", "deve estar entre 1 e 5000")),
+        };
+        let offset = match self.offset {
+            None => 0,
+            Some(o) if o >= 0 => o as usize,
+            Some(_) => return Err(AppError::campo("offset", "não pode ser negativo")),
+        };
+        Ok((offset, limit))
+    }
+}
+
+/// A page of a list: a plain JSON array, with the filtered total in `x-total-count`.
+pub struct Lista<T>(pub Vec<Arc<T>>, pub usize);
+
+impl<T> Lista<T> {
+    /// Cuts the page out of the whole filtered list.
+    pub fn page(all: Vec<Arc<T>>, pagina: &Pagina) -> Result<Self, AppError> {
+        let (offset, limit) = pagina.bounds()?;
+        let total = all.len();
+        let items = all.into_iter().skip(offset).take(limit).collect();
+        Ok(Self(items, total))
+    }
+}
+
+impl<T: Serialize> IntoResponse for Lista<T> {
+    fn into_response(self) -> Response {
+        let mut res = axum::Json(self.0).into_response();
+        res.headers_mut()
+            .insert("x-total-count", HeaderValue::from(self.1));
+        res
+    }
+}
+
+/// A path parameter; a segment that does not decode is a 404, never a 500.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|_| AppError::NotFound("Recurso não encontrado.".into()))
+    }
+}
+
+/// Validates an optional text field where `""` means absent.
+pub fn opcional<T>(
+    erros: &mut crate::error::Erros,
+    campo: &str,
+    v: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, &'static str>,
+) -> Option<T> {
+    match v.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => erros.check(campo, parse(s)),
+    }
+}
+
+/// Validates a `Patch` text field: `Some(None)` clears it, `None` keeps it.
+pub fn patch_opcional<T>(
+    erros: &mut crate::error::Erros,
+    campo: &str,
+    v: &Patch<String>,
+    parse: impl FnOnce(&str) -> Result<T, &'static str>,
+) -> Option<Option<T>> {
+    if v.is_missing() {
+        return None;
+    }
+    match v.as_opt().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Some(None),
+        Some(s) => erros.check(campo, parse(s)).map(Some),
+    }
+}

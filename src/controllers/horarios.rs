@@ -1,0 +1,167 @@
+//! `/horarios` (SPEC §2).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina};
+use crate::domain::{DiaSemana, Hora};
+use crate::error::{AppError, Erros};
+use crate::models::Horario;
+use crate::services::horarios::{AlteraHorario, Faixa};
+use crate::services::{self, AppState};
+
+/// Body of `POST /horarios/medico/{medico_id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct HorarioCreate {
+    /// Weekday; accents and case are accepted (`Terça`).
+    #[schema(example = "segunda")]
+    pub dia_semana: String,
+    /// Start, `HH:MM`.
+    #[schema(example = "08:00")]
+    pub hora_inicio: String,
+    /// End, `HH:MM`, after the start.
+    #[schema(example = "12:00")]
+    pub hora_fim: String,
+}
+
+/// Body of `PUT /horarios/{id}`: any subset.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct HorarioUpdate {
+    /// New weekday.
+    pub dia_semana: Option<String>,
+    /// New start.
+    pub hora_inicio: Option<String>,
+    /// New end.
+    pub hora_fim: Option<String>,
+}
+
+impl HorarioCreate {
+    fn validate(self) -> Result<Faixa, AppError> {
+        let mut e = Erros::default();
+        let dia = e.check("dia_semana", DiaSemana::parse(&self.dia_semana));
+        let ini = e.check("hora_inicio", Hora::parse(&self.hora_inicio));
+        let fim = e.check("hora_fim", Hora::parse(&self.hora_fim));
+        if let (Some(i), Some(f)) = (ini, fim)
+            && i >= f
+        {
+            e.push("hora_fim", "hora_fim deve ser posterior a hora_inicio");
+        }
+        e.finish()?;
+        match (dia, ini, fim) {
+            (Some(dia_semana), Some(hora_inicio), Some(hora_fim)) => Ok(Faixa {
+                dia_semana,
+                hora_inicio,
+                hora_fim,
+            }),
+            _ => Err(AppError::Internal(
+                "validation passed without values".into(),
+            )),
+        }
+    }
+}
+
+impl HorarioUpdate {
+    fn validate(self) -> Result<AlteraHorario, AppError> {
+        let mut e = Erros::default();
+        let alt = AlteraHorario {
+            dia_semana: self
+                .dia_semana
+                .and_then(|d| e.check("dia_semana", DiaSemana::parse(&d))),
+            hora_inicio: self
+                .hora_inicio
+                .and_then(|h| e.check("hora_inicio", Hora::parse(&h))),
+            hora_fim: self
+                .hora_fim
+                .and_then(|h| e.check("hora_fim", Hora::parse(&h))),
+        };
+        e.finish()?;
+        Ok(alt)
+    }
+}
+
+/// Lists every horário by doctor, weekday and start.
+#[utoipa::path(get, path = "/horarios", tag = "horarios", params(Pagina),
+    responses((status = 200, description = "Horários", body = [Horario],
+        headers(("x-total-count" = u64, description = "Total")))))]
+pub async fn list_horarios(
+    State(app): State<AppState>,
+    ApiQuery(pagina): ApiQuery<Pagina>,
+) -> Result<Lista<Horario>, AppError> {
+    let all: Vec<_> = app.store.read().horarios.iter().cloned().collect();
+    Lista::page(all, &pagina)
+}
+
+/// Lists one doctor's horários (404 unknown doctor).
+#[utoipa::path(get, path = "/horarios/medico/{medico_id}", tag = "horarios", params(("medico_id" = String, Path), Pagina),
+    responses((status = 200, description = "Horários do médico", body = [Horario],
+        headers(("x-total-count" = u64, description = "Total")))))]
+pub async fn list_horarios_medico(
+    State(app): State<AppState>,
+    ApiPath(medico_id): ApiPath<String>,
+    ApiQuery(pagina): ApiQuery<Pagina>,
+) -> Result<Lista<Horario>, AppError> {
+    let all = {
+        let db = app.store.read();
+        if db.medicos.get(&medico_id).is_none() {
+            return Err(AppError::not_found("Médico"));
+        }
+        services::horarios::of_medico(&db, &medico_id)
+            .cloned()
+            .collect()
+    };
+    Lista::page(all, &pagina)
+}
+
+/// Finds one horário.
+#[utoipa::path(get, path = "/horarios/{id}", tag = "horarios", params(("id" = String, Path)),
+    responses((status = 200, body = Horario)))]
+pub async fn find_horario(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Arc<Horario>>, AppError> {
+    let found = app.store.read().horarios.get(&id).cloned();
+    found
+        .map(Json)
+        .ok_or_else(|| AppError::not_found("Horário"))
+}
+
+/// Adds working hours to a doctor.
+#[utoipa::path(post, path = "/horarios/medico/{medico_id}", tag = "horarios", params(("medico_id" = String, Path)),
+    request_body = HorarioCreate, responses((status = 201, body = Horario)))]
+pub async fn create_horario(
+    State(app): State<AppState>,
+    ApiPath(medico_id): ApiPath<String>,
+    JsonBody(body): JsonBody<HorarioCreate>,
+) -> Result<(StatusCode, Json<Arc<Horario>>), AppError> {
+    let faixa = body.validate()?;
+    let h = services::horarios::create(&app, &medico_id, faixa).await?;
+    Ok((StatusCode::CREATED, Json(h)))
+}
+
+/// Changes working hours.
+#[utoipa::path(put, path = "/horarios/{id}", tag = "horarios", params(("id" = String, Path)),
+    request_body = HorarioUpdate, responses((status = 200, body = Horario)))]
+pub async fn update_horario(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    JsonBody(body): JsonBody<HorarioUpdate>,
+) -> Result<Json<Arc<Horario>>, AppError> {
+    let alt = body.validate()?;
+    services::horarios::update(&app, &id, alt).await.map(Json)
+}
+
+/// Deletes working hours.
+#[utoipa::path(delete, path = "/horarios/{id}", tag = "horarios", params(("id" = String, Path)),
+    responses((status = 204, description = "Excluído")))]
+pub async fn delete_horario(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, AppError> {
+    services::horarios::delete(&app, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,195 @@
+//! `/medicos` (SPEC §2).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina, Patch, opcional, patch_opcional};
+use crate::domain::{Crm, Email, Nome, Telefone};
+use crate::error::{AppError, Erros};
+use crate::models::Medico;
+use crate::services::medicos::{AlteraMedico, NovoMedico};
+use crate::services::{self, AppState};
+
+/// Body of `POST /medicos`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MedicoCreate {
+    /// Full name.
+    #[schema(example = "Dra. Ana Lúcia Ribeiro")]
+    pub nome: String,
+    /// Council registration, unique.
+    #[schema(example = "CRM/SP 123456")]
+    pub crm: String,
+    /// Speciality.
+    #[schema(example = "Cardiologia")]
+    pub especialidade: String,
+    /// E-mail (`""` = none).
+    pub email: Option<String>,
+    /// Phone (`""` = none).
+    pub telefone: Option<String>,
+}
+
+/// Body of `PUT /medicos/{id}`: any subset; `null` or `""` clears an optional field.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct MedicoUpdate {
+    /// New name.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub nome: Patch<String>,
+    /// New speciality.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub especialidade: Patch<String>,
+    /// New e-mail.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub email: Patch<String>,
+    /// New phone.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub telefone: Patch<String>,
+}
+
+/// Filter of `GET /medicos`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FiltroMedicos {
+    /// Only this speciality (ignores case and accents).
+    pub especialidade: Option<String>,
+}
+
+fn especialidade(s: &str) -> Result<String, &'static str> {
+    match s.trim() {
+        "" => Err("não pode ser vazia"),
+        t if t.chars().count() > 100 => Err("deve ter no máximo 100 caracteres"),
+        t => Ok(t.to_owned()),
+    }
+}
+
+/// A required text field of a partial update: missing keeps it, null/"" is an error.
+fn patch_required(
+    e: &mut Erros,
+    campo: &str,
+    v: &Patch<String>,
+    parse: impl FnOnce(&str) -> Result<String, &'static str>,
+) -> Option<String> {
+    match v {
+        Patch::Missing => None,
+        Patch::Null => {
+            e.push(campo, "não pode ser vazio");
+            None
+        }
+        Patch::Value(s) => e.check(campo, parse(s)),
+    }
+}
+
+impl MedicoCreate {
+    fn validate(self) -> Result<NovoMedico, AppError> {
+        let mut e = Erros::default();
+        let nome = e.check("nome", Nome::parse(&self.nome));
+        let crm = e.check("crm", Crm::parse(&self.crm));
+        let esp = e.check("especialidade", especialidade(&self.especialidade));
+        let email = opcional(&mut e, "email", self.email.as_deref(), Email::parse);
+        let telefone = opcional(
+            &mut e,
+            "telefone",
+            self.telefone.as_deref(),
+            Telefone::parse,
+        );
+        e.finish()?;
+        match (nome, crm, esp) {
+            (Some(nome), Some(crm), Some(especialidade)) => Ok(NovoMedico {
+                nome: nome.into_inner(),
+                crm: crm.into_inner(),
+                especialidade,
+                email: email.map(Email::into_inner),
+                telefone: telefone.map(Telefone::into_inner),
+            }),
+            _ => Err(AppError::Internal(
+                "validation passed without values".into(),
+            )),
+        }
+    }
+}
+
+impl MedicoUpdate {
+    fn validate(self) -> Result<AlteraMedico, AppError> {
+        let mut e = Erros::default();
+        let nome = patch_required(&mut e, "nome", &self.nome, |s| {
+            Nome::parse(s).map(Nome::into_inner)
+        });
+        let esp = patch_required(&mut e, "especialidade", &self.especialidade, especialidade);
+        let email = patch_opcional(&mut e, "email", &self.email, Email::parse);
+        let telefone = patch_opcional(&mut e, "telefone", &self.telefone, Telefone::parse);
+        e.finish()?;
+        Ok(AlteraMedico {
+            nome,
+            especialidade: esp,
+            email: email.map(|o| o.map(Email::into_inner)),
+            telefone: telefone.map(|o| o.map(Telefone::into_inner)),
+        })
+    }
+}
+
+/// Lists doctors by name, optionally of one speciality.
+#[utoipa::path(get, path = "/medicos", tag = "medicos", params(Pagina, FiltroMedicos),
+    responses((status = 200, description = "Médicos por nome", body = [Medico],
+        headers(("x-total-count" = u64, description = "Total após o filtro")))))]
+pub async fn list_medicos(
+    State(app): State<AppState>,
+    ApiQuery(pagina): ApiQuery<Pagina>,
+    ApiQuery(f): ApiQuery<FiltroMedicos>,
+) -> Result<Lista<Medico>, AppError> {
+    let all = services::medicos::list(&app.store.read(), f.especialidade.as_deref());
+    Lista::page(all, &pagina)
+}
+
+/// Finds one doctor.
+#[utoipa::path(get, path = "/medicos/{id}", tag = "medicos", params(("id" = String, Path)),
+    responses((status = 200, body = Medico)))]
+pub async fn find_medico(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Arc<Medico>>, AppError> {
+    let found = app.store.read().medicos.get(&id).cloned();
+    found.map(Json).ok_or_else(|| AppError::not_found("Médico"))
+}
+
+/// Registers a doctor.
+#[utoipa::path(post, path = "/medicos", tag = "medicos", request_body = MedicoCreate,
+    responses((status = 201, body = Medico)))]
+pub async fn create_medico(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody<MedicoCreate>,
+) -> Result<(StatusCode, Json<Arc<Medico>>), AppError> {
+    let novo = body.validate()?;
+    let m = services::medicos::create(&app, novo).await?;
+    Ok((StatusCode::CREATED, Json(m)))
+}
+
+/// Changes a doctor's name, speciality or contact data.
+#[utoipa::path(put, path = "/medicos/{id}", tag = "medicos", params(("id" = String, Path)),
+    request_body = MedicoUpdate, responses((status = 200, body = Medico)))]
+pub async fn update_medico(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    JsonBody(body): JsonBody<MedicoUpdate>,
+) -> Result<Json<Arc<Medico>>, AppError> {
+    let alt = body.validate()?;
+    services::medicos::update(&app, &id, alt).await.map(Json)
+}
+
+/// Deletes a doctor and their horários (409 while future active appointments exist).
+#[utoipa::path(delete, path = "/medicos/{id}", tag = "medicos", params(("id" = String, Path)),
+    responses((status = 204, description = "Excluído")))]
+pub async fn delete_medico(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, AppError> {
+    services::medicos::delete(&app, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,166 @@
+//! Cross-cutting request handling: `x-request-id`, panic catching, `Idempotency-Key`,
+//! and problem+json for unknown routes and methods.
+
+use std::panic::AssertUnwindSafe;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
+use sha2::{Digest, Sha256};
+
+use crate::error::AppError;
+use crate::services::AppState;
+use crate::services::idempotency::{self, IDEM, IdemCtx, TTL_SECS};
+
+/// The header carrying the request id.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Echoes the client's `x-request-id` or makes one, on the request (for logs) and the
+/// response; catches a handler's panic and answers 500 without taking the server down.
+pub async fn request_id_and_panics(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .unwrap_or(HeaderValue::from_static("-"))
+        });
+    req.headers_mut().insert(REQUEST_ID, id.clone());
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let span = tracing::info_span!("http", request_id = %id.to_str().unwrap_or("-"));
+    let mut res = match AssertUnwindSafe(tracing::Instrument::instrument(next.run(req), span))
+        .catch_unwind()
+        .await
+    {
+        Ok(res) => res,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            tracing::error!(
+                target: "agendamento::http",
+                request_id = %id.to_str().unwrap_or("-"),
+                method = %method,
+                path = %path,
+                "handler panicked: {msg}"
+            );
+            AppError::Internal(msg).into_response()
+        }
+    };
+    res.headers_mut().insert(REQUEST_ID, id);
+    res
+}
+
+/// `Idempotency-Key` on POST (SPEC §1): replays the first 2xx answer for the same key and
+/// body, 422 for the same key with another body, 409 while the first is still running.
+/// The answer itself is journaled by the store together with the change it answers.
+pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(key) = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+    else {
+        return next.run(req).await;
+    };
+    if key.len() > 255 {
+        return AppError::campo("Idempotency-Key", "deve ter no máximo 255 caracteres")
+            .into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match to_bytes(body, app.config.body_limit_bytes).await {
+        Ok(b) => b,
+        Err(_) => return AppError::PayloadTooLarge.into_response(),
+    };
+    let fingerprint = {
+        let mut h = Sha256::new();
+        h.update(parts.method.as_str());
+        h.update(b" ");
+        h.update(parts.uri.path().trim_end_matches('/'));
+        h.update(b"\n");
+        // Canonical JSON when it parses, so formatting differences are the same body.
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(v) => h.update(v.to_string()),
+            Err(_) => h.update(&bytes),
+        }
+        hex::encode(h.finalize())
+    };
+    let now = jiff::Timestamp::now().as_second();
+    let stored = app
+        .store
+        .read()
+        .idem
+        .get(&key)
+        .filter(|e| now - e.created < TTL_SECS)
+        .cloned();
+    if let Some(e) = stored {
+        if e.fingerprint != fingerprint {
+            return idempotency::reused().into_response();
+        }
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::OK);
+        let mut res = if status == StatusCode::NO_CONTENT {
+            status.into_response()
+        } else {
+            (status, e.body.clone()).into_response()
+        };
+        if status != StatusCode::NO_CONTENT {
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        res.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        return res;
+    }
+    if !app.idem_inflight.lock().insert(key.clone()) {
+        return idempotency::in_progress().into_response();
+    }
+    let req = Request::from_parts(parts, Body::from(bytes));
+    let ctx = IdemCtx {
+        key: key.clone(),
+        fingerprint,
+    };
+    let res = AssertUnwindSafe(IDEM.scope(ctx, next.run(req)))
+        .catch_unwind()
+        .await;
+    app.idem_inflight.lock().remove(&key);
+    match res {
+        Ok(r) => r,
+        Err(p) => std::panic::resume_unwind(p),
+    }
+}
+
+/// 404 problem for unknown routes.
+pub async fn fallback() -> AppError {
+    AppError::NotFound("Recurso não encontrado.".into())
+}
+
+/// Turns axum's bare 405 into problem+json.
+pub async fn method_not_allowed(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !res.headers().contains_key(header::CONTENT_TYPE)
+    {
+        let allow = res.headers().get(header::ALLOW).cloned();
+        let mut p = AppError::MethodNotAllowed.into_response();
+        if let Some(a) = allow {
+            p.headers_mut().insert(header::ALLOW, a);
+        }
+        return p;
+    }
+    res
+}

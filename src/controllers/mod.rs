@@ -1,0 +1,10 @@
+//! HTTP controllers: one file per resource. Each extracts and validates the request's
+//! shape, calls a service, and maps the result to a response.
+
+pub mod consultas;
+pub mod extract;
+pub mod horarios;
+pub mod medicos;
+pub mod middleware;
+pub mod pacientes;
+pub mod sistema;

@@ -1,0 +1,197 @@
+//! `/pacientes` (SPEC §2).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina, Patch, opcional, patch_opcional};
+use crate::domain::{Cpf, Email, Nome, Telefone, parse_date, texto_opcional};
+use crate::error::{AppError, Erros};
+use crate::models::Paciente;
+use crate::services::pacientes::{AlteraPaciente, NovoPaciente};
+use crate::services::{self, AppState};
+
+/// Body of `POST /pacientes`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PacienteCreate {
+    /// Full name, 1..200 characters.
+    #[schema(example = "Maria da Conceição")]
+    pub nome: String,
+    /// CPF, with or without punctuation.
+    #[schema(example = "529.982.247-25")]
+    pub cpf: String,
+    /// Birth date, not in the future.
+    #[schema(example = "1980-05-17")]
+    pub data_nascimento: String,
+    /// E-mail (`""` = none).
+    #[schema(example = "maria@exemplo.com")]
+    pub email: Option<String>,
+    /// Phone (`""` = none).
+    #[schema(example = "(11) 98765-4321")]
+    pub telefone: Option<String>,
+    /// Insurance plan (`""` = none).
+    #[schema(example = "Unimed")]
+    pub convenio: Option<String>,
+}
+
+/// Body of `PUT /pacientes/{id}`: any subset; `null` or `""` clears an optional field.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PacienteUpdate {
+    /// New name.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub nome: Patch<String>,
+    /// New e-mail.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub email: Patch<String>,
+    /// New phone.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub telefone: Patch<String>,
+    /// New insurance plan.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub convenio: Patch<String>,
+}
+
+/// Search of `GET /pacientes`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BuscaPacientes {
+    /// Part of the name or CPF (ignores case and accents).
+    pub q: Option<String>,
+}
+
+fn convenio(s: &str) -> Result<String, &'static str> {
+    texto_opcional(Some(s), 100)
+        .map(Option::unwrap_or_default)
+        .map_err(|_| "deve ter no máximo 100 caracteres")
+}
+
+impl PacienteCreate {
+    fn validate(self, today: jiff::civil::Date) -> Result<NovoPaciente, AppError> {
+        let mut e = Erros::default();
+        let nome = e.check("nome", Nome::parse(&self.nome));
+        let cpf = e.check("cpf", Cpf::parse(&self.cpf));
+        let nascimento = e.check("data_nascimento", parse_date(&self.data_nascimento));
+        if let Some(d) = nascimento {
+            if d > today {
+                e.push("data_nascimento", "não pode estar no futuro");
+            } else if d.year() < 1900 {
+                e.push("data_nascimento", "deve ser a partir de 1900");
+            }
+        }
+        let email = opcional(&mut e, "email", self.email.as_deref(), Email::parse);
+        let telefone = opcional(
+            &mut e,
+            "telefone",
+            self.telefone.as_deref(),
+            Telefone::parse,
+        );
+        let convenio = opcional(&mut e, "convenio", self.convenio.as_deref(), convenio);
+        e.finish()?;
+        match (nome, cpf, nascimento) {
+            (Some(nome), Some(cpf), Some(data_nascimento)) => Ok(NovoPaciente {
+                nome: nome.into_inner(),
+                cpf,
+                data_nascimento,
+                email: email.map(Email::into_inner),
+                telefone: telefone.map(Telefone::into_inner),
+                convenio,
+            }),
+            _ => Err(AppError::Internal(
+                "validation passed without values".into(),
+            )),
+        }
+    }
+}
+
+impl PacienteUpdate {
+    fn validate(self) -> Result<AlteraPaciente, AppError> {
+        let mut e = Erros::default();
+        let nome = match &self.nome {
+            Patch::Missing => None,
+            Patch::Null => {
+                e.push("nome", "não pode ser vazio");
+                None
+            }
+            Patch::Value(n) => e.check("nome", Nome::parse(n)).map(Nome::into_inner),
+        };
+        let email = patch_opcional(&mut e, "email", &self.email, Email::parse);
+        let telefone = patch_opcional(&mut e, "telefone", &self.telefone, Telefone::parse);
+        let convenio = patch_opcional(&mut e, "convenio", &self.convenio, convenio);
+        e.finish()?;
+        Ok(AlteraPaciente {
+            nome,
+            email: email.map(|o| o.map(Email::into_inner)),
+            telefone: telefone.map(|o| o.map(Telefone::into_inner)),
+            convenio,
+        })
+    }
+}
+
+/// Lists patients by name, optionally searching name or CPF.
+#[utoipa::path(get, path = "/pacientes", tag = "pacientes", params(Pagina, BuscaPacientes),
+    responses((status = 200, description = "Pacientes por nome", body = [Paciente],
+        headers(("x-total-count" = u64, description = "Total após o filtro")))))]
+pub async fn list_pacientes(
+    State(app): State<AppState>,
+    ApiQuery(pagina): ApiQuery<Pagina>,
+    ApiQuery(busca): ApiQuery<BuscaPacientes>,
+) -> Result<Lista<Paciente>, AppError> {
+    let all = services::pacientes::list(&app.store.read(), busca.q.as_deref());
+    Lista::page(all, &pagina)
+}
+
+/// Finds one patient.
+#[utoipa::path(get, path = "/pacientes/{id}", tag = "pacientes", params(("id" = String, Path)),
+    responses((status = 200, body = Paciente)))]
+pub async fn find_paciente(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Arc<Paciente>>, AppError> {
+    let found = app.store.read().pacientes.get(&id).cloned();
+    found
+        .map(Json)
+        .ok_or_else(|| AppError::not_found("Paciente"))
+}
+
+/// Registers a patient.
+#[utoipa::path(post, path = "/pacientes", tag = "pacientes", request_body = PacienteCreate,
+    responses((status = 201, body = Paciente)))]
+pub async fn create_paciente(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody<PacienteCreate>,
+) -> Result<(StatusCode, Json<Arc<Paciente>>), AppError> {
+    let novo = body.validate(app.clock.today())?;
+    let p = services::pacientes::create(&app, novo).await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+/// Changes a patient's name or contact data.
+#[utoipa::path(put, path = "/pacientes/{id}", tag = "pacientes", params(("id" = String, Path)),
+    request_body = PacienteUpdate, responses((status = 200, body = Paciente)))]
+pub async fn update_paciente(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    JsonBody(body): JsonBody<PacienteUpdate>,
+) -> Result<Json<Arc<Paciente>>, AppError> {
+    let alt = body.validate()?;
+    services::pacientes::update(&app, &id, alt).await.map(Json)
+}
+
+/// Deletes a patient (409 while they have future active appointments).
+#[utoipa::path(delete, path = "/pacientes/{id}", tag = "pacientes", params(("id" = String, Path)),
+    responses((status = 204, description = "Excluído")))]
+pub async fn delete_paciente(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, AppError> {
+    services::pacientes::delete(&app, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,96 @@
+//! `GET /` and `GET /sistema/saude` (SPEC §8).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::services::AppState;
+
+/// Answer of `GET /`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Raiz {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// A greeting with where to find the docs.
+    pub message: String,
+}
+
+/// Storage part of the health answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Armazenamento {
+    /// Whether the data folder accepts writes.
+    pub gravavel: bool,
+}
+
+/// Queue part of the health answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Fila {
+    /// Tasks waiting to run.
+    pub pendentes: u64,
+}
+
+/// Worker part of the health answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Worker {
+    /// Whether the background worker is running.
+    pub vivo: bool,
+}
+
+/// Answer of `GET /sistema/saude`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Saude {
+    /// `ok`, or `degradado` when storage cannot write.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// Server version.
+    pub versao: &'static str,
+    /// Storage.
+    pub armazenamento: Armazenamento,
+    /// Task queue.
+    pub fila: Fila,
+    /// Background worker.
+    pub worker: Worker,
+}
+
+/// Says the server is up.
+#[utoipa::path(get, path = "/", tag = "sistema", responses((status = 200, body = Raiz)))]
+pub async fn find_root() -> Json<Raiz> {
+    Json(Raiz {
+        status: "ok",
+        message: "Agendamento API em funcionamento. Documentação em /docs".into(),
+    })
+}
+
+/// Health: storage writability, queue and worker. 503 (same body) when storage cannot write.
+#[utoipa::path(get, path = "/sistema/saude", tag = "sistema",
+    responses((status = 200, body = Saude), (status = 503, body = Saude, description = "Armazenamento indisponível")))]
+pub async fn find_saude(State(app): State<AppState>) -> (StatusCode, Json<Saude>) {
+    let mut gravavel = app.store.writable();
+    if !gravavel {
+        // A failed write marked it; probe so the answer recovers once the disk does.
+        let store = app.store.clone();
+        gravavel = tokio::task::spawn_blocking(move || store.probe())
+            .await
+            .unwrap_or(false);
+    }
+    let status = if gravavel {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Saude {
+            status: if gravavel { "ok" } else { "degradado" },
+            versao: env!("CARGO_PKG_VERSION"),
+            armazenamento: Armazenamento { gravavel },
+            // The task queue and its worker arrive with the scheduling work (issue 3):
+            // until then nothing is ever pending and no worker exists to die.
+            fila: Fila { pendentes: 0 },
+            worker: Worker { vivo: true },
+        }),
+    )
+}

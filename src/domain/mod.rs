@@ -1,0 +1,20 @@
+//! Domain newtypes: values whose constructors hold the rules of SPEC §2, so that code below
+//! the controllers only ever sees valid data ("parse, don't validate").
+
+mod contato;
+mod cpf;
+mod crm;
+mod dia_semana;
+mod hora;
+mod instante;
+mod intervalo;
+mod texto;
+
+pub use contato::{Email, Telefone};
+pub use cpf::Cpf;
+pub use crm::Crm;
+pub use dia_semana::DiaSemana;
+pub use hora::Hora;
+pub use instante::{Relogio, format_datetime, parse_date, parse_datetime};
+pub use intervalo::{Intervalo, overlaps};
+pub use texto::{Nome, fold, texto_opcional};

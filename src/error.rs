@@ -1,0 +1,233 @@
+//! One error type for the whole API, answered as RFC 9457 problem details (SPEC §1):
+//! `{type, title, status, detail, code, errors?}` with a Portuguese `detail` and a stable
+//! English `code`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::infra::store::StoreError;
+
+/// One field's problem, e.g. `{"campo": "cpf", "mensagem": "CPF inválido"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CampoErro {
+    /// The field (dotted path for nested ones).
+    pub campo: String,
+    /// What is wrong with it, in Portuguese.
+    pub mensagem: String,
+}
+
+impl CampoErro {
+    /// A field problem.
+    pub fn new(campo: impl Into<String>, mensagem: impl Into<String>) -> Self {
+        Self {
+            campo: campo.into(),
+            mensagem: mensagem.into(),
+        }
+    }
+}
+
+/// The problem+json body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problema {
+    /// A URI naming the problem type: `urn:agendamento:problema:<code>`.
+    #[serde(rename = "type")]
+    pub tipo: String,
+    /// The HTTP status phrase.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// A sentence for people, in Portuguese.
+    pub detail: String,
+    /// A stable snake_case key for programs.
+    #[schema(example = "validation_failed")]
+    pub code: String,
+    /// Field problems, when there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<CampoErro>>,
+}
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the body is not JSON.
+    #[error("invalid json: {0}")]
+    InvalidJson(String),
+    /// 415: the body is not declared as JSON.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 413: the body is over the limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 422: fields fail validation.
+    #[error("validation failed")]
+    Validation(Vec<CampoErro>),
+    /// 422 with its own code and sentence.
+    #[error("unprocessable: {code}")]
+    Unprocessable {
+        /// Stable code.
+        code: &'static str,
+        /// Portuguese sentence.
+        detail: String,
+    },
+    /// 404: an unknown id in the path, or an unknown route.
+    #[error("not found")]
+    NotFound(String),
+    /// 405.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409 with its code and sentence.
+    #[error("conflict: {code}")]
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// Portuguese sentence.
+        detail: String,
+    },
+    /// 503: the disk refused the write; nothing changed.
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+    /// 500: a bug. The text is logged, never sent.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// A 422 for one field.
+    pub fn campo(campo: &str, mensagem: impl Into<String>) -> Self {
+        Self::Validation(vec![CampoErro::new(campo, mensagem)])
+    }
+
+    /// A 404 naming what was not found.
+    pub fn not_found(what: &str) -> Self {
+        Self::NotFound(format!("{what} não encontrado(a)"))
+    }
+
+    /// A 409.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The problem body.
+    pub fn problema(&self) -> Problema {
+        let (code, detail, errors): (&str, String, Option<Vec<CampoErro>>) = match self {
+            Self::InvalidJson(msg) => ("invalid_json", format!("O corpo da requisição não é um JSON válido: {msg}."), None),
+            Self::UnsupportedMediaType => (
+                "unsupported_media_type",
+                "O corpo da requisição deve ser JSON (Content-Type: application/json).".into(),
+                None,
+            ),
+            Self::PayloadTooLarge => ("payload_too_large", "O corpo da requisição excede o tamanho máximo permitido.".into(), None),
+            Self::Validation(errs) => {
+                let detail = match errs.as_slice() {
+                    [one] => format!("Dados inválidos: {}: {}.", one.campo, one.mensagem),
+                    _ => "Dados inválidos: verifique os campos indicados.".into(),
+                };
+                ("validation_failed", detail, Some(errs.clone()))
+            }
+            Self::Unprocessable { code, detail } => (code, detail.clone(), None),
+            Self::NotFound(detail) => ("not_found", detail.clone(), None),
+            Self::MethodNotAllowed => ("method_not_allowed", "Método não permitido para este recurso.".into(), None),
+            Self::Conflict { code, detail } => (code, detail.clone(), None),
+            Self::Storage(_) => (
+                "storage_unavailable",
+                "Não foi possível gravar os dados no disco; nada foi alterado. Tente novamente em instantes.".into(),
+                None,
+            ),
+            Self::Internal(_) => ("internal_error", "Erro interno no servidor.".into(), None),
+        };
+        let status = self.status();
+        Problema {
+            tipo: format!("urn:agendamento:problema:{code}"),
+            title: status.canonical_reason().unwrap_or("Erro").to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: code.to_owned(),
+            errors,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Storage(e) => {
+                tracing::error!(target: "agendamento::http", error = %e, "write refused by storage")
+            }
+            Self::Internal(e) => {
+                tracing::error!(target: "agendamento::http", error = %e, "internal error")
+            }
+            _ => {}
+        }
+        problem_response(
+            self.status(),
+            &self.problema(),
+            matches!(self, Self::Storage(_)),
+        )
+    }
+}
+
+/// Serializes a problem with the right content type (and `Retry-After` for 503).
+pub fn problem_response(status: StatusCode, p: &Problema, retry_after: bool) -> Response {
+    let body = serde_json::to_vec(p).unwrap_or_else(|_| b"{}".to_vec());
+    let mut res = (status, body).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if retry_after {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    res
+}
+
+/// Collects field problems, then fails with all of them at once.
+#[derive(Debug, Default)]
+pub struct Erros(Vec<CampoErro>);
+
+impl Erros {
+    /// Records `r`'s error under `campo`, returning its value if it was fine.
+    pub fn check<T, E: std::fmt::Display>(&mut self, campo: &str, r: Result<T, E>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push(CampoErro::new(campo, e.to_string()));
+                None
+            }
+        }
+    }
+
+    /// Records a problem.
+    pub fn push(&mut self, campo: &str, mensagem: impl Into<String>) {
+        self.0.push(CampoErro::new(campo, mensagem));
+    }
+
+    /// Ok when nothing was recorded.
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(self.0))
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Infrastructure below the repositories: the durable store and its file formats.
+
+pub mod store;

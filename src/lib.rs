@@ -1,0 +1,19 @@
+//! Agendamento: a medical-appointment scheduling server (see `SPEC.md` of the project).
+//!
+//! Layers, top to bottom: `controllers` (HTTP) → `services` (rules) → `repositories`
+//! (typed in-memory collections) → `infra::store` (journal + snapshots on disk).
+
+pub mod app;
+pub mod config;
+pub mod controllers;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod infra;
+pub mod models;
+pub mod repositories;
+pub mod router;
+pub mod services;
+
+pub use app::{build_router, open_state, serve};
+pub use config::Config;

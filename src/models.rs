@@ -1,0 +1,220 @@
+//! The stored records of SPEC §2, as they are serialized to clients and to disk.
+//! Kept free of axum; every value here has already passed the domain checks.
+
+use jiff::civil::{Date, DateTime};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::{DiaSemana, Hora};
+
+/// Serde for clinic-local datetimes as `YYYY-MM-DDTHH:MM:SS`.
+pub mod local_dt {
+    use jiff::civil::DateTime;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `YYYY-MM-DDTHH:MM:SS`.
+    pub fn serialize<S: Serializer>(dt: &DateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&dt.strftime("%Y-%m-%dT%H:%M:%S"))
+    }
+
+    /// Reads any civil datetime jiff accepts.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A patient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Paciente {
+    /// Identifier (UUID).
+    pub id: String,
+    /// Full name.
+    #[schema(example = "Maria da Conceição")]
+    pub nome: String,
+    /// CPF, 11 digits.
+    #[schema(example = "52998224725")]
+    pub cpf: String,
+    /// Date of birth.
+    #[schema(value_type = String, format = Date, example = "1980-05-17")]
+    pub data_nascimento: Date,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Phone number.
+    pub telefone: Option<String>,
+    /// Health-insurance plan.
+    pub convenio: Option<String>,
+    /// When it was created (RFC 3339, clinic offset).
+    pub created_at: String,
+    /// When it was last changed (RFC 3339, clinic offset).
+    pub updated_at: String,
+}
+
+/// A doctor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Medico {
+    /// Identifier (UUID).
+    pub id: String,
+    /// Full name.
+    #[schema(example = "Dra. Ana Lúcia")]
+    pub nome: String,
+    /// Council registration, unique.
+    #[schema(example = "CRM/SP 123456")]
+    pub crm: String,
+    /// Speciality.
+    #[schema(example = "Cardiologia")]
+    pub especialidade: String,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Phone number.
+    pub telefone: Option<String>,
+    /// When it was created (RFC 3339, clinic offset).
+    pub created_at: String,
+    /// When it was last changed (RFC 3339, clinic offset).
+    pub updated_at: String,
+}
+
+/// A doctor's weekly working hours on one weekday.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Horario {
+    /// Identifier (UUID).
+    pub id: String,
+    /// The doctor.
+    pub medico_id: String,
+    /// Weekday.
+    pub dia_semana: DiaSemana,
+    /// Start, `HH:MM`.
+    #[schema(value_type = String, example = "08:00")]
+    pub hora_inicio: Hora,
+    /// End, `HH:MM`, after the start.
+    #[schema(value_type = String, example = "12:00")]
+    pub hora_fim: Hora,
+}
+
+/// The life cycle of an appointment (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusConsulta {
+    /// Booked.
+    Agendada,
+    /// The patient confirmed.
+    Confirmada,
+    /// Attended (final).
+    Concluida,
+    /// No-show (final).
+    Faltou,
+    /// Cancelled (final).
+    Cancelada,
+}
+
+impl StatusConsulta {
+    /// Every status, for error messages.
+    pub const ALL: [Self; 5] = [
+        Self::Agendada,
+        Self::Confirmada,
+        Self::Concluida,
+        Self::Faltou,
+        Self::Cancelada,
+    ];
+
+    /// Parses a status name.
+    pub fn parse(s: &str) -> Result<Self, &'static str> {
+        Ok(match s.trim() {
+            "agendada" => Self::Agendada,
+            "confirmada" => Self::Confirmada,
+            "concluida" => Self::Concluida,
+            "faltou" => Self::Faltou,
+            "cancelada" => Self::Cancelada,
+            _ => {
+                return Err(
+                    "status inválido: use agendada, confirmada, concluida, faltou ou cancelada",
+                );
+            }
+        })
+    }
+
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agendada => "agendada",
+            Self::Confirmada => "confirmada",
+            Self::Concluida => "concluida",
+            Self::Faltou => "faltou",
+            Self::Cancelada => "cancelada",
+        }
+    }
+
+    /// `concluida`, `faltou` and `cancelada` never change again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Concluida | Self::Faltou | Self::Cancelada)
+    }
+
+    /// Still holds its time: booked or confirmed.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Agendada | Self::Confirmada)
+    }
+
+    /// Whether `self → to` is allowed; staying put is always allowed.
+    pub fn can_become(self, to: Self) -> bool {
+        self == to
+            || match self {
+                Self::Agendada => true,
+                Self::Confirmada => to.is_final(),
+                Self::Concluida | Self::Faltou | Self::Cancelada => false,
+            }
+    }
+}
+
+/// An appointment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Consulta {
+    /// Identifier (UUID).
+    pub id: String,
+    /// The patient.
+    pub paciente_id: String,
+    /// The doctor.
+    pub medico_id: String,
+    /// Start, clinic-local.
+    #[serde(with = "local_dt")]
+    #[schema(value_type = String, example = "2026-03-02T08:00:00")]
+    pub inicio: DateTime,
+    /// End, clinic-local, after the start.
+    #[serde(with = "local_dt")]
+    #[schema(value_type = String, example = "2026-03-02T08:30:00")]
+    pub fim: DateTime,
+    /// Status.
+    pub status: StatusConsulta,
+    /// Free-text notes.
+    pub observacoes: Option<String>,
+    /// When it was created (RFC 3339, clinic offset).
+    pub created_at: String,
+    /// When it was last changed (RFC 3339, clinic offset).
+    pub updated_at: String,
+}
+
+impl Consulta {
+    /// Whether it occupies its time (every status but `cancelada` does: a no-show or an
+    /// attended appointment still used the doctor's time).
+    pub fn blocks_time(&self) -> bool {
+        self.status != StatusConsulta::Cancelada
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_follow_the_spec() {
+        use StatusConsulta::*;
+        assert!(Agendada.can_become(Confirmada));
+        assert!(Agendada.can_become(Faltou));
+        assert!(Confirmada.can_become(Concluida));
+        assert!(!Confirmada.can_become(Agendada));
+        for fin in [Concluida, Faltou, Cancelada] {
+            for to in StatusConsulta::ALL {
+                assert_eq!(fin.can_become(to), fin == to, "{fin:?} -> {to:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Appointments with the indexes that keep every query a range scan: by start time (the
+//! listing order), and by doctor and by patient (overlap checks, filters, delete rules).
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use jiff::civil::DateTime;
+
+use super::{Record, Table};
+use crate::domain::Intervalo;
+use crate::models::Consulta;
+
+impl Record for Consulta {
+    type Order = DateTime;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> DateTime {
+        self.inicio
+    }
+}
+
+/// (owner id, start, consulta id): a per-doctor or per-patient time index.
+type OwnerIndex = BTreeSet<(String, DateTime, String)>;
+
+/// Appointments, with per-doctor and per-patient time indexes.
+#[derive(Debug, Default)]
+pub struct Consultas {
+    table: Table<Consulta>,
+    by_medico: OwnerIndex,
+    by_paciente: OwnerIndex,
+}
+
+/// The entries of `index` for `owner` starting in `[from, to)`.
+fn owner_range<'a>(
+    index: &'a OwnerIndex,
+    owner: &str,
+    from: DateTime,
+    to: DateTime,
+) -> impl DoubleEndedIterator<Item = &'a str> + 'a {
+    let lo = (owner.to_owned(), from, String::new());
+    let hi = (owner.to_owned(), to, String::new());
+    index.range(lo..hi).map(|(_, _, id)| id.as_str())
+}
+
+impl Consultas {
+    /// The appointment with this id.
+    pub fn get(&self, id: &str) -> Option<&Arc<Consulta>> {
+        self.table.get(id)
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// All appointments by start time.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<Consulta>> + '_ {
+        self.table.iter()
+    }
+
+    /// Appointments starting in `[from, to)`, by start time.
+    pub fn starting_between(
+        &self,
+        from: Bound<DateTime>,
+        to: Bound<DateTime>,
+    ) -> impl DoubleEndedIterator<Item = &Arc<Consulta>> + '_ {
+        self.table.range(from, to)
+    }
+
+    /// A doctor's appointments starting in `[from, to)`, by start time.
+    pub fn of_medico(
+        &self,
+        medico_id: &str,
+        from: DateTime,
+        to: DateTime,
+    ) -> impl DoubleEndedIterator<Item = &Arc<Consulta>> + '_ {
+        owner_range(&self.by_medico, medico_id, from, to).filter_map(|id| self.table.get(id))
+    }
+
+    /// A patient's appointments starting in `[from, to)`, by start time.
+    pub fn of_paciente(
+        &self,
+        paciente_id: &str,
+        from: DateTime,
+        to: DateTime,
+    ) -> impl DoubleEndedIterator<Item = &Arc<Consulta>> + '_ {
+        owner_range(&self.by_paciente, paciente_id, from, to).filter_map(|id| self.table.get(id))
+    }
+
+    /// The first time-blocking appointment of the doctor (`by_medico`) or patient that
+    /// overlaps `iv`, ignoring `except`. Only appointments starting in
+    /// `(iv.inicio - 24 h, iv.fim)` can overlap, since none lasts longer than 24 h.
+    pub fn conflict(
+        &self,
+        by_medico: bool,
+        owner: &str,
+        iv: Intervalo,
+        except: Option<&str>,
+    ) -> Option<&Arc<Consulta>> {
+        let from = iv
+            .inicio
+            .saturating_sub(jiff::SignedDuration::from_hours(Intervalo::MAX_HORAS));
+        let index = if by_medico {
+            &self.by_medico
+        } else {
+            &self.by_paciente
+        };
+        owner_range(index, owner, from, iv.fim)
+            .filter_map(|id| self.table.get(id))
+            .find(|c| c.blocks_time() && Some(c.id.as_str()) != except && c.fim > iv.inicio)
+    }
+
+    /// Inserts or replaces, keeping every index; returns the previous version.
+    pub fn put(&mut self, c: Arc<Consulta>) -> Option<Arc<Consulta>> {
+        let old = self.remove(&c.id);
+        self.by_medico
+            .insert((c.medico_id.clone(), c.inicio, c.id.clone()));
+        self.by_paciente
+            .insert((c.paciente_id.clone(), c.inicio, c.id.clone()));
+        self.table.put(c);
+        old
+    }
+
+    /// Removes, keeping every index; returns it.
+    pub fn remove(&mut self, id: &str) -> Option<Arc<Consulta>> {
+        let old = self.table.remove(id)?;
+        self.by_medico
+            .remove(&(old.medico_id.clone(), old.inicio, old.id.clone()));
+        self.by_paciente
+            .remove(&(old.paciente_id.clone(), old.inicio, old.id.clone()));
+        Some(old)
+    }
+}

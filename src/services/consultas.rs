@@ -1,0 +1,252 @@
+//! Appointments: patient and doctor exist, `inicio < fim`, no overlap for the doctor or the
+//! patient among non-cancelled appointments, and the status life cycle of SPEC §2.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use jiff::civil::{Date, DateTime};
+
+use super::{App, new_id};
+use crate::domain::{Intervalo, format_datetime};
+use crate::error::{AppError, CampoErro};
+use crate::models::{Consulta, StatusConsulta};
+use crate::repositories::{Db, Op};
+
+/// A validated new appointment.
+#[derive(Debug)]
+pub struct NovaConsulta {
+    /// The patient.
+    pub paciente_id: String,
+    /// The doctor.
+    pub medico_id: String,
+    /// When.
+    pub intervalo: Intervalo,
+    /// Initial status (default `agendada`).
+    pub status: StatusConsulta,
+    /// Notes.
+    pub observacoes: Option<String>,
+}
+
+/// A validated partial update: `None` keeps a field, `Some(None)` clears the notes.
+#[derive(Debug, Default)]
+pub struct AlteraConsulta {
+    /// New start.
+    pub inicio: Option<DateTime>,
+    /// New end.
+    pub fim: Option<DateTime>,
+    /// New status.
+    pub status: Option<StatusConsulta>,
+    /// New notes.
+    pub observacoes: Option<Option<String>>,
+}
+
+/// List filters (dates inclusive).
+#[derive(Debug, Default)]
+pub struct Filtro {
+    /// Only this doctor's.
+    pub medico_id: Option<String>,
+    /// Only this patient's.
+    pub paciente_id: Option<String>,
+    /// Only this status.
+    pub status: Option<StatusConsulta>,
+    /// Starting on or after this date.
+    pub de: Option<Date>,
+    /// Starting on or before this date.
+    pub ate: Option<Date>,
+}
+
+/// Lists appointments by start time, filtered. Uses the narrowest index available.
+pub fn list(db: &Db, f: &Filtro) -> Vec<Arc<Consulta>> {
+    let from = f.de.map(|d| d.at(0, 0, 0, 0));
+    let to = f
+        .ate
+        .and_then(|d| d.tomorrow().ok())
+        .map(|d| d.at(0, 0, 0, 0));
+    let keep = |c: &&Arc<Consulta>| {
+        f.status.is_none_or(|s| c.status == s)
+            && f.medico_id.as_deref().is_none_or(|m| c.medico_id == m)
+            && f.paciente_id.as_deref().is_none_or(|p| c.paciente_id == p)
+    };
+    let lo = from.unwrap_or(DateTime::MIN);
+    let hi = to.unwrap_or(DateTime::MAX);
+    if let Some(m) = &f.medico_id {
+        db.consultas
+            .of_medico(m, lo, hi)
+            .filter(keep)
+            .cloned()
+            .collect()
+    } else if let Some(p) = &f.paciente_id {
+        db.consultas
+            .of_paciente(p, lo, hi)
+            .filter(keep)
+            .cloned()
+            .collect()
+    } else {
+        let lo = from.map_or(Bound::Unbounded, Bound::Included);
+        let hi = to.map_or(Bound::Unbounded, Bound::Excluded);
+        db.consultas
+            .starting_between(lo, hi)
+            .filter(keep)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The first `agendada`/`confirmada` appointment of a doctor (`by_medico`) or patient that is
+/// not over at `now`: what blocks deleting them.
+pub fn first_active_after(
+    db: &Db,
+    by_medico: bool,
+    owner: &str,
+    now: DateTime,
+) -> Option<Arc<Consulta>> {
+    let from = now.saturating_sub(jiff::SignedDuration::from_hours(Intervalo::MAX_HORAS));
+    let mut it: Box<dyn Iterator<Item = &Arc<Consulta>>> = if by_medico {
+        Box::new(db.consultas.of_medico(owner, from, DateTime::MAX))
+    } else {
+        Box::new(db.consultas.of_paciente(owner, from, DateTime::MAX))
+    };
+    it.find(|c| c.status.is_active() && c.fim > now).cloned()
+}
+
+/// 409 when the doctor or the patient already has a time-blocking appointment overlapping.
+fn check_overlaps(
+    db: &Db,
+    medico_id: &str,
+    paciente_id: &str,
+    iv: Intervalo,
+    except: Option<&str>,
+) -> Result<(), AppError> {
+    if let Some(c) = db.consultas.conflict(true, medico_id, iv, except) {
+        return Err(AppError::conflict(
+            "doctor_overlap",
+            format!(
+                "O médico já tem a consulta {} de {} a {} nesse horário.",
+                c.id,
+                format_datetime(c.inicio),
+                format_datetime(c.fim)
+            ),
+        ));
+    }
+    if let Some(c) = db.consultas.conflict(false, paciente_id, iv, except) {
+        return Err(AppError::conflict(
+            "patient_overlap",
+            format!(
+                "O paciente já tem a consulta {} de {} a {} nesse horário.",
+                c.id,
+                format_datetime(c.inicio),
+                format_datetime(c.fim)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// 422 when the patient or the doctor of a body does not exist.
+fn check_refs(db: &Db, paciente_id: &str, medico_id: &str) -> Result<(), AppError> {
+    let mut errs = Vec::new();
+    if db.pacientes.get(paciente_id).is_none() {
+        errs.push(CampoErro::new("paciente_id", "paciente não encontrado"));
+    }
+    if db.medicos.get(medico_id).is_none() {
+        errs.push(CampoErro::new("medico_id", "médico não encontrado"));
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errs))
+    }
+}
+
+/// Creates an appointment synchronously (the front desk's form; may be off-grid or past).
+pub async fn create(app: &App, nova: NovaConsulta) -> Result<Arc<Consulta>, AppError> {
+    let now = app.clock.stamp();
+    app.commit(StatusCode::CREATED, |db| {
+        check_refs(db, &nova.paciente_id, &nova.medico_id)?;
+        if nova.status != StatusConsulta::Cancelada {
+            check_overlaps(db, &nova.medico_id, &nova.paciente_id, nova.intervalo, None)?;
+        }
+        let c = Arc::new(Consulta {
+            id: new_id(),
+            paciente_id: nova.paciente_id,
+            medico_id: nova.medico_id,
+            inicio: nova.intervalo.inicio,
+            fim: nova.intervalo.fim,
+            status: nova.status,
+            observacoes: nova.observacoes,
+            created_at: now.clone(),
+            updated_at: now,
+        });
+        Ok((vec![Op::PutConsulta(c.clone())], c))
+    })
+    .await
+}
+
+/// Changes an appointment, re-validating times, overlaps and the status transition.
+/// A final appointment (`concluida`, `faltou`, `cancelada`) may only have its notes changed.
+pub async fn update(app: &App, id: &str, alt: AlteraConsulta) -> Result<Arc<Consulta>, AppError> {
+    let now = app.clock.stamp();
+    app.commit(StatusCode::OK, |db| {
+        let old = db
+            .consultas
+            .get(id)
+            .ok_or_else(|| AppError::not_found("Consulta"))?;
+        let inicio = alt.inicio.unwrap_or(old.inicio);
+        let fim = alt.fim.unwrap_or(old.fim);
+        let status = alt.status.unwrap_or(old.status);
+        let moved = inicio != old.inicio || fim != old.fim;
+        if old.status.is_final() && (moved || status != old.status) {
+            return Err(AppError::conflict(
+                "invalid_status_transition",
+                format!(
+                    "A consulta está {} (estado final) e não pode mais ser alterada.",
+                    old.status.as_str()
+                ),
+            ));
+        }
+        if !old.status.can_become(status) {
+            return Err(AppError::conflict(
+                "invalid_status_transition",
+                format!(
+                    "Transição de status não permitida: {} → {}.",
+                    old.status.as_str(),
+                    status.as_str()
+                ),
+            ));
+        }
+        let iv = Intervalo::new(inicio, fim)
+            .map_err(|m| AppError::campo(if alt.fim.is_some() { "fim" } else { "inicio" }, m))?;
+        if status != StatusConsulta::Cancelada && moved {
+            check_overlaps(db, &old.medico_id, &old.paciente_id, iv, Some(id))?;
+        }
+        let mut c = Consulta {
+            inicio,
+            fim,
+            status,
+            ..Consulta::clone(old)
+        };
+        if let Some(obs) = alt.observacoes {
+            c.observacoes = obs;
+        }
+        if c == **old {
+            return Ok((vec![], old.clone()));
+        }
+        c.updated_at = now;
+        let c = Arc::new(c);
+        Ok((vec![Op::PutConsulta(c.clone())], c))
+    })
+    .await
+}
+
+/// Deletes an appointment (404 unknown); returns what was deleted.
+pub async fn delete(app: &App, id: &str) -> Result<Arc<Consulta>, AppError> {
+    app.commit(StatusCode::NO_CONTENT, |db| {
+        let old = db
+            .consultas
+            .get(id)
+            .ok_or_else(|| AppError::not_found("Consulta"))?;
+        Ok((vec![Op::DelConsulta(id.to_owned())], old.clone()))
+    })
+    .await
+}

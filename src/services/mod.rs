@@ -1,0 +1,82 @@
+//! Business rules (SPEC §2): uniqueness, overlaps, status transitions, delete rules.
+//! Each write decides under the store's write lock and returns the operations to journal.
+
+pub mod consultas;
+pub mod horarios;
+pub mod idempotency;
+pub mod medicos;
+pub mod pacientes;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::domain::Relogio;
+use crate::error::AppError;
+use crate::infra::store::Store;
+use crate::repositories::{Db, IdemEntry, Op};
+
+/// Everything a request needs, shared by all handlers.
+pub struct App {
+    /// The durable in-memory database.
+    pub store: Store<Db>,
+    /// The clinic's clock and time zone.
+    pub clock: Relogio,
+    /// The settings it was started with.
+    pub config: Config,
+    /// Idempotency keys whose first request is still running.
+    pub idem_inflight: parking_lot::Mutex<std::collections::HashSet<String>>,
+}
+
+/// The cheap-to-clone handle handlers receive through `State`.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// A new record id: UUID v7, so ids sort by creation time.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+impl App {
+    /// Runs a write through the store. When the request carries an `Idempotency-Key`, the
+    /// answer (`status` + `out` as JSON) is journaled in the same entry as the change, so
+    /// a crash can never keep one without the other.
+    pub async fn commit<T: Serialize>(
+        &self,
+        status: StatusCode,
+        decide: impl FnOnce(&Db) -> Result<(Vec<Op>, T), AppError>,
+    ) -> Result<T, AppError> {
+        let idem = idempotency::current();
+        self.store
+            .write(|db| {
+                let (mut ops, out) = decide(db)?;
+                if let Some(ctx) = idem {
+                    if db.idem.get(&ctx.key).is_some() {
+                        // Another request with this key got here first (only possible after a
+                        // restart cleared the in-flight set): do nothing twice.
+                        return Err(idempotency::in_progress());
+                    }
+                    let body = serde_json::to_string(&out)
+                        .map_err(|e| AppError::Internal(e.to_string()))?;
+                    ops.push(Op::PutIdem(Arc::new(IdemEntry {
+                        key: ctx.key,
+                        fingerprint: ctx.fingerprint,
+                        status: status.as_u16(),
+                        body,
+                        created: jiff::Timestamp::now().as_second(),
+                    })));
+                }
+                Ok((ops, out))
+            })
+            .await
+    }
+}

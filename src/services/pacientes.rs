@@ -1,0 +1,143 @@
+//! Patients: unique CPF; deletion refused while future active appointments exist.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use jiff::civil::Date;
+
+use super::{App, new_id};
+use crate::domain::{Cpf, fold};
+use crate::error::AppError;
+use crate::models::Paciente;
+use crate::repositories::{Db, Op};
+
+/// A validated new patient.
+#[derive(Debug)]
+pub struct NovoPaciente {
+    /// Trimmed name.
+    pub nome: String,
+    /// Valid CPF.
+    pub cpf: Cpf,
+    /// Birth date, not in the future.
+    pub data_nascimento: Date,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Phone.
+    pub telefone: Option<String>,
+    /// Insurance plan.
+    pub convenio: Option<String>,
+}
+
+/// A validated partial update: `None` keeps a field, `Some(None)` clears an optional one.
+#[derive(Debug, Default)]
+pub struct AlteraPaciente {
+    /// New name.
+    pub nome: Option<String>,
+    /// New e-mail.
+    pub email: Option<Option<String>>,
+    /// New phone.
+    pub telefone: Option<Option<String>>,
+    /// New insurance plan.
+    pub convenio: Option<Option<String>>,
+}
+
+fn duplicate_cpf(other_id: &str) -> AppError {
+    AppError::conflict(
+        "duplicate_cpf",
+        format!("Já existe um paciente com este CPF (id {other_id})."),
+    )
+}
+
+/// Lists patients by name; `q` matches name or CPF ignoring case and accents.
+pub fn list(db: &Db, q: Option<&str>) -> Vec<Arc<Paciente>> {
+    let q = q.map(str::trim).filter(|q| !q.is_empty());
+    let Some(q) = q else {
+        return db.pacientes.iter().cloned().collect();
+    };
+    let needle = fold(q);
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let only_cpf_chars = q
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | ' '));
+    db.pacientes
+        .iter()
+        .filter(|p| {
+            fold(&p.nome).contains(&needle)
+                || (only_cpf_chars && !digits.is_empty() && p.cpf.contains(&digits))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Creates a patient (409 on a duplicate CPF).
+pub async fn create(app: &App, novo: NovoPaciente) -> Result<Arc<Paciente>, AppError> {
+    let now = app.clock.stamp();
+    app.commit(StatusCode::CREATED, |db| {
+        if let Some(other) = db.pacientes.id_by_unique(novo.cpf.as_str()) {
+            return Err(duplicate_cpf(other));
+        }
+        let p = Arc::new(Paciente {
+            id: new_id(),
+            nome: novo.nome,
+            cpf: novo.cpf.as_str().to_owned(),
+            data_nascimento: novo.data_nascimento,
+            email: novo.email,
+            telefone: novo.telefone,
+            convenio: novo.convenio,
+            created_at: now.clone(),
+            updated_at: now,
+        });
+        Ok((vec![Op::PutPaciente(p.clone())], p))
+    })
+    .await
+}
+
+/// Applies a partial update (404 unknown id).
+pub async fn update(app: &App, id: &str, alt: AlteraPaciente) -> Result<Arc<Paciente>, AppError> {
+    let now = app.clock.stamp();
+    app.commit(StatusCode::OK, |db| {
+        let old = db
+            .pacientes
+            .get(id)
+            .ok_or_else(|| AppError::not_found("Paciente"))?;
+        let mut p = Paciente::clone(old);
+        if let Some(nome) = alt.nome {
+            p.nome = nome;
+        }
+        if let Some(v) = alt.email {
+            p.email = v;
+        }
+        if let Some(v) = alt.telefone {
+            p.telefone = v;
+        }
+        if let Some(v) = alt.convenio {
+            p.convenio = v;
+        }
+        if p == **old {
+            return Ok((vec![], old.clone()));
+        }
+        p.updated_at = now;
+        let p = Arc::new(p);
+        Ok((vec![Op::PutPaciente(p.clone())], p))
+    })
+    .await
+}
+
+/// Deletes a patient; 409 while they have appointments not yet over that are `agendada`
+/// or `confirmada`. Past appointments stay as history.
+pub async fn delete(app: &App, id: &str) -> Result<(), AppError> {
+    let now = app.clock.now_local();
+    app.commit(StatusCode::NO_CONTENT, |db| {
+        if db.pacientes.get(id).is_none() {
+            return Err(AppError::not_found("Paciente"));
+        }
+        if let Some(c) = super::consultas::first_active_after(db, false, id, now) {
+            return Err(AppError::conflict(
+                "record_in_use",
+                format!("O paciente tem consultas futuras agendadas ou confirmadas (por exemplo {}); cancele-as antes de excluí-lo.", c.id),
+            ));
+        }
+        Ok((vec![Op::DelPaciente(id.to_owned())], ()))
+    })
+    .await
+}
