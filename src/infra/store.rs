@@ -164,6 +164,9 @@ struct Inner<S: StoreState> {
     broken: AtomicBool,
     compact_every: u64,
     compacting: AtomicBool,
+    /// Test hook: make the next journal write fail as a full disk would.
+    #[cfg(test)]
+    fail_next_flush: AtomicBool,
     /// Serializes snapshot writers (background compaction and the final one at close).
     snapshot_lock: Mutex<()>,
 }
@@ -286,6 +289,8 @@ impl<S: StoreState> Store<S> {
             broken: AtomicBool::new(false),
             compact_every: compact_every.max(1),
             compacting: AtomicBool::new(false),
+            #[cfg(test)]
+            fail_next_flush: AtomicBool::new(false),
             snapshot_lock: Mutex::new(()),
         });
         let flusher_inner = inner.clone();
@@ -598,6 +603,16 @@ impl<S: StoreState> Flusher<S> {
     }
 
     fn flush(&mut self, buf: &[u8], waiting: Vec<Waiting<S::Op>>) {
+        #[cfg(test)]
+        if self.inner.fail_next_flush.swap(false, Ordering::AcqRel) {
+            // Half the batch reaches the file, as when the disk fills mid-write.
+            let _ = self.file.write_all(&buf[..buf.len() / 2]);
+            let e = io::Error::new(
+                io::ErrorKind::StorageFull,
+                "injected: no space left on device",
+            );
+            return self.roll_back(waiting, &e);
+        }
         let result = self
             .file
             .write_all(buf)
@@ -712,6 +727,18 @@ impl<S: StoreState> Flusher<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+impl<S: StoreState> Store<S> {
+    /// Makes the next journal write fail (tests of the rollback path).
+    pub(crate) fn fail_next_flush(&self) {
+        self.inner.fail_next_flush.store(true, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;
 
 /// Parses a snapshot file's envelope and records (used by [`StoreState::load_collection`]).
 pub fn parse_snapshot<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<SnapshotFile<T>> {
