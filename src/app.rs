@@ -16,12 +16,15 @@ use tower_http::timeout::TimeoutLayer;
 use crate::config::Config;
 use crate::controllers::middleware;
 use crate::domain::Relogio;
+use crate::infra::events::Broker;
+use crate::infra::logs::LogHub;
+use crate::infra::queue::Queue;
 use crate::infra::store::Store;
 use crate::repositories::Db;
 use crate::services::{App, AppState};
 
 /// Opens the data folder and builds the shared state (blocking: reads the data files).
-pub fn open_state(config: Config) -> anyhow::Result<AppState> {
+pub fn open_state(config: Config, logs: Arc<LogHub>) -> anyhow::Result<AppState> {
     let tz = jiff::tz::TimeZone::get(&config.timezone)
         .with_context(|| format!("fuso horário desconhecido: {}", config.timezone))?;
     for dir in [&config.backup_dir, &config.reports_dir, &config.logs_dir] {
@@ -34,6 +37,10 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
         clock: Relogio::new(tz),
         config,
         idem_inflight: Default::default(),
+        events: Broker::new(),
+        logs,
+        queue: Queue::new(),
+        shutdown: tokio::sync::watch::Sender::new(false),
     })))
 }
 
@@ -84,6 +91,23 @@ pub fn build_router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::request_id_and_panics))
 }
 
+/// Releases lapsed holds (SPEC §3) a few times a second until shutdown.
+async fn expire_holds_forever(state: AppState) {
+    let mut stop = state.shutdown.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = crate::services::agenda::expire_holds(&state).await {
+                    tracing::warn!(target: "agendamento::agenda", error = %e, "could not release lapsed holds; will retry");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -109,13 +133,21 @@ async fn shutdown_signal() {
 
 /// Runs the server until SIGINT/SIGTERM: opens the store, loads demo data into an empty
 /// one, prints `listening on http://HOST:PORT`, serves, then flushes the store.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
     let addr = config.addr;
     let demo = !config.no_demo_data;
-    let state = tokio::task::spawn_blocking(move || open_state(config)).await??;
+    let state = tokio::task::spawn_blocking(move || open_state(config, logs)).await??;
     if demo {
         crate::demo::load_if_empty(&state).await?;
     }
+    crate::services::tarefas::recover(&state);
+    state
+        .queue
+        .start(Arc::new(crate::services::tarefas::Worker {
+            app: state.0.clone(),
+            rt: tokio::runtime::Handle::current(),
+        }))?;
+    tokio::spawn(expire_holds_forever(state.clone()));
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("não foi possível escutar em {addr}"))?;
@@ -124,12 +156,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let service = tower::util::MapRequestLayer::new(crate::router::normalize_path).layer(app);
     tracing::info!(target: "agendamento", %local, "server started");
     println!("listening on http://{local}");
+    let stopping = state.clone();
     axum::serve(
         listener,
         axum::ServiceExt::<axum::extract::Request>::into_make_service(service),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Open SSE streams would hold the drain forever: end them first.
+        stopping.shutdown.send_replace(true);
+    })
     .await?;
+    let worker = state.clone();
+    tokio::task::spawn_blocking(move || worker.queue.shutdown()).await?;
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || store.close())
         .await?

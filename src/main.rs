@@ -1,15 +1,29 @@
 //! The `agendamento` binary: parse the configuration, set up logging, serve.
 
+use std::sync::Arc;
+
+use agendamento::infra::logs::{HubLayer, LogHub};
 use clap::Parser;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 fn main() -> std::process::ExitCode {
     let config = agendamento::Config::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
+    // Log lines are stamped in the clinic's zone; a bad zone name is reported by `serve`.
+    let tz = jiff::tz::TimeZone::get(&config.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let hub = Arc::new(LogHub::new(tz));
+    let _ = std::fs::create_dir_all(&config.logs_dir);
+    tracing_subscriber::registry()
+        .with(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .with(HubLayer::new(hub.clone(), &config.logs_dir))
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -18,7 +32,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(agendamento::serve(config)) {
+    match runtime.block_on(agendamento::serve(config, hub)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("erro: {e:#}");

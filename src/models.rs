@@ -218,3 +218,96 @@ mod tests {
         }
     }
 }
+
+/// A live hold on one slot (SPEC §3): it expires at `expira_em` unless booked or released.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reserva {
+    /// `medico_id/slot`: one hold per doctor and slot.
+    pub id: String,
+    /// The doctor.
+    pub medico_id: String,
+    /// The slot's clinic-local start.
+    #[serde(with = "local_dt")]
+    pub slot: DateTime,
+    /// When it lapses.
+    pub expira_em: jiff::Timestamp,
+}
+
+impl Reserva {
+    /// The id of the hold of `medico_id` on `slot`.
+    pub fn key(medico_id: &str, slot: DateTime) -> String {
+        format!("{medico_id}/{}", slot.strftime("%Y-%m-%dT%H:%M:%S"))
+    }
+}
+
+/// What a task does (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TipoTarefa {
+    /// Book an appointment (`POST /consultas/agendar`).
+    AgendarConsulta,
+    /// Write a backup ZIP.
+    Backup,
+    /// Write a PDF report.
+    GerarRelatorio,
+}
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusTarefa {
+    /// Waiting for the worker.
+    Pendente,
+    /// Running.
+    Executando,
+    /// Done.
+    Concluida,
+    /// Failed for good (see `erro`).
+    Falhou,
+}
+
+impl StatusTarefa {
+    /// `concluida` and `falhou` never change again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Concluida | Self::Falhou)
+    }
+}
+
+/// Why a task failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErroTarefa {
+    /// Stable key, e.g. `horario_ocupado`.
+    #[schema(example = "horario_ocupado")]
+    pub code: String,
+    /// A sentence in Portuguese.
+    pub detail: String,
+}
+
+/// A unit of background work, durable from the moment it is accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Tarefa {
+    /// Identifier (UUID v7).
+    pub id: String,
+    /// Kind.
+    pub tipo: TipoTarefa,
+    /// State.
+    pub status: StatusTarefa,
+    /// 0..=100.
+    pub progresso: u8,
+    /// Attempts started so far.
+    pub tentativas: u32,
+    /// Accepted at (RFC 3339).
+    pub criado_em: String,
+    /// Last attempt started at.
+    pub iniciado_em: Option<String>,
+    /// Finished at.
+    pub concluido_em: Option<String>,
+    /// What it produced, when done.
+    #[schema(value_type = Option<Object>)]
+    pub resultado: Option<serde_json::Value>,
+    /// Why it failed, when it did.
+    pub erro: Option<ErroTarefa>,
+    /// What it was asked to do.
+    #[schema(value_type = Object)]
+    pub parametros: serde_json::Value,
+}

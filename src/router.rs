@@ -11,7 +11,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::controllers::{consultas, horarios, medicos, pacientes, sistema};
+use crate::controllers::{
+    agenda, consultas, horarios, medicos, pacientes, sistema, streams, tarefas,
+};
 use crate::error::{CampoErro, Problema};
 use crate::services::AppState;
 
@@ -28,7 +30,10 @@ use crate::services::AppState;
         (name = "medicos", description = "Médicos"),
         (name = "horarios", description = "Horários de atendimento semanais"),
         (name = "consultas", description = "Consultas"),
-        (name = "sistema", description = "Estado do servidor"),
+        (name = "agenda", description = "Agenda de horários (slots) e reservas"),
+        (name = "tarefas", description = "Fila de tarefas em segundo plano"),
+        (name = "eventos", description = "Eventos ao vivo (Server-Sent Events)"),
+        (name = "sistema", description = "Estado do servidor e logs"),
     )
 )]
 struct ApiDoc;
@@ -72,6 +77,15 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             consultas::update_consulta,
             consultas::delete_consulta
         ))
+        .routes(routes!(consultas::create_agendamento))
+        .routes(routes!(agenda::list_slots))
+        .routes(routes!(agenda::create_reserva))
+        .routes(routes!(agenda::delete_reserva))
+        .routes(routes!(tarefas::list_tarefas))
+        .routes(routes!(tarefas::find_tarefa))
+        .routes(routes!(streams::stream_agenda))
+        .routes(routes!(streams::list_logs))
+        .routes(routes!(streams::stream_logs))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);

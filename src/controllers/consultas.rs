@@ -216,3 +216,17 @@ pub async fn delete_consulta(
     services::consultas::delete(&app, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Books an appointment asynchronously, as the dashboard does: checks the body, the slot
+/// grid, working hours and the slot now (422/409), holds the slot and queues the booking.
+/// Follow the task at `/sistema/tasks/{task_id}` or on the event stream.
+#[utoipa::path(post, path = "/consultas/agendar", tag = "consultas", request_body = ConsultaCreate,
+    responses((status = 202, body = crate::services::agenda::Agendado)))]
+pub async fn create_agendamento(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody<ConsultaCreate>,
+) -> Result<(StatusCode, Json<crate::services::agenda::Agendado>), AppError> {
+    let nova = body.validate(app.clock.tz())?;
+    let out = services::agenda::agendar(&app, nova).await?;
+    Ok((StatusCode::ACCEPTED, Json(out)))
+}

@@ -1,6 +1,7 @@
 //! HTTP controllers: one file per resource. Each extracts and validates the request's
 //! shape, calls a service, and maps the result to a response.
 
+pub mod agenda;
 pub mod consultas;
 pub mod extract;
 pub mod horarios;
@@ -8,3 +9,5 @@ pub mod medicos;
 pub mod middleware;
 pub mod pacientes;
 pub mod sistema;
+pub mod streams;
+pub mod tarefas;

@@ -1,3 +1,6 @@
 //! Infrastructure below the repositories: the durable store and its file formats.
 
+pub mod events;
+pub mod logs;
+pub mod queue;
 pub mod store;

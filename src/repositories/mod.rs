@@ -14,7 +14,7 @@ pub use table::{Record, Table};
 
 use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{StoreState, parse_snapshot};
-use crate::models::{Consulta, Horario, Medico, Paciente};
+use crate::models::{Consulta, Horario, Medico, Paciente, Reserva, Tarefa};
 
 impl Record for Paciente {
     type Order = String;
@@ -50,6 +50,28 @@ impl Record for Horario {
     }
     fn order(&self) -> Self::Order {
         (self.medico_id.clone(), self.dia_semana, self.hora_inicio)
+    }
+}
+
+impl Record for Reserva {
+    /// By doctor and slot, so a doctor's holds are a range.
+    type Order = (String, jiff::civil::DateTime);
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> Self::Order {
+        (self.medico_id.clone(), self.slot)
+    }
+}
+
+impl Record for Tarefa {
+    /// UUID v7 ids sort by creation time.
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        self.id.clone()
     }
 }
 
@@ -102,6 +124,14 @@ pub enum Op {
     PutIdem(Arc<IdemEntry>),
     /// Forget an expired idempotent answer.
     DelIdem(String),
+    /// Hold a slot.
+    PutReserva(Arc<Reserva>),
+    /// Release a hold by id.
+    DelReserva(String),
+    /// Insert or replace a task.
+    PutTarefa(Arc<Tarefa>),
+    /// Remove a task (only to undo a refused write).
+    DelTarefa(String),
 }
 
 /// The whole database, in memory.
@@ -117,6 +147,10 @@ pub struct Db {
     pub consultas: Consultas,
     /// Idempotent answers, by key.
     pub idem: Table<IdemEntry>,
+    /// Live slot holds, by doctor and slot.
+    pub reservas: Table<Reserva>,
+    /// Background tasks, oldest first.
+    pub tarefas: Table<Tarefa>,
 }
 
 /// Copies of the collections a snapshot writes.
@@ -127,6 +161,8 @@ pub struct DbSnapshot {
     horarios: Vec<Arc<Horario>>,
     consultas: Vec<Arc<Consulta>>,
     idem: Vec<Arc<IdemEntry>>,
+    reservas: Vec<Arc<Reserva>>,
+    tarefas: Vec<Arc<Tarefa>>,
 }
 
 /// Undo for a put: restore the old version, or delete what did not exist.
@@ -159,6 +195,8 @@ impl StoreState for Db {
         "horarios",
         "consultas",
         "idempotencia",
+        "reservas",
+        "tarefas",
     ];
 
     fn empty() -> Self {
@@ -172,6 +210,8 @@ impl StoreState for Db {
             Op::PutHorario(_) | Op::DelHorario(_) => 2,
             Op::PutConsulta(_) | Op::DelConsulta(_) => 3,
             Op::PutIdem(_) | Op::DelIdem(_) => 4,
+            Op::PutReserva(_) | Op::DelReserva(_) => 5,
+            Op::PutTarefa(_) | Op::DelTarefa(_) => 6,
         }
     }
 
@@ -202,6 +242,16 @@ impl StoreState for Db {
                 undo_put(self.idem.put(r), id, Op::PutIdem, Op::DelIdem)
             }
             Op::DelIdem(id) => self.idem.remove(&id).map(Op::PutIdem),
+            Op::PutReserva(r) => {
+                let id = r.id.clone();
+                undo_put(self.reservas.put(r), id, Op::PutReserva, Op::DelReserva)
+            }
+            Op::DelReserva(id) => self.reservas.remove(&id).map(Op::PutReserva),
+            Op::PutTarefa(r) => {
+                let id = r.id.clone();
+                undo_put(self.tarefas.put(r), id, Op::PutTarefa, Op::DelTarefa)
+            }
+            Op::DelTarefa(id) => self.tarefas.remove(&id).map(Op::PutTarefa),
         }
     }
 
@@ -223,6 +273,12 @@ impl StoreState for Db {
         if want(4) {
             s.idem = self.idem.iter().cloned().collect();
         }
+        if want(5) {
+            s.reservas = self.reservas.iter().cloned().collect();
+        }
+        if want(6) {
+            s.tarefas = self.tarefas.iter().cloned().collect();
+        }
         s
     }
 
@@ -232,7 +288,9 @@ impl StoreState for Db {
             1 => serde_json::to_writer_pretty(out, &snap.medicos),
             2 => serde_json::to_writer_pretty(out, &snap.horarios),
             3 => serde_json::to_writer_pretty(out, &snap.consultas),
-            _ => serde_json::to_writer_pretty(out, &snap.idem),
+            4 => serde_json::to_writer_pretty(out, &snap.idem),
+            5 => serde_json::to_writer_pretty(out, &snap.reservas),
+            _ => serde_json::to_writer_pretty(out, &snap.tarefas),
         }
     }
 
@@ -250,8 +308,14 @@ impl StoreState for Db {
             3 => load(bytes, |r| {
                 self.consultas.put(r);
             }),
-            _ => load(bytes, |r| {
+            4 => load(bytes, |r| {
                 self.idem.put(r);
+            }),
+            5 => load(bytes, |r| {
+                self.reservas.put(r);
+            }),
+            _ => load(bytes, |r| {
+                self.tarefas.put(r);
             }),
         }
     }

@@ -110,8 +110,51 @@ pub fn first_active_after(
     it.find(|c| c.status.is_active() && c.fim > now).cloned()
 }
 
+/// The grid slots an appointment covers (none when it is cancelled).
+fn slots_of(app: &App, c: &Consulta) -> Vec<DateTime> {
+    if !c.blocks_time() {
+        return Vec::new();
+    }
+    super::agenda::covered_slots(
+        &app.store.read(),
+        &c.medico_id,
+        c.inicio,
+        c.fim,
+        app.config.slot_minutes,
+    )
+}
+
+/// Announces the slots an appointment took, and the appointment itself.
+pub fn announce_taken(app: &App, c: &Arc<Consulta>, slots: &[DateTime]) {
+    for s in slots {
+        app.events.publish(
+            "horario_ocupado",
+            &serde_json::json!({"medico_id": c.medico_id, "slot": format_datetime(*s), "consulta": c}),
+        );
+    }
+    announce(app, c);
+}
+
+/// `consulta_atualizada`.
+fn announce(app: &App, c: &Arc<Consulta>) {
+    app.events.publish(
+        "consulta_atualizada",
+        &serde_json::json!({"consulta": c, "medico_id": c.medico_id, "status": c.status}),
+    );
+}
+
+/// Announces slots an appointment no longer holds.
+fn announce_freed(app: &App, medico_id: &str, slots: &[DateTime], motivo: &str) {
+    for s in slots {
+        app.events.publish(
+            "horario_disponivel",
+            &serde_json::json!({"medico_id": medico_id, "slot": format_datetime(*s), "motivo": motivo}),
+        );
+    }
+}
+
 /// 409 when the doctor or the patient already has a time-blocking appointment overlapping.
-fn check_overlaps(
+pub fn check_overlaps(
     db: &Db,
     medico_id: &str,
     paciente_id: &str,
@@ -144,7 +187,7 @@ fn check_overlaps(
 }
 
 /// 422 when the patient or the doctor of a body does not exist.
-fn check_refs(db: &Db, paciente_id: &str, medico_id: &str) -> Result<(), AppError> {
+pub fn check_refs(db: &Db, paciente_id: &str, medico_id: &str) -> Result<(), AppError> {
     let mut errs = Vec::new();
     if db.pacientes.get(paciente_id).is_none() {
         errs.push(CampoErro::new("paciente_id", "paciente não encontrado"));
@@ -162,91 +205,118 @@ fn check_refs(db: &Db, paciente_id: &str, medico_id: &str) -> Result<(), AppErro
 /// Creates an appointment synchronously (the front desk's form; may be off-grid or past).
 pub async fn create(app: &App, nova: NovaConsulta) -> Result<Arc<Consulta>, AppError> {
     let now = app.clock.stamp();
-    app.commit(StatusCode::CREATED, |db| {
-        check_refs(db, &nova.paciente_id, &nova.medico_id)?;
-        if nova.status != StatusConsulta::Cancelada {
-            check_overlaps(db, &nova.medico_id, &nova.paciente_id, nova.intervalo, None)?;
-        }
-        let c = Arc::new(Consulta {
-            id: new_id(),
-            paciente_id: nova.paciente_id,
-            medico_id: nova.medico_id,
-            inicio: nova.intervalo.inicio,
-            fim: nova.intervalo.fim,
-            status: nova.status,
-            observacoes: nova.observacoes,
-            created_at: now.clone(),
-            updated_at: now,
-        });
-        Ok((vec![Op::PutConsulta(c.clone())], c))
-    })
-    .await
+    let c = app
+        .commit(StatusCode::CREATED, |db| {
+            check_refs(db, &nova.paciente_id, &nova.medico_id)?;
+            if nova.status != StatusConsulta::Cancelada {
+                check_overlaps(db, &nova.medico_id, &nova.paciente_id, nova.intervalo, None)?;
+            }
+            let c = Arc::new(Consulta {
+                id: new_id(),
+                paciente_id: nova.paciente_id,
+                medico_id: nova.medico_id,
+                inicio: nova.intervalo.inicio,
+                fim: nova.intervalo.fim,
+                status: nova.status,
+                observacoes: nova.observacoes,
+                created_at: now.clone(),
+                updated_at: now,
+            });
+            Ok((vec![Op::PutConsulta(c.clone())], c))
+        })
+        .await?;
+    let slots = slots_of(app, &c);
+    announce_taken(app, &c, &slots);
+    Ok(c)
 }
 
 /// Changes an appointment, re-validating times, overlaps and the status transition.
 /// A final appointment (`concluida`, `faltou`, `cancelada`) may only have its notes changed.
 pub async fn update(app: &App, id: &str, alt: AlteraConsulta) -> Result<Arc<Consulta>, AppError> {
     let now = app.clock.stamp();
-    app.commit(StatusCode::OK, |db| {
-        let old = db
-            .consultas
-            .get(id)
-            .ok_or_else(|| AppError::not_found("Consulta"))?;
-        let inicio = alt.inicio.unwrap_or(old.inicio);
-        let fim = alt.fim.unwrap_or(old.fim);
-        let status = alt.status.unwrap_or(old.status);
-        let moved = inicio != old.inicio || fim != old.fim;
-        if old.status.is_final() && (moved || status != old.status) {
-            return Err(AppError::conflict(
-                "invalid_status_transition",
-                format!(
-                    "A consulta está {} (estado final) e não pode mais ser alterada.",
-                    old.status.as_str()
-                ),
-            ));
-        }
-        if !old.status.can_become(status) {
-            return Err(AppError::conflict(
-                "invalid_status_transition",
-                format!(
-                    "Transição de status não permitida: {} → {}.",
-                    old.status.as_str(),
-                    status.as_str()
-                ),
-            ));
-        }
-        let iv = Intervalo::new(inicio, fim)
-            .map_err(|m| AppError::campo(if alt.fim.is_some() { "fim" } else { "inicio" }, m))?;
-        if status != StatusConsulta::Cancelada && moved {
-            check_overlaps(db, &old.medico_id, &old.paciente_id, iv, Some(id))?;
-        }
-        let mut c = Consulta {
-            inicio,
-            fim,
-            status,
-            ..Consulta::clone(old)
+    let before = app.store.read().consultas.get(id).cloned();
+    let c = app
+        .commit(StatusCode::OK, |db| {
+            let old = db
+                .consultas
+                .get(id)
+                .ok_or_else(|| AppError::not_found("Consulta"))?;
+            let inicio = alt.inicio.unwrap_or(old.inicio);
+            let fim = alt.fim.unwrap_or(old.fim);
+            let status = alt.status.unwrap_or(old.status);
+            let moved = inicio != old.inicio || fim != old.fim;
+            if old.status.is_final() && (moved || status != old.status) {
+                return Err(AppError::conflict(
+                    "invalid_status_transition",
+                    format!(
+                        "A consulta está {} (estado final) e não pode mais ser alterada.",
+                        old.status.as_str()
+                    ),
+                ));
+            }
+            if !old.status.can_become(status) {
+                return Err(AppError::conflict(
+                    "invalid_status_transition",
+                    format!(
+                        "Transição de status não permitida: {} → {}.",
+                        old.status.as_str(),
+                        status.as_str()
+                    ),
+                ));
+            }
+            let iv = Intervalo::new(inicio, fim).map_err(|m| {
+                AppError::campo(if alt.fim.is_some() { "fim" } else { "inicio" }, m)
+            })?;
+            if status != StatusConsulta::Cancelada && moved {
+                check_overlaps(db, &old.medico_id, &old.paciente_id, iv, Some(id))?;
+            }
+            let mut c = Consulta {
+                inicio,
+                fim,
+                status,
+                ..Consulta::clone(old)
+            };
+            if let Some(obs) = alt.observacoes {
+                c.observacoes = obs;
+            }
+            if c == **old {
+                return Ok((vec![], old.clone()));
+            }
+            c.updated_at = now;
+            let c = Arc::new(c);
+            Ok((vec![Op::PutConsulta(c.clone())], c))
+        })
+        .await?;
+    if let Some(old) = before.filter(|old| **old != *c) {
+        let (was, is) = (slots_of(app, &old), slots_of(app, &c));
+        let freed: Vec<DateTime> = was.iter().filter(|s| !is.contains(s)).copied().collect();
+        let taken: Vec<DateTime> = is.iter().filter(|s| !was.contains(s)).copied().collect();
+        let motivo = if c.status == StatusConsulta::Cancelada {
+            "cancelada"
+        } else {
+            "remarcada"
         };
-        if let Some(obs) = alt.observacoes {
-            c.observacoes = obs;
+        announce_freed(app, &c.medico_id, &freed, motivo);
+        if taken.is_empty() {
+            announce(app, &c);
+        } else {
+            announce_taken(app, &c, &taken);
         }
-        if c == **old {
-            return Ok((vec![], old.clone()));
-        }
-        c.updated_at = now;
-        let c = Arc::new(c);
-        Ok((vec![Op::PutConsulta(c.clone())], c))
-    })
-    .await
+    }
+    Ok(c)
 }
 
 /// Deletes an appointment (404 unknown); returns what was deleted.
 pub async fn delete(app: &App, id: &str) -> Result<Arc<Consulta>, AppError> {
-    app.commit(StatusCode::NO_CONTENT, |db| {
-        let old = db
-            .consultas
-            .get(id)
-            .ok_or_else(|| AppError::not_found("Consulta"))?;
-        Ok((vec![Op::DelConsulta(id.to_owned())], old.clone()))
-    })
-    .await
+    let old = app
+        .commit(StatusCode::NO_CONTENT, |db| {
+            let old = db
+                .consultas
+                .get(id)
+                .ok_or_else(|| AppError::not_found("Consulta"))?;
+            Ok((vec![Op::DelConsulta(id.to_owned())], old.clone()))
+        })
+        .await?;
+    announce_freed(app, &old.medico_id, &slots_of(app, &old), "excluida");
+    Ok(old)
 }

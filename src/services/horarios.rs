@@ -95,6 +95,7 @@ pub async fn create(app: &App, medico_id: &str, f: Faixa) -> Result<Arc<Horario>
         Ok((vec![Op::PutHorario(h.clone())], h))
     })
     .await
+    .inspect(|h| announce(app, &h.medico_id))
 }
 
 /// Changes a horário (404 unknown, 422 bad range, 409 overlap).
@@ -122,6 +123,7 @@ pub async fn update(app: &App, id: &str, alt: AlteraHorario) -> Result<Arc<Horar
         Ok((vec![Op::PutHorario(h.clone())], h))
     })
     .await
+    .inspect(|h| announce(app, &h.medico_id))
 }
 
 /// Deletes a horário (404 unknown).
@@ -134,4 +136,13 @@ pub async fn delete(app: &App, id: &str) -> Result<Arc<Horario>, AppError> {
         Ok((vec![Op::DelHorario(id.to_owned())], old.clone()))
     })
     .await
+    .inspect(|h| announce(app, &h.medico_id))
+}
+
+/// `horario_atualizado`: the doctor's grid changed.
+pub fn announce(app: &App, medico_id: &str) {
+    app.events.publish(
+        "horario_atualizado",
+        &serde_json::json!({ "medico_id": medico_id }),
+    );
 }

@@ -126,8 +126,14 @@ pub async fn delete(app: &App, id: &str) -> Result<(), AppError> {
         let mut ops: Vec<Op> = super::horarios::of_medico(db, id)
             .map(|h| Op::DelHorario(h.id.clone()))
             .collect();
+        let had_horarios = ops.len();
         ops.push(Op::DelMedico(id.to_owned()));
-        Ok((ops, ()))
+        Ok((ops, had_horarios))
     })
     .await
+    .map(|had_horarios| {
+        if had_horarios > 0 {
+            super::horarios::announce(app, id);
+        }
+    })
 }

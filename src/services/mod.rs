@@ -1,11 +1,13 @@
 //! Business rules (SPEC §2): uniqueness, overlaps, status transitions, delete rules.
 //! Each write decides under the store's write lock and returns the operations to journal.
 
+pub mod agenda;
 pub mod consultas;
 pub mod horarios;
 pub mod idempotency;
 pub mod medicos;
 pub mod pacientes;
+pub mod tarefas;
 
 use std::sync::Arc;
 
@@ -28,6 +30,14 @@ pub struct App {
     pub config: Config,
     /// Idempotency keys whose first request is still running.
     pub idem_inflight: parking_lot::Mutex<std::collections::HashSet<String>>,
+    /// Live events for SSE subscribers.
+    pub events: crate::infra::events::Broker,
+    /// Recent log lines and their stream.
+    pub logs: Arc<crate::infra::logs::LogHub>,
+    /// The task queue and its worker thread.
+    pub queue: crate::infra::queue::Queue,
+    /// Flips to true when shutdown starts, ending open streams.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// The cheap-to-clone handle handlers receive through `State`.
@@ -47,13 +57,31 @@ pub fn new_id() -> String {
 }
 
 impl App {
-    /// Runs a write through the store. When the request carries an `Idempotency-Key`, the
-    /// answer (`status` + `out` as JSON) is journaled in the same entry as the change, so
-    /// a crash can never keep one without the other.
+    /// Runs a write through the store, without idempotency bookkeeping (the worker's writes).
+    pub async fn write<T>(
+        &self,
+        decide: impl FnOnce(&Db) -> Result<(Vec<Op>, T), AppError>,
+    ) -> Result<T, AppError> {
+        self.store.write(decide).await
+    }
+
+    /// Runs a write whose result is the response body, see [`App::commit_reply`].
     pub async fn commit<T: Serialize>(
         &self,
         status: StatusCode,
         decide: impl FnOnce(&Db) -> Result<(Vec<Op>, T), AppError>,
+    ) -> Result<T, AppError> {
+        self.commit_reply(status, decide, |t| t).await
+    }
+
+    /// Runs a write through the store. When the request carries an `Idempotency-Key`, the
+    /// answer (`status` + `reply(out)` as JSON) is journaled in the same entry as the change,
+    /// so a crash can never keep one without the other.
+    pub async fn commit_reply<T, R: Serialize>(
+        &self,
+        status: StatusCode,
+        decide: impl FnOnce(&Db) -> Result<(Vec<Op>, T), AppError>,
+        reply: impl FnOnce(&T) -> &R,
     ) -> Result<T, AppError> {
         let idem = idempotency::current();
         self.store
@@ -65,7 +93,7 @@ impl App {
                         // restart cleared the in-flight set): do nothing twice.
                         return Err(idempotency::in_progress());
                     }
-                    let body = serde_json::to_string(&out)
+                    let body = serde_json::to_string(reply(&out))
                         .map_err(|e| AppError::Internal(e.to_string()))?;
                     ops.push(Op::PutIdem(Arc::new(IdemEntry {
                         key: ctx.key,

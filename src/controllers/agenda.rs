@@ -1,0 +1,153 @@
+//! `/agenda` (SPEC §3): the slot grid and holds.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{ApiQuery, JsonBody};
+use crate::domain::{format_datetime, parse_date, parse_datetime};
+use crate::error::{AppError, Erros};
+use crate::services::AppState;
+use crate::services::agenda::{self, Estado, Liberado, Reservado, SlotsMedico};
+
+/// Query of `GET /agenda/slots`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SlotsQuery {
+    /// How many days, 1..=90 (default 7).
+    #[param(minimum = 1, maximum = 90)]
+    pub days: Option<i64>,
+    /// Only this doctor.
+    pub medico_id: Option<String>,
+    /// First day (`YYYY-MM-DD`, default today in the clinic).
+    pub de: Option<String>,
+}
+
+/// Body of `POST /agenda/reservar` and `POST /agenda/liberar`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SlotBody {
+    /// The doctor.
+    pub medico_id: String,
+    /// The slot's clinic-local start.
+    #[schema(example = "2026-03-02T08:00:00")]
+    pub slot: String,
+}
+
+/// `{ medico_id: { slot: state } }`, written in order without building maps.
+struct SlotsView(Vec<SlotsMedico>);
+
+struct Slots<'a>(&'a [(jiff::civil::DateTime, Estado)]);
+
+impl Serialize for Slots<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (slot, estado) in self.0 {
+            m.serialize_entry(&format_datetime(*slot), estado)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for SlotsView {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (id, slots) in &self.0 {
+            m.serialize_entry(id, &Slots(slots))?;
+        }
+        m.end()
+    }
+}
+
+impl SlotBody {
+    fn validate(
+        &self,
+        tz: &jiff::tz::TimeZone,
+    ) -> Result<(String, jiff::civil::DateTime), AppError> {
+        let mut e = Erros::default();
+        if self.medico_id.trim().is_empty() {
+            e.push("medico_id", "campo obrigatório");
+        }
+        let slot = e.check("slot", parse_datetime(&self.slot, tz));
+        e.finish()?;
+        let slot =
+            slot.ok_or_else(|| AppError::Internal("validation passed without values".into()))?;
+        Ok((self.medico_id.trim().to_owned(), slot))
+    }
+}
+
+/// The agenda: each doctor's slots and their states (`disponivel`, `reservado`, `ocupado`).
+#[utoipa::path(get, path = "/agenda/slots", tag = "agenda", params(SlotsQuery),
+    responses((status = 200, description = "Por médico, cada slot (data e hora locais) e seu estado",
+        body = std::collections::HashMap<String, std::collections::HashMap<String, Estado>>)))]
+pub async fn list_slots(
+    State(app): State<AppState>,
+    ApiQuery(q): ApiQuery<SlotsQuery>,
+) -> Result<Response, AppError> {
+    let mut e = Erros::default();
+    let days = match q.days {
+        None => 7,
+        Some(d @ 1..=90) => d as u16,
+        Some(_) => {
+            e.push("days", "deve estar entre 1 e 90");
+            7
+        }
+    };
+    let de = q.de.as_deref().and_then(|d| e.check("de", parse_date(d)));
+    e.finish()?;
+    let de = de.unwrap_or_else(|| app.clock.today());
+    let medico = q
+        .medico_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty());
+    let body = {
+        let db = app.store.read();
+        if let Some(m) = medico
+            && db.medicos.get(m).is_none()
+        {
+            return Err(AppError::not_found("Médico"));
+        }
+        let view = SlotsView(agenda::slots(
+            &db,
+            medico,
+            de,
+            days,
+            app.config.slot_minutes,
+            jiff::Timestamp::now(),
+        ));
+        drop(db);
+        serde_json::to_vec(&view).map_err(|e| AppError::Internal(e.to_string()))?
+    };
+    let mut res = body.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(res)
+}
+
+/// Holds a free slot for the configured time (default 300 s).
+#[utoipa::path(post, path = "/agenda/reservar", tag = "agenda", request_body = SlotBody,
+    responses((status = 200, body = Reservado)))]
+pub async fn create_reserva(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody<SlotBody>,
+) -> Result<Json<Reservado>, AppError> {
+    let (medico_id, slot) = body.validate(app.clock.tz())?;
+    agenda::reservar(&app, &medico_id, slot).await.map(Json)
+}
+
+/// Releases a held slot.
+#[utoipa::path(post, path = "/agenda/liberar", tag = "agenda", request_body = SlotBody,
+    responses((status = 200, body = Liberado)))]
+pub async fn delete_reserva(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody<SlotBody>,
+) -> Result<Json<Liberado>, AppError> {
+    let (medico_id, slot) = body.validate(app.clock.tz())?;
+    agenda::liberar(&app, &medico_id, slot).await.map(Json)
+}

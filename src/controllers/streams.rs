@@ -1,0 +1,137 @@
+//! Server-Sent Events (SPEC §5): `GET /sistema/agenda/stream` with `Last-Event-ID` replay,
+//! and `GET /sistema/logs/stream`; plus `GET /sistema/logs`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::ApiQuery;
+use crate::error::AppError;
+use crate::infra::events::Published;
+use crate::services::AppState;
+
+/// A comment is sent this often so proxies keep idle streams open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Query of `GET /sistema/agenda/stream`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// Same as the `Last-Event-ID` header, for clients that cannot set headers.
+    pub last_event_id: Option<u64>,
+}
+
+/// Query of `GET /sistema/logs`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogsQuery {
+    /// How many lines, newest first (1..=5000, default 500).
+    #[param(minimum = 1, maximum = 5000)]
+    pub limit: Option<i64>,
+}
+
+/// Answer of `GET /sistema/logs`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Logs {
+    /// `[YYYY-MM-DD HH:MM:SS] [LEVEL] target: message`, newest first.
+    #[schema(value_type = Vec<String>)]
+    pub logs: Vec<Arc<str>>,
+}
+
+struct Sub {
+    missed: std::vec::IntoIter<Published>,
+    rx: broadcast::Receiver<Published>,
+    stop: watch::Receiver<bool>,
+}
+
+fn event(p: &Published) -> Event {
+    Event::default().id(p.id.to_string()).data(&*p.data)
+}
+
+/// Live agenda events: unnamed SSE events whose `data` is `{"tipo", "dados"}`, each with an
+/// `id:`. Send `Last-Event-ID` to receive the missed events first. A subscriber that falls
+/// too far behind is disconnected and should reconnect with `Last-Event-ID`.
+#[utoipa::path(get, path = "/sistema/agenda/stream", tag = "eventos", params(StreamQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Id do último evento recebido")),
+    responses((status = 200, description = "Fluxo SSE de eventos", content_type = "text/event-stream", body = String)))]
+pub async fn stream_agenda(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<StreamQuery>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .or(q.last_event_id);
+    let (missed, rx) = app.events.subscribe(last);
+    let sub = Sub {
+        missed: missed.into_iter(),
+        rx,
+        stop: app.shutdown.subscribe(),
+    };
+    let stream = futures_util::stream::unfold(sub, |mut s| async move {
+        if let Some(p) = s.missed.next() {
+            return Some((Ok(event(&p)), s));
+        }
+        let next = tokio::select! {
+            r = s.rx.recv() => r.ok(),
+            _ = s.stop.wait_for(|stop| *stop) => None,
+        };
+        // `None` also when it fell behind the bounded buffer (Lagged): the subscriber is
+        // dropped and reconnects with Last-Event-ID.
+        next.map(|p| (Ok(event(&p)), s))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
+
+/// The newest log lines, newest first.
+#[utoipa::path(get, path = "/sistema/logs", tag = "sistema", params(LogsQuery),
+    responses((status = 200, body = Logs)))]
+pub async fn list_logs(
+    State(app): State<AppState>,
+    ApiQuery(q): ApiQuery<LogsQuery>,
+) -> Result<Json<Logs>, AppError> {
+    let limit = match q.limit {
+        None => 500,
+        Some(l @ 1..=5000) => l as usize,
+        Some(_) => return Err(AppError::campo("limit", "deve estar entre 1 e 5000")),
+    };
+    Ok(Json(Logs {
+        logs: app.logs.newest(limit),
+    }))
+}
+
+/// New log lines as they are written, each the `data` of an unnamed SSE event.
+#[utoipa::path(get, path = "/sistema/logs/stream", tag = "sistema",
+    responses((status = 200, description = "Fluxo SSE de linhas de log", content_type = "text/event-stream", body = String)))]
+pub async fn stream_logs(
+    State(app): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = app.logs.subscribe();
+    let stop = app.shutdown.subscribe();
+    let stream = futures_util::stream::unfold((rx, stop), |(mut rx, mut stop)| async move {
+        loop {
+            let next = tokio::select! {
+                r = rx.recv() => r,
+                _ = stop.wait_for(|s| *s) => return None,
+            };
+            match next {
+                Ok(line) => return Some((Ok(Event::default().data(&*line)), (rx, stop))),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}

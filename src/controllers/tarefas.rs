@@ -1,0 +1,56 @@
+//! `/sistema/tasks` (SPEC §4).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::extract::{ApiPath, ApiQuery, Lista, Pagina};
+use crate::error::AppError;
+use crate::models::{StatusTarefa, Tarefa, TipoTarefa};
+use crate::services::AppState;
+
+/// Filters of `GET /sistema/tasks`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FiltroTarefas {
+    /// Only this status.
+    pub status: Option<StatusTarefa>,
+    /// Only this kind.
+    pub tipo: Option<TipoTarefa>,
+}
+
+/// Lists tasks, newest first.
+#[utoipa::path(get, path = "/sistema/tasks", tag = "tarefas", params(Pagina, FiltroTarefas),
+    responses((status = 200, description = "Tarefas, mais recentes primeiro", body = [Tarefa],
+        headers(("x-total-count" = u64, description = "Total após o filtro")))))]
+pub async fn list_tarefas(
+    State(app): State<AppState>,
+    ApiQuery(pagina): ApiQuery<Pagina>,
+    ApiQuery(f): ApiQuery<FiltroTarefas>,
+) -> Result<Lista<Tarefa>, AppError> {
+    pagina.bounds()?;
+    let all: Vec<Arc<Tarefa>> = app
+        .store
+        .read()
+        .tarefas
+        .iter()
+        .rev()
+        .filter(|t| f.status.is_none_or(|s| t.status == s) && f.tipo.is_none_or(|k| t.tipo == k))
+        .cloned()
+        .collect();
+    Lista::page(all, &pagina)
+}
+
+/// Finds one task.
+#[utoipa::path(get, path = "/sistema/tasks/{task_id}", tag = "tarefas", params(("task_id" = String, Path)),
+    responses((status = 200, body = Tarefa)))]
+pub async fn find_tarefa(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Arc<Tarefa>>, AppError> {
+    let found = app.store.read().tarefas.get(&id).cloned();
+    found.map(Json).ok_or_else(|| AppError::not_found("Tarefa"))
+}

@@ -1,0 +1,180 @@
+//! The task queue's worker thread (SPEC §4, ARCHITECTURE "The queue is durable").
+//!
+//! Durability lives in the store: a task is journaled before its id is sent here, and on
+//! start-up every unfinished task is sent again. This module only owns the channel and the
+//! one background thread that runs tasks one by one through a [`Runner`]; it never dies on a
+//! bad task (a panic is caught and reported) and stops between tasks when asked.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+/// Runs one task to its end (including its retries).
+pub trait Runner: Send + Sync + 'static {
+    /// Runs the task with this id. Called on the worker thread, never on the async runtime.
+    fn run(&self, task_id: &str);
+    /// Called when `run` panicked, so the task can be marked failed.
+    fn panicked(&self, task_id: &str, message: &str);
+}
+
+/// What one step of the worker did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Ran a task.
+    Ran,
+    /// Nothing was queued.
+    Empty,
+}
+
+struct Shared {
+    depth: AtomicUsize,
+    alive: AtomicBool,
+    stop: AtomicBool,
+}
+
+/// The sending side of the queue plus the worker's state.
+pub struct Queue {
+    tx: Mutex<Option<mpsc::Sender<String>>>,
+    rx: Mutex<Option<mpsc::Receiver<String>>>,
+    shared: Arc<Shared>,
+    handle: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Queue {
+    /// A queue whose worker is not started yet (tasks sent now wait for [`Queue::start`]).
+    pub fn new() -> Self {
+        let (tx, rx) = mpsc::channel();
+        Self {
+            tx: Mutex::new(Some(tx)),
+            rx: Mutex::new(Some(rx)),
+            shared: Arc::new(Shared {
+                depth: AtomicUsize::new(0),
+                alive: AtomicBool::new(false),
+                stop: AtomicBool::new(false),
+            }),
+            handle: Mutex::new(None),
+        }
+    }
+
+    /// Sends a (journaled) task to the worker.
+    pub fn push(&self, task_id: String) {
+        if let Some(tx) = self.tx.lock().as_ref() {
+            self.shared.depth.fetch_add(1, Ordering::AcqRel);
+            if tx.send(task_id).is_err() {
+                self.shared.depth.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Tasks sent and not yet finished.
+    pub fn pending(&self) -> usize {
+        self.shared.depth.load(Ordering::Acquire)
+    }
+
+    /// Whether the worker thread is running.
+    pub fn alive(&self) -> bool {
+        self.shared.alive.load(Ordering::Acquire)
+    }
+
+    /// Starts the worker thread with `runner`. A second call does nothing.
+    pub fn start(&self, runner: Arc<dyn Runner>) -> std::io::Result<()> {
+        let Some(rx) = self.rx.lock().take() else {
+            return Ok(());
+        };
+        let shared = self.shared.clone();
+        shared.alive.store(true, Ordering::Release);
+        let handle = std::thread::Builder::new()
+            .name("task-worker".into())
+            .spawn(move || {
+                while !shared.stop.load(Ordering::Acquire) {
+                    if step(&rx, &*runner, &shared, Duration::from_millis(200)) == Step::Empty
+                        && shared.stop.load(Ordering::Acquire)
+                    {
+                        break;
+                    }
+                }
+                shared.alive.store(false, Ordering::Release);
+            })?;
+        *self.handle.lock() = Some(handle);
+        Ok(())
+    }
+
+    /// Stops taking tasks, lets the running one finish, and joins the thread. Tasks still
+    /// queued stay `pendente` on disk and run after the next start.
+    pub fn shutdown(&self) {
+        self.shared.stop.store(true, Ordering::Release);
+        self.tx.lock().take();
+        if let Some(h) = self.handle.lock().take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// One step of the worker: waits up to `wait` for a task and runs it.
+fn step(rx: &mpsc::Receiver<String>, runner: &dyn Runner, shared: &Shared, wait: Duration) -> Step {
+    let id = match rx.recv_timeout(wait) {
+        Ok(id) => id,
+        Err(_) => return Step::Empty,
+    };
+    if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| runner.run(&id))) {
+        let msg = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        tracing::error!(target: "agendamento::queue", task_id = %id, "task panicked: {msg}");
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| runner.panicked(&id, &msg)));
+    }
+    shared.depth.fetch_sub(1, Ordering::AcqRel);
+    Step::Ran
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>, Mutex<Vec<String>>);
+
+    impl Runner for Recorder {
+        fn run(&self, id: &str) {
+            if id == "boom" {
+                panic!("bad task");
+            }
+            self.0.lock().push(id.to_owned());
+        }
+        fn panicked(&self, id: &str, _: &str) {
+            self.1.lock().push(id.to_owned());
+        }
+    }
+
+    #[test]
+    fn runs_tasks_in_order_and_survives_a_panicking_one() {
+        let q = Queue::new();
+        let r = Arc::new(Recorder::default());
+        for id in ["a", "boom", "b"] {
+            q.push(id.into());
+        }
+        let shared = q.shared.clone();
+        let rx = q.rx.lock().take().expect("receiver");
+        let wait = Duration::from_millis(10);
+        assert_eq!(step(&rx, &*r, &shared, wait), Step::Ran);
+        assert_eq!(step(&rx, &*r, &shared, wait), Step::Ran);
+        assert_eq!(step(&rx, &*r, &shared, wait), Step::Ran);
+        assert_eq!(step(&rx, &*r, &shared, wait), Step::Empty);
+        assert_eq!(*r.0.lock(), vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(*r.1.lock(), vec!["boom".to_owned()]);
+        assert_eq!(q.pending(), 0);
+    }
+}

@@ -1,0 +1,220 @@
+//! Background tasks (SPEC §4): creating them durably, the worker's runner with retries and
+//! exponential backoff for transient failures, and recovery of unfinished tasks at start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use super::{App, agenda, new_id};
+use crate::error::AppError;
+use crate::infra::queue::Runner;
+use crate::models::{ErroTarefa, StatusTarefa, Tarefa, TipoTarefa};
+use crate::repositories::Op;
+
+/// Attempts before a transient failure becomes final.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// First retry delay; doubles on each further attempt.
+pub const BACKOFF: Duration = Duration::from_millis(200);
+
+/// How a task attempt ended, when it did not succeed.
+#[derive(Debug)]
+pub enum Falha {
+    /// A business rejection (slot taken…): fail at once; the handler already recorded it.
+    Recusada,
+    /// The disk refused a write: retry with backoff.
+    Transitoria(String),
+}
+
+impl From<AppError> for Falha {
+    fn from(e: AppError) -> Self {
+        Falha::Transitoria(e.to_string())
+    }
+}
+
+/// A new `pendente` task (not yet journaled: put it in the same write as what it depends on).
+pub fn nova<P: Serialize>(
+    tipo: TipoTarefa,
+    params: &P,
+    criado_em: String,
+) -> Result<Arc<Tarefa>, AppError> {
+    Ok(Arc::new(Tarefa {
+        id: new_id(),
+        tipo,
+        status: StatusTarefa::Pendente,
+        progresso: 0,
+        tentativas: 0,
+        criado_em,
+        iniciado_em: None,
+        concluido_em: None,
+        resultado: None,
+        erro: None,
+        parametros: serde_json::to_value(params).map_err(|e| AppError::Internal(e.to_string()))?,
+    }))
+}
+
+/// Announces a task's new state (`tarefa_atualizada`).
+pub fn announce(app: &App, t: &Tarefa) {
+    app.events.publish(
+        "tarefa_atualizada",
+        &serde_json::json!({"task_id": t.id, "tipo": t.tipo, "status": t.status, "progresso": t.progresso}),
+    );
+}
+
+/// After a task's journaling: announce it and hand it to the worker.
+pub fn accepted(app: &App, t: &Tarefa) {
+    tracing::info!(target: "agendamento::tasks", task_id = %t.id, tipo = ?t.tipo, "task accepted");
+    announce(app, t);
+    app.queue.push(t.id.clone());
+}
+
+/// Journals a new task on its own and hands it to the worker (backups, reports).
+pub async fn enqueue<P: Serialize>(
+    app: &App,
+    tipo: TipoTarefa,
+    params: &P,
+    reply: impl Fn(&Tarefa) -> serde_json::Value,
+) -> Result<serde_json::Value, AppError> {
+    let t = nova(tipo, params, app.clock.stamp())?;
+    let out = app
+        .commit(StatusCode::ACCEPTED, |_| {
+            Ok((vec![Op::PutTarefa(t.clone())], reply(&t)))
+        })
+        .await?;
+    accepted(app, &t);
+    Ok(out)
+}
+
+/// The finished version of a task.
+pub fn finished(
+    t: &Tarefa,
+    now: String,
+    resultado: Result<serde_json::Value, ErroTarefa>,
+) -> Arc<Tarefa> {
+    let mut done = t.clone();
+    done.concluido_em = Some(now);
+    match resultado {
+        Ok(r) => {
+            done.status = StatusTarefa::Concluida;
+            done.progresso = 100;
+            done.resultado = Some(r);
+            done.erro = None;
+        }
+        Err(e) => {
+            done.status = StatusTarefa::Falhou;
+            done.erro = Some(e);
+        }
+    }
+    Arc::new(done)
+}
+
+/// Re-sends every unfinished task, oldest first (after a crash or restart).
+pub fn recover(app: &App) -> usize {
+    let ids: Vec<String> = app
+        .store
+        .read()
+        .tarefas
+        .iter()
+        .filter(|t| !t.status.is_final())
+        .map(|t| t.id.clone())
+        .collect();
+    for id in &ids {
+        app.queue.push(id.clone());
+    }
+    if !ids.is_empty() {
+        tracing::info!(target: "agendamento::tasks", count = ids.len(), "unfinished tasks queued again");
+    }
+    ids.len()
+}
+
+/// The worker's runner: owns the retry loop; each task kind's handler does the work and
+/// journals the final state together with its effect.
+pub struct Worker {
+    /// The application (store, events, queue).
+    pub app: Arc<App>,
+    /// The runtime the store's async writes run on.
+    pub rt: tokio::runtime::Handle,
+}
+
+impl Worker {
+    fn set(&self, t: Arc<Tarefa>) -> Result<Arc<Tarefa>, AppError> {
+        let out = self
+            .rt
+            .block_on(self.app.write(|_| Ok((vec![Op::PutTarefa(t.clone())], ()))));
+        out.map(|()| {
+            announce(&self.app, &t);
+            t
+        })
+    }
+
+    fn attempt(&self, t: &Tarefa) -> Result<(), Falha> {
+        match t.tipo {
+            TipoTarefa::AgendarConsulta => agenda::executar(&self.app, &self.rt, t),
+            TipoTarefa::Backup | TipoTarefa::GerarRelatorio => {
+                let e = ErroTarefa {
+                    code: "nao_implementado".into(),
+                    detail: "Este tipo de tarefa ainda não está disponível.".into(),
+                };
+                let done = finished(t, self.app.clock.stamp(), Err(e));
+                self.set(done)?;
+                Err(Falha::Recusada)
+            }
+        }
+    }
+}
+
+impl Runner for Worker {
+    fn run(&self, task_id: &str) {
+        loop {
+            let Some(t) = self.app.store.read().tarefas.get(task_id).cloned() else {
+                return;
+            };
+            if t.status.is_final() {
+                return;
+            }
+            let mut running = Tarefa::clone(&t);
+            running.status = StatusTarefa::Executando;
+            running.tentativas += 1;
+            running.iniciado_em = Some(self.app.clock.stamp());
+            let running = match self.set(Arc::new(running)) {
+                Ok(r) => r,
+                Err(e) => {
+                    // Not even the start could be journaled: the task stays as it was on disk
+                    // and runs again after the next start; wait before the next attempt.
+                    tracing::error!(target: "agendamento::tasks", task_id, error = %e, "could not start task");
+                    std::thread::sleep(BACKOFF);
+                    return;
+                }
+            };
+            match self.attempt(&running) {
+                Ok(()) | Err(Falha::Recusada) => return,
+                Err(Falha::Transitoria(msg)) => {
+                    tracing::warn!(target: "agendamento::tasks", task_id, attempt = running.tentativas, error = %msg, "task attempt failed");
+                    if running.tentativas >= MAX_ATTEMPTS {
+                        let e = ErroTarefa {
+                            code: "falha_transitoria".into(),
+                            detail: format!(
+                                "A tarefa falhou após {} tentativas: erro de armazenamento.",
+                                running.tentativas
+                            ),
+                        };
+                        let _ = self.set(finished(&running, self.app.clock.stamp(), Err(e)));
+                        return;
+                    }
+                    std::thread::sleep(BACKOFF * 2u32.pow(running.tentativas - 1));
+                }
+            }
+        }
+    }
+
+    fn panicked(&self, task_id: &str, _message: &str) {
+        if let Some(t) = self.app.store.read().tarefas.get(task_id).cloned() {
+            let e = ErroTarefa {
+                code: "erro_interno".into(),
+                detail: "Erro interno ao executar a tarefa.".into(),
+            };
+            let _ = self.set(finished(&t, self.app.clock.stamp(), Err(e)));
+        }
+    }
+}
