@@ -141,12 +141,16 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
         crate::demo::load_if_empty(&state).await?;
     }
     crate::services::tarefas::recover(&state);
-    state
-        .queue
-        .start(Arc::new(crate::services::tarefas::Worker {
-            app: state.0.clone(),
-            rt: tokio::runtime::Handle::current(),
-        }))?;
+    if state.config.worker_paused {
+        tracing::warn!(target: "agendamento", "worker paused by configuration: tasks wait on disk");
+    } else {
+        state
+            .queue
+            .start(Arc::new(crate::services::tarefas::Worker {
+                app: state.0.clone(),
+                rt: tokio::runtime::Handle::current(),
+            }))?;
+    }
     tokio::spawn(expire_holds_forever(state.clone()));
     let listener = TcpListener::bind(addr)
         .await

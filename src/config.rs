@@ -59,6 +59,10 @@ pub struct Config {
     /// Fold the journal into the snapshot files after this many journal entries.
     #[arg(long, env = "AGENDAMENTO_COMPACT_EVERY", default_value_t = 50_000)]
     pub compact_every: u64,
+    /// Do not start the task worker (tasks are accepted and wait on disk): for tests of
+    /// crash recovery and for maintenance.
+    #[arg(long, env = "AGENDAMENTO_WORKER_PAUSED")]
+    pub worker_paused: bool,
     /// Seconds a request may take before it is answered 503 (streams are not cut).
     #[arg(long, env = "AGENDAMENTO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

@@ -42,7 +42,7 @@ pub struct Worker {
 /// Answer of `GET /sistema/saude`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Saude {
-    /// `ok`, or `degradado` when storage cannot write.
+    /// `ok`, or `degradado` when storage cannot write or the worker is down.
     #[schema(example = "ok")]
     pub status: &'static str,
     /// Server version.
@@ -76,6 +76,8 @@ pub async fn find_saude(State(app): State<AppState>) -> (StatusCode, Json<Saude>
             .await
             .unwrap_or(false);
     }
+    let vivo = app.queue.alive();
+    // Not ready when storage cannot write; degraded but serving when only the worker is down.
     let status = if gravavel {
         StatusCode::OK
     } else {
@@ -84,13 +86,13 @@ pub async fn find_saude(State(app): State<AppState>) -> (StatusCode, Json<Saude>
     (
         status,
         Json(Saude {
-            status: if gravavel { "ok" } else { "degradado" },
+            status: if gravavel && vivo { "ok" } else { "degradado" },
             versao: env!("CARGO_PKG_VERSION"),
             armazenamento: Armazenamento { gravavel },
-            // The task queue and its worker arrive with the scheduling work (issue 3):
-            // until then nothing is ever pending and no worker exists to die.
-            fila: Fila { pendentes: 0 },
-            worker: Worker { vivo: true },
+            fila: Fila {
+                pendentes: app.queue.pending() as u64,
+            },
+            worker: Worker { vivo },
         }),
     )
 }
