@@ -20,7 +20,16 @@ pub trait Runner: Send + Sync + 'static {
     fn run(&self, task_id: &str);
     /// Called when `run` panicked, so the task can be marked failed.
     fn panicked(&self, task_id: &str, message: &str);
+    /// Runs several queued tasks; a runner may overlap their disk writes.
+    fn run_batch(&self, task_ids: &[String]) {
+        for id in task_ids {
+            self.run(id);
+        }
+    }
 }
+
+/// Most tasks handed to one [`Runner::run_batch`].
+pub const BATCH: usize = 64;
 
 /// What one step of the worker did.
 #[derive(Debug, PartialEq, Eq)]
@@ -121,22 +130,35 @@ impl Queue {
     }
 }
 
-/// One step of the worker: waits up to `wait` for a task and runs it.
+/// One step of the worker: waits up to `wait` for a task, takes whatever else is already
+/// queued (up to [`BATCH`]) and runs them.
 fn step(rx: &mpsc::Receiver<String>, runner: &dyn Runner, shared: &Shared, wait: Duration) -> Step {
-    let id = match rx.recv_timeout(wait) {
-        Ok(id) => id,
+    let mut ids = match rx.recv_timeout(wait) {
+        Ok(id) => vec![id],
         Err(_) => return Step::Empty,
     };
-    if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| runner.run(&id))) {
-        let msg = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic".into());
-        tracing::error!(target: "agendamento::queue", task_id = %id, "task panicked: {msg}");
-        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| runner.panicked(&id, &msg)));
+    while ids.len() < BATCH {
+        match rx.try_recv() {
+            Ok(id) => ids.push(id),
+            Err(_) => break,
+        }
     }
-    shared.depth.fetch_sub(1, Ordering::AcqRel);
+    if std::panic::catch_unwind(AssertUnwindSafe(|| runner.run_batch(&ids))).is_err() {
+        // Find the culprit: run the batch again one task at a time (finished ones are
+        // skipped by the runner), failing only the task that panics.
+        for id in &ids {
+            if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| runner.run(id))) {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".into());
+                tracing::error!(target: "agendamento::queue", task_id = %id, "task panicked: {msg}");
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| runner.panicked(id, &msg)));
+            }
+        }
+    }
+    shared.depth.fetch_sub(ids.len(), Ordering::AcqRel);
     Step::Ran
 }
 
@@ -169,12 +191,15 @@ mod tests {
         let shared = q.shared.clone();
         let rx = q.rx.lock().take().expect("receiver");
         let wait = Duration::from_millis(10);
-        assert_eq!(step(&rx, &*r, &shared, wait), Step::Ran);
-        assert_eq!(step(&rx, &*r, &shared, wait), Step::Ran);
+        // All three are queued, so one step takes them as a batch; the panic in "boom"
+        // stops the batch, which then runs task by task: only "boom" is reported.
         assert_eq!(step(&rx, &*r, &shared, wait), Step::Ran);
         assert_eq!(step(&rx, &*r, &shared, wait), Step::Empty);
-        assert_eq!(*r.0.lock(), vec!["a".to_owned(), "b".to_owned()]);
         assert_eq!(*r.1.lock(), vec!["boom".to_owned()]);
+        assert!(r.0.lock().contains(&"b".to_owned()));
+        q.push("c".into());
+        assert_eq!(step(&rx, &*r, &shared, wait), Step::Ran);
+        assert_eq!(r.0.lock().last().map(String::as_str), Some("c"));
         assert_eq!(q.pending(), 0);
     }
 }

@@ -171,6 +171,23 @@ struct Inner<S: StoreState> {
     snapshot_lock: Mutex<()>,
 }
 
+/// A submitted write; resolves once it is on disk (or refused, and undone).
+#[must_use = "a submitted write is not durable until its ticket resolves"]
+pub struct Ticket(Option<oneshot::Receiver<Result<(), StoreError>>>);
+
+impl Ticket {
+    /// Waits until the write is on disk.
+    pub async fn durable(self) -> Result<(), StoreError> {
+        match self.0 {
+            None => Ok(()),
+            Some(rx) => match rx.await {
+                Ok(r) => r,
+                Err(_) => Err(StoreError::Unavailable("store closed".into())),
+            },
+        }
+    }
+}
+
 /// The durable store: cheap to clone, shared by every handler.
 pub struct Store<S: StoreState> {
     inner: Arc<Inner<S>>,
@@ -331,44 +348,54 @@ impl<S: StoreState> Store<S> {
     where
         E: From<StoreError>,
     {
-        let (done, out) = {
-            let mut g = self.inner.guarded.write();
-            if self.inner.broken.load(Ordering::Acquire) {
-                return Err(StoreError::Unavailable("journal could not be repaired".into()).into());
-            }
-            let (ops, out) = decide(&g.state)?;
-            if ops.is_empty() {
-                return Ok(out);
-            }
-            let seq = g.last_seq + 1;
-            let entry = Entry { seq, ops };
-            let mut line = serde_json::to_vec(&entry)
-                .map_err(|e| StoreError::Unavailable(format!("serialize: {e}")))?;
-            line.push(b'\n');
-            let mut undo = Vec::with_capacity(entry.ops.len());
-            for op in entry.ops {
-                g.dirty[S::collection_of(&op)] = true;
-                undo.extend(g.state.apply(op));
-            }
-            g.last_seq = seq;
-            let (tx, rx) = oneshot::channel();
-            let mut p = self.inner.pending.lock();
-            p.buf.extend_from_slice(&line);
-            p.waiting.push(Waiting {
-                seq,
-                bytes: line.len() as u64,
-                undo,
-                done: tx,
-            });
-            drop(p);
-            self.inner.wake.notify_one();
-            (rx, out)
-        };
-        match done.await {
-            Ok(Ok(())) => Ok(out),
-            Ok(Err(e)) => Err(e.into()),
-            Err(_) => Err(StoreError::Unavailable("store closed".into()).into()),
+        let (ticket, out) = self.submit(decide)?;
+        ticket.durable().await?;
+        Ok(out)
+    }
+
+    /// Like [`Store::write`], but returns as soon as the change is applied in memory and
+    /// queued for the journal; [`Ticket::durable`] tells when it is on disk. Lets one caller
+    /// pipeline several dependent writes into one group commit (the worker does). Entries
+    /// reach the disk in order, and a refused one takes every later one with it.
+    pub fn submit<T, E>(
+        &self,
+        decide: impl FnOnce(&S) -> Result<(Vec<S::Op>, T), E>,
+    ) -> Result<(Ticket, T), E>
+    where
+        E: From<StoreError>,
+    {
+        let mut g = self.inner.guarded.write();
+        if self.inner.broken.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable("journal could not be repaired".into()).into());
         }
+        let (ops, out) = decide(&g.state)?;
+        if ops.is_empty() {
+            return Ok((Ticket(None), out));
+        }
+        let seq = g.last_seq + 1;
+        let entry = Entry { seq, ops };
+        let mut line = serde_json::to_vec(&entry)
+            .map_err(|e| StoreError::Unavailable(format!("serialize: {e}")))?;
+        line.push(b'\n');
+        let mut undo = Vec::with_capacity(entry.ops.len());
+        for op in entry.ops {
+            g.dirty[S::collection_of(&op)] = true;
+            undo.extend(g.state.apply(op));
+        }
+        g.last_seq = seq;
+        let (tx, rx) = oneshot::channel();
+        let mut p = self.inner.pending.lock();
+        p.buf.extend_from_slice(&line);
+        p.waiting.push(Waiting {
+            seq,
+            bytes: line.len() as u64,
+            undo,
+            done: tx,
+        });
+        drop(p);
+        drop(g);
+        self.inner.wake.notify_one();
+        Ok((Ticket(Some(rx)), out))
     }
 
     /// Whether the last write (or probe) reached the disk.

@@ -527,150 +527,168 @@ pub async fn agendar(app: &App, nova: NovaConsulta) -> Result<Agendado, AppError
 enum Desfecho {
     /// The appointment exists (created now, or by an earlier run of the same task).
     Criada(Arc<crate::models::Consulta>, Vec<DateTime>),
-    /// Refused: why, and the slots whose holds were released.
+    /// Refused: why, and the slots that became free.
     Recusada(crate::models::ErroTarefa, Vec<DateTime>),
 }
 
-/// The worker's half of a booking: re-validates everything under the write lock and, in one
-/// journal entry, either creates the appointment (releasing its holds, task `concluida`) or
-/// fails the task with a reason (releasing its holds). A re-run after a crash finds the
-/// appointment by its pre-chosen id and only completes the task.
+/// A booking task's outcome, decided and applied in memory, to announce once durable.
+pub struct Decisao {
+    desfecho: Desfecho,
+    tarefa: Arc<crate::models::Tarefa>,
+    medico_id: String,
+}
+
+/// The worker's half of a booking, run under the write lock: re-validates everything and,
+/// in one journal entry, either creates the appointment (releasing its holds, task
+/// `concluida`) or fails the task with a reason (releasing its holds). A re-run after a
+/// crash finds the appointment by its pre-chosen id and only completes the task.
+pub fn decidir(
+    db: &Db,
+    t: &crate::models::Tarefa,
+    minutes: u16,
+    agora: &str,
+) -> (Vec<Op>, Decisao) {
+    use crate::models::{Consulta, ErroTarefa, StatusConsulta};
+    let recusa = |code: &str, detail: String| ErroTarefa {
+        code: code.into(),
+        detail,
+    };
+    let p: ParamsAgendar = match serde_json::from_value(t.parametros.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            let err = recusa(
+                "parametros_invalidos",
+                format!("Parâmetros da tarefa ilegíveis: {e}"),
+            );
+            let done = tarefas::finished(t, agora.to_owned(), Err(err.clone()));
+            let d = Decisao {
+                desfecho: Desfecho::Recusada(err, Vec::new()),
+                tarefa: done.clone(),
+                medico_id: String::new(),
+            };
+            return (vec![Op::PutTarefa(done)], d);
+        }
+    };
+    let iv = Intervalo {
+        inicio: p.inicio,
+        fim: p.fim,
+    };
+    let cobertos = covered_slots(db, &p.medico_id, p.inicio, p.fim, minutes);
+    let mut ops: Vec<Op> = cobertos
+        .iter()
+        .map(|s| Reserva::key(&p.medico_id, *s))
+        .filter(|k| db.reservas.get(k).is_some())
+        .map(Op::DelReserva)
+        .collect();
+    let existing = db.consultas.get(&p.consulta_id).cloned();
+    let problema = if existing.is_some() {
+        None
+    } else if db.pacientes.get(&p.paciente_id).is_none() {
+        Some(recusa(
+            "paciente_inexistente",
+            "O paciente não existe mais.".into(),
+        ))
+    } else if db.medicos.get(&p.medico_id).is_none() {
+        Some(recusa(
+            "medico_inexistente",
+            "O médico não existe mais.".into(),
+        ))
+    } else if let Some(c) = db.consultas.conflict(true, &p.medico_id, iv, None) {
+        Some(recusa(
+            "horario_ocupado",
+            format!(
+                "O horário {} já está ocupado pela consulta {}.",
+                format_datetime(p.inicio),
+                c.id
+            ),
+        ))
+    } else if let Some(c) = db.consultas.conflict(false, &p.paciente_id, iv, None) {
+        Some(recusa(
+            "patient_overlap",
+            format!("O paciente já tem a consulta {} nesse horário.", c.id),
+        ))
+    } else if !within_hours(db, &p.medico_id, iv) || !on_grid(db, &p.medico_id, p.inicio, minutes) {
+        Some(recusa(
+            "fora_do_horario",
+            "O horário não está mais dentro do horário de atendimento do médico.".into(),
+        ))
+    } else {
+        None
+    };
+    let desfecho = match (problema, existing) {
+        (Some(err), _) => {
+            let freed = cobertos
+                .iter()
+                .copied()
+                .filter(|s| db.reservas.get(&Reserva::key(&p.medico_id, *s)).is_some())
+                .filter(|s| {
+                    slot_state(db, &p.medico_id, *s, minutes, Timestamp::MIN) != Estado::Ocupado
+                })
+                .collect();
+            Desfecho::Recusada(err, freed)
+        }
+        (None, Some(c)) => Desfecho::Criada(c, cobertos),
+        (None, None) => {
+            let c = Arc::new(Consulta {
+                id: p.consulta_id.clone(),
+                paciente_id: p.paciente_id.clone(),
+                medico_id: p.medico_id.clone(),
+                inicio: p.inicio,
+                fim: p.fim,
+                status: StatusConsulta::Agendada,
+                observacoes: p.observacoes.clone(),
+                created_at: agora.to_owned(),
+                updated_at: agora.to_owned(),
+            });
+            ops.insert(0, Op::PutConsulta(c.clone()));
+            Desfecho::Criada(c, cobertos)
+        }
+    };
+    let resultado = match &desfecho {
+        Desfecho::Criada(c, _) => Ok(serde_json::json!({ "consulta": c })),
+        Desfecho::Recusada(err, _) => Err(err.clone()),
+    };
+    let done = tarefas::finished(t, agora.to_owned(), resultado);
+    ops.push(Op::PutTarefa(done.clone()));
+    let d = Decisao {
+        desfecho,
+        tarefa: done,
+        medico_id: p.medico_id,
+    };
+    (ops, d)
+}
+
+/// Announces a durable booking decision; `Err(Recusada)` when the booking was refused.
+pub fn anunciar(app: &App, d: Decisao) -> Result<(), tarefas::Falha> {
+    let result = match d.desfecho {
+        Desfecho::Criada(c, slots) => {
+            tracing::info!(target: "agendamento::agenda", consulta_id = %c.id, task_id = %d.tarefa.id, "appointment booked");
+            super::consultas::announce_taken(app, &c, &slots);
+            Ok(())
+        }
+        Desfecho::Recusada(err, freed) => {
+            tracing::info!(target: "agendamento::agenda", task_id = %d.tarefa.id, code = %err.code, "booking refused");
+            for s in freed {
+                app.events.publish(
+                    "horario_disponivel",
+                    &serde_json::json!({"medico_id": d.medico_id, "slot": format_datetime(s), "motivo": "falhou"}),
+                );
+            }
+            Err(tarefas::Falha::Recusada)
+        }
+    };
+    tarefas::announce(app, &d.tarefa);
+    result
+}
+
+/// Runs one booking task to its decision and announces it.
 pub fn executar(
     app: &App,
     rt: &tokio::runtime::Handle,
     t: &crate::models::Tarefa,
 ) -> Result<(), tarefas::Falha> {
-    use crate::models::{Consulta, ErroTarefa, StatusConsulta};
-    let p: ParamsAgendar = match serde_json::from_value(t.parametros.clone()) {
-        Ok(p) => p,
-        Err(e) => {
-            let err = ErroTarefa {
-                code: "parametros_invalidos".into(),
-                detail: format!("Parâmetros da tarefa ilegíveis: {e}"),
-            };
-            let done = tarefas::finished(t, app.clock.stamp(), Err(err));
-            rt.block_on(app.write(|_| Ok((vec![Op::PutTarefa(done.clone())], ()))))?;
-            tarefas::announce(app, &done);
-            return Err(tarefas::Falha::Recusada);
-        }
-    };
     let minutes = app.config.slot_minutes;
     let agora = app.clock.stamp();
-    let (desfecho, tarefa) = rt.block_on(app.write(|db| {
-        let iv = Intervalo {
-            inicio: p.inicio,
-            fim: p.fim,
-        };
-        let cobertos = covered_slots(db, &p.medico_id, p.inicio, p.fim, minutes);
-        let release: Vec<Op> = cobertos
-            .iter()
-            .map(|s| Reserva::key(&p.medico_id, *s))
-            .filter(|k| db.reservas.get(k).is_some())
-            .map(Op::DelReserva)
-            .collect();
-        if let Some(c) = db.consultas.get(&p.consulta_id) {
-            let done =
-                tarefas::finished(t, agora.clone(), Ok(serde_json::json!({ "consulta": c })));
-            let mut ops = release;
-            ops.push(Op::PutTarefa(done.clone()));
-            return Ok((ops, (Desfecho::Criada(c.clone(), cobertos), done)));
-        }
-        let recusa = |code: &str, detail: String| ErroTarefa {
-            code: code.into(),
-            detail,
-        };
-        let problema = if db.pacientes.get(&p.paciente_id).is_none() {
-            Some(recusa(
-                "paciente_inexistente",
-                "O paciente não existe mais.".into(),
-            ))
-        } else if db.medicos.get(&p.medico_id).is_none() {
-            Some(recusa(
-                "medico_inexistente",
-                "O médico não existe mais.".into(),
-            ))
-        } else if let Some(c) = db.consultas.conflict(true, &p.medico_id, iv, None) {
-            Some(recusa(
-                "horario_ocupado",
-                format!(
-                    "O horário {} já está ocupado pela consulta {}.",
-                    format_datetime(p.inicio),
-                    c.id
-                ),
-            ))
-        } else if let Some(c) = db.consultas.conflict(false, &p.paciente_id, iv, None) {
-            Some(recusa(
-                "patient_overlap",
-                format!("O paciente já tem a consulta {} nesse horário.", c.id),
-            ))
-        } else if !within_hours(db, &p.medico_id, iv)
-            || !on_grid(db, &p.medico_id, p.inicio, minutes)
-        {
-            Some(recusa(
-                "fora_do_horario",
-                "O horário não está mais dentro do horário de atendimento do médico.".into(),
-            ))
-        } else {
-            None
-        };
-        if let Some(err) = problema {
-            let freed: Vec<DateTime> = cobertos
-                .iter()
-                .copied()
-                .filter(|s| db.reservas.get(&Reserva::key(&p.medico_id, *s)).is_some())
-                .filter(|s| {
-                    db.consultas
-                        .conflict(
-                            true,
-                            &p.medico_id,
-                            Intervalo {
-                                inicio: *s,
-                                fim: s.saturating_add(step(minutes)),
-                            },
-                            None,
-                        )
-                        .is_none()
-                })
-                .collect();
-            let done = tarefas::finished(t, agora.clone(), Err(err.clone()));
-            let mut ops = release;
-            ops.push(Op::PutTarefa(done.clone()));
-            return Ok((ops, (Desfecho::Recusada(err, freed), done)));
-        }
-        let c = Arc::new(Consulta {
-            id: p.consulta_id.clone(),
-            paciente_id: p.paciente_id.clone(),
-            medico_id: p.medico_id.clone(),
-            inicio: p.inicio,
-            fim: p.fim,
-            status: StatusConsulta::Agendada,
-            observacoes: p.observacoes.clone(),
-            created_at: agora.clone(),
-            updated_at: agora.clone(),
-        });
-        let done = tarefas::finished(t, agora.clone(), Ok(serde_json::json!({ "consulta": c })));
-        let mut ops = vec![Op::PutConsulta(c.clone())];
-        ops.extend(release);
-        ops.push(Op::PutTarefa(done.clone()));
-        Ok((ops, (Desfecho::Criada(c, cobertos), done)))
-    }))?;
-    match desfecho {
-        Desfecho::Criada(c, slots) => {
-            tracing::info!(target: "agendamento::agenda", consulta_id = %c.id, task_id = %t.id, "appointment booked");
-            super::consultas::announce_taken(app, &c, &slots);
-            tarefas::announce(app, &tarefa);
-            Ok(())
-        }
-        Desfecho::Recusada(err, freed) => {
-            tracing::info!(target: "agendamento::agenda", task_id = %t.id, code = %err.code, "booking refused");
-            for s in freed {
-                app.events.publish(
-                    "horario_disponivel",
-                    &serde_json::json!({"medico_id": p.medico_id, "slot": format_datetime(s), "motivo": "falhou"}),
-                );
-            }
-            tarefas::announce(app, &tarefa);
-            Err(tarefas::Falha::Recusada)
-        }
-    }
+    let d = rt.block_on(app.write(|db| Ok(decidir(db, t, minutes, &agora))))?;
+    anunciar(app, d)
 }

@@ -148,6 +148,15 @@ impl Worker {
         })
     }
 
+    /// The task as it starts an attempt.
+    fn starting(&self, t: &Tarefa) -> Arc<Tarefa> {
+        let mut running = t.clone();
+        running.status = StatusTarefa::Executando;
+        running.tentativas += 1;
+        running.iniciado_em = Some(self.app.clock.stamp());
+        Arc::new(running)
+    }
+
     fn attempt(&self, t: &Tarefa) -> Result<(), Falha> {
         match t.tipo {
             TipoTarefa::AgendarConsulta => agenda::executar(&self.app, &self.rt, t),
@@ -173,11 +182,7 @@ impl Runner for Worker {
             if t.status.is_final() {
                 return;
             }
-            let mut running = Tarefa::clone(&t);
-            running.status = StatusTarefa::Executando;
-            running.tentativas += 1;
-            running.iniciado_em = Some(self.app.clock.stamp());
-            let running = match self.set(Arc::new(running)) {
+            let running = match self.set(self.starting(&t)) {
                 Ok(r) => r,
                 Err(e) => {
                     // Not even the start could be journaled: the task stays as it was on disk
@@ -208,8 +213,77 @@ impl Runner for Worker {
         }
     }
 
+    /// Bookings already queued are decided back to back without waiting for each one's
+    /// fsync: each decision sees the previous ones in memory, and all of them reach the disk
+    /// in one or a few group commits. Nothing is announced before it is durable; a write the
+    /// disk refuses is undone with everything after it, and those tasks run again one by one.
+    fn run_batch(&self, task_ids: &[String]) {
+        let minutes = self.app.config.slot_minutes;
+        let mut pipeline = Vec::new();
+        let mut one_by_one = Vec::new();
+        for id in task_ids {
+            let Some(t) = self.app.store.read().tarefas.get(id).cloned() else {
+                continue;
+            };
+            if t.status.is_final() {
+                continue;
+            }
+            if t.tipo != TipoTarefa::AgendarConsulta {
+                one_by_one.push(id.clone());
+                continue;
+            }
+            let running = self.starting(&t);
+            let started = self
+                .app
+                .store
+                .submit::<_, AppError>(|_| Ok((vec![Op::PutTarefa(running.clone())], ())));
+            let Ok((started, ())) = started else {
+                one_by_one.push(id.clone());
+                continue;
+            };
+            let agora = self.app.clock.stamp();
+            match self
+                .app
+                .store
+                .submit::<_, AppError>(|db| Ok(agenda::decidir(db, &running, minutes, &agora)))
+            {
+                Ok((decided, d)) => pipeline.push((id.clone(), running, started, decided, d)),
+                Err(_) => {
+                    let _ = self.rt.block_on(started.durable());
+                    one_by_one.push(id.clone());
+                }
+            }
+        }
+        for (id, running, started, decided, d) in pipeline {
+            let durable = self
+                .rt
+                .block_on(async { started.durable().await.and(decided.durable().await) });
+            match durable {
+                Ok(()) => {
+                    announce(&self.app, &running);
+                    let _ = agenda::anunciar(&self.app, d);
+                }
+                Err(e) => {
+                    tracing::warn!(target: "agendamento::tasks", task_id = %id, error = %e, "batched attempt refused by storage; retrying alone");
+                    one_by_one.push(id);
+                }
+            }
+        }
+        for id in one_by_one {
+            self.run(&id);
+        }
+    }
+
     fn panicked(&self, task_id: &str, _message: &str) {
-        if let Some(t) = self.app.store.read().tarefas.get(task_id).cloned() {
+        if let Some(t) = self
+            .app
+            .store
+            .read()
+            .tarefas
+            .get(task_id)
+            .cloned()
+            .filter(|t| !t.status.is_final())
+        {
             let e = ErroTarefa {
                 code: "erro_interno".into(),
                 detail: "Erro interno ao executar a tarefa.".into(),
