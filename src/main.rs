@@ -25,6 +25,10 @@ fn main() -> std::process::ExitCode {
         )
         .with(HubLayer::new(hub.clone(), &config.logs_dir))
         .init();
+    // Each SSE subscriber holds a socket: allow as many as the hard limit permits.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(target: "agendamento", error = %e, "could not raise the open-file limit");
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
