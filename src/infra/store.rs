@@ -35,6 +35,10 @@ use tokio::sync::oneshot;
 pub const JOURNAL: &str = "journal.jsonl";
 /// The lock file's name inside the data folder.
 pub const LOCK: &str = ".lock";
+/// Suffix of the collection files a restore writes before its commit point.
+const RESTORE_SUFFIX: &str = ".restore";
+/// The marker whose presence means "a restore committed: finish it".
+const RESTORE_MARKER: &str = "RESTORE";
 /// The version written into snapshot files.
 const SNAPSHOT_VERSION: u32 = 1;
 
@@ -146,6 +150,8 @@ struct Pending<O> {
     waiting: Vec<Waiting<O>>,
     /// Drop the journal prefix up to this sequence number (every snapshot covers it).
     drop_through: Option<u64>,
+    /// The journal was emptied behind the flusher's back (restore): reset its bookkeeping.
+    reset: bool,
     shutdown: bool,
 }
 
@@ -241,6 +247,14 @@ impl<S: StoreState> Store<S> {
             Err(fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
         }
 
+        if dir.join(RESTORE_MARKER).exists() {
+            tracing::warn!(target: "agendamento::store", "finishing a restore interrupted by a crash");
+            finish_restore(dir, S::COLLECTIONS).map_err(io_err(dir))?;
+        }
+        for name in S::COLLECTIONS {
+            // Leftovers of a restore that never reached its commit point.
+            let _ = fs::remove_file(dir.join(format!("{name}.json{RESTORE_SUFFIX}")));
+        }
         let mut state = S::empty();
         let mut file_seq = vec![0u64; S::COLLECTIONS.len()];
         for (i, name) in S::COLLECTIONS.iter().enumerate() {
@@ -297,6 +311,7 @@ impl<S: StoreState> Store<S> {
                 buf: Vec::new(),
                 waiting: Vec::new(),
                 drop_through: None,
+                reset: false,
                 shutdown: false,
             }),
             wake: Condvar::new(),
@@ -431,6 +446,80 @@ impl<S: StoreState> Store<S> {
         compact(&self.inner)
     }
 
+    /// A consistent, durable copy of the collections flagged in `which`, as snapshot files
+    /// (`(file name, bytes)`), and the sequence number it stands at. No write is half in it:
+    /// the copy is taken under the write lock and only returned once everything in it is on
+    /// disk. Blocking: call from the worker thread or `spawn_blocking`.
+    pub fn export(&self, which: &[bool]) -> io::Result<(u64, Vec<(String, Vec<u8>)>)> {
+        let rollbacks = self.inner.rollbacks.load(Ordering::Acquire);
+        let (seq, snap) = {
+            let g = self.inner.guarded.read();
+            (g.last_seq, g.state.snapshot(which))
+        };
+        wait_durable(&self.inner, seq, rollbacks)?;
+        let mut files = Vec::new();
+        for (i, name) in S::COLLECTIONS.iter().enumerate() {
+            if which.get(i).copied().unwrap_or(false) {
+                files.push((format!("{name}.json"), render_file::<S>(&snap, i, seq)?));
+            }
+        }
+        Ok((seq, files))
+    }
+
+    /// Replaces the whole state atomically and durably with `build(current)` (a backup
+    /// restore). Every collection file is rewritten and the journal emptied; a marker file
+    /// makes the switch all-or-nothing across a crash (see [`Store::open`]). Writers wait
+    /// meanwhile; readers see the old state until the switch, then the new one.
+    /// Blocking: call from `spawn_blocking`.
+    pub fn replace(&self, build: impl FnOnce(&S) -> S) -> io::Result<u64> {
+        let inner = &self.inner;
+        let _no_compaction = inner.snapshot_lock.lock();
+        // Hold the write lock with nothing in flight, so the journal is quiet.
+        let mut g = None;
+        for _ in 0..10_000 {
+            let guard = inner.guarded.write();
+            if inner.durable_seq.load(Ordering::Acquire) == guard.last_seq {
+                g = Some(guard);
+                break;
+            }
+            drop(guard);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut g = g.ok_or_else(|| io::Error::other("writes did not settle"))?;
+        if inner.broken.load(Ordering::Acquire) {
+            return Err(io::Error::other("journal could not be repaired"));
+        }
+        let new = build(&g.state);
+        let seq = g.last_seq + 1;
+        let all = vec![true; S::COLLECTIONS.len()];
+        let snap = new.snapshot(&all);
+        for (i, name) in S::COLLECTIONS.iter().enumerate() {
+            write_atomic(
+                &inner.dir,
+                &format!("{name}.json{RESTORE_SUFFIX}"),
+                ".tmp",
+                &render_file::<S>(&snap, i, seq)?,
+            )?;
+        }
+        sync_dir(&inner.dir)?;
+        // The commit point: from here on, start-up finishes the switch.
+        write_atomic(
+            &inner.dir,
+            RESTORE_MARKER,
+            ".tmp",
+            seq.to_string().as_bytes(),
+        )?;
+        sync_dir(&inner.dir)?;
+        finish_restore(&inner.dir, S::COLLECTIONS)?;
+        // The journal is empty now: the flusher restarts its bookkeeping before its next write.
+        inner.pending.lock().reset = true;
+        g.state = new;
+        g.last_seq = seq;
+        g.dirty = vec![false; S::COLLECTIONS.len()];
+        inner.durable_seq.store(seq, Ordering::Release);
+        Ok(seq)
+    }
+
     /// Waits for queued writes, stops the flusher, writes the final snapshots and empties the
     /// journal. Blocking: call from `spawn_blocking` or after the runtime is done.
     pub fn close(&self) -> io::Result<()> {
@@ -462,6 +551,27 @@ fn corrupt(path: &Path, line: usize, column: usize, e: &dyn std::fmt::Display) -
         column,
         msg: e.to_string(),
     }
+}
+
+/// Completes a committed restore: moves every `<name>.json.restore` over `<name>.json`,
+/// empties the journal and removes the marker. Idempotent, so start-up can call it again.
+fn finish_restore(dir: &Path, collections: &[&str]) -> io::Result<()> {
+    for name in collections {
+        let from = dir.join(format!("{name}.json{RESTORE_SUFFIX}"));
+        if from.exists() {
+            fs::rename(&from, dir.join(format!("{name}.json")))?;
+        }
+    }
+    sync_dir(dir)?;
+    let journal = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(JOURNAL))?;
+    journal.set_len(0)?;
+    journal.sync_all()?;
+    fs::remove_file(dir.join(RESTORE_MARKER))?;
+    sync_dir(dir)
 }
 
 /// What replaying the journal found: the last sequence number, the (seq, end offset) of
@@ -524,6 +634,45 @@ fn replay<S: StoreState>(
     Ok((last_seq, offsets, bytes.len() as u64))
 }
 
+/// Waits until every write up to `seq` is on disk; fails if one was rolled back since
+/// `rollbacks` was read (a snapshot taken at `seq` would then hold a refused change).
+fn wait_durable<S: StoreState>(inner: &Inner<S>, seq: u64, rollbacks: u64) -> io::Result<()> {
+    let mut waited = 0;
+    while inner.durable_seq.load(Ordering::Acquire) < seq {
+        if inner.rollbacks.load(Ordering::Acquire) != rollbacks || waited > 30_000 {
+            return Err(io::Error::other("snapshot overtaken by a failed write"));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        waited += 1;
+    }
+    if inner.rollbacks.load(Ordering::Acquire) != rollbacks {
+        return Err(io::Error::other("snapshot overtaken by a failed write"));
+    }
+    Ok(())
+}
+
+/// The bytes of collection `i`'s snapshot file: `{"versao", "seq", "registros"}`.
+fn render_file<S: StoreState>(snap: &S::Snapshot, i: usize, seq: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    write!(
+        buf,
+        "{{\n  \"versao\": {SNAPSHOT_VERSION},\n  \"seq\": {seq},\n  \"registros\": "
+    )?;
+    S::write_records(snap, i, &mut buf)?;
+    buf.extend_from_slice(b"\n}\n");
+    Ok(buf)
+}
+
+/// Writes `bytes` to `dir/name` atomically: temp file, fsync, rename (the caller fsyncs `dir`).
+fn write_atomic(dir: &Path, name: &str, tmp_suffix: &str, bytes: &[u8]) -> io::Result<()> {
+    let tmp = dir.join(format!("{name}{tmp_suffix}"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    fs::rename(&tmp, dir.join(name))
+}
+
 /// Takes a snapshot of the changed collections, waits until it is durable, writes the files
 /// and asks the flusher to drop the journal prefix they cover.
 fn compact<S: StoreState>(inner: &Inner<S>) -> io::Result<u64> {
@@ -536,38 +685,16 @@ fn compact<S: StoreState>(inner: &Inner<S>) -> io::Result<u64> {
         (g.last_seq, which, snap)
     };
     let result = (|| {
-        // The snapshot may include writes still waiting for their fsync: wait for them, and
-        // give up if any was rolled back (the snapshot would hold a change the disk refused).
-        let mut waited = 0;
-        while inner.durable_seq.load(Ordering::Acquire) < seq {
-            if inner.rollbacks.load(Ordering::Acquire) != rollbacks || waited > 30_000 {
-                return Err(io::Error::other("snapshot overtaken by a failed write"));
-            }
-            std::thread::sleep(Duration::from_millis(1));
-            waited += 1;
-        }
-        if inner.rollbacks.load(Ordering::Acquire) != rollbacks {
-            return Err(io::Error::other("snapshot overtaken by a failed write"));
-        }
-        let mut buf = Vec::new();
+        wait_durable(inner, seq, rollbacks)?;
         for (i, name) in S::COLLECTIONS.iter().enumerate() {
-            if !which[i] {
-                continue;
+            if which[i] {
+                write_atomic(
+                    &inner.dir,
+                    &format!("{name}.json"),
+                    ".tmp",
+                    &render_file::<S>(&snap, i, seq)?,
+                )?;
             }
-            buf.clear();
-            write!(
-                buf,
-                "{{\n  \"versao\": {SNAPSHOT_VERSION},\n  \"seq\": {seq},\n  \"registros\": "
-            )?;
-            S::write_records(&snap, i, &mut buf)?;
-            buf.extend_from_slice(b"\n}\n");
-            let tmp = inner.dir.join(format!("{name}.json.tmp"));
-            let dst = inner.dir.join(format!("{name}.json"));
-            let mut f = File::create(&tmp)?;
-            f.write_all(&buf)?;
-            f.sync_all()?;
-            drop(f);
-            fs::rename(&tmp, &dst)?;
         }
         sync_dir(&inner.dir)
     })();
@@ -608,6 +735,11 @@ impl<S: StoreState> Flusher<S> {
                 let mut p = self.inner.pending.lock();
                 while p.waiting.is_empty() && p.drop_through.is_none() && !p.shutdown {
                     self.inner.wake.wait(&mut p);
+                }
+                if std::mem::take(&mut p.reset) {
+                    self.len = 0;
+                    self.offsets.clear();
+                    self.since_compaction = 0;
                 }
                 if p.waiting.is_empty() && p.drop_through.is_none() {
                     return; // shutdown with nothing left to write

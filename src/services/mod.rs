@@ -7,6 +7,7 @@ pub mod horarios;
 pub mod idempotency;
 pub mod medicos;
 pub mod pacientes;
+pub mod relatorio_pdf;
 pub mod tarefas;
 
 use std::sync::Arc;
