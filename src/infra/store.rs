@@ -177,6 +177,9 @@ struct Inner<S: StoreState> {
     snapshot_lock: Mutex<()>,
 }
 
+/// A data file's name and bytes.
+pub type DataFile = (String, Vec<u8>);
+
 /// A submitted write; resolves once it is on disk (or refused, and undone).
 #[must_use = "a submitted write is not durable until its ticket resolves"]
 pub struct Ticket(Option<oneshot::Receiver<Result<(), StoreError>>>);
@@ -450,7 +453,7 @@ impl<S: StoreState> Store<S> {
     /// (`(file name, bytes)`), and the sequence number it stands at. No write is half in it:
     /// the copy is taken under the write lock and only returned once everything in it is on
     /// disk. Blocking: call from the worker thread or `spawn_blocking`.
-    pub fn export(&self, which: &[bool]) -> io::Result<(u64, Vec<(String, Vec<u8>)>)> {
+    pub fn export(&self, which: &[bool]) -> io::Result<(u64, Vec<DataFile>)> {
         let rollbacks = self.inner.rollbacks.load(Ordering::Acquire);
         let (seq, snap) = {
             let g = self.inner.guarded.read();
