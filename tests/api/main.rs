@@ -1,1 +1,13 @@
+//! Integration tests for Agendamento: every test drives the real `agendamento` binary over
+//! HTTP on 127.0.0.1:0, each in its own temporary folder, so they run in parallel.
+//! One test binary (STYLE §12), one module per area.
 
+mod consultas;
+mod conventions;
+mod durability;
+mod errors;
+mod helpers;
+mod horarios;
+mod medicos;
+mod pacientes;
+mod system;
