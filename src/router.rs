@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
-    agenda, consultas, horarios, medicos, pacientes, sistema, streams, tarefas,
+    agenda, arquivos, consultas, horarios, medicos, pacientes, sistema, streams, tarefas,
 };
 use crate::error::{CampoErro, Problema};
 use crate::services::AppState;
@@ -33,6 +33,8 @@ use crate::services::AppState;
         (name = "agenda", description = "Agenda de horários (slots) e reservas"),
         (name = "tarefas", description = "Fila de tarefas em segundo plano"),
         (name = "eventos", description = "Eventos ao vivo (Server-Sent Events)"),
+        (name = "backup", description = "Backups ZIP e restauração"),
+        (name = "relatorios", description = "Relatórios em PDF"),
         (name = "sistema", description = "Estado do servidor e logs"),
     )
 )]
@@ -86,6 +88,13 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(streams::stream_agenda))
         .routes(routes!(streams::list_logs))
         .routes(routes!(streams::stream_logs))
+        .routes(routes!(arquivos::create_backup))
+        .routes(routes!(arquivos::create_backup_task))
+        .routes(routes!(arquivos::list_backups))
+        .routes(routes!(arquivos::find_backup))
+        .routes(routes!(arquivos::restore_backup))
+        .routes(routes!(arquivos::list_relatorios))
+        .routes(routes!(arquivos::find_relatorio))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);

@@ -164,9 +164,9 @@ pub async fn list_consultas(
     ApiQuery(f): ApiQuery<FiltroConsultas>,
 ) -> Result<Lista<Consulta>, AppError> {
     let filtro = f.validate()?;
-    pagina.bounds()?;
-    let all = services::consultas::list(&app.store.read(), &filtro);
-    Lista::page(all, &pagina)
+    let db = app.store.read();
+    let (iter, total) = services::consultas::list(&db, &filtro);
+    Lista::collect(iter, total, &pagina)
 }
 
 /// Finds one appointment.

@@ -199,6 +199,29 @@ impl<T> Lista<T> {
     }
 }
 
+impl<T> Lista<T> {
+    /// Takes the page out of a filtered iterator, cloning only the page's records. With
+    /// `total` known (an unfiltered collection) it stops at the end of the page; otherwise
+    /// it counts the rest without copying it.
+    pub fn collect<'a>(
+        iter: impl Iterator<Item = &'a Arc<T>>,
+        total: Option<usize>,
+        pagina: &Pagina,
+    ) -> Result<Self, AppError>
+    where
+        T: 'a,
+    {
+        let (offset, limit) = pagina.bounds()?;
+        let mut iter = iter.skip(offset);
+        let items: Vec<Arc<T>> = iter.by_ref().take(limit).cloned().collect();
+        let total = match total {
+            Some(t) => t,
+            None => offset + items.len() + iter.count(),
+        };
+        Ok(Self(items, total))
+    }
+}
+
 impl<T: Serialize> IntoResponse for Lista<T> {
     fn into_response(self) -> Response {
         let mut res = axum::Json(self.0).into_response();

@@ -2,6 +2,7 @@
 //! shape, calls a service, and maps the result to a response.
 
 pub mod agenda;
+pub mod arquivos;
 pub mod consultas;
 pub mod extract;
 pub mod horarios;

@@ -31,17 +31,12 @@ pub async fn list_tarefas(
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(f): ApiQuery<FiltroTarefas>,
 ) -> Result<Lista<Tarefa>, AppError> {
-    pagina.bounds()?;
-    let all: Vec<Arc<Tarefa>> = app
-        .store
-        .read()
-        .tarefas
-        .iter()
-        .rev()
-        .filter(|t| f.status.is_none_or(|s| t.status == s) && f.tipo.is_none_or(|k| t.tipo == k))
-        .cloned()
-        .collect();
-    Lista::page(all, &pagina)
+    let db = app.store.read();
+    let all =
+        db.tarefas.iter().rev().filter(|t| {
+            f.status.is_none_or(|s| t.status == s) && f.tipo.is_none_or(|k| t.tipo == k)
+        });
+    Lista::collect(all, None, &pagina)
 }
 
 /// Finds one task.

@@ -454,10 +454,20 @@ impl<S: StoreState> Store<S> {
     /// the copy is taken under the write lock and only returned once everything in it is on
     /// disk. Blocking: call from the worker thread or `spawn_blocking`.
     pub fn export(&self, which: &[bool]) -> io::Result<(u64, Vec<DataFile>)> {
+        self.export_with(which, |_| ())
+            .map(|(seq, files, ())| (seq, files))
+    }
+
+    /// Like [`Store::export`], also returning `f` of the state the copy was taken from.
+    pub fn export_with<C>(
+        &self,
+        which: &[bool],
+        f: impl FnOnce(&S) -> C,
+    ) -> io::Result<(u64, Vec<DataFile>, C)> {
         let rollbacks = self.inner.rollbacks.load(Ordering::Acquire);
-        let (seq, snap) = {
+        let (seq, snap, extra) = {
             let g = self.inner.guarded.read();
-            (g.last_seq, g.state.snapshot(which))
+            (g.last_seq, g.state.snapshot(which), f(&g.state))
         };
         wait_durable(&self.inner, seq, rollbacks)?;
         let mut files = Vec::new();
@@ -466,7 +476,7 @@ impl<S: StoreState> Store<S> {
                 files.push((format!("{name}.json"), render_file::<S>(&snap, i, seq)?));
             }
         }
-        Ok((seq, files))
+        Ok((seq, files, extra))
     }
 
     /// Replaces the whole state atomically and durably with `build(current)` (a backup

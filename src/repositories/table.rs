@@ -1,7 +1,7 @@
 //! A generic in-memory collection: records by id, one ordered index for listing, and an
 //! optional unique key (CPF, CRM).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -23,7 +23,8 @@ pub trait Record {
 #[derive(Debug)]
 pub struct Table<T: Record> {
     by_id: HashMap<String, Arc<T>>,
-    order: BTreeSet<(T::Order, String)>,
+    /// The listing order, holding the records too so that listing needs no lookups.
+    order: BTreeMap<(T::Order, String), Arc<T>>,
     unique: HashMap<String, String>,
 }
 
@@ -31,8 +32,18 @@ impl<T: Record> Default for Table<T> {
     fn default() -> Self {
         Self {
             by_id: HashMap::new(),
-            order: BTreeSet::new(),
+            order: BTreeMap::new(),
             unique: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Record> Clone for Table<T> {
+    fn clone(&self) -> Self {
+        Self {
+            by_id: self.by_id.clone(),
+            order: self.order.clone(),
+            unique: self.unique.clone(),
         }
     }
 }
@@ -60,7 +71,7 @@ impl<T: Record> Table<T> {
 
     /// Every record, in listing order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<T>> + '_ {
-        self.order.iter().filter_map(|(_, id)| self.by_id.get(id))
+        self.order.values()
     }
 
     /// The records whose order key lies in `[from, to)`, in order.
@@ -79,16 +90,14 @@ impl<T: Record> Table<T> {
             Bound::Excluded(k) => Bound::Excluded((k, String::new())),
             Bound::Unbounded => Bound::Unbounded,
         };
-        self.order
-            .range((lo, hi))
-            .filter_map(|(_, id)| self.by_id.get(id))
+        self.order.range((lo, hi)).map(|(_, r)| r)
     }
 
     /// Inserts or replaces a record, keeping the indexes; returns the previous version.
     pub fn put(&mut self, rec: Arc<T>) -> Option<Arc<T>> {
         let id = rec.id().to_owned();
         let old = self.remove(&id);
-        self.order.insert((rec.order(), id.clone()));
+        self.order.insert((rec.order(), id.clone()), rec.clone());
         if let Some(u) = rec.unique() {
             self.unique.insert(u, id.clone());
         }

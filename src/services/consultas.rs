@@ -56,14 +56,21 @@ pub struct Filtro {
     pub ate: Option<Date>,
 }
 
-/// Lists appointments by start time, filtered. Uses the narrowest index available.
-pub fn list(db: &Db, f: &Filtro) -> Vec<Arc<Consulta>> {
+/// Appointments by start time, filtered, using the narrowest index available; plus the
+/// total when it is known without counting (no filter at all).
+pub fn list<'a>(
+    db: &'a Db,
+    f: &'a Filtro,
+) -> (
+    Box<dyn Iterator<Item = &'a Arc<Consulta>> + 'a>,
+    Option<usize>,
+) {
     let from = f.de.map(|d| d.at(0, 0, 0, 0));
     let to = f
         .ate
         .and_then(|d| d.tomorrow().ok())
         .map(|d| d.at(0, 0, 0, 0));
-    let keep = |c: &&Arc<Consulta>| {
+    let keep = move |c: &&Arc<Consulta>| {
         f.status.is_none_or(|s| c.status == s)
             && f.medico_id.as_deref().is_none_or(|m| c.medico_id == m)
             && f.paciente_id.as_deref().is_none_or(|p| c.paciente_id == p)
@@ -71,25 +78,24 @@ pub fn list(db: &Db, f: &Filtro) -> Vec<Arc<Consulta>> {
     let lo = from.unwrap_or(DateTime::MIN);
     let hi = to.unwrap_or(DateTime::MAX);
     if let Some(m) = &f.medico_id {
-        db.consultas
-            .of_medico(m, lo, hi)
-            .filter(keep)
-            .cloned()
-            .collect()
+        (
+            Box::new(db.consultas.of_medico(m, lo, hi).filter(keep)),
+            None,
+        )
     } else if let Some(p) = &f.paciente_id {
-        db.consultas
-            .of_paciente(p, lo, hi)
-            .filter(keep)
-            .cloned()
-            .collect()
+        (
+            Box::new(db.consultas.of_paciente(p, lo, hi).filter(keep)),
+            None,
+        )
+    } else if from.is_none() && to.is_none() && f.status.is_none() {
+        (Box::new(db.consultas.iter()), Some(db.consultas.len()))
     } else {
         let lo = from.map_or(Bound::Unbounded, Bound::Included);
         let hi = to.map_or(Bound::Unbounded, Bound::Excluded);
-        db.consultas
-            .starting_between(lo, hi)
-            .filter(keep)
-            .cloned()
-            .collect()
+        (
+            Box::new(db.consultas.starting_between(lo, hi).filter(keep)),
+            None,
+        )
     }
 }
 

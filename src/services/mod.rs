@@ -2,12 +2,12 @@
 //! Each write decides under the store's write lock and returns the operations to journal.
 
 pub mod agenda;
+pub mod backups;
 pub mod consultas;
 pub mod horarios;
 pub mod idempotency;
 pub mod medicos;
 pub mod pacientes;
-pub mod relatorio_pdf;
 pub mod tarefas;
 
 use std::sync::Arc;

@@ -109,6 +109,50 @@ pub fn finished(
     Arc::new(done)
 }
 
+/// Journals a task's final state and announces it (the end of a backup or report).
+pub fn complete(app: &App, rt: &tokio::runtime::Handle, done: Arc<Tarefa>) -> Result<(), Falha> {
+    rt.block_on(app.write(|_| Ok((vec![Op::PutTarefa(done.clone())], ()))))?;
+    announce(app, &done);
+    Ok(())
+}
+
+/// Reports a running task's progress through the task itself (journaled, so
+/// `GET /sistema/tasks/{id}` shows it) and `tarefa_atualizada`, every 10 points at most.
+pub struct Progresso<'a> {
+    app: &'a App,
+    rt: &'a tokio::runtime::Handle,
+    task: Tarefa,
+}
+
+impl<'a> Progresso<'a> {
+    /// Starts from the task's current progress.
+    pub fn new(app: &'a App, rt: &'a tokio::runtime::Handle, t: &Tarefa) -> Self {
+        Self {
+            app,
+            rt,
+            task: t.clone(),
+        }
+    }
+
+    /// Records `pct` (0..=99; completion is recorded with the result) if it moved enough.
+    pub fn report(&mut self, pct: u8) {
+        let pct = pct.min(99);
+        if pct < self.task.progresso.saturating_add(10) {
+            return;
+        }
+        self.task.progresso = pct;
+        let t = Arc::new(self.task.clone());
+        // Progress is informative: a refused write only delays the next report.
+        if self
+            .rt
+            .block_on(self.app.write(|_| Ok((vec![Op::PutTarefa(t.clone())], ()))))
+            .is_ok()
+        {
+            announce(self.app, &t);
+        }
+    }
+}
+
 /// Re-sends every unfinished task, oldest first (after a crash or restart).
 pub fn recover(app: &App) -> usize {
     let ids: Vec<String> = app
@@ -160,13 +204,17 @@ impl Worker {
     fn attempt(&self, t: &Tarefa) -> Result<(), Falha> {
         match t.tipo {
             TipoTarefa::AgendarConsulta => agenda::executar(&self.app, &self.rt, t),
-            TipoTarefa::Backup | TipoTarefa::GerarRelatorio => {
+            TipoTarefa::Backup => super::backups::executar(&self.app, &self.rt, t),
+            TipoTarefa::GerarRelatorio => {
                 let e = ErroTarefa {
                     code: "nao_implementado".into(),
-                    detail: "Este tipo de tarefa ainda não está disponível.".into(),
+                    detail: "Relatórios ainda não estão disponíveis.".into(),
                 };
-                let done = finished(t, self.app.clock.stamp(), Err(e));
-                self.set(done)?;
+                complete(
+                    &self.app,
+                    &self.rt,
+                    finished(t, self.app.clock.stamp(), Err(e)),
+                )?;
                 Err(Falha::Recusada)
             }
         }

@@ -1,0 +1,158 @@
+//! `/backup` (SPEC §6) and the file side of `/relatorios` (SPEC §7): queueing, listing,
+//! downloads by exact name only, and restore.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::extract::ApiPath;
+use crate::error::AppError;
+use crate::services::AppState;
+use crate::services::backups::{self, Restaurado, nome_valido};
+
+/// Answer of the listing routes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Arquivos {
+    /// File names, newest first.
+    pub arquivos: Vec<String>,
+}
+
+/// Answer of `POST /backup/executar`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Enfileirado {
+    /// `enfileirado` (backup) or `processando` (report).
+    #[schema(example = "enfileirado")]
+    pub status: String,
+    /// The task; follow it at `/sistema/tasks/{task_id}`.
+    pub task_id: String,
+}
+
+async fn listing(
+    dir: std::path::PathBuf,
+    prefix: &'static str,
+    ext: &'static str,
+) -> Result<Json<Arquivos>, AppError> {
+    let arquivos = tokio::task::spawn_blocking(move || backups::listar(&dir, prefix, ext))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Internal(format!("listing {prefix}: {e}")))?;
+    Ok(Json(Arquivos { arquivos }))
+}
+
+/// Serves `dir/nome` if `nome` is exactly a `<prefix>_YYYYMMDD_HHMMSS[_N].<ext>` name: any
+/// other name (encoded dots or slashes, backslashes, absolute paths…) is 404.
+pub async fn download(
+    dir: &std::path::Path,
+    nome: &str,
+    prefix: &str,
+    ext: &str,
+    mime: &'static str,
+) -> Result<Response, AppError> {
+    if !nome_valido(nome, prefix, ext) {
+        return Err(AppError::NotFound("Arquivo não encontrado.".into()));
+    }
+    let bytes = match tokio::fs::read(dir.join(nome)).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(AppError::NotFound("Arquivo não encontrado.".into()));
+        }
+        Err(e) => return Err(AppError::Internal(format!("reading {nome}: {e}"))),
+    };
+    let mut res = Body::from(bytes).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{nome}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+/// Queues a backup of the current data.
+#[utoipa::path(post, path = "/backup/executar", tag = "backup",
+    responses((status = 202, body = Enfileirado)))]
+pub async fn create_backup(
+    State(app): State<AppState>,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    let out = backups::solicitar(&app, "manual").await?;
+    Ok((StatusCode::ACCEPTED, Json(out)))
+}
+
+/// Queues a backup (alias of `POST /backup/executar`).
+#[utoipa::path(post, path = "/sistema/tasks/backup", tag = "backup",
+    responses((status = 202, body = Enfileirado)))]
+pub async fn create_backup_task(
+    state: State<AppState>,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    create_backup(state).await
+}
+
+/// Lists the backups, newest first.
+#[utoipa::path(get, path = "/backup", tag = "backup", responses((status = 200, body = Arquivos)))]
+pub async fn list_backups(State(app): State<AppState>) -> Result<Json<Arquivos>, AppError> {
+    listing(app.config.backup_dir.clone(), "backup", "zip").await
+}
+
+/// Downloads a backup archive.
+#[utoipa::path(get, path = "/backup/download/{nome}", tag = "backup", params(("nome" = String, Path)),
+    responses((status = 200, description = "O arquivo ZIP", content_type = "application/zip", body = Vec<u8>)))]
+pub async fn find_backup(
+    State(app): State<AppState>,
+    ApiPath(nome): ApiPath<String>,
+) -> Result<Response, AppError> {
+    download(
+        &app.config.backup_dir,
+        &nome,
+        "backup",
+        "zip",
+        "application/zip",
+    )
+    .await
+}
+
+/// Restores a backup: validates it (422 and nothing changes when it is bad), takes a safety
+/// backup of the current data, replaces the data atomically and reloads it live.
+#[utoipa::path(post, path = "/backup/restaurar/{nome}", tag = "backup", params(("nome" = String, Path)),
+    responses((status = 200, body = Restaurado)))]
+pub async fn restore_backup(
+    State(app): State<AppState>,
+    ApiPath(nome): ApiPath<String>,
+) -> Result<Json<Restaurado>, AppError> {
+    backups::restaurar(&app.0, &nome).await.map(Json)
+}
+
+/// Lists the reports, newest first.
+#[utoipa::path(get, path = "/relatorios", tag = "relatorios", responses((status = 200, body = Arquivos)))]
+pub async fn list_relatorios(State(app): State<AppState>) -> Result<Json<Arquivos>, AppError> {
+    listing(app.config.reports_dir.clone(), "relatorio", "pdf").await
+}
+
+/// Downloads a report.
+#[utoipa::path(get, path = "/relatorios/download/{nome}", tag = "relatorios", params(("nome" = String, Path)),
+    responses((status = 200, description = "O PDF", content_type = "application/pdf", body = Vec<u8>)))]
+pub async fn find_relatorio(
+    State(app): State<AppState>,
+    ApiPath(nome): ApiPath<String>,
+) -> Result<Response, AppError> {
+    download(
+        &app.config.reports_dir,
+        &nome,
+        "relatorio",
+        "pdf",
+        "application/pdf",
+    )
+    .await
+}
+
+/// Used by the automatic-backup timer.
+pub async fn queue_automatic_backup(app: &AppState) {
+    match backups::solicitar(app, "automatico").await {
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(target: "agendamento::backup", error = %e, "could not queue the automatic backup")
+        }
+    }
+}

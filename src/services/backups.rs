@@ -1,0 +1,530 @@
+//! Backups (SPEC §6): ZIP archives of a consistent snapshot of the clinic's records with a
+//! manifest of counts and checksums; listing, safe download names, validated atomic restore,
+//! automatic backups and retention.
+//!
+//! A backup holds the clinical collections (pacientes, médicos, horários, consultas).
+//! Operational state (tasks, holds, idempotency answers) is not clinical data: a restore
+//! keeps the current tasks and idempotency answers and drops the holds.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::{App, tarefas};
+use crate::error::AppError;
+use crate::infra::store::StoreState;
+use crate::models::{Tarefa, TipoTarefa};
+use crate::repositories::Db;
+
+/// The collections a backup holds.
+pub const COLECOES: [&str; 4] = ["pacientes", "medicos", "horarios", "consultas"];
+/// Largest data file accepted from an archive (guards against ZIP bombs).
+const MAX_ENTRY: u64 = 2 << 30;
+
+/// Per-collection record counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Contagens {
+    /// Patients.
+    pub pacientes: usize,
+    /// Doctors.
+    pub medicos: usize,
+    /// Working hours.
+    pub horarios: usize,
+    /// Appointments.
+    pub consultas: usize,
+}
+
+impl Contagens {
+    fn of(db: &Db) -> Self {
+        Self {
+            pacientes: db.pacientes.len(),
+            medicos: db.medicos.len(),
+            horarios: db.horarios.len(),
+            consultas: db.consultas.len(),
+        }
+    }
+}
+
+/// One file inside the archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArquivoManifesto {
+    /// Entry name.
+    pub nome: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifesto {
+    /// When it was taken (RFC 3339).
+    pub criado_em: String,
+    /// Server version that wrote it.
+    pub versao: String,
+    /// `manual`, `automatico` or `seguranca` (taken before a restore).
+    #[serde(default)]
+    pub tipo: String,
+    /// The task that wrote it, if any (lets a re-run after a crash find it).
+    #[serde(default)]
+    pub task_id: Option<String>,
+    /// Journal sequence number the snapshot stands at.
+    #[serde(default)]
+    pub seq: u64,
+    /// Record counts.
+    pub contagens: Contagens,
+    /// The data files.
+    pub arquivos: Vec<ArquivoManifesto>,
+}
+
+/// Whether `nome` is exactly `<prefix>_YYYYMMDD_HHMMSS[_N].<ext>`: the only names the
+/// download routes serve, so no path can leave their folder.
+pub fn nome_valido(nome: &str, prefix: &str, ext: &str) -> bool {
+    let Some(rest) = nome.strip_prefix(prefix).and_then(|r| r.strip_prefix('_')) else {
+        return false;
+    };
+    let Some(stem) = rest.strip_suffix(ext).and_then(|r| r.strip_suffix('.')) else {
+        return false;
+    };
+    let b = stem.as_bytes();
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    if b.len() < 15 || !digits(&b[..8]) || b[8] != b'_' || !digits(&b[9..15]) {
+        return false;
+    }
+    match &b[15..] {
+        [] => true,
+        [b'_', n @ ..] => digits(n) && n.len() <= 4 && n[0] != b'0',
+        _ => false,
+    }
+}
+
+/// Sort key of a name: (timestamp, suffix number).
+fn ordem(nome: &str, prefix: &str) -> (String, u32) {
+    let rest = &nome[prefix.len() + 1..];
+    let stamp = rest.get(..15).unwrap_or("").to_owned();
+    let n = rest
+        .get(15..)
+        .and_then(|r| r.strip_prefix('_'))
+        .and_then(|r| r.split('.').next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    (stamp, n)
+}
+
+/// The valid `<prefix>_…` files of `dir`, newest first.
+pub fn listar(dir: &Path, prefix: &str, ext: &str) -> io::Result<Vec<String>> {
+    let mut names: Vec<String> = match fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| nome_valido(n, prefix, ext))
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    names.sort_by_key(|n| std::cmp::Reverse(ordem(n, prefix)));
+    Ok(names)
+}
+
+/// Moves `tmp` to the first free name `<base>.<ext>`, `<base>_2.<ext>`, … without ever
+/// replacing an existing file (a hard link fails when the name exists), then fsyncs `dir`.
+pub fn publicar(dir: &Path, tmp: &Path, base: &str, ext: &str) -> io::Result<String> {
+    for n in 1..10_000u32 {
+        let nome = if n == 1 {
+            format!("{base}.{ext}")
+        } else {
+            format!("{base}_{n}.{ext}")
+        };
+        match fs::hard_link(tmp, dir.join(&nome)) {
+            Ok(()) => {
+                fs::remove_file(tmp)?;
+                File::open(dir)?.sync_all()?;
+                return Ok(nome);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other("too many files in one second"))
+}
+
+/// `backup_YYYYMMDD_HHMMSS` for an RFC 3339 stamp, in the clinic's zone.
+fn base_name(prefix: &str, stamp: &str, app: &App) -> String {
+    let when = stamp
+        .parse::<jiff::Timestamp>()
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+        .to_zoned(app.clock.tz().clone());
+    format!("{prefix}_{}", when.strftime("%Y%m%d_%H%M%S"))
+}
+
+/// Reads an archive's manifest.
+pub fn ler_manifesto(path: &Path) -> Result<Manifesto, String> {
+    let f = File::open(path).map_err(|e| format!("não foi possível abrir o arquivo: {e}"))?;
+    let mut zip = zip::ZipArchive::new(f).map_err(|e| format!("não é um ZIP válido: {e}"))?;
+    let mut entry = zip
+        .by_name("manifest.json")
+        .map_err(|_| "manifest.json ausente".to_owned())?;
+    let mut s = String::new();
+    entry
+        .by_ref()
+        .take(16 << 20)
+        .read_to_string(&mut s)
+        .map_err(|e| format!("manifest.json ilegível: {e}"))?;
+    serde_json::from_str(&s).map_err(|e| format!("manifest.json inválido: {e}"))
+}
+
+/// The backup already written by this task, if a crash came between writing and recording it.
+fn ja_escrito(dir: &Path, base: &str, task_id: &str) -> Option<String> {
+    (1..10_000u32)
+        .map(|n| {
+            if n == 1 {
+                format!("{base}.zip")
+            } else {
+                format!("{base}_{n}.zip")
+            }
+        })
+        .take_while(|nome| dir.join(nome).exists())
+        .find(|nome| {
+            ler_manifesto(&dir.join(nome)).is_ok_and(|m| m.task_id.as_deref() == Some(task_id))
+        })
+}
+
+/// Writes a backup archive of the current state; returns its file name. Blocking.
+/// `progresso` is told how far it got (0..=100).
+pub fn escrever(
+    app: &App,
+    tipo: &str,
+    task: Option<&Tarefa>,
+    progresso: &mut dyn FnMut(u8),
+) -> io::Result<String> {
+    let dir = &app.config.backup_dir;
+    fs::create_dir_all(dir)?;
+    let criado_em = task.map_or_else(|| app.clock.stamp(), |t| t.criado_em.clone());
+    let base = base_name("backup", &criado_em, app);
+    if let Some(t) = task
+        && let Some(nome) = ja_escrito(dir, &base, &t.id)
+    {
+        return Ok(nome);
+    }
+    let which: Vec<bool> = Db::COLLECTIONS
+        .iter()
+        .map(|c| COLECOES.contains(c))
+        .collect();
+    let (seq, files, contagens) = app.store.export_with(&which, Contagens::of)?;
+    progresso(40);
+    let tmp: PathBuf = dir.join(format!(".backup-{}.tmp", super::new_id()));
+    let result = (|| -> io::Result<()> {
+        let file = File::create(&tmp)?;
+        let mut zip = zip::ZipWriter::new(io::BufWriter::new(file));
+        let now = app.clock.now_local();
+        let mut options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        if let Ok(t) = zip::DateTime::try_from(now) {
+            options = options.last_modified_time(t);
+        }
+        let mut arquivos = Vec::new();
+        let total = files.len().max(1);
+        for (i, (nome, bytes)) in files.iter().enumerate() {
+            zip.start_file(nome.as_str(), options)
+                .map_err(io::Error::other)?;
+            zip.write_all(bytes)?;
+            arquivos.push(ArquivoManifesto {
+                nome: nome.clone(),
+                bytes: bytes.len() as u64,
+                sha256: hex::encode(Sha256::digest(bytes)),
+            });
+            progresso((40 + 50 * (i + 1) / total) as u8);
+        }
+        let manifesto = Manifesto {
+            criado_em: criado_em.clone(),
+            versao: env!("CARGO_PKG_VERSION").to_owned(),
+            tipo: tipo.to_owned(),
+            task_id: task.map(|t| t.id.clone()),
+            seq,
+            contagens,
+            arquivos,
+        };
+        zip.start_file("manifest.json", options)
+            .map_err(io::Error::other)?;
+        zip.write_all(&serde_json::to_vec_pretty(&manifesto).map_err(io::Error::other)?)?;
+        let mut w = zip.finish().map_err(io::Error::other)?;
+        w.flush()?;
+        w.get_ref().sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    let nome = publicar(dir, &tmp, &base, "zip");
+    if nome.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    let nome = nome?;
+    progresso(95);
+    tracing::info!(target: "agendamento::backup", arquivo = %nome, tipo, seq, "backup written");
+    Ok(nome)
+}
+
+/// Deletes the oldest automatic backups beyond `keep` (manual and safety ones stay).
+pub fn reter(dir: &Path, keep: usize) -> io::Result<Vec<String>> {
+    let automaticos: Vec<String> = listar(dir, "backup", "zip")?
+        .into_iter()
+        .filter(|n| ler_manifesto(&dir.join(n)).is_ok_and(|m| m.tipo == "automatico"))
+        .collect();
+    let mut removed = Vec::new();
+    for nome in automaticos.into_iter().skip(keep) {
+        fs::remove_file(dir.join(&nome))?;
+        tracing::info!(target: "agendamento::backup", arquivo = %nome, "old automatic backup removed");
+        removed.push(nome);
+    }
+    Ok(removed)
+}
+
+/// Parameters of a backup task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ParamsBackup {
+    /// `manual` or `automatico`.
+    pub tipo: String,
+}
+
+/// Queues a backup; answers `{"status": "enfileirado", "task_id"}`.
+pub async fn solicitar(app: &App, tipo: &str) -> Result<serde_json::Value, AppError> {
+    let params = ParamsBackup {
+        tipo: tipo.to_owned(),
+    };
+    tarefas::enqueue(
+        app,
+        TipoTarefa::Backup,
+        &params,
+        |t| serde_json::json!({"status": "enfileirado", "task_id": t.id}),
+    )
+    .await
+}
+
+/// The worker's backup task: writes the archive, applies retention to automatic ones,
+/// completes the task and announces `backup_concluido`.
+pub fn executar(app: &App, rt: &tokio::runtime::Handle, t: &Tarefa) -> Result<(), tarefas::Falha> {
+    let tipo = serde_json::from_value::<ParamsBackup>(t.parametros.clone())
+        .map(|p| p.tipo)
+        .unwrap_or_else(|_| "manual".into());
+    let mut progress = tarefas::Progresso::new(app, rt, t);
+    let nome = escrever(app, &tipo, Some(t), &mut |p| progress.report(p))
+        .map_err(|e| tarefas::Falha::Transitoria(e.to_string()))?;
+    if tipo == "automatico"
+        && let Err(e) = reter(&app.config.backup_dir, app.config.backup_keep)
+    {
+        tracing::warn!(target: "agendamento::backup", error = %e, "retention failed; will retry after the next backup");
+    }
+    let done = tarefas::finished(
+        t,
+        app.clock.stamp(),
+        Ok(serde_json::json!({ "arquivo": nome })),
+    );
+    tarefas::complete(app, rt, done)?;
+    app.events.publish(
+        "backup_concluido",
+        &serde_json::json!({"arquivo": nome, "task_id": t.id}),
+    );
+    Ok(())
+}
+
+/// Loads and checks an archive: manifest, sizes, checksums, JSON of every collection and the
+/// counts. Returns the database it holds. Blocking.
+pub fn carregar(path: &Path) -> Result<(Db, Manifesto), String> {
+    let manifesto = ler_manifesto(path)?;
+    let f = File::open(path).map_err(|e| format!("não foi possível abrir o arquivo: {e}"))?;
+    let mut zip = zip::ZipArchive::new(f).map_err(|e| format!("não é um ZIP válido: {e}"))?;
+    let mut db = Db::empty();
+    for (i, colecao) in Db::COLLECTIONS.iter().enumerate() {
+        if !COLECOES.contains(colecao) {
+            continue;
+        }
+        let nome = format!("{colecao}.json");
+        let info = manifesto
+            .arquivos
+            .iter()
+            .find(|a| a.nome == nome)
+            .ok_or_else(|| format!("{nome} não consta do manifesto"))?;
+        let mut entry = zip
+            .by_name(&nome)
+            .map_err(|_| format!("{nome} ausente do arquivo"))?;
+        if entry.size() != info.bytes || info.bytes > MAX_ENTRY {
+            return Err(format!("{nome}: tamanho diferente do manifesto"));
+        }
+        let mut bytes = Vec::with_capacity(info.bytes as usize);
+        entry
+            .by_ref()
+            .take(MAX_ENTRY)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("{nome} ilegível: {e}"))?;
+        if hex::encode(Sha256::digest(&bytes)) != info.sha256 {
+            return Err(format!("{nome}: soma de verificação (sha256) não confere"));
+        }
+        db.load_collection(i, &bytes).map_err(|e| {
+            format!(
+                "{nome}: JSON inválido (linha {}, coluna {}): {e}",
+                e.line(),
+                e.column()
+            )
+        })?;
+    }
+    if Contagens::of(&db) != manifesto.contagens {
+        return Err("as contagens do manifesto não conferem com os dados".into());
+    }
+    Ok((db, manifesto))
+}
+
+/// Answer of `POST /backup/restaurar/{nome}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Restaurado {
+    /// `restaurado`.
+    #[schema(example = "restaurado")]
+    pub status: String,
+    /// The archive restored.
+    pub arquivo: String,
+    /// The safety backup of the state it replaced.
+    pub backup_seguranca: String,
+    /// What is in the store now.
+    pub contagens: Contagens,
+}
+
+/// Restores an archive: validates it (422 and no change if bad), takes a safety backup of
+/// the current state, switches the data atomically and reloads it live.
+pub async fn restaurar(app: &Arc<App>, nome: &str) -> Result<Restaurado, AppError> {
+    let dir = app.config.backup_dir.clone();
+    if !nome_valido(nome, "backup", "zip") || !dir.join(nome).is_file() {
+        return Err(AppError::not_found("Backup"));
+    }
+    let app2 = app.clone();
+    let nome2 = nome.to_owned();
+    let out = tokio::task::spawn_blocking(move || -> Result<Restaurado, AppError> {
+        let (novo, _) = carregar(&dir.join(&nome2)).map_err(|detail| AppError::Unprocessable {
+            code: "backup_invalido",
+            detail: format!("O backup {nome2} é inválido: {detail}."),
+        })?;
+        let seguranca = escrever(&app2, "seguranca", None, &mut |_| {}).map_err(storage)?;
+        let contagens = Contagens::of(&novo);
+        let mut novo = Some(novo);
+        app2.store
+            .replace(|cur| {
+                let mut db = novo.take().unwrap_or_default();
+                db.tarefas = cur.tarefas.clone();
+                db.idem = cur.idem.clone();
+                db
+            })
+            .map_err(storage)?;
+        tracing::info!(target: "agendamento::backup", arquivo = %nome2, seguranca = %seguranca, "backup restored");
+        Ok(Restaurado {
+            status: "restaurado".into(),
+            arquivo: nome2,
+            backup_seguranca: seguranca,
+            contagens,
+        })
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
+    // Every agenda may have changed: tell the dashboards to reload them.
+    let medicos: Vec<String> = app
+        .store
+        .read()
+        .medicos
+        .iter()
+        .map(|m| m.id.clone())
+        .collect();
+    for id in medicos {
+        app.events.publish(
+            "horario_atualizado",
+            &serde_json::json!({ "medico_id": id }),
+        );
+    }
+    Ok(out)
+}
+
+fn storage(e: io::Error) -> AppError {
+    AppError::Storage(crate::infra::store::StoreError::Unavailable(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_exact_names_are_valid() {
+        for ok in [
+            "backup_20260131_140509.zip",
+            "backup_20260131_140509_2.zip",
+            "backup_20260131_140509_1234.zip",
+        ] {
+            assert!(nome_valido(ok, "backup", "zip"), "{ok}");
+        }
+        for (bad, why) in [
+            ("../backup_20260131_140509.zip", "parent dir"),
+            ("backup_20260131_140509.zip/..", "suffix"),
+            ("backup_2026013_140509.zip", "short date"),
+            ("backup_20260131_140509_0.zip", "zero suffix"),
+            ("backup_20260131_140509_.zip", "empty suffix"),
+            ("backup_20260131_140509.ZIP", "case"),
+            ("backup_20260131-140509.zip", "dash"),
+            ("backup_20260131_140509.zip.bak", "extension"),
+            ("/etc/passwd", "absolute"),
+            ("backup_20260131_140509\\..zip", "backslash"),
+            ("relatorio_20260131_140509.pdf", "other kind"),
+            ("", "empty"),
+        ] {
+            assert!(!nome_valido(bad, "backup", "zip"), "{bad}: {why}");
+        }
+        assert!(nome_valido(
+            "relatorio_20260131_140509.pdf",
+            "relatorio",
+            "pdf"
+        ));
+    }
+
+    #[test]
+    fn listing_is_newest_first_with_suffixes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for n in [
+            "backup_20260101_000000.zip",
+            "backup_20260102_000000.zip",
+            "backup_20260102_000000_2.zip",
+            "backup_20260102_000000_10.zip",
+            "nota.txt",
+        ] {
+            fs::write(dir.path().join(n), b"x").expect("write");
+        }
+        let names = listar(dir.path(), "backup", "zip").expect("list");
+        assert_eq!(
+            names,
+            vec![
+                "backup_20260102_000000_10.zip",
+                "backup_20260102_000000_2.zip",
+                "backup_20260102_000000.zip",
+                "backup_20260101_000000.zip"
+            ]
+        );
+    }
+
+    #[test]
+    fn publishing_never_replaces_an_existing_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for expected in ["x_1.zip", "x_1_2.zip", "x_1_3.zip"] {
+            let tmp = dir.path().join("t.tmp");
+            fs::write(&tmp, expected).expect("write");
+            assert_eq!(
+                publicar(dir.path(), &tmp, "x_1", "zip").expect("publish"),
+                expected
+            );
+        }
+        assert_eq!(
+            fs::read_to_string(dir.path().join("x_1.zip")).expect("read"),
+            "x_1.zip"
+        );
+    }
+}
