@@ -108,6 +108,21 @@ async fn expire_holds_forever(state: AppState) {
     }
 }
 
+/// Queues an automatic backup every `--backup-interval-secs` (the first one interval after
+/// start); retention of the newest `--backup-keep` automatic backups runs after each.
+async fn automatic_backups(state: AppState) {
+    let mut stop = state.shutdown.subscribe();
+    let every = Duration::from_secs(state.config.backup_interval_secs);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => crate::controllers::arquivos::queue_automatic_backup(&state).await,
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -152,6 +167,9 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
             }))?;
     }
     tokio::spawn(expire_holds_forever(state.clone()));
+    if state.config.backup_interval_secs > 0 {
+        tokio::spawn(automatic_backups(state.clone()));
+    }
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("não foi possível escutar em {addr}"))?;
