@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# Performance benchmark for Agendamento (see bench/README.md).
+#
+#   bash bench/run.sh
+#
+# Knobs (environment): BENCH_CONSULTAS (default 100000), BENCH_DOCTORS (50), BENCH_PATIENTS (2000),
+# BENCH_TMPDIR (parent of the temp folder, default /tmp), BENCH_KEEP=1 (keep the temp folder),
+# BENCH_SKIP_BUILD=1 (use the binaries already in target/release), BENCH_BIN (server binary to measure).
+#
+# Everything binds to and targets 127.0.0.1 only; every load loop is bounded in count and time.
+# The only process this script stops is the server it started, by its PID.
+
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$PWD
+BIN=${BENCH_BIN:-$ROOT/target/release/agendamento}
+LOADGEN=$ROOT/target/release/examples/loadgen
+
+N_CONSULTAS=${BENCH_CONSULTAS:-100000}
+N_DOCTORS=${BENCH_DOCTORS:-50}
+N_PATIENTS=${BENCH_PATIENTS:-2000}
+SMALL=100            # consultas stored for the "small store" latency
+SEQ_POSTS=300        # sequential POST /consultas per latency measurement
+GC_COUNT=5000        # POST /consultas at concurrency 32 (group commit), at most...
+GC_SECS=10           # ...and at most this long
+GC_CONC=32
+FILL_CONC=32
+FILL_MAX_SECS=900    # bound for preloading N_CONSULTAS
+LIST_GETS=200        # sequential GET /consultas?limit=500
+WRK_ARGS=(-t2 -c64 -d10s)
+
+die() { echo "bench: FATAL: $*" >&2; exit 1; }
+section() { printf '\n=== %s ===\n' "$*"; }
+
+# ---------------------------------------------------------------------------------------------
+section "machine"
+echo "date:      $(date -Is)"
+echo "nproc:     $(nproc)"
+echo "cpu:       $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "memory:    $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+echo "kernel:    $(uname -sr)"
+echo "load avg:  $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "rustc:     $(rustc --version 2>/dev/null || echo '?')"
+echo "commit:    $(git rev-parse --short HEAD 2>/dev/null || echo 'none')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted changes in src/)')"
+
+# ---------------------------------------------------------------------------------------------
+section "build"
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+    cargo build --release --bin agendamento --example loadgen || die "cargo build --release failed"
+fi
+[ -x "$BIN" ] || die "$BIN missing"
+[ -x "$LOADGEN" ] || die "$LOADGEN missing"
+
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "wrk not found: installing the Debian package"
+    if [ "$(id -u)" = 0 ]; then
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null 2>&1 \
+            || echo "bench: WARNING: could not install wrk; the GET /medicos/{id} figure will be missing"
+    else
+        echo "bench: WARNING: not root, cannot apt-get install wrk; the GET /medicos/{id} figure will be missing"
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+TMP=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/agendamento-bench.XXXXXX") || die "mktemp failed"
+DATA=$TMP/banco
+RES=$TMP/results.env
+STATE=$TMP/ids.json
+: >"$RES"
+SERVER_PID=""
+SERVER_N=0
+
+cleanup() {
+    if [ -n "$SERVER_PID" ] && [ -e "/proc/$SERVER_PID" ]; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        wait "$SERVER_PID" 2>/dev/null
+    fi
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        echo "bench: temp folder kept: $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "temp folder: $TMP ($(df -T "$TMP" | awk 'NR==2 {print $2 " on " $1}'))"
+
+put() { echo "$1=$2" >>"$RES"; }
+val() { local v; v=$(grep "^$1=" "$RES" | tail -n1 | cut -d= -f2-); echo "${v:-}"; }
+
+# Runs loadgen, shows its output indented, stores its RESULT lines.
+lg() {
+    local rc line
+    "$LOADGEN" "$@" >"$TMP/lg.out" 2>&1
+    rc=$?
+    while IFS= read -r line; do
+        case $line in
+            RESULT\ *) echo "${line#RESULT }" >>"$RES" ;;
+            *) echo "  $line" ;;
+        esac
+    done <"$TMP/lg.out"
+    [ $rc = 0 ] || echo "  (loadgen $1 exited $rc)"
+    return $rc
+}
+
+now_ns() { date +%s%N; }
+
+# Starts the server on $DATA; sets SERVER_PID, BASE and STARTUP_MS (spawn -> "listening on" line).
+start_server() {
+    SERVER_N=$((SERVER_N + 1))
+    local out=$TMP/server-$SERVER_N.out err=$TMP/server-$SERVER_N.err line="" t0 t1
+    t0=$(now_ns)
+    AGENDAMENTO_BACKUP_INTERVAL_SECS=0 "$BIN" --addr 127.0.0.1:0 --data-dir "$DATA" \
+        --backup-dir "$TMP/backups" --reports-dir "$TMP/reports" --logs-dir "$TMP/logs" \
+        --no-demo-data >"$out" 2>"$err" &
+    SERVER_PID=$!
+    while :; do
+        line=$(grep -m1 -o 'listening on http://[0-9.]*:[0-9]*' "$out" 2>/dev/null)
+        [ -n "$line" ] && break
+        if ! kill -0 "$SERVER_PID" 2>/dev/null || grep -q '^State:.*Z' "/proc/$SERVER_PID/status" 2>/dev/null; then
+            wait "$SERVER_PID"
+            echo "bench: server exited with status $? before listening; stderr:" >&2
+            tail -n 20 "$err" >&2
+            SERVER_PID=""
+            return 1
+        fi
+        if [ $(($(now_ns) - t0)) -gt 60000000000 ]; then
+            echo "bench: server did not print 'listening on' within 60 s" >&2
+            return 1
+        fi
+        sleep 0.002
+    done
+    t1=$(now_ns)
+    STARTUP_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", (b - a) / 1e6}')
+    BASE=${line#listening on }
+    case $BASE in http://127.0.0.1:*) ;; *) echo "bench: server listens on $BASE, not 127.0.0.1" >&2; return 1 ;; esac
+    echo "server #$SERVER_N (pid $SERVER_PID) listening on $BASE after $STARTUP_MS ms"
+}
+
+rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status" 2>/dev/null; }
+
+# SIGTERM to the server we started; waits (max 120 s) and records SHUTDOWN_MS and SHUTDOWN_RC.
+stop_server() {
+    local t0 i=0
+    [ -n "$SERVER_PID" ] || return 0
+    t0=$(now_ns)
+    kill -TERM "$SERVER_PID"
+    while [ -e "/proc/$SERVER_PID" ] && ! grep -q '^State:.*Z' "/proc/$SERVER_PID/status" 2>/dev/null; do
+        i=$((i + 1))
+        if [ $i -gt 12000 ]; then
+            echo "bench: server did not exit within 120 s of SIGTERM; sending SIGKILL" >&2
+            kill -KILL "$SERVER_PID"
+            break
+        fi
+        sleep 0.01
+    done
+    wait "$SERVER_PID"
+    SHUTDOWN_RC=$?
+    SHUTDOWN_MS=$(awk -v a="$t0" -v b="$(now_ns)" 'BEGIN {printf "%.0f", (b - a) / 1e6}')
+    echo "server #$SERVER_N stopped by SIGTERM in $SHUTDOWN_MS ms, exit status $SHUTDOWN_RC"
+    SERVER_PID=""
+}
+
+# Number of consultas stored (x-total-count of GET /consultas?limit=1).
+stored() {
+    "$LOADGEN" get-seq --url "$BASE/consultas?limit=1" --count 1 --warmup 0 --label n 2>/dev/null |
+        sed -n 's/^RESULT n_total_count=//p'
+}
+
+# ---------------------------------------------------------------------------------------------
+section "1. fsync probe"
+lg fsync-probe --dir "$TMP" --secs 2 --bytes 200
+FSYNC=$(val fsync_per_s)
+
+# ---------------------------------------------------------------------------------------------
+section "2. write cost with $SMALL consultas stored"
+mkdir -p "$DATA"
+start_server || die "server did not start"
+put startup_empty_ms "$STARTUP_MS"
+lg setup --base "$BASE" --state "$STATE" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC" ||
+    die "could not create médicos/pacientes"
+K=0
+lg fill --base "$BASE" --state "$STATE" --from $K --to $SMALL --concurrency "$FILL_CONC" --label fill_small
+K=$SMALL
+S_SMALL=$(stored)
+echo "consultas stored: ${S_SMALL:-?}"
+lg post-seq --base "$BASE" --state "$STATE" --from $K --count $SEQ_POSTS --label w_small
+K=$((K + SEQ_POSTS))
+
+# ---------------------------------------------------------------------------------------------
+section "3. group commit: POST /consultas at concurrency $GC_CONC"
+lg post-conc --base "$BASE" --state "$STATE" --from $K --count $GC_COUNT --concurrency $GC_CONC --max-secs $GC_SECS --label gc
+K=$((K + GC_COUNT))
+
+# ---------------------------------------------------------------------------------------------
+section "preload to $N_CONSULTAS consultas"
+NOW=$(stored)
+NOW=${NOW:-0}
+case $NOW in '' | *[!0-9]*) NOW=0 ;; esac
+TO=$((K + N_CONSULTAS - NOW))
+[ "$TO" -ge "$K" ] || TO=$K
+lg fill --base "$BASE" --state "$STATE" --from $K --to $TO --concurrency "$FILL_CONC" --max-secs $FILL_MAX_SECS --label fill_big
+K=$TO
+sleep 2 # let any background snapshot triggered by the preload settle
+S_BIG=$(stored)
+echo "consultas stored: ${S_BIG:-?}"
+
+section "2b. write cost with ${S_BIG:-?} consultas stored"
+lg post-seq --base "$BASE" --state "$STATE" --from $K --count $SEQ_POSTS --label w_big
+K=$((K + SEQ_POSTS))
+
+# ---------------------------------------------------------------------------------------------
+section "4. reads"
+lg get-seq --url "$BASE/consultas?limit=500" --count $LIST_GETS --warmup 20 --label list500
+
+MEDICO=$("$LOADGEN" show --state "$STATE" --what medico0)
+if command -v wrk >/dev/null 2>&1; then
+    echo "  wrk ${WRK_ARGS[*]} --latency $BASE/medicos/$MEDICO"
+    timeout 60 wrk "${WRK_ARGS[@]}" --latency "$BASE/medicos/$MEDICO" >"$TMP/wrk.out" 2>&1
+    sed 's/^/  /' "$TMP/wrk.out"
+    # wrk prints latencies as 812.00us / 1.23ms / 1.02s
+    to_ms() { awk '{v=$0; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}'; }
+    put wrk_rps "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$TMP/wrk.out")"
+    put wrk_p50_ms "$(awk '$1 == "50%" {print $2}' "$TMP/wrk.out" | to_ms)"
+    put wrk_p99_ms "$(awk '$1 == "99%" {print $2}' "$TMP/wrk.out" | to_ms)"
+    put wrk_non2xx "$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$TMP/wrk.out")"
+    put wrk_sockerr "$(grep -o 'Socket errors:.*' "$TMP/wrk.out")"
+    put wrk_total "$(awk '/requests in/ {print $1}' "$TMP/wrk.out")"
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "5. restart with ${S_BIG:-?}+ consultas stored"
+put rss_loaded_kib "$(rss_kib "$SERVER_PID" VmRSS)"
+put hwm_loaded_kib "$(rss_kib "$SERVER_PID" VmHWM)"
+S_FINAL=$(stored)
+echo "consultas stored before restart: ${S_FINAL:-?}; server VmRSS $(val rss_loaded_kib) KiB"
+stop_server
+put shutdown_ms "$SHUTDOWN_MS"
+put shutdown_rc "$SHUTDOWN_RC"
+echo "  data folder: $(du -sh "$DATA" | cut -f1); $(ls -l "$DATA" | awk 'NR>1 {printf "%s %s B; ", $NF, $5}')"
+if start_server; then
+    put startup_big_ms "$STARTUP_MS"
+    put rss_start_kib "$(rss_kib "$SERVER_PID" VmRSS)"
+    put hwm_start_kib "$(rss_kib "$SERVER_PID" VmHWM)"
+    sleep 1
+    put rss_start1s_kib "$(rss_kib "$SERVER_PID" VmRSS)"
+    S_AFTER=$(stored)
+    echo "consultas stored after restart: ${S_AFTER:-?}; VmRSS $(val rss_start_kib) KiB at 'listening', $(val rss_start1s_kib) KiB 1 s later (VmHWM $(val hwm_start_kib) KiB)"
+    stop_server
+else
+    S_AFTER=""
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Server-side problems worth reporting
+section "server stderr (warnings and errors)"
+for f in "$TMP"/server-*.err; do
+    n=$(grep -ciE 'warn|error|panic' "$f")
+    echo "  $(basename "$f"): $(wc -l <"$f") lines, $n mentioning warn/error/panic"
+    grep -iE 'panic|error' "$f" | head -n 5 | cut -c1-300 | sed 's/^/    /'
+done
+
+# ---------------------------------------------------------------------------------------------
+f1() { awk -v x="$1" 'BEGIN { if (x == "") print "?"; else printf "%.1f", x }'; }
+f2() { awk -v x="$1" 'BEGIN { if (x == "") print "?"; else printf "%.2f", x }'; }
+# ok LHS OP RHS -> yes / NO / ?
+ok() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN {
+    if (a == "" || b == "" || a == "?" || b == "?" || a == "nan") { print "?"; exit }
+    r = (op == "<=") ? (a <= b) : (op == "<") ? (a < b) : (op == ">=") ? (a >= b) : (a == b);
+    print r ? "yes" : "NO" }'; }
+mib() { awk -v k="$1" 'BEGIN { if (k == "") print "?"; else printf "%.1f MiB", k / 1024 }'; }
+
+WS50=$(val w_small_p50_ms); WB50=$(val w_big_p50_ms)
+RATIO=$(awk -v a="$WB50" -v b="$WS50" 'BEGIN { if (a == "" || b == "" || b == 0) print ""; else printf "%.2f", a / b }')
+GC_RPS=$(val gc_ok_rps)
+GC_TARGET=$(awk -v f="$FSYNC" 'BEGIN { if (f == "") print ""; else printf "%.0f", 2 * f }')
+GC_X=$(awk -v a="$GC_RPS" -v f="$FSYNC" 'BEGIN { if (a == "" || f == "" || f == 0) print "?"; else printf "%.2f", a / f }')
+ERRS=0
+for k in fill_small_errors w_small_errors gc_errors fill_big_errors w_big_errors list500_errors; do
+    e=$(val $k); ERRS=$((ERRS + ${e:-0}))
+done
+W_NON2XX=$(val wrk_non2xx)
+EXPECTED_AFTER=$S_FINAL
+
+{
+echo "figure | parameters | value | target | ok?"
+echo "--- | --- | --- | --- | ---"
+echo "fsync probe | 1 thread, append 200 B + fdatasync, 2 s, file in the data dir's temp folder | ${FSYNC:-?} fsyncs/s (p50 $(val fsync_p50_ms) ms) | reference for durable writes | -"
+echo "POST /consultas latency, small store | ${S_SMALL:-?} stored, $(val w_small_n) sequential, 1 client | p50 $(f2 "$WS50") ms, p99 $(f2 "$(val w_small_p99_ms)") ms | - | -"
+echo "POST /consultas latency, big store | ${S_BIG:-?} stored, $(val w_big_n) sequential, 1 client | p50 $(f2 "$WB50") ms, p99 $(f2 "$(val w_big_p99_ms)") ms | - | -"
+echo "write cost growth | p50(${S_BIG:-?} stored) / p50(${S_SMALL:-?} stored) | ${RATIO:-?} | <= 1.5 | $(ok "$RATIO" '<=' 1.5)"
+echo "POST /consultas throughput (group commit) | concurrency $GC_CONC, $(val gc_n) requests (max $GC_COUNT / ${GC_SECS} s), $(val gc_ok) x 201 | $(val gc_ok_rps) req/s = ${GC_X} x fsync rate (p50 $(f2 "$(val gc_p50_ms)") ms, p99 $(f2 "$(val gc_p99_ms)") ms) | >= 2 x fsync = ${GC_TARGET:-?} req/s | $(ok "$GC_RPS" '>=' "$GC_TARGET")"
+echo "preload POST /consultas | concurrency $FILL_CONC, $(val fill_big_created) created in $(val fill_big_secs) s | $(val fill_big_rps) req/s | - | -"
+if [ -n "$(val wrk_rps)" ]; then
+    echo "GET /medicos/{id} throughput | wrk ${WRK_ARGS[*]}, $(val wrk_total) requests, non-2xx ${W_NON2XX:-0}$( [ -n "$(val wrk_sockerr)" ] && echo ", $(val wrk_sockerr)") | $(val wrk_rps) req/s (p50 $(f2 "$(val wrk_p50_ms)") ms, p99 $(f2 "$(val wrk_p99_ms)") ms) | >= 20000 req/s | $(ok "$(val wrk_rps)" '>=' 20000)"
+else
+    echo "GET /medicos/{id} throughput | wrk ${WRK_ARGS[*]} | not measured (no wrk) | >= 20000 req/s | ?"
+fi
+echo "GET /consultas?limit=500 latency | ${S_BIG:-?}+ stored, $(val list500_n) sequential, $(val list500_items) items per answer | p50 $(f2 "$(val list500_p50_ms)") ms, p99 $(f2 "$(val list500_p99_ms)") ms | p50 < 5 ms | $(ok "$(val list500_p50_ms)" '<' 5)"
+echo "start-up, empty store | spawn -> 'listening on' | $(val startup_empty_ms) ms | - | -"
+echo "start-up, big store | ${S_FINAL:-?} consultas, spawn -> 'listening on' | $(val startup_big_ms) ms | < 1000 ms | $(ok "$(val startup_big_ms)" '<' 1000)"
+echo "memory after start-up | ${S_FINAL:-?} consultas, VmRSS at 'listening' / 1 s later (VmHWM) | $(mib "$(val rss_start_kib)") / $(mib "$(val rss_start1s_kib)") ($(mib "$(val hwm_start_kib)")) | report | -"
+echo "memory under load | before SIGTERM, VmRSS (VmHWM) | $(mib "$(val rss_loaded_kib)") ($(mib "$(val hwm_loaded_kib)")) | report | -"
+echo "graceful shutdown | SIGTERM with ${S_FINAL:-?} consultas | $(val shutdown_ms) ms, exit status $(val shutdown_rc) | exit 0 | $(ok "$(val shutdown_rc)" '==' 0)"
+echo "data kept across restart | x-total-count before / after | ${S_FINAL:-?} / ${S_AFTER:-?} | equal | $(ok "${S_AFTER:-}" '==' "${EXPECTED_AFTER:-x}")"
+echo "failed requests | all loadgen phases (non-2xx or transport) | $ERRS | 0 | $(ok "$ERRS" '==' 0)"
+} >"$TMP/table.md"
+
+section "RESULTS"
+echo "load avg at end: $(cut -d' ' -f1-3 /proc/loadavg) (a high load at start or end means other work shared the 2 cores)"
+column -t -s '|' -o '|' "$TMP/table.md" 2>/dev/null || cat "$TMP/table.md"
