@@ -2,6 +2,8 @@
 //! HTTP on 127.0.0.1:0, each in its own temporary folder, so they run in parallel.
 //! One test binary (STYLE §12), one module per area.
 
+mod agenda;
+mod booking;
 mod consultas;
 mod conventions;
 mod durability;
@@ -10,4 +12,7 @@ mod helpers;
 mod horarios;
 mod medicos;
 mod pacientes;
+mod queue;
+mod sched_helpers;
+mod sse;
 mod system;
