@@ -172,7 +172,8 @@ fn add_problem_responses(doc: &mut utoipa::openapi::OpenApi) {
             if method == "get" && op.parameters.as_ref().is_some_and(|p| p.iter().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == utoipa::openapi::path::ParameterIn::Query))) {
                 codes.push(("422", "Parâmetro de consulta inválido"));
             }
-            if has_id {
+            // A path id, or a doctor named in the body or query of the agenda routes.
+            if has_id || path.starts_with("/agenda/") {
                 codes.push(("404", "Não encontrado"));
             }
             if method == "post" || method == "put" {
