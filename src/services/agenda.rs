@@ -346,45 +346,51 @@ pub async fn liberar(app: &App, medico_id: &str, slot: DateTime) -> Result<Liber
     let minutes = app.config.slot_minutes;
     let now = Timestamp::now();
     let out = app
-        .commit(StatusCode::OK, |db| {
-            if db.medicos.get(medico_id).is_none() {
-                return Err(AppError::not_found("Médico"));
-            }
-            if !on_grid(db, medico_id, slot, minutes) {
-                return Err(AppError::campo(
-                    "slot",
-                    "fora da grade de horários do médico",
-                ));
-            }
-            let estado = slot_state(db, medico_id, slot, minutes, now);
-            if estado == Estado::Ocupado {
-                return Err(slot_taken(slot));
-            }
-            let key = Reserva::key(medico_id, slot);
-            let ops = if db.reservas.get(&key).is_some() {
-                vec![Op::DelReserva(key)]
-            } else {
-                vec![]
-            };
-            let status = if estado == Estado::Reservado {
-                "liberado"
-            } else {
-                "disponivel"
-            };
-            Ok((
-                ops,
-                Liberado {
+        .commit_reply(
+            StatusCode::OK,
+            |db| {
+                if db.medicos.get(medico_id).is_none() {
+                    return Err(AppError::not_found("Médico"));
+                }
+                if !on_grid(db, medico_id, slot, minutes) {
+                    return Err(AppError::campo(
+                        "slot",
+                        "fora da grade de horários do médico",
+                    ));
+                }
+                let estado = slot_state(db, medico_id, slot, minutes, now);
+                if estado == Estado::Ocupado {
+                    return Err(slot_taken(slot));
+                }
+                let key = Reserva::key(medico_id, slot);
+                // A hold that lapsed but was not swept yet is removed here, announced as expired.
+                let lapsed = estado != Estado::Reservado && db.reservas.get(&key).is_some();
+                let ops = if estado == Estado::Reservado || lapsed {
+                    vec![Op::DelReserva(key)]
+                } else {
+                    vec![]
+                };
+                let status = if estado == Estado::Reservado {
+                    "liberado"
+                } else {
+                    "disponivel"
+                };
+                let out = Liberado {
                     status: status.into(),
                     slot: format_datetime(slot),
                     medico_id: medico_id.to_owned(),
-                },
-            ))
-        })
+                };
+                Ok((ops, (out, lapsed)))
+            },
+            |(out, _)| out,
+        )
         .await?;
-    if out.status == "liberado" {
+    let (out, lapsed) = out;
+    if out.status == "liberado" || lapsed {
+        let motivo = if lapsed { "expirou" } else { "liberado" };
         app.events.publish(
             "horario_liberado",
-            &serde_json::json!({"medico_id": out.medico_id, "slot": out.slot, "motivo": "liberado"}),
+            &serde_json::json!({"medico_id": out.medico_id, "slot": out.slot, "motivo": motivo}),
         );
     }
     Ok(out)
