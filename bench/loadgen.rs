@@ -16,6 +16,9 @@
 //! * `get-seq --url URL --count N [--warmup 20] [--label L]`
 //!   N sequential GETs of URL; prints p50/p99 latency, body size and `x-total-count`.
 //! * `show --state F --what medico0|counts`
+//! * `sched-setup`, `sched-fill`, `book`, `slots`, `backup-load`, `report`: scheduling, backup
+//!   and report figures, in `bench/sched.rs`; `sse-fanout`: 10,000 SSE subscribers, in
+//!   `bench/sse.rs` (flags documented above each function).
 //!
 //! Every figure is also printed as a machine-readable line `RESULT name=value`.
 //!
@@ -33,6 +36,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod sched;
+mod sse;
+
 type Res<T> = Result<T, String>;
 
 const SLOT_MINUTES: i64 = 30;
@@ -41,7 +47,7 @@ fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = argv.first().cloned() else {
         eprintln!(
-            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show> --flag value ..."
+            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show|sse-fanout|sched-setup|sched-fill|book|slots|backup-load|report> --flag value ..."
         );
         std::process::exit(2);
     };
@@ -66,6 +72,13 @@ fn main() {
             "post-conc" => post_conc(&args).await,
             "get-seq" => get_seq(&args).await,
             "show" => show(&args),
+            "sse-fanout" => sse::fanout(&args).await,
+            "sched-setup" => sched::setup(&args).await,
+            "sched-fill" => sched::fill(&args).await,
+            "book" => sched::book(&args).await,
+            "slots" => sched::slots(&args).await,
+            "backup-load" => sched::backup_load(&args).await,
+            "report" => sched::report(&args).await,
             other => Err(format!("unknown subcommand {other}")),
         }
     });
@@ -486,6 +499,23 @@ async fn post_consultas_conc(
     max_secs: f64,
     progress: bool,
 ) -> Res<ConcOutcome> {
+    let body: BodyFn = Arc::new(move |k| consulta_body(&s, k));
+    post_bodies_conc(base, body, from, to, conc, max_secs, progress).await
+}
+
+/// Builds the body of request number k.
+type BodyFn = Arc<dyn Fn(u64) -> Value + Send + Sync>;
+
+/// POST /consultas with `body(k)` for k in from..to at `conc` concurrency, stopping at `max_secs`.
+async fn post_bodies_conc(
+    base: &str,
+    s: BodyFn,
+    from: u64,
+    to: u64,
+    conc: usize,
+    max_secs: f64,
+    progress: bool,
+) -> Res<ConcOutcome> {
     let c = client(conc)?;
     let url = format!("{base}/consultas");
     let next = Arc::new(AtomicU64::new(from));
@@ -513,7 +543,7 @@ async fn post_consultas_conc(
                 if k >= to {
                     break;
                 }
-                let body = consulta_body(&s, k);
+                let body = s(k);
                 match post_json(&c, &url, &body).await {
                     Ok((201, _, d)) => {
                         ok += 1;

@@ -12,6 +12,9 @@
 
 set -uo pipefail
 
+# 10,000 SSE sockets in the load generator (it also raises its own soft limit to the hard one).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 BIN=${BENCH_BIN:-$ROOT/target/release/agendamento}
@@ -29,6 +32,14 @@ FILL_CONC=32
 FILL_MAX_SECS=900    # bound for preloading N_CONSULTAS
 LIST_GETS=200        # sequential GET /consultas?limit=500
 WRK_ARGS=(-t2 -c64 -d10s)
+REPORT_DE=2024-01-01 # report filter: consultas 0..9,599 of the preload (4 days x 48 slots x 50 doctors)
+REPORT_ATE=2024-01-04
+BOOK_COUNT=${BENCH_BOOKINGS:-1000}   # POST /consultas/agendar at concurrency BOOK_CONC...
+BOOK_CONC=32
+BOOK_SEQ=200                         # ...then one at a time
+FANOUT=${BENCH_SUBSCRIBERS:-10000}   # SSE subscribers on one server
+SLOTS_CONSULTAS=${BENCH_SLOTS_CONSULTAS:-50000}  # on-grid consultas stored for GET /agenda/slots
+SLOTS_GETS=200
 
 die() { echo "bench: FATAL: $*" >&2; exit 1; }
 section() { printf '\n=== %s ===\n' "$*"; }
@@ -231,7 +242,18 @@ if command -v wrk >/dev/null 2>&1; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-section "5. restart with ${S_BIG:-?}+ consultas stored"
+section "5. backup with ${S_BIG:-?}+ consultas stored, latency idle vs during backups"
+lg backup-load --base "$BASE" --state "$STATE" --from $K --backup-dir "$TMP/backups" \
+    --idle-secs 4 --pace-ms 10 --max-backups 20 --min-samples 200 --max-secs 90
+USED=$(val backup_posts_used)
+K=$((K + ${USED:-20000}))
+
+# ---------------------------------------------------------------------------------------------
+section "6. report of the consultas from $REPORT_DE to $REPORT_ATE"
+lg report --base "$BASE" --pid "$SERVER_PID" --reports-dir "$TMP/reports" --de $REPORT_DE --ate $REPORT_ATE --max-secs 120
+
+# ---------------------------------------------------------------------------------------------
+section "7. restart with ${S_BIG:-?}+ consultas stored"
 put rss_loaded_kib "$(rss_kib "$SERVER_PID" VmRSS)"
 put hwm_loaded_kib "$(rss_kib "$SERVER_PID" VmHWM)"
 S_FINAL=$(stored)
@@ -252,6 +274,37 @@ if start_server; then
 else
     S_AFTER=""
 fi
+
+# ---------------------------------------------------------------------------------------------
+# Scheduling: a second server on a fresh data folder (50 médicos working every day 00:00-23:30).
+section "8. scheduling server: setup"
+DATA=$TMP/banco2
+GRID=$TMP/grid.json
+mkdir -p "$DATA"
+SCHED_OK=0
+if start_server; then
+    SCHED_PID=$SERVER_PID
+    lg sched-setup --base "$BASE" --state "$GRID" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC" && SCHED_OK=1
+fi
+if [ $SCHED_OK = 1 ]; then
+    section "9. booking end to end: POST /consultas/agendar -> horario_ocupado on the SSE stream"
+    # grid cells 0..9 warm-up, then BOOK_COUNT at concurrency, then BOOK_SEQ one at a time
+    lg book --base "$BASE" --state "$GRID" --from 0 --count $BOOK_COUNT --concurrency $BOOK_CONC --seq $BOOK_SEQ --max-secs 120
+    CELL=$((10 + BOOK_COUNT + BOOK_SEQ))
+
+    section "10. SSE fan-out: $FANOUT subscribers, one event"
+    lg sse-fanout --base "$BASE" --pid "$SCHED_PID" --medico "$(val fanout_medico)" --slot "$(val fanout_slot)" \
+        --subscribers $FANOUT --connect-conc 256 --connect-secs 120 --wait-secs 30
+
+    section "11. GET /agenda/slots?days=30 with $SLOTS_CONSULTAS on-grid consultas stored"
+    lg sched-fill --base "$BASE" --state "$GRID" --from $CELL --to $((CELL + SLOTS_CONSULTAS)) --concurrency "$FILL_CONC" --max-secs 600 --label sched_fill
+    put slots_stored "$(stored)"
+    lg slots --base "$BASE" --days 30 --count $SLOTS_GETS --warmup 10 --max-secs 120
+    put rss_sched_kib "$(rss_kib "$SERVER_PID" VmRSS)"
+else
+    echo "bench: the scheduling server could not be set up; its figures are missing"
+fi
+stop_server
 
 # ---------------------------------------------------------------------------------------------
 # Server-side problems worth reporting
@@ -278,7 +331,8 @@ GC_RPS=$(val gc_ok_rps)
 GC_TARGET=$(awk -v f="$FSYNC" 'BEGIN { if (f == "") print ""; else printf "%.0f", 2 * f }')
 GC_X=$(awk -v a="$GC_RPS" -v f="$FSYNC" 'BEGIN { if (a == "" || f == "" || f == 0) print "?"; else printf "%.2f", a / f }')
 ERRS=0
-for k in fill_small_errors w_small_errors gc_errors fill_big_errors w_big_errors list500_errors; do
+for k in fill_small_errors w_small_errors gc_errors fill_big_errors w_big_errors list500_errors \
+    backup_probe_errors book_warmup_errors book_conc_errors book_seq_errors sched_fill_errors slots_errors; do
     e=$(val $k); ERRS=$((ERRS + ${e:-0}))
 done
 W_NON2XX=$(val wrk_non2xx)
@@ -305,6 +359,47 @@ echo "memory after start-up | ${S_FINAL:-?} consultas, VmRSS at 'listening' / 1 
 echo "memory under load | before SIGTERM, VmRSS (VmHWM) | $(mib "$(val rss_loaded_kib)") ($(mib "$(val hwm_loaded_kib)")) | report | -"
 echo "graceful shutdown | SIGTERM with ${S_FINAL:-?} consultas | $(val shutdown_ms) ms, exit status $(val shutdown_rc) | exit 0 | $(ok "$(val shutdown_rc)" '==' 0)"
 echo "data kept across restart | x-total-count before / after | ${S_FINAL:-?} / ${S_AFTER:-?} | equal | $(ok "${S_AFTER:-}" '==' "${EXPECTED_AFTER:-x}")"
+# --- backups and reports
+if [ -n "$(val backup_runs)" ]; then
+    echo "backup time and size | ${S_BIG:-?}+ consultas, POST /backup/executar -> task concluida (poll 20 ms); $(val backup_ok)/$(val backup_runs) backups back to back | first $(val backup_first_s) s (median $(val backup_median_s) s), $(mib "$(awk -v b="$(val backup_bytes)" 'BEGIN {print b / 1024}')") ZIP | report | $(ok "$(val backup_first_status)" '==' concluida)"
+    echo "GET /medicos/{id} during backup | one request every 10 ms; p50 idle ($(val backup_get_idle_p50_ms) ms) vs during backups ($(val backup_get_busy_n) samples, $(val backup_get_busy_p50_ms) ms) | x$(val backup_get_ratio) | <= 2 | $(ok "$(val backup_get_ratio)" '<=' 2)"
+    echo "POST /consultas during backup | one request every 10 ms; p50 idle ($(val backup_post_idle_p50_ms) ms) vs during backups ($(val backup_post_busy_n) samples, $(val backup_post_busy_p50_ms) ms) | x$(val backup_post_ratio) | <= 2 | $(ok "$(val backup_post_ratio)" '<=' 2)"
+else
+    echo "backup | ${S_BIG:-?}+ consultas | not measured | - | ?"
+fi
+RS=$(val report_status)
+case $RS in
+    concluida)
+        echo "report (PDF) | $(val report_rows) consultas ($REPORT_DE..$REPORT_ATE), POST /relatorios/gerar -> task concluida; $(awk -v b="$(val report_bytes)" 'BEGIN {printf "%.0f KiB", b / 1024}') PDF | $(val report_s) s, server memory +$(mib "$(val report_mem_delta_kib)") (peak VmRSS sampled every 20 ms) | < 2 s | $(ok "$(val report_s)" '<' 2)" ;;
+    nao_implementado | no_route)
+        echo "report (PDF) | $(val report_rows) consultas ($REPORT_DE..$REPORT_ATE) | not available ($RS) | < 2 s | -" ;;
+    *)
+        echo "report (PDF) | $(val report_rows) consultas ($REPORT_DE..$REPORT_ATE) | task ${RS:-not run} $(val report_code) after $(val report_s) s | < 2 s | NO" ;;
+esac
+# --- scheduling server
+if [ -n "$(val book_conc_rps)" ]; then
+    BK_X=$(awk -v a="$(val book_conc_rps)" -v f="$FSYNC" 'BEGIN { if (a == "" || f == "" || f == 0) print "?"; else printf "%.2f", a / f }')
+    echo "booking throughput, end to end | $(val book_conc_sent) POST /consultas/agendar at concurrency $BOOK_CONC, each until its horario_ocupado arrives on one SSE stream; $(val book_conc_ok) seen | $(val book_conc_rps) bookings/s = ${BK_X} x fsync rate (p50 $(f2 "$(val book_conc_p50_ms)") ms, p99 $(f2 "$(val book_conc_p99_ms)") ms) | >= 1 x fsync = ${FSYNC:-?}/s | $(ok "$(val book_conc_rps)" '>=' "$FSYNC")"
+    echo "booking latency, one at a time | $(val book_seq_n) sequential, request -> horario_ocupado on the stream | p50 $(f2 "$(val book_seq_p50_ms)") ms, p99 $(f2 "$(val book_seq_p99_ms)") ms | p50 < 10 ms | $(ok "$(val book_seq_p50_ms)" '<' 10)"
+    BK_BAD=$(awk -v a="$(val book_tasks_falhou)" -v b="$(val book_409)" -v c="$(val book_timeouts)" -v d="$(val book_tasks_unfinished)" -v e="$(val book_conc_ok)" -v f="$(val book_conc_sent)" \
+        'BEGIN { if (a == "" || b == "" || c == "" || d == "") print "?"; else print a + b + c + d + (f - e) }')
+    echo "booking outcomes | $(val book_total) bookings: tasks concluida / falhou / unfinished, 409s, events not seen in 30 s | $(val book_tasks_concluida) / $(val book_tasks_falhou) / $(val book_tasks_unfinished), $(val book_409) x 409, $(val book_timeouts) not seen | all concluida, 0 | $(ok "$BK_BAD" '==' 0)"
+else
+    echo "booking end to end | scheduling server | not measured | - | ?"
+fi
+if [ -n "$(val fanout_connected)" ]; then
+    echo "SSE fan-out memory | $(val fanout_connected)/$(val fanout_n) idle subscribers on /sistema/agenda/stream (connected in $(val fanout_connect_s) s), server VmRSS before -> after | $(mib "$(val fanout_rss0_kib)") -> $(mib "$(val fanout_rss1_kib)"): $(val fanout_per_sub_kib) KiB per subscriber | report | -"
+    echo "SSE fan-out delay | 1 event (POST /agenda/reservar) to $(val fanout_connected) subscribers: request -> event received | p50 $(val fanout_p50_ms) ms, p99 $(val fanout_p99_ms) ms, max $(val fanout_max_ms) ms | p99 < 250 ms | $(ok "$(val fanout_p99_ms)" '<' 250)"
+    echo "SSE fan-out delivery | subscribers that received the event | $(val fanout_received) / $(val fanout_n) | all | $(ok "$(val fanout_received)" '==' "$(val fanout_n)")"
+else
+    echo "SSE fan-out | $FANOUT subscribers | not measured | - | ?"
+fi
+if [ -n "$(val slots_p50_ms)" ]; then
+    echo "GET /agenda/slots?days=30 | $(val slots_doctors) médicos x 30 days = $(val slots_total) slots ($(val slots_ocupado) ocupado), $(val slots_stored) consultas stored, $(val slots_n) sequential; answer $(mib "$(awk -v b="$(val slots_bytes)" 'BEGIN {print b / 1024}')") | p50 $(f2 "$(val slots_p50_ms)") ms, p99 $(f2 "$(val slots_p99_ms)") ms | p50 < 20 ms | $(ok "$(val slots_p50_ms)" '<' 20)"
+    echo "preload on-grid POST /consultas | concurrency $FILL_CONC, $(val sched_fill_created) created in $(val sched_fill_secs) s | $(val sched_fill_rps) req/s | - | -"
+else
+    echo "GET /agenda/slots?days=30 | $SLOTS_CONSULTAS consultas | not measured | p50 < 20 ms | ?"
+fi
 echo "failed requests | all loadgen phases (non-2xx or transport) | $ERRS | 0 | $(ok "$ERRS" '==' 0)"
 } >"$TMP/table.md"
 

@@ -174,6 +174,10 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("não foi possível escutar em {addr}"))?;
     let local = listener.local_addr()?;
+    // Without TCP_NODELAY, back-to-back SSE events wait for the client's delayed ACK (~40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     let app = build_router(state.clone());
     let service = tower::util::MapRequestLayer::new(crate::router::normalize_path).layer(app);
     tracing::info!(target: "agendamento", %local, "server started");

@@ -93,6 +93,8 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(arquivos::list_backups))
         .routes(routes!(arquivos::find_backup))
         .routes(routes!(arquivos::restore_backup))
+        .routes(routes!(arquivos::create_relatorio))
+        .routes(routes!(arquivos::create_relatorio_task))
         .routes(routes!(arquivos::list_relatorios))
         .routes(routes!(arquivos::find_relatorio))
         .with_state(state)

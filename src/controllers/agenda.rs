@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiQuery, JsonBody};
-use crate::domain::{format_datetime, parse_date, parse_datetime};
+use crate::domain::{parse_date, parse_datetime};
 use crate::error::{AppError, Erros};
 use crate::services::AppState;
 use crate::services::agenda::{self, Estado, Liberado, Reservado, SlotsMedico};
@@ -37,6 +37,30 @@ pub struct SlotBody {
     pub slot: String,
 }
 
+/// A slot's key, `YYYY-MM-DDTHH:MM:SS`, written digit by digit (tens of thousands per answer).
+struct SlotKey(jiff::civil::DateTime);
+
+impl Serialize for SlotKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let d = self.0;
+        let mut b = *b"0000-00-00T00:00:00";
+        let mut put = |at: usize, width: usize, v: i64| {
+            let mut v = v.unsigned_abs();
+            for k in (0..width).rev() {
+                b[at + k] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, i64::from(d.year()));
+        put(5, 2, i64::from(d.month()));
+        put(8, 2, i64::from(d.day()));
+        put(11, 2, i64::from(d.hour()));
+        put(14, 2, i64::from(d.minute()));
+        put(17, 2, i64::from(d.second()));
+        s.serialize_str(std::str::from_utf8(&b).unwrap_or_default())
+    }
+}
+
 /// `{ medico_id: { slot: state } }`, written in order without building maps.
 struct SlotsView(Vec<SlotsMedico>);
 
@@ -46,7 +70,7 @@ impl Serialize for Slots<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
         for (slot, estado) in self.0 {
-            m.serialize_entry(&format_datetime(*slot), estado)?;
+            m.serialize_entry(&SlotKey(*slot), estado)?;
         }
         m.end()
     }
@@ -150,4 +174,22 @@ pub async fn delete_reserva(
 ) -> Result<Json<Liberado>, AppError> {
     let (medico_id, slot) = body.validate(app.clock.tz())?;
     agenda::liberar(&app, &medico_id, slot).await.map(Json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_keys_match_the_clinic_datetime_format() {
+        for dt in [
+            jiff::civil::date(2026, 3, 2).at(8, 0, 0, 0),
+            jiff::civil::date(999, 12, 31).at(23, 59, 59, 0),
+            jiff::civil::date(2024, 2, 29).at(0, 30, 0, 0),
+        ] {
+            let ours = serde_json::to_string(&SlotKey(dt)).ok();
+            let jiffs = serde_json::to_string(&crate::domain::format_datetime(dt)).ok();
+            assert_eq!(ours, jiffs);
+        }
+    }
 }

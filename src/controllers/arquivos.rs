@@ -9,10 +9,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::extract::ApiPath;
+use super::extract::{ApiPath, JsonBody};
+use crate::domain::parse_date;
 use crate::error::AppError;
+use crate::error::Erros;
 use crate::services::AppState;
 use crate::services::backups::{self, Restaurado, nome_valido};
+use crate::services::relatorios::{self, ParamsRelatorio};
 
 /// Answer of the listing routes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -122,6 +125,62 @@ pub async fn restore_backup(
     ApiPath(nome): ApiPath<String>,
 ) -> Result<Json<Restaurado>, AppError> {
     backups::restaurar(&app.0, &nome).await.map(Json)
+}
+
+/// Body of `POST /relatorios/gerar` (all optional; dates inclusive).
+#[derive(Debug, Default, serde::Deserialize, ToSchema)]
+pub struct RelatorioBody {
+    /// Only this doctor's appointments.
+    pub medico_id: Option<String>,
+    /// From this date (`YYYY-MM-DD`).
+    #[schema(example = "2026-03-01")]
+    pub periodo_inicio: Option<String>,
+    /// Up to this date, inclusive.
+    #[schema(example = "2026-03-31")]
+    pub periodo_fim: Option<String>,
+}
+
+impl RelatorioBody {
+    fn validate(self) -> Result<ParamsRelatorio, AppError> {
+        let mut e = Erros::default();
+        let date = |e: &mut Erros, campo: &str, v: Option<String>| {
+            v.filter(|s| !s.trim().is_empty())
+                .and_then(|s| e.check(campo, parse_date(&s)))
+        };
+        let periodo_inicio = date(&mut e, "periodo_inicio", self.periodo_inicio);
+        let periodo_fim = date(&mut e, "periodo_fim", self.periodo_fim);
+        e.finish()?;
+        Ok(ParamsRelatorio {
+            medico_id: self
+                .medico_id
+                .map(|m| m.trim().to_owned())
+                .filter(|m| !m.is_empty()),
+            periodo_inicio,
+            periodo_fim,
+        })
+    }
+}
+
+/// Queues a PDF report of the appointments, optionally of one doctor and period.
+#[utoipa::path(post, path = "/relatorios/gerar", tag = "relatorios", request_body = RelatorioBody,
+    responses((status = 202, body = Enfileirado)))]
+pub async fn create_relatorio(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody<RelatorioBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    let params = body.validate()?;
+    let out = relatorios::solicitar(&app, params).await?;
+    Ok((StatusCode::ACCEPTED, Json(out)))
+}
+
+/// Queues a PDF report (alias of `POST /relatorios/gerar`).
+#[utoipa::path(post, path = "/sistema/tasks/relatorio", tag = "relatorios", request_body = RelatorioBody,
+    responses((status = 202, body = Enfileirado)))]
+pub async fn create_relatorio_task(
+    state: State<AppState>,
+    body: JsonBody<RelatorioBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    create_relatorio(state, body).await
 }
 
 /// Lists the reports, newest first.

@@ -124,7 +124,8 @@ impl Queue {
     pub fn shutdown(&self) {
         self.shared.stop.store(true, Ordering::Release);
         self.tx.lock().take();
-        if let Some(h) = self.handle.lock().take() {
+        let handle = self.handle.lock().take();
+        if let Some(h) = handle {
             let _ = h.join();
         }
     }

@@ -541,7 +541,8 @@ impl<S: StoreState> Store<S> {
             p.shutdown = true;
         }
         self.inner.wake.notify_all();
-        if let Some(h) = self.flusher.lock().take() {
+        let flusher = self.flusher.lock().take();
+        if let Some(h) = flusher {
             let _ = h.join();
         }
         let seq = compact(&self.inner)?;

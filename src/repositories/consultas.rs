@@ -1,7 +1,7 @@
 //! Appointments with the indexes that keep every query a range scan: by start time (the
 //! listing order), and by doctor and by patient (overlap checks, filters, delete rules).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -21,8 +21,9 @@ impl Record for Consulta {
     }
 }
 
-/// (owner id, start, consulta id): a per-doctor or per-patient time index.
-type OwnerIndex = BTreeSet<(String, DateTime, String)>;
+/// (owner id, start, consulta id) → the appointment: a per-doctor or per-patient time index
+/// that holds the records, so a range scan needs no lookups (the agenda sweeps thousands).
+type OwnerIndex = BTreeMap<(String, DateTime, String), Arc<Consulta>>;
 
 /// Appointments, with per-doctor and per-patient time indexes.
 #[derive(Debug, Default)]
@@ -38,10 +39,10 @@ fn owner_range<'a>(
     owner: &str,
     from: DateTime,
     to: DateTime,
-) -> impl DoubleEndedIterator<Item = &'a str> + 'a {
+) -> impl DoubleEndedIterator<Item = &'a Arc<Consulta>> + 'a {
     let lo = (owner.to_owned(), from, String::new());
     let hi = (owner.to_owned(), to, String::new());
-    index.range(lo..hi).map(|(_, _, id)| id.as_str())
+    index.range(lo..hi).map(|(_, c)| c)
 }
 
 impl Consultas {
@@ -81,7 +82,7 @@ impl Consultas {
         from: DateTime,
         to: DateTime,
     ) -> impl DoubleEndedIterator<Item = &Arc<Consulta>> + '_ {
-        owner_range(&self.by_medico, medico_id, from, to).filter_map(|id| self.table.get(id))
+        owner_range(&self.by_medico, medico_id, from, to)
     }
 
     /// A patient's appointments starting in `[from, to)`, by start time.
@@ -91,7 +92,7 @@ impl Consultas {
         from: DateTime,
         to: DateTime,
     ) -> impl DoubleEndedIterator<Item = &Arc<Consulta>> + '_ {
-        owner_range(&self.by_paciente, paciente_id, from, to).filter_map(|id| self.table.get(id))
+        owner_range(&self.by_paciente, paciente_id, from, to)
     }
 
     /// The first time-blocking appointment of the doctor (`by_medico`) or patient that
@@ -113,7 +114,6 @@ impl Consultas {
             &self.by_paciente
         };
         owner_range(index, owner, from, iv.fim)
-            .filter_map(|id| self.table.get(id))
             .find(|c| c.blocks_time() && Some(c.id.as_str()) != except && c.fim > iv.inicio)
     }
 
@@ -121,9 +121,9 @@ impl Consultas {
     pub fn put(&mut self, c: Arc<Consulta>) -> Option<Arc<Consulta>> {
         let old = self.remove(&c.id);
         self.by_medico
-            .insert((c.medico_id.clone(), c.inicio, c.id.clone()));
+            .insert((c.medico_id.clone(), c.inicio, c.id.clone()), c.clone());
         self.by_paciente
-            .insert((c.paciente_id.clone(), c.inicio, c.id.clone()));
+            .insert((c.paciente_id.clone(), c.inicio, c.id.clone()), c.clone());
         self.table.put(c);
         old
     }

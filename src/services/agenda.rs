@@ -146,9 +146,31 @@ pub fn slot_state(
 /// One doctor's slots in time order.
 pub type SlotsMedico = (String, Vec<(DateTime, Estado)>);
 
+/// Seconds since 1970-01-01T00:00 of a civil datetime, in plain integer arithmetic
+/// (days-from-civil), so the agenda sweep does no calendar work per slot.
+fn secs(dt: DateTime) -> i64 {
+    let (y, m, d) = (
+        i64::from(dt.year()),
+        i64::from(dt.month()),
+        i64::from(dt.day()),
+    );
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400
+        + i64::from(dt.hour()) * 3600
+        + i64::from(dt.minute()) * 60
+        + i64::from(dt.second())
+}
+
 /// The agenda from `de` for `days` days: every doctor with horários (or just `medico`),
-/// by name. Each doctor's appointments are fetched once and swept against the grid, so the
-/// cost is slots + appointments, not their product.
+/// by name. Each doctor's appointments are fetched once (from the per-doctor index, which
+/// holds the records) and swept against the grid in integer seconds, so the cost is
+/// slots + appointments, not their product.
 pub fn slots(
     db: &Db,
     medico: Option<&str>,
@@ -160,6 +182,8 @@ pub fn slots(
     let from = de.at(0, 0, 0, 0);
     let to = from.saturating_add(SignedDuration::from_hours(24 * i64::from(days)));
     let reach = SignedDuration::from_hours(Intervalo::MAX_HORAS);
+    let reach_secs = Intervalo::MAX_HORAS * 3600;
+    let step_secs = i64::from(minutes) * 60;
     let medicos: Vec<String> = match medico {
         Some(m) => vec![m.to_owned()],
         None => db
@@ -175,37 +199,43 @@ pub fn slots(
         for h in horarios::of_medico(db, &id) {
             by_day[h.dia_semana as usize].push(h.clone());
         }
-        let busy: Vec<(DateTime, DateTime)> = db
+        // (start, end) in seconds, by start.
+        let busy: Vec<(i64, i64)> = db
             .consultas
             .of_medico(&id, from.saturating_sub(reach), to)
             .filter(|c| c.blocks_time())
-            .map(|c| (c.inicio, c.fim))
+            .map(|c| (secs(c.inicio), secs(c.fim)))
             .collect();
-        let holds: HashSet<DateTime> = db
+        let holds: HashSet<i64> = db
             .reservas
             .range(
                 std::ops::Bound::Included((id.clone(), from)),
                 std::ops::Bound::Excluded((id.clone(), to)),
             )
             .filter(|r| r.expira_em > now)
-            .map(|r| r.slot)
+            .map(|r| secs(r.slot))
             .collect();
         let mut list = Vec::new();
         let mut date = de;
         for _ in 0..days {
+            let day0 = secs(date.at(0, 0, 0, 0));
+            // A doctor's horários on one day never overlap and come by start: the
+            // slots come out in time order without sorting.
             for h in &by_day[DiaSemana::of(date) as usize] {
                 for s in grid(h, date, minutes) {
-                    let e = s.saturating_add(step(minutes));
+                    let start = day0 + i64::from(s.hour()) * 3600 + i64::from(s.minute()) * 60;
+                    let end = start + step_secs;
+                    let floor = start - reach_secs;
                     // Appointments starting before the slot ends, newest first, within reach.
-                    let upto = busy.partition_point(|(i, _)| *i < e);
+                    let upto = busy.partition_point(|(i, _)| *i < end);
                     let taken = busy[..upto]
                         .iter()
                         .rev()
-                        .take_while(|(i, _)| *i > s.saturating_sub(reach))
-                        .any(|(_, f)| *f > s);
+                        .take_while(|(i, _)| *i > floor)
+                        .any(|(_, f)| *f > start);
                     let estado = if taken {
                         Estado::Ocupado
-                    } else if holds.contains(&s) {
+                    } else if !holds.is_empty() && holds.contains(&start) {
                         Estado::Reservado
                     } else {
                         Estado::Disponivel
@@ -218,7 +248,6 @@ pub fn slots(
                 Err(_) => break,
             }
         }
-        list.sort_by_key(|(s, _)| *s);
         out.push((id, list));
     }
     out
@@ -697,4 +726,25 @@ pub fn executar(
     let agora = app.clock.stamp();
     let d = rt.block_on(app.write(|db| Ok(decidir(db, t, minutes, &agora))))?;
     anunciar(app, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn secs_counts_like_jiff(y in 1900i16..2200, doy in 0i64..366, h in 0i8..24, m in 0i8..60, y2 in 1900i16..2200, doy2 in 0i64..366) {
+            let a = jiff::civil::date(y, 1, 1).at(h, m, 0, 0).saturating_add(SignedDuration::from_hours(24 * doy));
+            let b = jiff::civil::date(y2, 1, 1).at(0, 0, 0, 0).saturating_add(SignedDuration::from_hours(24 * doy2));
+            prop_assert_eq!(secs(a) - secs(b), a.duration_since(b).as_secs());
+        }
+    }
+
+    #[test]
+    fn secs_of_the_epoch_is_zero() {
+        assert_eq!(secs(jiff::civil::date(1970, 1, 1).at(0, 0, 0, 0)), 0);
+        assert_eq!(secs(jiff::civil::date(1970, 1, 2).at(0, 0, 1, 0)), 86_401);
+    }
 }

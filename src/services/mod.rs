@@ -8,6 +8,8 @@ pub mod horarios;
 pub mod idempotency;
 pub mod medicos;
 pub mod pacientes;
+pub mod relatorio_pdf;
+pub mod relatorios;
 pub mod tarefas;
 
 use std::sync::Arc;

@@ -205,18 +205,7 @@ impl Worker {
         match t.tipo {
             TipoTarefa::AgendarConsulta => agenda::executar(&self.app, &self.rt, t),
             TipoTarefa::Backup => super::backups::executar(&self.app, &self.rt, t),
-            TipoTarefa::GerarRelatorio => {
-                let e = ErroTarefa {
-                    code: "nao_implementado".into(),
-                    detail: "Relatórios ainda não estão disponíveis.".into(),
-                };
-                complete(
-                    &self.app,
-                    &self.rt,
-                    finished(t, self.app.clock.stamp(), Err(e)),
-                )?;
-                Err(Falha::Recusada)
-            }
+            TipoTarefa::GerarRelatorio => super::relatorios::executar(&self.app, &self.rt, t),
         }
     }
 }
@@ -323,15 +312,9 @@ impl Runner for Worker {
     }
 
     fn panicked(&self, task_id: &str, _message: &str) {
-        if let Some(t) = self
-            .app
-            .store
-            .read()
-            .tarefas
-            .get(task_id)
-            .cloned()
-            .filter(|t| !t.status.is_final())
-        {
+        // Bind first: a read guard living through the body would deadlock `set`'s write.
+        let current = self.app.store.read().tarefas.get(task_id).cloned();
+        if let Some(t) = current.filter(|t| !t.status.is_final()) {
             let e = ErroTarefa {
                 code: "erro_interno".into(),
                 detail: "Erro interno ao executar a tarefa.".into(),

@@ -1,0 +1,153 @@
+//! Reports (SPEC §7): a PDF of the appointments filtered by doctor and period, written by
+//! the worker with its progress reported through the task.
+
+use std::fs;
+use std::io::Write;
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::relatorio_pdf::{LinhaRelatorio, Relatorio, render};
+use super::{App, backups, tarefas};
+use crate::error::{AppError, CampoErro};
+use crate::models::{Tarefa, TipoTarefa};
+
+/// Body of `POST /relatorios/gerar` (all optional; dates inclusive).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ParamsRelatorio {
+    /// Only this doctor's appointments.
+    pub medico_id: Option<String>,
+    /// From this date (`YYYY-MM-DD`).
+    #[schema(value_type = Option<String>, example = "2026-03-01")]
+    pub periodo_inicio: Option<Date>,
+    /// Up to this date, inclusive.
+    #[schema(value_type = Option<String>, example = "2026-03-31")]
+    pub periodo_fim: Option<Date>,
+}
+
+/// Checks the filters (422 for an unknown doctor or a reversed period) and queues the report.
+pub async fn solicitar(app: &App, p: ParamsRelatorio) -> Result<serde_json::Value, AppError> {
+    let mut errs = Vec::new();
+    if let Some(m) = &p.medico_id
+        && app.store.read().medicos.get(m).is_none()
+    {
+        errs.push(CampoErro::new("medico_id", "médico não encontrado"));
+    }
+    if let (Some(a), Some(b)) = (p.periodo_inicio, p.periodo_fim)
+        && a > b
+    {
+        errs.push(CampoErro::new(
+            "periodo_fim",
+            "deve ser igual ou posterior a periodo_inicio",
+        ));
+    }
+    if !errs.is_empty() {
+        return Err(AppError::Validation(errs));
+    }
+    tarefas::enqueue(
+        app,
+        TipoTarefa::GerarRelatorio,
+        &p,
+        |t| serde_json::json!({"status": "processando", "task_id": t.id}),
+    )
+    .await
+}
+
+fn data_br(d: Date) -> String {
+    d.strftime("%d/%m/%Y").to_string()
+}
+
+/// The report's content, read from the store in one go.
+fn montar(app: &App, p: &ParamsRelatorio) -> Relatorio {
+    let db = app.store.read();
+    let mut filtros = Vec::new();
+    let medico = p.medico_id.as_deref();
+    if let Some(m) = medico {
+        let nome = db
+            .medicos
+            .get(m)
+            .map_or_else(|| format!("(excluído) {m}"), |m| m.nome.clone());
+        filtros.push(("Médico".to_owned(), nome));
+    }
+    match (p.periodo_inicio, p.periodo_fim) {
+        (Some(a), Some(b)) => {
+            filtros.push(("Período".into(), format!("{} a {}", data_br(a), data_br(b))))
+        }
+        (Some(a), None) => filtros.push(("Período".into(), format!("a partir de {}", data_br(a)))),
+        (None, Some(b)) => filtros.push(("Período".into(), format!("até {}", data_br(b)))),
+        (None, None) => {}
+    }
+    let filtro = super::consultas::Filtro {
+        medico_id: p.medico_id.clone(),
+        paciente_id: None,
+        status: None,
+        de: p.periodo_inicio,
+        ate: p.periodo_fim,
+    };
+    let (iter, _) = super::consultas::list(&db, &filtro);
+    let linhas = iter
+        .map(|c| LinhaRelatorio {
+            inicio: c.inicio,
+            medico: db
+                .medicos
+                .get(&c.medico_id)
+                .map_or_else(|| "(médico excluído)".to_owned(), |m| m.nome.clone()),
+            paciente: db
+                .pacientes
+                .get(&c.paciente_id)
+                .map_or_else(|| "(paciente excluído)".to_owned(), |p| p.nome.clone()),
+            status: c.status,
+        })
+        .collect();
+    Relatorio {
+        titulo: "Relatório de consultas".into(),
+        filtros,
+        gerado_em: app.clock.now().strftime("%d/%m/%Y %H:%M").to_string(),
+        linhas,
+    }
+}
+
+/// The worker's report task: gathers the rows, renders the PDF (progress through the task),
+/// writes `reports/relatorio_YYYYMMDD_HHMMSS.pdf`, completes the task and announces
+/// `relatorio_pronto`.
+pub fn executar(app: &App, rt: &tokio::runtime::Handle, t: &Tarefa) -> Result<(), tarefas::Falha> {
+    let p: ParamsRelatorio = serde_json::from_value(t.parametros.clone()).unwrap_or_default();
+    let relatorio = montar(app, &p);
+    let mut progress = tarefas::Progresso::new(app, rt, t);
+    progress.report(10);
+    let pdf = render(&relatorio, &mut |pct| {
+        progress.report(10 + (u16::from(pct) * 8 / 10) as u8)
+    })
+    .map_err(|e| tarefas::Falha::Transitoria(format!("pdf: {e}")))?;
+    let dir = &app.config.reports_dir;
+    let transient = |e: std::io::Error| tarefas::Falha::Transitoria(e.to_string());
+    fs::create_dir_all(dir).map_err(transient)?;
+    let tmp = dir.join(format!(".relatorio-{}.tmp", t.id));
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(&pdf)?;
+        f.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = fs::remove_file(&tmp);
+        return Err(transient(e));
+    }
+    let base = format!("relatorio_{}", app.clock.now().strftime("%Y%m%d_%H%M%S"));
+    let nome = backups::publicar(dir, &tmp, &base, "pdf").map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        transient(e)
+    })?;
+    tracing::info!(target: "agendamento::relatorio", arquivo = %nome, linhas = relatorio.linhas.len(), "report written");
+    let done = tarefas::finished(
+        t,
+        app.clock.stamp(),
+        Ok(serde_json::json!({"arquivo": nome, "consultas": relatorio.linhas.len()})),
+    );
+    tarefas::complete(app, rt, done)?;
+    app.events.publish(
+        "relatorio_pronto",
+        &serde_json::json!({"arquivo": nome, "task_id": t.id}),
+    );
+    Ok(())
+}
