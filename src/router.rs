@@ -100,6 +100,7 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);
+    refine_schemas(&mut doc);
     (router, doc)
 }
 
@@ -197,6 +198,136 @@ fn add_problem_responses(doc: &mut utoipa::openapi::OpenApi) {
                     .responses
                     .entry(code.to_owned())
                     .or_insert_with(|| problem(desc));
+            }
+        }
+    }
+}
+
+/// The rules of the input types that utoipa cannot derive, written into the document from
+/// the same constants the parsers use, so the published contract is exactly what the server
+/// accepts (fuzzers generate from it; clients validate against it).
+fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) {
+    use crate::domain::{
+        Cpf, DATE_PATTERN, DATETIME_PATTERN, Hora, TELEFONE_PATTERN, email_pattern,
+        not_blank_pattern,
+    };
+    use utoipa::openapi::schema::Schema;
+
+    // Contains a character that is not whitespace (so trimming leaves something).
+    let not_blank = not_blank_pattern();
+    let not_blank = not_blank.as_str();
+    /// No pattern, only lengths.
+    const ANY: &str = "";
+    let or_empty = |p: &str| format!("^$|{p}");
+    let email = or_empty(&email_pattern());
+    let telefone = or_empty(TELEFONE_PATTERN);
+    let date_or_empty = or_empty(DATE_PATTERN);
+    let dias = [
+        "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
+    ];
+    /// (schema, property, pattern or "", min length, max length)
+    type Rule<'a> = (&'a str, &'a str, &'a str, Option<usize>, Option<usize>);
+    let rules: &[Rule] = &[
+        ("PacienteCreate", "nome", not_blank, Some(1), Some(200)),
+        ("PacienteCreate", "cpf", Cpf::PATTERN, None, None),
+        (
+            "PacienteCreate",
+            "data_nascimento",
+            DATE_PATTERN,
+            None,
+            None,
+        ),
+        ("PacienteCreate", "email", &email, None, Some(254)),
+        ("PacienteCreate", "telefone", &telefone, None, None),
+        ("PacienteCreate", "convenio", ANY, None, Some(100)),
+        ("PacienteUpdate", "nome", not_blank, Some(1), Some(200)),
+        ("PacienteUpdate", "email", &email, None, Some(254)),
+        ("PacienteUpdate", "telefone", &telefone, None, None),
+        ("PacienteUpdate", "convenio", ANY, None, Some(100)),
+        ("MedicoCreate", "nome", not_blank, Some(1), Some(200)),
+        ("MedicoCreate", "crm", "[0-9]", Some(1), Some(40)),
+        (
+            "MedicoCreate",
+            "especialidade",
+            not_blank,
+            Some(1),
+            Some(100),
+        ),
+        ("MedicoCreate", "email", &email, None, Some(254)),
+        ("MedicoCreate", "telefone", &telefone, None, None),
+        ("MedicoUpdate", "nome", not_blank, Some(1), Some(200)),
+        (
+            "MedicoUpdate",
+            "especialidade",
+            not_blank,
+            Some(1),
+            Some(100),
+        ),
+        ("MedicoUpdate", "email", &email, None, Some(254)),
+        ("MedicoUpdate", "telefone", &telefone, None, None),
+        ("HorarioCreate", "hora_inicio", Hora::PATTERN, None, None),
+        ("HorarioCreate", "hora_fim", Hora::PATTERN, None, None),
+        ("HorarioUpdate", "hora_inicio", Hora::PATTERN, None, None),
+        ("HorarioUpdate", "hora_fim", Hora::PATTERN, None, None),
+        ("ConsultaCreate", "paciente_id", not_blank, Some(1), None),
+        ("ConsultaCreate", "medico_id", not_blank, Some(1), None),
+        ("ConsultaCreate", "inicio", DATETIME_PATTERN, None, None),
+        ("ConsultaCreate", "fim", DATETIME_PATTERN, None, None),
+        ("ConsultaCreate", "observacoes", ANY, None, Some(2000)),
+        ("ConsultaUpdate", "inicio", DATETIME_PATTERN, None, None),
+        ("ConsultaUpdate", "fim", DATETIME_PATTERN, None, None),
+        ("ConsultaUpdate", "observacoes", ANY, None, Some(2000)),
+        ("SlotBody", "medico_id", not_blank, Some(1), None),
+        ("SlotBody", "slot", DATETIME_PATTERN, None, None),
+        (
+            "RelatorioBody",
+            "periodo_inicio",
+            &date_or_empty,
+            None,
+            None,
+        ),
+        ("RelatorioBody", "periodo_fim", &date_or_empty, None, None),
+    ];
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for (schema, prop, pattern, min, max) in rules {
+        let Some(RefOr::T(Schema::Object(obj))) = components.schemas.get_mut(*schema) else {
+            continue;
+        };
+        if let Some(RefOr::T(Schema::Object(p))) = obj.properties.get_mut(*prop) {
+            if !pattern.is_empty() {
+                p.pattern = Some((*pattern).to_owned());
+            }
+            p.min_length = p.min_length.or(*min);
+            p.max_length = p.max_length.or(*max);
+        }
+    }
+    for schema in ["HorarioCreate", "HorarioUpdate"] {
+        if let Some(RefOr::T(Schema::Object(obj))) = components.schemas.get_mut(schema)
+            && let Some(RefOr::T(Schema::Object(p))) = obj.properties.get_mut("dia_semana")
+        {
+            let mut values: Vec<serde_json::Value> =
+                dias.iter().map(|d| serde_json::json!(d)).collect();
+            if schema == "HorarioUpdate" {
+                values.push(serde_json::Value::Null);
+            }
+            p.enum_values = Some(values);
+        }
+    }
+    // Date query parameters.
+    for item in doc.paths.paths.values_mut() {
+        for op in [item.get.as_mut(), item.post.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            for param in op.parameters.iter_mut().flatten() {
+                if let RefOr::T(param) = param
+                    && matches!(param.name.as_str(), "de" | "ate")
+                    && let Some(RefOr::T(Schema::Object(p))) = param.schema.as_mut()
+                {
+                    p.pattern = Some(DATE_PATTERN.to_owned());
+                }
             }
         }
     }

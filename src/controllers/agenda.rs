@@ -92,14 +92,14 @@ impl SlotBody {
         tz: &jiff::tz::TimeZone,
     ) -> Result<(String, jiff::civil::DateTime), AppError> {
         let mut e = Erros::default();
-        if self.medico_id.trim().is_empty() {
+        if crate::domain::trim(&self.medico_id).is_empty() {
             e.push("medico_id", "campo obrigatório");
         }
         let slot = e.check("slot", parse_datetime(&self.slot, tz));
         e.finish()?;
         let slot =
             slot.ok_or_else(|| AppError::Internal("validation passed without values".into()))?;
-        Ok((self.medico_id.trim().to_owned(), slot))
+        Ok((crate::domain::trim(&self.medico_id).to_owned(), slot))
     }
 }
 

@@ -58,7 +58,15 @@ pub async fn download(
     if !nome_valido(nome, prefix, ext) {
         return Err(AppError::NotFound("Arquivo não encontrado.".into()));
     }
-    let bytes = match tokio::fs::read(dir.join(nome)).await {
+    let path = dir.join(nome);
+    // Only regular files: a folder (or anything else) with a valid-looking name is not a file to serve.
+    if !tokio::fs::symlink_metadata(&path)
+        .await
+        .is_ok_and(|m| m.is_file())
+    {
+        return Err(AppError::NotFound("Arquivo não encontrado.".into()));
+    }
+    let bytes = match tokio::fs::read(&path).await {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(AppError::NotFound("Arquivo não encontrado.".into()));
@@ -144,7 +152,7 @@ impl RelatorioBody {
     fn validate(self) -> Result<ParamsRelatorio, AppError> {
         let mut e = Erros::default();
         let date = |e: &mut Erros, campo: &str, v: Option<String>| {
-            v.filter(|s| !s.trim().is_empty())
+            v.filter(|s| !s.is_empty())
                 .and_then(|s| e.check(campo, parse_date(&s)))
         };
         let periodo_inicio = date(&mut e, "periodo_inicio", self.periodo_inicio);
@@ -153,7 +161,7 @@ impl RelatorioBody {
         Ok(ParamsRelatorio {
             medico_id: self
                 .medico_id
-                .map(|m| m.trim().to_owned())
+                .map(|m| crate::domain::trim(&m).to_owned())
                 .filter(|m| !m.is_empty()),
             periodo_inicio,
             periodo_fim,

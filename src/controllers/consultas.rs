@@ -89,7 +89,7 @@ impl ConsultaCreate {
             ("paciente_id", &self.paciente_id),
             ("medico_id", &self.medico_id),
         ] {
-            if v.trim().is_empty() {
+            if crate::domain::trim(v).is_empty() {
                 e.push(campo, "campo obrigatório");
             }
         }
@@ -98,8 +98,8 @@ impl ConsultaCreate {
         let intervalo =
             iv.ok_or_else(|| AppError::Internal("validation passed without values".into()))?;
         Ok(NovaConsulta {
-            paciente_id: self.paciente_id.trim().to_owned(),
-            medico_id: self.medico_id.trim().to_owned(),
+            paciente_id: crate::domain::trim(&self.paciente_id).to_owned(),
+            medico_id: crate::domain::trim(&self.medico_id).to_owned(),
             intervalo,
             status: self.status.unwrap_or(StatusConsulta::Agendada),
             observacoes,
@@ -142,8 +142,16 @@ impl FiltroConsultas {
             .ate
             .as_deref()
             .and_then(|d| e.check("ate", parse_date(d)));
+        if let (Some(de), Some(ate)) = (de, ate)
+            && de > ate
+        {
+            e.push("ate", "deve ser igual ou posterior a de");
+        }
         e.finish()?;
-        let clean = |s: Option<String>| s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let clean = |s: Option<String>| {
+            s.map(|v| crate::domain::trim(&v).to_owned())
+                .filter(|v| !v.is_empty())
+        };
         Ok(Filtro {
             medico_id: clean(self.medico_id),
             paciente_id: clean(self.paciente_id),

@@ -89,6 +89,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| AppError::InvalidJson(format!("linha {}, coluna {}", e.line(), e.column())))?;
+    // Every body is an object; serde would also read a struct from an array.
+    if !value.is_object() {
+        return Err(AppError::campo("corpo", "deve ser um objeto JSON"));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         AppError::Validation(vec![field_error(&path, &e.inner().to_string())])
@@ -103,7 +107,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
         let q = parts.uri.query().unwrap_or("");
-        let q = without_empty(q);
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(ApiQuery)
@@ -116,14 +119,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                 AppError::Validation(vec![err])
             })
     }
-}
-
-/// The query without the pairs whose value is empty: `?de=` means "no `de`", as a form
-/// with an empty field sends it.
-fn without_empty(q: &str) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form_urlencoded::parse(q.as_bytes()).filter(|(_, v)| !v.is_empty()))
-        .finish()
 }
 
 /// A field of a partial update: missing (keep), `null`/`""` (clear), or a value.
@@ -250,14 +245,15 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
-/// Validates an optional text field where `""` means absent.
+/// Validates an optional text field where `""` (or `null`) means absent; any other value is
+/// checked as sent, as the published schema describes it.
 pub fn opcional<T>(
     erros: &mut crate::error::Erros,
     campo: &str,
     v: Option<&str>,
     parse: impl FnOnce(&str) -> Result<T, &'static str>,
 ) -> Option<T> {
-    match v.map(str::trim).filter(|s| !s.is_empty()) {
+    match v.filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => erros.check(campo, parse(s)),
     }
@@ -273,7 +269,7 @@ pub fn patch_opcional<T>(
     if v.is_missing() {
         return None;
     }
-    match v.as_opt().map(str::trim).filter(|s| !s.is_empty()) {
+    match v.as_opt().filter(|s| !s.is_empty()) {
         None => Some(None),
         Some(s) => erros.check(campo, parse(s)).map(Some),
     }

@@ -38,11 +38,11 @@ pub struct MedicoCreate {
 pub struct MedicoUpdate {
     /// New name.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub nome: Patch<String>,
     /// New speciality.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub especialidade: Patch<String>,
     /// New e-mail.
     #[serde(default)]
@@ -63,7 +63,7 @@ pub struct FiltroMedicos {
 }
 
 fn especialidade(s: &str) -> Result<String, &'static str> {
-    match s.trim() {
+    match crate::domain::trim(s) {
         "" => Err("não pode ser vazia"),
         t if t.chars().count() > 100 => Err("deve ter no máximo 100 caracteres"),
         t => Ok(t.to_owned()),

@@ -43,7 +43,7 @@ pub struct PacienteCreate {
 pub struct PacienteUpdate {
     /// New name.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub nome: Patch<String>,
     /// New e-mail.
     #[serde(default)]

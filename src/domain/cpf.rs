@@ -7,17 +7,27 @@ use std::fmt;
 pub struct Cpf(String);
 
 impl Cpf {
-    /// Accepts `123.456.789-09` or `12345678909` (dots, dashes and spaces are ignored) and
-    /// checks both check digits. Sequences of one repeated digit are rejected: they pass the
-    /// arithmetic but are not issued.
+    /// The schema pattern: `123.456.789-09` or `12345678909` (each separator optional).
+    pub const PATTERN: &'static str = r"^[0-9]{3}\.?[0-9]{3}\.?[0-9]{3}-?[0-9]{2}$";
+
+    /// Accepts exactly [`Cpf::PATTERN`] and checks both check digits. Sequences of one
+    /// repeated digit are rejected: they pass the arithmetic but are not issued.
     pub fn parse(s: &str) -> Result<Self, &'static str> {
         let mut digits = Vec::with_capacity(11);
-        for c in s.trim().chars() {
-            match c {
-                '0'..='9' => digits.push(c as u8 - b'0'),
-                '.' | '-' | ' ' => {}
-                _ => return Err("CPF inválido"),
+        let mut chars = s.chars().peekable();
+        for (group, sep) in [(3, Some('.')), (3, Some('.')), (3, Some('-')), (2, None)] {
+            for _ in 0..group {
+                match chars.next() {
+                    Some(c @ '0'..='9') => digits.push(c as u8 - b'0'),
+                    _ => return Err("CPF inválido"),
+                }
             }
+            if let Some(sep) = sep {
+                chars.next_if_eq(&sep);
+            }
+        }
+        if chars.next().is_some() {
+            return Err("CPF inválido");
         }
         if digits.len() != 11 || digits.iter().all(|d| *d == digits[0]) {
             return Err("CPF inválido");
@@ -86,6 +96,8 @@ mod tests {
             ("123456789091", "twelve digits"),
             ("111.111.111-11", "repeated digit"),
             ("abc.def.ghi-jk", "letters"),
+            (" 12345678909", "leading space"),
+            ("123-456-789.09", "separators in the wrong places"),
             ("", "empty"),
         ] {
             assert!(Cpf::parse(input).is_err(), "{input} should fail: {why}");

@@ -9,7 +9,10 @@ pub struct Crm {
 impl Crm {
     /// Accepts any non-empty registration that contains at least one digit, e.g. `CRM/SP 123456`.
     pub fn parse(s: &str) -> Result<Self, &'static str> {
-        let t = s.trim();
+        if s.chars().count() > 40 {
+            return Err("CRM deve ter no máximo 40 caracteres");
+        }
+        let t = super::trim(s);
         if t.chars().count() > 40 {
             return Err("CRM deve ter no máximo 40 caracteres");
         }

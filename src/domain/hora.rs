@@ -14,10 +14,13 @@ impl Hora {
     /// 23:59.
     pub const MAX: Self = Self(23 * 60 + 59);
 
-    /// Parses `HH:MM` (also `H:MM` and `HH:MM:SS` with zero seconds).
+    /// The schema pattern: `HH:MM`, optionally with `:00` seconds.
+    pub const PATTERN: &'static str = r"^([01][0-9]|2[0-3]):[0-5][0-9](:00)?$";
+
+    /// Parses exactly [`Hora::PATTERN`].
     pub fn parse(s: &str) -> Result<Self, &'static str> {
         const ERR: &str = "hora inválida: use HH:MM";
-        let t = s.trim();
+        let t = s;
         let mut parts = t.split(':');
         let h = parts.next().ok_or(ERR)?;
         let m = parts.next().ok_or(ERR)?;
@@ -26,7 +29,7 @@ impl Hora {
             Some(sec) => sec == "00",
         };
         let num = |p: &str, max: u16| -> Option<u16> {
-            if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            if p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
             p.parse().ok().filter(|v| *v <= max)
@@ -77,14 +80,15 @@ mod tests {
             Hora::parse("08:30").map(|h| h.to_string()),
             Ok("08:30".into())
         );
-        assert_eq!(Hora::parse("8:05").map(|h| h.minutes()), Ok(485));
+        assert_eq!(Hora::parse("08:05").map(|h| h.minutes()), Ok(485));
         assert_eq!(Hora::parse("23:59:00").map(|h| h.minutes()), Ok(1439));
     }
 
     #[test]
     fn rejects_bad_times() {
         for bad in [
-            "24:00", "12:60", "12", "12:5", "ab:cd", "12:00:30", "", "-1:00", "1:2:3:4",
+            "24:00", "12:60", "12", "12:5", "ab:cd", "12:00:30", "", "-1:00", "1:2:3:4", "8:05",
+            " 08:00",
         ] {
             assert!(Hora::parse(bad).is_err(), "{bad}");
         }

@@ -48,33 +48,83 @@ fn truncate(dt: DateTime) -> DateTime {
     dt.with().subsec_nanosecond(0).build().unwrap_or(dt)
 }
 
+/// The schema pattern of a datetime input: clinic-local `YYYY-MM-DDTHH:MM[:SS[.f]]`, or
+/// with an offset (`Z`, `±HH:MM`).
+pub const DATETIME_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$";
+/// The schema pattern of a date: `YYYY-MM-DD`.
+pub const DATE_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+
+/// Whether `s` has the shape of [`DATETIME_PATTERN`] (the calendar is checked by jiff).
+fn datetime_shape(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let head = b.len() >= 16
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't' | b' ')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16);
+    if !head {
+        return false;
+    }
+    let mut i = 16;
+    if b.get(i) == Some(&b':') {
+        if !digits(i + 1..i + 3) {
+            return false;
+        }
+        i += 3;
+        if b.get(i) == Some(&b'.') {
+            let n = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if !(1..=9).contains(&n) {
+                return false;
+            }
+            i += 1 + n;
+        }
+    }
+    match &b[i..] {
+        [] | [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()),
+        _ => false,
+    }
+}
+
 /// Parses a clinic-local datetime: `YYYY-MM-DDTHH:MM[:SS[.fff]]`, or an RFC 3339 instant
-/// with an offset (converted to the clinic's zone). Fractional seconds are dropped.
+/// with an offset (converted to the clinic's zone), exactly [`DATETIME_PATTERN`].
+/// Fractional seconds are dropped.
 pub fn parse_datetime(s: &str, tz: &TimeZone) -> Result<DateTime, &'static str> {
     const ERR: &str = "data e hora inválidas: use AAAA-MM-DDTHH:MM:SS";
-    let t = s.trim();
-    // Only the time part can carry an offset; the date part has dashes of its own.
-    let has_offset = t
-        .get(10..)
-        .is_some_and(|rest| rest.ends_with(['Z', 'z']) || rest.contains(['+', '-']));
-    if t.len() < 16 || !t.is_char_boundary(10) || !matches!(t.as_bytes()[10], b'T' | b't' | b' ') {
+    if !datetime_shape(s) {
         return Err(ERR);
     }
+    let has_offset = s.len() > 16 && (s.ends_with(['Z', 'z']) || s[16..].contains(['+', '-']));
     let dt = if has_offset {
-        t.parse::<Timestamp>()
+        s.parse::<Timestamp>()
             .map_err(|_| ERR)?
             .to_zoned(tz.clone())
             .datetime()
     } else {
-        t.parse::<DateTime>().map_err(|_| ERR)?
+        s.parse::<DateTime>().map_err(|_| ERR)?
     };
     Ok(truncate(dt))
 }
 
 /// Parses a `YYYY-MM-DD` date.
 pub fn parse_date(s: &str) -> Result<Date, &'static str> {
-    let t = s.trim();
-    if t.len() != 10 {
+    let t = s;
+    let b = t.as_bytes();
+    if t.len() != 10
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !b
+            .iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+    {
         return Err("data inválida: use AAAA-MM-DD");
     }
     t.parse::<Date>()
@@ -114,6 +164,9 @@ mod tests {
     fn rejects_bad_datetimes() {
         let tz = sp();
         for bad in [
+            "2026-03-02T08:00:00+0300",
+            "2026-03-02T08:00:00.",
+            "2026-03-02 08:00 ",
             "2026-03-02",
             "2026-02-30T08:00:00",
             "amanhã",

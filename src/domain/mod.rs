@@ -10,11 +10,13 @@ mod instante;
 mod intervalo;
 mod texto;
 
-pub use contato::{Email, Telefone};
+pub use contato::{Email, TELEFONE_PATTERN, Telefone, email_pattern};
 pub use cpf::Cpf;
 pub use crm::Crm;
 pub use dia_semana::DiaSemana;
 pub use hora::Hora;
-pub use instante::{Relogio, format_datetime, parse_date, parse_datetime};
+pub use instante::{
+    DATE_PATTERN, DATETIME_PATTERN, Relogio, format_datetime, parse_date, parse_datetime,
+};
 pub use intervalo::{Intervalo, overlaps};
-pub use texto::{Nome, fold, texto_opcional};
+pub use texto::{Nome, WHITESPACE_CLASS, fold, is_space, not_blank_pattern, texto_opcional, trim};

@@ -13,6 +13,26 @@ pub fn fold(s: &str) -> String {
         .collect()
 }
 
+/// Whitespace: Unicode White_Space, exactly the characters of [`WHITESPACE_CLASS`].
+pub fn is_space(c: char) -> bool {
+    c.is_whitespace()
+}
+
+/// The characters [`is_space`] accepts, as a regex class body for the published schema
+/// (spelled out: `\s` means different things to different regex engines).
+pub const WHITESPACE_CLASS: &str =
+    r"\t\n\x0B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+/// Schema pattern: contains a character that is not whitespace.
+pub fn not_blank_pattern() -> String {
+    format!("[^{WHITESPACE_CLASS}]")
+}
+
+/// `s` without leading and trailing [`is_space`] characters.
+pub fn trim(s: &str) -> &str {
+    s.trim_matches(is_space)
+}
+
 /// A person's name: 1..=200 characters after trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nome(String);
@@ -23,11 +43,13 @@ impl Nome {
 
     /// Trims `s` and checks its length.
     pub fn parse(s: &str) -> Result<Self, &'static str> {
-        let t = s.trim();
-        match t.chars().count() {
-            0 => Err("não pode ser vazio"),
-            n if n > Self::MAX => Err("deve ter no máximo 200 caracteres"),
-            _ => Ok(Self(t.to_owned())),
+        let t = trim(s);
+        if t.is_empty() {
+            Err("não pode ser vazio")
+        } else if s.chars().count() > Self::MAX {
+            Err("deve ter no máximo 200 caracteres")
+        } else {
+            Ok(Self(t.to_owned()))
         }
     }
 
@@ -39,10 +61,10 @@ impl Nome {
 
 /// An optional free-text field: trimmed, `""` means absent, at most `max` characters.
 pub fn texto_opcional(s: Option<&str>, max: usize) -> Result<Option<String>, String> {
-    match s.map(str::trim) {
+    match s {
         None | Some("") => Ok(None),
         Some(t) if t.chars().count() > max => Err(format!("deve ter no máximo {max} caracteres")),
-        Some(t) => Ok(Some(t.to_owned())),
+        Some(t) => Ok(Some(trim(t).to_owned()).filter(|t| !t.is_empty())),
     }
 }
 

@@ -41,7 +41,8 @@ fn owner_range<'a>(
     to: DateTime,
 ) -> impl DoubleEndedIterator<Item = &'a Arc<Consulta>> + 'a {
     let lo = (owner.to_owned(), from, String::new());
-    let hi = (owner.to_owned(), to, String::new());
+    // An empty or reversed window is empty (BTreeMap::range would panic on it).
+    let hi = (owner.to_owned(), to.max(from), String::new());
     index.range(lo..hi).map(|(_, c)| c)
 }
 

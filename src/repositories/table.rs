@@ -90,7 +90,19 @@ impl<T: Record> Table<T> {
             Bound::Excluded(k) => Bound::Excluded((k, String::new())),
             Bound::Unbounded => Bound::Unbounded,
         };
-        self.order.range((lo, hi)).map(|(_, r)| r)
+        // A reversed range is empty (BTreeMap::range would panic on it).
+        let reversed = match (&lo, &hi) {
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
+                a > b
+            }
+            _ => false,
+        };
+        let range = if reversed {
+            None
+        } else {
+            Some(self.order.range((lo, hi)))
+        };
+        range.into_iter().flatten().map(|(_, r)| r)
     }
 
     /// Inserts or replaces a record, keeping the indexes; returns the previous version.

@@ -19,7 +19,7 @@ use super::{App, tarefas};
 use crate::error::AppError;
 use crate::infra::store::StoreState;
 use crate::models::{Tarefa, TipoTarefa};
-use crate::repositories::Db;
+use crate::repositories::{Db, IdemEntry};
 
 /// The collections a backup holds.
 pub const COLECOES: [&str; 4] = ["pacientes", "medicos", "horarios", "consultas"];
@@ -122,6 +122,7 @@ pub fn listar(dir: &Path, prefix: &str, ext: &str) -> io::Result<Vec<String>> {
     let mut names: Vec<String> = match fs::read_dir(dir) {
         Ok(rd) => rd
             .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|n| nome_valido(n, prefix, ext))
             .collect(),
@@ -399,34 +400,52 @@ pub struct Restaurado {
 /// the current state, switches the data atomically and reloads it live.
 pub async fn restaurar(app: &Arc<App>, nome: &str) -> Result<Restaurado, AppError> {
     let dir = app.config.backup_dir.clone();
-    if !nome_valido(nome, "backup", "zip") || !dir.join(nome).is_file() {
+    let regular = fs::symlink_metadata(dir.join(nome)).is_ok_and(|m| m.is_file());
+    if !nome_valido(nome, "backup", "zip") || !regular {
         return Err(AppError::not_found("Backup"));
     }
     let app2 = app.clone();
     let nome2 = nome.to_owned();
+    // Taken here: the blocking thread does not see the request's task-local.
+    let idem = super::idempotency::current();
     let out = tokio::task::spawn_blocking(move || -> Result<Restaurado, AppError> {
         let (novo, _) = carregar(&dir.join(&nome2)).map_err(|detail| AppError::Unprocessable {
             code: "backup_invalido",
             detail: format!("O backup {nome2} é inválido: {detail}."),
         })?;
         let seguranca = escrever(&app2, "seguranca", None, &mut |_| {}).map_err(storage)?;
-        let contagens = Contagens::of(&novo);
+        let out = Restaurado {
+            status: "restaurado".into(),
+            arquivo: nome2.clone(),
+            backup_seguranca: seguranca.clone(),
+            contagens: Contagens::of(&novo),
+        };
+        // The Idempotency-Key answer goes into the switched state itself, so a retry of
+        // this request is replayed, never restored twice.
+        let answer = match idem {
+            Some(ctx) => Some(Arc::new(IdemEntry {
+                key: ctx.key,
+                fingerprint: ctx.fingerprint,
+                status: 200,
+                body: serde_json::to_string(&out).map_err(|e| AppError::Internal(e.to_string()))?,
+                created: jiff::Timestamp::now().as_second(),
+            })),
+            None => None,
+        };
         let mut novo = Some(novo);
         app2.store
             .replace(|cur| {
                 let mut db = novo.take().unwrap_or_default();
                 db.tarefas = cur.tarefas.clone();
                 db.idem = cur.idem.clone();
+                if let Some(a) = answer {
+                    db.idem.put(a);
+                }
                 db
             })
             .map_err(storage)?;
         tracing::info!(target: "agendamento::backup", arquivo = %nome2, seguranca = %seguranca, "backup restored");
-        Ok(Restaurado {
-            status: "restaurado".into(),
-            arquivo: nome2,
-            backup_seguranca: seguranca,
-            contagens,
-        })
+        Ok(out)
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))??;
