@@ -108,6 +108,25 @@ async fn expire_holds_forever(state: AppState) {
     }
 }
 
+/// Every minute, forgets old finished tasks and expired idempotency answers (bounded memory).
+async fn housekeeping_forever(state: AppState) {
+    let mut stop = state.shutdown.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                match crate::services::tarefas::housekeeping(&state, 5_000).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(target: "agendamento::tasks", removed = n, "old tasks and idempotency answers forgotten"),
+                    Err(e) => tracing::warn!(target: "agendamento::tasks", error = %e, "housekeeping failed; will retry"),
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// Queues an automatic backup every `--backup-interval-secs` (the first one interval after
 /// start); retention of the newest `--backup-keep` automatic backups runs after each.
 async fn automatic_backups(state: AppState) {
@@ -167,6 +186,7 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
             }))?;
     }
     tokio::spawn(expire_holds_forever(state.clone()));
+    tokio::spawn(housekeeping_forever(state.clone()));
     if state.config.backup_interval_secs > 0 {
         tokio::spawn(automatic_backups(state.clone()));
     }

@@ -323,3 +323,99 @@ impl Runner for Worker {
         }
     }
 }
+
+/// Finished tasks kept for `GET /sistema/tasks`; older ones are forgotten so a long-running
+/// server's memory and snapshots stay bounded.
+pub const KEEP_FINISHED: usize = 10_000;
+
+/// The deletions housekeeping makes: finished tasks beyond the newest `keep`, and
+/// idempotency answers created before `cutoff` (Unix seconds); at most `batch` of each.
+pub fn stale(db: &crate::repositories::Db, keep: usize, cutoff: i64, batch: usize) -> Vec<Op> {
+    let old_tasks = db
+        .tarefas
+        .iter()
+        .rev()
+        .filter(|t| t.status.is_final())
+        .skip(keep)
+        .take(batch)
+        .map(|t| Op::DelTarefa(t.id.clone()));
+    let old_answers = db
+        .idem
+        .iter()
+        .take_while(|e| e.created < cutoff)
+        .take(batch)
+        .map(|e| Op::DelIdem(e.key.clone()));
+    old_tasks.chain(old_answers).collect()
+}
+
+/// Forgets the finished tasks beyond the newest [`KEEP_FINISHED`] and the idempotency
+/// answers older than 24 h, at most `batch` of each per call. Returns how many went.
+pub async fn housekeeping(app: &App, batch: usize) -> Result<usize, AppError> {
+    let cutoff = jiff::Timestamp::now().as_second() - super::idempotency::TTL_SECS;
+    app.write(|db| {
+        let ops = stale(db, KEEP_FINISHED, cutoff, batch);
+        let n = ops.len();
+        Ok((ops, n))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::infra::store::StoreState;
+    use crate::repositories::{Db, IdemEntry};
+
+    fn task(status: StatusTarefa) -> Op {
+        let mut t = Tarefa::clone(
+            &nova(TipoTarefa::Backup, &(), "2026-01-01T00:00:00-03:00".into()).expect("task"),
+        );
+        t.status = status;
+        Op::PutTarefa(Arc::new(t))
+    }
+
+    #[test]
+    fn housekeeping_keeps_unfinished_tasks_and_the_newest_finished_ones() {
+        let mut db = Db::empty();
+        let statuses = [
+            StatusTarefa::Concluida,
+            StatusTarefa::Pendente,
+            StatusTarefa::Falhou,
+            StatusTarefa::Concluida,
+            StatusTarefa::Executando,
+            StatusTarefa::Concluida,
+        ];
+        let mut ids = Vec::new();
+        for s in statuses {
+            let op = task(s);
+            if let Op::PutTarefa(t) = &op {
+                ids.push(t.id.clone());
+            }
+            db.apply(op);
+            std::thread::sleep(std::time::Duration::from_millis(2)); // distinct v7 ids
+        }
+        for (key, created) in [("velha", 100), ("nova", 200)] {
+            db.apply(Op::PutIdem(Arc::new(IdemEntry {
+                key: key.into(),
+                fingerprint: String::new(),
+                status: 201,
+                body: "{}".into(),
+                created,
+            })));
+        }
+        let ops = stale(&db, 2, 150, 100);
+        let gone: Vec<String> = ops
+            .iter()
+            .map(|op| match op {
+                Op::DelTarefa(id) | Op::DelIdem(id) => id.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        // Newest two finished (ids[5], ids[3]) stay; unfinished (ids[1], ids[4]) stay.
+        assert_eq!(
+            gone,
+            vec![ids[2].clone(), ids[0].clone(), "velha".to_owned()]
+        );
+        assert_eq!(stale(&db, 2, 150, 1).len(), 2, "batch bounds each kind");
+    }
+}
