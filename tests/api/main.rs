@@ -3,6 +3,7 @@
 //! One test binary (STYLE §12), one module per area.
 
 mod agenda;
+mod backups;
 mod booking;
 mod consultas;
 mod conventions;
@@ -13,6 +14,7 @@ mod horarios;
 mod medicos;
 mod pacientes;
 mod queue;
+mod relatorios;
 mod sched_helpers;
 mod sse;
 mod system;
