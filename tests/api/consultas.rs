@@ -372,30 +372,17 @@ async fn concurrent_overlapping_creates_for_one_doctor_create_exactly_one() {
         ));
     }
 
-    let mut tasks = Vec::new();
-    for pid in pacientes {
-        let client = srv.client.clone();
-        let url = srv.url("/consultas");
-        let body = consulta_body(&pid, &mid, "2030-07-01T14:00:00", "2030-07-01T14:30:00");
-        tasks.push(tokio::spawn(async move {
-            read(client.post(url).json(&body).send().await.expect("POST")).await
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task").status);
-    }
+    let requests = pacientes
+        .into_iter()
+        .map(|pid| {
+            let body = consulta_body(&pid, &mid, "2030-07-01T14:00:00", "2030-07-01T14:30:00");
+            srv.client.post(srv.url("/consultas")).json(&body)
+        })
+        .collect();
+    let statuses = send_all(requests).await;
 
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        5,
-        "{statuses:?}"
-    );
+    assert_eq!(count_status(&statuses, 201), 1, "{statuses:?}");
+    assert_eq!(count_status(&statuses, 409), 5, "{statuses:?}");
     assert_eq!(srv.count("/consultas").await, 1);
 }
 
@@ -784,30 +771,19 @@ async fn concurrent_moves_of_two_consultas_into_one_time_let_exactly_one_win() {
         ));
     }
 
-    let mut tasks = Vec::new();
-    for id in &consultas {
-        let client = srv.client.clone();
-        let url = srv.url(&format!("/consultas/{id}"));
-        let body = json!({"inicio": "2030-07-02T15:00:00", "fim": "2030-07-02T15:30:00"});
-        tasks.push(tokio::spawn(async move {
-            read(client.put(url).json(&body).send().await.expect("PUT")).await
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task").status);
-    }
+    let body = json!({"inicio": "2030-07-02T15:00:00", "fim": "2030-07-02T15:30:00"});
+    let requests = consultas
+        .iter()
+        .map(|id| {
+            srv.client
+                .put(srv.url(&format!("/consultas/{id}")))
+                .json(&body)
+        })
+        .collect();
+    let statuses = send_all(requests).await;
 
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        3,
-        "{statuses:?}"
-    );
+    assert_eq!(count_status(&statuses, 200), 1, "{statuses:?}");
+    assert_eq!(count_status(&statuses, 409), 3, "{statuses:?}");
     let at_15 = srv.get("/consultas?de=2030-07-02&ate=2030-07-02").await;
     let moved = at_15
         .array()

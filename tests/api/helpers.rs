@@ -791,3 +791,21 @@ impl TestServer {
         self.restart();
     }
 }
+
+/// Sends every request at once (one task each) and returns their statuses, in order.
+pub async fn send_all(requests: Vec<reqwest::RequestBuilder>) -> Vec<u16> {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|r| tokio::spawn(async move { read(r.send().await.expect("send")).await.status }))
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    statuses
+}
+
+/// How many of `statuses` are `code`.
+pub fn count_status(statuses: &[u16], code: u16) -> usize {
+    statuses.iter().filter(|s| **s == code).count()
+}

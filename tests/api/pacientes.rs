@@ -371,30 +371,13 @@ async fn concurrent_creates_with_the_same_cpf_create_exactly_one() {
     let srv = TestServer::start();
     let body = paciente_body("Corrida", 110);
 
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let client = srv.client.clone();
-        let url = srv.url("/pacientes");
-        let body = body.clone();
-        tasks.push(tokio::spawn(async move {
-            read(client.post(url).json(&body).send().await.expect("POST")).await
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("task").status);
-    }
+    let requests = (0..8)
+        .map(|_| srv.client.post(srv.url("/pacientes")).json(&body))
+        .collect();
+    let statuses = send_all(requests).await;
 
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        7,
-        "{statuses:?}"
-    );
+    assert_eq!(count_status(&statuses, 201), 1, "{statuses:?}");
+    assert_eq!(count_status(&statuses, 409), 7, "{statuses:?}");
     assert_eq!(srv.count("/pacientes").await, 1);
 }
 
