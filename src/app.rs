@@ -136,7 +136,11 @@ async fn automatic_backups(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => crate::controllers::arquivos::queue_automatic_backup(&state).await,
+            _ = tick.tick() => {
+                if let Err(e) = crate::services::backups::solicitar(&state, "automatico").await {
+                    tracing::warn!(target: "agendamento::backup", error = %e, "could not queue the automatic backup");
+                }
+            }
             _ = stop.changed() => return,
         }
     }

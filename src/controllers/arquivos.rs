@@ -213,13 +213,3 @@ pub async fn find_relatorio(
     )
     .await
 }
-
-/// Used by the automatic-backup timer.
-pub async fn queue_automatic_backup(app: &AppState) {
-    match backups::solicitar(app, "automatico").await {
-        Ok(_) => {}
-        Err(e) => {
-            tracing::warn!(target: "agendamento::backup", error = %e, "could not queue the automatic backup")
-        }
-    }
-}
