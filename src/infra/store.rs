@@ -99,11 +99,12 @@ pub enum OpenError {
         msg: String,
     },
     /// The folder or a file could not be created, read or written.
-    #[error("não foi possível usar a pasta de dados {path}: {source}")]
+    #[error("não foi possível usar a pasta de dados {path}")]
     Io {
         /// The path involved.
         path: String,
-        /// The underlying error.
+        /// The underlying error (printed after the message by the error chain).
+        #[source]
         source: io::Error,
     },
 }
