@@ -15,7 +15,7 @@ if ! command -v st >/dev/null 2>&1; then
 fi
 ST="$(command -v st || echo "python3 -m schemathesis.cli")"
 cargo build --quiet --bin agendamento
-BIN=target/debug/agendamento
+BIN="${CARGO_TARGET_DIR:-target}/debug/agendamento"
 
 TMP="$(mktemp -d)"
 SERVER_PID=""
