@@ -18,7 +18,8 @@
 //! * `show --state F --what medico0|counts`
 //! * `sched-setup`, `sched-fill`, `book`, `slots`, `backup-load`, `report`: scheduling, backup
 //!   and report figures, in `bench/sched.rs`; `sse-fanout`: 10,000 SSE subscribers, in
-//!   `bench/sse.rs` (flags documented above each function).
+//!   `bench/sse.rs`; `soak`: the memory soak, in `bench/soak.rs` (flags documented above each
+//!   function).
 //!
 //! Every figure is also printed as a machine-readable line `RESULT name=value`.
 //!
@@ -37,6 +38,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod sched;
+mod soak;
 mod sse;
 
 type Res<T> = Result<T, String>;
@@ -47,7 +49,7 @@ fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = argv.first().cloned() else {
         eprintln!(
-            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show|sse-fanout|sched-setup|sched-fill|book|slots|backup-load|report> --flag value ..."
+            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show|sse-fanout|sched-setup|sched-fill|book|slots|backup-load|report|soak> --flag value ..."
         );
         std::process::exit(2);
     };
@@ -79,6 +81,7 @@ fn main() {
             "slots" => sched::slots(&args).await,
             "backup-load" => sched::backup_load(&args).await,
             "report" => sched::report(&args).await,
+            "soak" => soak::soak(&args).await,
             other => Err(format!("unknown subcommand {other}")),
         }
     });

@@ -5,7 +5,10 @@
 #
 # Knobs (environment): BENCH_CONSULTAS (default 100000), BENCH_DOCTORS (50), BENCH_PATIENTS (2000),
 # BENCH_TMPDIR (parent of the temp folder, default /tmp), BENCH_KEEP=1 (keep the temp folder),
-# BENCH_SKIP_BUILD=1 (use the binaries already in target/release), BENCH_BIN (server binary to measure).
+# BENCH_SKIP_BUILD=1 (use the binaries already in target/release), BENCH_BIN (server binary to measure),
+# BENCH_SOAK_SECS (memory soak length, default 600; 0 skips it), BENCH_SOAK_RATE (300 req/s),
+# BENCH_SOAK_WORKERS (8), BENCH_SOAK_MIX (action weights, see bench/soak.rs),
+# BENCH_ONLY (comma-separated phases to run: foundation, sched, soak; default all).
 #
 # Everything binds to and targets 127.0.0.1 only; every load loop is bounded in count and time.
 # The only process this script stops is the server it started, by its PID.
@@ -40,9 +43,20 @@ BOOK_SEQ=200                         # ...then one at a time
 FANOUT=${BENCH_SUBSCRIBERS:-10000}   # SSE subscribers on one server
 SLOTS_CONSULTAS=${BENCH_SLOTS_CONSULTAS:-50000}  # on-grid consultas stored for GET /agenda/slots
 SLOTS_GETS=200
+SOAK_SECS=${BENCH_SOAK_SECS:-600}       # memory soak: mixed load on a third server
+SOAK_RATE=${BENCH_SOAK_RATE:-300}       # requests/s over all soak workers (a ceiling)
+SOAK_WORKERS=${BENCH_SOAK_WORKERS:-8}
+SOAK_MIX=${BENCH_SOAK_MIX:-}            # e.g. read=35,paciente=15,consulta=15,book=20,hold=15
+SOAK_DOCTORS=20
+SOAK_PATIENTS=400
+SOAK_PRIME=10000                        # bookings before the soak: the task history at its cap
+ONLY=${BENCH_ONLY:-}
+case $SOAK_SECS in '' | *[!0-9]*) echo "bench: BENCH_SOAK_SECS must be a whole number of seconds" >&2; exit 2 ;; esac
 
 die() { echo "bench: FATAL: $*" >&2; exit 1; }
 section() { printf '\n=== %s ===\n' "$*"; }
+# want PHASE: whether BENCH_ONLY (empty = everything) names PHASE.
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 
 # ---------------------------------------------------------------------------------------------
 section "machine"
@@ -180,131 +194,161 @@ stored() {
         sed -n 's/^RESULT n_total_count=//p'
 }
 
-# ---------------------------------------------------------------------------------------------
-section "1. fsync probe"
-lg fsync-probe --dir "$TMP" --secs 2 --bytes 200
-FSYNC=$(val fsync_per_s)
+# Figures shared by the table; empty when their phase is not run (BENCH_ONLY).
+FSYNC="" S_SMALL="" S_BIG="" S_FINAL="" S_AFTER=""
 
 # ---------------------------------------------------------------------------------------------
-section "2. write cost with $SMALL consultas stored"
-mkdir -p "$DATA"
-start_server || die "server did not start"
-put startup_empty_ms "$STARTUP_MS"
-lg setup --base "$BASE" --state "$STATE" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC" ||
-    die "could not create médicos/pacientes"
-K=0
-lg fill --base "$BASE" --state "$STATE" --from $K --to $SMALL --concurrency "$FILL_CONC" --label fill_small
-K=$SMALL
-S_SMALL=$(stored)
-echo "consultas stored: ${S_SMALL:-?}"
-lg post-seq --base "$BASE" --state "$STATE" --from $K --count $SEQ_POSTS --label w_small
-K=$((K + SEQ_POSTS))
-
-# ---------------------------------------------------------------------------------------------
-section "3. group commit: POST /consultas at concurrency $GC_CONC"
-lg post-conc --base "$BASE" --state "$STATE" --from $K --count $GC_COUNT --concurrency $GC_CONC --max-secs $GC_SECS --label gc
-K=$((K + GC_COUNT))
-
-# ---------------------------------------------------------------------------------------------
-section "preload to $N_CONSULTAS consultas"
-NOW=$(stored)
-NOW=${NOW:-0}
-case $NOW in '' | *[!0-9]*) NOW=0 ;; esac
-TO=$((K + N_CONSULTAS - NOW))
-[ "$TO" -ge "$K" ] || TO=$K
-lg fill --base "$BASE" --state "$STATE" --from $K --to $TO --concurrency "$FILL_CONC" --max-secs $FILL_MAX_SECS --label fill_big
-K=$TO
-sleep 2 # let any background snapshot triggered by the preload settle
-S_BIG=$(stored)
-echo "consultas stored: ${S_BIG:-?}"
-
-section "2b. write cost with ${S_BIG:-?} consultas stored"
-lg post-seq --base "$BASE" --state "$STATE" --from $K --count $SEQ_POSTS --label w_big
-K=$((K + SEQ_POSTS))
-
-# ---------------------------------------------------------------------------------------------
-section "4. reads"
-lg get-seq --url "$BASE/consultas?limit=500" --count $LIST_GETS --warmup 20 --label list500
-
-MEDICO=$("$LOADGEN" show --state "$STATE" --what medico0)
-if command -v wrk >/dev/null 2>&1; then
-    echo "  wrk ${WRK_ARGS[*]} --latency $BASE/medicos/$MEDICO"
-    timeout 60 wrk "${WRK_ARGS[@]}" --latency "$BASE/medicos/$MEDICO" >"$TMP/wrk.out" 2>&1
-    sed 's/^/  /' "$TMP/wrk.out"
-    # wrk prints latencies as 812.00us / 1.23ms / 1.02s
-    to_ms() { awk '{v=$0; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}'; }
-    put wrk_rps "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$TMP/wrk.out")"
-    put wrk_p50_ms "$(awk '$1 == "50%" {print $2}' "$TMP/wrk.out" | to_ms)"
-    put wrk_p99_ms "$(awk '$1 == "99%" {print $2}' "$TMP/wrk.out" | to_ms)"
-    put wrk_non2xx "$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$TMP/wrk.out")"
-    put wrk_sockerr "$(grep -o 'Socket errors:.*' "$TMP/wrk.out")"
-    put wrk_total "$(awk '/requests in/ {print $1}' "$TMP/wrk.out")"
+if want foundation || want sched; then
+    section "1. fsync probe"
+    lg fsync-probe --dir "$TMP" --secs 2 --bytes 200
+    FSYNC=$(val fsync_per_s)
 fi
 
 # ---------------------------------------------------------------------------------------------
-section "5. backup with ${S_BIG:-?}+ consultas stored, latency idle vs during backups"
-lg backup-load --base "$BASE" --state "$STATE" --from $K --backup-dir "$TMP/backups" \
-    --idle-secs 4 --pace-ms 10 --max-backups 20 --min-samples 200 --max-secs 90
-USED=$(val backup_posts_used)
-K=$((K + ${USED:-20000}))
+if want foundation; then
+    section "2. write cost with $SMALL consultas stored"
+    mkdir -p "$DATA"
+    start_server || die "server did not start"
+    put startup_empty_ms "$STARTUP_MS"
+    lg setup --base "$BASE" --state "$STATE" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC" ||
+        die "could not create médicos/pacientes"
+    K=0
+    lg fill --base "$BASE" --state "$STATE" --from $K --to $SMALL --concurrency "$FILL_CONC" --label fill_small
+    K=$SMALL
+    S_SMALL=$(stored)
+    echo "consultas stored: ${S_SMALL:-?}"
+    lg post-seq --base "$BASE" --state "$STATE" --from $K --count $SEQ_POSTS --label w_small
+    K=$((K + SEQ_POSTS))
 
-# ---------------------------------------------------------------------------------------------
-section "6. report of the consultas from $REPORT_DE to $REPORT_ATE"
-lg report --base "$BASE" --pid "$SERVER_PID" --reports-dir "$TMP/reports" --de $REPORT_DE --ate $REPORT_ATE --max-secs 120
+    # ---------------------------------------------------------------------------------------------
+    section "3. group commit: POST /consultas at concurrency $GC_CONC"
+    lg post-conc --base "$BASE" --state "$STATE" --from $K --count $GC_COUNT --concurrency $GC_CONC --max-secs $GC_SECS --label gc
+    K=$((K + GC_COUNT))
 
-# ---------------------------------------------------------------------------------------------
-section "7. restart with ${S_BIG:-?}+ consultas stored"
-put rss_loaded_kib "$(rss_kib "$SERVER_PID" VmRSS)"
-put hwm_loaded_kib "$(rss_kib "$SERVER_PID" VmHWM)"
-S_FINAL=$(stored)
-echo "consultas stored before restart: ${S_FINAL:-?}; server VmRSS $(val rss_loaded_kib) KiB"
-stop_server
-put shutdown_ms "$SHUTDOWN_MS"
-put shutdown_rc "$SHUTDOWN_RC"
-echo "  data folder: $(du -sh "$DATA" | cut -f1); $(ls -l "$DATA" | awk 'NR>1 {printf "%s %s B; ", $NF, $5}')"
-if start_server; then
-    put startup_big_ms "$STARTUP_MS"
-    put rss_start_kib "$(rss_kib "$SERVER_PID" VmRSS)"
-    put hwm_start_kib "$(rss_kib "$SERVER_PID" VmHWM)"
-    sleep 1
-    put rss_start1s_kib "$(rss_kib "$SERVER_PID" VmRSS)"
-    S_AFTER=$(stored)
-    echo "consultas stored after restart: ${S_AFTER:-?}; VmRSS $(val rss_start_kib) KiB at 'listening', $(val rss_start1s_kib) KiB 1 s later (VmHWM $(val hwm_start_kib) KiB)"
+    # ---------------------------------------------------------------------------------------------
+    section "preload to $N_CONSULTAS consultas"
+    NOW=$(stored)
+    NOW=${NOW:-0}
+    case $NOW in '' | *[!0-9]*) NOW=0 ;; esac
+    TO=$((K + N_CONSULTAS - NOW))
+    [ "$TO" -ge "$K" ] || TO=$K
+    lg fill --base "$BASE" --state "$STATE" --from $K --to $TO --concurrency "$FILL_CONC" --max-secs $FILL_MAX_SECS --label fill_big
+    K=$TO
+    sleep 2 # let any background snapshot triggered by the preload settle
+    S_BIG=$(stored)
+    echo "consultas stored: ${S_BIG:-?}"
+
+    section "2b. write cost with ${S_BIG:-?} consultas stored"
+    lg post-seq --base "$BASE" --state "$STATE" --from $K --count $SEQ_POSTS --label w_big
+    K=$((K + SEQ_POSTS))
+
+    # ---------------------------------------------------------------------------------------------
+    section "4. reads"
+    lg get-seq --url "$BASE/consultas?limit=500" --count $LIST_GETS --warmup 20 --label list500
+
+    MEDICO=$("$LOADGEN" show --state "$STATE" --what medico0)
+    if command -v wrk >/dev/null 2>&1; then
+        echo "  wrk ${WRK_ARGS[*]} --latency $BASE/medicos/$MEDICO"
+        timeout 60 wrk "${WRK_ARGS[@]}" --latency "$BASE/medicos/$MEDICO" >"$TMP/wrk.out" 2>&1
+        sed 's/^/  /' "$TMP/wrk.out"
+        # wrk prints latencies as 812.00us / 1.23ms / 1.02s
+        to_ms() { awk '{v=$0; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}'; }
+        put wrk_rps "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$TMP/wrk.out")"
+        put wrk_p50_ms "$(awk '$1 == "50%" {print $2}' "$TMP/wrk.out" | to_ms)"
+        put wrk_p99_ms "$(awk '$1 == "99%" {print $2}' "$TMP/wrk.out" | to_ms)"
+        put wrk_non2xx "$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$TMP/wrk.out")"
+        put wrk_sockerr "$(grep -o 'Socket errors:.*' "$TMP/wrk.out")"
+        put wrk_total "$(awk '/requests in/ {print $1}' "$TMP/wrk.out")"
+    fi
+
+    # ---------------------------------------------------------------------------------------------
+    section "5. backup with ${S_BIG:-?}+ consultas stored, latency idle vs during backups"
+    lg backup-load --base "$BASE" --state "$STATE" --from $K --backup-dir "$TMP/backups" \
+        --idle-secs 4 --pace-ms 10 --max-backups 20 --min-samples 200 --max-secs 90
+    USED=$(val backup_posts_used)
+    K=$((K + ${USED:-20000}))
+
+    # ---------------------------------------------------------------------------------------------
+    section "6. report of the consultas from $REPORT_DE to $REPORT_ATE"
+    lg report --base "$BASE" --pid "$SERVER_PID" --reports-dir "$TMP/reports" --de $REPORT_DE --ate $REPORT_ATE --max-secs 120
+
+    # ---------------------------------------------------------------------------------------------
+    section "7. restart with ${S_BIG:-?}+ consultas stored"
+    put rss_loaded_kib "$(rss_kib "$SERVER_PID" VmRSS)"
+    put hwm_loaded_kib "$(rss_kib "$SERVER_PID" VmHWM)"
+    S_FINAL=$(stored)
+    echo "consultas stored before restart: ${S_FINAL:-?}; server VmRSS $(val rss_loaded_kib) KiB"
     stop_server
-else
-    S_AFTER=""
+    put shutdown_ms "$SHUTDOWN_MS"
+    put shutdown_rc "$SHUTDOWN_RC"
+    echo "  data folder: $(du -sh "$DATA" | cut -f1); $(ls -l "$DATA" | awk 'NR>1 {printf "%s %s B; ", $NF, $5}')"
+    if start_server; then
+        put startup_big_ms "$STARTUP_MS"
+        put rss_start_kib "$(rss_kib "$SERVER_PID" VmRSS)"
+        put hwm_start_kib "$(rss_kib "$SERVER_PID" VmHWM)"
+        sleep 1
+        put rss_start1s_kib "$(rss_kib "$SERVER_PID" VmRSS)"
+        S_AFTER=$(stored)
+        echo "consultas stored after restart: ${S_AFTER:-?}; VmRSS $(val rss_start_kib) KiB at 'listening', $(val rss_start1s_kib) KiB 1 s later (VmHWM $(val hwm_start_kib) KiB)"
+        stop_server
+    else
+        S_AFTER=""
+    fi
 fi
 
 # ---------------------------------------------------------------------------------------------
-# Scheduling: a second server on a fresh data folder (50 médicos working every day 00:00-23:30).
-section "8. scheduling server: setup"
-DATA=$TMP/banco2
-GRID=$TMP/grid.json
-mkdir -p "$DATA"
-SCHED_OK=0
-if start_server; then
-    SCHED_PID=$SERVER_PID
-    lg sched-setup --base "$BASE" --state "$GRID" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC" && SCHED_OK=1
-fi
-if [ $SCHED_OK = 1 ]; then
-    section "9. booking end to end: POST /consultas/agendar -> horario_ocupado on the SSE stream"
-    # grid cells 0..9 warm-up, then BOOK_COUNT at concurrency, then BOOK_SEQ one at a time
-    lg book --base "$BASE" --state "$GRID" --from 0 --count $BOOK_COUNT --concurrency $BOOK_CONC --seq $BOOK_SEQ --max-secs 120
-    CELL=$((10 + BOOK_COUNT + BOOK_SEQ))
+if want sched; then
+    # Scheduling: a second server on a fresh data folder (50 médicos working every day 00:00-23:30).
+    section "8. scheduling server: setup"
+    DATA=$TMP/banco2
+    GRID=$TMP/grid.json
+    mkdir -p "$DATA"
+    SCHED_OK=0
+    if start_server; then
+        SCHED_PID=$SERVER_PID
+        lg sched-setup --base "$BASE" --state "$GRID" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC" && SCHED_OK=1
+    fi
+    if [ $SCHED_OK = 1 ]; then
+        section "9. booking end to end: POST /consultas/agendar -> horario_ocupado on the SSE stream"
+        # grid cells 0..9 warm-up, then BOOK_COUNT at concurrency, then BOOK_SEQ one at a time
+        lg book --base "$BASE" --state "$GRID" --from 0 --count $BOOK_COUNT --concurrency $BOOK_CONC --seq $BOOK_SEQ --max-secs 120
+        CELL=$((10 + BOOK_COUNT + BOOK_SEQ))
 
-    section "10. SSE fan-out: $FANOUT subscribers, one event"
-    lg sse-fanout --base "$BASE" --pid "$SCHED_PID" --medico "$(val fanout_medico)" --slot "$(val fanout_slot)" \
-        --subscribers $FANOUT --connect-conc 256 --connect-secs 120 --wait-secs 30
+        section "10. SSE fan-out: $FANOUT subscribers, one event"
+        lg sse-fanout --base "$BASE" --pid "$SCHED_PID" --medico "$(val fanout_medico)" --slot "$(val fanout_slot)" \
+            --subscribers $FANOUT --connect-conc 256 --connect-secs 120 --wait-secs 30
 
-    section "11. GET /agenda/slots?days=30 with $SLOTS_CONSULTAS on-grid consultas stored"
-    lg sched-fill --base "$BASE" --state "$GRID" --from $CELL --to $((CELL + SLOTS_CONSULTAS)) --concurrency "$FILL_CONC" --max-secs 600 --label sched_fill
-    put slots_stored "$(stored)"
-    lg slots --base "$BASE" --days 30 --count $SLOTS_GETS --warmup 10 --max-secs 120
-    put rss_sched_kib "$(rss_kib "$SERVER_PID" VmRSS)"
-else
-    echo "bench: the scheduling server could not be set up; its figures are missing"
+        section "11. GET /agenda/slots?days=30 with $SLOTS_CONSULTAS on-grid consultas stored"
+        lg sched-fill --base "$BASE" --state "$GRID" --from $CELL --to $((CELL + SLOTS_CONSULTAS)) --concurrency "$FILL_CONC" --max-secs 600 --label sched_fill
+        put slots_stored "$(stored)"
+        lg slots --base "$BASE" --days 30 --count $SLOTS_GETS --warmup 10 --max-secs 120
+        put rss_sched_kib "$(rss_kib "$SERVER_PID" VmRSS)"
+    else
+        echo "bench: the scheduling server could not be set up; its figures are missing"
+    fi
+    stop_server
 fi
-stop_server
+
+# ---------------------------------------------------------------------------------------------
+# Memory soak: a third server on a fresh data folder (automatic backups off, as for the others:
+# the soak queues its own backups and reports).
+if want soak && [ "$SOAK_SECS" -gt 0 ]; then
+    section "12. memory soak: $SOAK_SECS s of mixed load"
+    DATA=$TMP/banco3
+    mkdir -p "$DATA"
+    if start_server; then
+        if lg sched-setup --base "$BASE" --state "$TMP/soak-grid.json" --doctors $SOAK_DOCTORS --patients $SOAK_PATIENTS --concurrency 8; then
+            lg soak --base "$BASE" --state "$TMP/soak-grid.json" --pid "$SERVER_PID" --secs "$SOAK_SECS" \
+                --workers "$SOAK_WORKERS" --rate "$SOAK_RATE" --subscribers 3 --sample-secs 5 \
+                --backup-every 60 --report-every 120 --prime $SOAK_PRIME --mix "$SOAK_MIX" \
+                --samples-out "$TMP/soak-rss.csv"
+        fi
+        stop_server
+        put soak_shutdown_rc "$SHUTDOWN_RC"
+    else
+        echo "bench: the soak server did not start; its figures are missing"
+    fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Server-side problems worth reporting
@@ -341,66 +385,86 @@ EXPECTED_AFTER=$S_FINAL
 {
 echo "figure | parameters | value | target | ok?"
 echo "--- | --- | --- | --- | ---"
-echo "fsync probe | 1 thread, append 200 B + fdatasync, 2 s, file in the data dir's temp folder | ${FSYNC:-?} fsyncs/s (p50 $(val fsync_p50_ms) ms) | reference for durable writes | -"
-echo "POST /consultas latency, small store | ${S_SMALL:-?} stored, $(val w_small_n) sequential, 1 client | p50 $(f2 "$WS50") ms, p99 $(f2 "$(val w_small_p99_ms)") ms | - | -"
-echo "POST /consultas latency, big store | ${S_BIG:-?} stored, $(val w_big_n) sequential, 1 client | p50 $(f2 "$WB50") ms, p99 $(f2 "$(val w_big_p99_ms)") ms | - | -"
-echo "write cost growth | p50(${S_BIG:-?} stored) / p50(${S_SMALL:-?} stored) | ${RATIO:-?} | <= 1.5 | $(ok "$RATIO" '<=' 1.5)"
-echo "POST /consultas throughput (group commit) | concurrency $GC_CONC, $(val gc_n) requests (max $GC_COUNT / ${GC_SECS} s), $(val gc_ok) x 201 | $(val gc_ok_rps) req/s = ${GC_X} x fsync rate (p50 $(f2 "$(val gc_p50_ms)") ms, p99 $(f2 "$(val gc_p99_ms)") ms) | >= 2 x fsync = ${GC_TARGET:-?} req/s | $(ok "$GC_RPS" '>=' "$GC_TARGET")"
-echo "preload POST /consultas | concurrency $FILL_CONC, $(val fill_big_created) created in $(val fill_big_secs) s | $(val fill_big_rps) req/s | - | -"
-if [ -n "$(val wrk_rps)" ]; then
-    echo "GET /medicos/{id} throughput | wrk ${WRK_ARGS[*]}, $(val wrk_total) requests, non-2xx ${W_NON2XX:-0}$( [ -n "$(val wrk_sockerr)" ] && echo ", $(val wrk_sockerr)") | $(val wrk_rps) req/s (p50 $(f2 "$(val wrk_p50_ms)") ms, p99 $(f2 "$(val wrk_p99_ms)") ms) | >= 20000 req/s | $(ok "$(val wrk_rps)" '>=' 20000)"
-else
-    echo "GET /medicos/{id} throughput | wrk ${WRK_ARGS[*]} | not measured (no wrk) | >= 20000 req/s | ?"
+if want foundation || want sched; then
+    echo "fsync probe | 1 thread, append 200 B + fdatasync, 2 s, file in the data dir's temp folder | ${FSYNC:-?} fsyncs/s (p50 $(val fsync_p50_ms) ms) | reference for durable writes | -"
 fi
-echo "GET /consultas?limit=500 latency | ${S_BIG:-?}+ stored, $(val list500_n) sequential, $(val list500_items) items per answer | p50 $(f2 "$(val list500_p50_ms)") ms, p99 $(f2 "$(val list500_p99_ms)") ms | p50 < 5 ms | $(ok "$(val list500_p50_ms)" '<' 5)"
-echo "start-up, empty store | spawn -> 'listening on' | $(val startup_empty_ms) ms | - | -"
-echo "start-up, big store | ${S_FINAL:-?} consultas, spawn -> 'listening on' | $(val startup_big_ms) ms | < 1000 ms | $(ok "$(val startup_big_ms)" '<' 1000)"
-echo "memory after start-up | ${S_FINAL:-?} consultas, VmRSS at 'listening' / 1 s later (VmHWM) | $(mib "$(val rss_start_kib)") / $(mib "$(val rss_start1s_kib)") ($(mib "$(val hwm_start_kib)")) | report | -"
-echo "memory under load | before SIGTERM, VmRSS (VmHWM) | $(mib "$(val rss_loaded_kib)") ($(mib "$(val hwm_loaded_kib)")) | report | -"
-echo "graceful shutdown | SIGTERM with ${S_FINAL:-?} consultas | $(val shutdown_ms) ms, exit status $(val shutdown_rc) | exit 0 | $(ok "$(val shutdown_rc)" '==' 0)"
-echo "data kept across restart | x-total-count before / after | ${S_FINAL:-?} / ${S_AFTER:-?} | equal | $(ok "${S_AFTER:-}" '==' "${EXPECTED_AFTER:-x}")"
-# --- backups and reports
-if [ -n "$(val backup_runs)" ]; then
-    echo "backup time and size | ${S_BIG:-?}+ consultas, POST /backup/executar -> task concluida (poll 20 ms); $(val backup_ok)/$(val backup_runs) backups back to back | first $(val backup_first_s) s (median $(val backup_median_s) s), $(mib "$(awk -v b="$(val backup_bytes)" 'BEGIN {print b / 1024}')") ZIP | report | $(ok "$(val backup_first_status)" '==' concluida)"
-    echo "GET /medicos/{id} during backup | one request every 10 ms; p50 idle ($(val backup_get_idle_p50_ms) ms) vs during backups ($(val backup_get_busy_n) samples, $(val backup_get_busy_p50_ms) ms) | x$(val backup_get_ratio) | <= 2 | $(ok "$(val backup_get_ratio)" '<=' 2)"
-    echo "POST /consultas during backup | one request every 10 ms; p50 idle ($(val backup_post_idle_p50_ms) ms) vs during backups ($(val backup_post_busy_n) samples, $(val backup_post_busy_p50_ms) ms) | x$(val backup_post_ratio) | <= 2 | $(ok "$(val backup_post_ratio)" '<=' 2)"
-else
-    echo "backup | ${S_BIG:-?}+ consultas | not measured | - | ?"
+if want foundation; then
+    echo "POST /consultas latency, small store | ${S_SMALL:-?} stored, $(val w_small_n) sequential, 1 client | p50 $(f2 "$WS50") ms, p99 $(f2 "$(val w_small_p99_ms)") ms | - | -"
+    echo "POST /consultas latency, big store | ${S_BIG:-?} stored, $(val w_big_n) sequential, 1 client | p50 $(f2 "$WB50") ms, p99 $(f2 "$(val w_big_p99_ms)") ms | - | -"
+    echo "write cost growth | p50(${S_BIG:-?} stored) / p50(${S_SMALL:-?} stored) | ${RATIO:-?} | <= 1.5 | $(ok "$RATIO" '<=' 1.5)"
+    echo "POST /consultas throughput (group commit) | concurrency $GC_CONC, $(val gc_n) requests (max $GC_COUNT / ${GC_SECS} s), $(val gc_ok) x 201 | $(val gc_ok_rps) req/s = ${GC_X} x fsync rate (p50 $(f2 "$(val gc_p50_ms)") ms, p99 $(f2 "$(val gc_p99_ms)") ms) | >= 2 x fsync = ${GC_TARGET:-?} req/s | $(ok "$GC_RPS" '>=' "$GC_TARGET")"
+    echo "preload POST /consultas | concurrency $FILL_CONC, $(val fill_big_created) created in $(val fill_big_secs) s | $(val fill_big_rps) req/s | - | -"
+    if [ -n "$(val wrk_rps)" ]; then
+        echo "GET /medicos/{id} throughput | wrk ${WRK_ARGS[*]}, $(val wrk_total) requests, non-2xx ${W_NON2XX:-0}$( [ -n "$(val wrk_sockerr)" ] && echo ", $(val wrk_sockerr)") | $(val wrk_rps) req/s (p50 $(f2 "$(val wrk_p50_ms)") ms, p99 $(f2 "$(val wrk_p99_ms)") ms) | >= 20000 req/s | $(ok "$(val wrk_rps)" '>=' 20000)"
+    else
+        echo "GET /medicos/{id} throughput | wrk ${WRK_ARGS[*]} | not measured (no wrk) | >= 20000 req/s | ?"
+    fi
+    echo "GET /consultas?limit=500 latency | ${S_BIG:-?}+ stored, $(val list500_n) sequential, $(val list500_items) items per answer | p50 $(f2 "$(val list500_p50_ms)") ms, p99 $(f2 "$(val list500_p99_ms)") ms | p50 < 5 ms | $(ok "$(val list500_p50_ms)" '<' 5)"
+    echo "start-up, empty store | spawn -> 'listening on' | $(val startup_empty_ms) ms | - | -"
+    echo "start-up, big store | ${S_FINAL:-?} consultas, spawn -> 'listening on' | $(val startup_big_ms) ms | < 1000 ms | $(ok "$(val startup_big_ms)" '<' 1000)"
+    echo "memory after start-up | ${S_FINAL:-?} consultas, VmRSS at 'listening' / 1 s later (VmHWM) | $(mib "$(val rss_start_kib)") / $(mib "$(val rss_start1s_kib)") ($(mib "$(val hwm_start_kib)")) | report | -"
+    echo "memory under load | before SIGTERM, VmRSS (VmHWM) | $(mib "$(val rss_loaded_kib)") ($(mib "$(val hwm_loaded_kib)")) | report | -"
+    echo "graceful shutdown | SIGTERM with ${S_FINAL:-?} consultas | $(val shutdown_ms) ms, exit status $(val shutdown_rc) | exit 0 | $(ok "$(val shutdown_rc)" '==' 0)"
+    echo "data kept across restart | x-total-count before / after | ${S_FINAL:-?} / ${S_AFTER:-?} | equal | $(ok "${S_AFTER:-}" '==' "${EXPECTED_AFTER:-x}")"
+    # --- backups and reports
+    if [ -n "$(val backup_runs)" ]; then
+        echo "backup time and size | ${S_BIG:-?}+ consultas, POST /backup/executar -> task concluida (poll 20 ms); $(val backup_ok)/$(val backup_runs) backups back to back | first $(val backup_first_s) s (median $(val backup_median_s) s), $(mib "$(awk -v b="$(val backup_bytes)" 'BEGIN {print b / 1024}')") ZIP | report | $(ok "$(val backup_first_status)" '==' concluida)"
+        echo "GET /medicos/{id} during backup | one request every 10 ms; p50 idle ($(val backup_get_idle_p50_ms) ms) vs during backups ($(val backup_get_busy_n) samples, $(val backup_get_busy_p50_ms) ms) | x$(val backup_get_ratio) | <= 2 | $(ok "$(val backup_get_ratio)" '<=' 2)"
+        echo "POST /consultas during backup | one request every 10 ms; p50 idle ($(val backup_post_idle_p50_ms) ms) vs during backups ($(val backup_post_busy_n) samples, $(val backup_post_busy_p50_ms) ms) | x$(val backup_post_ratio) | <= 2 | $(ok "$(val backup_post_ratio)" '<=' 2)"
+    else
+        echo "backup | ${S_BIG:-?}+ consultas | not measured | - | ?"
+    fi
+    RS=$(val report_status)
+    case $RS in
+        concluida)
+            echo "report (PDF) | $(val report_rows) consultas ($REPORT_DE..$REPORT_ATE), POST /relatorios/gerar -> task concluida; $(awk -v b="$(val report_bytes)" 'BEGIN {printf "%.0f KiB", b / 1024}') PDF | $(val report_s) s, server memory +$(mib "$(val report_mem_delta_kib)") (peak VmRSS sampled every 20 ms) | < 2 s | $(ok "$(val report_s)" '<' 2)" ;;
+        nao_implementado | no_route)
+            echo "report (PDF) | $(val report_rows) consultas ($REPORT_DE..$REPORT_ATE) | not available ($RS) | < 2 s | -" ;;
+        *)
+            echo "report (PDF) | $(val report_rows) consultas ($REPORT_DE..$REPORT_ATE) | task ${RS:-not run} $(val report_code) after $(val report_s) s | < 2 s | NO" ;;
+    esac
 fi
-RS=$(val report_status)
-case $RS in
-    concluida)
-        echo "report (PDF) | $(val report_rows) consultas ($REPORT_DE..$REPORT_ATE), POST /relatorios/gerar -> task concluida; $(awk -v b="$(val report_bytes)" 'BEGIN {printf "%.0f KiB", b / 1024}') PDF | $(val report_s) s, server memory +$(mib "$(val report_mem_delta_kib)") (peak VmRSS sampled every 20 ms) | < 2 s | $(ok "$(val report_s)" '<' 2)" ;;
-    nao_implementado | no_route)
-        echo "report (PDF) | $(val report_rows) consultas ($REPORT_DE..$REPORT_ATE) | not available ($RS) | < 2 s | -" ;;
-    *)
-        echo "report (PDF) | $(val report_rows) consultas ($REPORT_DE..$REPORT_ATE) | task ${RS:-not run} $(val report_code) after $(val report_s) s | < 2 s | NO" ;;
-esac
-# --- scheduling server
-if [ -n "$(val book_conc_rps)" ]; then
-    BK_X=$(awk -v a="$(val book_conc_rps)" -v f="$FSYNC" 'BEGIN { if (a == "" || f == "" || f == 0) print "?"; else printf "%.2f", a / f }')
-    echo "booking throughput, end to end | $(val book_conc_sent) POST /consultas/agendar at concurrency $BOOK_CONC, each until its horario_ocupado arrives on one SSE stream; $(val book_conc_ok) seen | $(val book_conc_rps) bookings/s = ${BK_X} x fsync rate (p50 $(f2 "$(val book_conc_p50_ms)") ms, p99 $(f2 "$(val book_conc_p99_ms)") ms) | >= 1 x fsync = ${FSYNC:-?}/s | $(ok "$(val book_conc_rps)" '>=' "$FSYNC")"
-    echo "booking latency, one at a time | $(val book_seq_n) sequential, request -> horario_ocupado on the stream | p50 $(f2 "$(val book_seq_p50_ms)") ms, p99 $(f2 "$(val book_seq_p99_ms)") ms | p50 < 10 ms | $(ok "$(val book_seq_p50_ms)" '<' 10)"
-    BK_BAD=$(awk -v a="$(val book_tasks_falhou)" -v b="$(val book_409)" -v c="$(val book_timeouts)" -v d="$(val book_tasks_unfinished)" -v e="$(val book_conc_ok)" -v f="$(val book_conc_sent)" \
-        'BEGIN { if (a == "" || b == "" || c == "" || d == "") print "?"; else print a + b + c + d + (f - e) }')
-    echo "booking outcomes | $(val book_total) bookings: tasks concluida / falhou / unfinished, 409s, events not seen in 30 s | $(val book_tasks_concluida) / $(val book_tasks_falhou) / $(val book_tasks_unfinished), $(val book_409) x 409, $(val book_timeouts) not seen | all concluida, 0 | $(ok "$BK_BAD" '==' 0)"
-else
-    echo "booking end to end | scheduling server | not measured | - | ?"
+if want sched; then
+    # --- scheduling server
+    if [ -n "$(val book_conc_rps)" ]; then
+        BK_X=$(awk -v a="$(val book_conc_rps)" -v f="$FSYNC" 'BEGIN { if (a == "" || f == "" || f == 0) print "?"; else printf "%.2f", a / f }')
+        echo "booking throughput, end to end | $(val book_conc_sent) POST /consultas/agendar at concurrency $BOOK_CONC, each until its horario_ocupado arrives on one SSE stream; $(val book_conc_ok) seen | $(val book_conc_rps) bookings/s = ${BK_X} x fsync rate (p50 $(f2 "$(val book_conc_p50_ms)") ms, p99 $(f2 "$(val book_conc_p99_ms)") ms) | >= 1 x fsync = ${FSYNC:-?}/s | $(ok "$(val book_conc_rps)" '>=' "$FSYNC")"
+        echo "booking latency, one at a time | $(val book_seq_n) sequential, request -> horario_ocupado on the stream | p50 $(f2 "$(val book_seq_p50_ms)") ms, p99 $(f2 "$(val book_seq_p99_ms)") ms | p50 < 10 ms | $(ok "$(val book_seq_p50_ms)" '<' 10)"
+        BK_BAD=$(awk -v a="$(val book_tasks_falhou)" -v b="$(val book_409)" -v c="$(val book_timeouts)" -v d="$(val book_tasks_unfinished)" -v e="$(val book_conc_ok)" -v f="$(val book_conc_sent)" \
+            'BEGIN { if (a == "" || b == "" || c == "" || d == "") print "?"; else print a + b + c + d + (f - e) }')
+        echo "booking outcomes | $(val book_total) bookings: tasks concluida / falhou / unfinished, 409s, events not seen in 30 s | $(val book_tasks_concluida) / $(val book_tasks_falhou) / $(val book_tasks_unfinished), $(val book_409) x 409, $(val book_timeouts) not seen | all concluida, 0 | $(ok "$BK_BAD" '==' 0)"
+    else
+        echo "booking end to end | scheduling server | not measured | - | ?"
+    fi
+    if [ -n "$(val fanout_connected)" ]; then
+        echo "SSE fan-out memory | $(val fanout_connected)/$(val fanout_n) idle subscribers on /sistema/agenda/stream (connected in $(val fanout_connect_s) s), server VmRSS before -> after | $(mib "$(val fanout_rss0_kib)") -> $(mib "$(val fanout_rss1_kib)"): $(val fanout_per_sub_kib) KiB per subscriber | report | -"
+        echo "SSE fan-out delay | 1 event (POST /agenda/reservar) to $(val fanout_connected) subscribers: request -> event received | p50 $(val fanout_p50_ms) ms, p99 $(val fanout_p99_ms) ms, max $(val fanout_max_ms) ms | p99 < 250 ms | $(ok "$(val fanout_p99_ms)" '<' 250)"
+        echo "SSE fan-out delivery | subscribers that received the event | $(val fanout_received) / $(val fanout_n) | all | $(ok "$(val fanout_received)" '==' "$(val fanout_n)")"
+    else
+        echo "SSE fan-out | $FANOUT subscribers | not measured | - | ?"
+    fi
+    if [ -n "$(val slots_p50_ms)" ]; then
+        echo "GET /agenda/slots?days=30 | $(val slots_doctors) médicos x 30 days = $(val slots_total) slots ($(val slots_ocupado) ocupado), $(val slots_stored) consultas stored, $(val slots_n) sequential; answer $(mib "$(awk -v b="$(val slots_bytes)" 'BEGIN {print b / 1024}')") | p50 $(f2 "$(val slots_p50_ms)") ms, p99 $(f2 "$(val slots_p99_ms)") ms | p50 < 20 ms | $(ok "$(val slots_p50_ms)" '<' 20)"
+        echo "preload on-grid POST /consultas | concurrency $FILL_CONC, $(val sched_fill_created) created in $(val sched_fill_secs) s | $(val sched_fill_rps) req/s | - | -"
+    else
+        echo "GET /agenda/slots?days=30 | $SLOTS_CONSULTAS consultas | not measured | p50 < 20 ms | ?"
+    fi
 fi
-if [ -n "$(val fanout_connected)" ]; then
-    echo "SSE fan-out memory | $(val fanout_connected)/$(val fanout_n) idle subscribers on /sistema/agenda/stream (connected in $(val fanout_connect_s) s), server VmRSS before -> after | $(mib "$(val fanout_rss0_kib)") -> $(mib "$(val fanout_rss1_kib)"): $(val fanout_per_sub_kib) KiB per subscriber | report | -"
-    echo "SSE fan-out delay | 1 event (POST /agenda/reservar) to $(val fanout_connected) subscribers: request -> event received | p50 $(val fanout_p50_ms) ms, p99 $(val fanout_p99_ms) ms, max $(val fanout_max_ms) ms | p99 < 250 ms | $(ok "$(val fanout_p99_ms)" '<' 250)"
-    echo "SSE fan-out delivery | subscribers that received the event | $(val fanout_received) / $(val fanout_n) | all | $(ok "$(val fanout_received)" '==' "$(val fanout_n)")"
-else
-    echo "SSE fan-out | $FANOUT subscribers | not measured | - | ?"
+if want foundation || want sched; then
+    echo "failed requests | all loadgen phases (non-2xx or transport) | $ERRS | 0 | $(ok "$ERRS" '==' 0)"
 fi
-if [ -n "$(val slots_p50_ms)" ]; then
-    echo "GET /agenda/slots?days=30 | $(val slots_doctors) médicos x 30 days = $(val slots_total) slots ($(val slots_ocupado) ocupado), $(val slots_stored) consultas stored, $(val slots_n) sequential; answer $(mib "$(awk -v b="$(val slots_bytes)" 'BEGIN {print b / 1024}')") | p50 $(f2 "$(val slots_p50_ms)") ms, p99 $(f2 "$(val slots_p99_ms)") ms | p50 < 20 ms | $(ok "$(val slots_p50_ms)" '<' 20)"
-    echo "preload on-grid POST /consultas | concurrency $FILL_CONC, $(val sched_fill_created) created in $(val sched_fill_secs) s | $(val sched_fill_rps) req/s | - | -"
-else
-    echo "GET /agenda/slots?days=30 | $SLOTS_CONSULTAS consultas | not measured | p50 < 20 ms | ?"
+if want soak && [ "$SOAK_SECS" -gt 0 ]; then
+    if [ -n "$(val soak_rss_end_kib)" ]; then
+        SOAK_GROWTH=$(awk -v a="$(val soak_rss_end_kib)" -v b="$(val soak_rss_warm_kib)" 'BEGIN { if (b == "" || b == 0) print "?"; else printf "%+.1f MiB (%+.1f%%)", (a - b) / 1024, (a - b) * 100 / b }')
+        echo "memory soak | $(val soak_secs) s mixed load ($(val soak_workers) workers <= $(val soak_rate) req/s, $(val soak_subscribers) SSE readers, backups $(val soak_backups), reports $(val soak_reports) concluida; $(val soak_prime) bookings primed first); VmRSS every 5 s, warm-up $(val soak_warmup_secs) s | start $(mib "$(val soak_rss_start_kib)") / after warm-up $(mib "$(val soak_rss_warm_kib)") / end $(mib "$(val soak_rss_end_kib)") / max $(mib "$(val soak_rss_max_kib)"); end - warm-up $SOAK_GROWTH; slope after warm-up $(val soak_slope_mib_min) MiB/min; second half $(mib "$(val soak_rss_half_kib)") -> end, $(val soak_slope_half_mib_min) MiB/min | end <= after warm-up +10% and +20 MiB ($(mib "$(val soak_rss_limit_kib)")) | $(ok "$(val soak_rss_end_kib)" '<=' "$(val soak_rss_limit_kib)")"
+        SOAK_BAD=$(awk -v a="$(val soak_5xx)" -v b="$(val soak_transport)" 'BEGIN { if (a == "" || b == "") print "?"; else print a + b }')
+        echo "soak requests | $(val soak_requests) requests; by status $(val soak_statuses); $(val soak_409) x 409; unexpected answers $(val soak_errors); SSE $(val soak_sse_events) events, $(val soak_sse_reconnects) reconnects | $(val soak_rps) req/s; 5xx + transport errors: $SOAK_BAD | no 5xx | $(ok "$SOAK_BAD" '==' 0)"
+        echo "soak data set | pacientes / consultas / tasks stored at start, after warm-up, at end | $(val soak_counts_start), $(val soak_counts_warm), $(val soak_counts_end) | constant (tasks: capped at 10,000 finished + the last minute's) | -"
+        echo "soak server shutdown | SIGTERM after the soak | exit status $(val soak_shutdown_rc) | exit 0 | $(ok "$(val soak_shutdown_rc)" '==' 0)"
+    else
+        echo "memory soak | $SOAK_SECS s | not measured | end <= after warm-up +10% and +20 MiB | ?"
+    fi
 fi
-echo "failed requests | all loadgen phases (non-2xx or transport) | $ERRS | 0 | $(ok "$ERRS" '==' 0)"
 } >"$TMP/table.md"
 
 section "RESULTS"

@@ -22,7 +22,7 @@ use crate::{
 
 const HORA_INICIO: &str = "00:00";
 const HORA_FIM: &str = "23:30";
-const PER_DAY: u64 = 47;
+pub(crate) const PER_DAY: u64 = 47;
 const STEP_MIN: i64 = 30;
 const DIAS: [&str; 7] = [
     "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
@@ -33,14 +33,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The ids created by `sched-setup` and the grid's first day.
-struct Grid {
-    medicos: Vec<String>,
-    pacientes: Vec<String>,
-    base: jiff::civil::Date,
+pub(crate) struct Grid {
+    pub(crate) medicos: Vec<String>,
+    pub(crate) pacientes: Vec<String>,
+    pub(crate) base: jiff::civil::Date,
 }
 
 impl Grid {
-    fn load(path: &str) -> Res<Grid> {
+    pub(crate) fn load(path: &str) -> Res<Grid> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
         let v: Value = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
         let list = |k: &str| -> Vec<String> {
@@ -78,7 +78,7 @@ impl Grid {
     }
 
     /// (medico_id, inicio, fim, paciente_id) of cell c.
-    fn cell(&self, c: u64) -> (String, String, String, String) {
+    pub(crate) fn cell(&self, c: u64) -> (String, String, String, String) {
         let nd = self.medicos.len() as u64;
         let np = self.pacientes.len() as u64;
         let s = self.slot_of(c / nd);
@@ -94,7 +94,7 @@ impl Grid {
         )
     }
 
-    fn body(&self, c: u64) -> Value {
+    pub(crate) fn body(&self, c: u64) -> Value {
         let (m, i, f, p) = self.cell(c);
         json!({"paciente_id": p, "medico_id": m, "inicio": i, "fim": f})
     }
@@ -421,7 +421,7 @@ async fn book_run(
 }
 
 /// GET url; returns (status, x-total-count, body).
-async fn get_text(c: &reqwest::Client, url: &str) -> Res<(u16, Option<u64>, String)> {
+pub(crate) async fn get_text(c: &reqwest::Client, url: &str) -> Res<(u16, Option<u64>, String)> {
     let r = c
         .get(url)
         .send()
@@ -662,7 +662,7 @@ pub async fn slots(a: &Args) -> Res<()> {
 // backup-load
 
 /// Polls a task until it is final (every `poll`, at most `max`); returns (status, task JSON).
-async fn wait_task(
+pub(crate) async fn wait_task(
     c: &reqwest::Client,
     base: &str,
     id: &str,
