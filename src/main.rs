@@ -7,6 +7,11 @@ use clap::Parser;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+/// mimalloc gives memory freed after big temporary buffers (snapshots, backups, reports)
+/// back to the system instead of keeping it, so resident memory stays flat over time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let config = agendamento::Config::parse();
     // Log lines are stamped in the clinic's zone; a bad zone name is reported by `serve`.

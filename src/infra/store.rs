@@ -62,7 +62,11 @@ pub trait StoreState: Send + Sync + Sized + 'static {
     /// Copies the collections whose flag in `which` is set.
     fn snapshot(&self, which: &[bool]) -> Self::Snapshot;
     /// Writes the records of collection `i` of `snap` (a JSON array) to `out`.
-    fn write_records(snap: &Self::Snapshot, i: usize, out: &mut Vec<u8>) -> serde_json::Result<()>;
+    fn write_records(
+        snap: &Self::Snapshot,
+        i: usize,
+        out: &mut dyn Write,
+    ) -> serde_json::Result<()>;
     /// Loads collection `i` from the bytes of its snapshot file; returns the file's sequence stamp.
     fn load_collection(&mut self, i: usize, bytes: &[u8]) -> serde_json::Result<u64>;
 }
@@ -512,17 +516,14 @@ impl<S: StoreState> Store<S> {
                 &inner.dir,
                 &format!("{name}.json{RESTORE_SUFFIX}"),
                 ".tmp",
-                &render_file::<S>(&snap, i, seq)?,
+                |w| write_file::<S>(w, &snap, i, seq),
             )?;
         }
         sync_dir(&inner.dir)?;
         // The commit point: from here on, start-up finishes the switch.
-        write_atomic(
-            &inner.dir,
-            RESTORE_MARKER,
-            ".tmp",
-            seq.to_string().as_bytes(),
-        )?;
+        write_atomic(&inner.dir, RESTORE_MARKER, ".tmp", |w| {
+            w.write_all(seq.to_string().as_bytes())
+        })?;
         sync_dir(&inner.dir)?;
         finish_restore(&inner.dir, S::COLLECTIONS)?;
         // The journal is empty now: the flusher restarts its bookkeeping before its next write.
@@ -669,20 +670,37 @@ fn wait_durable<S: StoreState>(inner: &Inner<S>, seq: u64, rollbacks: u64) -> io
 /// The bytes of collection `i`'s snapshot file: `{"versao", "seq", "registros"}`.
 fn render_file<S: StoreState>(snap: &S::Snapshot, i: usize, seq: u64) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
-    write!(
-        buf,
-        "{{\n  \"versao\": {SNAPSHOT_VERSION},\n  \"seq\": {seq},\n  \"registros\": "
-    )?;
-    S::write_records(snap, i, &mut buf)?;
-    buf.extend_from_slice(b"\n}\n");
+    write_file::<S>(&mut buf, snap, i, seq)?;
     Ok(buf)
 }
 
-/// Writes `bytes` to `dir/name` atomically: temp file, fsync, rename (the caller fsyncs `dir`).
-fn write_atomic(dir: &Path, name: &str, tmp_suffix: &str, bytes: &[u8]) -> io::Result<()> {
+/// Writes collection `i`'s snapshot file to `out`.
+fn write_file<S: StoreState>(
+    out: &mut dyn Write,
+    snap: &S::Snapshot,
+    i: usize,
+    seq: u64,
+) -> io::Result<()> {
+    write!(
+        out,
+        "{{\n  \"versao\": {SNAPSHOT_VERSION},\n  \"seq\": {seq},\n  \"registros\": "
+    )?;
+    S::write_records(snap, i, out)?;
+    out.write_all(b"\n}\n")
+}
+
+/// Writes `dir/name` atomically (temp file, fsync, rename; the caller fsyncs `dir`),
+/// streaming through a buffer: a snapshot of 100,000 records is never whole in memory.
+fn write_atomic(
+    dir: &Path,
+    name: &str,
+    tmp_suffix: &str,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let tmp = dir.join(format!("{name}{tmp_suffix}"));
-    let mut f = File::create(&tmp)?;
-    f.write_all(bytes)?;
+    let mut w = io::BufWriter::with_capacity(1 << 16, File::create(&tmp)?);
+    fill(&mut w)?;
+    let f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
     f.sync_all()?;
     drop(f);
     fs::rename(&tmp, dir.join(name))
@@ -703,12 +721,9 @@ fn compact<S: StoreState>(inner: &Inner<S>) -> io::Result<u64> {
         wait_durable(inner, seq, rollbacks)?;
         for (i, name) in S::COLLECTIONS.iter().enumerate() {
             if which[i] {
-                write_atomic(
-                    &inner.dir,
-                    &format!("{name}.json"),
-                    ".tmp",
-                    &render_file::<S>(&snap, i, seq)?,
-                )?;
+                write_atomic(&inner.dir, &format!("{name}.json"), ".tmp", |w| {
+                    write_file::<S>(w, &snap, i, seq)
+                })?;
             }
         }
         sync_dir(&inner.dir)

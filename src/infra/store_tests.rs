@@ -54,7 +54,11 @@ impl StoreState for Kv {
         };
         (pairs(&self.a), pairs(&self.b))
     }
-    fn write_records(snap: &Self::Snapshot, i: usize, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn write_records(
+        snap: &Self::Snapshot,
+        i: usize,
+        out: &mut dyn std::io::Write,
+    ) -> serde_json::Result<()> {
         serde_json::to_writer_pretty(out, if i == 0 { &snap.0 } else { &snap.1 })
     }
     fn load_collection(&mut self, i: usize, bytes: &[u8]) -> serde_json::Result<u64> {

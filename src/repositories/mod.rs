@@ -282,7 +282,11 @@ impl StoreState for Db {
         s
     }
 
-    fn write_records(snap: &DbSnapshot, i: usize, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn write_records(
+        snap: &DbSnapshot,
+        i: usize,
+        out: &mut dyn std::io::Write,
+    ) -> serde_json::Result<()> {
         match i {
             0 => serde_json::to_writer_pretty(out, &snap.pacientes),
             1 => serde_json::to_writer_pretty(out, &snap.medicos),
