@@ -165,14 +165,15 @@ pub struct DbSnapshot {
     tarefas: Vec<Arc<Tarefa>>,
 }
 
-/// Undo for a put: restore the old version, or delete what did not exist.
-fn undo_put<T>(
-    old: Option<Arc<T>>,
-    id: String,
+/// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
+fn put<T: Record>(
+    table: &mut Table<T>,
+    rec: Arc<T>,
     put: fn(Arc<T>) -> Op,
     del: fn(String) -> Op,
 ) -> Option<Op> {
-    Some(old.map_or_else(|| del(id), put))
+    let id = rec.id().to_owned();
+    Some(table.put(rec).map_or_else(|| del(id), put))
 }
 
 fn load<T: serde::de::DeserializeOwned>(
@@ -217,40 +218,26 @@ impl StoreState for Db {
 
     fn apply(&mut self, op: Op) -> Option<Op> {
         match op {
-            Op::PutPaciente(r) => {
-                let id = r.id.clone();
-                undo_put(self.pacientes.put(r), id, Op::PutPaciente, Op::DelPaciente)
-            }
+            Op::PutPaciente(r) => put(&mut self.pacientes, r, Op::PutPaciente, Op::DelPaciente),
             Op::DelPaciente(id) => self.pacientes.remove(&id).map(Op::PutPaciente),
-            Op::PutMedico(r) => {
-                let id = r.id.clone();
-                undo_put(self.medicos.put(r), id, Op::PutMedico, Op::DelMedico)
-            }
+            Op::PutMedico(r) => put(&mut self.medicos, r, Op::PutMedico, Op::DelMedico),
             Op::DelMedico(id) => self.medicos.remove(&id).map(Op::PutMedico),
-            Op::PutHorario(r) => {
-                let id = r.id.clone();
-                undo_put(self.horarios.put(r), id, Op::PutHorario, Op::DelHorario)
-            }
+            Op::PutHorario(r) => put(&mut self.horarios, r, Op::PutHorario, Op::DelHorario),
             Op::DelHorario(id) => self.horarios.remove(&id).map(Op::PutHorario),
             Op::PutConsulta(r) => {
                 let id = r.id.clone();
-                undo_put(self.consultas.put(r), id, Op::PutConsulta, Op::DelConsulta)
+                Some(
+                    self.consultas
+                        .put(r)
+                        .map_or_else(|| Op::DelConsulta(id), Op::PutConsulta),
+                )
             }
             Op::DelConsulta(id) => self.consultas.remove(&id).map(Op::PutConsulta),
-            Op::PutIdem(r) => {
-                let id = r.key.clone();
-                undo_put(self.idem.put(r), id, Op::PutIdem, Op::DelIdem)
-            }
+            Op::PutIdem(r) => put(&mut self.idem, r, Op::PutIdem, Op::DelIdem),
             Op::DelIdem(id) => self.idem.remove(&id).map(Op::PutIdem),
-            Op::PutReserva(r) => {
-                let id = r.id.clone();
-                undo_put(self.reservas.put(r), id, Op::PutReserva, Op::DelReserva)
-            }
+            Op::PutReserva(r) => put(&mut self.reservas, r, Op::PutReserva, Op::DelReserva),
             Op::DelReserva(id) => self.reservas.remove(&id).map(Op::PutReserva),
-            Op::PutTarefa(r) => {
-                let id = r.id.clone();
-                undo_put(self.tarefas.put(r), id, Op::PutTarefa, Op::DelTarefa)
-            }
+            Op::PutTarefa(r) => put(&mut self.tarefas, r, Op::PutTarefa, Op::DelTarefa),
             Op::DelTarefa(id) => self.tarefas.remove(&id).map(Op::PutTarefa),
         }
     }
