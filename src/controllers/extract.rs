@@ -192,14 +192,9 @@ pub struct Lista<T>(pub Vec<Arc<T>>, pub usize);
 impl<T> Lista<T> {
     /// Cuts the page out of the whole filtered list.
     pub fn page(all: Vec<Arc<T>>, pagina: &Pagina) -> Result<Self, AppError> {
-        let (offset, limit) = pagina.bounds()?;
-        let total = all.len();
-        let items = all.into_iter().skip(offset).take(limit).collect();
-        Ok(Self(items, total))
+        Self::collect(all.iter(), Some(all.len()), pagina)
     }
-}
 
-impl<T> Lista<T> {
     /// Takes the page out of a filtered iterator, cloning only the page's records. With
     /// `total` known (an unfiltered collection) it stops at the end of the page; otherwise
     /// it counts the rest without copying it.

@@ -39,7 +39,21 @@ impl Relogio {
 
     /// Now as RFC 3339 with the clinic's offset, for `created_at`/`updated_at`.
     pub fn stamp(&self) -> String {
-        self.now().strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+        self.stamp_at(Timestamp::now())
+    }
+
+    /// An instant as RFC 3339 with the clinic's offset.
+    pub fn stamp_at(&self, t: Timestamp) -> String {
+        t.to_zoned(self.tz.clone())
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
+    }
+
+    /// An instant as `YYYYMMDD_HHMMSS` in the clinic's zone, for backup and report names.
+    pub fn file_stamp(&self, t: Timestamp) -> String {
+        t.to_zoned(self.tz.clone())
+            .strftime("%Y%m%d_%H%M%S")
+            .to_string()
     }
 }
 

@@ -294,12 +294,6 @@ pub struct Agendado {
     pub mensagem: String,
 }
 
-fn stamp(app: &App, t: Timestamp) -> String {
-    t.to_zoned(app.clock.tz().clone())
-        .strftime("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
-}
-
 fn slot_taken(slot: DateTime) -> AppError {
     AppError::conflict(
         "horario_ocupado",
@@ -358,7 +352,7 @@ pub async fn reservar(app: &App, medico_id: &str, slot: DateTime) -> Result<Rese
                 status: "reservado".into(),
                 slot: format_datetime(slot),
                 medico_id: medico_id.to_owned(),
-                expira_em: stamp(app, expira),
+                expira_em: app.clock.stamp_at(expira),
             };
             Ok((vec![Op::PutReserva(r)], out))
         })
@@ -547,7 +541,7 @@ pub async fn agendar(app: &App, nova: NovaConsulta) -> Result<Agendado, AppError
             |(out, _, _)| out,
         )
         .await?;
-    let expira_em = stamp(app, expira);
+    let expira_em = app.clock.stamp_at(expira);
     for s in new_holds {
         app.events.publish(
             "horario_reservado",

@@ -159,9 +159,8 @@ pub fn publicar(dir: &Path, tmp: &Path, base: &str, ext: &str) -> io::Result<Str
 fn base_name(prefix: &str, stamp: &str, app: &App) -> String {
     let when = stamp
         .parse::<jiff::Timestamp>()
-        .unwrap_or_else(|_| jiff::Timestamp::now())
-        .to_zoned(app.clock.tz().clone());
-    format!("{prefix}_{}", when.strftime("%Y%m%d_%H%M%S"))
+        .unwrap_or_else(|_| jiff::Timestamp::now());
+    format!("{prefix}_{}", app.clock.file_stamp(when))
 }
 
 /// Reads an archive's manifest.

@@ -133,7 +133,7 @@ pub fn executar(app: &App, rt: &tokio::runtime::Handle, t: &Tarefa) -> Result<()
         let _ = fs::remove_file(&tmp);
         return Err(transient(e));
     }
-    let base = format!("relatorio_{}", app.clock.now().strftime("%Y%m%d_%H%M%S"));
+    let base = format!("relatorio_{}", app.clock.file_stamp(jiff::Timestamp::now()));
     let nome = backups::publicar(dir, &tmp, &base, "pdf").map_err(|e| {
         let _ = fs::remove_file(&tmp);
         transient(e)
