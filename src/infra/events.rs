@@ -105,11 +105,6 @@ impl Broker {
         };
         (missed, rx)
     }
-
-    /// How many subscribers are connected.
-    pub fn subscribers(&self) -> usize {
-        self.tx.receiver_count()
-    }
 }
 
 #[cfg(test)]

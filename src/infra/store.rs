@@ -443,11 +443,6 @@ impl<S: StoreState> Store<S> {
         ok && !self.inner.broken.load(Ordering::Acquire)
     }
 
-    /// The data folder.
-    pub fn dir(&self) -> &Path {
-        &self.inner.dir
-    }
-
     /// Writes every changed collection's snapshot and drops the journal prefix they cover.
     /// Blocking. Returns the sequence number the snapshots include.
     pub fn compact(&self) -> io::Result<u64> {
@@ -455,15 +450,10 @@ impl<S: StoreState> Store<S> {
     }
 
     /// A consistent, durable copy of the collections flagged in `which`, as snapshot files
-    /// (`(file name, bytes)`), and the sequence number it stands at. No write is half in it:
-    /// the copy is taken under the write lock and only returned once everything in it is on
-    /// disk. Blocking: call from the worker thread or `spawn_blocking`.
-    pub fn export(&self, which: &[bool]) -> io::Result<(u64, Vec<DataFile>)> {
-        self.export_with(which, |_| ())
-            .map(|(seq, files, ())| (seq, files))
-    }
-
-    /// Like [`Store::export`], also returning `f` of the state the copy was taken from.
+    /// (`(file name, bytes)`), the sequence number it stands at, and `f` of the state the
+    /// copy was taken from. No write is half in it: the copy is taken under the state lock
+    /// (writers wait) and only returned once everything in it is on disk. Blocking: call
+    /// from the worker thread or `spawn_blocking`.
     pub fn export_with<C>(
         &self,
         which: &[bool],

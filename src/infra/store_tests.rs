@@ -294,7 +294,7 @@ async fn export_is_a_consistent_copy_in_snapshot_format() {
     let s = Store::<Kv>::open(dir.path(), 1000).expect("open");
     put(&s, 0, "a1", "x").await.expect("write");
     put(&s, 1, "b1", "y").await.expect("write");
-    let (seq, files) = s.export(&[true, false]).expect("export");
+    let (seq, files, ()) = s.export_with(&[true, false], |_| ()).expect("export");
     assert_eq!(seq, 2);
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].0, "a.json");
