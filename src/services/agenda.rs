@@ -170,7 +170,8 @@ fn secs(dt: DateTime) -> i64 {
 /// The agenda from `de` for `days` days: every doctor with horários (or just `medico`),
 /// by name. Each doctor's appointments are fetched once (from the per-doctor index, which
 /// holds the records) and swept against the grid in integer seconds, so the cost is
-/// slots + appointments, not their product.
+/// slots + appointments, not their product. Slots that start before `agora` (clinic-local
+/// now) are left out: they can no longer be held or booked (`check_slot`).
 pub fn slots(
     db: &Db,
     medico: Option<&str>,
@@ -178,12 +179,14 @@ pub fn slots(
     days: u16,
     minutes: u16,
     now: Timestamp,
+    agora: DateTime,
 ) -> Vec<SlotsMedico> {
     let from = de.at(0, 0, 0, 0);
     let to = from.saturating_add(SignedDuration::from_hours(24 * i64::from(days)));
     let reach = SignedDuration::from_hours(Intervalo::MAX_HORAS);
     let reach_secs = Intervalo::MAX_HORAS * 3600;
     let step_secs = i64::from(minutes) * 60;
+    let agora_secs = secs(agora);
     let medicos: Vec<String> = match medico {
         Some(m) => vec![m.to_owned()],
         None => db
@@ -224,6 +227,9 @@ pub fn slots(
             for h in &by_day[DiaSemana::of(date) as usize] {
                 for s in grid(h, date, minutes) {
                     let start = day0 + i64::from(s.hour()) * 3600 + i64::from(s.minute()) * 60;
+                    if start < agora_secs {
+                        continue;
+                    }
                     let end = start + step_secs;
                     let floor = start - reach_secs;
                     // Appointments starting before the slot ends, newest first, within reach.

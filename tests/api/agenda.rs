@@ -565,3 +565,45 @@ async fn reservar_judges_the_past_in_the_clinic_time_zone() {
         r.text
     );
 }
+
+/// The seven weekdays, each 00:00-23:30: every day has 47 slots of 30 minutes.
+const TODOS_OS_DIAS: [(&str, &str, &str); 7] = [
+    ("segunda", "00:00", "23:30"),
+    ("terca", "00:00", "23:30"),
+    ("quarta", "00:00", "23:30"),
+    ("quinta", "00:00", "23:30"),
+    ("sexta", "00:00", "23:30"),
+    ("sabado", "00:00", "23:30"),
+    ("domingo", "00:00", "23:30"),
+];
+
+#[tokio::test]
+async fn slots_that_have_already_started_today_are_left_out_of_the_grid() {
+    let srv = TestServer::start();
+    let mid = medico_com_horarios(&srv, 30, &TODOS_OS_DIAS).await;
+    let now = || {
+        jiff::Timestamp::now()
+            .in_tz("America/Sao_Paulo")
+            .expect("tz")
+            .datetime()
+            .strftime("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    };
+
+    let before = now();
+    let today: jiff::civil::Date = before[..10].parse().expect("date");
+    let slots = slots_of(&srv, &mid, today, 2).await;
+
+    // Today's 00:00 has started (unless this runs at exactly 00:00:00); the server's now
+    // is at or after `before`, so nothing before `before` may be listed.
+    let started: Vec<&(String, String)> = slots.iter().filter(|(s, _)| *s < before).collect();
+    assert!(started.is_empty(), "started slots listed: {started:?}");
+    let tomorrow = plus_days(today, 1);
+    assert!(
+        keys(&slots).contains(&at(tomorrow, "00:00")),
+        "tomorrow's slots are all there: {slots:?}"
+    );
+    // Every listed slot can really be held: the first one of the answer.
+    let first = &slots[0].0;
+    reservar(&srv, &mid, first).await.expect_status(200);
+}
