@@ -12,7 +12,7 @@ use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina};
 use crate::domain::{DiaSemana, Hora};
 use crate::error::{AppError, Erros};
 use crate::models::Horario;
-use crate::services::horarios::{AlteraHorario, Faixa};
+use crate::services::horarios::{AlteraHorario, Faixa, HorarioAlterado};
 use crate::services::{self, AppState};
 
 /// Body of `POST /horarios/medico/{medico_id}`.
@@ -143,14 +143,14 @@ pub async fn create_horario(
     Ok((StatusCode::CREATED, Json(h)))
 }
 
-/// Changes working hours.
+/// Changes working hours; `consultas_afetadas` lists the active appointments left outside them.
 #[utoipa::path(put, path = "/horarios/{id}", tag = "horarios", params(("id" = String, Path)),
-    request_body = HorarioUpdate, responses((status = 200, body = Horario)))]
+    request_body = HorarioUpdate, responses((status = 200, body = HorarioAlterado)))]
 pub async fn update_horario(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<HorarioUpdate>,
-) -> Result<Json<Arc<Horario>>, AppError> {
+) -> Result<Json<HorarioAlterado>, AppError> {
     let alt = body.validate()?;
     services::horarios::update(&app, &id, alt).await.map(Json)
 }

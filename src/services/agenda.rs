@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::consultas::{NovaConsulta, check_overlaps, check_refs};
 use super::{App, horarios, new_id, tarefas};
-use crate::domain::{DiaSemana, Intervalo, format_datetime};
+use crate::domain::{DiaSemana, Hora, Intervalo, format_datetime};
 use crate::error::AppError;
 use crate::models::{Horario, Reserva, TipoTarefa};
 use crate::repositories::{Db, Op};
@@ -62,18 +62,35 @@ pub fn on_grid(db: &Db, medico_id: &str, slot: DateTime, minutes: u16) -> bool {
 /// horários joining into one stretch.
 pub fn within_hours(db: &Db, medico_id: &str, iv: Intervalo) -> bool {
     let date = iv.inicio.date();
-    let start = i32::from(iv.inicio.hour()) * 60 + i32::from(iv.inicio.minute());
-    let end = if iv.fim.date() == date {
-        i32::from(iv.fim.hour()) * 60 + i32::from(iv.fim.minute()) + i32::from(iv.fim.second() > 0)
-    } else {
+    let Some((start, end)) = day_minutes(iv.inicio, iv.fim) else {
         return false;
     };
+    let faixas = horarios_do_dia(db, medico_id, DiaSemana::of(date))
+        .iter()
+        .map(|h| (h.hora_inicio, h.hora_fim))
+        .collect::<Vec<_>>();
+    within_faixas(&faixas, start, end)
+}
+
+/// `[inicio, fim)` as minutes of `inicio`'s day (an end with seconds rounds up), or `None`
+/// when it ends on another day.
+pub fn day_minutes(inicio: DateTime, fim: DateTime) -> Option<(i32, i32)> {
+    let start = i32::from(inicio.hour()) * 60 + i32::from(inicio.minute());
+    if fim.date() != inicio.date() {
+        return None;
+    }
+    Some((
+        start,
+        i32::from(fim.hour()) * 60 + i32::from(fim.minute()) + i32::from(fim.second() > 0),
+    ))
+}
+
+/// Whether the minutes `[start, end)` of a day lie inside one stretch of `faixas`
+/// (`(inicio, fim)` of that day's horários, by start; adjacent ones join).
+pub fn within_faixas(faixas: &[(Hora, Hora)], start: i32, end: i32) -> bool {
     let mut stretch: Option<(i32, i32)> = None;
-    for h in horarios_do_dia(db, medico_id, DiaSemana::of(date)) {
-        let (a, b) = (
-            i32::from(h.hora_inicio.minutes()),
-            i32::from(h.hora_fim.minutes()),
-        );
+    for (ini, fim) in faixas {
+        let (a, b) = (i32::from(ini.minutes()), i32::from(fim.minutes()));
         stretch = match stretch {
             Some((s, e)) if a <= e => Some((s, e.max(b))),
             Some((s, e)) => {

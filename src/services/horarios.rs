@@ -5,9 +5,12 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use jiff::civil::DateTime;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{App, new_id};
-use crate::domain::{DiaSemana, Hora, overlaps};
+use crate::domain::{DiaSemana, Hora, Intervalo, overlaps};
 use crate::error::AppError;
 use crate::models::Horario;
 use crate::repositories::{Db, Op};
@@ -98,8 +101,72 @@ pub async fn create(app: &App, medico_id: &str, f: Faixa) -> Result<Arc<Horario>
     .inspect(|h| announce(app, &h.medico_id))
 }
 
-/// Changes a horário (404 unknown, 422 bad range, 409 overlap).
-pub async fn update(app: &App, id: &str, alt: AlteraHorario) -> Result<Arc<Horario>, AppError> {
+/// Answer of `PUT /horarios/{id}`: the horário, and the active appointments the change
+/// left outside the doctor's working hours (they stay booked, the desk decides; like
+/// SPEC-2 §11's blocks).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HorarioAlterado {
+    /// The horário as it is now.
+    #[serde(flatten)]
+    pub horario: Horario,
+    /// Ids of the `agendada`/`confirmada` appointments, not over yet, that the old horário
+    /// covered and that now lie outside the doctor's working hours (they no longer show on
+    /// the slot grid).
+    pub consultas_afetadas: Vec<String>,
+}
+
+/// The doctor's active appointments, not over at `now`, that overlap `old` on its weekday
+/// and do not lie inside the working hours the doctor has once `old` is replaced by `new`
+/// (`None`: deleted).
+fn afetadas(db: &Db, old: &Horario, new: Option<Faixa>, now: DateTime) -> Vec<String> {
+    let from = now.saturating_sub(jiff::SignedDuration::from_hours(Intervalo::MAX_HORAS));
+    let day = |h: &Horario| (h.hora_inicio, h.hora_fim);
+    db.consultas
+        .of_medico(&old.medico_id, from, DateTime::MAX)
+        .filter(|c| c.status.is_active() && c.fim > now)
+        .filter(|c| DiaSemana::of(c.inicio.date()) == old.dia_semana)
+        .filter(|c| {
+            // Minutes of the appointment's first day (one that runs past midnight to its end).
+            let (start, end) = super::agenda::day_minutes(c.inicio, c.fim).unwrap_or((
+                i32::from(c.inicio.hour()) * 60 + i32::from(c.inicio.minute()),
+                24 * 60,
+            ));
+            let (a, b) = (
+                i32::from(old.hora_inicio.minutes()),
+                i32::from(old.hora_fim.minutes()),
+            );
+            overlaps(start, end, a, b)
+        })
+        .filter(|c| {
+            let Some((start, end)) = super::agenda::day_minutes(c.inicio, c.fim) else {
+                return true;
+            };
+            let mut faixas: Vec<(Hora, Hora)> = of_medico(db, &old.medico_id)
+                .filter(|h| h.id != old.id && h.dia_semana == old.dia_semana)
+                .map(|h| day(h))
+                .collect();
+            if let Some(f) = new.filter(|f| f.dia_semana == old.dia_semana) {
+                faixas.push((f.hora_inicio, f.hora_fim));
+                faixas.sort();
+            }
+            !super::agenda::within_faixas(&faixas, start, end)
+        })
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+/// Logs the appointments a change of working hours left outside them (ids only).
+fn log_afetadas(h: &Horario, ids: &[String], what: &str) {
+    if !ids.is_empty() {
+        tracing::warn!(target: "agendamento::horarios", horario_id = %h.id, medico_id = %h.medico_id,
+            consultas_afetadas = ?ids, "{what} left active appointments outside working hours");
+    }
+}
+
+/// Changes a horário (404 unknown, 422 bad range, 409 overlap); also answers which active
+/// appointments now lie outside the doctor's working hours.
+pub async fn update(app: &App, id: &str, alt: AlteraHorario) -> Result<HorarioAlterado, AppError> {
+    let now = app.clock.now_local();
     app.commit(StatusCode::OK, |db| {
         let old = db
             .horarios
@@ -118,25 +185,43 @@ pub async fn update(app: &App, id: &str, alt: AlteraHorario) -> Result<Arc<Horar
             ..Horario::clone(old)
         });
         if h == *old {
-            return Ok((vec![], old.clone()));
+            let out = HorarioAlterado {
+                horario: Horario::clone(old),
+                consultas_afetadas: Vec::new(),
+            };
+            return Ok((vec![], out));
         }
-        Ok((vec![Op::PutHorario(h.clone())], h))
+        let out = HorarioAlterado {
+            horario: Horario::clone(&h),
+            consultas_afetadas: afetadas(db, old, Some(f), now),
+        };
+        Ok((vec![Op::PutHorario(h)], out))
     })
     .await
-    .inspect(|h| announce(app, &h.medico_id))
+    .inspect(|out| {
+        log_afetadas(&out.horario, &out.consultas_afetadas, "horario update");
+        announce(app, &out.horario.medico_id);
+    })
 }
 
-/// Deletes a horário (404 unknown).
+/// Deletes a horário (404 unknown). The active appointments it leaves outside working
+/// hours are logged (the answer is a bodiless 204, SPEC §2).
 pub async fn delete(app: &App, id: &str) -> Result<Arc<Horario>, AppError> {
+    let now = app.clock.now_local();
     app.commit(StatusCode::NO_CONTENT, |db| {
         let old = db
             .horarios
             .get(id)
             .ok_or_else(|| AppError::not_found("Horário"))?;
-        Ok((vec![Op::DelHorario(id.to_owned())], old.clone()))
+        let ids = afetadas(db, old, None, now);
+        Ok((vec![Op::DelHorario(id.to_owned())], (old.clone(), ids)))
     })
     .await
-    .inspect(|h| announce(app, &h.medico_id))
+    .map(|(h, ids)| {
+        log_afetadas(&h, &ids, "horario delete");
+        announce(app, &h.medico_id);
+        h
+    })
 }
 
 /// `horario_atualizado`: the doctor's grid changed.

@@ -240,6 +240,16 @@ async fn update_horario_changes_it_and_rejects_overlap_and_bad_times() {
     assert_eq!(ok.body["hora_inicio"], "13:00");
     assert_eq!(ok.body["hora_fim"], "17:00");
     assert_eq!(ok.body["medico_id"], json!(mid));
+    assert_eq!(
+        ok.body["consultas_afetadas"],
+        json!([]),
+        "no appointments to leave out"
+    );
+    let mut stored = ok.body.clone();
+    stored
+        .as_object_mut()
+        .expect("object")
+        .remove("consultas_afetadas");
 
     let overlap = srv
         .put(
@@ -262,7 +272,7 @@ async fn update_horario_changes_it_and_rejects_overlap_and_bad_times() {
     );
 
     // Nothing changed by the rejected updates.
-    assert_eq!(srv.get(&format!("/horarios/{bid}")).await.body, ok.body);
+    assert_eq!(srv.get(&format!("/horarios/{bid}")).await.body, stored);
     assert_eq!(
         srv.get(&format!("/horarios/{}", str_field(&a, "id")))
             .await
@@ -307,4 +317,112 @@ async fn delete_horario_returns_204_then_404() {
         "not_found",
     );
     assert_eq!(srv.count("/horarios").await, 0);
+}
+
+/// The log lines of `GET /sistema/logs`, newest first.
+async fn log_lines(srv: &TestServer) -> Vec<String> {
+    let r = srv.get("/sistema/logs").await;
+    r.expect_status(200);
+    r.body["logs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("logs expected: {}", r.text))
+        .iter()
+        .map(|l| l.as_str().expect("log line").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn shrinking_a_horario_under_an_active_consulta_answers_consultas_afetadas_and_logs_them() {
+    let srv = TestServer::start();
+    let seg = crate::sched_helpers::monday(3);
+    let at = crate::sched_helpers::at;
+    let p = str_field(&criar_paciente(&srv, "Paciente Afetado", 41).await, "id");
+    let m = str_field(
+        &criar_medico(&srv, "Dra. Afetada", 41, "Pediatria").await,
+        "id",
+    );
+    let hid = str_field(
+        &criar_horario(&srv, &m, "segunda", "08:00", "12:00").await,
+        "id",
+    );
+    let fora = str_field(
+        &criar_consulta(&srv, &p, &m, &at(seg, "11:00"), &at(seg, "11:30")).await,
+        "id",
+    );
+    let dentro = str_field(
+        &criar_consulta(&srv, &p, &m, &at(seg, "08:00"), &at(seg, "08:30")).await,
+        "id",
+    );
+    let cancelada = str_field(
+        &criar_consulta(&srv, &p, &m, &at(seg, "10:30"), &at(seg, "11:00")).await,
+        "id",
+    );
+    srv.put(
+        &format!("/consultas/{cancelada}"),
+        &json!({"status": "cancelada"}),
+    )
+    .await
+    .expect_status(200);
+
+    let r = srv
+        .put(&format!("/horarios/{hid}"), &json!({"hora_fim": "10:00"}))
+        .await;
+
+    r.expect_status(200);
+    assert_eq!(r.body["hora_fim"], "10:00", "{}", r.text);
+    assert_eq!(r.body["id"], json!(hid));
+    assert_eq!(
+        r.body["consultas_afetadas"],
+        json!([fora]),
+        "only the active one now outside the hours ({dentro} is inside, {cancelada} is cancelled)"
+    );
+    let logs = log_lines(&srv).await;
+    assert!(
+        logs.iter().any(|l| l.contains(&fora) && l.contains(&hid)),
+        "the affected appointment is logged: {logs:#?}"
+    );
+
+    // Only what the change itself leaves out is listed: 11:00 was already outside 08:00-10:00.
+    let r = srv
+        .put(
+            &format!("/horarios/{hid}"),
+            &json!({"hora_inicio": "07:00"}),
+        )
+        .await;
+    r.expect_status(200);
+    assert_eq!(r.body["consultas_afetadas"], json!([]), "{}", r.text);
+    let r = srv
+        .put(&format!("/horarios/{hid}"), &json!({"hora_fim": "12:00"}))
+        .await;
+    assert_eq!(r.body["consultas_afetadas"], json!([]), "{}", r.text);
+}
+
+#[tokio::test]
+async fn deleting_a_horario_under_an_active_consulta_logs_the_affected_ids() {
+    let srv = TestServer::start();
+    let seg = crate::sched_helpers::monday(3);
+    let at = crate::sched_helpers::at;
+    let p = str_field(&criar_paciente(&srv, "Paciente Órfão", 42).await, "id");
+    let m = str_field(
+        &criar_medico(&srv, "Dr. Sem Tarde", 42, "Pediatria").await,
+        "id",
+    );
+    let hid = str_field(
+        &criar_horario(&srv, &m, "segunda", "13:00", "17:00").await,
+        "id",
+    );
+    let c = str_field(
+        &criar_consulta(&srv, &p, &m, &at(seg, "14:00"), &at(seg, "15:00")).await,
+        "id",
+    );
+
+    let r = srv.delete(&format!("/horarios/{hid}")).await;
+
+    r.expect_status(204);
+    let logs = log_lines(&srv).await;
+    assert!(
+        logs.iter()
+            .any(|l| l.contains(&c) && l.contains(&hid) && l.contains("consultas_afetadas")),
+        "the affected appointment is logged: {logs:#?}"
+    );
 }
