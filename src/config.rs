@@ -63,6 +63,10 @@ pub struct Config {
     /// crash recovery and for maintenance.
     #[arg(long, env = "AGENDAMENTO_WORKER_PAUSED")]
     pub worker_paused: bool,
+    /// Most slots one `GET /agenda/slots` answer may hold (doctors × days × slots per day);
+    /// a larger request is refused with 422 `agenda_too_large`.
+    #[arg(long, env = "AGENDAMENTO_MAX_SLOTS", default_value_t = 200_000)]
+    pub max_slots: u64,
     /// Seconds a request may take before it is answered 503 (streams are not cut).
     #[arg(long, env = "AGENDAMENTO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

@@ -104,9 +104,14 @@ impl SlotBody {
 }
 
 /// The agenda: each doctor's slots and their states (`disponivel`, `reservado`, `ocupado`).
+///
+/// A request whose grid would exceed `--max-slots` slots is refused with 422
+/// `agenda_too_large`: ask for fewer days or one doctor.
 #[utoipa::path(get, path = "/agenda/slots", tag = "agenda", params(SlotsQuery),
     responses((status = 200, description = "Por médico, cada slot (data e hora locais) e seu estado",
-        body = std::collections::HashMap<String, std::collections::HashMap<String, Estado>>)))]
+        body = std::collections::HashMap<String, std::collections::HashMap<String, Estado>>),
+        (status = 422, description = "Parâmetros inválidos, ou agenda acima de --max-slots horários (agenda_too_large)",
+        body = crate::error::Problema, content_type = "application/problem+json")))]
 pub async fn list_slots(
     State(app): State<AppState>,
     ApiQuery(q): ApiQuery<SlotsQuery>,
@@ -134,6 +139,19 @@ pub async fn list_slots(
             && db.medicos.get(m).is_none()
         {
             return Err(AppError::not_found("Médico"));
+        }
+        // Refused up front past the limit: one 90-day grid of hundreds of doctors is tens
+        // of MB built in memory, and several at once starve everyone else.
+        let size = agenda::grid_size(&db, medico, de, days, app.config.slot_minutes);
+        if size > app.config.max_slots {
+            return Err(AppError::Unprocessable {
+                code: "agenda_too_large",
+                detail: format!(
+                    "A agenda pedida teria {size} horários, acima do limite de {}: \
+                     peça menos dias (days) ou um médico só (medico_id).",
+                    app.config.max_slots
+                ),
+            });
         }
         let view = SlotsView(agenda::slots(
             &db,

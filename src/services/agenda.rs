@@ -160,6 +160,34 @@ pub fn slot_state(
     }
 }
 
+/// How many grid slots [`slots`] would list at most (started ones included): per doctor,
+/// the slots of each weekday's horários times how often that weekday falls in the range.
+/// Cheap (doctors × horários + days), so a too-large request is refused before any work.
+pub fn grid_size(db: &Db, medico: Option<&str>, de: Date, days: u16, minutes: u16) -> u64 {
+    let mut per_weekday = [0u64; 7];
+    let mut date = de;
+    for _ in 0..days {
+        per_weekday[DiaSemana::of(date) as usize] += 1;
+        match date.tomorrow() {
+            Ok(d) => date = d,
+            Err(_) => break,
+        }
+    }
+    let step = u64::from(minutes.max(1));
+    let of = |id: &str| -> u64 {
+        horarios::of_medico(db, id)
+            .map(|h| {
+                let len = u64::from(h.hora_fim.minutes().saturating_sub(h.hora_inicio.minutes()));
+                (len / step) * per_weekday[h.dia_semana as usize]
+            })
+            .sum()
+    };
+    match medico {
+        Some(m) => of(m),
+        None => db.medicos.iter().map(|m| of(&m.id)).sum(),
+    }
+}
+
 /// One doctor's slots in time order.
 pub type SlotsMedico = (String, Vec<(DateTime, Estado)>);
 

@@ -217,27 +217,42 @@ async fn slots_default_to_today_in_the_clinic_time_zone() {
         )
         .await;
 
-        // Retry if the clinic's date changes while asking (midnight in that zone).
+        let now_in = || {
+            jiff::Timestamp::now()
+                .in_tz(tz)
+                .expect("tz")
+                .datetime()
+                .strftime("%Y-%m-%dT%H:%M:%S")
+                .to_string()
+        };
+        // Retry if the clinic's date changes, or today's 08:00 starts, while asking.
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let before = today_in(tz);
-            let all = get_slots(&srv, &format!("medico_id={mid}&days=1")).await;
-            let after = today_in(tz);
-            if before != after && attempts < 3 {
+            let (before, now_before) = (today_in(tz), now_in());
+            let all = get_slots(&srv, &format!("medico_id={mid}&days=2")).await;
+            let week = get_slots(&srv, &format!("medico_id={mid}")).await;
+            let (after, now_after) = (today_in(tz), now_in());
+            let eight = at(before, "08:00");
+            let crossed = before != after || (now_before < eight) != (now_after < eight);
+            if crossed && attempts < 3 {
                 continue;
             }
+            // Today's 08:00 is listed only while it has not started.
+            let started = usize::from(now_before >= eight);
+            let expected: Vec<String> = (0..2).map(|d| at(plus_days(before, d), "08:00")).collect();
             assert_eq!(
                 keys(&all[0].1),
-                vec![at(before, "08:00")],
+                expected[started..],
                 "default de in {tz} should be today there ({before})"
             );
             // Without `days`: a week from today.
-            let week = get_slots(&srv, &format!("medico_id={mid}")).await;
             let expected: Vec<String> = (0..7).map(|d| at(plus_days(before, d), "08:00")).collect();
-            if today_in(tz) == before {
-                assert_eq!(keys(&week[0].1), expected, "default days is 7 in {tz}");
-            }
+            assert_eq!(
+                keys(&week[0].1),
+                expected[started..],
+                "default days is 7 in {tz}"
+            );
             break;
         }
     }
@@ -606,4 +621,28 @@ async fn slots_that_have_already_started_today_are_left_out_of_the_grid() {
     // Every listed slot can really be held: the first one of the answer.
     let first = &slots[0].0;
     reservar(&srv, &mid, first).await.expect_status(200);
+}
+
+#[tokio::test]
+async fn slots_past_max_slots_are_refused_with_422_naming_the_limit_and_how_to_narrow() {
+    // 47 slots a day: 2 days (94) fit under 100, 3 days (141) do not.
+    let srv = TestServer::start_with(&["--max-slots", "100"]);
+    let mid = medico_com_horarios(&srv, 31, &TODOS_OS_DIAS).await;
+    let de = monday(3);
+
+    for query in [
+        format!("medico_id={mid}&de={de}&days=3"),
+        format!("de={de}&days=3"),
+    ] {
+        let r = srv.get(&format!("/agenda/slots?{query}")).await;
+        let body = assert_problem(&r, 422, "agenda_too_large");
+        let detail = body["detail"].as_str().expect("detail");
+        assert!(
+            detail.contains("141") && detail.contains("100") && detail.contains("days"),
+            "{detail}"
+        );
+    }
+
+    let ok = slots_of(&srv, &mid, de, 2).await;
+    assert_eq!(ok.len(), 94, "two whole days fit the limit");
 }
