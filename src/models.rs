@@ -24,6 +24,41 @@ pub mod local_dt {
     }
 }
 
+/// Serde for an optional UTC offset as `±HH:MM` (absent when `None`).
+pub mod offset_opt {
+    use jiff::tz::Offset;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `±HH:MM`.
+    pub fn serialize<S: Serializer>(o: &Option<Offset>, s: S) -> Result<S::Ok, S::Error> {
+        match o {
+            Some(o) => {
+                let secs = o.seconds();
+                let sign = if secs < 0 { '-' } else { '+' };
+                let m = secs.unsigned_abs() / 60;
+                s.collect_str(&format_args!("{sign}{:02}:{:02}", m / 60, m % 60))
+            }
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads `±HH:MM`, or nothing.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Offset>, D::Error> {
+        let Some(t) = Option::<String>::deserialize(d)? else {
+            return Ok(None);
+        };
+        let bad = || serde::de::Error::custom(format!("offset inválido: {t}"));
+        let b = t.as_bytes();
+        if b.len() != 6 || !matches!(b[0], b'+' | b'-') || b[3] != b':' {
+            return Err(bad());
+        }
+        let h: i32 = t[1..3].parse().map_err(|_| bad())?;
+        let m: i32 = t[4..6].parse().map_err(|_| bad())?;
+        let secs = (h * 3600 + m * 60) * if b[0] == b'-' { -1 } else { 1 };
+        Offset::from_seconds(secs).map(Some).map_err(|_| bad())
+    }
+}
+
 /// A patient.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Paciente {
@@ -182,6 +217,16 @@ pub struct Consulta {
     #[serde(with = "local_dt")]
     #[schema(value_type = String, example = "2026-03-02T08:30:00")]
     pub fim: DateTime,
+    /// UTC offset of `inicio` (`±HH:MM`), present only when `inicio` is the *later*
+    /// occurrence of a clinic-local hour that happens twice (clocks going back at the end of
+    /// daylight saving); absent, a repeated hour means its earlier occurrence.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "offset_opt")]
+    #[schema(value_type = Option<String>, example = "-05:00")]
+    pub inicio_offset: Option<jiff::tz::Offset>,
+    /// UTC offset of `fim`, under the same rule as `inicio_offset`.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "offset_opt")]
+    #[schema(value_type = Option<String>, example = "-05:00")]
+    pub fim_offset: Option<jiff::tz::Offset>,
     /// Status.
     pub status: StatusConsulta,
     /// Free-text notes.
@@ -193,6 +238,15 @@ pub struct Consulta {
 }
 
 impl Consulta {
+    /// Its `[inicio, fim)` pinned to instants in the clinic's zone `tz`.
+    pub fn intervalo(&self, tz: &jiff::tz::TimeZone) -> crate::domain::Intervalo {
+        use crate::domain::Momento;
+        crate::domain::Intervalo::from_momentos(
+            Momento::stored(self.inicio, self.inicio_offset, tz),
+            Momento::stored(self.fim, self.fim_offset, tz),
+        )
+    }
+
     /// Whether it occupies its time (every status but `cancelada` does: a no-show or an
     /// attended appointment still used the doctor's time).
     pub fn blocks_time(&self) -> bool {

@@ -160,7 +160,7 @@ pub async fn list_slots(
             days,
             app.config.slot_minutes,
             jiff::Timestamp::now(),
-            app.clock.now_local(),
+            app.clock.tz(),
         ));
         drop(db);
         serde_json::to_vec(&view).map_err(|e| AppError::Internal(e.to_string()))?

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina, Patch};
-use crate::domain::{Intervalo, parse_date, parse_datetime, texto_opcional};
+use crate::domain::{Intervalo, parse_date, parse_momento, texto_opcional};
 use crate::error::{AppError, Erros};
 use crate::models::{Consulta, StatusConsulta};
 use crate::services::consultas::{AlteraConsulta, Filtro, NovaConsulta};
@@ -79,8 +79,8 @@ fn obs(e: &mut Erros, v: Option<&str>) -> Option<String> {
 impl ConsultaCreate {
     fn validate(self, tz: &jiff::tz::TimeZone) -> Result<NovaConsulta, AppError> {
         let mut e = Erros::default();
-        let ini = e.check("inicio", parse_datetime(&self.inicio, tz));
-        let fim = e.check("fim", parse_datetime(&self.fim, tz));
+        let ini = e.check("inicio", parse_momento(&self.inicio, tz));
+        let fim = e.check("fim", parse_momento(&self.fim, tz));
         let iv = match (ini, fim) {
             (Some(i), Some(f)) => e.check("fim", Intervalo::new(i, f)),
             _ => None,
@@ -112,10 +112,8 @@ impl ConsultaUpdate {
         let mut e = Erros::default();
         let inicio = self
             .inicio
-            .and_then(|s| e.check("inicio", parse_datetime(&s, tz)));
-        let fim = self
-            .fim
-            .and_then(|s| e.check("fim", parse_datetime(&s, tz)));
+            .and_then(|s| e.check("inicio", parse_momento(&s, tz)));
+        let fim = self.fim.and_then(|s| e.check("fim", parse_momento(&s, tz)));
         let observacoes = if self.observacoes.is_missing() {
             None
         } else {

@@ -1,8 +1,10 @@
-//! Clinic-local dates and datetimes (SPEC "words used"): parsing the accepted input forms
-//! and the clock that knows the clinic's time zone.
+//! Clinic-local dates and datetimes (SPEC "words used"): parsing the accepted input forms,
+//! the clock that knows the clinic's time zone, and [`Momento`], a clinic-local datetime
+//! pinned to one instant so that daylight-saving changes are handled (a local time in the
+//! spring-forward gap does not exist; one in the fall-back fold happens twice).
 
 use jiff::civil::{Date, DateTime};
-use jiff::tz::TimeZone;
+use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
 use jiff::{Timestamp, Zoned};
 
 /// The clinic's clock: now and today in its configured time zone.
@@ -127,6 +129,88 @@ pub fn parse_datetime(s: &str, tz: &TimeZone) -> Result<DateTime, &'static str> 
     Ok(truncate(dt))
 }
 
+/// A clinic-local datetime and the one instant it stands for in the clinic's zone. Times are
+/// shown by `local` (the wire format stays clinic-local) and compared by `instante`.
+///
+/// A naive local time in a daylight-saving fold (the repeated hour when clocks go back)
+/// means its *earlier* occurrence; the later one is reached by sending an RFC 3339 offset
+/// and is remembered by storing that offset ([`Momento::fold_offset`]). A naive local time
+/// in a gap (the hour skipped when clocks go forward) does not exist: input is refused,
+/// and a stored one (recorded before this rule) is read as jiff's "compatible" instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Momento {
+    /// The clinic-local datetime, to the second.
+    pub local: DateTime,
+    /// The instant, to the second.
+    pub instante: Timestamp,
+}
+
+/// Why a naive local time in a daylight-saving gap is refused.
+pub const GAP_ERR: &str =
+    "esse horário não existe no fuso da clínica (o relógio é adiantado na mudança de horário)";
+
+impl Momento {
+    /// A naive local time from a client: a gap time is an error, a fold time is its earlier
+    /// occurrence.
+    pub fn resolve(local: DateTime, tz: &TimeZone) -> Result<Self, &'static str> {
+        let amb = tz.to_ambiguous_timestamp(local);
+        if let AmbiguousOffset::Gap { .. } = amb.offset() {
+            return Err(GAP_ERR);
+        }
+        let instante = amb.earlier().map_err(|_| GAP_ERR)?;
+        Ok(Self { local, instante })
+    }
+
+    /// A stored local time: exactly `offset` when one was stored (the later occurrence of a
+    /// fold), else the earlier occurrence of a fold, or the compatible instant of a gap.
+    pub fn stored(local: DateTime, offset: Option<Offset>, tz: &TimeZone) -> Self {
+        let amb = tz.to_ambiguous_timestamp(local);
+        let instante = offset
+            .and_then(|o| o.to_timestamp(local).ok())
+            .or_else(|| amb.compatible().ok())
+            .unwrap_or(Timestamp::MIN);
+        Self { local, instante }
+    }
+
+    /// The moment of an instant, in the clinic's zone (sub-seconds dropped).
+    pub fn at(t: Timestamp, tz: &TimeZone) -> Self {
+        let instante = Timestamp::from_second(t.as_second()).unwrap_or(t);
+        Self {
+            local: truncate(instante.to_zoned(tz.clone()).datetime()),
+            instante,
+        }
+    }
+
+    /// The offset to store beside `local` so it reads back as this instant: only for the
+    /// later occurrence of a fold (a naive read gives the earlier one).
+    pub fn fold_offset(&self, tz: &TimeZone) -> Option<Offset> {
+        match tz.to_ambiguous_timestamp(self.local).offset() {
+            AmbiguousOffset::Fold { before, after } => {
+                let off = tz.to_offset(self.instante);
+                (off == after && before != after).then_some(off)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Parses a datetime as [`parse_datetime`] does, keeping the instant: with an RFC 3339
+/// offset that exact instant (which picks the occurrence in a fold), without one the
+/// naive local time resolved by [`Momento::resolve`] (a gap time is refused).
+pub fn parse_momento(s: &str, tz: &TimeZone) -> Result<Momento, &'static str> {
+    const ERR: &str = "data e hora inválidas: use AAAA-MM-DDTHH:MM:SS";
+    if !datetime_shape(s) {
+        return Err(ERR);
+    }
+    let has_offset = s.len() > 16 && (s.ends_with(['Z', 'z']) || s[16..].contains(['+', '-']));
+    if has_offset {
+        let t = s.parse::<Timestamp>().map_err(|_| ERR)?;
+        Ok(Momento::at(t, tz))
+    } else {
+        Momento::resolve(truncate(s.parse::<DateTime>().map_err(|_| ERR)?), tz)
+    }
+}
+
 /// Parses a `YYYY-MM-DD` date.
 pub fn parse_date(s: &str) -> Result<Date, &'static str> {
     let t = s;
@@ -190,6 +274,33 @@ mod tests {
         ] {
             assert!(parse_datetime(bad, &tz).is_err(), "{bad}");
         }
+    }
+
+    fn ny() -> TimeZone {
+        TimeZone::get("America/New_York").expect("tzdb has New York")
+    }
+
+    #[test]
+    fn a_gap_time_is_refused_and_a_fold_time_is_the_earlier_unless_an_offset_says_otherwise() {
+        let tz = ny();
+        // 2027-03-14: 02:00 EST jumps to 03:00 EDT. 2027-11-07: 02:00 EDT goes back to 01:00 EST.
+        assert_eq!(parse_momento("2027-03-14T02:30:00", &tz), Err(GAP_ERR));
+        assert!(parse_momento("2027-03-14T03:00:00", &tz).is_ok());
+        let naive = parse_momento("2027-11-07T01:30:00", &tz).expect("fold time");
+        let edt = parse_momento("2027-11-07T01:30:00-04:00", &tz).expect("EDT");
+        let est = parse_momento("2027-11-07T01:30:00-05:00", &tz).expect("EST");
+        assert_eq!(naive, edt, "naive = earlier occurrence");
+        assert_eq!(edt.local, est.local);
+        assert_eq!(est.instante.duration_since(edt.instante).as_secs(), 3600);
+        assert_eq!(edt.fold_offset(&tz), None);
+        let off = est
+            .fold_offset(&tz)
+            .expect("later occurrence keeps its offset");
+        assert_eq!(Momento::stored(est.local, Some(off), &tz), est);
+        assert_eq!(Momento::stored(est.local, None, &tz), edt);
+        // São Paulo has no daylight saving: nothing is ambiguous.
+        let m = parse_momento("2027-11-07T01:30:00", &sp()).expect("sp");
+        assert_eq!(m.fold_offset(&sp()), None);
     }
 
     #[test]

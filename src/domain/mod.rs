@@ -16,7 +16,8 @@ pub use crm::Crm;
 pub use dia_semana::DiaSemana;
 pub use hora::Hora;
 pub use instante::{
-    DATE_PATTERN, DATETIME_PATTERN, Relogio, format_datetime, parse_date, parse_datetime,
+    DATE_PATTERN, DATETIME_PATTERN, GAP_ERR, Momento, Relogio, format_datetime, parse_date,
+    parse_datetime, parse_momento,
 };
 pub use intervalo::{Intervalo, overlaps};
 pub use texto::{Nome, WHITESPACE_CLASS, fold, is_space, not_blank_pattern, texto_opcional, trim};

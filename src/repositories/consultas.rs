@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
+use jiff::SignedDuration;
 use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
 
 use super::{Record, Table};
-use crate::domain::Intervalo;
+use crate::domain::{Intervalo, overlaps};
 use crate::models::Consulta;
 
 impl Record for Consulta {
@@ -20,6 +22,10 @@ impl Record for Consulta {
         self.inicio
     }
 }
+
+/// The most a clinic-local time can be ahead of or behind the order of instants, in hours:
+/// any real zone's offset change (daylight saving moves clocks by one hour, rarely two).
+pub const SLACK_HORAS: i64 = 3;
 
 /// (owner id, start, consulta id) → the appointment: a per-doctor or per-patient time index
 /// that holds the records, so a range scan needs no lookups (the agenda sweeps thousands).
@@ -97,25 +103,41 @@ impl Consultas {
     }
 
     /// The first time-blocking appointment of the doctor (`by_medico`) or patient that
-    /// overlaps `iv`, ignoring `except`. Only appointments starting in
-    /// `(iv.inicio - 24 h, iv.fim)` can overlap, since none lasts longer than 24 h.
+    /// overlaps `iv` as instants in the clinic's zone `tz`, ignoring `except`.
+    ///
+    /// The index is by clinic-local start; a local time differs from the instant's order by
+    /// at most the zone's offset change (an hour for daylight saving; [`SLACK_HORAS`] covers
+    /// any real one), and none lasts longer than 24 h. So only appointments starting in
+    /// `(iv.inicio - 24 h - slack, max(iv.inicio, iv.fim) + slack)` can overlap: a range scan,
+    /// O(log n + k), then an exact comparison of instants.
     pub fn conflict(
         &self,
         by_medico: bool,
         owner: &str,
         iv: Intervalo,
         except: Option<&str>,
+        tz: &TimeZone,
     ) -> Option<&Arc<Consulta>> {
+        let slack = SignedDuration::from_hours(SLACK_HORAS);
         let from = iv
             .inicio
-            .saturating_sub(jiff::SignedDuration::from_hours(Intervalo::MAX_HORAS));
+            .saturating_sub(SignedDuration::from_hours(Intervalo::MAX_HORAS))
+            .saturating_sub(slack);
+        let to = iv.inicio.max(iv.fim).saturating_add(slack);
         let index = if by_medico {
             &self.by_medico
         } else {
             &self.by_paciente
         };
-        owner_range(index, owner, from, iv.fim)
-            .find(|c| c.blocks_time() && Some(c.id.as_str()) != except && c.fim > iv.inicio)
+        owner_range(index, owner, from, to).find(|c| {
+            c.blocks_time()
+                && Some(c.id.as_str()) != except
+                && c.fim.saturating_add(slack) > iv.inicio
+                && {
+                    let other = c.intervalo(tz);
+                    overlaps(other.inicio_em, other.fim_em, iv.inicio_em, iv.fim_em)
+                }
+        })
     }
 
     /// Inserts or replaces, keeping every index; returns the previous version.

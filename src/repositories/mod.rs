@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use consultas::Consultas;
+pub use consultas::{Consultas, SLACK_HORAS};
 pub use table::{Record, Table};
 
 use crate::domain::{Crm, DiaSemana, Hora, fold};

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use jiff::civil::{Date, DateTime};
+use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::consultas::{NovaConsulta, check_overlaps, check_refs};
 use super::{App, horarios, new_id, tarefas};
-use crate::domain::{DiaSemana, Hora, Intervalo, format_datetime};
+use crate::domain::{DiaSemana, Hora, Intervalo, Momento, format_datetime};
 use crate::error::AppError;
 use crate::models::{Horario, Reserva, TipoTarefa};
 use crate::repositories::{Db, Op};
@@ -139,19 +140,21 @@ fn held(db: &Db, medico_id: &str, slot: DateTime, now: Timestamp) -> bool {
         .is_some_and(|r| r.expira_em > now)
 }
 
-/// The state of one slot.
+/// The state of one slot (overlaps judged as instants in the clinic's zone `tz`).
 pub fn slot_state(
     db: &Db,
     medico_id: &str,
     slot: DateTime,
     minutes: u16,
     now: Timestamp,
+    tz: &TimeZone,
 ) -> Estado {
-    let iv = Intervalo {
-        inicio: slot,
-        fim: slot.saturating_add(step(minutes)),
-    };
-    if db.consultas.conflict(true, medico_id, iv, None).is_some() {
+    let iv = Intervalo::slot(slot, minutes, tz);
+    if db
+        .consultas
+        .conflict(true, medico_id, iv, None, tz)
+        .is_some()
+    {
         Estado::Ocupado
     } else if held(db, medico_id, slot, now) {
         Estado::Reservado
@@ -212,11 +215,80 @@ fn secs(dt: DateTime) -> i64 {
         + i64::from(dt.second())
 }
 
+/// The UTC offset (seconds) of each clinic day from `first`, `None` on a day whose offset
+/// changes (a daylight-saving day): civil seconds minus it are Unix seconds, so the sweep
+/// converts times to instants with one array lookup, and asks the zone only on those days.
+struct Offsets<'a> {
+    tz: &'a TimeZone,
+    first: i64,
+    days: Vec<Option<i64>>,
+}
+
+impl<'a> Offsets<'a> {
+    fn new(tz: &'a TimeZone, first: Date, n: usize) -> Self {
+        // A midnight inside a gap or a fold gives `None`, so its day takes the slow path.
+        let offset_at = |d: Date| match tz.to_ambiguous_timestamp(d.at(0, 0, 0, 0)).offset() {
+            jiff::tz::AmbiguousOffset::Unambiguous { offset } => Some(offset.seconds()),
+            _ => None,
+        };
+        let mut days = Vec::with_capacity(n);
+        let mut date = first;
+        let mut cur = offset_at(date);
+        for _ in 0..n {
+            let Ok(next_date) = date.tomorrow() else {
+                break;
+            };
+            let next = offset_at(next_date);
+            days.push(if cur == next {
+                cur.map(i64::from)
+            } else {
+                None
+            });
+            // (Two `None`s compare equal: that day stays `None` too.)
+            (date, cur) = (next_date, next);
+        }
+        Self {
+            tz,
+            first: secs(first.at(0, 0, 0, 0)),
+            days,
+        }
+    }
+
+    /// Unix seconds of a clinic-local datetime (`civil` = [`secs`] of it): `offset` when one
+    /// is stored; in a gap, `None` for `strict` (a grid slot that does not exist) else the
+    /// compatible instant; in a fold, the earlier occurrence.
+    fn instant(
+        &self,
+        dt: DateTime,
+        civil: i64,
+        offset: Option<Offset>,
+        strict: bool,
+    ) -> Option<i64> {
+        if let Some(o) = offset {
+            return Some(civil - i64::from(o.seconds()));
+        }
+        let idx = (civil - self.first).div_euclid(86_400);
+        if let Some(Some(off)) = usize::try_from(idx).ok().and_then(|i| self.days.get(i)) {
+            return Some(civil - off);
+        }
+        if strict {
+            Momento::resolve(dt, self.tz).ok()
+        } else {
+            Some(Momento::stored(dt, None, self.tz))
+        }
+        .map(|m| m.instante.as_second())
+    }
+}
+
 /// The agenda from `de` for `days` days: every doctor with horários (or just `medico`),
 /// by name. Each doctor's appointments are fetched once (from the per-doctor index, which
-/// holds the records) and swept against the grid in integer seconds, so the cost is
-/// slots + appointments, not their product. Slots that start before `agora` (clinic-local
-/// now) are left out: they can no longer be held or booked (`check_slot`).
+/// holds the records) and swept against the grid in integer Unix seconds, so the cost is
+/// slots + appointments, not their product.
+///
+/// Times are compared as instants in the clinic's zone `tz`: a grid time skipped by a
+/// daylight-saving change is not a slot; a grid time that happens twice is listed once and
+/// means its earlier occurrence. Slots that start before `now` are left out: they can no
+/// longer be held or booked (`check_slot`).
 pub fn slots(
     db: &Db,
     medico: Option<&str>,
@@ -224,14 +296,17 @@ pub fn slots(
     days: u16,
     minutes: u16,
     now: Timestamp,
-    agora: DateTime,
+    tz: &TimeZone,
 ) -> Vec<SlotsMedico> {
     let from = de.at(0, 0, 0, 0);
     let to = from.saturating_add(SignedDuration::from_hours(24 * i64::from(days)));
-    let reach = SignedDuration::from_hours(Intervalo::MAX_HORAS);
+    let slack = SignedDuration::from_hours(crate::repositories::SLACK_HORAS);
+    let reach = SignedDuration::from_hours(Intervalo::MAX_HORAS).saturating_add(slack);
     let reach_secs = Intervalo::MAX_HORAS * 3600;
     let step_secs = i64::from(minutes) * 60;
-    let agora_secs = secs(agora);
+    let now_secs = now.as_second();
+    // One day before the range (appointments reaching into it) and two after.
+    let offsets = Offsets::new(tz, de.yesterday().unwrap_or(de), usize::from(days) + 3);
     let medicos: Vec<String> = match medico {
         Some(m) => vec![m.to_owned()],
         None => db
@@ -247,13 +322,22 @@ pub fn slots(
         for h in horarios::of_medico(db, &id) {
             by_day[h.dia_semana as usize].push(h.clone());
         }
-        // (start, end) in seconds, by start.
-        let busy: Vec<(i64, i64)> = db
+        // (start, end) as Unix seconds, by start.
+        let mut busy: Vec<(i64, i64)> = db
             .consultas
-            .of_medico(&id, from.saturating_sub(reach), to)
+            .of_medico(&id, from.saturating_sub(reach), to.saturating_add(slack))
             .filter(|c| c.blocks_time())
-            .map(|c| (secs(c.inicio), secs(c.fim)))
+            .filter_map(|c| {
+                Some((
+                    offsets.instant(c.inicio, secs(c.inicio), c.inicio_offset, false)?,
+                    offsets.instant(c.fim, secs(c.fim), c.fim_offset, false)?,
+                ))
+            })
             .collect();
+        // Local order is instant order except around a fold.
+        if !busy.is_sorted() {
+            busy.sort_unstable();
+        }
         let holds: HashSet<i64> = db
             .reservas
             .range(
@@ -271,8 +355,11 @@ pub fn slots(
             // slots come out in time order without sorting.
             for h in &by_day[DiaSemana::of(date) as usize] {
                 for s in grid(h, date, minutes) {
-                    let start = day0 + i64::from(s.hour()) * 3600 + i64::from(s.minute()) * 60;
-                    if start < agora_secs {
+                    let local = day0 + i64::from(s.hour()) * 3600 + i64::from(s.minute()) * 60;
+                    let Some(start) = offsets.instant(s, local, None, true) else {
+                        continue;
+                    };
+                    if start < now_secs {
                         continue;
                     }
                     let end = start + step_secs;
@@ -286,7 +373,7 @@ pub fn slots(
                         .any(|(_, f)| *f > start);
                     let estado = if taken {
                         Estado::Ocupado
-                    } else if !holds.is_empty() && holds.contains(&start) {
+                    } else if !holds.is_empty() && holds.contains(&local) {
                         Estado::Reservado
                     } else {
                         Estado::Disponivel
@@ -353,10 +440,14 @@ fn slot_taken(slot: DateTime) -> AppError {
 }
 
 /// Checks a slot for a hold or a booking: the doctor exists (404), the slot is on their grid
-/// (422) and not in the past (422).
+/// (422), exists in the clinic's zone (not skipped by a daylight-saving change, 422) and is
+/// not in the past (422).
 fn check_slot(app: &App, db: &Db, medico_id: &str, slot: DateTime) -> Result<(), AppError> {
     if db.medicos.get(medico_id).is_none() {
         return Err(AppError::not_found("Médico"));
+    }
+    if let Err(m) = Momento::resolve(slot, app.clock.tz()) {
+        return Err(AppError::campo("slot", m));
     }
     if !on_grid(db, medico_id, slot, app.config.slot_minutes) {
         return Err(AppError::campo(
@@ -383,7 +474,7 @@ pub async fn reservar(app: &App, medico_id: &str, slot: DateTime) -> Result<Rese
     let out = app
         .commit(StatusCode::OK, |db| {
             check_slot(app, db, medico_id, slot)?;
-            match slot_state(db, medico_id, slot, minutes, now) {
+            match slot_state(db, medico_id, slot, minutes, now, app.clock.tz()) {
                 Estado::Ocupado => return Err(slot_taken(slot)),
                 Estado::Reservado => {
                     return Err(AppError::conflict(
@@ -432,7 +523,7 @@ pub async fn liberar(app: &App, medico_id: &str, slot: DateTime) -> Result<Liber
                         "fora da grade de horários do médico",
                     ));
                 }
-                let estado = slot_state(db, medico_id, slot, minutes, now);
+                let estado = slot_state(db, medico_id, slot, minutes, now, app.clock.tz());
                 if estado == Estado::Ocupado {
                     return Err(slot_taken(slot));
                 }
@@ -514,6 +605,20 @@ pub struct ParamsAgendar {
     /// End.
     #[serde(with = "crate::models::local_dt")]
     pub fim: DateTime,
+    /// UTC offset of `inicio` when it is the later occurrence of a repeated hour.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::models::offset_opt"
+    )]
+    pub inicio_offset: Option<Offset>,
+    /// UTC offset of `fim` when it is the later occurrence of a repeated hour.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::models::offset_opt"
+    )]
+    pub fim_offset: Option<Offset>,
     /// Notes.
     pub observacoes: Option<String>,
 }
@@ -550,14 +655,16 @@ pub async fn agendar(app: &App, nova: NovaConsulta) -> Result<Agendado, AppError
                     ));
                 }
                 let cobertos = covered_slots(db, &nova.medico_id, iv.inicio, iv.fim, minutes);
+                let tz = app.clock.tz();
                 if db
                     .consultas
-                    .conflict(true, &nova.medico_id, iv, None)
+                    .conflict(true, &nova.medico_id, iv, None, tz)
                     .is_some()
                 {
                     return Err(slot_taken(iv.inicio));
                 }
-                check_overlaps(db, &nova.medico_id, &nova.paciente_id, iv, None)?;
+                check_overlaps(db, &nova.medico_id, &nova.paciente_id, iv, None, tz)?;
+                let (inicio_offset, fim_offset) = iv.offsets(tz);
                 let mut ops = Vec::new();
                 let mut new_holds = Vec::new();
                 for s in &cobertos {
@@ -577,6 +684,8 @@ pub async fn agendar(app: &App, nova: NovaConsulta) -> Result<Agendado, AppError
                     medico_id: nova.medico_id.clone(),
                     inicio: iv.inicio,
                     fim: iv.fim,
+                    inicio_offset,
+                    fim_offset,
                     observacoes: nova.observacoes.clone(),
                 };
                 let t = tarefas::nova(TipoTarefa::AgendarConsulta, &params, criado.clone())?;
@@ -627,6 +736,7 @@ pub fn decidir(
     t: &crate::models::Tarefa,
     minutes: u16,
     agora: &str,
+    tz: &TimeZone,
 ) -> (Vec<Op>, Decisao) {
     use crate::models::{Consulta, ErroTarefa, StatusConsulta};
     let recusa = |code: &str, detail: String| ErroTarefa {
@@ -649,10 +759,10 @@ pub fn decidir(
             return (vec![Op::PutTarefa(done)], d);
         }
     };
-    let iv = Intervalo {
-        inicio: p.inicio,
-        fim: p.fim,
-    };
+    let iv = Intervalo::from_momentos(
+        Momento::stored(p.inicio, p.inicio_offset, tz),
+        Momento::stored(p.fim, p.fim_offset, tz),
+    );
     let cobertos = covered_slots(db, &p.medico_id, p.inicio, p.fim, minutes);
     let mut ops: Vec<Op> = cobertos
         .iter()
@@ -673,7 +783,7 @@ pub fn decidir(
             "medico_inexistente",
             "O médico não existe mais.".into(),
         ))
-    } else if let Some(c) = db.consultas.conflict(true, &p.medico_id, iv, None) {
+    } else if let Some(c) = db.consultas.conflict(true, &p.medico_id, iv, None, tz) {
         Some(recusa(
             "horario_ocupado",
             format!(
@@ -682,7 +792,7 @@ pub fn decidir(
                 c.id
             ),
         ))
-    } else if let Some(c) = db.consultas.conflict(false, &p.paciente_id, iv, None) {
+    } else if let Some(c) = db.consultas.conflict(false, &p.paciente_id, iv, None, tz) {
         Some(recusa(
             "patient_overlap",
             format!("O paciente já tem a consulta {} nesse horário.", c.id),
@@ -702,7 +812,7 @@ pub fn decidir(
                 .copied()
                 .filter(|s| db.reservas.get(&Reserva::key(&p.medico_id, *s)).is_some())
                 .filter(|s| {
-                    slot_state(db, &p.medico_id, *s, minutes, Timestamp::MIN) != Estado::Ocupado
+                    slot_state(db, &p.medico_id, *s, minutes, Timestamp::MIN, tz) != Estado::Ocupado
                 })
                 .collect();
             Desfecho::Recusada(err, freed)
@@ -715,6 +825,8 @@ pub fn decidir(
                 medico_id: p.medico_id.clone(),
                 inicio: p.inicio,
                 fim: p.fim,
+                inicio_offset: p.inicio_offset,
+                fim_offset: p.fim_offset,
                 status: StatusConsulta::Agendada,
                 observacoes: p.observacoes.clone(),
                 created_at: agora.to_owned(),
@@ -769,7 +881,8 @@ pub fn executar(
 ) -> Result<(), tarefas::Falha> {
     let minutes = app.config.slot_minutes;
     let agora = app.clock.stamp();
-    let d = rt.block_on(app.write(|db| Ok(decidir(db, t, minutes, &agora))))?;
+    let tz = app.clock.tz();
+    let d = rt.block_on(app.write(|db| Ok(decidir(db, t, minutes, &agora, tz))))?;
     anunciar(app, d)
 }
 

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
 
 use super::{App, new_id};
-use crate::domain::{Intervalo, format_datetime};
+use crate::domain::{Intervalo, Momento, format_datetime};
 use crate::error::{AppError, CampoErro};
 use crate::models::{Consulta, StatusConsulta};
 use crate::repositories::{Db, Op};
@@ -32,9 +33,9 @@ pub struct NovaConsulta {
 #[derive(Debug, Default)]
 pub struct AlteraConsulta {
     /// New start.
-    pub inicio: Option<DateTime>,
+    pub inicio: Option<Momento>,
     /// New end.
-    pub fim: Option<DateTime>,
+    pub fim: Option<Momento>,
     /// New status.
     pub status: Option<StatusConsulta>,
     /// New notes.
@@ -159,15 +160,17 @@ fn announce_freed(app: &App, medico_id: &str, slots: &[DateTime], motivo: &str) 
     }
 }
 
-/// 409 when the doctor or the patient already has a time-blocking appointment overlapping.
+/// 409 when the doctor or the patient already has a time-blocking appointment overlapping
+/// (compared as instants in the clinic's zone `tz`).
 pub fn check_overlaps(
     db: &Db,
     medico_id: &str,
     paciente_id: &str,
     iv: Intervalo,
     except: Option<&str>,
+    tz: &TimeZone,
 ) -> Result<(), AppError> {
-    if let Some(c) = db.consultas.conflict(true, medico_id, iv, except) {
+    if let Some(c) = db.consultas.conflict(true, medico_id, iv, except, tz) {
         return Err(AppError::conflict(
             "doctor_overlap",
             format!(
@@ -178,7 +181,7 @@ pub fn check_overlaps(
             ),
         ));
     }
-    if let Some(c) = db.consultas.conflict(false, paciente_id, iv, except) {
+    if let Some(c) = db.consultas.conflict(false, paciente_id, iv, except, tz) {
         return Err(AppError::conflict(
             "patient_overlap",
             format!(
@@ -211,18 +214,29 @@ pub fn check_refs(db: &Db, paciente_id: &str, medico_id: &str) -> Result<(), App
 /// Creates an appointment synchronously (the front desk's form; may be off-grid or past).
 pub async fn create(app: &App, nova: NovaConsulta) -> Result<Arc<Consulta>, AppError> {
     let now = app.clock.stamp();
+    let tz = app.clock.tz();
     let c = app
         .commit(StatusCode::CREATED, |db| {
             check_refs(db, &nova.paciente_id, &nova.medico_id)?;
             if nova.status != StatusConsulta::Cancelada {
-                check_overlaps(db, &nova.medico_id, &nova.paciente_id, nova.intervalo, None)?;
+                check_overlaps(
+                    db,
+                    &nova.medico_id,
+                    &nova.paciente_id,
+                    nova.intervalo,
+                    None,
+                    tz,
+                )?;
             }
+            let (inicio_offset, fim_offset) = nova.intervalo.offsets(tz);
             let c = Arc::new(Consulta {
                 id: new_id(),
                 paciente_id: nova.paciente_id,
                 medico_id: nova.medico_id,
                 inicio: nova.intervalo.inicio,
                 fim: nova.intervalo.fim,
+                inicio_offset,
+                fim_offset,
                 status: nova.status,
                 observacoes: nova.observacoes,
                 created_at: now.clone(),
@@ -240,6 +254,7 @@ pub async fn create(app: &App, nova: NovaConsulta) -> Result<Arc<Consulta>, AppE
 /// A final appointment (`concluida`, `faltou`, `cancelada`) may only have its notes changed.
 pub async fn update(app: &App, id: &str, alt: AlteraConsulta) -> Result<Arc<Consulta>, AppError> {
     let now = app.clock.stamp();
+    let tz = app.clock.tz();
     let before = app.store.read().consultas.get(id).cloned();
     let c = app
         .commit(StatusCode::OK, |db| {
@@ -247,10 +262,11 @@ pub async fn update(app: &App, id: &str, alt: AlteraConsulta) -> Result<Arc<Cons
                 .consultas
                 .get(id)
                 .ok_or_else(|| AppError::not_found("Consulta"))?;
-            let inicio = alt.inicio.unwrap_or(old.inicio);
-            let fim = alt.fim.unwrap_or(old.fim);
+            let was = old.intervalo(tz);
+            let inicio = alt.inicio.unwrap_or(was.inicio_momento());
+            let fim = alt.fim.unwrap_or(was.fim_momento());
             let status = alt.status.unwrap_or(old.status);
-            let moved = inicio != old.inicio || fim != old.fim;
+            let moved = inicio != was.inicio_momento() || fim != was.fim_momento();
             if old.status.is_final() && (moved || status != old.status) {
                 return Err(AppError::conflict(
                     "invalid_status_transition",
@@ -274,11 +290,14 @@ pub async fn update(app: &App, id: &str, alt: AlteraConsulta) -> Result<Arc<Cons
                 AppError::campo(if alt.fim.is_some() { "fim" } else { "inicio" }, m)
             })?;
             if status != StatusConsulta::Cancelada && moved {
-                check_overlaps(db, &old.medico_id, &old.paciente_id, iv, Some(id))?;
+                check_overlaps(db, &old.medico_id, &old.paciente_id, iv, Some(id), tz)?;
             }
+            let (inicio_offset, fim_offset) = iv.offsets(tz);
             let mut c = Consulta {
-                inicio,
-                fim,
+                inicio: iv.inicio,
+                fim: iv.fim,
+                inicio_offset,
+                fim_offset,
                 status,
                 ..Consulta::clone(old)
             };

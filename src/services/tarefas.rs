@@ -279,11 +279,15 @@ impl Runner for Worker {
                 continue;
             };
             let agora = self.app.clock.stamp();
-            match self
-                .app
-                .store
-                .submit::<_, AppError>(|db| Ok(agenda::decidir(db, &running, minutes, &agora)))
-            {
+            match self.app.store.submit::<_, AppError>(|db| {
+                Ok(agenda::decidir(
+                    db,
+                    &running,
+                    minutes,
+                    &agora,
+                    self.app.clock.tz(),
+                ))
+            }) {
                 Ok((decided, d)) => pipeline.push((id.clone(), running, started, decided, d)),
                 Err(_) => {
                     let _ = self.rt.block_on(started.durable());

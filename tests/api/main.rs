@@ -7,6 +7,7 @@ mod backups;
 mod booking;
 mod consultas;
 mod conventions;
+mod dst;
 mod durability;
 mod errors;
 mod helpers;
