@@ -208,7 +208,7 @@ fn add_problem_responses(doc: &mut utoipa::openapi::OpenApi) {
 /// accepts (fuzzers generate from it; clients validate against it).
 fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) {
     use crate::domain::{
-        Cpf, DATE_PATTERN, DATETIME_PATTERN, Hora, TELEFONE_PATTERN, email_pattern,
+        Cpf, DATE_PATTERN, DATETIME_PATTERN, Hora, TELEFONE_PATTERN, email_pattern, nome_pattern,
         not_blank_pattern,
     };
     use utoipa::openapi::schema::Schema;
@@ -216,6 +216,8 @@ fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) {
     // Contains a character that is not whitespace (so trimming leaves something).
     let not_blank = not_blank_pattern();
     let not_blank = not_blank.as_str();
+    // 1..=200 characters after trimming (SPEC §2): a length bound would count the padding.
+    let nome = nome_pattern();
     /// No pattern, only lengths.
     const ANY: &str = "";
     let or_empty = |p: &str| format!("^$|{p}");
@@ -228,7 +230,7 @@ fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) {
     /// (schema, property, pattern or "", min length, max length)
     type Rule<'a> = (&'a str, &'a str, &'a str, Option<usize>, Option<usize>);
     let rules: &[Rule] = &[
-        ("PacienteCreate", "nome", not_blank, Some(1), Some(200)),
+        ("PacienteCreate", "nome", &nome, Some(1), None),
         ("PacienteCreate", "cpf", Cpf::PATTERN, None, None),
         (
             "PacienteCreate",
@@ -240,11 +242,19 @@ fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) {
         ("PacienteCreate", "email", &email, None, Some(254)),
         ("PacienteCreate", "telefone", &telefone, None, None),
         ("PacienteCreate", "convenio", ANY, None, Some(100)),
-        ("PacienteUpdate", "nome", not_blank, Some(1), Some(200)),
+        ("PacienteUpdate", "nome", &nome, Some(1), None),
+        ("PacienteUpdate", "cpf", Cpf::PATTERN, None, None),
+        (
+            "PacienteUpdate",
+            "data_nascimento",
+            DATE_PATTERN,
+            None,
+            None,
+        ),
         ("PacienteUpdate", "email", &email, None, Some(254)),
         ("PacienteUpdate", "telefone", &telefone, None, None),
         ("PacienteUpdate", "convenio", ANY, None, Some(100)),
-        ("MedicoCreate", "nome", not_blank, Some(1), Some(200)),
+        ("MedicoCreate", "nome", &nome, Some(1), None),
         ("MedicoCreate", "crm", "[0-9]", Some(1), Some(40)),
         (
             "MedicoCreate",
@@ -255,7 +265,7 @@ fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) {
         ),
         ("MedicoCreate", "email", &email, None, Some(254)),
         ("MedicoCreate", "telefone", &telefone, None, None),
-        ("MedicoUpdate", "nome", not_blank, Some(1), Some(200)),
+        ("MedicoUpdate", "nome", &nome, Some(1), None),
         (
             "MedicoUpdate",
             "especialidade",

@@ -19,4 +19,6 @@ pub use instante::{
     DATE_PATTERN, DATETIME_PATTERN, Relogio, format_datetime, parse_date, parse_datetime,
 };
 pub use intervalo::{Intervalo, overlaps};
-pub use texto::{Nome, WHITESPACE_CLASS, fold, is_space, not_blank_pattern, texto_opcional, trim};
+pub use texto::{
+    Nome, WHITESPACE_CLASS, fold, is_space, nome_pattern, not_blank_pattern, texto_opcional, trim,
+};
