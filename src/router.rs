@@ -111,12 +111,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Every collection route answers with and without a trailing slash, with no redirect
-/// (SPEC §1): the slash is dropped before routing. `/docs` is Swagger UI's folder.
+/// (SPEC §1): the slash is dropped before routing. `/docs/` is Swagger UI's folder and is
+/// left alone; `/docs` is too, so that Swagger UI's own redirect to `/docs/` reaches the
+/// browser (its page loads `./swagger-ui-bundle.js`, which only resolves under `/docs/`).
 pub fn normalize_path(mut req: Request) -> Request {
     let path = req.uri().path();
-    let new_path = if path == "/docs" {
-        Some("/docs/".to_owned())
-    } else if path.len() > 1 && path.ends_with('/') && !path.starts_with("/docs/") {
+    let new_path = if path.len() > 1 && path.ends_with('/') && !path.starts_with("/docs/") {
         Some(path.trim_end_matches('/').to_owned())
     } else {
         None
