@@ -169,12 +169,18 @@ async fn shutdown_signal() {
     tracing::info!(target: "agendamento", "shutdown requested; draining");
 }
 
-/// Runs the server until SIGINT/SIGTERM: opens the store, loads demo data into an empty
-/// one, prints `listening on http://HOST:PORT`, serves, then flushes the store.
+/// Runs the server until SIGINT/SIGTERM: opens the store, binds, loads demo data into an
+/// empty store, prints `listening on http://HOST:PORT` (then the data folder and the Swagger
+/// UI address), serves, then flushes the store.
 pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
     let addr = config.addr;
     let demo = !config.no_demo_data;
     let state = tokio::task::spawn_blocking(move || open_state(config, logs)).await??;
+    // Bind before writing anything: a start that cannot listen must leave the store as it was.
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("não foi possível escutar em {addr}"))?;
+    let local = listener.local_addr()?;
     if demo {
         crate::demo::load_if_empty(&state).await?;
     }
@@ -194,10 +200,6 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
     if state.config.backup_interval_secs > 0 {
         tokio::spawn(automatic_backups(state.clone()));
     }
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("não foi possível escutar em {addr}"))?;
-    let local = listener.local_addr()?;
     // Without TCP_NODELAY, back-to-back SSE events wait for the client's delayed ACK (~40 ms).
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
         let _ = tcp.set_nodelay(true);
@@ -205,7 +207,12 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
     let app = build_router(state.clone());
     let service = tower::util::MapRequestLayer::new(crate::router::normalize_path).layer(app);
     tracing::info!(target: "agendamento", %local, "server started");
+    // Scripts parse this first line; the others are for people.
     println!("listening on http://{local}");
+    let data_dir = std::fs::canonicalize(&state.config.data_dir)
+        .unwrap_or_else(|_| state.config.data_dir.clone());
+    println!("data folder: {}", data_dir.display());
+    println!("Swagger UI: http://{local}/docs");
     let stopping = state.clone();
     axum::serve(
         listener,

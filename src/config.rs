@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
+// Boolean variables accept 1/0, true/false, yes/no, on/off (and y/n, t/f), any case.
+use clap::builder::BoolishValueParser;
 
 /// Agendamento: a medical-appointment scheduling server.
 #[derive(Debug, Clone, Parser)]
@@ -54,14 +56,14 @@ pub struct Config {
     #[arg(long, env = "AGENDAMENTO_BODY_LIMIT_BYTES", default_value_t = 65_536)]
     pub body_limit_bytes: usize,
     /// Do not load demo data into an empty store.
-    #[arg(long, env = "AGENDAMENTO_NO_DEMO_DATA")]
+    #[arg(long, env = "AGENDAMENTO_NO_DEMO_DATA", value_parser = BoolishValueParser::new())]
     pub no_demo_data: bool,
     /// Fold the journal into the snapshot files after this many journal entries.
     #[arg(long, env = "AGENDAMENTO_COMPACT_EVERY", default_value_t = 50_000)]
     pub compact_every: u64,
     /// Do not start the task worker (tasks are accepted and wait on disk): for tests of
     /// crash recovery and for maintenance.
-    #[arg(long, env = "AGENDAMENTO_WORKER_PAUSED")]
+    #[arg(long, env = "AGENDAMENTO_WORKER_PAUSED", value_parser = BoolishValueParser::new())]
     pub worker_paused: bool,
     /// Most slots one `GET /agenda/slots` answer may hold (doctors × days × slots per day);
     /// a larger request is refused with 422 `agenda_too_large`.

@@ -34,7 +34,8 @@ pub struct Problema {
     /// A URI naming the problem type: `urn:agendamento:problema:<code>`.
     #[serde(rename = "type")]
     pub tipo: String,
-    /// The HTTP status phrase.
+    /// The status in a few Portuguese words (e.g. "Não encontrado").
+    #[schema(example = "Dados inválidos")]
     pub title: String,
     /// The HTTP status.
     pub status: u16,
@@ -99,9 +100,12 @@ impl AppError {
         Self::Validation(vec![CampoErro::new(campo, mensagem)])
     }
 
-    /// A 404 naming what was not found.
+    /// A 404 naming what was not found, with the right gender: "Consulta não encontrada.",
+    /// "Médico não encontrado.".
     pub fn not_found(what: &str) -> Self {
-        Self::NotFound(format!("{what} não encontrado(a)"))
+        let feminino = matches!(what, "Consulta" | "Tarefa" | "Reserva");
+        let fim = if feminino { "a" } else { "o" };
+        Self::NotFound(format!("{what} não encontrad{fim}."))
     }
 
     /// A 409.
@@ -158,12 +162,30 @@ impl AppError {
         let status = self.status();
         Problema {
             tipo: format!("urn:agendamento:problema:{code}"),
-            title: status.canonical_reason().unwrap_or("Erro").to_owned(),
+            title: titulo(status).to_owned(),
             status: status.as_u16(),
             detail,
             code: code.to_owned(),
             errors,
         }
+    }
+}
+
+/// The problem `title`: the status in a few Portuguese words.
+pub fn titulo(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "Requisição inválida",
+        404 => "Não encontrado",
+        405 => "Método não permitido",
+        409 => "Conflito",
+        413 => "Corpo grande demais",
+        415 => "Tipo de conteúdo não suportado",
+        422 => "Dados inválidos",
+        429 => "Requisições demais",
+        500 => "Erro interno",
+        503 => "Serviço indisponível",
+        s if s >= 500 => "Erro no servidor",
+        _ => "Erro na requisição",
     }
 }
 

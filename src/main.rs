@@ -18,6 +18,12 @@ fn main() -> std::process::ExitCode {
     let tz = jiff::tz::TimeZone::get(&config.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
     let hub = Arc::new(LogHub::new(tz));
     let _ = std::fs::create_dir_all(&config.logs_dir);
+    // A line per request: stderr is written by a background thread too (flushed when the
+    // guard drops at the end of `main`), so a slow terminal never slows a request.
+    let (stderr, _stderr_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("agendamento-stderr")
+        .finish(std::io::stderr());
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -25,7 +31,7 @@ fn main() -> std::process::ExitCode {
         )
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(stderr)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
         )
         .with(HubLayer::new(hub.clone(), &config.logs_dir))
@@ -41,7 +47,9 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(agendamento::serve(config, hub)) {
+    let result = runtime.block_on(agendamento::serve(config, hub.clone()));
+    hub.close();
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("erro: {e:#}");

@@ -29,6 +29,7 @@ pub struct SlotsQuery {
 
 /// Body of `POST /agenda/reservar` and `POST /agenda/liberar`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SlotBody {
     /// The doctor.
     pub medico_id: String,

@@ -137,6 +137,7 @@ pub async fn restore_backup(
 
 /// Body of `POST /relatorios/gerar` (all optional; dates inclusive).
 #[derive(Debug, Default, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RelatorioBody {
     /// Only this doctor's appointments.
     pub medico_id: Option<String>,

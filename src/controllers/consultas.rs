@@ -20,6 +20,7 @@ const MAX_OBS: usize = 2000;
 
 /// Body of `POST /consultas`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConsultaCreate {
     /// The patient's id.
     pub paciente_id: String,
@@ -39,6 +40,7 @@ pub struct ConsultaCreate {
 
 /// Body of `PUT /consultas/{id}`: any subset, re-validated.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConsultaUpdate {
     /// New start.
     #[schema(example = "2026-03-02T09:00:00")]

@@ -42,8 +42,16 @@ fn field_error(path: &str, msg: &str) -> CampoErro {
             _ => "outro tipo",
         };
         format!("tipo inválido: esperado {tipo}")
-    } else if msg.starts_with("unknown variant") {
-        "valor inválido".to_owned()
+    } else if let Some(rest) = msg.strip_prefix("unknown variant ") {
+        // "`x`, expected one of `a`, `b`": say what is allowed.
+        let allowed: Vec<&str> = rest
+            .split_once(", ")
+            .map_or("", |(_, e)| e)
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .collect();
+        format!("valor inválido; use um destes: {}", allowed.join(", "))
     } else {
         format!("valor inválido: {msg}")
     };
@@ -85,18 +93,51 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Parses a JSON body: 400 for bad syntax, 422 (with the field) for a wrong shape.
+/// Parses a JSON body: 400 for bad syntax, 422 (with the field) for a wrong shape, and 422
+/// naming every unknown or read-only field (bodies are `deny_unknown_fields`), so that a
+/// misspelt field is never silently ignored.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| AppError::InvalidJson(format!("linha {}, coluna {}", e.line(), e.column())))?;
     // Every body is an object; serde would also read a struct from an array.
-    if !value.is_object() {
+    let Some(object) = value.as_object() else {
         return Err(AppError::campo("corpo", "deve ser um objeto JSON"));
-    }
+    };
+    let keys: Vec<String> = object.keys().cloned().collect();
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        AppError::Validation(vec![field_error(&path, &e.inner().to_string())])
+        let msg = e.inner().to_string();
+        match msg.strip_prefix("unknown field ") {
+            Some(rest) => AppError::Validation(unknown_fields(&keys, rest)),
+            None => {
+                let path = e.path().to_string();
+                AppError::Validation(vec![field_error(&path, &msg)])
+            }
+        }
     })
+}
+
+/// Fields the server sets itself: sending them is refused, not ignored.
+const READ_ONLY: &[&str] = &["id", "created_at", "updated_at"];
+
+/// Names every field of the body that the type does not accept. `rest` is the tail of serde's
+/// message, "`x`, expected one of `a`, `b`" (or "expected `a`", or "there are no fields").
+fn unknown_fields(keys: &[String], rest: &str) -> Vec<CampoErro> {
+    let (_, expected) = rest.split_once(", ").unwrap_or((rest, ""));
+    let accepted: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let list = accepted.join(", ");
+    keys.iter()
+        .filter(|k| !accepted.contains(&k.as_str()))
+        .map(|k| {
+            let mensagem = if READ_ONLY.contains(&k.as_str()) {
+                format!(
+                    "campo somente leitura, definido pelo servidor; os campos aceitos são: {list}"
+                )
+            } else {
+                format!("campo desconhecido; os campos aceitos são: {list}")
+            };
+            CampoErro::new(k.clone(), mensagem)
+        })
+        .collect()
 }
 
 /// Query parameters: 422 with the parameter's name when one does not parse.
@@ -113,7 +154,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             .map_err(|e| {
                 let path = e.path().to_string();
                 let mut err = field_error(&path, &e.inner().to_string());
-                if err.mensagem.starts_with("valor inválido") {
+                if err.mensagem.starts_with("valor inválido:") {
                     err.mensagem = "valor inválido".into();
                 }
                 AppError::Validation(vec![err])

@@ -17,6 +17,7 @@ use crate::services::{self, AppState};
 
 /// Body of `POST /horarios/medico/{medico_id}`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct HorarioCreate {
     /// Weekday; accents and case are accepted (`Terça`).
     #[schema(example = "segunda")]
@@ -31,6 +32,7 @@ pub struct HorarioCreate {
 
 /// Body of `PUT /horarios/{id}`: any subset.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct HorarioUpdate {
     /// New weekday.
     pub dia_semana: Option<String>,

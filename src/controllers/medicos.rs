@@ -17,6 +17,7 @@ use crate::services::{self, AppState};
 
 /// Body of `POST /medicos`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MedicoCreate {
     /// Full name.
     #[schema(example = "Dra. Ana Lúcia Ribeiro")]
@@ -35,6 +36,7 @@ pub struct MedicoCreate {
 
 /// Body of `PUT /medicos/{id}`: any subset; `null` or `""` clears an optional field.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MedicoUpdate {
     /// New name.
     #[serde(default)]

@@ -4,7 +4,7 @@
 use std::panic::AssertUnwindSafe;
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -19,8 +19,13 @@ use crate::services::idempotency::{self, IDEM, IdemCtx, TTL_SECS};
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// Echoes the client's `x-request-id` or makes one, on the request (for logs) and the
-/// response; catches a handler's panic and answers 500 without taking the server down.
+/// response; catches a handler's panic and answers 500 without taking the server down; and
+/// logs one line per request: method, route template (never the path's values or the query
+/// string, which can carry a name or a CPF), status, duration and request id.
 pub async fn request_id_and_panics(mut req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    // Set by the router before this layer runs (it wraps each route); absent for 404s.
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let id = req
         .headers()
         .get(REQUEST_ID)
@@ -55,6 +60,15 @@ pub async fn request_id_and_panics(mut req: Request, next: Next) -> Response {
             AppError::Internal(msg).into_response()
         }
     };
+    tracing::info!(
+        target: "agendamento::http",
+        method = %method,
+        route = route.as_ref().map_or("-", MatchedPath::as_str),
+        status = res.status().as_u16(),
+        duration_ms = %format_args!("{:.3}", started.elapsed().as_secs_f64() * 1000.0),
+        request_id = id.to_str().unwrap_or("-"),
+        "request"
+    );
     res.headers_mut().insert(REQUEST_ID, id);
     res
 }

@@ -15,8 +15,9 @@ use crate::models::Paciente;
 use crate::services::pacientes::{AlteraPaciente, NovoPaciente};
 use crate::services::{self, AppState};
 
-/// Body of `POST /pacientes`.
+/// Body of `POST /pacientes`. Unknown fields are refused (422 naming them).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PacienteCreate {
     /// Full name, 1..200 characters.
     #[schema(example = "Maria da Conceição")]
@@ -39,12 +40,22 @@ pub struct PacienteCreate {
 }
 
 /// Body of `PUT /pacientes/{id}`: any subset; `null` or `""` clears an optional field.
+/// Unknown and read-only fields (`id`, `created_at`, `updated_at`) are refused (422).
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PacienteUpdate {
     /// New name.
     #[serde(default)]
     #[schema(value_type = String)]
     pub nome: Patch<String>,
+    /// Corrected CPF (valid, unique), with or without punctuation.
+    #[serde(default)]
+    #[schema(value_type = String, example = "529.982.247-25")]
+    pub cpf: Patch<String>,
+    /// Corrected birth date, not in the future.
+    #[serde(default)]
+    #[schema(value_type = String, example = "1980-05-17")]
+    pub data_nascimento: Patch<String>,
     /// New e-mail.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -73,19 +84,41 @@ fn convenio(s: &str) -> Result<String, &'static str> {
         .map_err(|_| "deve ter no máximo 100 caracteres")
 }
 
+/// A birth date: a date, not in the future, from 1900 on.
+fn nascimento(s: &str, today: jiff::civil::Date) -> Result<jiff::civil::Date, &'static str> {
+    let d = parse_date(s)?;
+    if d > today {
+        Err("não pode estar no futuro")
+    } else if d.year() < 1900 {
+        Err("deve ser a partir de 1900")
+    } else {
+        Ok(d)
+    }
+}
+
+/// A required field of a partial update: missing keeps it, `null` is refused.
+fn obrigatorio<T>(
+    e: &mut Erros,
+    campo: &str,
+    v: &Patch<String>,
+    parse: impl FnOnce(&str) -> Result<T, &'static str>,
+) -> Option<T> {
+    match v {
+        Patch::Missing => None,
+        Patch::Null => {
+            e.push(campo, "não pode ser vazio");
+            None
+        }
+        Patch::Value(s) => e.check(campo, parse(s)),
+    }
+}
+
 impl PacienteCreate {
     fn validate(self, today: jiff::civil::Date) -> Result<NovoPaciente, AppError> {
         let mut e = Erros::default();
         let nome = e.check("nome", Nome::parse(&self.nome));
         let cpf = e.check("cpf", Cpf::parse(&self.cpf));
-        let nascimento = e.check("data_nascimento", parse_date(&self.data_nascimento));
-        if let Some(d) = nascimento {
-            if d > today {
-                e.push("data_nascimento", "não pode estar no futuro");
-            } else if d.year() < 1900 {
-                e.push("data_nascimento", "deve ser a partir de 1900");
-            }
-        }
+        let nascimento = e.check("data_nascimento", nascimento(&self.data_nascimento, today));
         let email = opcional(&mut e, "email", self.email.as_deref(), Email::parse);
         let telefone = opcional(
             &mut e,
@@ -112,22 +145,21 @@ impl PacienteCreate {
 }
 
 impl PacienteUpdate {
-    fn validate(self) -> Result<AlteraPaciente, AppError> {
+    fn validate(self, today: jiff::civil::Date) -> Result<AlteraPaciente, AppError> {
         let mut e = Erros::default();
-        let nome = match &self.nome {
-            Patch::Missing => None,
-            Patch::Null => {
-                e.push("nome", "não pode ser vazio");
-                None
-            }
-            Patch::Value(n) => e.check("nome", Nome::parse(n)).map(Nome::into_inner),
-        };
+        let nome = obrigatorio(&mut e, "nome", &self.nome, Nome::parse).map(Nome::into_inner);
+        let cpf = obrigatorio(&mut e, "cpf", &self.cpf, Cpf::parse);
+        let data_nascimento = obrigatorio(&mut e, "data_nascimento", &self.data_nascimento, |s| {
+            nascimento(s, today)
+        });
         let email = patch_opcional(&mut e, "email", &self.email, Email::parse);
         let telefone = patch_opcional(&mut e, "telefone", &self.telefone, Telefone::parse);
         let convenio = patch_opcional(&mut e, "convenio", &self.convenio, convenio);
         e.finish()?;
         Ok(AlteraPaciente {
             nome,
+            cpf,
+            data_nascimento,
             email: email.map(|o| o.map(Email::into_inner)),
             telefone: telefone.map(|o| o.map(Telefone::into_inner)),
             convenio,
@@ -173,7 +205,7 @@ pub async fn create_paciente(
     Ok((StatusCode::CREATED, Json(p)))
 }
 
-/// Changes a patient's name or contact data.
+/// Changes a patient's name, CPF, birth date or contact data.
 #[utoipa::path(put, path = "/pacientes/{id}", tag = "pacientes", params(("id" = String, Path)),
     request_body = PacienteUpdate, responses((status = 200, body = Paciente)))]
 pub async fn update_paciente(
@@ -181,7 +213,7 @@ pub async fn update_paciente(
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<PacienteUpdate>,
 ) -> Result<Json<Arc<Paciente>>, AppError> {
-    let alt = body.validate()?;
+    let alt = body.validate(app.clock.today())?;
     services::pacientes::update(&app, &id, alt).await.map(Json)
 }
 

@@ -20,4 +20,6 @@ pub use instante::{
     parse_datetime, parse_momento,
 };
 pub use intervalo::{Intervalo, overlaps};
-pub use texto::{Nome, WHITESPACE_CLASS, fold, is_space, not_blank_pattern, texto_opcional, trim};
+pub use texto::{
+    Nome, WHITESPACE_CLASS, fold, is_space, nome_pattern, not_blank_pattern, texto_opcional, trim,
+};

@@ -28,6 +28,14 @@ pub fn not_blank_pattern() -> String {
     format!("[^{WHITESPACE_CLASS}]")
 }
 
+/// Schema pattern of a [`Nome`]: 1..=200 characters once leading and trailing whitespace is
+/// trimmed (SPEC §2 counts after trimming, so padding does not count).
+pub fn nome_pattern() -> String {
+    let ws = WHITESPACE_CLASS;
+    let max_inner = Nome::MAX - 2;
+    format!("^[{ws}]*(?:[^{ws}]|[^{ws}][\\s\\S]{{0,{max_inner}}}[^{ws}])[{ws}]*$")
+}
+
 /// `s` without leading and trailing [`is_space`] characters.
 pub fn trim(s: &str) -> &str {
     s.trim_matches(is_space)
@@ -46,7 +54,7 @@ impl Nome {
         let t = trim(s);
         if t.is_empty() {
             Err("não pode ser vazio")
-        } else if s.chars().count() > Self::MAX {
+        } else if t.chars().count() > Self::MAX {
             Err("deve ter no máximo 200 caracteres")
         } else {
             Ok(Self(t.to_owned()))
@@ -88,6 +96,9 @@ mod tests {
         assert!(Nome::parse("   ").is_err());
         assert!(Nome::parse(&"a".repeat(201)).is_err());
         assert!(Nome::parse(&"ã".repeat(200)).is_ok());
+        // SPEC §2: the limit applies after trimming, so padding does not count.
+        let padded = format!("  {}  ", "a".repeat(200));
+        assert_eq!(Nome::parse(&padded).map(|n| n.into_inner().len()), Ok(200));
     }
 
     #[test]

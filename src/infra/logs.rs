@@ -2,6 +2,10 @@
 //! `[YYYY-MM-DD HH:MM:SS] [LEVEL] target: message k=v…`, keeps the recent lines for
 //! `GET /sistema/logs`, streams them to `GET /sistema/logs/stream`, and appends them to a
 //! daily-rotated file under the logs folder. Log lines carry ids only, never personal data.
+//!
+//! Every request is logged (see `controllers::middleware`), so a line must stay cheap: the
+//! file is written by a background thread (no syscall, let alone an fsync, on the request's
+//! path), and [`LogHub::close`] flushes what is still queued at exit.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -23,6 +27,8 @@ pub struct LogHub {
     recent: Mutex<VecDeque<Arc<str>>>,
     tx: broadcast::Sender<Arc<str>>,
     tz: jiff::tz::TimeZone,
+    /// Keeps the file-writing thread alive; dropping it flushes the queued lines.
+    file_guard: Mutex<Option<tracing_appender::non_blocking::WorkerGuard>>,
 }
 
 impl LogHub {
@@ -33,7 +39,13 @@ impl LogHub {
             recent: Mutex::new(VecDeque::with_capacity(KEEP)),
             tx,
             tz,
+            file_guard: Mutex::new(None),
         }
+    }
+
+    /// Writes out the lines still queued for the log file and stops its thread (at exit).
+    pub fn close(&self) {
+        drop(self.file_guard.lock().take());
     }
 
     /// The newest `limit` lines, newest first.
@@ -65,7 +77,7 @@ impl LogHub {
 /// The tracing layer feeding a [`LogHub`] and the rotating file.
 pub struct HubLayer {
     hub: Arc<LogHub>,
-    file: Option<Mutex<tracing_appender::rolling::RollingFileAppender>>,
+    file: Option<tracing_appender::non_blocking::NonBlocking>,
 }
 
 impl HubLayer {
@@ -80,7 +92,15 @@ impl HubLayer {
             .build(dir)
             .map_err(|e| eprintln!("aviso: logs não serão gravados em {}: {e}", dir.display()))
             .ok()
-            .map(Mutex::new);
+            .map(|appender| {
+                // Not lossy: past 128k queued lines a request waits rather than drop a line.
+                let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                    .lossy(false)
+                    .thread_name("agendamento-logs")
+                    .finish(appender);
+                *hub.file_guard.lock() = Some(guard);
+                writer
+            });
         Self { hub, file }
     }
 }
@@ -117,7 +137,7 @@ impl<S: Subscriber> Layer<S> for HubLayer {
         event.record(&mut v);
         let now = jiff::Timestamp::now().to_zoned(self.hub.tz.clone());
         let line = format!(
-            "[{}] [{}] {}: {}{}",
+            "[{}] [{}] {}: {}{}\n",
             now.strftime("%Y-%m-%d %H:%M:%S"),
             meta.level(),
             meta.target(),
@@ -125,11 +145,10 @@ impl<S: Subscriber> Layer<S> for HubLayer {
             v.fields
         );
         if let Some(f) = &self.file {
-            let mut f = f.lock();
-            let _ = f.write_all(line.as_bytes());
-            let _ = f.write_all(b"\n");
+            // One message per line to the writer thread, newline included.
+            let _ = f.clone().write_all(line.as_bytes());
         }
-        self.hub.push(line.into());
+        self.hub.push(line.trim_end_matches('\n').into());
     }
 }
 

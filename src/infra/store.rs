@@ -69,6 +69,22 @@ pub trait StoreState: Send + Sync + Sized + 'static {
     ) -> serde_json::Result<()>;
     /// Loads collection `i` from the bytes of its snapshot file; returns the file's sequence stamp.
     fn load_collection(&mut self, i: usize, bytes: &[u8]) -> serde_json::Result<u64>;
+    /// The record change `op` makes to this state, for the log (`None`: not worth a line).
+    /// Called before `op` is applied, so "created" and "updated" can be told apart.
+    fn change_of(&self, _op: &Self::Op) -> Option<Change> {
+        None
+    }
+}
+
+/// One record change, logged once it is on disk: ids only, never the record's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// `create`, `update` or `delete`.
+    pub action: &'static str,
+    /// The collection, e.g. `pacientes`.
+    pub collection: &'static str,
+    /// The record's id.
+    pub id: String,
 }
 
 /// Why a write did not happen.
@@ -146,6 +162,8 @@ struct Waiting<O> {
     seq: u64,
     bytes: u64,
     undo: Vec<O>,
+    /// The record changes to log once the entry is durable.
+    changes: Vec<Change>,
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -401,8 +419,10 @@ impl<S: StoreState> Store<S> {
             .map_err(|e| StoreError::Unavailable(format!("serialize: {e}")))?;
         line.push(b'\n');
         let mut undo = Vec::with_capacity(entry.ops.len());
+        let mut changes = Vec::new();
         for op in entry.ops {
             g.dirty[S::collection_of(&op)] = true;
+            changes.extend(g.state.change_of(&op));
             undo.extend(g.state.apply(op));
         }
         g.last_seq = seq;
@@ -413,6 +433,7 @@ impl<S: StoreState> Store<S> {
             seq,
             bytes: line.len() as u64,
             undo,
+            changes,
             done: tx,
         });
         drop(p);
@@ -810,6 +831,10 @@ impl<S: StoreState> Flusher<S> {
                 self.inner.writable.store(true, Ordering::Release);
                 self.since_compaction += waiting.len() as u64;
                 for w in waiting {
+                    // Logged here, on disk, so a refused (undone) write never shows as done.
+                    for c in &w.changes {
+                        tracing::info!(target: "agendamento::store", action = c.action, collection = c.collection, id = %c.id, "record changed");
+                    }
                     let _ = w.done.send(Ok(()));
                 }
                 self.maybe_compact();

@@ -13,7 +13,7 @@ pub use consultas::{Consultas, SLACK_HORAS};
 pub use table::{Record, Table};
 
 use crate::domain::{Crm, DiaSemana, Hora, fold};
-use crate::infra::store::{StoreState, parse_snapshot};
+use crate::infra::store::{Change, StoreState, parse_snapshot};
 use crate::models::{Consulta, Horario, Medico, Paciente, Reserva, Tarefa};
 
 impl Record for Paciente {
@@ -282,6 +282,51 @@ impl StoreState for Db {
             4 => serde_json::to_writer_pretty(out, &snap.idem),
             5 => serde_json::to_writer_pretty(out, &snap.reservas),
             _ => serde_json::to_writer_pretty(out, &snap.tarefas),
+        }
+    }
+
+    /// Patients, doctors, horários, appointments and holds; tasks log themselves and
+    /// idempotency answers are bookkeeping.
+    fn change_of(&self, op: &Op) -> Option<Change> {
+        fn put<T: Record>(table: &Table<T>, collection: &'static str, id: &str) -> Option<Change> {
+            let action = if table.get(id).is_some() {
+                "update"
+            } else {
+                "create"
+            };
+            Some(Change {
+                action,
+                collection,
+                id: id.to_owned(),
+            })
+        }
+        fn del(collection: &'static str, id: &str) -> Option<Change> {
+            Some(Change {
+                action: "delete",
+                collection,
+                id: id.to_owned(),
+            })
+        }
+        match op {
+            Op::PutPaciente(r) => put(&self.pacientes, "pacientes", &r.id),
+            Op::DelPaciente(id) => del("pacientes", id),
+            Op::PutMedico(r) => put(&self.medicos, "medicos", &r.id),
+            Op::DelMedico(id) => del("medicos", id),
+            Op::PutHorario(r) => put(&self.horarios, "horarios", &r.id),
+            Op::DelHorario(id) => del("horarios", id),
+            Op::PutConsulta(r) => Some(Change {
+                action: if self.consultas.get(&r.id).is_some() {
+                    "update"
+                } else {
+                    "create"
+                },
+                collection: "consultas",
+                id: r.id.clone(),
+            }),
+            Op::DelConsulta(id) => del("consultas", id),
+            Op::PutReserva(r) => put(&self.reservas, "reservas", &r.id),
+            Op::DelReserva(id) => del("reservas", id),
+            Op::PutIdem(_) | Op::DelIdem(_) | Op::PutTarefa(_) | Op::DelTarefa(_) => None,
         }
     }
 

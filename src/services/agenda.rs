@@ -452,7 +452,7 @@ fn check_slot(app: &App, db: &Db, medico_id: &str, slot: DateTime) -> Result<(),
     if !on_grid(db, medico_id, slot, app.config.slot_minutes) {
         return Err(AppError::campo(
             "slot",
-            "fora da grade de horários do médico (início de um intervalo dentro do horário de atendimento)",
+            super::grade::fora_da_grade(db, medico_id, slot, app.config.slot_minutes),
         ));
     }
     if slot < app.clock.now_local() {
@@ -520,7 +520,7 @@ pub async fn liberar(app: &App, medico_id: &str, slot: DateTime) -> Result<Liber
                 if !on_grid(db, medico_id, slot, minutes) {
                     return Err(AppError::campo(
                         "slot",
-                        "fora da grade de horários do médico",
+                        super::grade::fora_da_grade(db, medico_id, slot, minutes),
                     ));
                 }
                 let estado = slot_state(db, medico_id, slot, minutes, now, app.clock.tz());

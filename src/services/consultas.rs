@@ -271,8 +271,12 @@ pub async fn update(app: &App, id: &str, alt: AlteraConsulta) -> Result<Arc<Cons
                 return Err(AppError::conflict(
                     "invalid_status_transition",
                     format!(
-                        "A consulta está {} (estado final) e não pode mais ser alterada.",
-                        old.status.as_str()
+                        "A consulta {} e não pode mais ser alterada (estado final).",
+                        match old.status {
+                            StatusConsulta::Concluida => "já foi concluída",
+                            StatusConsulta::Faltou => "já foi registrada como falta",
+                            _ => "já foi cancelada",
+                        }
                     ),
                 ));
             }
@@ -280,9 +284,16 @@ pub async fn update(app: &App, id: &str, alt: AlteraConsulta) -> Result<Arc<Cons
                 return Err(AppError::conflict(
                     "invalid_status_transition",
                     format!(
-                        "Transição de status não permitida: {} → {}.",
+                        "Mudança de status não permitida: de \"{}\" para \"{}\"; a partir de \"{}\" são permitidos: {}.",
                         old.status.as_str(),
-                        status.as_str()
+                        status.as_str(),
+                        old.status.as_str(),
+                        StatusConsulta::ALL
+                            .iter()
+                            .filter(|s| old.status.can_become(**s) && **s != old.status)
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             }

@@ -4,6 +4,7 @@
 pub mod agenda;
 pub mod backups;
 pub mod consultas;
+pub mod grade;
 pub mod horarios;
 pub mod idempotency;
 pub mod medicos;

@@ -33,6 +33,10 @@ pub struct NovoPaciente {
 pub struct AlteraPaciente {
     /// New name.
     pub nome: Option<String>,
+    /// Corrected CPF (must stay unique).
+    pub cpf: Option<Cpf>,
+    /// Corrected birth date.
+    pub data_nascimento: Option<Date>,
     /// New e-mail.
     pub email: Option<Option<String>>,
     /// New phone.
@@ -92,7 +96,7 @@ pub async fn create(app: &App, novo: NovoPaciente) -> Result<Arc<Paciente>, AppE
     .await
 }
 
-/// Applies a partial update (404 unknown id).
+/// Applies a partial update (404 unknown id, 409 a CPF another patient has).
 pub async fn update(app: &App, id: &str, alt: AlteraPaciente) -> Result<Arc<Paciente>, AppError> {
     let now = app.clock.stamp();
     app.commit(StatusCode::OK, |db| {
@@ -103,6 +107,17 @@ pub async fn update(app: &App, id: &str, alt: AlteraPaciente) -> Result<Arc<Paci
         let mut p = Paciente::clone(old);
         if let Some(nome) = alt.nome {
             p.nome = nome;
+        }
+        if let Some(cpf) = alt.cpf {
+            if let Some(other) = db.pacientes.id_by_unique(cpf.as_str())
+                && other != id
+            {
+                return Err(duplicate_cpf(other));
+            }
+            p.cpf = cpf.as_str().to_owned();
+        }
+        if let Some(d) = alt.data_nascimento {
+            p.data_nascimento = d;
         }
         if let Some(v) = alt.email {
             p.email = v;

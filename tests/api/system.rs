@@ -256,3 +256,78 @@ async fn unusable_data_dir_stops_start_up_with_a_message_and_no_panic() {
         "names the path: {stderr}"
     );
 }
+
+/// The example bodies of one operation's answer with this status, by name.
+fn examples<'a>(
+    doc: &'a Value,
+    path: &str,
+    method: &str,
+    status: &str,
+) -> &'a serde_json::Map<String, Value> {
+    doc["paths"][path][method]["responses"][status]["content"]["application/problem+json"]["examples"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{method} {path} has no {status} examples"))
+}
+
+#[tokio::test]
+async fn openapi_json_gives_every_response_a_description_and_real_error_examples() {
+    let srv = TestServer::start();
+
+    let doc = srv.get("/openapi.json").await.body;
+
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("path item") {
+            let Some(responses) = op["responses"].as_object() else {
+                continue;
+            };
+            for (status, r) in responses {
+                assert!(
+                    r["description"].as_str().is_some_and(|d| !d.is_empty()),
+                    "{method} {path} {status} has no description (OpenAPI requires one)"
+                );
+                let Some(ex) = r["content"]["application/problem+json"]["examples"].as_object()
+                else {
+                    continue;
+                };
+                for (name, e) in ex {
+                    let v = &e["value"];
+                    assert_eq!(
+                        v["status"].to_string(),
+                        *status,
+                        "{method} {path} {status} {name}: {v}"
+                    );
+                    assert!(
+                        name.starts_with(v["code"].as_str().unwrap_or("?")),
+                        "{name}: {v}"
+                    );
+                    assert!(
+                        !matches!(
+                            v["title"].as_str(),
+                            Some("Not Found" | "Conflict" | "Unprocessable Entity")
+                        ),
+                        "English title in {v}"
+                    );
+                }
+            }
+        }
+    }
+    let codes = |path: &str, method: &str, status: &str| -> Vec<String> {
+        examples(&doc, path, method, status)
+            .values()
+            .map(|e| e["value"]["code"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(
+        codes("/pacientes", "post", "409"),
+        ["duplicate_cpf", "idempotency_in_progress"]
+    );
+    assert_eq!(codes("/pacientes/{id}", "delete", "409"), ["record_in_use"]);
+    assert!(
+        codes("/consultas/{id}", "put", "409").contains(&"invalid_status_transition".to_string())
+    );
+    assert!(codes("/agenda/reservar", "post", "409").contains(&"horario_reservado".to_string()));
+    assert_eq!(codes("/consultas/{id}", "get", "404"), ["not_found"]);
+    let nf = &examples(&doc, "/consultas/{id}", "get", "404")["not_found"]["value"];
+    assert_eq!(nf["detail"], serde_json::json!("Consulta não encontrada."));
+}
