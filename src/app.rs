@@ -7,11 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method};
 use tokio::net::TcpListener;
 use tower::Layer as _;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
 use crate::controllers::middleware;
@@ -83,9 +82,9 @@ pub fn build_router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(axum::middleware::from_fn(middleware::method_not_allowed))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+        .layer(axum::middleware::from_fn_with_state(
             Duration::from_secs(config.request_timeout_secs.max(1)),
+            middleware::timeout,
         ))
         .layer(cors(&config))
         .layer(axum::middleware::from_fn(middleware::request_id_and_panics))

@@ -63,7 +63,8 @@ pub struct Config {
     /// crash recovery and for maintenance.
     #[arg(long, env = "AGENDAMENTO_WORKER_PAUSED")]
     pub worker_paused: bool,
-    /// Seconds a request may take before it is answered 503 (streams are not cut).
+    /// Seconds a request may take to its response head before it is answered 503
+    /// problem+json `request_timeout` with `Retry-After` (stream bodies are not cut).
     #[arg(long, env = "AGENDAMENTO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 }

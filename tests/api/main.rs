@@ -11,6 +11,7 @@ mod durability;
 mod errors;
 mod helpers;
 mod horarios;
+mod limits;
 mod medicos;
 mod pacientes;
 mod queue;
