@@ -63,6 +63,10 @@ pub struct Config {
     /// crash recovery and for maintenance.
     #[arg(long, env = "AGENDAMENTO_WORKER_PAUSED")]
     pub worker_paused: bool,
+    /// Holds and bookings (`/agenda/reservar`, `/consultas/agendar`) only up to this many days
+    /// ahead; later slots answer 422 `fora_do_horizonte`.
+    #[arg(long, env = "AGENDAMENTO_HORIZONTE_DIAS", default_value_t = 366, value_parser = clap::value_parser!(u16).range(1..))]
+    pub horizonte_dias: u16,
     /// Seconds a request may take to its response head before it is answered 503
     /// problem+json `request_timeout` with `Retry-After` (stream bodies are not cut).
     #[arg(long, env = "AGENDAMENTO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]

@@ -4,11 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::*;
+use crate::sched_helpers::*;
 
 /// `127.0.0.1:PORT` of a server.
 fn host(srv: &TestServer) -> String {
@@ -89,7 +90,65 @@ async fn a_request_past_the_timeout_answers_503_problem_json_with_retry_after() 
     assert_eq!(srv.count("/pacientes").await, 0, "nothing was created");
 }
 
-#[allow(dead_code)]
-fn _unused(_: Value) -> Value {
-    json!({})
+/// The first Monday of `year`.
+fn first_monday(year: i16) -> jiff::civil::Date {
+    let mut d = jiff::civil::date(year, 1, 1);
+    while d.weekday() != jiff::civil::Weekday::Monday {
+        d = d.tomorrow().expect("date in range");
+    }
+    d
+}
+
+#[tokio::test]
+async fn holds_and_bookings_beyond_the_horizon_answer_422_fora_do_horizonte() {
+    // Default horizon: 366 days.
+    let srv = TestServer::start();
+    let mid = medico_com_horarios(&srv, 81, &[("segunda", "08:00", "12:00")]).await;
+    let pid = str_field(
+        &criar_paciente(&srv, "Paciente Horizonte", 8101).await,
+        "id",
+    );
+    let inside = monday(3);
+    let beyond = monday(60); // at least 422 days ahead
+    let far = first_monday(9999);
+
+    reservar(&srv, &mid, &at(inside, "08:00"))
+        .await
+        .expect_status(200);
+    for day in [beyond, far] {
+        let r = reservar(&srv, &mid, &at(day, "08:00")).await;
+        r.expect_status(422);
+        assert_eq!(r.body["code"], "fora_do_horizonte", "{}", r.text);
+        assert!(
+            str_field(&r.body, "detail").contains("horizonte de agendamento"),
+            "{}",
+            r.text
+        );
+        let r = agendar(&srv, &pid, &mid, &at(day, "08:30"), &at(day, "09:00")).await;
+        r.expect_status(422);
+        assert_eq!(r.body["code"], "fora_do_horizonte", "{}", r.text);
+    }
+    // Nothing was held or queued beyond the horizon.
+    assert_eq!(
+        slot_state(&srv, &mid, &at(beyond, "08:00")).await,
+        "disponivel"
+    );
+    assert!(all_tasks(&srv, "").await.is_empty());
+}
+
+#[tokio::test]
+async fn the_horizon_follows_the_horizonte_dias_flag() {
+    let srv = TestServer::start_with(&["--horizonte-dias", "30"]);
+    let mid = medico_com_horarios(&srv, 82, &[("segunda", "08:00", "12:00")]).await;
+    reservar(&srv, &mid, &at(monday(2), "08:00"))
+        .await
+        .expect_status(200);
+    let r = reservar(&srv, &mid, &at(monday(5), "08:00")).await;
+    r.expect_status(422);
+    assert_eq!(r.body["code"], "fora_do_horizonte", "{}", r.text);
+    assert!(
+        str_field(&r.body, "detail").contains("30 dias"),
+        "{}",
+        r.text
+    );
 }
