@@ -115,10 +115,25 @@ async fn housekeeping_forever(state: AppState) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                match crate::services::tarefas::housekeeping(&state, 5_000).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(target: "agendamento::tasks", removed = n, "old tasks and idempotency answers forgotten"),
-                    Err(e) => tracing::warn!(target: "agendamento::tasks", error = %e, "housekeeping failed; will retry"),
+                // Batches of 5,000 until nothing is left, so pruning keeps up with any rate.
+                let mut removed = 0;
+                loop {
+                    match crate::services::tarefas::housekeeping(&state, 5_000).await {
+                        Ok(n) => {
+                            removed += n;
+                            if n < 5_000 {
+                                break;
+                            }
+                            tokio::task::yield_now().await;
+                        }
+                        Err(e) => {
+                            tracing::warn!(target: "agendamento::tasks", error = %e, "housekeeping failed; will retry");
+                            break;
+                        }
+                    }
+                }
+                if removed > 0 {
+                    tracing::info!(target: "agendamento::tasks", removed, "old tasks and idempotency answers forgotten");
                 }
             }
             _ = stop.changed() => return,

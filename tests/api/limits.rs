@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -151,4 +151,149 @@ async fn the_horizon_follows_the_horizonte_dias_flag() {
         "{}",
         r.text
     );
+}
+
+/// POST with an `Idempotency-Key`.
+async fn post_with_key(srv: &TestServer, path: &str, key: &str, body: &Value) -> Resp {
+    read(
+        srv.client
+            .post(srv.url(path))
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("POST"),
+    )
+    .await
+}
+
+/// Size of the server's journal file.
+fn journal_len(srv: &TestServer) -> u64 {
+    std::fs::metadata(srv.data_dir().join("journal.jsonl"))
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn keyed_requests_that_change_nothing_add_no_journal_entry() {
+    let srv = TestServer::start();
+    let mid = medico_com_horarios(&srv, 83, &[("segunda", "08:00", "12:00")]).await;
+    let slot = at(monday(2), "08:00");
+    let before = journal_len(&srv);
+    for i in 0..40 {
+        let r = post_with_key(
+            &srv,
+            "/agenda/liberar",
+            &format!("nada-{i}"),
+            &json!({"medico_id": mid, "slot": slot}),
+        )
+        .await;
+        r.expect_status(200);
+        assert_eq!(r.body["status"], "disponivel", "{}", r.text);
+    }
+    assert_eq!(
+        journal_len(&srv),
+        before,
+        "releasing a free slot journals nothing"
+    );
+}
+
+#[tokio::test]
+async fn keyed_requests_past_the_answer_cap_answer_429_and_change_nothing() {
+    let srv = TestServer::start_with(&["--idempotencia-max", "3"]);
+    for i in 0..3 {
+        post_with_key(
+            &srv,
+            "/pacientes",
+            &format!("cap-{i}"),
+            &paciente_body("Paciente Limite", 8300 + i),
+        )
+        .await
+        .expect_status(201);
+    }
+    let r = post_with_key(
+        &srv,
+        "/pacientes",
+        "cap-3",
+        &paciente_body("Paciente Limite", 8303),
+    )
+    .await;
+    r.expect_status(429);
+    assert_eq!(r.body["code"], "idempotency_limit", "{}", r.text);
+    assert!(
+        r.header("content-type")
+            .starts_with("application/problem+json")
+    );
+    let wait: u64 = r
+        .header("retry-after")
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!((1..=86_400).contains(&wait), "{wait}");
+    assert_eq!(
+        srv.count("/pacientes").await,
+        3,
+        "the refused request created nothing"
+    );
+    // Stored answers still replay, and requests without a key are not limited.
+    let replay = post_with_key(
+        &srv,
+        "/pacientes",
+        "cap-0",
+        &paciente_body("Paciente Limite", 8300),
+    )
+    .await;
+    replay.expect_status(201);
+    assert_eq!(replay.header("idempotent-replayed"), "true");
+    srv.post("/pacientes", &paciente_body("Paciente Sem Chave", 8304))
+        .await
+        .expect_status(201);
+}
+
+#[tokio::test]
+async fn a_key_older_than_24_h_runs_again_as_a_new_request() {
+    let mut srv = TestServer::start();
+    let first = post_with_key(
+        &srv,
+        "/pacientes",
+        "antiga",
+        &paciente_body("Primeira Vez", 8401),
+    )
+    .await;
+    first.expect_status(201);
+    assert!(srv.stop().success());
+    // Age the stored answer by 25 hours in the snapshot the clean stop wrote.
+    let path = srv.data_dir().join("idempotencia.json");
+    let mut snap: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read snapshot"))
+            .expect("snapshot JSON");
+    let registros = snap["registros"].as_array_mut().expect("registros");
+    assert_eq!(registros.len(), 1, "{registros:?}");
+    let created = registros[0]["created"].as_i64().expect("created");
+    registros[0]["created"] = json!(created - 25 * 3600);
+    std::fs::write(&path, serde_json::to_vec_pretty(&snap).expect("JSON")).expect("write snapshot");
+    srv.restart();
+
+    // Another body under the old key: a new request, neither 409 nor 422.
+    let again = post_with_key(
+        &srv,
+        "/pacientes",
+        "antiga",
+        &paciente_body("Segunda Vez", 8402),
+    )
+    .await;
+    again.expect_status(201);
+    assert_ne!(again.header("idempotent-replayed"), "true");
+    assert_ne!(str_field(&again.body, "id"), str_field(&first.body, "id"));
+    // And that answer is now the one replayed.
+    let replay = post_with_key(
+        &srv,
+        "/pacientes",
+        "antiga",
+        &paciente_body("Segunda Vez", 8402),
+    )
+    .await;
+    replay.expect_status(201);
+    assert_eq!(replay.header("idempotent-replayed"), "true");
+    assert_eq!(str_field(&replay.body, "id"), str_field(&again.body, "id"));
+    assert_eq!(srv.count("/pacientes").await, 2);
 }
