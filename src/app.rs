@@ -7,11 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method};
 use tokio::net::TcpListener;
 use tower::Layer as _;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
 use crate::controllers::middleware;
@@ -83,9 +82,9 @@ pub fn build_router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(axum::middleware::from_fn(middleware::method_not_allowed))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+        .layer(axum::middleware::from_fn_with_state(
             Duration::from_secs(config.request_timeout_secs.max(1)),
+            middleware::timeout,
         ))
         .layer(cors(&config))
         .layer(axum::middleware::from_fn(middleware::request_id_and_panics))
@@ -116,10 +115,25 @@ async fn housekeeping_forever(state: AppState) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                match crate::services::tarefas::housekeeping(&state, 5_000).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(target: "agendamento::tasks", removed = n, "old tasks and idempotency answers forgotten"),
-                    Err(e) => tracing::warn!(target: "agendamento::tasks", error = %e, "housekeeping failed; will retry"),
+                // Batches of 5,000 until nothing is left, so pruning keeps up with any rate.
+                let mut removed = 0;
+                loop {
+                    match crate::services::tarefas::housekeeping(&state, 5_000).await {
+                        Ok(n) => {
+                            removed += n;
+                            if n < 5_000 {
+                                break;
+                            }
+                            tokio::task::yield_now().await;
+                        }
+                        Err(e) => {
+                            tracing::warn!(target: "agendamento::tasks", error = %e, "housekeeping failed; will retry");
+                            break;
+                        }
+                    }
+                }
+                if removed > 0 {
+                    tracing::info!(target: "agendamento::tasks", removed, "old tasks and idempotency answers forgotten");
                 }
             }
             _ = stop.changed() => return,

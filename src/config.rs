@@ -69,7 +69,16 @@ pub struct Config {
     /// a larger request is refused with 422 `agenda_too_large`.
     #[arg(long, env = "AGENDAMENTO_MAX_SLOTS", default_value_t = 200_000)]
     pub max_slots: u64,
-    /// Seconds a request may take before it is answered 503 (streams are not cut).
+    /// Holds and bookings (`/agenda/reservar`, `/consultas/agendar`) only up to this many days
+    /// ahead; later slots answer 422 `fora_do_horizonte`.
+    #[arg(long, env = "AGENDAMENTO_HORIZONTE_DIAS", default_value_t = 366, value_parser = clap::value_parser!(u16).range(1..))]
+    pub horizonte_dias: u16,
+    /// Most live `Idempotency-Key` answers kept (24 h each); a new keyed request that would
+    /// store one more answers 429 `idempotency_limit` with `Retry-After`.
+    #[arg(long, env = "AGENDAMENTO_IDEMPOTENCIA_MAX", default_value_t = 50_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub idempotencia_max: usize,
+    /// Seconds a request may take to its response head before it is answered 503
+    /// problem+json `request_timeout` with `Retry-After` (stream bodies are not cut).
     #[arg(long, env = "AGENDAMENTO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 }

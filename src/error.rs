@@ -92,6 +92,19 @@ pub enum AppError {
     /// 500: a bug. The text is logged, never sent.
     #[error("internal: {0}")]
     Internal(String),
+    /// 429 or 503 with `Retry-After`: a limit was reached (queue full, too many stored
+    /// answers) or the request ran out of time; nothing changed, try again later.
+    #[error("busy: {code}")]
+    Busy {
+        /// 429 (a limit) or 503 (a timeout).
+        status: StatusCode,
+        /// English snake_case key.
+        code: &'static str,
+        /// Portuguese sentence.
+        detail: String,
+        /// Seconds the client should wait (`Retry-After`).
+        retry_after_secs: u64,
+    },
 }
 
 impl AppError {
@@ -128,6 +141,7 @@ impl AppError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Busy { status, .. } => *status,
         }
     }
 
@@ -158,6 +172,7 @@ impl AppError {
                 None,
             ),
             Self::Internal(_) => ("internal_error", "Erro interno no servidor.".into(), None),
+            Self::Busy { code, detail, .. } => (code, detail.clone(), None),
         };
         let status = self.status();
         Problema {
@@ -200,11 +215,19 @@ impl IntoResponse for AppError {
             }
             _ => {}
         }
-        problem_response(
+        let mut res = problem_response(
             self.status(),
             &self.problema(),
             matches!(self, Self::Storage(_)),
-        )
+        );
+        if let Self::Busy {
+            retry_after_secs, ..
+        } = &self
+        {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        res
     }
 }
 

@@ -2,6 +2,7 @@
 //! and problem+json for unknown routes and methods.
 
 use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{MatchedPath, Request, State};
@@ -155,6 +156,30 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
     match res {
         Ok(r) => r,
         Err(p) => std::panic::resume_unwind(p),
+    }
+}
+
+/// Bounds the time to a response's head (`--request-timeout-secs`): past it the handler
+/// is dropped and the client gets 503 problem+json `request_timeout` with `Retry-After`,
+/// never an empty body. Only the head counts, so a stream's body (SSE, downloads) is not cut.
+pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(target: "agendamento::http", %method, %path, limit_secs = limit.as_secs(), "request timed out");
+            AppError::Busy {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "request_timeout",
+                detail: format!(
+                    "A requisição excedeu o tempo limite de {} s e foi interrompida; tente novamente em instantes.",
+                    limit.as_secs()
+                ),
+                retry_after_secs: 5,
+            }
+            .into_response()
+        }
     }
 }
 

@@ -439,13 +439,34 @@ fn slot_taken(slot: DateTime) -> AppError {
     )
 }
 
-/// Checks a slot for a hold or a booking: the doctor exists (404), the slot is on their grid
-/// (422), exists in the clinic's zone (not skipped by a daylight-saving change, 422) and is
-/// not in the past (422).
+/// 422 `fora_do_horizonte` (SPEC-2 §11's code) for a slot on a day after today plus
+/// `--horizonte-dias`: one client cannot hold a doctor's agenda for months or years ahead.
+fn check_horizon(app: &App, slot: DateTime) -> Result<(), AppError> {
+    let dias = app.config.horizonte_dias;
+    let limite = app
+        .clock
+        .today()
+        .saturating_add(jiff::Span::new().days(i64::from(dias)));
+    if slot.date() > limite {
+        return Err(AppError::Unprocessable {
+            code: "fora_do_horizonte",
+            detail: format!(
+                "O horário {} está além do horizonte de agendamento: só é possível reservar ou agendar até {limite} ({dias} dias a partir de hoje).",
+                format_datetime(slot)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a slot for a hold or a booking: the doctor exists (404), the slot is inside the
+/// horizon (422), on their grid (422), exists in the clinic's zone (not skipped by a
+/// daylight-saving change, 422) and is not in the past (422).
 fn check_slot(app: &App, db: &Db, medico_id: &str, slot: DateTime) -> Result<(), AppError> {
     if db.medicos.get(medico_id).is_none() {
         return Err(AppError::not_found("Médico"));
     }
+    check_horizon(app, slot)?;
     if let Err(m) = Momento::resolve(slot, app.clock.tz()) {
         return Err(AppError::campo("slot", m));
     }

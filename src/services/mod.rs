@@ -78,9 +78,11 @@ impl App {
         self.commit_reply(status, decide, |t| t).await
     }
 
-    /// Runs a write through the store. When the request carries an `Idempotency-Key`, the
-    /// answer (`status` + `reply(out)` as JSON) is journaled in the same entry as the change,
-    /// so a crash can never keep one without the other.
+    /// Runs a write through the store. When the request carries an `Idempotency-Key` and
+    /// changes something, the answer (`status` + `reply(out)` as JSON) is journaled in the
+    /// same entry as the change, so a crash can never keep one without the other; the same
+    /// entry forgets a few expired answers, and past `--idempotencia-max` live answers the
+    /// request is refused (429) before anything changes.
     pub async fn commit_reply<T, R: Serialize>(
         &self,
         status: StatusCode,
@@ -88,23 +90,35 @@ impl App {
         reply: impl FnOnce(&T) -> &R,
     ) -> Result<T, AppError> {
         let idem = idempotency::current();
+        let max = self.config.idempotencia_max;
         self.store
             .write(|db| {
                 let (mut ops, out) = decide(db)?;
-                if let Some(ctx) = idem {
-                    if db.idem.get(&ctx.key).is_some() {
+                // A request that changed nothing keeps no answer: nothing to protect from a
+                // second run, and neither memory nor the journal grows with such requests.
+                if let Some(ctx) = idem.filter(|_| !ops.is_empty()) {
+                    let now = jiff::Timestamp::now().as_second();
+                    if db
+                        .idem
+                        .get(&ctx.key)
+                        .is_some_and(|e| idempotency::live(e, now))
+                    {
                         // Another request with this key got here first (only possible after a
-                        // restart cleared the in-flight set): do nothing twice.
+                        // restart cleared the in-flight set): do nothing twice. An expired
+                        // answer is replaced: the key runs again as a new request.
                         return Err(idempotency::in_progress());
                     }
+                    let prune = idempotency::expired(db, now);
+                    idempotency::check_room(db, max, prune.len(), now)?;
                     let body = serde_json::to_string(reply(&out))
                         .map_err(|e| AppError::Internal(e.to_string()))?;
+                    ops.extend(prune);
                     ops.push(Op::PutIdem(Arc::new(IdemEntry {
                         key: ctx.key,
                         fingerprint: ctx.fingerprint,
                         status: status.as_u16(),
                         body,
-                        created: jiff::Timestamp::now().as_second(),
+                        created: now,
                     })));
                 }
                 Ok((ops, out))

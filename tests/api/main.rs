@@ -12,6 +12,7 @@ mod durability;
 mod errors;
 mod helpers;
 mod horarios;
+mod limits;
 mod logs;
 mod medicos;
 mod pacientes;

@@ -1,0 +1,299 @@
+//! Limits against abuse (issue 8): request timeouts answer problem+json, holds stay inside
+//! the horizon, idempotency answers and queued bulk tasks are bounded, bookings never wait
+//! behind bulk work, and idle or half-sent connections cannot lock new clients out.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::*;
+use crate::sched_helpers::*;
+
+/// `127.0.0.1:PORT` of a server.
+fn host(srv: &TestServer) -> String {
+    srv.base.trim_start_matches("http://").to_owned()
+}
+
+/// Reads one HTTP response (head and a `content-length` body) or until EOF, within `limit`.
+async fn read_response(stream: &mut TcpStream, limit: Duration) -> String {
+    let mut buf = Vec::new();
+    let deadline = Instant::now() + limit;
+    loop {
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return text;
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut chunk = [0u8; 4096];
+        match tokio::time::timeout(left, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return String::from_utf8_lossy(&buf).into_owned(),
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => panic!(
+                "no complete response within {limit:?}; got: {}",
+                String::from_utf8_lossy(&buf)
+            ),
+        }
+    }
+}
+
+/// The JSON body of a raw response.
+fn raw_body(resp: &str) -> Value {
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_request_past_the_timeout_answers_503_problem_json_with_retry_after() {
+    let srv = TestServer::start_with(&["--request-timeout-secs", "1"]);
+    // The body is announced but never sent: the handler waits for it until the timeout.
+    let mut s = TcpStream::connect(host(&srv)).await.expect("connect");
+    s.write_all(
+        b"POST /pacientes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"nome\"",
+    )
+    .await
+    .expect("write");
+    let started = Instant::now();
+    let resp = read_response(&mut s, Duration::from_secs(10)).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    let head = resp.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 503"), "{resp}");
+    assert!(
+        head.contains("content-type: application/problem+json"),
+        "{resp}"
+    );
+    assert!(head.contains("retry-after: "), "{resp}");
+    let body = raw_body(&resp);
+    assert_eq!(body["code"], "request_timeout", "{resp}");
+    assert_eq!(body["status"], 503, "{resp}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("tempo limite")),
+        "{resp}"
+    );
+    assert_eq!(srv.count("/pacientes").await, 0, "nothing was created");
+}
+
+/// The first Monday of `year`.
+fn first_monday(year: i16) -> jiff::civil::Date {
+    let mut d = jiff::civil::date(year, 1, 1);
+    while d.weekday() != jiff::civil::Weekday::Monday {
+        d = d.tomorrow().expect("date in range");
+    }
+    d
+}
+
+#[tokio::test]
+async fn holds_and_bookings_beyond_the_horizon_answer_422_fora_do_horizonte() {
+    // Default horizon: 366 days.
+    let srv = TestServer::start();
+    let mid = medico_com_horarios(&srv, 81, &[("segunda", "08:00", "12:00")]).await;
+    let pid = str_field(
+        &criar_paciente(&srv, "Paciente Horizonte", 8101).await,
+        "id",
+    );
+    let inside = monday(3);
+    let beyond = monday(60); // at least 422 days ahead
+    let far = first_monday(9999);
+
+    reservar(&srv, &mid, &at(inside, "08:00"))
+        .await
+        .expect_status(200);
+    for day in [beyond, far] {
+        let r = reservar(&srv, &mid, &at(day, "08:00")).await;
+        r.expect_status(422);
+        assert_eq!(r.body["code"], "fora_do_horizonte", "{}", r.text);
+        assert!(
+            str_field(&r.body, "detail").contains("horizonte de agendamento"),
+            "{}",
+            r.text
+        );
+        let r = agendar(&srv, &pid, &mid, &at(day, "08:30"), &at(day, "09:00")).await;
+        r.expect_status(422);
+        assert_eq!(r.body["code"], "fora_do_horizonte", "{}", r.text);
+    }
+    // Nothing was held or queued beyond the horizon.
+    assert_eq!(
+        slot_state(&srv, &mid, &at(beyond, "08:00")).await,
+        "disponivel"
+    );
+    assert!(all_tasks(&srv, "").await.is_empty());
+}
+
+#[tokio::test]
+async fn the_horizon_follows_the_horizonte_dias_flag() {
+    let srv = TestServer::start_with(&["--horizonte-dias", "30"]);
+    let mid = medico_com_horarios(&srv, 82, &[("segunda", "08:00", "12:00")]).await;
+    reservar(&srv, &mid, &at(monday(2), "08:00"))
+        .await
+        .expect_status(200);
+    let r = reservar(&srv, &mid, &at(monday(5), "08:00")).await;
+    r.expect_status(422);
+    assert_eq!(r.body["code"], "fora_do_horizonte", "{}", r.text);
+    assert!(
+        str_field(&r.body, "detail").contains("30 dias"),
+        "{}",
+        r.text
+    );
+}
+
+/// POST with an `Idempotency-Key`.
+async fn post_with_key(srv: &TestServer, path: &str, key: &str, body: &Value) -> Resp {
+    read(
+        srv.client
+            .post(srv.url(path))
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("POST"),
+    )
+    .await
+}
+
+/// Size of the server's journal file.
+fn journal_len(srv: &TestServer) -> u64 {
+    std::fs::metadata(srv.data_dir().join("journal.jsonl"))
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn keyed_requests_that_change_nothing_add_no_journal_entry() {
+    let srv = TestServer::start();
+    let mid = medico_com_horarios(&srv, 83, &[("segunda", "08:00", "12:00")]).await;
+    let slot = at(monday(2), "08:00");
+    let before = journal_len(&srv);
+    for i in 0..40 {
+        let r = post_with_key(
+            &srv,
+            "/agenda/liberar",
+            &format!("nada-{i}"),
+            &json!({"medico_id": mid, "slot": slot}),
+        )
+        .await;
+        r.expect_status(200);
+        assert_eq!(r.body["status"], "disponivel", "{}", r.text);
+    }
+    assert_eq!(
+        journal_len(&srv),
+        before,
+        "releasing a free slot journals nothing"
+    );
+}
+
+#[tokio::test]
+async fn keyed_requests_past_the_answer_cap_answer_429_and_change_nothing() {
+    let srv = TestServer::start_with(&["--idempotencia-max", "3"]);
+    for i in 0..3 {
+        post_with_key(
+            &srv,
+            "/pacientes",
+            &format!("cap-{i}"),
+            &paciente_body("Paciente Limite", 8300 + i),
+        )
+        .await
+        .expect_status(201);
+    }
+    let r = post_with_key(
+        &srv,
+        "/pacientes",
+        "cap-3",
+        &paciente_body("Paciente Limite", 8303),
+    )
+    .await;
+    r.expect_status(429);
+    assert_eq!(r.body["code"], "idempotency_limit", "{}", r.text);
+    assert!(
+        r.header("content-type")
+            .starts_with("application/problem+json")
+    );
+    let wait: u64 = r
+        .header("retry-after")
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!((1..=86_400).contains(&wait), "{wait}");
+    assert_eq!(
+        srv.count("/pacientes").await,
+        3,
+        "the refused request created nothing"
+    );
+    // Stored answers still replay, and requests without a key are not limited.
+    let replay = post_with_key(
+        &srv,
+        "/pacientes",
+        "cap-0",
+        &paciente_body("Paciente Limite", 8300),
+    )
+    .await;
+    replay.expect_status(201);
+    assert_eq!(replay.header("idempotent-replayed"), "true");
+    srv.post("/pacientes", &paciente_body("Paciente Sem Chave", 8304))
+        .await
+        .expect_status(201);
+}
+
+#[tokio::test]
+async fn a_key_older_than_24_h_runs_again_as_a_new_request() {
+    let mut srv = TestServer::start();
+    let first = post_with_key(
+        &srv,
+        "/pacientes",
+        "antiga",
+        &paciente_body("Primeira Vez", 8401),
+    )
+    .await;
+    first.expect_status(201);
+    assert!(srv.stop().success());
+    // Age the stored answer by 25 hours in the snapshot the clean stop wrote.
+    let path = srv.data_dir().join("idempotencia.json");
+    let mut snap: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read snapshot"))
+            .expect("snapshot JSON");
+    let registros = snap["registros"].as_array_mut().expect("registros");
+    assert_eq!(registros.len(), 1, "{registros:?}");
+    let created = registros[0]["created"].as_i64().expect("created");
+    registros[0]["created"] = json!(created - 25 * 3600);
+    std::fs::write(&path, serde_json::to_vec_pretty(&snap).expect("JSON")).expect("write snapshot");
+    srv.restart();
+
+    // Another body under the old key: a new request, neither 409 nor 422.
+    let again = post_with_key(
+        &srv,
+        "/pacientes",
+        "antiga",
+        &paciente_body("Segunda Vez", 8402),
+    )
+    .await;
+    again.expect_status(201);
+    assert_ne!(again.header("idempotent-replayed"), "true");
+    assert_ne!(str_field(&again.body, "id"), str_field(&first.body, "id"));
+    // And that answer is now the one replayed.
+    let replay = post_with_key(
+        &srv,
+        "/pacientes",
+        "antiga",
+        &paciente_body("Segunda Vez", 8402),
+    )
+    .await;
+    replay.expect_status(201);
+    assert_eq!(replay.header("idempotent-replayed"), "true");
+    assert_eq!(str_field(&replay.body, "id"), str_field(&again.body, "id"));
+    assert_eq!(srv.count("/pacientes").await, 2);
+}
