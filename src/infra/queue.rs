@@ -271,10 +271,13 @@ mod tests {
         }
         impl Runner for Gate {
             fn run(&self, id: &str) {
-                if id.starts_with("bulk") {
-                    if let Some(rx) = self.release.lock().take() {
-                        let _ = rx.recv_timeout(Duration::from_secs(10));
-                    }
+                let gate = if id.starts_with("bulk") {
+                    self.release.lock().take()
+                } else {
+                    None
+                };
+                if let Some(rx) = gate {
+                    let _ = rx.recv_timeout(Duration::from_secs(10));
                 }
                 let _ = self.done.send(id.to_owned());
             }
