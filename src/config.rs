@@ -77,6 +77,10 @@ pub struct Config {
     /// store one more answers 429 `idempotency_limit` with `Retry-After`.
     #[arg(long, env = "AGENDAMENTO_IDEMPOTENCIA_MAX", default_value_t = 50_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub idempotencia_max: usize,
+    /// Most backups and reports waiting or running at once; one more answers 429
+    /// `queue_full` with `Retry-After` (bookings have their own lane and no such limit).
+    #[arg(long, env = "AGENDAMENTO_TAREFAS_FILA_MAX", default_value_t = 32, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub tarefas_fila_max: usize,
     /// Seconds a request may take to its response head before it is answered 503
     /// problem+json `request_timeout` with `Retry-After` (stream bodies are not cut).
     #[arg(long, env = "AGENDAMENTO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]

@@ -1,9 +1,13 @@
-//! The task queue's worker thread (SPEC §4, ARCHITECTURE "The queue is durable").
+//! The task queue's worker threads (SPEC §4, ARCHITECTURE "The queue is durable").
 //!
 //! Durability lives in the store: a task is journaled before its id is sent here, and on
-//! start-up every unfinished task is sent again. This module only owns the channel and the
-//! one background thread that runs tasks one by one through a [`Runner`]; it never dies on a
-//! bad task (a panic is caught and reported) and stops between tasks when asked.
+//! start-up every unfinished task is sent again. This module only owns the channels and the
+//! background threads that run tasks one by one through a [`Runner`]; a worker never dies on
+//! a bad task (a panic is caught and reported) and stops between tasks when asked.
+//!
+//! Two lanes, each with its own channel and thread: bookings never wait behind bulk work
+//! (backups, reports), however much of it is queued (issue 8). A task goes to one lane by its
+//! kind, always the same, so each still runs on exactly one thread.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -46,25 +50,29 @@ struct Shared {
     stop: AtomicBool,
 }
 
-/// The sending side of the queue plus the worker's state.
-pub struct Queue {
+/// Which worker runs a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Bookings: short, and someone is waiting for each.
+    Agenda,
+    /// Backups and reports: long, and nobody's appointment depends on them.
+    Bulk,
+}
+
+/// One lane: its channel, its thread and their state.
+struct LaneQueue {
+    name: &'static str,
     tx: Mutex<Option<mpsc::Sender<String>>>,
     rx: Mutex<Option<mpsc::Receiver<String>>>,
     shared: Arc<Shared>,
     handle: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl Default for Queue {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Queue {
-    /// A queue whose worker is not started yet (tasks sent now wait for [`Queue::start`]).
-    pub fn new() -> Self {
+impl LaneQueue {
+    fn new(name: &'static str) -> Self {
         let (tx, rx) = mpsc::channel();
         Self {
+            name,
             tx: Mutex::new(Some(tx)),
             rx: Mutex::new(Some(rx)),
             shared: Arc::new(Shared {
@@ -76,8 +84,7 @@ impl Queue {
         }
     }
 
-    /// Sends a (journaled) task to the worker.
-    pub fn push(&self, task_id: String) {
+    fn push(&self, task_id: String) {
         if let Some(tx) = self.tx.lock().as_ref() {
             self.shared.depth.fetch_add(1, Ordering::AcqRel);
             if tx.send(task_id).is_err() {
@@ -86,25 +93,14 @@ impl Queue {
         }
     }
 
-    /// Tasks sent and not yet finished.
-    pub fn pending(&self) -> usize {
-        self.shared.depth.load(Ordering::Acquire)
-    }
-
-    /// Whether the worker thread is running.
-    pub fn alive(&self) -> bool {
-        self.shared.alive.load(Ordering::Acquire)
-    }
-
-    /// Starts the worker thread with `runner`. A second call does nothing.
-    pub fn start(&self, runner: Arc<dyn Runner>) -> std::io::Result<()> {
+    fn start(&self, runner: Arc<dyn Runner>) -> std::io::Result<()> {
         let Some(rx) = self.rx.lock().take() else {
             return Ok(());
         };
         let shared = self.shared.clone();
         shared.alive.store(true, Ordering::Release);
         let handle = std::thread::Builder::new()
-            .name("task-worker".into())
+            .name(self.name.into())
             .spawn(move || {
                 while !shared.stop.load(Ordering::Acquire) {
                     if step(&rx, &*runner, &shared, Duration::from_millis(200)) == Step::Empty
@@ -119,15 +115,77 @@ impl Queue {
         Ok(())
     }
 
-    /// Stops taking tasks, lets the running one finish, and joins the thread. Tasks still
-    /// queued stay `pendente` on disk and run after the next start.
-    pub fn shutdown(&self) {
+    fn stop(&self) {
         self.shared.stop.store(true, Ordering::Release);
         self.tx.lock().take();
+    }
+
+    fn join(&self) {
         let handle = self.handle.lock().take();
         if let Some(h) = handle {
             let _ = h.join();
         }
+    }
+}
+
+/// The sending side of both lanes plus their workers' state.
+pub struct Queue {
+    agenda: LaneQueue,
+    bulk: LaneQueue,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Queue {
+    /// A queue whose workers are not started yet (tasks sent now wait for [`Queue::start`]).
+    pub fn new() -> Self {
+        Self {
+            agenda: LaneQueue::new("task-worker"),
+            bulk: LaneQueue::new("task-worker-bulk"),
+        }
+    }
+
+    fn lane(&self, lane: Lane) -> &LaneQueue {
+        match lane {
+            Lane::Agenda => &self.agenda,
+            Lane::Bulk => &self.bulk,
+        }
+    }
+
+    /// Sends a (journaled) task to its lane's worker.
+    pub fn push(&self, lane: Lane, task_id: String) {
+        self.lane(lane).push(task_id);
+    }
+
+    /// Tasks sent and not yet finished, both lanes.
+    pub fn pending(&self) -> usize {
+        self.agenda.shared.depth.load(Ordering::Acquire)
+            + self.bulk.shared.depth.load(Ordering::Acquire)
+    }
+
+    /// Whether both worker threads are running.
+    pub fn alive(&self) -> bool {
+        self.agenda.shared.alive.load(Ordering::Acquire)
+            && self.bulk.shared.alive.load(Ordering::Acquire)
+    }
+
+    /// Starts both worker threads with `runner`. A second call does nothing.
+    pub fn start(&self, runner: Arc<dyn Runner>) -> std::io::Result<()> {
+        self.agenda.start(runner.clone())?;
+        self.bulk.start(runner)
+    }
+
+    /// Stops taking tasks, lets the running ones finish, and joins the threads. Tasks still
+    /// queued stay `pendente` on disk and run after the next start.
+    pub fn shutdown(&self) {
+        self.agenda.stop();
+        self.bulk.stop();
+        self.agenda.join();
+        self.bulk.join();
     }
 }
 
@@ -187,10 +245,10 @@ mod tests {
         let q = Queue::new();
         let r = Arc::new(Recorder::default());
         for id in ["a", "boom", "b"] {
-            q.push(id.into());
+            q.push(Lane::Agenda, id.into());
         }
-        let shared = q.shared.clone();
-        let rx = q.rx.lock().take().expect("receiver");
+        let shared = q.agenda.shared.clone();
+        let rx = q.agenda.rx.lock().take().expect("receiver");
         let wait = Duration::from_millis(10);
         // All three are queued, so one step takes them as a batch; the panic in "boom"
         // stops the batch, which then runs task by task: only "boom" is reported.
@@ -198,9 +256,59 @@ mod tests {
         assert_eq!(step(&rx, &*r, &shared, wait), Step::Empty);
         assert_eq!(*r.1.lock(), vec!["boom".to_owned()]);
         assert!(r.0.lock().contains(&"b".to_owned()));
-        q.push("c".into());
+        q.push(Lane::Agenda, "c".into());
         assert_eq!(step(&rx, &*r, &shared, wait), Step::Ran);
         assert_eq!(r.0.lock().last().map(String::as_str), Some("c"));
         assert_eq!(q.pending(), 0);
+    }
+
+    #[test]
+    fn a_booking_runs_while_the_bulk_lane_is_busy() {
+        // The bulk runner blocks until released; the booking must not wait for it.
+        struct Gate {
+            release: Mutex<Option<mpsc::Receiver<()>>>,
+            done: mpsc::Sender<String>,
+        }
+        impl Runner for Gate {
+            fn run(&self, id: &str) {
+                let gate = if id.starts_with("bulk") {
+                    self.release.lock().take()
+                } else {
+                    None
+                };
+                if let Some(rx) = gate {
+                    let _ = rx.recv_timeout(Duration::from_secs(10));
+                }
+                let _ = self.done.send(id.to_owned());
+            }
+            fn panicked(&self, _: &str, _: &str) {}
+        }
+        let (release_tx, release_rx) = mpsc::channel();
+        let (done_tx, done_rx) = mpsc::channel();
+        let q = Queue::new();
+        q.start(Arc::new(Gate {
+            release: Mutex::new(Some(release_rx)),
+            done: done_tx,
+        }))
+        .expect("start");
+        q.push(Lane::Bulk, "bulk-1".into());
+        q.push(Lane::Bulk, "bulk-2".into());
+        q.push(Lane::Agenda, "booking".into());
+        let first = done_rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("a task ran");
+        assert_eq!(first, "booking");
+        release_tx.send(()).expect("release");
+        let mut rest: Vec<String> = (0..2)
+            .map(|_| {
+                done_rx
+                    .recv_timeout(Duration::from_secs(5))
+                    .expect("bulk ran")
+            })
+            .collect();
+        rest.sort();
+        assert_eq!(rest, ["bulk-1", "bulk-2"]);
+        q.shutdown();
+        assert!(!q.alive());
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{App, agenda, new_id};
 use crate::error::AppError;
-use crate::infra::queue::Runner;
+use crate::infra::queue::{Lane, Runner};
 use crate::models::{ErroTarefa, StatusTarefa, Tarefa, TipoTarefa};
 use crate::repositories::Op;
 
@@ -62,14 +62,44 @@ pub fn announce(app: &App, t: &Tarefa) {
     );
 }
 
-/// After a task's journaling: announce it and hand it to the worker.
+/// The worker lane of a task kind: bookings never wait behind backups and reports.
+pub fn lane(tipo: TipoTarefa) -> Lane {
+    match tipo {
+        TipoTarefa::AgendarConsulta => Lane::Agenda,
+        TipoTarefa::Backup | TipoTarefa::GerarRelatorio => Lane::Bulk,
+    }
+}
+
+/// After a task's journaling: announce it and hand it to its lane's worker.
 pub fn accepted(app: &App, t: &Tarefa) {
     tracing::info!(target: "agendamento::tasks", task_id = %t.id, tipo = ?t.tipo, "task accepted");
     announce(app, t);
-    app.queue.push(t.id.clone());
+    app.queue.push(lane(t.tipo), t.id.clone());
 }
 
-/// Journals a new task on its own and hands it to the worker (backups, reports).
+/// 429 `queue_full` when `--tarefas-fila-max` backups and reports are already waiting or
+/// running: bulk work cannot pile up without bound.
+fn check_bulk_room(db: &crate::repositories::Db, max: usize) -> Result<(), AppError> {
+    let queued = db
+        .tarefas
+        .iter()
+        .filter(|t| lane(t.tipo) == Lane::Bulk && !t.status.is_final())
+        .count();
+    if queued < max {
+        return Ok(());
+    }
+    Err(AppError::Busy {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        code: "queue_full",
+        detail: format!(
+            "Já há {queued} backups e relatórios na fila (o máximo é {max}); nada foi enfileirado. Tente novamente quando terminarem."
+        ),
+        retry_after_secs: 10,
+    })
+}
+
+/// Journals a new task on its own and hands it to the worker (backups, reports); 429 past
+/// `--tarefas-fila-max` unfinished ones.
 pub async fn enqueue<P: Serialize>(
     app: &App,
     tipo: TipoTarefa,
@@ -77,8 +107,10 @@ pub async fn enqueue<P: Serialize>(
     reply: impl Fn(&Tarefa) -> serde_json::Value,
 ) -> Result<serde_json::Value, AppError> {
     let t = nova(tipo, params, app.clock.stamp())?;
+    let max = app.config.tarefas_fila_max;
     let out = app
-        .commit(StatusCode::ACCEPTED, |_| {
+        .commit(StatusCode::ACCEPTED, |db| {
+            check_bulk_room(db, max)?;
             Ok((vec![Op::PutTarefa(t.clone())], reply(&t)))
         })
         .await?;
@@ -153,18 +185,18 @@ impl<'a> Progresso<'a> {
     }
 }
 
-/// Re-sends every unfinished task, oldest first (after a crash or restart).
+/// Re-sends every unfinished task to its lane, oldest first (after a crash or restart).
 pub fn recover(app: &App) -> usize {
-    let ids: Vec<String> = app
+    let ids: Vec<(Lane, String)> = app
         .store
         .read()
         .tarefas
         .iter()
         .filter(|t| !t.status.is_final())
-        .map(|t| t.id.clone())
+        .map(|t| (lane(t.tipo), t.id.clone()))
         .collect();
-    for id in &ids {
-        app.queue.push(id.clone());
+    for (lane, id) in &ids {
+        app.queue.push(*lane, id.clone());
     }
     if !ids.is_empty() {
         tracing::info!(target: "agendamento::tasks", count = ids.len(), "unfinished tasks queued again");

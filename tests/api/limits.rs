@@ -297,3 +297,113 @@ async fn a_key_older_than_24_h_runs_again_as_a_new_request() {
     assert_eq!(str_field(&replay.body, "id"), str_field(&again.body, "id"));
     assert_eq!(srv.count("/pacientes").await, 2);
 }
+
+/// Queues a backup (`POST /backup/executar` without a body).
+async fn pedir_backup(srv: &TestServer) -> Resp {
+    crate::backups::post_vazio(srv, "/backup/executar").await
+}
+
+#[tokio::test]
+async fn bulk_tasks_past_the_queue_cap_answer_429_and_bookings_are_not_limited() {
+    let srv = TestServer::start_with(&["--worker-paused", "--tarefas-fila-max", "3"]);
+    for _ in 0..2 {
+        pedir_backup(&srv).await.expect_status(202);
+    }
+    srv.post("/relatorios/gerar", &json!({}))
+        .await
+        .expect_status(202);
+    for r in [
+        pedir_backup(&srv).await,
+        srv.post("/relatorios/gerar", &json!({})).await,
+    ] {
+        r.expect_status(429);
+        assert_eq!(r.body["code"], "queue_full", "{}", r.text);
+        assert!(
+            r.header("content-type")
+                .starts_with("application/problem+json")
+        );
+        let wait: u64 = r
+            .header("retry-after")
+            .parse()
+            .expect("Retry-After in seconds");
+        assert!(wait >= 1);
+    }
+    assert_eq!(
+        all_tasks(&srv, "").await.len(),
+        3,
+        "nothing more was queued"
+    );
+    // Bookings have their own lane: the full bulk queue does not refuse them.
+    let mid = medico_com_horarios(&srv, 84, &[("segunda", "08:00", "12:00")]).await;
+    let pid = str_field(&criar_paciente(&srv, "Paciente Fila", 8501).await, "id");
+    let day = monday(2);
+    agendar_ok(&srv, &pid, &mid, &at(day, "08:00"), &at(day, "08:30")).await;
+}
+
+#[tokio::test]
+async fn a_booking_does_not_wait_behind_queued_backups_and_reports() {
+    let srv = TestServer::start();
+    let mid = medico_com_horarios(&srv, 85, &[("segunda", "08:00", "12:00")]).await;
+    let pid = str_field(&criar_paciente(&srv, "Paciente Pressa", 8601).await, "id");
+    let mut sse = SseStream::open(&srv, "/sistema/agenda/stream", None).await;
+    let mut bulk = Vec::new();
+    for i in 0..30 {
+        let r = if i % 2 == 0 {
+            pedir_backup(&srv).await
+        } else {
+            srv.post("/relatorios/gerar", &json!({})).await
+        };
+        r.expect_status(202);
+        bulk.push(str_field(&r.body, "task_id"));
+    }
+    let day = monday(2);
+    let booking = agendar_ok(&srv, &pid, &mid, &at(day, "08:00"), &at(day, "08:30")).await;
+
+    // Every task's final `tarefa_atualizada`, in the order the server published them.
+    let mut finished: Vec<String> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while finished.len() < bulk.len() + 1 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ev = sse
+            .next(left)
+            .await
+            .unwrap_or_else(|| panic!("stream ended or timed out; finished so far: {finished:?}"));
+        if ev.tipo() != "tarefa_atualizada" {
+            continue;
+        }
+        let d = ev.dados();
+        if d["status"].as_str().is_some_and(is_final) {
+            finished.push(str_field(&d, "task_id"));
+        }
+    }
+    let at_booking = finished
+        .iter()
+        .position(|id| *id == booking)
+        .expect("booking finished");
+    assert!(
+        at_booking < bulk.len(),
+        "the booking finished only after all {} queued bulk tasks",
+        bulk.len()
+    );
+    let t = wait_task(&srv, &booking, TASK_TIMEOUT).await;
+    assert_eq!(t["status"], "concluida", "{t}");
+}
+
+#[tokio::test]
+async fn unfinished_tasks_of_both_lanes_run_after_a_crash() {
+    let mut srv = TestServer::start_with(&["--worker-paused"]);
+    let mid = medico_com_horarios(&srv, 86, &[("segunda", "08:00", "12:00")]).await;
+    let pid = str_field(&criar_paciente(&srv, "Paciente Retorno", 8701).await, "id");
+    let day = monday(2);
+    let booking = agendar_ok(&srv, &pid, &mid, &at(day, "08:00"), &at(day, "08:30")).await;
+    let r = pedir_backup(&srv).await;
+    r.expect_status(202);
+    let backup = str_field(&r.body, "task_id");
+    srv.kill9();
+    srv.restart_with(&[]);
+    for id in [&booking, &backup] {
+        let t = wait_task(&srv, id, TASK_TIMEOUT).await;
+        assert_eq!(t["status"], "concluida", "{t}");
+    }
+    assert_eq!(srv.count("/consultas").await, 1, "booked once");
+}
