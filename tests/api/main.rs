@@ -15,6 +15,7 @@ mod medicos;
 mod pacientes;
 mod queue;
 mod relatorios;
+mod restauracao;
 mod sched_helpers;
 mod sse;
 mod system;
