@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use tokio::net::TcpListener;
 use tower::Layer as _;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
 use crate::controllers::middleware;
@@ -32,6 +31,8 @@ pub fn open_state(config: Config, logs: Arc<LogHub>) -> anyhow::Result<AppState>
             .with_context(|| format!("não foi possível criar a pasta {}", dir.display()))?;
     }
     let store = Store::<Db>::open(&config.data_dir, config.compact_every)?;
+    // Only once the data folder's lock is ours: another running instance may be writing them.
+    crate::services::backups::varrer_temporarios(&config.backup_dir, &config.reports_dir);
     Ok(AppState(Arc::new(App {
         store,
         clock: Relogio::new(tz),
@@ -83,12 +84,36 @@ pub fn build_router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(axum::middleware::from_fn(middleware::method_not_allowed))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+        .layer(axum::middleware::from_fn_with_state(
             Duration::from_secs(config.request_timeout_secs.max(1)),
+            request_timeout,
         ))
         .layer(cors(&config))
         .layer(axum::middleware::from_fn(middleware::request_id_and_panics))
+}
+
+/// Whether a request's work must never be cut loose behind a timeout answer (issue 8): a
+/// restore or a backup upload, once started, runs to its end and answers what happened.
+fn long_work(req: &Request) -> bool {
+    let path = req.uri().path();
+    req.method() == Method::POST
+        && (path.starts_with("/backup/restaurar/") || path == "/backup/enviar")
+}
+
+/// 503 once a request has taken `--request-timeout-secs` to produce its headers (streams are
+/// not cut), except [`long_work`].
+async fn request_timeout(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if long_work(&req) {
+        return next.run(req).await;
+    }
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => axum::response::IntoResponse::into_response(StatusCode::SERVICE_UNAVAILABLE),
+    }
 }
 
 /// Releases lapsed holds (SPEC §3) a few times a second until shutdown.

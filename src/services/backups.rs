@@ -140,10 +140,45 @@ pub fn listar(dir: &Path, prefix: &str, ext: &str) -> io::Result<Vec<String>> {
     Ok(names)
 }
 
-/// Moves `tmp` to the first free name `<base>.<ext>`, `<base>_2.<ext>`, … without ever
-/// replacing an existing file (a hard link fails when the name exists), then fsyncs `dir`.
+/// The names `<base>.<ext>`, `<base>_2.<ext>`, … present in `dir`, oldest first.
+pub fn com_base(dir: &Path, base: &str, ext: &str) -> Vec<String> {
+    numerados(dir, base, ext)
+        .into_iter()
+        .map(|(_, nome)| nome)
+        .collect()
+}
+
+/// [`com_base`] with each name's number (1 for the name without `_N`).
+fn numerados(dir: &Path, base: &str, ext: &str) -> Vec<(u32, String)> {
+    let mut found: Vec<(u32, String)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|nome| {
+            let stem = nome
+                .strip_prefix(base)?
+                .strip_suffix(ext)?
+                .strip_suffix('.')?;
+            let n = match stem.strip_prefix('_') {
+                None if stem.is_empty() => 1,
+                Some(n) if !n.starts_with('0') => n.parse().ok()?,
+                _ => return None,
+            };
+            Some((n, nome))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Moves `tmp` to a new name `<base>.<ext>`, `<base>_2.<ext>`, … numbered after every
+/// existing one (so within a second, a higher number is always newer, even after retention
+/// deleted a lower one), without ever replacing an existing file (a hard link fails when
+/// the name exists), then fsyncs `dir`.
 pub fn publicar(dir: &Path, tmp: &Path, base: &str, ext: &str) -> io::Result<String> {
-    for n in 1..10_000u32 {
+    let first = numerados(dir, base, ext).last().map_or(1, |(n, _)| n + 1);
+    for n in first..10_000u32 {
         let nome = if n == 1 {
             format!("{base}.{ext}")
         } else {
@@ -188,18 +223,9 @@ pub fn ler_manifesto(path: &Path) -> Result<Manifesto, String> {
 
 /// The backup already written by this task, if a crash came between writing and recording it.
 fn ja_escrito(dir: &Path, base: &str, task_id: &str) -> Option<String> {
-    (1..10_000u32)
-        .map(|n| {
-            if n == 1 {
-                format!("{base}.zip")
-            } else {
-                format!("{base}_{n}.zip")
-            }
-        })
-        .take_while(|nome| dir.join(nome).exists())
-        .find(|nome| {
-            ler_manifesto(&dir.join(nome)).is_ok_and(|m| m.task_id.as_deref() == Some(task_id))
-        })
+    com_base(dir, base, "zip").into_iter().find(|nome| {
+        ler_manifesto(&dir.join(nome)).is_ok_and(|m| m.task_id.as_deref() == Some(task_id))
+    })
 }
 
 /// Writes a backup archive of the current state; returns its file name. Blocking.
@@ -332,6 +358,32 @@ pub fn reter(dir: &Path, tipo: &str, keep: usize) -> io::Result<Vec<String>> {
         removed.push(nome);
     }
     Ok(removed)
+}
+
+/// Removes the temporary files a crash (kill -9 mid-backup, mid-upload or mid-report) left
+/// behind: `.backup-*.tmp` and `.upload-*.tmp` in the backup folder, `.relatorio-*.tmp` in
+/// the report folder. Called at start, before anything could be writing them. Returns how
+/// many it removed.
+pub fn varrer_temporarios(backup_dir: &Path, reports_dir: &Path) -> usize {
+    let mut n = 0;
+    for (dir, prefixes) in [
+        (backup_dir, &[".backup-", ".upload-"][..]),
+        (reports_dir, &[".relatorio-"][..]),
+    ] {
+        let Ok(rd) = fs::read_dir(dir) else { continue };
+        for e in rd.filter_map(Result::ok) {
+            let Ok(nome) = e.file_name().into_string() else {
+                continue;
+            };
+            let tmp = nome.ends_with(".tmp") && prefixes.iter().any(|p| nome.starts_with(p));
+            if tmp && e.file_type().is_ok_and(|t| t.is_file()) && fs::remove_file(e.path()).is_ok()
+            {
+                tracing::info!(target: "agendamento::backup", arquivo = %nome, "temporary file left by a crash removed");
+                n += 1;
+            }
+        }
+    }
+    n
 }
 
 /// Parameters of a backup task.
@@ -688,6 +740,82 @@ pub async fn restaurar(app: &Arc<App>, nome: &str) -> Result<Restaurado, AppErro
     Ok(out)
 }
 
+/// Answer of `POST /backup/enviar`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Enviado {
+    /// The name the archive was stored under; restore it with `POST /backup/restaurar/{arquivo}`.
+    pub arquivo: String,
+    /// What the archive holds.
+    pub contagens: Contagens,
+}
+
+/// Deletes a temporary file when dropped, unless it was published first (an upload whose
+/// client went away leaves nothing behind).
+struct Temporario(Option<PathBuf>);
+
+impl Temporario {
+    /// The file was moved to its final name: nothing to delete.
+    fn publicado(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Temporario {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// Stores an uploaded archive (a clinic moving to a new machine): streams `body` to a
+/// temporary file within `--backup-upload-max-bytes` (413 beyond), validates it exactly as a
+/// restore does (422 `backup_invalido`, nothing stored), and publishes it under a new backup
+/// name. Validation takes the restore's turn (409 while a restore or another upload runs).
+pub async fn enviar(app: &Arc<App>, body: axum::body::Body) -> Result<Enviado, AppError> {
+    use futures_util::StreamExt as _;
+    use tokio::io::AsyncWriteExt as _;
+
+    let dir = app.config.backup_dir.clone();
+    tokio::fs::create_dir_all(&dir).await.map_err(storage)?;
+    let tmp = dir.join(format!(".upload-{}.tmp", super::new_id()));
+    let guarda = Temporario(Some(tmp.clone()));
+    let mut file = tokio::fs::File::create(&tmp).await.map_err(storage)?;
+    let max = app.config.backup_upload_max_bytes;
+    let mut total = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| AppError::InvalidJson(format!("corpo interrompido: {e}")))?;
+        total += chunk.len() as u64;
+        if total > max {
+            return Err(AppError::PayloadTooLarge);
+        }
+        file.write_all(&chunk).await.map_err(storage)?;
+    }
+    file.sync_all().await.map_err(storage)?;
+    drop(file);
+    let vez = Vez::tomar()?;
+    let app2 = app.clone();
+    let out = tokio::task::spawn_blocking(move || -> Result<Enviado, AppError> {
+        let _vez = vez;
+        let (db, _) = carregar(&app2, &tmp).map_err(|d| AppError::Unprocessable {
+            code: "backup_invalido",
+            detail: format!("O backup enviado é inválido: {d}."),
+        })?;
+        let base = base_name("backup", &app2.clock.stamp(), &app2);
+        let arquivo = publicar(&dir, &tmp, &base, "zip").map_err(storage)?;
+        guarda.publicado();
+        tracing::info!(target: "agendamento::backup", arquivo = %arquivo, bytes = total, "uploaded backup stored");
+        Ok(Enviado {
+            arquivo,
+            contagens: Contagens::of(&db),
+        })
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
+    Ok(out)
+}
+
 fn storage(e: io::Error) -> AppError {
     AppError::Storage(crate::infra::store::StoreError::Unavailable(e.to_string()))
 }
@@ -749,6 +877,24 @@ mod tests {
                 "backup_20260102_000000.zip",
                 "backup_20260101_000000.zip"
             ]
+        );
+    }
+
+    #[test]
+    fn publishing_numbers_after_every_existing_name_even_after_a_gap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for n in ["x_1.zip", "x_1_3.zip", "x_1_10.zip"] {
+            fs::write(dir.path().join(n), b"old").expect("write");
+        }
+        let tmp = dir.path().join("t.tmp");
+        fs::write(&tmp, b"new").expect("write");
+        assert_eq!(
+            publicar(dir.path(), &tmp, "x_1", "zip").expect("publish"),
+            "x_1_11.zip"
+        );
+        assert_eq!(
+            com_base(dir.path(), "x_1", "zip"),
+            ["x_1.zip", "x_1_3.zip", "x_1_10.zip", "x_1_11.zip"]
         );
     }
 

@@ -556,3 +556,181 @@ async fn zip_bombs_are_refused_without_inflating_them_into_memory() {
         "peak memory grew from {antes} MiB to {depois} MiB while refusing ZIP bombs"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Upload, safety backup retention, temporary files, timeouts
+// ---------------------------------------------------------------------------------------------
+
+/// POST /backup/enviar with `bytes` as `content_type`.
+async fn enviar(srv: &TestServer, bytes: Vec<u8>, content_type: &str) -> Resp {
+    read(
+        srv.client
+            .post(srv.url("/backup/enviar"))
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .expect("POST /backup/enviar"),
+    )
+    .await
+}
+
+/// The names in the backup folder, temporary files included.
+fn pasta(srv: &TestServer) -> BTreeSet<String> {
+    std::fs::read_dir(backup_dir(srv))
+        .expect("backup dir")
+        .map(|e| e.expect("entry").file_name().into_string().expect("UTF-8"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_backup_uploaded_to_a_new_machine_is_validated_stored_and_restorable() {
+    let origem = TestServer::start();
+    popular(&origem).await;
+    let (_, nome) = fazer_backup(&origem, "/backup/executar").await;
+    let zip = baixar(&origem, &format!("/backup/download/{nome}"))
+        .await
+        .bytes;
+    let esperado = estado(&origem).await;
+
+    // A body limit far below the archive's size: the upload has its own.
+    let destino = TestServer::start_with(&["--body-limit-bytes", "1024"]);
+    assert!(zip.len() > 1024);
+    criar_paciente(&destino, "Da Máquina Nova", 3).await;
+
+    // Refused without storing anything: not a ZIP body, a bad archive, a too-large one.
+    let antes = pasta(&destino);
+    let r = enviar(&destino, zip.clone(), "application/json").await;
+    assert_problem(&r, 415, "unsupported_media_type");
+    let r = enviar(&destino, zip[..zip.len() / 2].to_vec(), "application/zip").await;
+    assert_problem(&r, 422, "backup_invalido");
+    let (entries, _) = conteudo_backup(&origem, &nome).await;
+    let quebrado = com_registros(&entries, "pacientes", |r| {
+        r[0]["nome"] = json!("a".repeat(5000));
+    });
+    let r = enviar(&destino, quebrado, "application/zip").await;
+    assert_problem(&r, 422, "backup_invalido");
+    assert_eq!(
+        pasta(&destino),
+        antes,
+        "nothing stored, no temporary file left"
+    );
+
+    let r = enviar(&destino, zip.clone(), "application/zip").await;
+    r.expect_status(201);
+    let arquivo = str_field(&r.body, "arquivo");
+    assert!(nome_no_padrao(&arquivo, "backup", "zip"), "{arquivo}");
+    assert_eq!(r.body["contagens"], contagens_de(&esperado), "{}", r.text);
+    assert_eq!(listar(&destino, "/backup/").await, vec![arquivo.clone()]);
+    assert_eq!(
+        std::fs::read(backup_dir(&destino).join(&arquivo)).expect("stored"),
+        zip,
+        "stored as sent"
+    );
+    restaurar_ok_simples(&destino, &arquivo).await;
+    assert_eq!(estado(&destino).await, esperado);
+
+    let pequeno = TestServer::start_with(&["--backup-upload-max-bytes", "1000"]);
+    let antes = pasta(&pequeno);
+    let r = enviar(&pequeno, zip, "application/zip").await;
+    assert_problem(&r, 413, "payload_too_large");
+    assert_eq!(
+        pasta(&pequeno),
+        antes,
+        "nothing stored, no temporary file left"
+    );
+}
+
+fn contagens_de(estado: &Value) -> Value {
+    let mut m = serde_json::Map::new();
+    for c in COLECOES {
+        m.insert(
+            c.to_string(),
+            json!(estado[c].as_array().expect("list").len()),
+        );
+    }
+    Value::Object(m)
+}
+
+#[tokio::test]
+async fn only_the_newest_safety_backups_are_kept() {
+    let srv = TestServer::start_with(&["--backup-keep", "2"]);
+    popular(&srv).await;
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let mut segurancas = Vec::new();
+    for _ in 0..4 {
+        let r = restaurar_ok_simples(&srv, &nome).await;
+        segurancas.push(str_field(&r, "backup_seguranca"));
+    }
+    let lista = listar(&srv, "/backup/").await;
+    let mantidas: Vec<&String> = segurancas.iter().rev().take(2).collect();
+    for s in &segurancas {
+        assert_eq!(
+            lista.contains(s),
+            mantidas.contains(&s),
+            "{s} in {lista:?} (kept: {mantidas:?})"
+        );
+    }
+    assert!(lista.contains(&nome), "the manual backup stays: {lista:?}");
+}
+
+#[tokio::test]
+async fn temporary_files_left_by_a_crash_are_swept_at_start() {
+    let mut srv = TestServer::start();
+    srv.kill9();
+    let b = backup_dir(&srv);
+    let r = reports_dir(&srv);
+    let restos = [
+        b.join(".backup-0195.tmp"),
+        b.join(".upload-0195.tmp"),
+        r.join(".relatorio-0195.tmp"),
+    ];
+    for p in &restos {
+        std::fs::write(p, b"half a file").expect("plant");
+    }
+    let alheios = [b.join("nota.txt"), r.join(".outro.tmp")];
+    for p in &alheios {
+        std::fs::write(p, b"not ours").expect("plant");
+    }
+    srv.restart();
+    for p in &restos {
+        assert!(!p.exists(), "{} swept", p.display());
+    }
+    for p in &alheios {
+        assert!(p.exists(), "{} kept", p.display());
+    }
+}
+
+#[tokio::test]
+async fn a_restore_longer_than_the_request_timeout_answers_what_happened() {
+    let srv = TestServer::start_with(&["--request-timeout-secs", "1"]);
+    popular(&srv).await;
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let (entries, _) = conteudo_backup(&srv, &nome).await;
+    // Enough patients that validating and switching take well over a second.
+    let grande = com_registros(&entries, "pacientes", |r| {
+        let modelo = r[0].clone();
+        for i in 0..20_000u64 {
+            let mut p = modelo.clone();
+            p["id"] = json!(format!("p-{i:06}"));
+            p["cpf"] = json!(cpf(500_000 + i));
+            r.push(p);
+        }
+    });
+    std::fs::write(backup_dir(&srv).join("backup_20200404_000000.zip"), grande).expect("plant");
+    let inicio = std::time::Instant::now();
+    let r = post_vazio(&srv, "/backup/restaurar/backup_20200404_000000.zip").await;
+    let levou = inicio.elapsed();
+    assert!(
+        levou > std::time::Duration::from_millis(1500),
+        "the restore must outlast the timeout for this test to mean anything ({levou:?})"
+    );
+    r.expect_status(200);
+    assert_eq!(
+        r.body["contagens"]["pacientes"],
+        json!(20_003),
+        "{}",
+        r.text
+    );
+    assert_eq!(srv.count("/pacientes").await, 20_003);
+}
