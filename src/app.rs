@@ -31,6 +31,8 @@ pub fn open_state(config: Config, logs: Arc<LogHub>) -> anyhow::Result<AppState>
             .with_context(|| format!("não foi possível criar a pasta {}", dir.display()))?;
     }
     let store = Store::<Db>::open(&config.data_dir, config.compact_every)?;
+    // Only once the data folder's lock is ours: another running instance may be writing them.
+    crate::services::backups::varrer_temporarios(&config.backup_dir, &config.reports_dir);
     Ok(AppState(Arc::new(App {
         store,
         clock: Relogio::new(tz),

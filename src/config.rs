@@ -46,9 +46,22 @@ pub struct Config {
         default_value_t = 86_400
     )]
     pub backup_interval_secs: u64,
-    /// How many automatic backups to keep.
+    /// How many automatic backups to keep (and, separately, how many safety backups).
     #[arg(long, env = "AGENDAMENTO_BACKUP_KEEP", default_value_t = 14)]
     pub backup_keep: usize,
+    /// Largest backup archive accepted by `POST /backup/enviar`, in bytes.
+    #[arg(
+        long,
+        env = "AGENDAMENTO_BACKUP_UPLOAD_MAX_BYTES",
+        default_value_t = 512 << 20
+    )]
+    pub backup_upload_max_bytes: u64,
+    /// How many report PDFs to keep (the newest; older ones are deleted after each report).
+    #[arg(long, env = "AGENDAMENTO_RELATORIOS_MANTER", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    pub relatorios_manter: u64,
+    /// The clinic's name, shown in the title of its reports.
+    #[arg(long, env = "AGENDAMENTO_CLINICA_NOME", default_value = "Clínica")]
+    pub clinica_nome: String,
     /// Allowed CORS origins, comma-separated, or `*`.
     #[arg(long, env = "AGENDAMENTO_CORS_ORIGINS", default_value = "*")]
     pub cors_origins: String,

@@ -93,6 +93,7 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(arquivos::list_backups))
         .routes(routes!(arquivos::find_backup))
         .routes(routes!(arquivos::restore_backup))
+        .routes(routes!(arquivos::create_backup_upload))
         .routes(routes!(arquivos::create_relatorio))
         .routes(routes!(arquivos::create_relatorio_task))
         .routes(routes!(arquivos::list_relatorios))
@@ -415,7 +416,8 @@ fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) {
     let or_empty = |p: &str| format!("^$|{p}");
     let email = or_empty(&email_pattern());
     let telefone = or_empty(TELEFONE_PATTERN);
-    let date_or_empty = or_empty(DATE_PATTERN);
+    // A report's period: a date, or a date-time whose date counts.
+    let date_or_empty = format!("^$|{DATE_PATTERN}|{DATETIME_PATTERN}");
     let dias = [
         "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
     ];

@@ -9,12 +9,17 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::extract::{ApiPath, JsonBody};
-use crate::domain::parse_date;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+
+use super::extract::{ApiPath, is_json, parse_json};
+use crate::domain::{parse_date, parse_datetime};
 use crate::error::AppError;
 use crate::error::Erros;
+use crate::error::problem_response;
 use crate::services::AppState;
-use crate::services::backups::{self, Restaurado, nome_valido};
+use crate::services::backups::{self, Enviado, Restaurado, nome_valido};
 use crate::services::relatorios::{self, ParamsRelatorio};
 
 /// Answer of the listing routes.
@@ -135,26 +140,91 @@ pub async fn restore_backup(
     backups::restaurar(&app.0, &nome).await.map(Json)
 }
 
-/// Body of `POST /relatorios/gerar` (all optional; dates inclusive).
+/// A JSON body whose fields are all optional: no body at all (or only whitespace) counts as
+/// `{}`; otherwise the rules of [`super::extract::JsonBody`] apply (415, 413, 400, 422).
+pub struct CorpoOpcional<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for CorpoOpcional<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let json = is_json(req.headers().get(header::CONTENT_TYPE));
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::InvalidJson("corpo ilegível".into())
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        if !json {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        parse_json(&bytes).map(CorpoOpcional)
+    }
+}
+
+/// Uploads a backup archive (`application/zip`) made elsewhere, e.g. on the clinic's old
+/// machine: validated exactly as a restore (422 `backup_invalido`, nothing stored), then
+/// stored under a new backup name, ready for `POST /backup/restaurar/{arquivo}`.
+#[utoipa::path(post, path = "/backup/enviar", tag = "backup",
+    request_body(content = Vec<u8>, content_type = "application/zip",
+        description = "O arquivo ZIP de um backup (até --backup-upload-max-bytes)"),
+    responses((status = 201, body = Enviado)))]
+pub async fn create_backup_upload(
+    State(app): State<AppState>,
+    req: Request,
+) -> Result<Response, AppError> {
+    let mime = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    // Browsers on Windows label ZIP files `application/x-zip-compressed`.
+    if !matches!(
+        mime.as_deref(),
+        Some("application/zip" | "application/x-zip-compressed")
+    ) {
+        let mut p = AppError::UnsupportedMediaType.problema();
+        p.detail =
+            "O corpo da requisição deve ser um arquivo ZIP (Content-Type: application/zip).".into();
+        return Ok(problem_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &p,
+            false,
+        ));
+    }
+    let out = backups::enviar(&app.0, req.into_body()).await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// Body of `POST /relatorios/gerar` (all optional, and so is the body itself; dates inclusive).
 #[derive(Debug, Default, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RelatorioBody {
     /// Only this doctor's appointments.
     pub medico_id: Option<String>,
-    /// From this date (`YYYY-MM-DD`).
+    /// From this date (`YYYY-MM-DD`; a date-time such as `2026-01-01T00:00:00` counts by its date).
     #[schema(example = "2026-03-01")]
     pub periodo_inicio: Option<String>,
-    /// Up to this date, inclusive.
+    /// Up to this date, inclusive (a date-time counts by its date).
     #[schema(example = "2026-03-31")]
     pub periodo_fim: Option<String>,
 }
 
 impl RelatorioBody {
-    fn validate(self) -> Result<ParamsRelatorio, AppError> {
+    fn validate(self, tz: &jiff::tz::TimeZone) -> Result<ParamsRelatorio, AppError> {
         let mut e = Erros::default();
+        // The dashboard sends date-times (`2026-12-31T23:59:59`): their clinic-local date counts.
         let date = |e: &mut Erros, campo: &str, v: Option<String>| {
-            v.filter(|s| !s.is_empty())
-                .and_then(|s| e.check(campo, parse_date(&s)))
+            v.filter(|s| !s.is_empty()).and_then(|s| {
+                let d = parse_date(&s)
+                    .or_else(|err| parse_datetime(&s, tz).map(|dt| dt.date()).map_err(|_| err));
+                e.check(campo, d)
+            })
         };
         let periodo_inicio = date(&mut e, "periodo_inicio", self.periodo_inicio);
         let periodo_fim = date(&mut e, "periodo_fim", self.periodo_fim);
@@ -171,23 +241,25 @@ impl RelatorioBody {
 }
 
 /// Queues a PDF report of the appointments, optionally of one doctor and period.
-#[utoipa::path(post, path = "/relatorios/gerar", tag = "relatorios", request_body = RelatorioBody,
+#[utoipa::path(post, path = "/relatorios/gerar", tag = "relatorios",
+    request_body(content = Option<RelatorioBody>, description = "Filtros (opcionais; sem corpo = sem filtros)"),
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_relatorio(
     State(app): State<AppState>,
-    JsonBody(body): JsonBody<RelatorioBody>,
+    CorpoOpcional(body): CorpoOpcional<RelatorioBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
-    let params = body.validate()?;
+    let params = body.validate(app.clock.tz())?;
     let out = relatorios::solicitar(&app, params).await?;
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
 /// Queues a PDF report (alias of `POST /relatorios/gerar`).
-#[utoipa::path(post, path = "/sistema/tasks/relatorio", tag = "relatorios", request_body = RelatorioBody,
+#[utoipa::path(post, path = "/sistema/tasks/relatorio", tag = "relatorios",
+    request_body(content = Option<RelatorioBody>, description = "Filtros (opcionais; sem corpo = sem filtros)"),
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_relatorio_task(
     state: State<AppState>,
-    body: JsonBody<RelatorioBody>,
+    body: CorpoOpcional<RelatorioBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
     create_relatorio(state, body).await
 }

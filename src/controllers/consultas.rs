@@ -16,7 +16,7 @@ use crate::services::consultas::{AlteraConsulta, Filtro, NovaConsulta};
 use crate::services::{self, AppState};
 
 /// Longest accepted `observacoes`.
-const MAX_OBS: usize = 2000;
+pub(crate) const MAX_OBS: usize = 2000;
 
 /// Body of `POST /consultas`.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -62,7 +62,7 @@ fn field_error(path: &str, msg: &str) -> CampoErro {
 /// 422 with the field path when the shape is wrong.
 pub struct JsonBody<T>(pub T);
 
-fn is_json(ct: Option<&HeaderValue>) -> bool {
+pub(crate) fn is_json(ct: Option<&HeaderValue>) -> bool {
     let Some(mime) = ct.and_then(|v| v.to_str().ok()) else {
         return false;
     };

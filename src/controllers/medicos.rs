@@ -64,7 +64,7 @@ pub struct FiltroMedicos {
     pub especialidade: Option<String>,
 }
 
-fn especialidade(s: &str) -> Result<String, &'static str> {
+pub(crate) fn especialidade(s: &str) -> Result<String, &'static str> {
     match crate::domain::trim(s) {
         "" => Err("não pode ser vazia"),
         t if t.chars().count() > 100 => Err("deve ter no máximo 100 caracteres"),

@@ -159,10 +159,22 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
     }
 }
 
+/// Whether a request's work must never be cut loose behind a timeout answer (issue 8): a
+/// restore or a backup upload, once started, runs to its end and answers what happened.
+fn long_work(req: &Request) -> bool {
+    let path = req.uri().path();
+    req.method() == axum::http::Method::POST
+        && (path.starts_with("/backup/restaurar/") || path == "/backup/enviar")
+}
+
 /// Bounds the time to a response's head (`--request-timeout-secs`): past it the handler
 /// is dropped and the client gets 503 problem+json `request_timeout` with `Retry-After`,
 /// never an empty body. Only the head counts, so a stream's body (SSE, downloads) is not cut.
+/// [`long_work`] is exempt: it answers what it did, however long it takes.
 pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    if long_work(&req) {
+        return next.run(req).await;
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     match tokio::time::timeout(limit, next.run(req)).await {

@@ -78,7 +78,7 @@ pub struct BuscaPacientes {
     pub q: Option<String>,
 }
 
-fn convenio(s: &str) -> Result<String, &'static str> {
+pub(crate) fn convenio(s: &str) -> Result<String, &'static str> {
     texto_opcional(Some(s), 100)
         .map(Option::unwrap_or_default)
         .map_err(|_| "deve ter no máximo 100 caracteres")

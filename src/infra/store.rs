@@ -39,8 +39,8 @@ pub const LOCK: &str = ".lock";
 const RESTORE_SUFFIX: &str = ".restore";
 /// The marker whose presence means "a restore committed: finish it".
 const RESTORE_MARKER: &str = "RESTORE";
-/// The version written into snapshot files.
-const SNAPSHOT_VERSION: u32 = 1;
+/// The version written into snapshot files (and required of a backup's data files).
+pub const SNAPSHOT_VERSION: u32 = 1;
 
 /// What the store needs from the state it keeps: applying operations (and undoing them),
 /// and reading/writing one snapshot file per collection.
@@ -501,6 +501,27 @@ impl<S: StoreState> Store<S> {
     /// meanwhile; readers see the old state until the switch, then the new one.
     /// Blocking: call from `spawn_blocking`.
     pub fn replace(&self, build: impl FnOnce(&S) -> S) -> io::Result<u64> {
+        self.replace_after(&[], |_, _, _| Ok(()), build)
+            .map(|(seq, ())| seq)
+    }
+
+    /// Like [`Store::replace`], but first hands `before` the current state as snapshot
+    /// files of the collections flagged in `which` (and the sequence number they stand at),
+    /// inside the same critical section as the switch: writers wait from before that copy
+    /// until the switch, so every write acknowledged before this returns is either in the
+    /// copy or in the new state (a restore's safety backup; issue 8). When `before` fails,
+    /// nothing changes.
+    ///
+    /// Once the commit marker is on disk, the next start finishes the switch; if anything
+    /// after it fails, memory takes the new state too and the store refuses every later
+    /// write until restart ([`StoreError::Unavailable`]), so it never acknowledges a write
+    /// that the next start would throw away.
+    pub fn replace_after<T>(
+        &self,
+        which: &[bool],
+        before: impl FnOnce(u64, Vec<DataFile>, &S) -> io::Result<T>,
+        build: impl FnOnce(&S) -> S,
+    ) -> io::Result<(u64, T)> {
         let inner = &self.inner;
         let _no_compaction = inner.snapshot_lock.lock();
         // Hold the write lock with nothing in flight, so the journal is quiet.
@@ -518,32 +539,73 @@ impl<S: StoreState> Store<S> {
         if inner.broken.load(Ordering::Acquire) {
             return Err(io::Error::other("journal could not be repaired"));
         }
+        // Everything in memory is durable now (checked above, under the lock).
+        let extra = {
+            let snap = g.state.snapshot(which);
+            let mut files = Vec::new();
+            for (i, name) in S::COLLECTIONS.iter().enumerate() {
+                if which.get(i).copied().unwrap_or(false) {
+                    files.push((
+                        format!("{name}.json"),
+                        render_file::<S>(&snap, i, g.last_seq)?,
+                    ));
+                }
+            }
+            before(g.last_seq, files, &g.state)?
+        };
         let new = build(&g.state);
         let seq = g.last_seq + 1;
         let all = vec![true; S::COLLECTIONS.len()];
         let snap = new.snapshot(&all);
-        for (i, name) in S::COLLECTIONS.iter().enumerate() {
-            write_atomic(
-                &inner.dir,
-                &format!("{name}.json{RESTORE_SUFFIX}"),
-                ".tmp",
-                |w| write_file::<S>(w, &snap, i, seq),
-            )?;
+        let staged = (|| -> io::Result<()> {
+            for (i, name) in S::COLLECTIONS.iter().enumerate() {
+                write_atomic(
+                    &inner.dir,
+                    &format!("{name}.json{RESTORE_SUFFIX}"),
+                    ".tmp",
+                    |w| write_file::<S>(w, &snap, i, seq),
+                )?;
+            }
+            sync_dir(&inner.dir)?;
+            // The commit point: from here on, start-up finishes the switch.
+            write_atomic(&inner.dir, RESTORE_MARKER, ".tmp", |w| {
+                w.write_all(seq.to_string().as_bytes())
+            })
+        })();
+        if let Err(e) = staged {
+            if inner.dir.join(RESTORE_MARKER).exists() {
+                // The marker may have reached the disk before the error: fail closed.
+                self.fail_closed(&mut g, new, seq, &e);
+            } else {
+                for name in S::COLLECTIONS {
+                    let _ = fs::remove_file(inner.dir.join(format!("{name}.json{RESTORE_SUFFIX}")));
+                }
+            }
+            return Err(e);
         }
-        sync_dir(&inner.dir)?;
-        // The commit point: from here on, start-up finishes the switch.
-        write_atomic(&inner.dir, RESTORE_MARKER, ".tmp", |w| {
-            w.write_all(seq.to_string().as_bytes())
-        })?;
-        sync_dir(&inner.dir)?;
-        finish_restore(&inner.dir, S::COLLECTIONS)?;
+        if let Err(e) =
+            sync_dir(&inner.dir).and_then(|()| finish_restore(&inner.dir, S::COLLECTIONS))
+        {
+            self.fail_closed(&mut g, new, seq, &e);
+            return Err(e);
+        }
         // The journal is empty now: the flusher restarts its bookkeeping before its next write.
         inner.pending.lock().reset = true;
         g.state = new;
         g.last_seq = seq;
         g.dirty = vec![false; S::COLLECTIONS.len()];
         inner.durable_seq.store(seq, Ordering::Release);
-        Ok(seq)
+        Ok((seq, extra))
+    }
+
+    /// A restore passed its commit point but could not finish: the next start finishes it,
+    /// so memory shows the new state and no write is acknowledged until then.
+    fn fail_closed(&self, g: &mut Guarded<S>, new: S, seq: u64, e: &io::Error) {
+        tracing::error!(target: "agendamento::store", error = %e, "restore committed but not finished; refusing writes until restart, which finishes it");
+        self.inner.broken.store(true, Ordering::Release);
+        self.inner.writable.store(false, Ordering::Release);
+        g.state = new;
+        g.last_seq = seq;
     }
 
     /// Waits for queued writes, stops the flusher, writes the final snapshots and empties the

@@ -369,3 +369,72 @@ async fn a_committed_restore_is_finished_at_start_up_and_an_uncommitted_one_disc
     );
     assert!(!dir.path().join(RESTORE_MARKER).exists());
 }
+
+#[tokio::test]
+async fn a_restore_that_fails_after_its_commit_marker_refuses_every_later_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::<Kv>::open(dir.path(), 1000).expect("open");
+    put(&s, 0, "old", "1").await.expect("write");
+    // A non-empty folder where `a.json` goes: the rename after the commit marker fails.
+    fs::create_dir_all(dir.path().join("a.json").join("obstacle")).expect("obstacle");
+    let r = s.replace(|_| {
+        let mut new = Kv::default();
+        new.a.insert("new".into(), "2".into());
+        new
+    });
+    assert!(r.is_err(), "the switch could not finish");
+    assert!(dir.path().join(RESTORE_MARKER).exists(), "committed");
+    // The next start finishes the switch: a write acknowledged now would be lost.
+    assert!(
+        put(&s, 1, "lost", "3").await.is_err(),
+        "a write after a committed but unfinished restore must be refused"
+    );
+    assert!(!s.writable(), "health shows the store is not writable");
+    assert!(
+        contents(&s).0.contains_key("new"),
+        "memory shows what a restart will show"
+    );
+    drop(s);
+    fs::remove_dir_all(dir.path().join("a.json")).expect("remove obstacle");
+    let s = Store::<Kv>::open(dir.path(), 1000).expect("reopen");
+    let (a, b) = contents(&s);
+    assert_eq!(
+        a.keys().cloned().collect::<Vec<_>>(),
+        vec!["new".to_owned()]
+    );
+    assert!(b.is_empty(), "{b:?}");
+}
+
+#[tokio::test]
+async fn replace_after_hands_over_a_copy_no_acknowledged_write_misses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::<Kv>::open(dir.path(), 1000).expect("open");
+    put(&s, 0, "k", "1").await.expect("write");
+    let (seq, copy) = s
+        .replace_after(
+            &[true, false],
+            |seq, files, cur| {
+                assert_eq!(seq, 1);
+                assert!(cur.a.contains_key("k"));
+                Ok(files)
+            },
+            |_| Kv::default(),
+        )
+        .expect("replace");
+    assert_eq!(seq, 2);
+    assert_eq!(copy.len(), 1);
+    assert_eq!(copy[0].0, "a.json");
+    let mut fresh = Kv::default();
+    assert_eq!(fresh.load_collection(0, &copy[0].1).expect("parses"), 1);
+    assert_eq!(fresh.a.get("k").map(String::as_str), Some("1"));
+    // A failing `before` changes nothing.
+    put(&s, 0, "x", "2").await.expect("write");
+    let r = s.replace_after(
+        &[true, true],
+        |_, _, _| Err::<(), _>(io::Error::other("disk full")),
+        |_| Kv::default(),
+    );
+    assert!(r.is_err());
+    assert!(contents(&s).0.contains_key("x"));
+    put(&s, 0, "y", "3").await.expect("writes go on");
+}

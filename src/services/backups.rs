@@ -6,10 +6,12 @@
 //! Operational state (tasks, holds, idempotency answers) is not clinical data: a restore
 //! keeps the current tasks and idempotency answers and drops the holds.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -17,14 +19,19 @@ use utoipa::ToSchema;
 
 use super::{App, tarefas};
 use crate::error::AppError;
-use crate::infra::store::StoreState;
+use crate::infra::store::{SNAPSHOT_VERSION, StoreState};
 use crate::models::{Tarefa, TipoTarefa};
 use crate::repositories::{Db, IdemEntry};
 
 /// The collections a backup holds.
 pub const COLECOES: [&str; 4] = ["pacientes", "medicos", "horarios", "consultas"];
-/// Largest data file accepted from an archive (guards against ZIP bombs).
-const MAX_ENTRY: u64 = 2 << 30;
+/// Largest data file accepted from an archive, uncompressed (guards against ZIP bombs):
+/// 256 MiB, about half a million appointments.
+pub const MAX_ENTRY: u64 = 256 << 20;
+/// Largest sum of the data files of one archive, uncompressed.
+pub const MAX_TOTAL: u64 = 512 << 20;
+/// Largest `manifest.json` read.
+const MAX_MANIFEST: u64 = 1 << 20;
 
 /// Per-collection record counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -133,10 +140,45 @@ pub fn listar(dir: &Path, prefix: &str, ext: &str) -> io::Result<Vec<String>> {
     Ok(names)
 }
 
-/// Moves `tmp` to the first free name `<base>.<ext>`, `<base>_2.<ext>`, … without ever
-/// replacing an existing file (a hard link fails when the name exists), then fsyncs `dir`.
+/// The names `<base>.<ext>`, `<base>_2.<ext>`, … present in `dir`, oldest first.
+pub fn com_base(dir: &Path, base: &str, ext: &str) -> Vec<String> {
+    numerados(dir, base, ext)
+        .into_iter()
+        .map(|(_, nome)| nome)
+        .collect()
+}
+
+/// [`com_base`] with each name's number (1 for the name without `_N`).
+fn numerados(dir: &Path, base: &str, ext: &str) -> Vec<(u32, String)> {
+    let mut found: Vec<(u32, String)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|nome| {
+            let stem = nome
+                .strip_prefix(base)?
+                .strip_suffix(ext)?
+                .strip_suffix('.')?;
+            let n = match stem.strip_prefix('_') {
+                None if stem.is_empty() => 1,
+                Some(n) if !n.starts_with('0') => n.parse().ok()?,
+                _ => return None,
+            };
+            Some((n, nome))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Moves `tmp` to a new name `<base>.<ext>`, `<base>_2.<ext>`, … numbered after every
+/// existing one (so within a second, a higher number is always newer, even after retention
+/// deleted a lower one), without ever replacing an existing file (a hard link fails when
+/// the name exists), then fsyncs `dir`.
 pub fn publicar(dir: &Path, tmp: &Path, base: &str, ext: &str) -> io::Result<String> {
-    for n in 1..10_000u32 {
+    let first = numerados(dir, base, ext).last().map_or(1, |(n, _)| n + 1);
+    for n in first..10_000u32 {
         let nome = if n == 1 {
             format!("{base}.{ext}")
         } else {
@@ -173,7 +215,7 @@ pub fn ler_manifesto(path: &Path) -> Result<Manifesto, String> {
     let mut s = String::new();
     entry
         .by_ref()
-        .take(16 << 20)
+        .take(MAX_MANIFEST)
         .read_to_string(&mut s)
         .map_err(|e| format!("manifest.json ilegível: {e}"))?;
     serde_json::from_str(&s).map_err(|e| format!("manifest.json inválido: {e}"))
@@ -181,18 +223,9 @@ pub fn ler_manifesto(path: &Path) -> Result<Manifesto, String> {
 
 /// The backup already written by this task, if a crash came between writing and recording it.
 fn ja_escrito(dir: &Path, base: &str, task_id: &str) -> Option<String> {
-    (1..10_000u32)
-        .map(|n| {
-            if n == 1 {
-                format!("{base}.zip")
-            } else {
-                format!("{base}_{n}.zip")
-            }
-        })
-        .take_while(|nome| dir.join(nome).exists())
-        .find(|nome| {
-            ler_manifesto(&dir.join(nome)).is_ok_and(|m| m.task_id.as_deref() == Some(task_id))
-        })
+    com_base(dir, base, "zip").into_iter().find(|nome| {
+        ler_manifesto(&dir.join(nome)).is_ok_and(|m| m.task_id.as_deref() == Some(task_id))
+    })
 }
 
 /// Writes a backup archive of the current state; returns its file name. Blocking.
@@ -212,12 +245,52 @@ pub fn escrever(
     {
         return Ok(nome);
     }
-    let which: Vec<bool> = Db::COLLECTIONS
+    let (seq, files, contagens) = app.store.export_with(&colecoes(), Contagens::of)?;
+    progresso(40);
+    let nome = gravar(
+        app,
+        &Cabecalho {
+            tipo,
+            task_id: task.map(|t| t.id.as_str()),
+            criado_em: &criado_em,
+            base: &base,
+        },
+        seq,
+        &files,
+        contagens,
+        progresso,
+    )?;
+    progresso(95);
+    Ok(nome)
+}
+
+/// Which of the store's collections a backup holds.
+fn colecoes() -> Vec<bool> {
+    Db::COLLECTIONS
         .iter()
         .map(|c| COLECOES.contains(c))
-        .collect();
-    let (seq, files, contagens) = app.store.export_with(&which, Contagens::of)?;
-    progresso(40);
+        .collect()
+}
+
+/// What the manifest says about where an archive comes from.
+struct Cabecalho<'a> {
+    tipo: &'a str,
+    task_id: Option<&'a str>,
+    criado_em: &'a str,
+    base: &'a str,
+}
+
+/// Writes `files` and their manifest into a new archive `<base>[_N].zip`: temp file, fsync,
+/// then published under a name no other file has. Blocking.
+fn gravar(
+    app: &App,
+    cab: &Cabecalho<'_>,
+    seq: u64,
+    files: &[crate::infra::store::DataFile],
+    contagens: Contagens,
+    progresso: &mut dyn FnMut(u8),
+) -> io::Result<String> {
+    let dir = &app.config.backup_dir;
     let tmp: PathBuf = dir.join(format!(".backup-{}.tmp", super::new_id()));
     let result = (|| -> io::Result<()> {
         let file = File::create(&tmp)?;
@@ -243,10 +316,10 @@ pub fn escrever(
             progresso((40 + 50 * (i + 1) / total) as u8);
         }
         let manifesto = Manifesto {
-            criado_em: criado_em.clone(),
+            criado_em: cab.criado_em.to_owned(),
             versao: env!("CARGO_PKG_VERSION").to_owned(),
-            tipo: tipo.to_owned(),
-            task_id: task.map(|t| t.id.clone()),
+            tipo: cab.tipo.to_owned(),
+            task_id: cab.task_id.map(str::to_owned),
             seq,
             contagens,
             arquivos,
@@ -262,29 +335,55 @@ pub fn escrever(
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    let nome = publicar(dir, &tmp, &base, "zip");
+    let nome = publicar(dir, &tmp, cab.base, "zip");
     if nome.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     let nome = nome?;
-    progresso(95);
-    tracing::info!(target: "agendamento::backup", arquivo = %nome, tipo, seq, "backup written");
+    tracing::info!(target: "agendamento::backup", arquivo = %nome, tipo = cab.tipo, seq, "backup written");
     Ok(nome)
 }
 
-/// Deletes the oldest automatic backups beyond `keep` (manual and safety ones stay).
-pub fn reter(dir: &Path, keep: usize) -> io::Result<Vec<String>> {
-    let automaticos: Vec<String> = listar(dir, "backup", "zip")?
+/// Deletes the oldest backups of kind `tipo` (`automatico` or `seguranca`) beyond `keep`;
+/// manual ones always stay.
+pub fn reter(dir: &Path, tipo: &str, keep: usize) -> io::Result<Vec<String>> {
+    let do_tipo: Vec<String> = listar(dir, "backup", "zip")?
         .into_iter()
-        .filter(|n| ler_manifesto(&dir.join(n)).is_ok_and(|m| m.tipo == "automatico"))
+        .filter(|n| ler_manifesto(&dir.join(n)).is_ok_and(|m| m.tipo == tipo))
         .collect();
     let mut removed = Vec::new();
-    for nome in automaticos.into_iter().skip(keep) {
+    for nome in do_tipo.into_iter().skip(keep) {
         fs::remove_file(dir.join(&nome))?;
-        tracing::info!(target: "agendamento::backup", arquivo = %nome, "old automatic backup removed");
+        tracing::info!(target: "agendamento::backup", arquivo = %nome, tipo, "old backup removed");
         removed.push(nome);
     }
     Ok(removed)
+}
+
+/// Removes the temporary files a crash (kill -9 mid-backup, mid-upload or mid-report) left
+/// behind: `.backup-*.tmp` and `.upload-*.tmp` in the backup folder, `.relatorio-*.tmp` in
+/// the report folder. Called at start, before anything could be writing them. Returns how
+/// many it removed.
+pub fn varrer_temporarios(backup_dir: &Path, reports_dir: &Path) -> usize {
+    let mut n = 0;
+    for (dir, prefixes) in [
+        (backup_dir, &[".backup-", ".upload-"][..]),
+        (reports_dir, &[".relatorio-"][..]),
+    ] {
+        let Ok(rd) = fs::read_dir(dir) else { continue };
+        for e in rd.filter_map(Result::ok) {
+            let Ok(nome) = e.file_name().into_string() else {
+                continue;
+            };
+            let tmp = nome.ends_with(".tmp") && prefixes.iter().any(|p| nome.starts_with(p));
+            if tmp && e.file_type().is_ok_and(|t| t.is_file()) && fs::remove_file(e.path()).is_ok()
+            {
+                tracing::info!(target: "agendamento::backup", arquivo = %nome, "temporary file left by a crash removed");
+                n += 1;
+            }
+        }
+    }
+    n
 }
 
 /// Parameters of a backup task.
@@ -318,7 +417,7 @@ pub fn executar(app: &App, rt: &tokio::runtime::Handle, t: &Tarefa) -> Result<()
     let nome = escrever(app, &tipo, Some(t), &mut |p| progress.report(p))
         .map_err(|e| tarefas::Falha::Transitoria(e.to_string()))?;
     if tipo == "automatico"
-        && let Err(e) = reter(&app.config.backup_dir, app.config.backup_keep)
+        && let Err(e) = reter(&app.config.backup_dir, "automatico", app.config.backup_keep)
     {
         tracing::warn!(target: "agendamento::backup", error = %e, "retention failed; will retry after the next backup");
     }
@@ -335,50 +434,191 @@ pub fn executar(app: &App, rt: &tokio::runtime::Handle, t: &Tarefa) -> Result<()
     Ok(())
 }
 
-/// Loads and checks an archive: manifest, sizes, checksums, JSON of every collection and the
-/// counts. Returns the database it holds. Blocking.
-pub fn carregar(path: &Path) -> Result<(Db, Manifesto), String> {
+/// The envelope of a data file, without keeping its records.
+#[derive(Deserialize)]
+struct Envelope {
+    versao: u32,
+    seq: u64,
+    registros: Vec<serde::de::IgnoredAny>,
+}
+
+/// Reads at most `limit` bytes of `r` through SHA-256 without keeping them; returns the
+/// digest and how many bytes there were (`limit + 1` means "more than `limit`").
+fn resumir(r: &mut dyn Read, limit: u64) -> io::Result<(String, u64)> {
+    let mut h = Sha256::new();
+    let mut n = 0u64;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut r = r.take(limit + 1);
+    loop {
+        let k = r.read(&mut buf)?;
+        if k == 0 {
+            return Ok((hex::encode(h.finalize()), n));
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+}
+
+/// Loads and checks an archive: the manifest and the members match exactly, every data file
+/// has the size and checksum the manifest gives (checked while streaming, within
+/// [`MAX_ENTRY`] and [`MAX_TOTAL`], before anything is kept in memory), parses, is in the
+/// format this server writes, and the records keep every rule of the API
+/// ([`super::backup_regras`]). Returns the database it holds. Blocking.
+pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
     let manifesto = ler_manifesto(path)?;
     let f = File::open(path).map_err(|e| format!("não foi possível abrir o arquivo: {e}"))?;
     let mut zip = zip::ZipArchive::new(f).map_err(|e| format!("não é um ZIP válido: {e}"))?;
+
+    // The manifest names exactly the data files, and the archive holds exactly those.
+    let esperados: BTreeSet<String> = COLECOES.iter().map(|c| format!("{c}.json")).collect();
+    let nomeados: Vec<&str> = manifesto.arquivos.iter().map(|a| a.nome.as_str()).collect();
+    let nomeados_set: BTreeSet<String> = nomeados.iter().map(|n| (*n).to_owned()).collect();
+    if nomeados_set.len() != nomeados.len() {
+        return Err("o manifesto lista um arquivo mais de uma vez".into());
+    }
+    if let Some(n) = nomeados_set.difference(&esperados).next() {
+        return Err(format!(
+            "o manifesto lista {n}, que não é um arquivo de dados"
+        ));
+    }
+    if let Some(n) = esperados.difference(&nomeados_set).next() {
+        return Err(format!("{n} não consta do manifesto"));
+    }
+    let mut membros: BTreeSet<String> = BTreeSet::new();
+    for nome in zip.file_names() {
+        let nome = nome.map_err(|e| format!("nome de membro ilegível: {e}"))?;
+        if !membros.insert(nome.clone().into_owned()) {
+            return Err(format!("{nome} aparece mais de uma vez no arquivo"));
+        }
+    }
+    let mut com_manifesto = nomeados_set.clone();
+    com_manifesto.insert("manifest.json".into());
+    if let Some(n) = membros.difference(&com_manifesto).next() {
+        return Err(format!("o arquivo contém {n}, que o manifesto não lista"));
+    }
+    if let Some(n) = com_manifesto.difference(&membros).next() {
+        return Err(format!(
+            "{n} consta do manifesto mas está ausente do arquivo"
+        ));
+    }
+    let total: u64 = manifesto.arquivos.iter().map(|a| a.bytes).sum();
+    if total > MAX_TOTAL {
+        return Err(format!(
+            "os dados somam {total} bytes, acima do limite de {MAX_TOTAL} bytes"
+        ));
+    }
+
+    // First pass: sizes and checksums, streamed (a ZIP bomb inflates into nothing kept).
+    for info in &manifesto.arquivos {
+        let nome = &info.nome;
+        if info.bytes > MAX_ENTRY {
+            return Err(format!(
+                "{nome}: {} bytes, acima do limite de {MAX_ENTRY} bytes por arquivo",
+                info.bytes
+            ));
+        }
+        let mut entry = zip
+            .by_name(nome)
+            .map_err(|_| format!("{nome} ausente do arquivo"))?;
+        if entry.size() != info.bytes {
+            return Err(format!("{nome}: tamanho diferente do manifesto"));
+        }
+        let (sha, n) =
+            resumir(&mut entry, info.bytes).map_err(|e| format!("{nome} ilegível: {e}"))?;
+        if n != info.bytes {
+            return Err(format!("{nome}: tamanho diferente do manifesto"));
+        }
+        if sha != info.sha256 {
+            return Err(format!("{nome}: soma de verificação (sha256) não confere"));
+        }
+    }
+
+    // Second pass: each file, now known to be small and intact, is parsed.
     let mut db = Db::empty();
+    let mut registros = Contagens::default();
     for (i, colecao) in Db::COLLECTIONS.iter().enumerate() {
         if !COLECOES.contains(colecao) {
             continue;
         }
         let nome = format!("{colecao}.json");
-        let info = manifesto
-            .arquivos
-            .iter()
-            .find(|a| a.nome == nome)
-            .ok_or_else(|| format!("{nome} não consta do manifesto"))?;
         let mut entry = zip
             .by_name(&nome)
             .map_err(|_| format!("{nome} ausente do arquivo"))?;
-        if entry.size() != info.bytes || info.bytes > MAX_ENTRY {
-            return Err(format!("{nome}: tamanho diferente do manifesto"));
-        }
-        let mut bytes = Vec::with_capacity(info.bytes as usize);
+        let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
         entry
             .by_ref()
             .take(MAX_ENTRY)
             .read_to_end(&mut bytes)
             .map_err(|e| format!("{nome} ilegível: {e}"))?;
-        if hex::encode(Sha256::digest(&bytes)) != info.sha256 {
-            return Err(format!("{nome}: soma de verificação (sha256) não confere"));
-        }
-        db.load_collection(i, &bytes).map_err(|e| {
+        let json_err = |e: serde_json::Error| {
             format!(
                 "{nome}: JSON inválido (linha {}, coluna {}): {e}",
                 e.line(),
                 e.column()
             )
-        })?;
+        };
+        let env: Envelope = serde_json::from_slice(&bytes).map_err(json_err)?;
+        if env.versao != SNAPSHOT_VERSION {
+            return Err(format!(
+                "{nome}: versão de formato {} desconhecida (esperada {SNAPSHOT_VERSION})",
+                env.versao
+            ));
+        }
+        if env.seq != manifesto.seq {
+            return Err(format!("{nome}: seq diferente do manifesto"));
+        }
+        match *colecao {
+            "pacientes" => registros.pacientes = env.registros.len(),
+            "medicos" => registros.medicos = env.registros.len(),
+            "horarios" => registros.horarios = env.registros.len(),
+            _ => registros.consultas = env.registros.len(),
+        }
+        db.load_collection(i, &bytes).map_err(json_err)?;
+    }
+    if registros != Contagens::of(&db) {
+        return Err("há registros com o mesmo id".into());
     }
     if Contagens::of(&db) != manifesto.contagens {
         return Err("as contagens do manifesto não conferem com os dados".into());
     }
+    let tirado_em = manifesto
+        .criado_em
+        .parse::<jiff::Timestamp>()
+        .map_err(|_| "manifest.json: criado_em não é uma data e hora RFC 3339".to_owned())?;
+    let tirado_em = tirado_em.to_zoned(app.clock.tz().clone()).datetime();
+    let problemas = super::backup_regras::problemas(&db, tirado_em, app.clock.today(), app.clock.tz());
+    if !problemas.is_empty() {
+        return Err(format!(
+            "os dados não obedecem às regras do sistema: {}",
+            problemas.join("; ")
+        ));
+    }
     Ok((db, manifesto))
+}
+
+/// Held while a restore or an upload runs: they hold a whole archive's data in memory, so
+/// they run one at a time (issue 8); a second one is answered 409 at once.
+pub struct Vez(());
+
+static OCUPADO: AtomicBool = AtomicBool::new(false);
+
+impl Vez {
+    /// Takes the turn, or 409 `backup_busy` when another restore or upload has it.
+    pub fn tomar() -> Result<Self, AppError> {
+        if OCUPADO.swap(true, Ordering::AcqRel) {
+            return Err(AppError::conflict(
+                "backup_busy",
+                "Outra restauração ou envio de backup está em andamento; tente novamente quando terminar.",
+            ));
+        }
+        Ok(Self(()))
+    }
+}
+
+impl Drop for Vez {
+    fn drop(&mut self) {
+        OCUPADO.store(false, Ordering::Release);
+    }
 }
 
 /// Answer of `POST /backup/restaurar/{nome}`.
@@ -395,56 +635,91 @@ pub struct Restaurado {
     pub contagens: Contagens,
 }
 
-/// Restores an archive: validates it (422 and no change if bad), takes a safety backup of
-/// the current state, switches the data atomically and reloads it live.
+/// The 422 of an archive that fails [`carregar`].
+fn invalido(nome: &str, detail: &str) -> AppError {
+    AppError::Unprocessable {
+        code: "backup_invalido",
+        detail: format!("O backup {nome} é inválido: {detail}."),
+    }
+}
+
+/// Restores an archive: validates it (422 and no change if bad), then, in one critical
+/// section that no write can enter, takes a safety backup of the current state and switches
+/// the data atomically, and reloads it live. One restore or upload at a time (409).
 pub async fn restaurar(app: &Arc<App>, nome: &str) -> Result<Restaurado, AppError> {
     let dir = app.config.backup_dir.clone();
     let regular = fs::symlink_metadata(dir.join(nome)).is_ok_and(|m| m.is_file());
     if !nome_valido(nome, "backup", "zip") || !regular {
         return Err(AppError::not_found("Backup"));
     }
+    let vez = Vez::tomar()?;
     let app2 = app.clone();
     let nome2 = nome.to_owned();
     // Taken here: the blocking thread does not see the request's task-local.
     let idem = super::idempotency::current();
+    // The turn moves into the blocking work: it is released when the work ends, even if
+    // the client went away meanwhile.
     let out = tokio::task::spawn_blocking(move || -> Result<Restaurado, AppError> {
-        let (novo, _) = carregar(&dir.join(&nome2)).map_err(|detail| AppError::Unprocessable {
-            code: "backup_invalido",
-            detail: format!("O backup {nome2} é inválido: {detail}."),
-        })?;
-        let seguranca = escrever(&app2, "seguranca", None, &mut |_| {}).map_err(storage)?;
-        let out = Restaurado {
-            status: "restaurado".into(),
-            arquivo: nome2.clone(),
-            backup_seguranca: seguranca.clone(),
-            contagens: Contagens::of(&novo),
-        };
-        // The Idempotency-Key answer goes into the switched state itself, so a retry of
-        // this request is replayed, never restored twice.
-        let answer = match idem {
-            Some(ctx) => Some(Arc::new(IdemEntry {
-                key: ctx.key,
-                fingerprint: ctx.fingerprint,
-                status: 200,
-                body: serde_json::to_string(&out).map_err(|e| AppError::Internal(e.to_string()))?,
-                created: jiff::Timestamp::now().as_second(),
-            })),
-            None => None,
-        };
+        let _vez = vez;
+        let (novo, _) = carregar(&app2, &dir.join(&nome2)).map_err(|d| invalido(&nome2, &d))?;
+        let contagens_novo = Contagens::of(&novo);
+        let criado_em = app2.clock.stamp();
+        let base = base_name("backup", &criado_em, &app2);
         let mut novo = Some(novo);
-        app2.store
-            .replace(|cur| {
-                let mut db = novo.take().unwrap_or_default();
-                db.tarefas = cur.tarefas.clone();
-                db.idem = cur.idem.clone();
-                if let Some(a) = answer {
-                    db.idem.put(a);
-                }
-                db
-            })
+        let resposta = std::cell::Cell::new(None);
+        let (_, seguranca) = app2
+            .store
+            .replace_after(
+                &colecoes(),
+                |seq, files, cur| {
+                    let cab = Cabecalho {
+                        tipo: "seguranca",
+                        task_id: None,
+                        criado_em: &criado_em,
+                        base: &base,
+                    };
+                    let seguranca = gravar(&app2, &cab, seq, &files, Contagens::of(cur), &mut |_| {})?;
+                    let out = Restaurado {
+                        status: "restaurado".into(),
+                        arquivo: nome2.clone(),
+                        backup_seguranca: seguranca.clone(),
+                        contagens: contagens_novo.clone(),
+                    };
+                    // The Idempotency-Key answer goes into the switched state itself, so a
+                    // retry of this request is replayed, never restored twice.
+                    resposta.set(match idem {
+                        Some(ctx) => Some(Arc::new(IdemEntry {
+                            key: ctx.key,
+                            fingerprint: ctx.fingerprint,
+                            status: 200,
+                            body: serde_json::to_string(&out).map_err(io::Error::other)?,
+                            created: jiff::Timestamp::now().as_second(),
+                        })),
+                        None => None,
+                    });
+                    Ok(seguranca)
+                },
+                |cur| {
+                    let mut db = novo.take().unwrap_or_default();
+                    db.tarefas = cur.tarefas.clone();
+                    db.idem = cur.idem.clone();
+                    if let Some(a) = resposta.take() {
+                        db.idem.put(a);
+                    }
+                    db
+                },
+            )
             .map_err(storage)?;
         tracing::info!(target: "agendamento::backup", arquivo = %nome2, seguranca = %seguranca, "backup restored");
-        Ok(out)
+        if let Err(e) = reter(&dir, "seguranca", app2.config.backup_keep) {
+            tracing::warn!(target: "agendamento::backup", error = %e, "safety backup retention failed; will retry after the next restore");
+        }
+        Ok(Restaurado {
+            status: "restaurado".into(),
+            arquivo: nome2,
+            backup_seguranca: seguranca,
+            contagens: contagens_novo,
+        })
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))??;
@@ -462,6 +737,82 @@ pub async fn restaurar(app: &Arc<App>, nome: &str) -> Result<Restaurado, AppErro
             &serde_json::json!({ "medico_id": id }),
         );
     }
+    Ok(out)
+}
+
+/// Answer of `POST /backup/enviar`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Enviado {
+    /// The name the archive was stored under; restore it with `POST /backup/restaurar/{arquivo}`.
+    pub arquivo: String,
+    /// What the archive holds.
+    pub contagens: Contagens,
+}
+
+/// Deletes a temporary file when dropped, unless it was published first (an upload whose
+/// client went away leaves nothing behind).
+struct Temporario(Option<PathBuf>);
+
+impl Temporario {
+    /// The file was moved to its final name: nothing to delete.
+    fn publicado(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Temporario {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// Stores an uploaded archive (a clinic moving to a new machine): streams `body` to a
+/// temporary file within `--backup-upload-max-bytes` (413 beyond), validates it exactly as a
+/// restore does (422 `backup_invalido`, nothing stored), and publishes it under a new backup
+/// name. Validation takes the restore's turn (409 while a restore or another upload runs).
+pub async fn enviar(app: &Arc<App>, body: axum::body::Body) -> Result<Enviado, AppError> {
+    use futures_util::StreamExt as _;
+    use tokio::io::AsyncWriteExt as _;
+
+    let dir = app.config.backup_dir.clone();
+    tokio::fs::create_dir_all(&dir).await.map_err(storage)?;
+    let tmp = dir.join(format!(".upload-{}.tmp", super::new_id()));
+    let guarda = Temporario(Some(tmp.clone()));
+    let mut file = tokio::fs::File::create(&tmp).await.map_err(storage)?;
+    let max = app.config.backup_upload_max_bytes;
+    let mut total = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| AppError::InvalidJson(format!("corpo interrompido: {e}")))?;
+        total += chunk.len() as u64;
+        if total > max {
+            return Err(AppError::PayloadTooLarge);
+        }
+        file.write_all(&chunk).await.map_err(storage)?;
+    }
+    file.sync_all().await.map_err(storage)?;
+    drop(file);
+    let vez = Vez::tomar()?;
+    let app2 = app.clone();
+    let out = tokio::task::spawn_blocking(move || -> Result<Enviado, AppError> {
+        let _vez = vez;
+        let (db, _) = carregar(&app2, &tmp).map_err(|d| AppError::Unprocessable {
+            code: "backup_invalido",
+            detail: format!("O backup enviado é inválido: {d}."),
+        })?;
+        let base = base_name("backup", &app2.clock.stamp(), &app2);
+        let arquivo = publicar(&dir, &tmp, &base, "zip").map_err(storage)?;
+        guarda.publicado();
+        tracing::info!(target: "agendamento::backup", arquivo = %arquivo, bytes = total, "uploaded backup stored");
+        Ok(Enviado {
+            arquivo,
+            contagens: Contagens::of(&db),
+        })
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
     Ok(out)
 }
 
@@ -526,6 +877,24 @@ mod tests {
                 "backup_20260102_000000.zip",
                 "backup_20260101_000000.zip"
             ]
+        );
+    }
+
+    #[test]
+    fn publishing_numbers_after_every_existing_name_even_after_a_gap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for n in ["x_1.zip", "x_1_3.zip", "x_1_10.zip"] {
+            fs::write(dir.path().join(n), b"old").expect("write");
+        }
+        let tmp = dir.path().join("t.tmp");
+        fs::write(&tmp, b"new").expect("write");
+        assert_eq!(
+            publicar(dir.path(), &tmp, "x_1", "zip").expect("publish"),
+            "x_1_11.zip"
+        );
+        assert_eq!(
+            com_base(dir.path(), "x_1", "zip"),
+            ["x_1.zip", "x_1_3.zip", "x_1_10.zip", "x_1_11.zip"]
         );
     }
 

@@ -47,7 +47,12 @@ pub fn of_medico<'a>(
     db.horarios.range(Bound::Included(lo), Bound::Included(hi))
 }
 
-fn check(db: &Db, medico_id: &str, f: Faixa, except: Option<&str>) -> Result<(), AppError> {
+pub(crate) fn check(
+    db: &Db,
+    medico_id: &str,
+    f: Faixa,
+    except: Option<&str>,
+) -> Result<(), AppError> {
     if f.hora_inicio >= f.hora_fim {
         return Err(AppError::campo(
             "hora_fim",

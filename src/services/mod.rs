@@ -2,6 +2,7 @@
 //! Each write decides under the store's write lock and returns the operations to journal.
 
 pub mod agenda;
+pub mod backup_regras;
 pub mod backups;
 pub mod consultas;
 pub mod grade;

@@ -49,6 +49,15 @@ pub struct Relatorio {
     pub gerado_em: String,
     /// The appointments, already sorted by time.
     pub linhas: Vec<LinhaRelatorio>,
+    /// Written into the document's metadata (the task id), so a task re-run after a crash
+    /// finds the PDF it already wrote.
+    pub identificador: String,
+}
+
+/// Whether `pdf` is the report written with `identificador` (see [`Relatorio::identificador`]).
+pub fn contem_identificador(pdf: &[u8], identificador: &str) -> bool {
+    let id = identificador.as_bytes();
+    !id.is_empty() && pdf.windows(id.len()).any(|w| w == id)
 }
 
 /// The label a status gets in the report.
@@ -84,6 +93,8 @@ pub fn render(r: &Relatorio, progresso: &mut dyn FnMut(u8)) -> Result<Vec<u8>, S
     info.creator = "Agendamento".to_string();
     info.producer = "Agendamento (printpdf)".to_string();
     info.subject = "Relatório de consultas".to_string();
+    info.identifier = r.identificador.clone();
+    info.keywords = vec![r.identificador.clone()];
 
     let paginas: Vec<PdfPage> = paginas
         .into_iter()
@@ -717,6 +728,7 @@ mod tests {
         use StatusConsulta::*;
         Relatorio {
             titulo: "Relatório de consultas".to_string(),
+            identificador: "tarefa-0195-teste".to_string(),
             filtros: vec![
                 ("Médico".to_string(), "Dra. Ana Lúcia".to_string()),
                 ("Período".to_string(), "01/03/2026 a 31/03/2026".to_string()),
@@ -933,9 +945,20 @@ mod tests {
     }
 
     #[test]
+    fn the_identifier_is_in_the_file() {
+        let (pdf, _) = render_ok(&amostra());
+        assert!(
+            contem_identificador(&pdf, "tarefa-0195-teste"),
+            "the task id is findable in the PDF's bytes"
+        );
+        assert!(!contem_identificador(&pdf, "tarefa-0195-outra"));
+    }
+
+    #[test]
     fn no_filters_and_no_rows() {
         let r = Relatorio {
             titulo: "Relatório de consultas".to_string(),
+            identificador: "tarefa-0195-teste".to_string(),
             filtros: vec![],
             gerado_em: "01/01/2026 00:00".to_string(),
             linhas: vec![],
@@ -998,6 +1021,7 @@ mod tests {
             .collect();
         Relatorio {
             titulo: "Relatório de consultas".to_string(),
+            identificador: "tarefa-0195-teste".to_string(),
             filtros: vec![],
             gerado_em: "22/11/2026 04:31".to_string(),
             linhas,

@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::relatorio_pdf::{LinhaRelatorio, Relatorio, render};
+use super::relatorio_pdf::{LinhaRelatorio, Relatorio, contem_identificador, render};
 use super::{App, backups, tarefas};
 use crate::error::{AppError, CampoErro};
 use crate::models::{Tarefa, TipoTarefa};
@@ -59,7 +59,7 @@ fn data_br(d: Date) -> String {
 }
 
 /// The report's content, read from the store in one go.
-fn montar(app: &App, p: &ParamsRelatorio) -> Relatorio {
+fn montar(app: &App, p: &ParamsRelatorio, task_id: &str) -> Relatorio {
     let db = app.store.read();
     let mut filtros = Vec::new();
     let medico = p.medico_id.as_deref();
@@ -101,48 +101,97 @@ fn montar(app: &App, p: &ParamsRelatorio) -> Relatorio {
         })
         .collect();
     Relatorio {
-        titulo: "Relatório de consultas".into(),
+        titulo: format!(
+            "Relatório de consultas — {}",
+            app.config.clinica_nome.trim()
+        ),
+        identificador: task_id.to_owned(),
         filtros,
         gerado_em: app.clock.now().strftime("%d/%m/%Y %H:%M").to_string(),
         linhas,
     }
 }
 
+/// The report already written by this task, if a crash came between writing and recording
+/// it: the names its task would publish, searched for the task id in their metadata.
+fn ja_escrito(dir: &std::path::Path, base: &str, task_id: &str) -> Option<String> {
+    backups::com_base(dir, base, "pdf")
+        .into_iter()
+        .find(|nome| fs::read(dir.join(nome)).is_ok_and(|pdf| contem_identificador(&pdf, task_id)))
+}
+
+/// Deletes the oldest reports beyond `keep` (`--relatorios-manter`).
+pub fn reter(dir: &std::path::Path, keep: usize) -> std::io::Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for nome in backups::listar(dir, "relatorio", "pdf")?
+        .into_iter()
+        .skip(keep)
+    {
+        fs::remove_file(dir.join(&nome))?;
+        tracing::info!(target: "agendamento::relatorio", arquivo = %nome, "old report removed");
+        removed.push(nome);
+    }
+    Ok(removed)
+}
+
 /// The worker's report task: gathers the rows, renders the PDF (progress through the task),
-/// writes `reports/relatorio_YYYYMMDD_HHMMSS.pdf`, completes the task and announces
-/// `relatorio_pronto`.
+/// writes `reports/relatorio_YYYYMMDD_HHMMSS.pdf` (stamped with the time the task was
+/// queued, so a re-run after a crash adopts the PDF it already wrote instead of writing a
+/// second: each task runs once in effect, SPEC §4), keeps the newest
+/// `--relatorios-manter`, completes the task and announces `relatorio_pronto`.
 pub fn executar(app: &App, rt: &tokio::runtime::Handle, t: &Tarefa) -> Result<(), tarefas::Falha> {
     let p: ParamsRelatorio = serde_json::from_value(t.parametros.clone()).unwrap_or_default();
-    let relatorio = montar(app, &p);
-    let mut progress = tarefas::Progresso::new(app, rt, t);
-    progress.report(10);
-    let pdf = render(&relatorio, &mut |pct| {
-        progress.report(10 + (u16::from(pct) * 8 / 10) as u8)
-    })
-    .map_err(|e| tarefas::Falha::Transitoria(format!("pdf: {e}")))?;
     let dir = &app.config.reports_dir;
     let transient = |e: std::io::Error| tarefas::Falha::Transitoria(e.to_string());
-    fs::create_dir_all(dir).map_err(transient)?;
-    let tmp = dir.join(format!(".relatorio-{}.tmp", t.id));
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(&pdf)?;
-        f.sync_all()
+    let quando = t
+        .criado_em
+        .parse::<jiff::Timestamp>()
+        .unwrap_or_else(|_| jiff::Timestamp::now());
+    let base = format!("relatorio_{}", app.clock.file_stamp(quando));
+    let mut progress = tarefas::Progresso::new(app, rt, t);
+    let (nome, linhas) = match ja_escrito(dir, &base, &t.id) {
+        Some(nome) => {
+            tracing::info!(target: "agendamento::relatorio", arquivo = %nome, "report already written by this task before a restart; adopted");
+            (nome, None)
+        }
+        None => {
+            let relatorio = montar(app, &p, &t.id);
+            progress.report(10);
+            let pdf = render(&relatorio, &mut |pct| {
+                progress.report(10 + (u16::from(pct) * 8 / 10) as u8)
+            })
+            .map_err(|e| tarefas::Falha::Transitoria(format!("pdf: {e}")))?;
+            fs::create_dir_all(dir).map_err(transient)?;
+            let tmp = dir.join(format!(".relatorio-{}.tmp", t.id));
+            let write = || -> std::io::Result<()> {
+                let mut f = fs::File::create(&tmp)?;
+                f.write_all(&pdf)?;
+                f.sync_all()
+            };
+            if let Err(e) = write() {
+                let _ = fs::remove_file(&tmp);
+                return Err(transient(e));
+            }
+            let nome = backups::publicar(dir, &tmp, &base, "pdf").map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                transient(e)
+            })?;
+            tracing::info!(target: "agendamento::relatorio", arquivo = %nome, linhas = relatorio.linhas.len(), "report written");
+            (nome, Some(relatorio.linhas.len()))
+        }
     };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(transient(e));
+    let keep = usize::try_from(app.config.relatorios_manter).unwrap_or(usize::MAX);
+    if let Err(e) = reter(dir, keep) {
+        tracing::warn!(target: "agendamento::relatorio", error = %e, "report retention failed; will retry after the next report");
     }
-    let base = format!("relatorio_{}", app.clock.file_stamp(jiff::Timestamp::now()));
-    let nome = backups::publicar(dir, &tmp, &base, "pdf").map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        transient(e)
-    })?;
-    tracing::info!(target: "agendamento::relatorio", arquivo = %nome, linhas = relatorio.linhas.len(), "report written");
+    let linhas = match linhas {
+        Some(n) => n,
+        None => montar(app, &p, &t.id).linhas.len(),
+    };
     let done = tarefas::finished(
         t,
         app.clock.stamp(),
-        Ok(serde_json::json!({"arquivo": nome, "consultas": relatorio.linhas.len()})),
+        Ok(serde_json::json!({"arquivo": nome, "consultas": linhas})),
     );
     tarefas::complete(app, rt, done)?;
     app.events.publish(

@@ -324,6 +324,11 @@ impl TestServer {
         }
     }
 
+    /// The server process's id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The data folder (`banco/`).
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("banco")

@@ -18,6 +18,7 @@ mod medicos;
 mod pacientes;
 mod queue;
 mod relatorios;
+mod restauracao;
 mod sched_helpers;
 mod sse;
 mod startup;

@@ -618,3 +618,131 @@ async fn the_report_listing_is_newest_first_and_shows_only_report_names() {
     ]);
     assert_eq!(listar(&srv, "/relatorios/").await, esperado);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 9 and 12: the dashboard's request, the clinic's name, retention, exactly once
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_dashboards_date_times_and_a_request_without_body_are_accepted() {
+    let srv = TestServer::start();
+    for rota in ["/relatorios/gerar", "/sistema/tasks/relatorio"] {
+        // What the dashboard sends.
+        let t = pedir(
+            &srv,
+            rota,
+            &json!({"periodo_inicio": "2026-01-01T00:00:00", "periodo_fim": "2026-12-31T23:59:59"}),
+        )
+        .await;
+        let arquivo = arquivo_do(&srv, &t, TASK_TIMEOUT).await;
+        let texto = paginas(&srv, &arquivo).await.join("\n");
+        assert!(
+            texto.contains("Período: 01/01/2026 a 31/12/2026"),
+            "{rota}: the dates of the date-times count:\n{texto}"
+        );
+        // No body at all: every field is optional.
+        let r = read(
+            srv.client
+                .post(srv.url(rota))
+                .send()
+                .await
+                .expect("POST without a body"),
+        )
+        .await;
+        r.expect_status(202);
+        let arquivo = arquivo_do(&srv, &str_field(&r.body, "task_id"), TASK_TIMEOUT).await;
+        let texto = paginas(&srv, &arquivo).await.join("\n");
+        assert!(texto.contains("Filtros: nenhum"), "{rota}:\n{texto}");
+    }
+    // A body that is not JSON is still 415.
+    let r = read(
+        srv.client
+            .post(srv.url("/relatorios/gerar"))
+            .header("content-type", "text/plain")
+            .body("periodo_inicio=2026-01-01")
+            .send()
+            .await
+            .expect("POST"),
+    )
+    .await;
+    assert_problem(&r, 415, "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn the_report_title_carries_the_clinics_name() {
+    let srv = TestServer::start_with(&["--clinica-nome", "Clínica São Lucas"]);
+    let t = pedir(&srv, "/relatorios/gerar", &json!({})).await;
+    let arquivo = arquivo_do(&srv, &t, TASK_TIMEOUT).await;
+    let texto = paginas(&srv, &arquivo).await.join("\n");
+    assert!(
+        texto.contains("Relatório de consultas — Clínica São Lucas"),
+        "{texto}"
+    );
+}
+
+#[tokio::test]
+async fn only_the_newest_reports_are_kept() {
+    let srv = TestServer::start_with(&["--relatorios-manter", "2"]);
+    let dir = reports_dir(&srv);
+    std::fs::write(dir.join("relatorio_20200101_000000.pdf"), b"old").expect("plant");
+    let mut feitos = Vec::new();
+    for _ in 0..3 {
+        let t = pedir(&srv, "/relatorios/gerar", &json!({})).await;
+        feitos.push(arquivo_do(&srv, &t, TASK_TIMEOUT).await);
+    }
+    let esperado: Vec<String> = feitos.iter().rev().take(2).cloned().collect();
+    assert_eq!(listar(&srv, "/relatorios/").await, esperado);
+}
+
+#[tokio::test]
+async fn a_report_task_rerun_after_a_crash_adopts_its_pdf_instead_of_writing_a_second() {
+    let mut srv = TestServer::start();
+    let t = pedir(&srv, "/relatorios/gerar", &json!({})).await;
+    let primeiro = arquivo_do(&srv, &t, TASK_TIMEOUT).await;
+    let pdf = std::fs::read(reports_dir(&srv).join(&primeiro)).expect("read report");
+
+    // A report task accepted, then a crash after its PDF was published but before the task
+    // was marked done.
+    srv.kill9();
+    srv.restart_with(&["--worker-paused"]);
+    let r = srv.post("/relatorios/gerar", &json!({})).await;
+    r.expect_status(202);
+    let task_id = str_field(&r.body, "task_id");
+    let t = srv.get(&format!("/sistema/tasks/{task_id}")).await;
+    let criado_em = str_field(&t.body, "criado_em");
+    srv.kill9();
+    let stamp: String = criado_em[..19]
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let base = format!("relatorio_{}_{}", &stamp[..8], &stamp[8..14]);
+    let dir = reports_dir(&srv);
+    let plantado = (1..100)
+        .map(|n| {
+            if n == 1 {
+                format!("{base}.pdf")
+            } else {
+                format!("{base}_{n}.pdf")
+            }
+        })
+        .find(|n| !dir.join(n).exists())
+        .expect("a free name");
+    // The PDF that task wrote carries its id in its metadata.
+    let mut escrito = pdf.clone();
+    escrito.extend(format!("\n% {task_id}\n").as_bytes());
+    std::fs::write(dir.join(&plantado), escrito).expect("plant the crashed task's PDF");
+
+    srv.restart_with(&[]);
+    let t = wait_task(&srv, &task_id, TASK_TIMEOUT).await;
+    assert_eq!(t["status"], "concluida", "{t}");
+    assert_eq!(
+        t["resultado"]["arquivo"],
+        json!(plantado),
+        "the re-run finds the PDF it had written: {t}"
+    );
+    let mut lista = listar(&srv, "/relatorios/").await;
+    lista.sort();
+    let mut esperado = vec![primeiro, plantado];
+    esperado.sort();
+    assert_eq!(lista, esperado, "no second PDF for the same task");
+}

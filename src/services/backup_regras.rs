@@ -1,0 +1,203 @@
+//! The rules a restored archive must satisfy (issue 8): every record passes the same domain
+//! checks as the API's input (names, CPF, CRM, e-mail, phone, lengths, intervals) and the
+//! collection as a whole keeps the API's invariants (unique ids, CPFs and CRMs, references,
+//! no overlapping horários or appointments). Nothing here restates a rule: each check calls
+//! the domain newtype or the service function the API itself uses.
+
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+
+use super::{consultas, horarios};
+use crate::controllers::{consultas::MAX_OBS, medicos::especialidade, pacientes::convenio};
+use crate::domain::{Cpf, Crm, Email, Intervalo, Momento, Nome, Telefone, texto_opcional};
+use crate::repositories::Db;
+
+/// How many problems an answer names at most.
+const MAX_PROBLEMAS: usize = 5;
+
+/// The problems found so far (only the first few are kept).
+#[derive(Default)]
+struct Problemas {
+    lista: Vec<String>,
+    total: usize,
+}
+
+impl Problemas {
+    fn push(&mut self, colecao: &str, id: &str, msg: impl std::fmt::Display) {
+        self.total += 1;
+        if self.lista.len() < MAX_PROBLEMAS {
+            self.lista.push(format!("{colecao} {id}: {msg}"));
+        }
+    }
+
+    fn check<T, E: std::fmt::Display>(
+        &mut self,
+        colecao: &str,
+        id: &str,
+        campo: &str,
+        r: Result<T, E>,
+    ) {
+        if let Err(e) = r {
+            self.push(colecao, id, format!("{campo}: {e}"));
+        }
+    }
+}
+
+/// Checks an optional text field the way the API's input does (`""` is never stored).
+fn opcional(v: Option<&str>, parse: impl FnOnce(&str) -> Result<(), String>) -> Result<(), String> {
+    match v {
+        None => Ok(()),
+        Some("") => Err("texto vazio em vez de ausente".into()),
+        Some(s) => parse(s),
+    }
+}
+
+/// A name as the API stores it: valid and already trimmed.
+fn nome(s: &str) -> Result<(), String> {
+    let n = Nome::parse(s).map_err(str::to_owned)?;
+    if n.into_inner() != s {
+        return Err("espaços nas pontas".into());
+    }
+    Ok(())
+}
+
+/// Every problem of `db` against the API's rules; empty when it may be restored.
+/// `tirado_em` is when the backup was taken (clinic-local): an appointment over by then may
+/// name a patient or doctor deleted since, as the live data keeps such history; `hoje` bounds
+/// birth dates as the API does.
+pub fn problemas(db: &Db, tirado_em: DateTime, hoje: Date, tz: &TimeZone) -> Vec<String> {
+    let mut p = Problemas::default();
+    for r in db.pacientes.iter() {
+        let (c, id) = ("paciente", r.id.as_str());
+        p.check(c, id, "nome", nome(&r.nome));
+        match Cpf::parse(&r.cpf) {
+            Ok(cpf) if cpf.as_str() == r.cpf => {}
+            Ok(_) => p.push(c, id, "cpf: deve ter só os 11 dígitos"),
+            Err(e) => p.push(c, id, format!("cpf: {e}")),
+        }
+        if db.pacientes.id_by_unique(&r.cpf) != Some(id) {
+            p.push(c, id, "cpf: duplicado (outro paciente tem o mesmo CPF)");
+        }
+        if r.data_nascimento > hoje || r.data_nascimento.year() < 1900 {
+            p.push(c, id, "data_nascimento: fora do intervalo de 1900 até hoje");
+        }
+        p.check(
+            c,
+            id,
+            "email",
+            opcional(r.email.as_deref(), |s| {
+                Email::parse(s).map(drop).map_err(str::to_owned)
+            }),
+        );
+        p.check(
+            c,
+            id,
+            "telefone",
+            opcional(r.telefone.as_deref(), |s| {
+                Telefone::parse(s).map(drop).map_err(str::to_owned)
+            }),
+        );
+        p.check(
+            c,
+            id,
+            "convenio",
+            opcional(r.convenio.as_deref(), |s| {
+                convenio(s).map(drop).map_err(str::to_owned)
+            }),
+        );
+    }
+    for r in db.medicos.iter() {
+        let (c, id) = ("médico", r.id.as_str());
+        p.check(c, id, "nome", nome(&r.nome));
+        p.check(c, id, "crm", Crm::parse(&r.crm));
+        if db.medicos.id_by_unique(&Crm::key(&r.crm)) != Some(id) {
+            p.push(c, id, "crm: duplicado (outro médico tem o mesmo CRM)");
+        }
+        p.check(c, id, "especialidade", especialidade(&r.especialidade));
+        p.check(
+            c,
+            id,
+            "email",
+            opcional(r.email.as_deref(), |s| {
+                Email::parse(s).map(drop).map_err(str::to_owned)
+            }),
+        );
+        p.check(
+            c,
+            id,
+            "telefone",
+            opcional(r.telefone.as_deref(), |s| {
+                Telefone::parse(s).map(drop).map_err(str::to_owned)
+            }),
+        );
+    }
+    for r in db.horarios.iter() {
+        let (c, id) = ("horário", r.id.as_str());
+        if db.medicos.get(&r.medico_id).is_none() {
+            // Deleting a doctor deletes their horários: one without a doctor is never history.
+            p.push(
+                c,
+                id,
+                format!("medico_id: médico {} não existe", r.medico_id),
+            );
+        }
+        let faixa = horarios::Faixa {
+            dia_semana: r.dia_semana,
+            hora_inicio: r.hora_inicio,
+            hora_fim: r.hora_fim,
+        };
+        if let Err(e) = horarios::check(db, &r.medico_id, faixa, Some(id)) {
+            p.push(c, id, e.problema().detail);
+        }
+    }
+    for r in db.consultas.iter() {
+        let (c, id) = ("consulta", r.id.as_str());
+        let iv = match Intervalo::new(
+            Momento::stored(r.inicio, r.inicio_offset, tz),
+            Momento::stored(r.fim, r.fim_offset, tz),
+        ) {
+            Ok(iv) => Some(iv),
+            Err(e) => {
+                p.push(c, id, e);
+                None
+            }
+        };
+        p.check(
+            c,
+            id,
+            "observacoes",
+            texto_opcional(r.observacoes.as_deref(), MAX_OBS),
+        );
+        // History: the API keeps the appointments of a deleted patient or doctor unless they
+        // were still active and not over.
+        let historico = !r.status.is_active() || r.fim <= tirado_em;
+        if !historico {
+            if db.pacientes.get(&r.paciente_id).is_none() {
+                p.push(
+                    c,
+                    id,
+                    format!("paciente_id: paciente {} não existe", r.paciente_id),
+                );
+            }
+            if db.medicos.get(&r.medico_id).is_none() {
+                p.push(
+                    c,
+                    id,
+                    format!("medico_id: médico {} não existe", r.medico_id),
+                );
+            }
+        }
+        if let Some(iv) = iv
+            && r.blocks_time()
+            && let Err(e) =
+                consultas::check_overlaps(db, &r.medico_id, &r.paciente_id, iv, Some(id), tz)
+        {
+            p.push(c, id, e.problema().detail);
+        }
+    }
+    let mut lista = p.lista;
+    if p.total > lista.len() {
+        lista.push(format!("e mais {} problema(s)", p.total - lista.len()));
+    }
+    lista
+}

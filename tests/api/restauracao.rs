@@ -1,0 +1,736 @@
+//! Restore hardening (issue 8): writes acknowledged while a restore runs are never lost,
+//! archives whose records break the API's rules are refused, the manifest and the members
+//! must match exactly, ZIP bombs are refused without inflating them into memory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::backups::*;
+use crate::helpers::*;
+use crate::sched_helpers::*;
+
+/// The ids in a data file of an archive.
+fn ids_no_arquivo(entries: &BTreeMap<String, Vec<u8>>, arquivo: &str) -> BTreeSet<String> {
+    let v: Value = serde_json::from_slice(&entries[arquivo]).expect("data file is JSON");
+    v["registros"]
+        .as_array()
+        .expect("registros")
+        .iter()
+        .map(|r| str_field(r, "id"))
+        .collect()
+}
+
+/// Every id `GET /pacientes` lists.
+async fn pacientes_vivos(srv: &TestServer) -> BTreeSet<String> {
+    let r = srv.get("/pacientes").await;
+    r.expect_status(200);
+    r.array().iter().map(|p| str_field(p, "id")).collect()
+}
+
+#[tokio::test]
+async fn every_write_acknowledged_during_a_restore_is_live_or_in_its_safety_backup() {
+    let srv = Arc::new(TestServer::start());
+    popular(&srv).await;
+    // Enough data that writing the safety backup takes a while.
+    let mut lote = Vec::new();
+    for i in 0..150u64 {
+        lote.push(srv.client.post(srv.url("/pacientes")).json(&paciente_body(
+            &format!("Paciente de Carga {i}"),
+            10_000 + i,
+        )));
+    }
+    assert_eq!(count_status(&send_all(lote).await, 201), 150);
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+
+    let mut perdidos = Vec::new();
+    for rodada in 0..3u64 {
+        let parar = Arc::new(AtomicBool::new(false));
+        let mut escritores = Vec::new();
+        for w in 0..3u64 {
+            let (srv, parar) = (srv.clone(), parar.clone());
+            escritores.push(tokio::spawn(async move {
+                let mut criados = Vec::new();
+                let mut i = 0u64;
+                while !parar.load(Ordering::Acquire) {
+                    let seed = 100_000 + rodada * 100_000 + w * 10_000 + i;
+                    i += 1;
+                    let r = srv
+                        .post("/pacientes", &paciente_body("Escrita Concorrente", seed))
+                        .await;
+                    if r.status == 201 {
+                        criados.push(r.id());
+                    }
+                }
+                criados
+            }));
+        }
+        // Let the writers get going before the restore starts.
+        while pacientes_vivos(&srv).await.len() < 160 + rodada as usize * 3 {
+            tokio::task::yield_now().await;
+        }
+        let r = post_vazio(&srv, &format!("/backup/restaurar/{nome}")).await;
+        r.expect_status(200);
+        let seguranca = str_field(&r.body, "backup_seguranca");
+        parar.store(true, Ordering::Release);
+        let mut criados = Vec::new();
+        for e in escritores {
+            criados.extend(e.await.expect("writer"));
+        }
+        let (entries, _) = conteudo_backup(&srv, &seguranca).await;
+        let na_seguranca = ids_no_arquivo(&entries, "pacientes.json");
+        let vivos = pacientes_vivos(&srv).await;
+        perdidos.extend(
+            criados
+                .iter()
+                .filter(|id| !vivos.contains(*id) && !na_seguranca.contains(*id))
+                .map(|id| format!("round {rodada}: {id}")),
+        );
+    }
+    assert!(
+        perdidos.is_empty(),
+        "patients answered 201 but in neither the live data nor the safety backup: {perdidos:?}"
+    );
+}
+
+/// `entries` with collection `colecao` edited by `editar`, its manifest entry (bytes, sha256)
+/// and count updated to match: a coherent archive with the given records.
+fn com_registros(
+    entries: &BTreeMap<String, Vec<u8>>,
+    colecao: &str,
+    editar: impl FnOnce(&mut Vec<Value>),
+) -> Vec<u8> {
+    let arquivo = format!("{colecao}.json");
+    let mut file: Value = serde_json::from_slice(&entries[&arquivo]).expect("data file");
+    let mut regs = file["registros"].as_array().expect("registros").clone();
+    editar(&mut regs);
+    let n = regs.len();
+    file["registros"] = Value::Array(regs);
+    let novo = serde_json::to_vec_pretty(&file).expect("json");
+    let mut m: Value = serde_json::from_slice(&entries["manifest.json"]).expect("manifest");
+    for a in m["arquivos"].as_array_mut().expect("arquivos") {
+        if a["nome"] == json!(arquivo) {
+            a["bytes"] = json!(novo.len());
+            a["sha256"] = json!(hex::encode(Sha256::digest(&novo)));
+        }
+    }
+    m["contagens"][colecao] = json!(n);
+    let mut e = entries.clone();
+    e.insert(arquivo, novo);
+    e.insert(
+        "manifest.json".into(),
+        serde_json::to_vec_pretty(&m).expect("manifest"),
+    );
+    zip_de(&e)
+}
+
+fn zip_de(e: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+    let v: Vec<(&str, &[u8])> = e.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+    montar_zip(&v)
+}
+
+/// Plants each archive under its own valid name, restores each, and collects every one not
+/// answered 422 `backup_invalido` or that changed the data or the backup folder.
+async fn todos_recusados(srv: &TestServer, casos: &[(&str, Vec<u8>)]) -> Vec<String> {
+    let dir = backup_dir(srv);
+    for (i, (_, bytes)) in casos.iter().enumerate() {
+        std::fs::write(dir.join(format!("backup_20200202_0000{i:02}.zip")), bytes)
+            .expect("plant archive");
+    }
+    let antes = estado(srv).await;
+    let lista_antes = listar(srv, "/backup/").await;
+    let mut falhas = Vec::new();
+    for (i, (caso, _)) in casos.iter().enumerate() {
+        let r = post_vazio(
+            srv,
+            &format!("/backup/restaurar/backup_20200202_0000{i:02}.zip"),
+        )
+        .await;
+        if r.status != 422 || r.body["code"] != "backup_invalido" {
+            falhas.push(format!("{caso}: {} {}", r.status, r.text));
+            continue;
+        }
+        assert_problem(&r, 422, "backup_invalido");
+        if estado(srv).await != antes {
+            falhas.push(format!("{caso}: the data changed"));
+        }
+        if listar(srv, "/backup/").await != lista_antes {
+            falhas.push(format!("{caso}: the backup folder changed"));
+        }
+    }
+    falhas
+}
+
+fn consulta_futura(regs: &[Value]) -> usize {
+    let hoje = today_in("America/Sao_Paulo").to_string();
+    regs.iter()
+        .position(|c| {
+            str_field(c, "inicio") > hoje
+                && matches!(str_field(c, "status").as_str(), "agendada" | "confirmada")
+        })
+        .expect("popular has a future active appointment")
+}
+
+#[tokio::test]
+async fn archives_whose_records_break_the_rules_are_refused_with_422_and_change_nothing() {
+    let srv = TestServer::start();
+    popular(&srv).await;
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let (entries, _) = conteudo_backup(&srv, &nome).await;
+    criar_paciente(&srv, "Só no Estado Atual", 77).await;
+    let desconhecido = unknown_id();
+
+    let casos: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "two overlapping appointments of one doctor",
+            com_registros(&entries, "consultas", |r| {
+                let i = consulta_futura(r);
+                let mut c = r[i].clone();
+                c["id"] = json!(unknown_id());
+                r.push(c);
+            }),
+        ),
+        (
+            "a 48-hour appointment",
+            com_registros(&entries, "consultas", |r| {
+                let i = consulta_futura(r);
+                let inicio: jiff::civil::DateTime =
+                    str_field(&r[i], "inicio").parse().expect("inicio");
+                let fim = inicio
+                    .checked_add(jiff::Span::new().hours(48))
+                    .expect("fim");
+                r[i]["fim"] = json!(fim.strftime("%Y-%m-%dT%H:%M:%S").to_string());
+            }),
+        ),
+        (
+            "inicio after fim",
+            com_registros(&entries, "consultas", |r| {
+                let i = consulta_futura(r);
+                let (a, b) = (r[i]["inicio"].clone(), r[i]["fim"].clone());
+                r[i]["inicio"] = b;
+                r[i]["fim"] = a;
+            }),
+        ),
+        (
+            "a future active appointment of a doctor that does not exist",
+            com_registros(&entries, "consultas", |r| {
+                let i = consulta_futura(r);
+                r[i]["medico_id"] = json!(desconhecido);
+            }),
+        ),
+        (
+            "a future active appointment of a patient that does not exist",
+            com_registros(&entries, "consultas", |r| {
+                let i = consulta_futura(r);
+                r[i]["paciente_id"] = json!(desconhecido);
+            }),
+        ),
+        (
+            "a horário of a doctor that does not exist",
+            com_registros(&entries, "horarios", |r| {
+                r[0]["medico_id"] = json!(desconhecido);
+            }),
+        ),
+        (
+            "two patients with one CPF",
+            com_registros(&entries, "pacientes", |r| {
+                r[1]["cpf"] = r[0]["cpf"].clone();
+            }),
+        ),
+        (
+            "an invalid CPF",
+            com_registros(&entries, "pacientes", |r| {
+                r[0]["cpf"] = json!("12345678900");
+            }),
+        ),
+        (
+            "a 5,000-character name",
+            com_registros(&entries, "pacientes", |r| {
+                r[0]["nome"] = json!("a".repeat(5000));
+            }),
+        ),
+        (
+            "two doctors with one CRM",
+            com_registros(&entries, "medicos", |r| {
+                r[1]["crm"] = r[0]["crm"].clone();
+            }),
+        ),
+        (
+            "overlapping horários of one doctor",
+            com_registros(&entries, "horarios", |r| {
+                let mut h = r[0].clone();
+                h["id"] = json!(unknown_id());
+                r.push(h);
+            }),
+        ),
+        (
+            "two records with one id",
+            com_registros(&entries, "pacientes", |r| {
+                let mut p = r[0].clone();
+                p["cpf"] = json!(cpf(999));
+                r.push(p);
+            }),
+        ),
+        ("a data file of an unknown format version", {
+            let mut e = entries.clone();
+            let mut f: Value = serde_json::from_slice(&e["medicos.json"]).expect("json");
+            f["versao"] = json!(99);
+            let novo = serde_json::to_vec(&f).expect("json");
+            let mut m: Value = serde_json::from_slice(&e["manifest.json"]).expect("manifest");
+            for a in m["arquivos"].as_array_mut().expect("arquivos") {
+                if a["nome"] == "medicos.json" {
+                    a["bytes"] = json!(novo.len());
+                    a["sha256"] = json!(hex::encode(Sha256::digest(&novo)));
+                }
+            }
+            e.insert("medicos.json".into(), novo);
+            e.insert(
+                "manifest.json".into(),
+                serde_json::to_vec(&m).expect("json"),
+            );
+            zip_de(&e)
+        }),
+    ];
+    let falhas = todos_recusados(&srv, &casos).await;
+    assert!(
+        falhas.is_empty(),
+        "archives breaking the rules were not refused:\n{}",
+        falhas.join("\n")
+    );
+
+    // The answer names the problem.
+    let r = post_vazio(&srv, "/backup/restaurar/backup_20200202_000001.zip").await;
+    let detail = str_field(&r.body, "detail");
+    assert!(detail.contains("24 horas"), "{detail}");
+}
+
+#[tokio::test]
+async fn the_manifest_and_the_members_must_match_exactly() {
+    let srv = TestServer::start();
+    popular(&srv).await;
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let (entries, manifest) = conteudo_backup(&srv, &nome).await;
+    let casos: Vec<(&str, Vec<u8>)> = vec![
+        ("a member the manifest does not name", {
+            let mut e = entries.clone();
+            e.insert("extra.txt".into(), b"surprise".to_vec());
+            zip_de(&e)
+        }),
+        ("the manifest names a file that is not in the archive", {
+            let mut e = entries.clone();
+            let mut m = manifest.clone();
+            m["arquivos"].as_array_mut().expect("arquivos").push(json!({
+                "nome": "reservas.json", "bytes": 2, "sha256": hex::encode(Sha256::digest(b"[]"))
+            }));
+            e.insert(
+                "manifest.json".into(),
+                serde_json::to_vec(&m).expect("json"),
+            );
+            zip_de(&e)
+        }),
+        ("the manifest names a data file twice", {
+            let mut e = entries.clone();
+            let mut m = manifest.clone();
+            let a = m["arquivos"][0].clone();
+            m["arquivos"].as_array_mut().expect("arquivos").push(a);
+            e.insert(
+                "manifest.json".into(),
+                serde_json::to_vec(&m).expect("json"),
+            );
+            zip_de(&e)
+        }),
+    ];
+    let falhas = todos_recusados(&srv, &casos).await;
+    assert!(
+        falhas.is_empty(),
+        "mismatched archives were not refused:\n{}",
+        falhas.join("\n")
+    );
+    restaurar_ok_simples(&srv, &nome).await;
+}
+
+async fn restaurar_ok_simples(srv: &TestServer, nome: &str) -> Value {
+    let r = post_vazio(srv, &format!("/backup/restaurar/{nome}")).await;
+    r.expect_status(200);
+    r.body
+}
+
+#[tokio::test]
+async fn the_history_of_a_deleted_patient_and_doctor_restores() {
+    let srv = TestServer::start();
+    let (p, m) = paciente_e_medico(&srv).await;
+    criar_consulta(&srv, &p, &m, "2025-03-10T08:00:00", "2025-03-10T08:30:00").await;
+    srv.delete(&format!("/pacientes/{p}"))
+        .await
+        .expect_status(204);
+    srv.delete(&format!("/medicos/{m}"))
+        .await
+        .expect_status(204);
+    let antes = estado(&srv).await;
+    assert_eq!(antes["consultas"].as_array().expect("list").len(), 1);
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    criar_paciente(&srv, "Depois do Backup", 5).await;
+    restaurar_ok_simples(&srv, &nome).await;
+    assert_eq!(estado(&srv).await, antes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZIP bombs
+// ---------------------------------------------------------------------------------------------
+
+/// CRC-32 (IEEE), bit by bit: only for the small entries of a hand-made ZIP.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for b in bytes {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A raw DEFLATE stream (one fixed-Huffman block) that inflates to `1 + 258 * matches`
+/// zero bytes: a literal 0, then back-references of length 258 at distance 1.
+fn deflate_zeros(matches: u64) -> Vec<u8> {
+    struct Bits {
+        out: Vec<u8>,
+        acc: u64,
+        n: u32,
+    }
+    impl Bits {
+        /// Appends the low `len` bits of `v`, least significant first (DEFLATE's order).
+        fn put(&mut self, v: u64, len: u32) {
+            self.acc |= v << self.n;
+            self.n += len;
+            while self.n >= 8 {
+                self.out.push(self.acc as u8);
+                self.acc >>= 8;
+                self.n -= 8;
+            }
+        }
+        /// Appends a Huffman code, most significant bit first.
+        fn code(&mut self, code: u64, len: u32) {
+            let mut rev = 0;
+            for i in 0..len {
+                rev |= ((code >> i) & 1) << (len - 1 - i);
+            }
+            self.put(rev, len);
+        }
+    }
+    let mut b = Bits {
+        out: Vec::new(),
+        acc: 0,
+        n: 0,
+    };
+    b.put(1, 1); // BFINAL
+    b.put(1, 2); // BTYPE = fixed Huffman
+    b.code(0x30, 8); // literal 0
+    for _ in 0..matches {
+        b.code(0xC5, 8); // length 258 (code 285)
+        b.code(0, 5); // distance 1
+    }
+    b.code(0, 7); // end of block
+    b.put(0, 7); // flush
+    b.out
+}
+
+/// A ZIP written by hand: (name, method, crc, declared size, data as stored).
+fn zip_a_mao(entries: &[(&str, u16, u32, u32, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (nome, method, crc, size, data) in entries {
+        let offset = out.len() as u32;
+        let header = |sig: u32, central: bool| {
+            let mut h = Vec::new();
+            h.extend(sig.to_le_bytes());
+            if central {
+                h.extend(20u16.to_le_bytes());
+            }
+            h.extend(20u16.to_le_bytes());
+            h.extend(0u16.to_le_bytes());
+            h.extend(method.to_le_bytes());
+            h.extend(0u16.to_le_bytes());
+            h.extend(0x21u16.to_le_bytes());
+            h.extend(crc.to_le_bytes());
+            h.extend((data.len() as u32).to_le_bytes());
+            h.extend(size.to_le_bytes());
+            h.extend((nome.len() as u16).to_le_bytes());
+            h.extend(0u16.to_le_bytes());
+            if central {
+                h.extend([0u8; 8]); // comment length, disk, internal and external attributes
+                h.extend([0u8; 2]);
+                h.extend(offset.to_le_bytes());
+            }
+            h.extend(nome.as_bytes());
+            h
+        };
+        out.extend(header(0x0403_4b50, false));
+        out.extend(data);
+        central.extend(header(0x0201_4b50, true));
+    }
+    let cd_offset = out.len() as u32;
+    out.extend(&central);
+    out.extend(0x0605_4b50u32.to_le_bytes());
+    out.extend([0u8; 4]);
+    out.extend((entries.len() as u16).to_le_bytes());
+    out.extend((entries.len() as u16).to_le_bytes());
+    out.extend((central.len() as u32).to_le_bytes());
+    out.extend(cd_offset.to_le_bytes());
+    out.extend(0u16.to_le_bytes());
+    out
+}
+
+/// The server's peak resident memory (VmHWM), in MiB.
+fn pico_mib(srv: &TestServer) -> u64 {
+    let pid = srv.pid().expect("server runs");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    kb / 1024
+}
+
+#[tokio::test]
+async fn zip_bombs_are_refused_without_inflating_them_into_memory() {
+    let srv = TestServer::start();
+    popular(&srv).await;
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let (entries, manifest) = conteudo_backup(&srv, &nome).await;
+    // 300 MiB of zeros in about 2 MB.
+    let matches = (300u64 << 20) / 258;
+    let inflado = 1 + 258 * matches;
+    let bomba = deflate_zeros(matches);
+    let com_bomba = |declarado: u64| {
+        let mut m = manifest.clone();
+        for a in m["arquivos"].as_array_mut().expect("arquivos") {
+            if a["nome"] == "pacientes.json" {
+                a["bytes"] = json!(declarado);
+            }
+        }
+        let m = serde_json::to_vec(&m).expect("json");
+        let mut list: Vec<(&str, u16, u32, u32, Vec<u8>)> = Vec::new();
+        for (n, bytes) in &entries {
+            match n.as_str() {
+                "pacientes.json" => list.push((n, 8, 0, declarado as u32, bomba.clone())),
+                "manifest.json" => list.push((n, 0, crc32(&m), m.len() as u32, m.clone())),
+                _ => list.push((n, 0, crc32(bytes), bytes.len() as u32, bytes.clone())),
+            }
+        }
+        zip_a_mao(&list)
+    };
+    let dir = backup_dir(&srv);
+    let honesta = "backup_20200303_000001.zip";
+    let mentirosa = "backup_20200303_000002.zip";
+    std::fs::write(dir.join(honesta), com_bomba(inflado)).expect("plant");
+    std::fs::write(dir.join(mentirosa), com_bomba(1000)).expect("plant");
+    let antes = pico_mib(&srv);
+    let pedidos: Vec<_> = [honesta, mentirosa, honesta, mentirosa]
+        .iter()
+        .map(|n| srv.client.post(srv.url(&format!("/backup/restaurar/{n}"))))
+        .collect();
+    let statuses = send_all(pedidos).await;
+    for (s, n) in statuses
+        .iter()
+        .zip([honesta, mentirosa, honesta, mentirosa])
+    {
+        assert!(*s == 422 || *s == 409, "{n}: {s}");
+    }
+    // Each refused alone, too, with the reason.
+    for n in [honesta, mentirosa] {
+        let r = post_vazio(&srv, &format!("/backup/restaurar/{n}")).await;
+        assert_problem(&r, 422, "backup_invalido");
+    }
+    let depois = pico_mib(&srv);
+    assert!(
+        depois < antes + 100,
+        "peak memory grew from {antes} MiB to {depois} MiB while refusing ZIP bombs"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upload, safety backup retention, temporary files, timeouts
+// ---------------------------------------------------------------------------------------------
+
+/// POST /backup/enviar with `bytes` as `content_type`.
+async fn enviar(srv: &TestServer, bytes: Vec<u8>, content_type: &str) -> Resp {
+    read(
+        srv.client
+            .post(srv.url("/backup/enviar"))
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .expect("POST /backup/enviar"),
+    )
+    .await
+}
+
+/// The names in the backup folder, temporary files included.
+fn pasta(srv: &TestServer) -> BTreeSet<String> {
+    std::fs::read_dir(backup_dir(srv))
+        .expect("backup dir")
+        .map(|e| e.expect("entry").file_name().into_string().expect("UTF-8"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_backup_uploaded_to_a_new_machine_is_validated_stored_and_restorable() {
+    let origem = TestServer::start();
+    popular(&origem).await;
+    let (_, nome) = fazer_backup(&origem, "/backup/executar").await;
+    let zip = baixar(&origem, &format!("/backup/download/{nome}"))
+        .await
+        .bytes;
+    let esperado = estado(&origem).await;
+
+    // A body limit far below the archive's size: the upload has its own.
+    let destino = TestServer::start_with(&["--body-limit-bytes", "1024"]);
+    assert!(zip.len() > 1024);
+    criar_paciente(&destino, "Da Máquina Nova", 3).await;
+
+    // Refused without storing anything: not a ZIP body, a bad archive, a too-large one.
+    let antes = pasta(&destino);
+    let r = enviar(&destino, zip.clone(), "application/json").await;
+    assert_problem(&r, 415, "unsupported_media_type");
+    let r = enviar(&destino, zip[..zip.len() / 2].to_vec(), "application/zip").await;
+    assert_problem(&r, 422, "backup_invalido");
+    let (entries, _) = conteudo_backup(&origem, &nome).await;
+    let quebrado = com_registros(&entries, "pacientes", |r| {
+        r[0]["nome"] = json!("a".repeat(5000));
+    });
+    let r = enviar(&destino, quebrado, "application/zip").await;
+    assert_problem(&r, 422, "backup_invalido");
+    assert_eq!(
+        pasta(&destino),
+        antes,
+        "nothing stored, no temporary file left"
+    );
+
+    let r = enviar(&destino, zip.clone(), "application/zip").await;
+    r.expect_status(201);
+    let arquivo = str_field(&r.body, "arquivo");
+    assert!(nome_no_padrao(&arquivo, "backup", "zip"), "{arquivo}");
+    assert_eq!(r.body["contagens"], contagens_de(&esperado), "{}", r.text);
+    assert_eq!(listar(&destino, "/backup/").await, vec![arquivo.clone()]);
+    assert_eq!(
+        std::fs::read(backup_dir(&destino).join(&arquivo)).expect("stored"),
+        zip,
+        "stored as sent"
+    );
+    restaurar_ok_simples(&destino, &arquivo).await;
+    assert_eq!(estado(&destino).await, esperado);
+
+    let pequeno = TestServer::start_with(&["--backup-upload-max-bytes", "1000"]);
+    let antes = pasta(&pequeno);
+    let r = enviar(&pequeno, zip, "application/zip").await;
+    assert_problem(&r, 413, "payload_too_large");
+    assert_eq!(
+        pasta(&pequeno),
+        antes,
+        "nothing stored, no temporary file left"
+    );
+}
+
+fn contagens_de(estado: &Value) -> Value {
+    let mut m = serde_json::Map::new();
+    for c in COLECOES {
+        m.insert(
+            c.to_string(),
+            json!(estado[c].as_array().expect("list").len()),
+        );
+    }
+    Value::Object(m)
+}
+
+#[tokio::test]
+async fn only_the_newest_safety_backups_are_kept() {
+    let srv = TestServer::start_with(&["--backup-keep", "2"]);
+    popular(&srv).await;
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let mut segurancas = Vec::new();
+    for _ in 0..4 {
+        let r = restaurar_ok_simples(&srv, &nome).await;
+        segurancas.push(str_field(&r, "backup_seguranca"));
+    }
+    let lista = listar(&srv, "/backup/").await;
+    let mantidas: Vec<&String> = segurancas.iter().rev().take(2).collect();
+    for s in &segurancas {
+        assert_eq!(
+            lista.contains(s),
+            mantidas.contains(&s),
+            "{s} in {lista:?} (kept: {mantidas:?})"
+        );
+    }
+    assert!(lista.contains(&nome), "the manual backup stays: {lista:?}");
+}
+
+#[tokio::test]
+async fn temporary_files_left_by_a_crash_are_swept_at_start() {
+    let mut srv = TestServer::start();
+    srv.kill9();
+    let b = backup_dir(&srv);
+    let r = reports_dir(&srv);
+    let restos = [
+        b.join(".backup-0195.tmp"),
+        b.join(".upload-0195.tmp"),
+        r.join(".relatorio-0195.tmp"),
+    ];
+    for p in &restos {
+        std::fs::write(p, b"half a file").expect("plant");
+    }
+    let alheios = [b.join("nota.txt"), r.join(".outro.tmp")];
+    for p in &alheios {
+        std::fs::write(p, b"not ours").expect("plant");
+    }
+    srv.restart();
+    for p in &restos {
+        assert!(!p.exists(), "{} swept", p.display());
+    }
+    for p in &alheios {
+        assert!(p.exists(), "{} kept", p.display());
+    }
+}
+
+#[tokio::test]
+async fn a_restore_longer_than_the_request_timeout_answers_what_happened() {
+    let srv = TestServer::start_with(&["--request-timeout-secs", "1"]);
+    popular(&srv).await;
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let (entries, _) = conteudo_backup(&srv, &nome).await;
+    // Enough patients that validating and switching take well over a second.
+    let grande = com_registros(&entries, "pacientes", |r| {
+        let modelo = r[0].clone();
+        for i in 0..20_000u64 {
+            let mut p = modelo.clone();
+            p["id"] = json!(format!("p-{i:06}"));
+            p["cpf"] = json!(cpf(500_000 + i));
+            r.push(p);
+        }
+    });
+    std::fs::write(backup_dir(&srv).join("backup_20200404_000000.zip"), grande).expect("plant");
+    let inicio = std::time::Instant::now();
+    let r = post_vazio(&srv, "/backup/restaurar/backup_20200404_000000.zip").await;
+    let levou = inicio.elapsed();
+    assert!(
+        levou > std::time::Duration::from_millis(1500),
+        "the restore must outlast the timeout for this test to mean anything ({levou:?})"
+    );
+    r.expect_status(200);
+    assert_eq!(
+        r.body["contagens"]["pacientes"],
+        json!(20_003),
+        "{}",
+        r.text
+    );
+    assert_eq!(srv.count("/pacientes").await, 20_003);
+}
