@@ -254,6 +254,16 @@ impl<'a> Offsets<'a> {
         }
     }
 
+    /// The offset of the whole of `date` (`None` on a day the offset changes).
+    fn of_day(&self, date: Date) -> Option<i64> {
+        let idx = (secs(date.at(0, 0, 0, 0)) - self.first).div_euclid(86_400);
+        usize::try_from(idx)
+            .ok()
+            .and_then(|i| self.days.get(i))
+            .copied()
+            .flatten()
+    }
+
     /// Unix seconds of a clinic-local datetime (`civil` = [`secs`] of it): `offset` when one
     /// is stored; in a gap, `None` for `strict` (a grid slot that does not exist) else the
     /// compatible instant; in a fold, the earlier occurrence.
@@ -351,13 +361,18 @@ pub fn slots(
         let mut date = de;
         for _ in 0..days {
             let day0 = secs(date.at(0, 0, 0, 0));
+            let day_off = offsets.of_day(date);
             // A doctor's horários on one day never overlap and come by start: the
             // slots come out in time order without sorting.
             for h in &by_day[DiaSemana::of(date) as usize] {
                 for s in grid(h, date, minutes) {
                     let local = day0 + i64::from(s.hour()) * 3600 + i64::from(s.minute()) * 60;
-                    let Some(start) = offsets.instant(s, local, None, true) else {
-                        continue;
+                    let start = match day_off {
+                        Some(off) => local - off,
+                        None => match offsets.instant(s, local, None, true) {
+                            Some(t) => t,
+                            None => continue,
+                        },
                     };
                     if start < now_secs {
                         continue;
