@@ -78,6 +78,9 @@ impl LogHub {
 pub struct HubLayer {
     hub: Arc<LogHub>,
     file: Option<tracing_appender::non_blocking::NonBlocking>,
+    /// The last second's formatted stamp (Unix second, `YYYY-MM-DD HH:MM:SS`): at thousands
+    /// of lines a second, formatting the clock once a second is worth keeping.
+    stamp: Mutex<(i64, String)>,
 }
 
 impl HubLayer {
@@ -94,14 +97,20 @@ impl HubLayer {
             .ok()
             .map(|appender| {
                 // Not lossy: past 128k queued lines a request waits rather than drop a line.
+                // The writer thread drains the queue and then flushes, so the buffer turns a
+                // burst of lines into one write.
                 let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
                     .lossy(false)
                     .thread_name("agendamento-logs")
-                    .finish(appender);
+                    .finish(std::io::BufWriter::with_capacity(64 * 1024, appender));
                 *hub.file_guard.lock() = Some(guard);
                 writer
             });
-        Self { hub, file }
+        Self {
+            hub,
+            file,
+            stamp: Mutex::new((i64::MIN, String::new())),
+        }
     }
 }
 
@@ -135,15 +144,25 @@ impl<S: Subscriber> Layer<S> for HubLayer {
         let meta = event.metadata();
         let mut v = Line::default();
         event.record(&mut v);
-        let now = jiff::Timestamp::now().to_zoned(self.hub.tz.clone());
-        let line = format!(
-            "[{}] [{}] {}: {}{}\n",
-            now.strftime("%Y-%m-%d %H:%M:%S"),
-            meta.level(),
-            meta.target(),
-            v.message,
-            v.fields
-        );
+        let now = jiff::Timestamp::now();
+        let line = {
+            let mut stamp = self.stamp.lock();
+            if stamp.0 != now.as_second() {
+                let local = now.to_zoned(self.hub.tz.clone());
+                *stamp = (
+                    now.as_second(),
+                    local.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                );
+            }
+            format!(
+                "[{}] [{}] {}: {}{}\n",
+                stamp.1,
+                meta.level(),
+                meta.target(),
+                v.message,
+                v.fields
+            )
+        };
         if let Some(f) = &self.file {
             // One message per line to the writer thread, newline included.
             let _ = f.clone().write_all(line.as_bytes());
