@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
@@ -27,8 +28,44 @@ pub struct LogHub {
     recent: Mutex<VecDeque<Arc<str>>>,
     tx: broadcast::Sender<Arc<str>>,
     tz: jiff::tz::TimeZone,
-    /// Keeps the file-writing thread alive; dropping it flushes the queued lines.
-    file_guard: Mutex<Option<tracing_appender::non_blocking::WorkerGuard>>,
+    /// The file writer's queue, kept to tell it to flush and stop at exit.
+    file_tx: Mutex<Option<SyncSender<ToFile>>>,
+}
+
+/// What the file-writing thread receives.
+enum ToFile {
+    /// A line, without its newline.
+    Line(Arc<str>),
+    /// Flush, answer, stop.
+    Close(std::sync::mpsc::Sender<()>),
+}
+
+/// Lines waiting for the file before a logging thread has to wait (not lossy).
+const FILE_QUEUE: usize = 128 * 1024;
+
+/// The file-writing thread: drains every queued line into a buffer, then flushes it, so a
+/// burst of lines costs one write and the request threads never touch the disk.
+fn write_lines(rx: Receiver<ToFile>, out: impl std::io::Write) {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                ToFile::Line(line) => {
+                    let _ = out.write_all(line.as_bytes());
+                    let _ = out.write_all(b"\n");
+                }
+                ToFile::Close(done) => {
+                    let _ = out.flush();
+                    let _ = done.send(());
+                    return;
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        let _ = out.flush();
+    }
+    let _ = out.flush();
 }
 
 impl LogHub {
@@ -39,13 +76,18 @@ impl LogHub {
             recent: Mutex::new(VecDeque::with_capacity(KEEP)),
             tx,
             tz,
-            file_guard: Mutex::new(None),
+            file_tx: Mutex::new(None),
         }
     }
 
     /// Writes out the lines still queued for the log file and stops its thread (at exit).
     pub fn close(&self) {
-        drop(self.file_guard.lock().take());
+        if let Some(tx) = self.file_tx.lock().take() {
+            let (done, wait) = std::sync::mpsc::channel();
+            if tx.send(ToFile::Close(done)).is_ok() {
+                let _ = wait.recv();
+            }
+        }
     }
 
     /// The newest `limit` lines, newest first.
@@ -77,10 +119,14 @@ impl LogHub {
 /// The tracing layer feeding a [`LogHub`] and the rotating file.
 pub struct HubLayer {
     hub: Arc<LogHub>,
-    file: Option<tracing_appender::non_blocking::NonBlocking>,
-    /// The last second's formatted stamp (Unix second, `YYYY-MM-DD HH:MM:SS`): at thousands
-    /// of lines a second, formatting the clock once a second is worth keeping.
-    stamp: Mutex<(i64, String)>,
+    file: Option<SyncSender<ToFile>>,
+}
+
+thread_local! {
+    /// This thread's last formatted stamp: (Unix second, hub address, `YYYY-MM-DD HH:MM:SS`).
+    /// At thousands of lines a second, formatting the clock once a second is worth it.
+    static STAMP: std::cell::RefCell<(i64, usize, String)> =
+        const { std::cell::RefCell::new((i64::MIN, 0, String::new())) };
 }
 
 impl HubLayer {
@@ -95,22 +141,17 @@ impl HubLayer {
             .build(dir)
             .map_err(|e| eprintln!("aviso: logs não serão gravados em {}: {e}", dir.display()))
             .ok()
-            .map(|appender| {
-                // Not lossy: past 128k queued lines a request waits rather than drop a line.
-                // The writer thread drains the queue and then flushes, so the buffer turns a
-                // burst of lines into one write.
-                let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-                    .lossy(false)
-                    .thread_name("agendamento-logs")
-                    .finish(std::io::BufWriter::with_capacity(64 * 1024, appender));
-                *hub.file_guard.lock() = Some(guard);
-                writer
+            .and_then(|appender| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(FILE_QUEUE);
+                std::thread::Builder::new()
+                    .name("agendamento-logs".into())
+                    .spawn(move || write_lines(rx, appender))
+                    .map_err(|e| eprintln!("aviso: logs não serão gravados em arquivo: {e}"))
+                    .ok()?;
+                *hub.file_tx.lock() = Some(tx.clone());
+                Some(tx)
             });
-        Self {
-            hub,
-            file,
-            stamp: Mutex::new((i64::MIN, String::new())),
-        }
+        Self { hub, file }
     }
 }
 
@@ -145,29 +186,30 @@ impl<S: Subscriber> Layer<S> for HubLayer {
         let mut v = Line::default();
         event.record(&mut v);
         let now = jiff::Timestamp::now();
-        let line = {
-            let mut stamp = self.stamp.lock();
-            if stamp.0 != now.as_second() {
+        let hub_id = Arc::as_ptr(&self.hub) as usize;
+        let line = STAMP.with_borrow_mut(|stamp| {
+            if stamp.0 != now.as_second() || stamp.1 != hub_id {
                 let local = now.to_zoned(self.hub.tz.clone());
                 *stamp = (
                     now.as_second(),
+                    hub_id,
                     local.strftime("%Y-%m-%d %H:%M:%S").to_string(),
                 );
             }
             format!(
-                "[{}] [{}] {}: {}{}\n",
-                stamp.1,
+                "[{}] [{}] {}: {}{}",
+                stamp.2,
                 meta.level(),
                 meta.target(),
                 v.message,
                 v.fields
             )
-        };
+        });
+        let line: Arc<str> = line.into();
         if let Some(f) = &self.file {
-            // One message per line to the writer thread, newline included.
-            let _ = f.clone().write_all(line.as_bytes());
+            let _ = f.send(ToFile::Line(line.clone()));
         }
-        self.hub.push(line.trim_end_matches('\n').into());
+        self.hub.push(line);
     }
 }
 
@@ -204,7 +246,17 @@ mod tests {
             Some(20),
             "timestamp is [YYYY-MM-DD HH:MM:SS]"
         );
-        let file = std::fs::read_dir(dir.path()).expect("dir").count();
-        assert_eq!(file, 1, "one log file written");
+        let files: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        assert_eq!(files.len(), 1, "one log file written");
+        hub.close();
+        let text = std::fs::read_to_string(&files[0]).expect("log file");
+        assert_eq!(
+            text.lines().collect::<Vec<_>>(),
+            [&*lines[1], &*lines[0]],
+            "close() flushes every queued line, oldest first"
+        );
     }
 }
