@@ -82,7 +82,8 @@ impl LogHub {
 
     /// Writes out the lines still queued for the log file and stops its thread (at exit).
     pub fn close(&self) {
-        if let Some(tx) = self.file_tx.lock().take() {
+        let tx = self.file_tx.lock().take();
+        if let Some(tx) = tx {
             let (done, wait) = std::sync::mpsc::channel();
             if tx.send(ToFile::Close(done)).is_ok() {
                 let _ = wait.recv();
