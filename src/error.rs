@@ -33,13 +33,16 @@ impl CampoErro {
 pub struct Problema {
     /// A URI naming the problem type: `urn:agendamento:problema:<code>`.
     #[serde(rename = "type")]
+    #[schema(example = "urn:agendamento:problema:validation_failed")]
     pub tipo: String,
     /// The status in a few Portuguese words (e.g. "Não encontrado").
     #[schema(example = "Dados inválidos")]
     pub title: String,
     /// The HTTP status.
+    #[schema(example = 422)]
     pub status: u16,
     /// A sentence for people, in Portuguese.
+    #[schema(example = "Dados inválidos: cpf: CPF inválido.")]
     pub detail: String,
     /// A stable snake_case key for programs.
     #[schema(example = "validation_failed")]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use agendamento::infra::logs::{HubLayer, LogHub};
 use clap::Parser;
-use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// mimalloc gives memory freed after big temporary buffers (snapshots, backups, reports)
@@ -18,12 +18,17 @@ fn main() -> std::process::ExitCode {
     let tz = jiff::tz::TimeZone::get(&config.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
     let hub = Arc::new(LogHub::new(tz));
     let _ = std::fs::create_dir_all(&config.logs_dir);
-    // A line per request: stderr is written by a background thread too (flushed when the
-    // guard drops at the end of `main`), so a slow terminal never slows a request.
+    // stderr is written by a background thread (flushed when the guard drops at the end of
+    // `main`), so a slow terminal never slows a request. The per-request lines stay out of
+    // it (they are in the log file and `GET /sistema/logs`): at tens of thousands of
+    // requests a second they would cost more than the requests.
     let (stderr, _stderr_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("agendamento-stderr")
         .finish(std::io::stderr());
+    let not_requests = tracing_subscriber::filter::filter_fn(|meta| {
+        meta.target() != "agendamento::http" || *meta.level() <= tracing::Level::WARN
+    });
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -32,7 +37,8 @@ fn main() -> std::process::ExitCode {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_filter(not_requests),
         )
         .with(HubLayer::new(hub.clone(), &config.logs_dir))
         .init();

@@ -38,7 +38,6 @@ pub async fn request_id_and_panics(mut req: Request, next: Next) -> Response {
         });
     req.headers_mut().insert(REQUEST_ID, id.clone());
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
     let span = tracing::info_span!("http", request_id = %id.to_str().unwrap_or("-"));
     let mut res = match AssertUnwindSafe(tracing::Instrument::instrument(next.run(req), span))
         .catch_unwind()
@@ -55,7 +54,7 @@ pub async fn request_id_and_panics(mut req: Request, next: Next) -> Response {
                 target: "agendamento::http",
                 request_id = %id.to_str().unwrap_or("-"),
                 method = %method,
-                path = %path,
+                route = route.as_ref().map_or("-", MatchedPath::as_str),
                 "handler panicked: {msg}"
             );
             AppError::Internal(msg).into_response()

@@ -173,11 +173,9 @@ async fn a_start_that_cannot_listen_loads_no_demo_data() {
     assert!(matches!(r, Err(Some(1))), "exit 1 when the port is taken");
     drop(taken);
 
-    let srv = spawn_env(
-        &args(dir.path(), "127.0.0.1:0"),
-        &[("AGENDAMENTO_NO_DEMO_DATA", "1")],
-    )
-    .unwrap_or_else(|code| panic!("second start exited {code:?}"));
+    let mut again = args(dir.path(), "127.0.0.1:0");
+    again.push("--no-demo-data".into());
+    let srv = spawn_env(&again, &[]).unwrap_or_else(|code| panic!("second start exited {code:?}"));
     assert_eq!(
         pacientes(&srv.base).await,
         0,
