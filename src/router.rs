@@ -192,6 +192,14 @@ fn add_problem_responses(doc: &mut utoipa::openapi::OpenApi) {
                     ("409", "Conflito"),
                     ("503", "Armazenamento indisponível; nada foi alterado"),
                 ]);
+            } else {
+                codes.push((
+                    "503",
+                    "Tempo limite da requisição esgotado (request_timeout); veja Retry-After",
+                ));
+            }
+            if method == "post" {
+                codes.push(("429", "Limite atingido (respostas de Idempotency-Key ou fila de backups e relatórios); nada foi alterado, veja Retry-After"));
             }
             for (code, desc) in codes {
                 op.responses
