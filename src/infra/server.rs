@@ -5,8 +5,9 @@
 //! Each connection is watched: it is *busy* while one of its requests is being handled or
 //! its response body is still being sent (an SSE stream stays busy for its whole life, so
 //! it keeps its own keep-alive); otherwise it is idle or reading a new request head. A
-//! sweeper closes connections whose head takes longer than the header timeout and those
-//! idle for longer than the idle timeout. At the cap, a new connection closes the
+//! sweeper closes connections whose head takes longer than the header timeout (counted from
+//! the accept for the first request, from its first byte for a later one) and those idle
+//! for longer than the idle timeout. At the cap, a new connection closes the
 //! longest-waiting non-busy one; when every connection is busy the new one is answered
 //! 503 problem+json with `Retry-After` and closed. Shutdown: stop accepting, ask every
 //! connection to finish (idle ones close at once, in-flight requests are answered), wait.
@@ -85,7 +86,9 @@ impl Registry {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let conn = Arc::new(Conn {
             busy: AtomicUsize::new(0),
-            reading_head: AtomicBool::new(false),
+            // A new connection owes its first request head: the header timeout applies
+            // from the accept on (an empty connection is not an idle keep-alive one).
+            reading_head: AtomicBool::new(true),
             since: AtomicU64::new(self.now_ms()),
             close: Notify::new(),
         });

@@ -559,16 +559,21 @@ async fn half_sent_and_idle_connections_close_after_their_timeouts_and_streams_s
         .expect("write");
     let first = read_response(&mut idle, Duration::from_secs(5)).await;
     assert!(first.starts_with("HTTP/1.1 200"), "{first}");
-    // A half-sent request head.
+    // A half-sent request head, and a connection that never sends a byte.
     let started = Instant::now();
     let mut half = TcpStream::connect(&srv.addr).await.expect("connect");
     half.write_all(b"GET /sistema/saude HTTP/1.1\r\nHost: x\r\n")
         .await
         .expect("write");
+    let mut silent = TcpStream::connect(&srv.addr).await.expect("connect");
 
     assert!(
         closed_within(&mut half, Duration::from_secs(10)).await,
         "half-sent connection still open"
+    );
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(10)).await,
+        "silent connection still open"
     );
     let waited = started.elapsed();
     assert!(
