@@ -18,6 +18,7 @@ use crate::domain::Relogio;
 use crate::infra::events::Broker;
 use crate::infra::logs::LogHub;
 use crate::infra::queue::Queue;
+use crate::infra::server::{self, Limits};
 use crate::infra::store::Store;
 use crate::repositories::Db;
 use crate::services::{App, AppState};
@@ -216,13 +217,17 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
     if state.config.backup_interval_secs > 0 {
         tokio::spawn(automatic_backups(state.clone()));
     }
-    // Without TCP_NODELAY, back-to-back SSE events wait for the client's delayed ACK (~40 ms).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-    });
     let app = build_router(state.clone());
     let service = tower::util::MapRequestLayer::new(crate::router::normalize_path).layer(app);
-    tracing::info!(target: "agendamento", %local, "server started");
+    let limits = Limits {
+        max: state
+            .config
+            .max_conexoes
+            .unwrap_or_else(server::default_max_conexoes),
+        header_timeout: Duration::from_secs(state.config.timeout_cabecalhos_secs),
+        idle_timeout: Duration::from_secs(state.config.timeout_ocioso_secs),
+    };
+    tracing::info!(target: "agendamento", %local, max_conexoes = limits.max, "server started");
     // Scripts parse this first line; the others are for people.
     println!("listening on http://{local}");
     let data_dir = std::fs::canonicalize(&state.config.data_dir)
@@ -230,11 +235,7 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
     println!("data folder: {}", data_dir.display());
     println!("Swagger UI: http://{local}/docs");
     let stopping = state.clone();
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(service),
-    )
-    .with_graceful_shutdown(async move {
+    server::run(listener, service, limits, async move {
         shutdown_signal().await;
         // Open SSE streams would hold the drain forever: end them first.
         stopping.shutdown.send_replace(true);

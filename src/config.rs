@@ -94,6 +94,19 @@ pub struct Config {
     /// `queue_full` with `Retry-After` (bookings have their own lane and no such limit).
     #[arg(long, env = "AGENDAMENTO_TAREFAS_FILA_MAX", default_value_t = 32, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub tarefas_fila_max: usize,
+    /// Most connections open at once (default: the open-file limit minus a reserve, at most
+    /// 10,000). At the cap a new connection closes the longest-waiting idle one, or is
+    /// answered 503 `too_many_connections` when all are busy.
+    #[arg(long, env = "AGENDAMENTO_MAX_CONEXOES", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_conexoes: Option<usize>,
+    /// Seconds a client may take to send a request's head (method, path, headers) before
+    /// the connection is closed.
+    #[arg(long, env = "AGENDAMENTO_TIMEOUT_CABECALHOS_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_cabecalhos_secs: u64,
+    /// Seconds a keep-alive connection may stay open with no request (open streams are not
+    /// idle: they keep their own keep-alive).
+    #[arg(long, env = "AGENDAMENTO_TIMEOUT_OCIOSO_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_ocioso_secs: u64,
     /// Seconds a request may take to its response head before it is answered 503
     /// problem+json `request_timeout` with `Retry-After` (stream bodies are not cut).
     #[arg(long, env = "AGENDAMENTO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]

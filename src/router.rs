@@ -179,6 +179,21 @@ fn errors_of(op_id: &str, method: &str, has_query: bool, has_body: bool) -> Vec<
     }
     if method != "get" {
         errors.push(AppError::Storage(StoreError::Unavailable("exemplo".into())));
+    } else {
+        errors.push(AppError::Busy {
+            status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            code: "request_timeout",
+            detail: "A requisição excedeu o tempo limite de 30 s e foi interrompida; tente novamente em instantes.".into(),
+            retry_after_secs: 5,
+        });
+    }
+    if method == "post" {
+        errors.push(AppError::Busy {
+            status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+            code: "idempotency_limit",
+            detail: "O limite de 50000 respostas guardadas para Idempotency-Key foi atingido; nada foi alterado. Tente novamente mais tarde ou envie a requisição sem a chave.".into(),
+            retry_after_secs: 3600,
+        });
     }
     let paciente = || AppError::not_found("Paciente");
     let medico = || AppError::not_found("Médico");
@@ -292,6 +307,29 @@ fn errors_of(op_id: &str, method: &str, has_query: bool, has_body: bool) -> Vec<
         ]),
         "delete_reserva" => errors.extend([fora("slot"), ocupado()]),
         "create_relatorio" | "create_relatorio_task" => errors.push(data("periodo_inicio")),
+        "list_slots" => errors.push(AppError::Unprocessable {
+            code: "agenda_too_large",
+            detail: "A agenda pedida teria 250000 horários, acima do limite de 200000: peça menos dias (days) ou um médico só (medico_id).".into(),
+        }),
+        "restore_backup" | "create_backup_upload" => errors.push(conflict(
+            "backup_busy",
+            "Outra restauração ou envio de backup está em andamento; tente novamente quando terminar.",
+        )),
+        _ => {}
+    }
+    match op_id {
+        "create_agendamento" | "create_reserva" => errors.push(AppError::Unprocessable {
+            code: "fora_do_horizonte",
+            detail: "O horário 2028-03-02T08:00:00 está além do horizonte de agendamento: só é possível reservar ou agendar até 2027-12-03 (366 dias a partir de hoje).".into(),
+        }),
+        "create_backup" | "create_backup_task" | "create_relatorio" | "create_relatorio_task" => {
+            errors.push(AppError::Busy {
+                status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+                code: "queue_full",
+                detail: "Já há 32 backups e relatórios na fila (o máximo é 32); nada foi enfileirado. Tente novamente quando terminarem.".into(),
+                retry_after_secs: 10,
+            })
+        }
         "restore_backup" => errors.push(AppError::Unprocessable {
             code: "backup_invalido",
             detail: "O backup backup_20260302_080000.zip é inválido: pacientes.json: soma de verificação (sha256) não confere.".into(),

@@ -655,6 +655,8 @@ class Load:
             with self.m.lock:
                 self.m.tasks_acked[r.json["task_id"]] = "backup"
             self.ack("backup")
+        elif r.status == 429 and (r.json or {}).get("code") == "queue_full":
+            return  # --tarefas-fila-max backups and reports already queued: nothing queued
         else:
             self.unexpected("POST", "/backup/executar", r)
 

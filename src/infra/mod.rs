@@ -3,4 +3,5 @@
 pub mod events;
 pub mod logs;
 pub mod queue;
+pub mod server;
 pub mod store;

@@ -586,7 +586,8 @@ pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
         .parse::<jiff::Timestamp>()
         .map_err(|_| "manifest.json: criado_em não é uma data e hora RFC 3339".to_owned())?;
     let tirado_em = tirado_em.to_zoned(app.clock.tz().clone()).datetime();
-    let problemas = super::backup_regras::problemas(&db, tirado_em, app.clock.today(), app.clock.tz());
+    let problemas =
+        super::backup_regras::problemas(&db, tirado_em, app.clock.today(), app.clock.tz());
     if !problemas.is_empty() {
         return Err(format!(
             "os dados não obedecem às regras do sistema: {}",

@@ -127,3 +127,54 @@ impl App {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::infra::logs::LogHub;
+    use crate::repositories::Op;
+
+    #[tokio::test]
+    async fn an_expired_answer_under_the_same_key_lets_the_request_run_again() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config::for_tests(dir.path());
+        let logs = Arc::new(LogHub::new(jiff::tz::TimeZone::UTC));
+        let app = crate::app::open_state(config, logs).expect("state");
+        let now = jiff::Timestamp::now().as_second();
+        let old = Arc::new(IdemEntry {
+            key: "antiga".into(),
+            fingerprint: "f".into(),
+            status: 201,
+            body: "{}".into(),
+            created: now - idempotency::TTL_SECS - 3600,
+        });
+        app.write(|_| Ok((vec![Op::PutIdem(old)], ())))
+            .await
+            .expect("seed");
+        let ctx = idempotency::IdemCtx {
+            key: "antiga".into(),
+            fingerprint: "g".into(),
+        };
+        let out = idempotency::IDEM
+            .scope(
+                ctx,
+                app.commit(StatusCode::CREATED, |_| {
+                    Ok((vec![Op::DelReserva("nenhuma".into())], 7))
+                }),
+            )
+            .await;
+        assert!(matches!(out, Ok(7)), "{out:?}");
+        let stored = app
+            .store
+            .read()
+            .idem
+            .get("antiga")
+            .cloned()
+            .expect("answer");
+        assert_eq!(
+            stored.fingerprint, "g",
+            "the new answer replaced the expired one"
+        );
+        assert!(idempotency::live(&stored, now));
+    }
+}

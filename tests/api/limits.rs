@@ -341,23 +341,44 @@ async fn bulk_tasks_past_the_queue_cap_answer_429_and_bookings_are_not_limited()
 }
 
 #[tokio::test]
-async fn a_booking_does_not_wait_behind_queued_backups_and_reports() {
+async fn a_booking_does_not_wait_behind_a_running_report() {
+    use futures_util::StreamExt as _;
     let srv = TestServer::start();
     let mid = medico_com_horarios(&srv, 85, &[("segunda", "08:00", "12:00")]).await;
     let pid = str_field(&criar_paciente(&srv, "Paciente Pressa", 8601).await, "id");
+    // Enough appointments that the report takes a while to write.
+    let base = jiff::civil::date(2024, 1, 1).at(0, 0, 0, 0);
+    let statuses: Vec<u16> = futures_util::stream::iter(0..400i64)
+        .map(|i| {
+            let ini = base
+                .checked_add(jiff::Span::new().minutes(30 * i))
+                .expect("date in range");
+            let fim = ini
+                .checked_add(jiff::Span::new().minutes(30))
+                .expect("date in range");
+            let body = consulta_body(&pid, &mid, &ini.to_string(), &fim.to_string());
+            let (client, url) = (srv.client.clone(), srv.url("/consultas"));
+            async move {
+                let r = client.post(url).json(&body).send().await.expect("POST");
+                r.status().as_u16()
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+
     let mut sse = SseStream::open(&srv, "/sistema/agenda/stream", None).await;
-    let mut bulk = Vec::new();
-    for i in 0..30 {
-        let r = if i % 2 == 0 {
-            pedir_backup(&srv).await
-        } else {
-            srv.post("/relatorios/gerar", &json!({})).await
-        };
+    let r = srv.post("/relatorios/gerar", &json!({})).await;
+    r.expect_status(202);
+    let mut bulk = vec![str_field(&r.body, "task_id")];
+    let day = monday(2);
+    let booking = agendar_ok(&srv, &pid, &mid, &at(day, "08:00"), &at(day, "08:30")).await;
+    for _ in 0..5 {
+        let r = pedir_backup(&srv).await;
         r.expect_status(202);
         bulk.push(str_field(&r.body, "task_id"));
     }
-    let day = monday(2);
-    let booking = agendar_ok(&srv, &pid, &mid, &at(day, "08:00"), &at(day, "08:30")).await;
 
     // Every task's final `tarefa_atualizada`, in the order the server published them.
     let mut finished: Vec<String> = Vec::new();
@@ -376,14 +397,10 @@ async fn a_booking_does_not_wait_behind_queued_backups_and_reports() {
             finished.push(str_field(&d, "task_id"));
         }
     }
-    let at_booking = finished
-        .iter()
-        .position(|id| *id == booking)
-        .expect("booking finished");
-    assert!(
-        at_booking < bulk.len(),
-        "the booking finished only after all {} queued bulk tasks",
-        bulk.len()
+    assert_eq!(
+        finished.first(),
+        Some(&booking),
+        "the booking waited behind bulk work: {finished:?} (booking {booking})"
     );
     let t = wait_task(&srv, &booking, TASK_TIMEOUT).await;
     assert_eq!(t["status"], "concluida", "{t}");
@@ -406,4 +423,218 @@ async fn unfinished_tasks_of_both_lanes_run_after_a_crash() {
         assert_eq!(t["status"], "concluida", "{t}");
     }
     assert_eq!(srv.count("/consultas").await, 1, "booked once");
+}
+
+/// A server started through `sh` with a low open-file limit and settings from the
+/// environment (an older binary that lacks a setting ignores its variable).
+struct LimitedServer {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl LimitedServer {
+    fn start(nofile: u32, env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+            .arg(binary())
+            .args(["--addr", "127.0.0.1:0", "--no-demo-data"])
+            .arg("--data-dir")
+            .arg(d.join("banco"))
+            .arg("--backup-dir")
+            .arg(d.join("backups"))
+            .arg("--reports-dir")
+            .arg(d.join("reports"))
+            .arg("--logs-dir")
+            .arg(d.join("logs"))
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn sh");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        let addr = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(20))
+                .expect("server printed `listening on`");
+            if let Some(a) = line.trim().strip_prefix("listening on http://") {
+                break a.to_owned();
+            }
+        };
+        Self {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for LimitedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GET `path` on a fresh connection; the raw response (bounded by `limit`).
+async fn raw_get(addr: &str, path: &str, limit: Duration) -> String {
+    let mut s = tokio::time::timeout(limit, TcpStream::connect(addr))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    read_response(&mut s, limit).await
+}
+
+/// Whether the server closed `s` within `limit` (EOF or reset), false if it stayed open.
+async fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn idle_and_half_sent_connections_cannot_lock_new_clients_out() {
+    // 128 descriptors in all: without a cap, 300 idle connections use them up.
+    let srv = LimitedServer::start(128, &[]);
+    let mut held = Vec::new();
+    for i in 0..300 {
+        let mut s = TcpStream::connect(&srv.addr).await.expect("connect");
+        if i % 3 == 0 {
+            s.write_all(b"GET /sistema/saude HTTP/1.1\r\nHost: x\r\nX-Meio: ")
+                .await
+                .expect("write");
+        }
+        held.push(s);
+    }
+    let resp = raw_get(&srv.addr, "/sistema/saude", Duration::from_secs(10)).await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    drop(held);
+}
+
+#[tokio::test]
+async fn half_sent_and_idle_connections_close_after_their_timeouts_and_streams_stay_open() {
+    let srv = LimitedServer::start(
+        4096,
+        &[
+            ("AGENDAMENTO_TIMEOUT_CABECALHOS_SECS", "1"),
+            ("AGENDAMENTO_TIMEOUT_OCIOSO_SECS", "3"),
+        ],
+    );
+    // A stream: busy for its whole life, so neither timeout applies to it.
+    let mut stream = TcpStream::connect(&srv.addr).await.expect("connect");
+    stream
+        .write_all(
+            b"GET /sistema/agenda/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n",
+        )
+        .await
+        .expect("write");
+    // An idle keep-alive connection: one request answered, then silence.
+    let mut idle = TcpStream::connect(&srv.addr).await.expect("connect");
+    idle.write_all(b"GET /sistema/saude HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let first = read_response(&mut idle, Duration::from_secs(5)).await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    // A half-sent request head, and a connection that never sends a byte.
+    let started = Instant::now();
+    let mut half = TcpStream::connect(&srv.addr).await.expect("connect");
+    half.write_all(b"GET /sistema/saude HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let mut silent = TcpStream::connect(&srv.addr).await.expect("connect");
+
+    assert!(
+        closed_within(&mut half, Duration::from_secs(10)).await,
+        "half-sent connection still open"
+    );
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(10)).await,
+        "silent connection still open"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed too early: {waited:?}"
+    );
+    assert!(
+        !closed_within(&mut idle, Duration::from_millis(100)).await,
+        "the idle connection closed with the header timeout"
+    );
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(10)).await,
+        "idle connection still open"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        !closed_within(&mut stream, Duration::from_millis(200)).await,
+        "the event stream was closed as idle"
+    );
+}
+
+#[tokio::test]
+async fn at_the_cap_with_every_connection_busy_a_new_one_gets_503_problem_json() {
+    let srv = LimitedServer::start(4096, &[("AGENDAMENTO_MAX_CONEXOES", "2")]);
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(&srv.addr).await.expect("connect");
+        s.write_all(b"GET /sistema/agenda/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        // Wait for the stream's head: the connection is busy from here on.
+        let mut buf = [0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("stream head in time")
+            .expect("read");
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        streams.push(s);
+    }
+    let resp = raw_get(&srv.addr, "/sistema/saude", Duration::from_secs(5)).await;
+    assert!(resp.starts_with("HTTP/1.1 503"), "{resp}");
+    let head = resp.to_ascii_lowercase();
+    assert!(
+        head.contains("content-type: application/problem+json"),
+        "{resp}"
+    );
+    assert!(head.contains("retry-after: "), "{resp}");
+    assert_eq!(raw_body(&resp)["code"], "too_many_connections", "{resp}");
+    // Once a stream ends, new clients are served again.
+    drop(streams.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let resp = raw_get(&srv.addr, "/sistema/saude", Duration::from_secs(5)).await;
+        if resp.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never served again: {resp}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
