@@ -616,6 +616,11 @@ async fn a_backup_uploaded_to_a_new_machine_is_validated_stored_and_restorable()
         "nothing stored, no temporary file left"
     );
 
+    let doc = destino.get("/openapi.json").await;
+    assert!(
+        doc.body["paths"]["/backup/enviar"]["post"].is_object(),
+        "the upload is in the OpenAPI document"
+    );
     let r = enviar(&destino, zip.clone(), "application/zip").await;
     r.expect_status(201);
     let arquivo = str_field(&r.body, "arquivo");
