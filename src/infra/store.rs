@@ -264,7 +264,11 @@ impl<S: StoreState> Store<S> {
         for name in S::COLLECTIONS {
             // Leftovers of a restore that never reached its commit point.
             let _ = fs::remove_file(dir.join(format!("{name}.json{RESTORE_SUFFIX}")));
+            let _ = fs::remove_file(dir.join(format!("{name}.json{RESTORE_SUFFIX}.tmp")));
         }
+        // Temp files of a crash mid-write: the marker's, and the journal's rewrite.
+        let _ = fs::remove_file(dir.join(format!("{RESTORE_MARKER}.tmp")));
+        let _ = fs::remove_file(dir.join(format!("{JOURNAL}.tmp")));
         let mut state = S::empty();
         let mut file_seq = vec![0u64; S::COLLECTIONS.len()];
         for (i, name) in S::COLLECTIONS.iter().enumerate() {
