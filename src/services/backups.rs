@@ -84,6 +84,10 @@ pub struct Manifesto {
     /// Journal sequence number the snapshot stands at.
     #[serde(default)]
     pub seq: u64,
+    /// When the data was copied (RFC 3339; `criado_em` of a task's backup is when it was
+    /// queued). Appointments over by then may name patients or doctors deleted before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exportado_em: Option<String>,
     /// Record counts.
     pub contagens: Contagens,
     /// The data files.
@@ -321,6 +325,8 @@ fn gravar(
             tipo: cab.tipo.to_owned(),
             task_id: cab.task_id.map(str::to_owned),
             seq,
+            // Taken after the copy, so it is never earlier than the data.
+            exportado_em: Some(app.clock.stamp()),
             contagens,
             arquivos,
         };
@@ -582,7 +588,9 @@ pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
         return Err("as contagens do manifesto não conferem com os dados".into());
     }
     let tirado_em = manifesto
-        .criado_em
+        .exportado_em
+        .as_deref()
+        .unwrap_or(&manifesto.criado_em)
         .parse::<jiff::Timestamp>()
         .map_err(|_| "manifest.json: criado_em não é uma data e hora RFC 3339".to_owned())?;
     let tirado_em = tirado_em.to_zoned(app.clock.tz().clone()).datetime();

@@ -739,3 +739,39 @@ async fn a_restore_longer_than_the_request_timeout_answers_what_happened() {
     );
     assert_eq!(srv.count("/pacientes").await, 20_003);
 }
+
+#[tokio::test]
+async fn a_queued_backup_restores_even_if_a_patient_was_deleted_before_it_ran() {
+    let mut srv = TestServer::start_with(&["--worker-paused"]);
+    let (p, m) = paciente_e_medico(&srv).await;
+    let r = post_vazio(&srv, "/backup/executar").await;
+    r.expect_status(202);
+    let task_id = str_field(&r.body, "task_id");
+    // Queued at T0; an appointment that ends a little after T0, and the patient deleted
+    // once it is over, before the worker copies the data.
+    let tz = jiff::tz::TimeZone::get("America/Sao_Paulo").expect("tz");
+    let agora = jiff::Timestamp::now().to_zoned(tz.clone()).datetime();
+    let fim = agora
+        .checked_add(jiff::SignedDuration::from_secs(2))
+        .expect("fim");
+    let inicio = agora
+        .checked_sub(jiff::SignedDuration::from_mins(30))
+        .expect("inicio");
+    let fmt = |d: jiff::civil::DateTime| d.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    criar_consulta(&srv, &p, &m, &fmt(inicio), &fmt(fim)).await;
+    while jiff::Timestamp::now().to_zoned(tz.clone()).datetime() <= fim {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    srv.delete(&format!("/pacientes/{p}"))
+        .await
+        .expect_status(204);
+    let antes = estado(&srv).await;
+    srv.stop();
+    srv.restart_with(&[]);
+    let t = wait_task(&srv, &task_id, TASK_TIMEOUT).await;
+    assert_eq!(t["status"], "concluida", "{t}");
+    let nome = str_field(&t["resultado"], "arquivo");
+    criar_paciente(&srv, "Depois do Backup", 5).await;
+    restaurar_ok_simples(&srv, &nome).await;
+    assert_eq!(estado(&srv).await, antes);
+}
