@@ -775,3 +775,18 @@ async fn a_queued_backup_restores_even_if_a_patient_was_deleted_before_it_ran() 
     restaurar_ok_simples(&srv, &nome).await;
     assert_eq!(estado(&srv).await, antes);
 }
+
+#[tokio::test]
+async fn every_value_the_api_stores_restores_even_a_blank_convenio() {
+    let srv = TestServer::start();
+    let mut body = paciente_body("Convênio em Branco", 41);
+    body["convenio"] = json!("   ");
+    body["telefone"] = json!("(11) 98765-4321");
+    body["email"] = json!("conv@exemplo.com.br");
+    srv.post("/pacientes", &body).await.expect_status(201);
+    let antes = estado(&srv).await;
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    criar_paciente(&srv, "Depois do Backup", 5).await;
+    restaurar_ok_simples(&srv, &nome).await;
+    assert_eq!(estado(&srv).await, antes);
+}
