@@ -471,6 +471,16 @@ fn resumir(r: &mut dyn Read, limit: u64) -> io::Result<(String, u64)> {
 /// format this server writes, and the records keep every rule of the API
 /// ([`super::backup_regras`]). Returns the database it holds. Blocking.
 pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
+    // No valid archive is larger than the data it may hold: refuse before even reading its
+    // central directory (whose entries the ZIP reader keeps in memory).
+    let tamanho = fs::metadata(path)
+        .map_err(|e| format!("não foi possível abrir o arquivo: {e}"))?
+        .len();
+    if tamanho > MAX_TOTAL + (16 << 20) {
+        return Err(format!(
+            "o arquivo tem {tamanho} bytes, acima do limite de {MAX_TOTAL} bytes de dados"
+        ));
+    }
     let manifesto = ler_manifesto(path)?;
     let f = File::open(path).map_err(|e| format!("não foi possível abrir o arquivo: {e}"))?;
     let mut zip = zip::ZipArchive::new(f).map_err(|e| format!("não é um ZIP válido: {e}"))?;
