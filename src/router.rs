@@ -102,6 +102,18 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .split_for_parts();
     add_problem_responses(&mut doc);
     refine_schemas(&mut doc);
+    // Every report filter is optional, and so is the body itself (no body = `{}`).
+    for path in ["/relatorios/gerar", "/sistema/tasks/relatorio"] {
+        if let Some(RefOr::T(body)) = doc
+            .paths
+            .paths
+            .get_mut(path)
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.request_body.as_mut())
+        {
+            body.required = Some(utoipa::openapi::Required::False);
+        }
+    }
     (router, doc)
 }
 

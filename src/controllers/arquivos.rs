@@ -166,11 +166,16 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for CorpoOpci
     }
 }
 
+/// The bytes of a ZIP archive (documentation only: the body is streamed, never parsed whole).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ArquivoZip(pub Vec<u8>);
+
 /// Uploads a backup archive (`application/zip`) made elsewhere, e.g. on the clinic's old
 /// machine: validated exactly as a restore (422 `backup_invalido`, nothing stored), then
 /// stored under a new backup name, ready for `POST /backup/restaurar/{arquivo}`.
 #[utoipa::path(post, path = "/backup/enviar", tag = "backup",
-    request_body(content = Vec<u8>, content_type = "application/zip",
+    request_body(content = ArquivoZip, content_type = "application/zip",
         description = "O arquivo ZIP de um backup (até --backup-upload-max-bytes)"),
     responses((status = 201, body = Enviado)))]
 pub async fn create_backup_upload(
@@ -242,7 +247,7 @@ impl RelatorioBody {
 
 /// Queues a PDF report of the appointments, optionally of one doctor and period.
 #[utoipa::path(post, path = "/relatorios/gerar", tag = "relatorios",
-    request_body(content = Option<RelatorioBody>, description = "Filtros (opcionais; sem corpo = sem filtros)"),
+    request_body(content = RelatorioBody, description = "Filtros (opcionais; sem corpo = sem filtros)"),
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_relatorio(
     State(app): State<AppState>,
@@ -255,7 +260,7 @@ pub async fn create_relatorio(
 
 /// Queues a PDF report (alias of `POST /relatorios/gerar`).
 #[utoipa::path(post, path = "/sistema/tasks/relatorio", tag = "relatorios",
-    request_body(content = Option<RelatorioBody>, description = "Filtros (opcionais; sem corpo = sem filtros)"),
+    request_body(content = RelatorioBody, description = "Filtros (opcionais; sem corpo = sem filtros)"),
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_relatorio_task(
     state: State<AppState>,

@@ -26,7 +26,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use parking_lot::{Condvar, MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
+use parking_lot::{
+    Condvar, MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
@@ -280,7 +282,11 @@ impl<S: StoreState> Store<S> {
         for name in S::COLLECTIONS {
             // Leftovers of a restore that never reached its commit point.
             let _ = fs::remove_file(dir.join(format!("{name}.json{RESTORE_SUFFIX}")));
+            let _ = fs::remove_file(dir.join(format!("{name}.json{RESTORE_SUFFIX}.tmp")));
         }
+        // Temp files of a crash mid-write: the marker's, and the journal's rewrite.
+        let _ = fs::remove_file(dir.join(format!("{RESTORE_MARKER}.tmp")));
+        let _ = fs::remove_file(dir.join(format!("{JOURNAL}.tmp")));
         let mut state = S::empty();
         let mut file_seq = vec![0u64; S::COLLECTIONS.len()];
         for (i, name) in S::COLLECTIONS.iter().enumerate() {
@@ -498,7 +504,7 @@ impl<S: StoreState> Store<S> {
     /// Replaces the whole state atomically and durably with `build(current)` (a backup
     /// restore). Every collection file is rewritten and the journal emptied; a marker file
     /// makes the switch all-or-nothing across a crash (see [`Store::open`]). Writers wait
-    /// meanwhile; readers see the old state until the switch, then the new one.
+    /// meanwhile; readers go on and see the old state until the switch, then the new one.
     /// Blocking: call from `spawn_blocking`.
     pub fn replace(&self, build: impl FnOnce(&S) -> S) -> io::Result<u64> {
         self.replace_after(&[], |_, _, _| Ok(()), build)
@@ -524,10 +530,11 @@ impl<S: StoreState> Store<S> {
     ) -> io::Result<(u64, T)> {
         let inner = &self.inner;
         let _no_compaction = inner.snapshot_lock.lock();
-        // Hold the write lock with nothing in flight, so the journal is quiet.
+        // Keep writers out (an upgradable read lock: readers go on) with nothing in flight,
+        // so the journal is quiet; the lock is upgraded only for the switch in memory.
         let mut g = None;
         for _ in 0..10_000 {
-            let guard = inner.guarded.write();
+            let guard = inner.guarded.upgradable_read();
             if inner.durable_seq.load(Ordering::Acquire) == guard.last_seq {
                 g = Some(guard);
                 break;
@@ -535,7 +542,7 @@ impl<S: StoreState> Store<S> {
             drop(guard);
             std::thread::sleep(Duration::from_millis(1));
         }
-        let mut g = g.ok_or_else(|| io::Error::other("writes did not settle"))?;
+        let g = g.ok_or_else(|| io::Error::other("writes did not settle"))?;
         if inner.broken.load(Ordering::Acquire) {
             return Err(io::Error::other("journal could not be repaired"));
         }
@@ -575,7 +582,7 @@ impl<S: StoreState> Store<S> {
         if let Err(e) = staged {
             if inner.dir.join(RESTORE_MARKER).exists() {
                 // The marker may have reached the disk before the error: fail closed.
-                self.fail_closed(&mut g, new, seq, &e);
+                self.fail_closed(&mut RwLockUpgradableReadGuard::upgrade(g), new, seq, &e);
             } else {
                 for name in S::COLLECTIONS {
                     let _ = fs::remove_file(inner.dir.join(format!("{name}.json{RESTORE_SUFFIX}")));
@@ -586,11 +593,12 @@ impl<S: StoreState> Store<S> {
         if let Err(e) =
             sync_dir(&inner.dir).and_then(|()| finish_restore(&inner.dir, S::COLLECTIONS))
         {
-            self.fail_closed(&mut g, new, seq, &e);
+            self.fail_closed(&mut RwLockUpgradableReadGuard::upgrade(g), new, seq, &e);
             return Err(e);
         }
         // The journal is empty now: the flusher restarts its bookkeeping before its next write.
         inner.pending.lock().reset = true;
+        let mut g = RwLockUpgradableReadGuard::upgrade(g);
         g.state = new;
         g.last_seq = seq;
         g.dirty = vec![false; S::COLLECTIONS.len()];

@@ -438,3 +438,26 @@ async fn replace_after_hands_over_a_copy_no_acknowledged_write_misses() {
     assert!(contents(&s).0.contains_key("x"));
     put(&s, 0, "y", "3").await.expect("writes go on");
 }
+
+#[tokio::test]
+async fn temp_files_of_a_crash_mid_write_are_removed_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::<Kv>::open(dir.path(), 1000).expect("open");
+    put(&s, 0, "k", "1").await.expect("write");
+    drop(s);
+    let restos = [
+        "a.json.tmp",
+        "a.json.restore",
+        "a.json.restore.tmp",
+        "RESTORE.tmp",
+        "journal.jsonl.tmp",
+    ];
+    for r in restos {
+        fs::write(dir.path().join(r), b"half").expect("plant");
+    }
+    let s = Store::<Kv>::open(dir.path(), 1000).expect("reopen");
+    for r in restos {
+        assert!(!dir.path().join(r).exists(), "{r} removed");
+    }
+    assert!(contents(&s).0.contains_key("k"));
+}

@@ -43,11 +43,11 @@ impl Problemas {
     }
 }
 
-/// Checks an optional text field the way the API's input does (`""` is never stored).
+/// Checks an optional text field the way the API's input does. `""` passes: the API can
+/// store it (a `convenio` of only spaces is kept as `""`).
 fn opcional(v: Option<&str>, parse: impl FnOnce(&str) -> Result<(), String>) -> Result<(), String> {
     match v {
-        None => Ok(()),
-        Some("") => Err("texto vazio em vez de ausente".into()),
+        None | Some("") => Ok(()),
         Some(s) => parse(s),
     }
 }

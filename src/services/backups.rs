@@ -84,6 +84,10 @@ pub struct Manifesto {
     /// Journal sequence number the snapshot stands at.
     #[serde(default)]
     pub seq: u64,
+    /// When the data was copied (RFC 3339; `criado_em` of a task's backup is when it was
+    /// queued). Appointments over by then may name patients or doctors deleted before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exportado_em: Option<String>,
     /// Record counts.
     pub contagens: Contagens,
     /// The data files.
@@ -321,6 +325,8 @@ fn gravar(
             tipo: cab.tipo.to_owned(),
             task_id: cab.task_id.map(str::to_owned),
             seq,
+            // Taken after the copy, so it is never earlier than the data.
+            exportado_em: Some(app.clock.stamp()),
             contagens,
             arquivos,
         };
@@ -465,6 +471,16 @@ fn resumir(r: &mut dyn Read, limit: u64) -> io::Result<(String, u64)> {
 /// format this server writes, and the records keep every rule of the API
 /// ([`super::backup_regras`]). Returns the database it holds. Blocking.
 pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
+    // No valid archive is larger than the data it may hold: refuse before even reading its
+    // central directory (whose entries the ZIP reader keeps in memory).
+    let tamanho = fs::metadata(path)
+        .map_err(|e| format!("não foi possível abrir o arquivo: {e}"))?
+        .len();
+    if tamanho > MAX_TOTAL + (16 << 20) {
+        return Err(format!(
+            "o arquivo tem {tamanho} bytes, acima do limite de {MAX_TOTAL} bytes de dados"
+        ));
+    }
     let manifesto = ler_manifesto(path)?;
     let f = File::open(path).map_err(|e| format!("não foi possível abrir o arquivo: {e}"))?;
     let mut zip = zip::ZipArchive::new(f).map_err(|e| format!("não é um ZIP válido: {e}"))?;
@@ -582,7 +598,9 @@ pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
         return Err("as contagens do manifesto não conferem com os dados".into());
     }
     let tirado_em = manifesto
-        .criado_em
+        .exportado_em
+        .as_deref()
+        .unwrap_or(&manifesto.criado_em)
         .parse::<jiff::Timestamp>()
         .map_err(|_| "manifest.json: criado_em não é uma data e hora RFC 3339".to_owned())?;
     let tirado_em = tirado_em.to_zoned(app.clock.tz().clone()).datetime();

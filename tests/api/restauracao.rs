@@ -616,6 +616,11 @@ async fn a_backup_uploaded_to_a_new_machine_is_validated_stored_and_restorable()
         "nothing stored, no temporary file left"
     );
 
+    let doc = destino.get("/openapi.json").await;
+    assert!(
+        doc.body["paths"]["/backup/enviar"]["post"].is_object(),
+        "the upload is in the OpenAPI document"
+    );
     let r = enviar(&destino, zip.clone(), "application/zip").await;
     r.expect_status(201);
     let arquivo = str_field(&r.body, "arquivo");
@@ -733,4 +738,55 @@ async fn a_restore_longer_than_the_request_timeout_answers_what_happened() {
         r.text
     );
     assert_eq!(srv.count("/pacientes").await, 20_003);
+}
+
+#[tokio::test]
+async fn a_queued_backup_restores_even_if_a_patient_was_deleted_before_it_ran() {
+    let mut srv = TestServer::start_with(&["--worker-paused"]);
+    let (p, m) = paciente_e_medico(&srv).await;
+    let r = post_vazio(&srv, "/backup/executar").await;
+    r.expect_status(202);
+    let task_id = str_field(&r.body, "task_id");
+    // Queued at T0; an appointment that ends a little after T0, and the patient deleted
+    // once it is over, before the worker copies the data.
+    let tz = jiff::tz::TimeZone::get("America/Sao_Paulo").expect("tz");
+    let agora = jiff::Timestamp::now().to_zoned(tz.clone()).datetime();
+    let fim = agora
+        .checked_add(jiff::SignedDuration::from_secs(2))
+        .expect("fim");
+    let inicio = agora
+        .checked_sub(jiff::SignedDuration::from_mins(30))
+        .expect("inicio");
+    let fmt = |d: jiff::civil::DateTime| d.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    criar_consulta(&srv, &p, &m, &fmt(inicio), &fmt(fim)).await;
+    while jiff::Timestamp::now().to_zoned(tz.clone()).datetime() <= fim {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    srv.delete(&format!("/pacientes/{p}"))
+        .await
+        .expect_status(204);
+    let antes = estado(&srv).await;
+    srv.stop();
+    srv.restart_with(&[]);
+    let t = wait_task(&srv, &task_id, TASK_TIMEOUT).await;
+    assert_eq!(t["status"], "concluida", "{t}");
+    let nome = str_field(&t["resultado"], "arquivo");
+    criar_paciente(&srv, "Depois do Backup", 5).await;
+    restaurar_ok_simples(&srv, &nome).await;
+    assert_eq!(estado(&srv).await, antes);
+}
+
+#[tokio::test]
+async fn every_value_the_api_stores_restores_even_a_blank_convenio() {
+    let srv = TestServer::start();
+    let mut body = paciente_body("Convênio em Branco", 41);
+    body["convenio"] = json!("   ");
+    body["telefone"] = json!("(11) 98765-4321");
+    body["email"] = json!("conv@exemplo.com.br");
+    srv.post("/pacientes", &body).await.expect_status(201);
+    let antes = estado(&srv).await;
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    criar_paciente(&srv, "Depois do Backup", 5).await;
+    restaurar_ok_simples(&srv, &nome).await;
+    assert_eq!(estado(&srv).await, antes);
 }
