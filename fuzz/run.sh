@@ -43,7 +43,8 @@ done
 echo "fuzzing $URL with schemathesis ($($ST --version)), $EXAMPLES examples per operation"
 
 status=0
-$ST --config-file fuzz/schemathesis.toml run "$URL/openapi.json" \
+PYTHONPATH="$PWD/fuzz${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hooks \
+  $ST --config-file fuzz/schemathesis.toml run "$URL/openapi.json" \
   --checks all --max-examples "$EXAMPLES" --seed 20261122 --no-color || status=$?
 
 if grep -E "panicked|ERROR" "$TMP/stderr" | grep -v "write refused by storage" | head -20; then
