@@ -1011,7 +1011,6 @@ impl<S: StoreState> Store<S> {
 }
 
 #[cfg(test)]
-#[path = "store_tests.rs"]
 mod tests;
 
 /// Parses a snapshot file's envelope and records (used by [`StoreState::load_collection`]).
