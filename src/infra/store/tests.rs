@@ -1,7 +1,13 @@
 //! Tests of the storage engine on a small key-value state, with real files.
 
 use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+use super::file::{JOURNAL, RESTORE_MARKER};
 use super::*;
 
 /// A key-value map with two collections: `a` and `b`.
@@ -20,6 +26,26 @@ enum KvOp {
 #[derive(Serialize, Deserialize)]
 struct Pair(String, String);
 
+/// The two collections of [`Kv`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KvCol {
+    A,
+    B,
+}
+
+impl CollectionId for KvCol {
+    const ALL: &'static [Self] = &[Self::A, Self::B];
+    fn name(self) -> &'static str {
+        match self {
+            Self::A => "a",
+            Self::B => "b",
+        }
+    }
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
 impl Kv {
     fn map(&mut self, c: u8) -> &mut BTreeMap<String, String> {
         if c == 0 { &mut self.a } else { &mut self.b }
@@ -29,14 +55,15 @@ impl Kv {
 impl StoreState for Kv {
     type Op = KvOp;
     type Snapshot = (Vec<Pair>, Vec<Pair>);
-    const COLLECTIONS: &'static [&'static str] = &["a", "b"];
+    type Collection = KvCol;
 
     fn empty() -> Self {
         Self::default()
     }
-    fn collection_of(op: &KvOp) -> usize {
+    fn collection_of(op: &KvOp) -> KvCol {
         match op {
-            KvOp::Put(c, ..) | KvOp::Del(c, _) => usize::from(*c),
+            KvOp::Put(0, ..) | KvOp::Del(0, _) => KvCol::A,
+            KvOp::Put(..) | KvOp::Del(..) => KvCol::B,
         }
     }
     fn apply(&mut self, op: KvOp) -> Option<KvOp> {
@@ -48,7 +75,7 @@ impl StoreState for Kv {
             KvOp::Del(c, k) => self.map(c).remove(&k).map(|old| KvOp::Put(c, k, old)),
         }
     }
-    fn snapshot(&self, _which: &[bool]) -> Self::Snapshot {
+    fn snapshot(&self, _which: Collections<KvCol>) -> Self::Snapshot {
         let pairs = |m: &BTreeMap<String, String>| {
             m.iter().map(|(k, v)| Pair(k.clone(), v.clone())).collect()
         };
@@ -56,15 +83,19 @@ impl StoreState for Kv {
     }
     fn write_records(
         snap: &Self::Snapshot,
-        i: usize,
+        c: KvCol,
         out: &mut dyn std::io::Write,
     ) -> serde_json::Result<()> {
-        serde_json::to_writer_pretty(out, if i == 0 { &snap.0 } else { &snap.1 })
+        let records = match c {
+            KvCol::A => &snap.0,
+            KvCol::B => &snap.1,
+        };
+        serde_json::to_writer_pretty(out, records)
     }
-    fn load_collection(&mut self, i: usize, bytes: &[u8]) -> serde_json::Result<u64> {
+    fn load_collection(&mut self, c: KvCol, bytes: &[u8]) -> serde_json::Result<u64> {
         let f = parse_snapshot::<Pair>(bytes)?;
         for Pair(k, v) in f.registros {
-            self.map(i as u8).insert(k, v);
+            self.map(c as u8).insert(k, v);
         }
         Ok(f.seq)
     }
@@ -294,12 +325,19 @@ async fn export_is_a_consistent_copy_in_snapshot_format() {
     let s = Store::<Kv>::open(dir.path(), 1000).expect("open");
     put(&s, 0, "a1", "x").await.expect("write");
     put(&s, 1, "b1", "y").await.expect("write");
-    let (seq, files, ()) = s.export_with(&[true, false], |_| ()).expect("export");
+    let (seq, files, ()) = s
+        .export_with(Collections::of(&[KvCol::A]), |_| ())
+        .expect("export");
     assert_eq!(seq, 2);
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].0, "a.json");
     let mut fresh = Kv::default();
-    assert_eq!(fresh.load_collection(0, &files[0].1).expect("parses"), 2);
+    assert_eq!(
+        fresh
+            .load_collection(KvCol::A, &files[0].1)
+            .expect("parses"),
+        2
+    );
     assert_eq!(fresh.a.get("a1").map(String::as_str), Some("x"));
 }
 
@@ -412,7 +450,7 @@ async fn replace_after_hands_over_a_copy_no_acknowledged_write_misses() {
     put(&s, 0, "k", "1").await.expect("write");
     let (seq, copy) = s
         .replace_after(
-            &[true, false],
+            Collections::of(&[KvCol::A]),
             |seq, files, cur| {
                 assert_eq!(seq, 1);
                 assert!(cur.a.contains_key("k"));
@@ -425,12 +463,15 @@ async fn replace_after_hands_over_a_copy_no_acknowledged_write_misses() {
     assert_eq!(copy.len(), 1);
     assert_eq!(copy[0].0, "a.json");
     let mut fresh = Kv::default();
-    assert_eq!(fresh.load_collection(0, &copy[0].1).expect("parses"), 1);
+    assert_eq!(
+        fresh.load_collection(KvCol::A, &copy[0].1).expect("parses"),
+        1
+    );
     assert_eq!(fresh.a.get("k").map(String::as_str), Some("1"));
     // A failing `before` changes nothing.
     put(&s, 0, "x", "2").await.expect("write");
     let r = s.replace_after(
-        &[true, true],
+        Collections::all(),
         |_, _, _| Err::<(), _>(io::Error::other("disk full")),
         |_| Kv::default(),
     );
