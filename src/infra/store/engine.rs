@@ -15,9 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use parking_lot::{
-    Condvar, MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard,
-};
+use parking_lot::{Condvar, MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
 use tokio::sync::oneshot;
 
 use super::flusher::{Flusher, Pending, Waiting};
@@ -52,7 +50,7 @@ pub(super) struct Inner<S: StoreState> {
     pub(super) compact_every: u64,
     pub(super) compacting: AtomicBool,
     /// Serializes snapshot writers (background compaction, replace-all, the final one at close).
-    snapshot_lock: Mutex<()>,
+    pub(super) snapshot_lock: Mutex<()>,
 }
 
 /// A submitted write; resolves once it is durable (or refused, and undone).
@@ -74,7 +72,7 @@ impl Ticket {
 
 /// The durable store: cheap to clone, shared by every handler.
 pub struct Store<S: StoreState> {
-    inner: Arc<Inner<S>>,
+    pub(super) inner: Arc<Inner<S>>,
     flusher: Arc<FlusherThread<S>>,
 }
 
@@ -266,92 +264,6 @@ impl<S: StoreState> Store<S> {
         Ok((seq, render_files::<S>(&snap, which, seq)?, extra))
     }
 
-    /// Replaces the whole state atomically and durably with `build(current)` (a backup
-    /// restore): see [`Store::replace_after`].
-    pub fn replace(&self, build: impl FnOnce(&S) -> S) -> io::Result<u64> {
-        self.replace_after(Collections::NONE, |_, _, _| Ok(()), build)
-            .map(|(seq, ())| seq)
-    }
-
-    /// Replaces the whole state atomically and durably with `build(current)` (a backup
-    /// restore): every collection is rewritten and the journal emptied, all or nothing across
-    /// a crash ([`Journal::replace_all`]). Writers wait meanwhile; readers go on and see the
-    /// old state until the switch, then the new one. Blocking: call from `spawn_blocking`.
-    ///
-    /// First hands `before` the current state as snapshot files of the collections in
-    /// `which` (and the sequence number they stand at), inside the same critical section as
-    /// the switch: writers wait from before that copy until the switch, so every write
-    /// acknowledged before this returns is either in the copy or in the new state (a
-    /// restore's safety backup; issue 8). When `before` fails, nothing changes.
-    ///
-    /// Once the journal's commit point is passed, the next start finishes the switch; if
-    /// anything after it fails, memory takes the new state too and the store refuses every
-    /// later write until restart ([`StoreError::Unavailable`]), so it never acknowledges a
-    /// write that the next start would throw away.
-    pub fn replace_after<T>(
-        &self,
-        which: Collections<S::Collection>,
-        before: impl FnOnce(u64, Vec<DataFile>, &S) -> io::Result<T>,
-        build: impl FnOnce(&S) -> S,
-    ) -> io::Result<(u64, T)> {
-        let inner = &self.inner;
-        let _no_compaction = inner.snapshot_lock.lock();
-        // Keep writers out (an upgradable read lock: readers go on) with nothing in flight,
-        // so the journal is quiet; the lock is upgraded only for the switch in memory.
-        let mut g = None;
-        for _ in 0..10_000 {
-            let guard = inner.guarded.upgradable_read();
-            if inner.durable_seq.load(Ordering::Acquire) == guard.last_seq {
-                g = Some(guard);
-                break;
-            }
-            drop(guard);
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let g = g.ok_or_else(|| io::Error::other("writes did not settle"))?;
-        if inner.broken.load(Ordering::Acquire) {
-            return Err(io::Error::other("journal could not be repaired"));
-        }
-        // Everything in memory is durable now (checked above, under the lock).
-        let extra = {
-            let snap = g.state.snapshot(which);
-            let files = render_files::<S>(&snap, which, g.last_seq)?;
-            before(g.last_seq, files, &g.state)?
-        };
-        let new = build(&g.state);
-        let seq = g.last_seq + 1;
-        let snap = new.snapshot(Collections::all());
-        if let Err(e) = inner.journal.replace_all(seq, &snap) {
-            if e.committed {
-                self.fail_closed(
-                    &mut RwLockUpgradableReadGuard::upgrade(g),
-                    new,
-                    seq,
-                    &e.error,
-                );
-            }
-            return Err(e.error);
-        }
-        // The journal is empty now: the flusher restarts its count before its next write.
-        inner.pending.lock().reset = true;
-        let mut g = RwLockUpgradableReadGuard::upgrade(g);
-        g.state = new;
-        g.last_seq = seq;
-        g.dirty = Collections::NONE;
-        inner.durable_seq.store(seq, Ordering::Release);
-        Ok((seq, extra))
-    }
-
-    /// A restore passed its commit point but could not finish: the next start finishes it,
-    /// so memory shows the new state and no write is acknowledged until then.
-    fn fail_closed(&self, g: &mut Guarded<S>, new: S, seq: u64, e: &io::Error) {
-        tracing::error!(target: "agendamento::store", error = %e, "restore committed but not finished; refusing writes until restart, which finishes it");
-        self.inner.broken.store(true, Ordering::Release);
-        self.inner.writable.store(false, Ordering::Release);
-        g.state = new;
-        g.last_seq = seq;
-    }
-
     /// Waits for queued writes, stops the flusher, writes the final snapshots and empties the
     /// journal. Blocking: call from `spawn_blocking` or after the runtime is done.
     pub fn close(&self) -> io::Result<()> {
@@ -373,7 +285,7 @@ impl<S: StoreState> Store<S> {
 }
 
 /// The snapshot files of the collections in `which`, standing at `seq`.
-fn render_files<S: StoreState>(
+pub(super) fn render_files<S: StoreState>(
     snap: &S::Snapshot,
     which: Collections<S::Collection>,
     seq: u64,
@@ -386,7 +298,11 @@ fn render_files<S: StoreState>(
 
 /// Waits until every write up to `seq` is durable; fails if one was rolled back since
 /// `rollbacks` was read (a snapshot taken at `seq` would then hold a refused change).
-fn wait_durable<S: StoreState>(inner: &Inner<S>, seq: u64, rollbacks: u64) -> io::Result<()> {
+pub(super) fn wait_durable<S: StoreState>(
+    inner: &Inner<S>,
+    seq: u64,
+    rollbacks: u64,
+) -> io::Result<()> {
     let mut waited = 0;
     while inner.durable_seq.load(Ordering::Acquire) < seq {
         if inner.rollbacks.load(Ordering::Acquire) != rollbacks || waited > 30_000 {

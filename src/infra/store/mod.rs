@@ -22,6 +22,7 @@ mod file;
 mod flusher;
 mod format;
 mod journal;
+mod replace;
 
 use std::io;
 use std::marker::PhantomData;
