@@ -193,6 +193,80 @@ impl Collection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::infra::store::{Store, StoreError};
+    use crate::repositories::Op;
+
+    /// The names are file names in every data folder and backup: renaming one loses data.
+    #[test]
+    fn names_on_disk_and_in_backups_stay_as_they_were() {
+        let names: Vec<_> = Collection::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "pacientes",
+                "medicos",
+                "horarios",
+                "consultas",
+                "idempotencia",
+                "reservas",
+                "tarefas"
+            ]
+        );
+        let backup: Vec<_> = Collection::in_backups().iter().map(|c| c.name()).collect();
+        assert_eq!(backup, ["pacientes", "medicos", "horarios", "consultas"]);
+    }
+
+    /// A journal line and a snapshot file, byte for byte as the stores before the seam wrote them.
+    #[tokio::test]
+    async fn journal_line_and_snapshot_file_keep_their_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::<Db>::open(dir.path(), 1000).expect("open");
+        let p = Paciente {
+            id: "p1".into(),
+            nome: "Zoë".into(),
+            cpf: "52998224725".into(),
+            data_nascimento: jiff::civil::date(1980, 5, 17),
+            email: None,
+            telefone: Some("11".into()),
+            convenio: None,
+            created_at: "2026-01-01T08:00:00-03:00".into(),
+            updated_at: "2026-01-01T08:00:00-03:00".into(),
+        };
+        store
+            .write(|_| Ok::<_, StoreError>((vec![Op::PutPaciente(Arc::new(p))], ())))
+            .await
+            .expect("write");
+        let journal = std::fs::read_to_string(dir.path().join("journal.jsonl")).expect("journal");
+        assert_eq!(
+            journal,
+            concat!(
+                r#"{"seq":1,"ops":[{"op":"put_paciente","dados":{"id":"p1","nome":"Zoë","#,
+                r#""cpf":"52998224725","data_nascimento":"1980-05-17","email":null,"telefone":"11","#,
+                r#""convenio":null,"created_at":"2026-01-01T08:00:00-03:00","#,
+                r#""updated_at":"2026-01-01T08:00:00-03:00"}}]}"#,
+                "\n"
+            )
+        );
+        let s = store.clone();
+        tokio::task::spawn_blocking(move || s.compact())
+            .await
+            .expect("join")
+            .expect("compact");
+        let file = std::fs::read_to_string(dir.path().join("pacientes.json")).expect("snapshot");
+        assert_eq!(
+            file,
+            concat!(
+                "{\n  \"versao\": 1,\n  \"seq\": 1,\n  \"registros\": [\n  {\n",
+                "    \"id\": \"p1\",\n    \"nome\": \"Zoë\",\n    \"cpf\": \"52998224725\",\n",
+                "    \"data_nascimento\": \"1980-05-17\",\n    \"email\": null,\n",
+                "    \"telefone\": \"11\",\n    \"convenio\": null,\n",
+                "    \"created_at\": \"2026-01-01T08:00:00-03:00\",\n",
+                "    \"updated_at\": \"2026-01-01T08:00:00-03:00\"\n  }\n]\n}\n"
+            )
+        );
+        // Only the changed collection was written.
+        assert!(!dir.path().join("medicos.json").exists());
+    }
 
     #[test]
     fn indexes_follow_all_and_names_are_unique() {
