@@ -1,7 +1,7 @@
 //! Agendamento: a medical-appointment scheduling server (see `SPEC.md` of the project).
 //!
 //! Layers, top to bottom: `controllers` (HTTP) → `services` (rules) → `repositories`
-//! (typed in-memory collections) → `infra::store` (the store core, and the journal behind its seam).
+//! (typed in-memory collections) → `infra::store` (journal + snapshots on disk).
 
 pub mod app;
 pub mod config;
