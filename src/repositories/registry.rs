@@ -180,6 +180,9 @@ collections! {
     Tarefas => tarefas: Table<Tarefa> = "tarefas", backup: false;
 }
 
+// A set of collections is one bit each in a `u64`.
+const _: () = assert!(Collection::ALL.len() <= 64);
+
 impl Collection {
     /// The collections a backup holds.
     pub fn in_backups() -> Collections<Collection> {

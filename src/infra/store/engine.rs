@@ -140,11 +140,7 @@ impl<S: StoreState> Store<S> {
             compacting: AtomicBool::new(false),
             snapshot_lock: Mutex::new(()),
         });
-        let handle =
-            Flusher::start(inner.clone(), loaded.entries).map_err(|source| OpenError::Io {
-                path: "store-flusher".into(),
-                source,
-            })?;
+        let handle = Flusher::start(inner.clone(), loaded.entries).map_err(OpenError::Thread)?;
         Ok(Self {
             flusher: Arc::new(FlusherThread {
                 inner: inner.clone(),

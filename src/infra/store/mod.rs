@@ -177,6 +177,9 @@ pub enum OpenError {
         /// The parser's message.
         msg: String,
     },
+    /// The thread that appends to the journal could not start.
+    #[error("não foi possível iniciar a thread de gravação dos dados")]
+    Thread(#[source] io::Error),
     /// The folder or a file could not be created, read or written.
     #[error("não foi possível usar a pasta de dados {path}")]
     Io {

@@ -21,7 +21,7 @@ impl<S: StoreState> Store<S> {
 
     /// Replaces the whole state atomically and durably with `build(current)` (a backup
     /// restore): every collection is rewritten and the journal emptied, all or nothing across
-    /// a crash ([`Journal::replace_all`]). Writers wait meanwhile; readers go on and see the
+    /// a crash ([`Journal::replace_all`](super::Journal::replace_all)). Writers wait meanwhile; readers go on and see the
     /// old state until the switch, then the new one. Blocking: call from `spawn_blocking`.
     ///
     /// First hands `before` the current state as snapshot files of the collections in
@@ -32,7 +32,7 @@ impl<S: StoreState> Store<S> {
     ///
     /// Once the journal's commit point is passed, the next start finishes the switch; if
     /// anything after it fails, memory takes the new state too and the store refuses every
-    /// later write until restart ([`StoreError::Unavailable`]), so it never acknowledges a
+    /// later write until restart ([`StoreError::Unavailable`](super::StoreError::Unavailable)), so it never acknowledges a
     /// write that the next start would throw away.
     pub fn replace_after<T>(
         &self,
