@@ -22,6 +22,7 @@ use crate::error::AppError;
 use crate::infra::store::{Collections, SNAPSHOT_VERSION, StoreState, file_name};
 use crate::models::{Tarefa, TipoTarefa};
 use crate::repositories::{Collection, Db, IdemEntry};
+
 /// Largest data file accepted from an archive, uncompressed (guards against ZIP bombs):
 /// 256 MiB, about half a million appointments.
 pub const MAX_ENTRY: u64 = 256 << 20;
@@ -842,6 +843,14 @@ fn storage(e: io::Error) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_manifest_counts_exactly_the_collections_a_backup_holds() {
+        for &c in Collection::ALL {
+            let counted = Contagens::default().de(c).is_some();
+            assert_eq!(counted, c.in_backup(), "{c:?}");
+        }
+    }
 
     #[test]
     fn only_exact_names_are_valid() {
