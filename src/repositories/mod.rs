@@ -3,6 +3,7 @@
 //! (ARCHITECTURE "Reads never touch disk"), and the operations the journal records.
 
 mod consultas;
+mod registry;
 mod table;
 
 use std::sync::Arc;
@@ -10,10 +11,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use consultas::{Consultas, SLACK_HORAS};
+pub use registry::{Collection, Db, DbSnapshot, Rows};
 pub use table::{Record, Table};
 
 use crate::domain::{Crm, DiaSemana, Hora, fold};
-use crate::infra::store::{Change, StoreState, parse_snapshot};
+use crate::infra::store::{Change, Collections, StoreState};
 use crate::models::{Consulta, Horario, Medico, Paciente, Reserva, Tarefa};
 
 impl Record for Paciente {
@@ -134,37 +136,6 @@ pub enum Op {
     DelTarefa(String),
 }
 
-/// The whole database, in memory.
-#[derive(Debug, Default)]
-pub struct Db {
-    /// Patients, by name.
-    pub pacientes: Table<Paciente>,
-    /// Doctors, by name.
-    pub medicos: Table<Medico>,
-    /// Working hours, by doctor, weekday and start.
-    pub horarios: Table<Horario>,
-    /// Appointments, by start, doctor and patient.
-    pub consultas: Consultas,
-    /// Idempotent answers, by key.
-    pub idem: Table<IdemEntry>,
-    /// Live slot holds, by doctor and slot.
-    pub reservas: Table<Reserva>,
-    /// Background tasks, oldest first.
-    pub tarefas: Table<Tarefa>,
-}
-
-/// Copies of the collections a snapshot writes.
-#[derive(Default)]
-pub struct DbSnapshot {
-    pacientes: Vec<Arc<Paciente>>,
-    medicos: Vec<Arc<Medico>>,
-    horarios: Vec<Arc<Horario>>,
-    consultas: Vec<Arc<Consulta>>,
-    idem: Vec<Arc<IdemEntry>>,
-    reservas: Vec<Arc<Reserva>>,
-    tarefas: Vec<Arc<Tarefa>>,
-}
-
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
 fn put<T: Record>(
     table: &mut Table<T>,
@@ -176,43 +147,24 @@ fn put<T: Record>(
     Some(table.put(rec).map_or_else(|| del(id), put))
 }
 
-fn load<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-    mut put: impl FnMut(Arc<T>),
-) -> serde_json::Result<u64> {
-    let file = parse_snapshot::<T>(bytes)?;
-    for r in file.registros {
-        put(Arc::new(r));
-    }
-    Ok(file.seq)
-}
-
 impl StoreState for Db {
     type Op = Op;
     type Snapshot = DbSnapshot;
-    const COLLECTIONS: &'static [&'static str] = &[
-        "pacientes",
-        "medicos",
-        "horarios",
-        "consultas",
-        "idempotencia",
-        "reservas",
-        "tarefas",
-    ];
+    type Collection = Collection;
 
     fn empty() -> Self {
         Self::default()
     }
 
-    fn collection_of(op: &Op) -> usize {
+    fn collection_of(op: &Op) -> Collection {
         match op {
-            Op::PutPaciente(_) | Op::DelPaciente(_) => 0,
-            Op::PutMedico(_) | Op::DelMedico(_) => 1,
-            Op::PutHorario(_) | Op::DelHorario(_) => 2,
-            Op::PutConsulta(_) | Op::DelConsulta(_) => 3,
-            Op::PutIdem(_) | Op::DelIdem(_) => 4,
-            Op::PutReserva(_) | Op::DelReserva(_) => 5,
-            Op::PutTarefa(_) | Op::DelTarefa(_) => 6,
+            Op::PutPaciente(_) | Op::DelPaciente(_) => Collection::Pacientes,
+            Op::PutMedico(_) | Op::DelMedico(_) => Collection::Medicos,
+            Op::PutHorario(_) | Op::DelHorario(_) => Collection::Horarios,
+            Op::PutConsulta(_) | Op::DelConsulta(_) => Collection::Consultas,
+            Op::PutIdem(_) | Op::DelIdem(_) => Collection::Idempotencia,
+            Op::PutReserva(_) | Op::DelReserva(_) => Collection::Reservas,
+            Op::PutTarefa(_) | Op::DelTarefa(_) => Collection::Tarefas,
         }
     }
 
@@ -242,53 +194,22 @@ impl StoreState for Db {
         }
     }
 
-    fn snapshot(&self, which: &[bool]) -> DbSnapshot {
-        let want = |i: usize| which.get(i).copied().unwrap_or(false);
-        let mut s = DbSnapshot::default();
-        if want(0) {
-            s.pacientes = self.pacientes.iter().cloned().collect();
-        }
-        if want(1) {
-            s.medicos = self.medicos.iter().cloned().collect();
-        }
-        if want(2) {
-            s.horarios = self.horarios.iter().cloned().collect();
-        }
-        if want(3) {
-            s.consultas = self.consultas.iter().cloned().collect();
-        }
-        if want(4) {
-            s.idem = self.idem.iter().cloned().collect();
-        }
-        if want(5) {
-            s.reservas = self.reservas.iter().cloned().collect();
-        }
-        if want(6) {
-            s.tarefas = self.tarefas.iter().cloned().collect();
-        }
-        s
+    fn snapshot(&self, which: Collections<Collection>) -> DbSnapshot {
+        self.copy(which)
     }
 
     fn write_records(
         snap: &DbSnapshot,
-        i: usize,
+        c: Collection,
         out: &mut dyn std::io::Write,
     ) -> serde_json::Result<()> {
-        match i {
-            0 => serde_json::to_writer_pretty(out, &snap.pacientes),
-            1 => serde_json::to_writer_pretty(out, &snap.medicos),
-            2 => serde_json::to_writer_pretty(out, &snap.horarios),
-            3 => serde_json::to_writer_pretty(out, &snap.consultas),
-            4 => serde_json::to_writer_pretty(out, &snap.idem),
-            5 => serde_json::to_writer_pretty(out, &snap.reservas),
-            _ => serde_json::to_writer_pretty(out, &snap.tarefas),
-        }
+        snap.write(c, out)
     }
 
     /// Patients, doctors, horários, appointments and holds; tasks log themselves and
     /// idempotency answers are bookkeeping.
     fn change_of(&self, op: &Op) -> Option<Change> {
-        fn put<T: Record>(table: &Table<T>, collection: &'static str, id: &str) -> Option<Change> {
+        fn put<T: Record>(table: &Table<T>, collection: Collection, id: &str) -> Option<Change> {
             let action = if table.get(id).is_some() {
                 "update"
             } else {
@@ -296,63 +217,41 @@ impl StoreState for Db {
             };
             Some(Change {
                 action,
-                collection,
+                collection: collection.name(),
                 id: id.to_owned(),
             })
         }
-        fn del(collection: &'static str, id: &str) -> Option<Change> {
+        fn del(collection: Collection, id: &str) -> Option<Change> {
             Some(Change {
                 action: "delete",
-                collection,
+                collection: collection.name(),
                 id: id.to_owned(),
             })
         }
         match op {
-            Op::PutPaciente(r) => put(&self.pacientes, "pacientes", &r.id),
-            Op::DelPaciente(id) => del("pacientes", id),
-            Op::PutMedico(r) => put(&self.medicos, "medicos", &r.id),
-            Op::DelMedico(id) => del("medicos", id),
-            Op::PutHorario(r) => put(&self.horarios, "horarios", &r.id),
-            Op::DelHorario(id) => del("horarios", id),
+            Op::PutPaciente(r) => put(&self.pacientes, Collection::Pacientes, &r.id),
+            Op::DelPaciente(id) => del(Collection::Pacientes, id),
+            Op::PutMedico(r) => put(&self.medicos, Collection::Medicos, &r.id),
+            Op::DelMedico(id) => del(Collection::Medicos, id),
+            Op::PutHorario(r) => put(&self.horarios, Collection::Horarios, &r.id),
+            Op::DelHorario(id) => del(Collection::Horarios, id),
             Op::PutConsulta(r) => Some(Change {
                 action: if self.consultas.get(&r.id).is_some() {
                     "update"
                 } else {
                     "create"
                 },
-                collection: "consultas",
+                collection: Collection::Consultas.name(),
                 id: r.id.clone(),
             }),
-            Op::DelConsulta(id) => del("consultas", id),
-            Op::PutReserva(r) => put(&self.reservas, "reservas", &r.id),
-            Op::DelReserva(id) => del("reservas", id),
+            Op::DelConsulta(id) => del(Collection::Consultas, id),
+            Op::PutReserva(r) => put(&self.reservas, Collection::Reservas, &r.id),
+            Op::DelReserva(id) => del(Collection::Reservas, id),
             Op::PutIdem(_) | Op::DelIdem(_) | Op::PutTarefa(_) | Op::DelTarefa(_) => None,
         }
     }
 
-    fn load_collection(&mut self, i: usize, bytes: &[u8]) -> serde_json::Result<u64> {
-        match i {
-            0 => load(bytes, |r| {
-                self.pacientes.put(r);
-            }),
-            1 => load(bytes, |r| {
-                self.medicos.put(r);
-            }),
-            2 => load(bytes, |r| {
-                self.horarios.put(r);
-            }),
-            3 => load(bytes, |r| {
-                self.consultas.put(r);
-            }),
-            4 => load(bytes, |r| {
-                self.idem.put(r);
-            }),
-            5 => load(bytes, |r| {
-                self.reservas.put(r);
-            }),
-            _ => load(bytes, |r| {
-                self.tarefas.put(r);
-            }),
-        }
+    fn load_collection(&mut self, c: Collection, bytes: &[u8]) -> serde_json::Result<u64> {
+        self.load(c, bytes)
     }
 }

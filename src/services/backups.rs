@@ -19,12 +19,10 @@ use utoipa::ToSchema;
 
 use super::{App, tarefas};
 use crate::error::AppError;
-use crate::infra::store::{SNAPSHOT_VERSION, StoreState};
+use crate::infra::store::{Collections, SNAPSHOT_VERSION, StoreState, file_name};
 use crate::models::{Tarefa, TipoTarefa};
-use crate::repositories::{Db, IdemEntry};
+use crate::repositories::{Collection, Db, IdemEntry};
 
-/// The collections a backup holds.
-pub const COLECOES: [&str; 4] = ["pacientes", "medicos", "horarios", "consultas"];
 /// Largest data file accepted from an archive, uncompressed (guards against ZIP bombs):
 /// 256 MiB, about half a million appointments.
 pub const MAX_ENTRY: u64 = 256 << 20;
@@ -48,11 +46,23 @@ pub struct Contagens {
 
 impl Contagens {
     fn of(db: &Db) -> Self {
-        Self {
-            pacientes: db.pacientes.len(),
-            medicos: db.medicos.len(),
-            horarios: db.horarios.len(),
-            consultas: db.consultas.len(),
+        let mut contagens = Self::default();
+        for c in colecoes().iter() {
+            if let Some(n) = contagens.de(c) {
+                *n = db.count(c);
+            }
+        }
+        contagens
+    }
+
+    /// The count of collection `c` (`None`: a backup does not hold it).
+    fn de(&mut self, c: Collection) -> Option<&mut usize> {
+        match c {
+            Collection::Pacientes => Some(&mut self.pacientes),
+            Collection::Medicos => Some(&mut self.medicos),
+            Collection::Horarios => Some(&mut self.horarios),
+            Collection::Consultas => Some(&mut self.consultas),
+            Collection::Idempotencia | Collection::Reservas | Collection::Tarefas => None,
         }
     }
 }
@@ -249,7 +259,7 @@ pub fn escrever(
     {
         return Ok(nome);
     }
-    let (seq, files, contagens) = app.store.export_with(&colecoes(), Contagens::of)?;
+    let (seq, files, contagens) = app.store.export_with(colecoes(), Contagens::of)?;
     progresso(40);
     let nome = gravar(
         app,
@@ -269,11 +279,8 @@ pub fn escrever(
 }
 
 /// Which of the store's collections a backup holds.
-fn colecoes() -> Vec<bool> {
-    Db::COLLECTIONS
-        .iter()
-        .map(|c| COLECOES.contains(c))
-        .collect()
+fn colecoes() -> Collections<Collection> {
+    Collection::in_backups()
 }
 
 /// What the manifest says about where an archive comes from.
@@ -486,7 +493,7 @@ pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
     let mut zip = zip::ZipArchive::new(f).map_err(|e| format!("não é um ZIP válido: {e}"))?;
 
     // The manifest names exactly the data files, and the archive holds exactly those.
-    let esperados: BTreeSet<String> = COLECOES.iter().map(|c| format!("{c}.json")).collect();
+    let esperados: BTreeSet<String> = colecoes().iter().map(file_name).collect();
     let nomeados: Vec<&str> = manifesto.arquivos.iter().map(|a| a.nome.as_str()).collect();
     let nomeados_set: BTreeSet<String> = nomeados.iter().map(|n| (*n).to_owned()).collect();
     if nomeados_set.len() != nomeados.len() {
@@ -552,11 +559,8 @@ pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
     // Second pass: each file, now known to be small and intact, is parsed.
     let mut db = Db::empty();
     let mut registros = Contagens::default();
-    for (i, colecao) in Db::COLLECTIONS.iter().enumerate() {
-        if !COLECOES.contains(colecao) {
-            continue;
-        }
-        let nome = format!("{colecao}.json");
+    for colecao in colecoes().iter() {
+        let nome = file_name(colecao);
         let mut entry = zip
             .by_name(&nome)
             .map_err(|_| format!("{nome} ausente do arquivo"))?;
@@ -583,13 +587,10 @@ pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
         if env.seq != manifesto.seq {
             return Err(format!("{nome}: seq diferente do manifesto"));
         }
-        match *colecao {
-            "pacientes" => registros.pacientes = env.registros.len(),
-            "medicos" => registros.medicos = env.registros.len(),
-            "horarios" => registros.horarios = env.registros.len(),
-            _ => registros.consultas = env.registros.len(),
+        if let Some(n) = registros.de(colecao) {
+            *n = env.registros.len();
         }
-        db.load_collection(i, &bytes).map_err(json_err)?;
+        db.load_collection(colecao, &bytes).map_err(json_err)?;
     }
     if registros != Contagens::of(&db) {
         return Err("há registros com o mesmo id".into());
@@ -689,7 +690,7 @@ pub async fn restaurar(app: &Arc<App>, nome: &str) -> Result<Restaurado, AppErro
         let (_, seguranca) = app2
             .store
             .replace_after(
-                &colecoes(),
+                colecoes(),
                 |seq, files, cur| {
                     let cab = Cabecalho {
                         tipo: "seguranca",
@@ -842,6 +843,14 @@ fn storage(e: io::Error) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_manifest_counts_exactly_the_collections_a_backup_holds() {
+        for &c in Collection::ALL {
+            let counted = Contagens::default().de(c).is_some();
+            assert_eq!(counted, c.in_backup(), "{c:?}");
+        }
+    }
 
     #[test]
     fn only_exact_names_are_valid() {

@@ -1,7 +1,17 @@
-//! Tests of the storage engine on a small key-value state, with real files.
+//! Tests of the storage engine on a small key-value state: with real files (here and in
+//! `replace.rs`), and on an in-memory journal through the seam (`seam.rs`).
+
+mod replace;
+mod seam;
 
 use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+use super::file::{JOURNAL, RESTORE_MARKER};
 use super::*;
 
 /// A key-value map with two collections: `a` and `b`.
@@ -20,6 +30,26 @@ enum KvOp {
 #[derive(Serialize, Deserialize)]
 struct Pair(String, String);
 
+/// The two collections of [`Kv`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KvCol {
+    A,
+    B,
+}
+
+impl CollectionId for KvCol {
+    const ALL: &'static [Self] = &[Self::A, Self::B];
+    fn name(self) -> &'static str {
+        match self {
+            Self::A => "a",
+            Self::B => "b",
+        }
+    }
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
 impl Kv {
     fn map(&mut self, c: u8) -> &mut BTreeMap<String, String> {
         if c == 0 { &mut self.a } else { &mut self.b }
@@ -29,14 +59,15 @@ impl Kv {
 impl StoreState for Kv {
     type Op = KvOp;
     type Snapshot = (Vec<Pair>, Vec<Pair>);
-    const COLLECTIONS: &'static [&'static str] = &["a", "b"];
+    type Collection = KvCol;
 
     fn empty() -> Self {
         Self::default()
     }
-    fn collection_of(op: &KvOp) -> usize {
+    fn collection_of(op: &KvOp) -> KvCol {
         match op {
-            KvOp::Put(c, ..) | KvOp::Del(c, _) => usize::from(*c),
+            KvOp::Put(0, ..) | KvOp::Del(0, _) => KvCol::A,
+            KvOp::Put(..) | KvOp::Del(..) => KvCol::B,
         }
     }
     fn apply(&mut self, op: KvOp) -> Option<KvOp> {
@@ -48,7 +79,7 @@ impl StoreState for Kv {
             KvOp::Del(c, k) => self.map(c).remove(&k).map(|old| KvOp::Put(c, k, old)),
         }
     }
-    fn snapshot(&self, _which: &[bool]) -> Self::Snapshot {
+    fn snapshot(&self, _which: Collections<KvCol>) -> Self::Snapshot {
         let pairs = |m: &BTreeMap<String, String>| {
             m.iter().map(|(k, v)| Pair(k.clone(), v.clone())).collect()
         };
@@ -56,15 +87,19 @@ impl StoreState for Kv {
     }
     fn write_records(
         snap: &Self::Snapshot,
-        i: usize,
+        c: KvCol,
         out: &mut dyn std::io::Write,
     ) -> serde_json::Result<()> {
-        serde_json::to_writer_pretty(out, if i == 0 { &snap.0 } else { &snap.1 })
+        let records = match c {
+            KvCol::A => &snap.0,
+            KvCol::B => &snap.1,
+        };
+        serde_json::to_writer_pretty(out, records)
     }
-    fn load_collection(&mut self, i: usize, bytes: &[u8]) -> serde_json::Result<u64> {
+    fn load_collection(&mut self, c: KvCol, bytes: &[u8]) -> serde_json::Result<u64> {
         let f = parse_snapshot::<Pair>(bytes)?;
         for Pair(k, v) in f.registros {
-            self.map(i as u8).insert(k, v);
+            self.map(c as u8).insert(k, v);
         }
         Ok(f.seq)
     }
@@ -286,178 +321,4 @@ async fn a_second_open_of_the_same_folder_is_refused() {
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("second open succeeded"),
     }
-}
-
-#[tokio::test]
-async fn export_is_a_consistent_copy_in_snapshot_format() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::<Kv>::open(dir.path(), 1000).expect("open");
-    put(&s, 0, "a1", "x").await.expect("write");
-    put(&s, 1, "b1", "y").await.expect("write");
-    let (seq, files, ()) = s.export_with(&[true, false], |_| ()).expect("export");
-    assert_eq!(seq, 2);
-    assert_eq!(files.len(), 1);
-    assert_eq!(files[0].0, "a.json");
-    let mut fresh = Kv::default();
-    assert_eq!(fresh.load_collection(0, &files[0].1).expect("parses"), 2);
-    assert_eq!(fresh.a.get("a1").map(String::as_str), Some("x"));
-}
-
-#[tokio::test]
-async fn replace_switches_state_durably_and_empties_the_journal() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::<Kv>::open(dir.path(), 1000).expect("open");
-    put(&s, 0, "old", "1").await.expect("write");
-    let seq = s
-        .replace(|cur| {
-            assert!(cur.a.contains_key("old"));
-            let mut new = Kv::default();
-            new.a.insert("new".into(), "2".into());
-            new
-        })
-        .expect("replace");
-    assert_eq!(seq, 2);
-    assert_eq!(
-        contents(&s).0.keys().cloned().collect::<Vec<_>>(),
-        vec!["new".to_owned()]
-    );
-    assert_eq!(
-        fs::metadata(dir.path().join(JOURNAL)).map(|m| m.len()).ok(),
-        Some(0)
-    );
-    // Writes go on after the switch, and everything survives a crash.
-    put(&s, 1, "after", "3").await.expect("write after replace");
-    drop(s);
-    let s = Store::<Kv>::open(dir.path(), 1000).expect("reopen");
-    let (a, b) = contents(&s);
-    assert_eq!(
-        a.keys().cloned().collect::<Vec<_>>(),
-        vec!["new".to_owned()]
-    );
-    assert_eq!(
-        b.keys().cloned().collect::<Vec<_>>(),
-        vec!["after".to_owned()]
-    );
-}
-
-#[tokio::test]
-async fn a_committed_restore_is_finished_at_start_up_and_an_uncommitted_one_discarded() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::<Kv>::open(dir.path(), 1000).expect("open");
-    put(&s, 0, "old", "1").await.expect("write");
-    drop(s);
-    let restored = br#"{"versao": 1, "seq": 9, "registros": [["restored", "r"]]}"#;
-    // Uncommitted: files written, no marker -> ignored and removed.
-    fs::write(dir.path().join("a.json.restore"), restored).expect("write");
-    let s = Store::<Kv>::open(dir.path(), 1000).expect("open");
-    assert!(contents(&s).0.contains_key("old"));
-    assert!(!dir.path().join("a.json.restore").exists());
-    drop(s);
-    // Committed: marker present -> the switch is completed.
-    fs::write(dir.path().join("a.json.restore"), restored).expect("write");
-    fs::write(
-        dir.path().join("b.json.restore"),
-        br#"{"versao": 1, "seq": 9, "registros": []}"#,
-    )
-    .expect("write");
-    fs::write(dir.path().join(RESTORE_MARKER), b"9").expect("marker");
-    let s = Store::<Kv>::open(dir.path(), 1000).expect("open");
-    let (a, _) = contents(&s);
-    assert_eq!(
-        a.keys().cloned().collect::<Vec<_>>(),
-        vec!["restored".to_owned()]
-    );
-    assert!(!dir.path().join(RESTORE_MARKER).exists());
-}
-
-#[tokio::test]
-async fn a_restore_that_fails_after_its_commit_marker_refuses_every_later_write() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::<Kv>::open(dir.path(), 1000).expect("open");
-    put(&s, 0, "old", "1").await.expect("write");
-    // A non-empty folder where `a.json` goes: the rename after the commit marker fails.
-    fs::create_dir_all(dir.path().join("a.json").join("obstacle")).expect("obstacle");
-    let r = s.replace(|_| {
-        let mut new = Kv::default();
-        new.a.insert("new".into(), "2".into());
-        new
-    });
-    assert!(r.is_err(), "the switch could not finish");
-    assert!(dir.path().join(RESTORE_MARKER).exists(), "committed");
-    // The next start finishes the switch: a write acknowledged now would be lost.
-    assert!(
-        put(&s, 1, "lost", "3").await.is_err(),
-        "a write after a committed but unfinished restore must be refused"
-    );
-    assert!(!s.writable(), "health shows the store is not writable");
-    assert!(
-        contents(&s).0.contains_key("new"),
-        "memory shows what a restart will show"
-    );
-    drop(s);
-    fs::remove_dir_all(dir.path().join("a.json")).expect("remove obstacle");
-    let s = Store::<Kv>::open(dir.path(), 1000).expect("reopen");
-    let (a, b) = contents(&s);
-    assert_eq!(
-        a.keys().cloned().collect::<Vec<_>>(),
-        vec!["new".to_owned()]
-    );
-    assert!(b.is_empty(), "{b:?}");
-}
-
-#[tokio::test]
-async fn replace_after_hands_over_a_copy_no_acknowledged_write_misses() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::<Kv>::open(dir.path(), 1000).expect("open");
-    put(&s, 0, "k", "1").await.expect("write");
-    let (seq, copy) = s
-        .replace_after(
-            &[true, false],
-            |seq, files, cur| {
-                assert_eq!(seq, 1);
-                assert!(cur.a.contains_key("k"));
-                Ok(files)
-            },
-            |_| Kv::default(),
-        )
-        .expect("replace");
-    assert_eq!(seq, 2);
-    assert_eq!(copy.len(), 1);
-    assert_eq!(copy[0].0, "a.json");
-    let mut fresh = Kv::default();
-    assert_eq!(fresh.load_collection(0, &copy[0].1).expect("parses"), 1);
-    assert_eq!(fresh.a.get("k").map(String::as_str), Some("1"));
-    // A failing `before` changes nothing.
-    put(&s, 0, "x", "2").await.expect("write");
-    let r = s.replace_after(
-        &[true, true],
-        |_, _, _| Err::<(), _>(io::Error::other("disk full")),
-        |_| Kv::default(),
-    );
-    assert!(r.is_err());
-    assert!(contents(&s).0.contains_key("x"));
-    put(&s, 0, "y", "3").await.expect("writes go on");
-}
-
-#[tokio::test]
-async fn temp_files_of_a_crash_mid_write_are_removed_at_start() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::<Kv>::open(dir.path(), 1000).expect("open");
-    put(&s, 0, "k", "1").await.expect("write");
-    drop(s);
-    let restos = [
-        "a.json.tmp",
-        "a.json.restore",
-        "a.json.restore.tmp",
-        "RESTORE.tmp",
-        "journal.jsonl.tmp",
-    ];
-    for r in restos {
-        fs::write(dir.path().join(r), b"half").expect("plant");
-    }
-    let s = Store::<Kv>::open(dir.path(), 1000).expect("reopen");
-    for r in restos {
-        assert!(!dir.path().join(r).exists(), "{r} removed");
-    }
-    assert!(contents(&s).0.contains_key("k"));
 }
