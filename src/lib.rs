@@ -14,6 +14,7 @@ pub mod models;
 pub mod repositories;
 pub mod router;
 pub mod services;
+pub mod worker;
 
 pub use app::{build_router, open_state, serve};
 pub use config::Config;

@@ -18,8 +18,9 @@ use crate::domain::{parse_date, parse_datetime};
 use crate::error::AppError;
 use crate::error::Erros;
 use crate::error::problem_response;
+use crate::infra::arquivos::{listar, nome_valido};
 use crate::services::AppState;
-use crate::services::backups::{self, Enviado, Restaurado, nome_valido};
+use crate::services::backups::{self, Enviado, Restaurado};
 use crate::services::relatorios::{self, ParamsRelatorio};
 
 /// Answer of the listing routes.
@@ -44,7 +45,7 @@ async fn listing(
     prefix: &'static str,
     ext: &'static str,
 ) -> Result<Json<Arquivos>, AppError> {
-    let arquivos = tokio::task::spawn_blocking(move || backups::listar(&dir, prefix, ext))
+    let arquivos = tokio::task::spawn_blocking(move || listar(&dir, prefix, ext))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
         .map_err(|e| AppError::Internal(format!("listing {prefix}: {e}")))?;

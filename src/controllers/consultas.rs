@@ -9,14 +9,11 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina, Patch};
-use crate::domain::{Intervalo, parse_date, parse_momento, texto_opcional};
+use crate::domain::{Intervalo, MAX_OBS, parse_date, parse_momento, texto_opcional};
 use crate::error::{AppError, Erros};
 use crate::models::{Consulta, StatusConsulta};
 use crate::services::consultas::{AlteraConsulta, Filtro, NovaConsulta};
 use crate::services::{self, AppState};
-
-/// Longest accepted `observacoes`.
-pub(crate) const MAX_OBS: usize = 2000;
 
 /// Body of `POST /consultas`.
 #[derive(Debug, Deserialize, ToSchema)]

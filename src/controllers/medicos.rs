@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina, Patch, opcional, patch_opcional};
-use crate::domain::{Crm, Email, Nome, Telefone};
+use crate::domain::{Crm, Email, Nome, Telefone, especialidade};
 use crate::error::{AppError, Erros};
 use crate::models::Medico;
 use crate::services::medicos::{AlteraMedico, NovoMedico};
@@ -62,14 +62,6 @@ pub struct MedicoUpdate {
 pub struct FiltroMedicos {
     /// Only this speciality (ignores case and accents).
     pub especialidade: Option<String>,
-}
-
-pub(crate) fn especialidade(s: &str) -> Result<String, &'static str> {
-    match crate::domain::trim(s) {
-        "" => Err("não pode ser vazia"),
-        t if t.chars().count() > 100 => Err("deve ter no máximo 100 caracteres"),
-        t => Ok(t.to_owned()),
-    }
 }
 
 /// A required text field of a partial update: missing keeps it, null/"" is an error.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina, Patch, opcional, patch_opcional};
-use crate::domain::{Cpf, Email, Nome, Telefone, parse_date, texto_opcional};
+use crate::domain::{Cpf, Email, Nome, Telefone, convenio, parse_date};
 use crate::error::{AppError, Erros};
 use crate::models::Paciente;
 use crate::services::pacientes::{AlteraPaciente, NovoPaciente};
@@ -76,12 +76,6 @@ pub struct PacienteUpdate {
 pub struct BuscaPacientes {
     /// Part of the name or CPF (ignores case and accents).
     pub q: Option<String>,
-}
-
-pub(crate) fn convenio(s: &str) -> Result<String, &'static str> {
-    texto_opcional(Some(s), 100)
-        .map(Option::unwrap_or_default)
-        .map_err(|_| "deve ter no máximo 100 caracteres")
 }
 
 /// A birth date: a date, not in the future, from 1900 on.

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::consultas::{NovaConsulta, check_overlaps, check_refs};
+use super::grade::{self, day_minutes, grid, within_faixas};
+use super::horarios::{covered_slots, horarios_do_dia};
 use super::{App, horarios, new_id, tarefas};
-use crate::domain::{DiaSemana, Hora, Intervalo, Momento, format_datetime};
+use crate::domain::{DiaSemana, Intervalo, Momento, format_datetime};
 use crate::error::AppError;
 use crate::models::{Horario, Reserva, TipoTarefa};
 use crate::repositories::{Db, Op};
@@ -28,27 +30,6 @@ pub enum Estado {
     Reservado,
     /// Covered by a non-cancelled appointment.
     Ocupado,
-}
-
-fn step(minutes: u16) -> SignedDuration {
-    SignedDuration::from_mins(i64::from(minutes))
-}
-
-/// A doctor's horários on one weekday, by start.
-pub fn horarios_do_dia(db: &Db, medico_id: &str, dia: DiaSemana) -> Vec<Arc<Horario>> {
-    horarios::of_medico(db, medico_id)
-        .filter(|h| h.dia_semana == dia)
-        .cloned()
-        .collect()
-}
-
-/// The grid slot starts of one horário on one date.
-fn grid(h: &Horario, date: Date, minutes: u16) -> impl Iterator<Item = DateTime> + '_ {
-    let end = h.hora_fim.minutes();
-    (h.hora_inicio.minutes()..)
-        .step_by(usize::from(minutes.max(1)))
-        .take_while(move |m| m + minutes <= end)
-        .map(move |m| date.at((m / 60) as i8, (m % 60) as i8, 0, 0))
 }
 
 /// Whether `slot` is a grid start inside one of the doctor's horários.
@@ -73,64 +54,14 @@ pub fn within_hours(db: &Db, medico_id: &str, iv: Intervalo) -> bool {
     within_faixas(&faixas, start, end)
 }
 
-/// `[inicio, fim)` as minutes of `inicio`'s day (an end with seconds rounds up), or `None`
-/// when it ends on another day.
-pub fn day_minutes(inicio: DateTime, fim: DateTime) -> Option<(i32, i32)> {
-    let start = i32::from(inicio.hour()) * 60 + i32::from(inicio.minute());
-    if fim.date() != inicio.date() {
-        return None;
-    }
-    Some((
-        start,
-        i32::from(fim.hour()) * 60 + i32::from(fim.minute()) + i32::from(fim.second() > 0),
-    ))
-}
-
-/// Whether the minutes `[start, end)` of a day lie inside one stretch of `faixas`
-/// (`(inicio, fim)` of that day's horários, by start; adjacent ones join).
-pub fn within_faixas(faixas: &[(Hora, Hora)], start: i32, end: i32) -> bool {
-    let mut stretch: Option<(i32, i32)> = None;
-    for (ini, fim) in faixas {
-        let (a, b) = (i32::from(ini.minutes()), i32::from(fim.minutes()));
-        stretch = match stretch {
-            Some((s, e)) if a <= e => Some((s, e.max(b))),
-            Some((s, e)) => {
-                if s <= start && end <= e {
-                    return true;
-                }
-                Some((a, b))
-            }
-            None => Some((a, b)),
-        };
-    }
-    stretch.is_some_and(|(s, e)| s <= start && end <= e)
-}
-
-/// The grid slots of the doctor that `[inicio, fim)` covers, in time order.
-pub fn covered_slots(
-    db: &Db,
-    medico_id: &str,
-    inicio: DateTime,
-    fim: DateTime,
-    minutes: u16,
-) -> Vec<DateTime> {
-    let mut out = Vec::new();
-    let mut date = inicio.date();
-    while date <= fim.date() {
-        for h in horarios_do_dia(db, medico_id, DiaSemana::of(date)) {
-            out.extend(
-                grid(&h, date, minutes)
-                    .filter(|s| *s < fim && s.saturating_add(step(minutes)) > inicio),
-            );
-        }
-        match date.tomorrow() {
-            Ok(d) => date = d,
-            Err(_) => break,
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
+/// The field message for a `slot` that is not a grid start of `medico_id`.
+fn fora_da_grade(db: &Db, medico_id: &str, slot: DateTime, minutes: u16) -> String {
+    let dia = DiaSemana::of(slot.date());
+    let faixas: Vec<(u16, u16)> = horarios_do_dia(db, medico_id, dia)
+        .iter()
+        .map(|h| (h.hora_inicio.minutes(), h.hora_fim.minutes()))
+        .collect();
+    grade::fora_da_grade(&faixas, dia, slot, minutes)
 }
 
 /// Whether a live hold covers the doctor's slot.
@@ -488,7 +419,7 @@ fn check_slot(app: &App, db: &Db, medico_id: &str, slot: DateTime) -> Result<(),
     if !on_grid(db, medico_id, slot, app.config.slot_minutes) {
         return Err(AppError::campo(
             "slot",
-            super::grade::fora_da_grade(db, medico_id, slot, app.config.slot_minutes),
+            fora_da_grade(db, medico_id, slot, app.config.slot_minutes),
         ));
     }
     if slot < app.clock.now_local() {
@@ -556,7 +487,7 @@ pub async fn liberar(app: &App, medico_id: &str, slot: DateTime) -> Result<Liber
                 if !on_grid(db, medico_id, slot, minutes) {
                     return Err(AppError::campo(
                         "slot",
-                        super::grade::fora_da_grade(db, medico_id, slot, minutes),
+                        fora_da_grade(db, medico_id, slot, minutes),
                     ));
                 }
                 let estado = slot_state(db, medico_id, slot, minutes, now, app.clock.tz());

@@ -122,7 +122,7 @@ fn slots_of(app: &App, c: &Consulta) -> Vec<DateTime> {
     if !c.blocks_time() {
         return Vec::new();
     }
-    super::agenda::covered_slots(
+    super::horarios::covered_slots(
         &app.store.read(),
         &c.medico_id,
         c.inicio,

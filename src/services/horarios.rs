@@ -9,7 +9,7 @@ use jiff::civil::DateTime;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{App, new_id};
+use super::{App, grade, new_id};
 use crate::domain::{DiaSemana, Hora, Intervalo, overlaps};
 use crate::error::AppError;
 use crate::models::Horario;
@@ -45,6 +45,30 @@ pub fn of_medico<'a>(
     let lo = (medico_id.to_owned(), DiaSemana::Segunda, Hora::MIN);
     let hi = (medico_id.to_owned(), DiaSemana::Domingo, Hora::MAX);
     db.horarios.range(Bound::Included(lo), Bound::Included(hi))
+}
+
+/// A doctor's horários on one weekday, by start.
+pub fn horarios_do_dia(db: &Db, medico_id: &str, dia: DiaSemana) -> Vec<Arc<Horario>> {
+    of_medico(db, medico_id)
+        .filter(|h| h.dia_semana == dia)
+        .cloned()
+        .collect()
+}
+
+/// The grid slots of the doctor that `[inicio, fim)` covers, in time order.
+pub fn covered_slots(
+    db: &Db,
+    medico_id: &str,
+    inicio: DateTime,
+    fim: DateTime,
+    minutes: u16,
+) -> Vec<DateTime> {
+    grade::covered_slots(
+        |dia| horarios_do_dia(db, medico_id, dia),
+        inicio,
+        fim,
+        minutes,
+    )
 }
 
 pub(crate) fn check(
@@ -132,7 +156,7 @@ fn afetadas(db: &Db, old: &Horario, new: Option<Faixa>, now: DateTime) -> Vec<St
         .filter(|c| DiaSemana::of(c.inicio.date()) == old.dia_semana)
         .filter(|c| {
             // Minutes of the appointment's first day (one that runs past midnight to its end).
-            let (start, end) = super::agenda::day_minutes(c.inicio, c.fim).unwrap_or((
+            let (start, end) = grade::day_minutes(c.inicio, c.fim).unwrap_or((
                 i32::from(c.inicio.hour()) * 60 + i32::from(c.inicio.minute()),
                 24 * 60,
             ));
@@ -143,7 +167,7 @@ fn afetadas(db: &Db, old: &Horario, new: Option<Faixa>, now: DateTime) -> Vec<St
             overlaps(start, end, a, b)
         })
         .filter(|c| {
-            let Some((start, end)) = super::agenda::day_minutes(c.inicio, c.fim) else {
+            let Some((start, end)) = grade::day_minutes(c.inicio, c.fim) else {
                 return true;
             };
             let mut faixas: Vec<(Hora, Hora)> = of_medico(db, &old.medico_id)
@@ -154,7 +178,7 @@ fn afetadas(db: &Db, old: &Horario, new: Option<Faixa>, now: DateTime) -> Vec<St
                 faixas.push((f.hora_inicio, f.hora_fim));
                 faixas.sort();
             }
-            !super::agenda::within_faixas(&faixas, start, end)
+            !grade::within_faixas(&faixas, start, end)
         })
         .map(|c| c.id.clone())
         .collect()
