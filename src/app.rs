@@ -154,7 +154,11 @@ async fn automatic_backups(state: AppState) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(e) = crate::services::backups::solicitar(&state, "automatico").await {
+                if let Err(e) = crate::services::backups::solicitar(
+                    &state,
+                    &crate::services::Contexto::interno("backup_automatico"),
+                    "automatico",
+                ).await {
                     tracing::warn!(target: "agendamento::backup", error = %e, "could not queue the automatic backup");
                 }
             }
@@ -253,8 +257,7 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use crate::repositories::{IdemEntry, Op};
-    use crate::services::idempotency;
-    use axum::http::StatusCode;
+    use crate::services::{Contexto, idempotency};
 
     #[tokio::test]
     async fn an_expired_answer_under_the_same_key_lets_the_request_run_again() {
@@ -273,17 +276,16 @@ mod tests {
         app.write(|_| Ok((vec![Op::PutIdem(old)], ())))
             .await
             .expect("seed");
-        let ctx = idempotency::IdemCtx {
-            key: "antiga".into(),
-            fingerprint: "g".into(),
+        let ctx = Contexto {
+            request_id: "teste".into(),
+            idempotencia: Some(idempotency::IdemCtx {
+                key: "antiga".into(),
+                fingerprint: "g".into(),
+            }),
+            status: 201,
         };
-        let out = idempotency::IDEM
-            .scope(
-                ctx,
-                app.commit(StatusCode::CREATED, |_| {
-                    Ok((vec![Op::DelReserva("nenhuma".into())], 7))
-                }),
-            )
+        let out = app
+            .commit(&ctx, |_| Ok((vec![Op::DelReserva("nenhuma".into())], 7)))
             .await;
         assert!(matches!(out, Ok(7)), "{out:?}");
         let stored = app

@@ -337,6 +337,16 @@ pub struct ErroTarefa {
     pub detail: String,
 }
 
+/// Answer of the routes that queue a backup or a report (202).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Enfileirado {
+    /// `enfileirado` (backup) or `processando` (report).
+    #[schema(example = "enfileirado")]
+    pub status: String,
+    /// The task; follow it at `/sistema/tasks/{task_id}`.
+    pub task_id: String,
+}
+
 /// A unit of background work, durable from the moment it is accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Tarefa {

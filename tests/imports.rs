@@ -438,3 +438,42 @@ fn src_has_no_import_cycle_between_top_level_modules_or_services_files() {
         panic!("import cycle between services files: {}", c.join(" -> "));
     }
 }
+
+#[test]
+fn nothing_below_the_controllers_names_axum_or_http_types() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    // The HTTP layer: handlers and middleware, the router, the app that wires them, the
+    // server loop, and the binary.
+    let http_layer = |m: &ModPath| {
+        matches!(
+            m.first().map(String::as_str),
+            Some("controllers" | "router" | "app" | "main")
+        ) || m == &["infra".to_string(), "server".to_string()]
+    };
+    let mut offenders = Vec::new();
+    for f in &files {
+        let m = module_of(&src, f);
+        if m.is_empty() || http_layer(&m) {
+            continue;
+        }
+        let code = strip(&std::fs::read_to_string(f).expect("read source"));
+        let b = code.as_bytes();
+        for krate in ["axum::", "http::", "hyper::", "tower_http::"] {
+            let mut i = 0;
+            while let Some(k) = code[i..].find(krate) {
+                let at = i + k;
+                i = at + krate.len();
+                if at == 0 || !(is_ident(b[at - 1]) || b[at - 1] == b':') {
+                    offenders.push(format!("{}: {}", m.join("::"), krate.trim_end_matches(':')));
+                }
+            }
+        }
+    }
+    offenders.dedup();
+    assert!(
+        offenders.is_empty(),
+        "HTTP types below the controllers: {offenders:?}"
+    );
+}

@@ -2,13 +2,12 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina, Patch};
+use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao};
 use crate::domain::{Intervalo, MAX_OBS, parse_date, parse_momento, texto_opcional};
 use crate::error::{AppError, Erros};
 use crate::models::{Consulta, StatusConsulta};
@@ -192,11 +191,13 @@ pub async fn find_consulta(
     responses((status = 201, body = Consulta)))]
 pub async fn create_consulta(
     State(app): State<AppState>,
+    req: Requisicao,
     JsonBody(body): JsonBody<ConsultaCreate>,
 ) -> Result<(StatusCode, Json<Arc<Consulta>>), AppError> {
     let nova = body.validate(app.clock.tz())?;
-    let c = services::consultas::create(&app, nova).await?;
-    Ok((StatusCode::CREATED, Json(c)))
+    let r = req.responde(StatusCode::CREATED);
+    let c = services::consultas::create(&app, r.ctx(), nova).await?;
+    Ok(r.json(c))
 }
 
 /// Changes an appointment's times, status or notes.
@@ -204,11 +205,15 @@ pub async fn create_consulta(
     request_body = ConsultaUpdate, responses((status = 200, body = Consulta)))]
 pub async fn update_consulta(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<ConsultaUpdate>,
-) -> Result<Json<Arc<Consulta>>, AppError> {
+) -> Result<(StatusCode, Json<Arc<Consulta>>), AppError> {
     let alt = body.validate(app.clock.tz())?;
-    services::consultas::update(&app, &id, alt).await.map(Json)
+    let r = req.responde(StatusCode::OK);
+    services::consultas::update(&app, r.ctx(), &id, alt)
+        .await
+        .map(|v| r.json(v))
 }
 
 /// Deletes an appointment.
@@ -216,10 +221,12 @@ pub async fn update_consulta(
     responses((status = 204, description = "Excluída")))]
 pub async fn delete_consulta(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
-    services::consultas::delete(&app, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let r = req.responde(StatusCode::NO_CONTENT);
+    services::consultas::delete(&app, r.ctx(), &id).await?;
+    Ok(r.vazia())
 }
 
 /// Books an appointment asynchronously, as the dashboard does: checks the body, the slot
@@ -229,9 +236,11 @@ pub async fn delete_consulta(
     responses((status = 202, body = crate::services::agenda::Agendado)))]
 pub async fn create_agendamento(
     State(app): State<AppState>,
+    req: Requisicao,
     JsonBody(body): JsonBody<ConsultaCreate>,
 ) -> Result<(StatusCode, Json<crate::services::agenda::Agendado>), AppError> {
     let nova = body.validate(app.clock.tz())?;
-    let out = services::agenda::agendar(&app, nova).await?;
-    Ok((StatusCode::ACCEPTED, Json(out)))
+    let r = req.responde(StatusCode::ACCEPTED);
+    let out = services::agenda::agendar(&app, r.ctx(), nova).await?;
+    Ok(r.json(out))
 }

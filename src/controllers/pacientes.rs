@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina, Patch, opcional, patch_opcional};
+use super::extract::{
+    ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, opcional, patch_opcional,
+};
 use crate::domain::{Cpf, Email, Nome, Telefone, convenio, parse_date};
 use crate::error::{AppError, Erros};
 use crate::models::Paciente;
@@ -192,11 +193,13 @@ pub async fn find_paciente(
     responses((status = 201, body = Paciente)))]
 pub async fn create_paciente(
     State(app): State<AppState>,
+    req: Requisicao,
     JsonBody(body): JsonBody<PacienteCreate>,
 ) -> Result<(StatusCode, Json<Arc<Paciente>>), AppError> {
     let novo = body.validate(app.clock.today())?;
-    let p = services::pacientes::create(&app, novo).await?;
-    Ok((StatusCode::CREATED, Json(p)))
+    let r = req.responde(StatusCode::CREATED);
+    let p = services::pacientes::create(&app, r.ctx(), novo).await?;
+    Ok(r.json(p))
 }
 
 /// Changes a patient's name, CPF, birth date or contact data.
@@ -204,11 +207,15 @@ pub async fn create_paciente(
     request_body = PacienteUpdate, responses((status = 200, body = Paciente)))]
 pub async fn update_paciente(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<PacienteUpdate>,
-) -> Result<Json<Arc<Paciente>>, AppError> {
+) -> Result<(StatusCode, Json<Arc<Paciente>>), AppError> {
     let alt = body.validate(app.clock.today())?;
-    services::pacientes::update(&app, &id, alt).await.map(Json)
+    let r = req.responde(StatusCode::OK);
+    services::pacientes::update(&app, r.ctx(), &id, alt)
+        .await
+        .map(|v| r.json(v))
 }
 
 /// Deletes a patient (409 while they have future active appointments).
@@ -216,8 +223,10 @@ pub async fn update_paciente(
     responses((status = 204, description = "Excluído")))]
 pub async fn delete_paciente(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
-    services::pacientes::delete(&app, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let r = req.responde(StatusCode::NO_CONTENT);
+    services::pacientes::delete(&app, r.ctx(), &id).await?;
+    Ok(r.vazia())
 }

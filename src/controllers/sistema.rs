@@ -1,11 +1,11 @@
 //! `GET /` and `GET /sistema/saude` (SPEC §8).
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::extract::Json;
 use crate::services::AppState;
 
 /// Answer of `GET /`.

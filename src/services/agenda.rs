@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
@@ -14,7 +13,7 @@ use utoipa::ToSchema;
 use super::consultas::{NovaConsulta, check_overlaps, check_refs};
 use super::grade::{self, day_minutes, grid, within_faixas};
 use super::horarios::{covered_slots, horarios_do_dia};
-use super::{App, horarios, new_id, tarefas};
+use super::{App, Contexto, horarios, new_id, tarefas};
 use crate::domain::{DiaSemana, Intervalo, Momento, format_datetime};
 use crate::error::AppError;
 use crate::models::{Horario, Reserva, TipoTarefa};
@@ -432,14 +431,19 @@ fn check_slot(app: &App, db: &Db, medico_id: &str, slot: DateTime) -> Result<(),
 }
 
 /// Holds a free slot for the configured TTL.
-pub async fn reservar(app: &App, medico_id: &str, slot: DateTime) -> Result<Reservado, AppError> {
+pub async fn reservar(
+    app: &App,
+    ctx: &Contexto,
+    medico_id: &str,
+    slot: DateTime,
+) -> Result<Reservado, AppError> {
     let minutes = app.config.slot_minutes;
     let now = Timestamp::now();
     let expira = now
         .saturating_add(SignedDuration::from_secs(app.config.hold_ttl_secs as i64))
         .unwrap_or(now);
     let out = app
-        .commit(StatusCode::OK, |db| {
+        .commit(ctx, |db| {
             check_slot(app, db, medico_id, slot)?;
             match slot_state(db, medico_id, slot, minutes, now, app.clock.tz()) {
                 Estado::Ocupado => return Err(slot_taken(slot)),
@@ -474,12 +478,17 @@ pub async fn reservar(app: &App, medico_id: &str, slot: DateTime) -> Result<Rese
 }
 
 /// Releases a hold: `liberado` if there was one, `disponivel` if the slot was free, 409 if booked.
-pub async fn liberar(app: &App, medico_id: &str, slot: DateTime) -> Result<Liberado, AppError> {
+pub async fn liberar(
+    app: &App,
+    ctx: &Contexto,
+    medico_id: &str,
+    slot: DateTime,
+) -> Result<Liberado, AppError> {
     let minutes = app.config.slot_minutes;
     let now = Timestamp::now();
     let out = app
         .commit_reply(
-            StatusCode::OK,
+            ctx,
             |db| {
                 if db.medicos.get(medico_id).is_none() {
                     return Err(AppError::not_found("Médico"));
@@ -593,7 +602,7 @@ pub struct ParamsAgendar {
 /// The synchronous half of `POST /consultas/agendar`: checks the body, the grid, working
 /// hours and the slot; holds the free slots it covers and journals the task, all in one
 /// write; then hands the task to the worker. Answers 202.
-pub async fn agendar(app: &App, nova: NovaConsulta) -> Result<Agendado, AppError> {
+pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Agendado, AppError> {
     let minutes = app.config.slot_minutes;
     let now = Timestamp::now();
     let expira = now
@@ -603,7 +612,7 @@ pub async fn agendar(app: &App, nova: NovaConsulta) -> Result<Agendado, AppError
     let iv = nova.intervalo;
     let (out, tarefa, new_holds) = app
         .commit_reply(
-            StatusCode::ACCEPTED,
+            ctx,
             |db| {
                 check_refs(db, &nova.paciente_id, &nova.medico_id)?;
                 check_slot(app, db, &nova.medico_id, iv.inicio).map_err(|e| match e {

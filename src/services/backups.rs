@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::{App, tarefas};
+use super::{App, Contexto, tarefas};
 use crate::error::AppError;
 use crate::infra::arquivos::{self, com_base, listar, nome_valido, publicar};
 use crate::infra::store::{SNAPSHOT_VERSION, StoreState};
-use crate::models::{Tarefa, TipoTarefa};
+use crate::models::{Enfileirado, Tarefa, TipoTarefa};
 use crate::repositories::{Db, IdemEntry};
 
 /// The collections a backup holds.
@@ -268,17 +268,11 @@ pub struct ParamsBackup {
 }
 
 /// Queues a backup; answers `{"status": "enfileirado", "task_id"}`.
-pub async fn solicitar(app: &App, tipo: &str) -> Result<serde_json::Value, AppError> {
+pub async fn solicitar(app: &App, ctx: &Contexto, tipo: &str) -> Result<Enfileirado, AppError> {
     let params = ParamsBackup {
         tipo: tipo.to_owned(),
     };
-    tarefas::enqueue(
-        app,
-        TipoTarefa::Backup,
-        &params,
-        |t| serde_json::json!({"status": "enfileirado", "task_id": t.id}),
-    )
-    .await
+    tarefas::enqueue(app, ctx, TipoTarefa::Backup, &params, "enfileirado").await
 }
 
 /// The worker's backup task: writes the archive, applies retention to automatic ones,
@@ -533,7 +527,7 @@ fn invalido(nome: &str, detail: &str) -> AppError {
 /// Restores an archive: validates it (422 and no change if bad), then, in one critical
 /// section that no write can enter, takes a safety backup of the current state and switches
 /// the data atomically, and reloads it live. One restore or upload at a time (409).
-pub async fn restaurar(app: &Arc<App>, nome: &str) -> Result<Restaurado, AppError> {
+pub async fn restaurar(app: &Arc<App>, ctx: &Contexto, nome: &str) -> Result<Restaurado, AppError> {
     let dir = app.config.backup_dir.clone();
     let regular = fs::symlink_metadata(dir.join(nome)).is_ok_and(|m| m.is_file());
     if !nome_valido(nome, "backup", "zip") || !regular {
@@ -542,8 +536,8 @@ pub async fn restaurar(app: &Arc<App>, nome: &str) -> Result<Restaurado, AppErro
     let vez = Vez::tomar()?;
     let app2 = app.clone();
     let nome2 = nome.to_owned();
-    // Taken here: the blocking thread does not see the request's task-local.
-    let idem = super::idempotency::current();
+    // The blocking work gets its own copy of the request's context.
+    let ctx = ctx.clone();
     // The turn moves into the blocking work: it is released when the work ends, even if
     // the client went away meanwhile.
     let out = tokio::task::spawn_blocking(move || -> Result<Restaurado, AppError> {
@@ -574,11 +568,11 @@ pub async fn restaurar(app: &Arc<App>, nome: &str) -> Result<Restaurado, AppErro
                     };
                     // The Idempotency-Key answer goes into the switched state itself, so a
                     // retry of this request is replayed, never restored twice.
-                    resposta.set(match idem {
-                        Some(ctx) => Some(Arc::new(IdemEntry {
-                            key: ctx.key,
-                            fingerprint: ctx.fingerprint,
-                            status: 200,
+                    resposta.set(match &ctx.idempotencia {
+                        Some(idem) => Some(Arc::new(IdemEntry {
+                            key: idem.key.clone(),
+                            fingerprint: idem.fingerprint.clone(),
+                            status: ctx.status,
                             body: serde_json::to_string(&out).map_err(io::Error::other)?,
                             created: jiff::Timestamp::now().as_second(),
                         })),
@@ -659,7 +653,11 @@ impl Drop for Temporario {
 /// temporary file within `--backup-upload-max-bytes` (413 beyond), validates it exactly as a
 /// restore does (422 `backup_invalido`, nothing stored), and publishes it under a new backup
 /// name. Validation takes the restore's turn (409 while a restore or another upload runs).
-pub async fn enviar(app: &Arc<App>, body: axum::body::Body) -> Result<Enviado, AppError> {
+pub async fn enviar<E: std::fmt::Display>(
+    app: &Arc<App>,
+    ctx: &Contexto,
+    mut stream: impl futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+) -> Result<Enviado, AppError> {
     use futures_util::StreamExt as _;
     use tokio::io::AsyncWriteExt as _;
 
@@ -670,7 +668,6 @@ pub async fn enviar(app: &Arc<App>, body: axum::body::Body) -> Result<Enviado, A
     let mut file = tokio::fs::File::create(&tmp).await.map_err(storage)?;
     let max = app.config.backup_upload_max_bytes;
     let mut total = 0u64;
-    let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| AppError::InvalidJson(format!("corpo interrompido: {e}")))?;
         total += chunk.len() as u64;
@@ -683,6 +680,7 @@ pub async fn enviar(app: &Arc<App>, body: axum::body::Body) -> Result<Enviado, A
     drop(file);
     let vez = Vez::tomar()?;
     let app2 = app.clone();
+    let request_id = ctx.request_id.clone();
     let out = tokio::task::spawn_blocking(move || -> Result<Enviado, AppError> {
         let _vez = vez;
         let (db, _) = carregar(&app2, &tmp).map_err(|d| AppError::Unprocessable {
@@ -692,7 +690,7 @@ pub async fn enviar(app: &Arc<App>, body: axum::body::Body) -> Result<Enviado, A
         let base = base_name("backup", &app2.clock.stamp(), &app2);
         let arquivo = publicar(&dir, &tmp, &base, "zip").map_err(storage)?;
         guarda.publicado();
-        tracing::info!(target: "agendamento::backup", arquivo = %arquivo, bytes = total, "uploaded backup stored");
+        tracing::info!(target: "agendamento::backup", arquivo = %arquivo, bytes = total, %request_id, "uploaded backup stored");
         Ok(Enviado {
             arquivo,
             contagens: Contagens::of(&db),

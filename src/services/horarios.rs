@@ -4,12 +4,11 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use jiff::civil::DateTime;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{App, grade, new_id};
+use super::{App, Contexto, grade, new_id};
 use crate::domain::{DiaSemana, Hora, Intervalo, overlaps};
 use crate::error::AppError;
 use crate::models::Horario;
@@ -111,8 +110,13 @@ fn serde_plain_dia(d: DiaSemana) -> String {
 }
 
 /// Adds a horário to a doctor (404 unknown doctor, 409 overlap).
-pub async fn create(app: &App, medico_id: &str, f: Faixa) -> Result<Arc<Horario>, AppError> {
-    app.commit(StatusCode::CREATED, |db| {
+pub async fn create(
+    app: &App,
+    ctx: &Contexto,
+    medico_id: &str,
+    f: Faixa,
+) -> Result<Arc<Horario>, AppError> {
+    app.commit(ctx, |db| {
         if db.medicos.get(medico_id).is_none() {
             return Err(AppError::not_found("Médico"));
         }
@@ -194,9 +198,14 @@ fn log_afetadas(h: &Horario, ids: &[String], what: &str) {
 
 /// Changes a horário (404 unknown, 422 bad range, 409 overlap); also answers which active
 /// appointments now lie outside the doctor's working hours.
-pub async fn update(app: &App, id: &str, alt: AlteraHorario) -> Result<HorarioAlterado, AppError> {
+pub async fn update(
+    app: &App,
+    ctx: &Contexto,
+    id: &str,
+    alt: AlteraHorario,
+) -> Result<HorarioAlterado, AppError> {
     let now = app.clock.now_local();
-    app.commit(StatusCode::OK, |db| {
+    app.commit(ctx, |db| {
         let old = db
             .horarios
             .get(id)
@@ -235,9 +244,9 @@ pub async fn update(app: &App, id: &str, alt: AlteraHorario) -> Result<HorarioAl
 
 /// Deletes a horário (404 unknown). The active appointments it leaves outside working
 /// hours are logged (the answer is a bodiless 204, SPEC §2).
-pub async fn delete(app: &App, id: &str) -> Result<Arc<Horario>, AppError> {
+pub async fn delete(app: &App, ctx: &Contexto, id: &str) -> Result<Arc<Horario>, AppError> {
     let now = app.clock.now_local();
-    app.commit(StatusCode::NO_CONTENT, |db| {
+    app.commit(ctx, |db| {
         let old = db
             .horarios
             .get(id)

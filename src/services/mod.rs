@@ -5,6 +5,7 @@ pub mod agenda;
 pub mod backup_regras;
 pub mod backups;
 pub mod consultas;
+pub mod contexto;
 pub mod grade;
 pub mod horarios;
 pub mod idempotency;
@@ -16,7 +17,6 @@ pub mod tarefas;
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use serde::Serialize;
 
 use crate::config::Config;
@@ -24,6 +24,8 @@ use crate::domain::Relogio;
 use crate::error::AppError;
 use crate::infra::store::Store;
 use crate::repositories::{Db, IdemEntry, Op};
+
+pub use contexto::Contexto;
 
 /// Everything a request needs, shared by all handlers.
 pub struct App {
@@ -73,24 +75,25 @@ impl App {
     /// Runs a write whose result is the response body, see [`App::commit_reply`].
     pub async fn commit<T: Serialize>(
         &self,
-        status: StatusCode,
+        ctx: &Contexto,
         decide: impl FnOnce(&Db) -> Result<(Vec<Op>, T), AppError>,
     ) -> Result<T, AppError> {
-        self.commit_reply(status, decide, |t| t).await
+        self.commit_reply(ctx, decide, |t| t).await
     }
 
     /// Runs a write through the store. When the request carries an `Idempotency-Key` and
-    /// changes something, the answer (`status` + `reply(out)` as JSON) is journaled in the
+    /// changes something, the answer (`ctx.status` + `reply(out)` as JSON) is journaled in the
     /// same entry as the change, so a crash can never keep one without the other; the same
     /// entry forgets a few expired answers, and past `--idempotencia-max` live answers the
     /// request is refused (429) before anything changes.
     pub async fn commit_reply<T, R: Serialize>(
         &self,
-        status: StatusCode,
+        ctx: &Contexto,
         decide: impl FnOnce(&Db) -> Result<(Vec<Op>, T), AppError>,
         reply: impl FnOnce(&T) -> &R,
     ) -> Result<T, AppError> {
-        let idem = idempotency::current();
+        let idem = ctx.idempotencia.as_ref();
+        let status = ctx.status;
         let max = self.config.idempotencia_max;
         self.store
             .write(|db| {
@@ -115,9 +118,9 @@ impl App {
                         .map_err(|e| AppError::Internal(e.to_string()))?;
                     ops.extend(prune);
                     ops.push(Op::PutIdem(Arc::new(IdemEntry {
-                        key: ctx.key,
-                        fingerprint: ctx.fingerprint,
-                        status: status.as_u16(),
+                        key: ctx.key.clone(),
+                        fingerprint: ctx.fingerprint.clone(),
+                        status,
                         body,
                         created: now,
                     })));

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::relatorio_pdf::{LinhaRelatorio, Relatorio, contem_identificador, render};
-use super::{App, tarefas};
+use super::{App, Contexto, tarefas};
 use crate::error::{AppError, CampoErro};
 use crate::infra::arquivos;
-use crate::models::{Tarefa, TipoTarefa};
+use crate::models::{Enfileirado, Tarefa, TipoTarefa};
 
 /// Body of `POST /relatorios/gerar` (all optional; dates inclusive).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -28,7 +28,11 @@ pub struct ParamsRelatorio {
 }
 
 /// Checks the filters (422 for an unknown doctor or a reversed period) and queues the report.
-pub async fn solicitar(app: &App, p: ParamsRelatorio) -> Result<serde_json::Value, AppError> {
+pub async fn solicitar(
+    app: &App,
+    ctx: &Contexto,
+    p: ParamsRelatorio,
+) -> Result<Enfileirado, AppError> {
     let mut errs = Vec::new();
     if let Some(m) = &p.medico_id
         && app.store.read().medicos.get(m).is_none()
@@ -46,13 +50,7 @@ pub async fn solicitar(app: &App, p: ParamsRelatorio) -> Result<serde_json::Valu
     if !errs.is_empty() {
         return Err(AppError::Validation(errs));
     }
-    tarefas::enqueue(
-        app,
-        TipoTarefa::GerarRelatorio,
-        &p,
-        |t| serde_json::json!({"status": "processando", "task_id": t.id}),
-    )
-    .await
+    tarefas::enqueue(app, ctx, TipoTarefa::GerarRelatorio, &p, "processando").await
 }
 
 fn data_br(d: Date) -> String {

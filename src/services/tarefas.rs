@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use serde::Serialize;
 
-use super::{App, new_id};
+use super::{App, Contexto, new_id};
 use crate::error::AppError;
 use crate::infra::queue::Lane;
-use crate::models::{ErroTarefa, StatusTarefa, Tarefa, TipoTarefa};
+use crate::models::{Enfileirado, ErroTarefa, StatusTarefa, Tarefa, TipoTarefa};
 use crate::repositories::Op;
 
 /// How a task attempt ended, when it did not succeed.
@@ -84,7 +83,7 @@ fn check_bulk_room(db: &crate::repositories::Db, max: usize) -> Result<(), AppEr
         return Ok(());
     }
     Err(AppError::Busy {
-        status: StatusCode::TOO_MANY_REQUESTS,
+        status: 429,
         code: "queue_full",
         detail: format!(
             "Já há {queued} backups e relatórios na fila (o máximo é {max}); nada foi enfileirado. Tente novamente quando terminarem."
@@ -93,20 +92,25 @@ fn check_bulk_room(db: &crate::repositories::Db, max: usize) -> Result<(), AppEr
     })
 }
 
-/// Journals a new task on its own and hands it to the worker (backups, reports); 429 past
-/// `--tarefas-fila-max` unfinished ones.
+/// Journals a new task on its own and hands it to the worker (backups, reports); answers
+/// `{status, task_id}`; 429 past `--tarefas-fila-max` unfinished ones.
 pub async fn enqueue<P: Serialize>(
     app: &App,
+    ctx: &Contexto,
     tipo: TipoTarefa,
     params: &P,
-    reply: impl Fn(&Tarefa) -> serde_json::Value,
-) -> Result<serde_json::Value, AppError> {
+    status: &'static str,
+) -> Result<Enfileirado, AppError> {
     let t = nova(tipo, params, app.clock.stamp())?;
     let max = app.config.tarefas_fila_max;
     let out = app
-        .commit(StatusCode::ACCEPTED, |db| {
+        .commit(ctx, |db| {
             check_bulk_room(db, max)?;
-            Ok((vec![Op::PutTarefa(t.clone())], reply(&t)))
+            let reply = Enfileirado {
+                status: status.to_owned(),
+                task_id: t.id.clone(),
+            };
+            Ok((vec![Op::PutTarefa(t.clone())], reply))
         })
         .await?;
     accepted(app, &t);
