@@ -10,8 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{ApiQuery, Json, JsonBody, Requisicao};
 use crate::domain::{parse_date, parse_datetime};
 use crate::error::{AppError, Erros};
+use crate::models::{Estado, Liberado, Reservado};
 use crate::services::AppState;
-use crate::services::agenda::{self, Estado, Liberado, Reservado, SlotsMedico};
+use crate::services::agenda::{self, SlotsMedico};
 
 /// Query of `GET /agenda/slots`.
 #[derive(Debug, Deserialize, IntoParams)]

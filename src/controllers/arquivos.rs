@@ -19,8 +19,9 @@ use crate::error::AppError;
 use crate::error::Erros;
 use crate::infra::arquivos::{listar, nome_valido};
 use crate::models::Enfileirado;
+use crate::models::{Enviado, Restaurado};
 use crate::services::AppState;
-use crate::services::backups::{self, Enviado, Restaurado};
+use crate::services::backups;
 use crate::services::relatorios::{self, ParamsRelatorio};
 
 /// Answer of the listing routes.

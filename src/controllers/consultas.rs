@@ -233,12 +233,12 @@ pub async fn delete_consulta(
 /// grid, working hours and the slot now (422/409), holds the slot and queues the booking.
 /// Follow the task at `/sistema/tasks/{task_id}` or on the event stream.
 #[utoipa::path(post, path = "/consultas/agendar", tag = "consultas", request_body = ConsultaCreate,
-    responses((status = 202, body = crate::services::agenda::Agendado)))]
+    responses((status = 202, body = crate::models::Agendado)))]
 pub async fn create_agendamento(
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<ConsultaCreate>,
-) -> Result<(StatusCode, Json<crate::services::agenda::Agendado>), AppError> {
+) -> Result<(StatusCode, Json<crate::models::Agendado>), AppError> {
     let nova = body.validate(app.clock.tz())?;
     let r = req.responde(StatusCode::ACCEPTED);
     let out = services::agenda::agendar(&app, r.ctx(), nova).await?;

@@ -11,7 +11,8 @@ use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Requisica
 use crate::domain::{DiaSemana, Hora};
 use crate::error::{AppError, Erros};
 use crate::models::Horario;
-use crate::services::horarios::{AlteraHorario, Faixa, HorarioAlterado};
+use crate::models::HorarioAlterado;
+use crate::services::horarios::{AlteraHorario, Faixa};
 use crate::services::{self, AppState};
 
 /// Body of `POST /horarios/medico/{medico_id}`.

@@ -8,7 +8,6 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::consultas::{NovaConsulta, check_overlaps, check_refs};
 use super::grade::{self, day_minutes, grid, within_faixas};
@@ -16,20 +15,8 @@ use super::horarios::{covered_slots, horarios_do_dia};
 use super::{App, Contexto, horarios, new_id, tarefas};
 use crate::domain::{DiaSemana, Intervalo, Momento, format_datetime};
 use crate::error::AppError;
-use crate::models::{Horario, Reserva, TipoTarefa};
+use crate::models::{Agendado, Estado, Horario, Liberado, Reserva, Reservado, TipoTarefa};
 use crate::repositories::{Db, Op};
-
-/// A slot's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Estado {
-    /// Free.
-    Disponivel,
-    /// Held by a live hold.
-    Reservado,
-    /// Covered by a non-cancelled appointment.
-    Ocupado,
-}
 
 /// Whether `slot` is a grid start inside one of the doctor's horários.
 pub fn on_grid(db: &Db, medico_id: &str, slot: DateTime, minutes: u16) -> bool {
@@ -334,47 +321,6 @@ pub fn slots(
         out.push((id, list));
     }
     out
-}
-
-/// Answer of `POST /agenda/reservar`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Reservado {
-    /// `reservado`.
-    #[schema(example = "reservado")]
-    pub status: String,
-    /// The slot, clinic-local.
-    #[schema(example = "2026-03-02T08:00:00")]
-    pub slot: String,
-    /// The doctor.
-    pub medico_id: String,
-    /// When the hold lapses (RFC 3339).
-    pub expira_em: String,
-}
-
-/// Answer of `POST /agenda/liberar`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Liberado {
-    /// `liberado` when a hold was released, `disponivel` when the slot was already free.
-    #[schema(example = "liberado")]
-    pub status: String,
-    /// The slot, clinic-local.
-    pub slot: String,
-    /// The doctor.
-    pub medico_id: String,
-}
-
-/// Answer of `POST /consultas/agendar`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Agendado {
-    /// `pendente`.
-    #[schema(example = "pendente")]
-    pub status: String,
-    /// The booking task; follow it at `/sistema/tasks/{task_id}`.
-    pub task_id: String,
-    /// The first slot, clinic-local.
-    pub slot: String,
-    /// `Consulta em processamento.`
-    pub mensagem: String,
 }
 
 fn slot_taken(slot: DateTime) -> AppError {

@@ -15,13 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
 use super::{App, Contexto, tarefas};
 use crate::error::AppError;
 use crate::infra::arquivos::{self, com_base, listar, nome_valido, publicar};
 use crate::infra::store::{SNAPSHOT_VERSION, StoreState};
-use crate::models::{Enfileirado, Tarefa, TipoTarefa};
+use crate::models::{Contagens, Enfileirado, Enviado, Restaurado, Tarefa, TipoTarefa};
 use crate::repositories::{Db, IdemEntry};
 
 /// The collections a backup holds.
@@ -34,27 +33,13 @@ pub const MAX_TOTAL: u64 = 512 << 20;
 /// Largest `manifest.json` read.
 const MAX_MANIFEST: u64 = 1 << 20;
 
-/// Per-collection record counts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Contagens {
-    /// Patients.
-    pub pacientes: usize,
-    /// Doctors.
-    pub medicos: usize,
-    /// Working hours.
-    pub horarios: usize,
-    /// Appointments.
-    pub consultas: usize,
-}
-
-impl Contagens {
-    fn of(db: &Db) -> Self {
-        Self {
-            pacientes: db.pacientes.len(),
-            medicos: db.medicos.len(),
-            horarios: db.horarios.len(),
-            consultas: db.consultas.len(),
-        }
+/// Per-collection record counts of `db`.
+fn contagens(db: &Db) -> Contagens {
+    Contagens {
+        pacientes: db.pacientes.len(),
+        medicos: db.medicos.len(),
+        horarios: db.horarios.len(),
+        consultas: db.consultas.len(),
     }
 }
 
@@ -143,7 +128,7 @@ pub fn escrever(
     {
         return Ok(nome);
     }
-    let (seq, files, contagens) = app.store.export_with(&colecoes(), Contagens::of)?;
+    let (seq, files, contagens) = app.store.export_with(&colecoes(), contagens)?;
     progresso(40);
     let nome = gravar(
         app,
@@ -453,10 +438,10 @@ pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
         }
         db.load_collection(i, &bytes).map_err(json_err)?;
     }
-    if registros != Contagens::of(&db) {
+    if registros != contagens(&db) {
         return Err("há registros com o mesmo id".into());
     }
-    if Contagens::of(&db) != manifesto.contagens {
+    if contagens(&db) != manifesto.contagens {
         return Err("as contagens do manifesto não conferem com os dados".into());
     }
     let tirado_em = manifesto
@@ -502,20 +487,6 @@ impl Drop for Vez {
     }
 }
 
-/// Answer of `POST /backup/restaurar/{nome}`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Restaurado {
-    /// `restaurado`.
-    #[schema(example = "restaurado")]
-    pub status: String,
-    /// The archive restored.
-    pub arquivo: String,
-    /// The safety backup of the state it replaced.
-    pub backup_seguranca: String,
-    /// What is in the store now.
-    pub contagens: Contagens,
-}
-
 /// The 422 of an archive that fails [`carregar`].
 fn invalido(nome: &str, detail: &str) -> AppError {
     AppError::Unprocessable {
@@ -543,7 +514,7 @@ pub async fn restaurar(app: &Arc<App>, ctx: &Contexto, nome: &str) -> Result<Res
     let out = tokio::task::spawn_blocking(move || -> Result<Restaurado, AppError> {
         let _vez = vez;
         let (novo, _) = carregar(&app2, &dir.join(&nome2)).map_err(|d| invalido(&nome2, &d))?;
-        let contagens_novo = Contagens::of(&novo);
+        let contagens_novo = contagens(&novo);
         let criado_em = app2.clock.stamp();
         let base = base_name("backup", &criado_em, &app2);
         let mut novo = Some(novo);
@@ -559,7 +530,7 @@ pub async fn restaurar(app: &Arc<App>, ctx: &Contexto, nome: &str) -> Result<Res
                         criado_em: &criado_em,
                         base: &base,
                     };
-                    let seguranca = gravar(&app2, &cab, seq, &files, Contagens::of(cur), &mut |_| {})?;
+                    let seguranca = gravar(&app2, &cab, seq, &files, contagens(cur), &mut |_| {})?;
                     let out = Restaurado {
                         status: "restaurado".into(),
                         arquivo: nome2.clone(),
@@ -619,15 +590,6 @@ pub async fn restaurar(app: &Arc<App>, ctx: &Contexto, nome: &str) -> Result<Res
         );
     }
     Ok(out)
-}
-
-/// Answer of `POST /backup/enviar`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Enviado {
-    /// The name the archive was stored under; restore it with `POST /backup/restaurar/{arquivo}`.
-    pub arquivo: String,
-    /// What the archive holds.
-    pub contagens: Contagens,
 }
 
 /// Deletes a temporary file when dropped, unless it was published first (an upload whose
@@ -693,7 +655,7 @@ pub async fn enviar<E: std::fmt::Display>(
         tracing::info!(target: "agendamento::backup", arquivo = %arquivo, bytes = total, %request_id, "uploaded backup stored");
         Ok(Enviado {
             arquivo,
-            contagens: Contagens::of(&db),
+            contagens: contagens(&db),
         })
     })
     .await

@@ -5,13 +5,11 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use jiff::civil::DateTime;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::{App, Contexto, grade, new_id};
 use crate::domain::{DiaSemana, Hora, Intervalo, overlaps};
 use crate::error::AppError;
-use crate::models::Horario;
+use crate::models::{Horario, HorarioAlterado};
 use crate::repositories::{Db, Op};
 
 /// A validated horário (new, or the result of an update).
@@ -132,20 +130,6 @@ pub async fn create(
     })
     .await
     .inspect(|h| announce(app, &h.medico_id))
-}
-
-/// Answer of `PUT /horarios/{id}`: the horário, and the active appointments the change
-/// left outside the doctor's working hours (they stay booked, the desk decides; like
-/// SPEC-2 §11's blocks).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct HorarioAlterado {
-    /// The horário as it is now.
-    #[serde(flatten)]
-    pub horario: Horario,
-    /// Ids of the `agendada`/`confirmada` appointments, not over yet, that the old horário
-    /// covered and that now lie outside the doctor's working hours (they no longer show on
-    /// the slot grid).
-    pub consultas_afetadas: Vec<String>,
 }
 
 /// The doctor's active appointments, not over at `now`, that overlap `old` on its weekday

@@ -1,11 +1,17 @@
 //! The stored records of SPEC §2, as they are serialized to clients and to disk.
 //! Kept free of axum; every value here has already passed the domain checks.
 
+mod respostas;
+
 use jiff::civil::{Date, DateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{DiaSemana, Hora};
+
+pub use respostas::{
+    Agendado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado, Restaurado,
+};
 
 /// Serde for clinic-local datetimes as `YYYY-MM-DDTHH:MM:SS`.
 pub mod local_dt {
