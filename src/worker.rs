@@ -148,7 +148,7 @@ impl Runner for Worker {
             match durable {
                 Ok(()) => {
                     announce(&self.app, &running);
-                    let _ = agenda::anunciar(&self.app, d);
+                    let _ = agenda::announce(&self.app, d);
                 }
                 Err(e) => {
                     tracing::warn!(target: "agendamento::tasks", task_id = %id, error = %e, "batched attempt refused by storage; retrying alone");

@@ -343,7 +343,8 @@ pub struct ErroTarefa {
     pub detail: String,
 }
 
-/// Answer of the routes that queue a backup or a report (202).
+// Also the answer of the other routes that queue a backup or a report (202).
+/// Answer of `POST /backup/executar`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Enfileirado {
     /// `enfileirado` (backup) or `processando` (report).

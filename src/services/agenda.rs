@@ -773,7 +773,7 @@ pub fn decidir(
 }
 
 /// Announces a durable booking decision; `Err(Recusada)` when the booking was refused.
-pub fn anunciar(app: &App, d: Decisao) -> Result<(), tarefas::Falha> {
+pub fn announce(app: &App, d: Decisao) -> Result<(), tarefas::Falha> {
     let result = match d.desfecho {
         Desfecho::Criada(c, slots) => {
             tracing::info!(target: "agendamento::agenda", consulta_id = %c.id, task_id = %d.tarefa.id, "appointment booked");
@@ -805,7 +805,7 @@ pub fn executar(
     let agora = app.clock.stamp();
     let tz = app.clock.tz();
     let d = rt.block_on(app.write(|db| Ok(decidir(db, t, minutes, &agora, tz))))?;
-    anunciar(app, d)
+    announce(app, d)
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ pub fn rotulo_status(s: StatusConsulta) -> &'static str {
 /// Renders the PDF; calls `progresso` with 0..=100 as it goes (monotonic, at least every
 /// ~2% of rows, and 100 at the end).
 pub fn render(r: &Relatorio, progresso: &mut dyn FnMut(u8)) -> Result<Vec<u8>, String> {
-    let mut prog = Progresso::new(progresso);
+    let mut prog = ProgressoDesenho::new(progresso);
     prog.set(0);
 
     let mut e = Escritor::new(&r.titulo, &r.gerado_em);
@@ -125,12 +125,12 @@ pub fn render(r: &Relatorio, progresso: &mut dyn FnMut(u8)) -> Result<Vec<u8>, S
 const PROGRESSO_LINHAS: u8 = 80;
 
 /// Forwards progress, only when it grows.
-struct Progresso<'a> {
+struct ProgressoDesenho<'a> {
     f: &'a mut dyn FnMut(u8),
     ultimo: Option<u8>,
 }
 
-impl<'a> Progresso<'a> {
+impl<'a> ProgressoDesenho<'a> {
     fn new(f: &'a mut dyn FnMut(u8)) -> Self {
         Self { f, ultimo: None }
     }
@@ -431,7 +431,7 @@ impl<'a> Escritor<'a> {
         self.y -= LINHA_H;
     }
 
-    fn tabela(&mut self, linhas: &[LinhaRelatorio], prog: &mut Progresso<'_>) {
+    fn tabela(&mut self, linhas: &[LinhaRelatorio], prog: &mut ProgressoDesenho<'_>) {
         let colunas: Vec<(&str, f32, Alinhamento)> = COLUNAS
             .iter()
             .map(|&(t, w)| (t, w, Alinhamento::Esquerda))
