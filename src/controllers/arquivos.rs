@@ -17,11 +17,10 @@ use super::problema::problem_response;
 use crate::domain::{parse_date, parse_datetime};
 use crate::error::AppError;
 use crate::error::Erros;
-use crate::infra::arquivos::{listar, nome_valido};
 use crate::models::Enfileirado;
 use crate::models::{Enviado, Restaurado};
 use crate::services::AppState;
-use crate::services::backups;
+use crate::services::backups::{self, listar, nome_valido};
 use crate::services::relatorios::{self, ParamsRelatorio};
 
 /// Answer of the listing routes.

@@ -18,7 +18,9 @@ use sha2::{Digest, Sha256};
 
 use super::{App, Contexto, tarefas};
 use crate::error::AppError;
-use crate::infra::arquivos::{self, com_base, listar, nome_valido, publicar};
+use crate::infra::arquivos::{self, com_base, publicar};
+/// The file names the download routes serve and list (made in [`crate::infra::arquivos`]).
+pub use crate::infra::arquivos::{listar, nome_valido};
 use crate::infra::store::{SNAPSHOT_VERSION, StoreState};
 use crate::models::{Contagens, Enfileirado, Enviado, Restaurado, Tarefa, TipoTarefa};
 use crate::repositories::{Db, IdemEntry};
