@@ -383,3 +383,50 @@ pub fn patch_opcional<T>(
         Some(s) => erros.check(campo, parse(s)).map(Some),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(idem: Option<IdemCtx>) -> Parts {
+        let (mut parts, ()) = axum::http::Request::builder()
+            .header(REQUEST_ID, "req-1")
+            .body(())
+            .expect("request")
+            .into_parts();
+        if let Some(i) = idem {
+            parts.extensions.insert(i);
+        }
+        parts
+    }
+
+    #[tokio::test]
+    async fn the_context_carries_the_logged_request_id_the_key_and_the_routes_status() {
+        let idem = IdemCtx {
+            key: "k".into(),
+            fingerprint: "f".into(),
+        };
+        let req = Requisicao::from_request_parts(&mut parts(Some(idem)), &())
+            .await
+            .expect("context");
+        let r = req.responde(StatusCode::CREATED);
+        assert_eq!(r.ctx().request_id, "req-1");
+        assert_eq!(r.ctx().status, 201, "journaled with the route's status");
+        let i = r.ctx().idempotencia.as_ref().expect("key");
+        assert_eq!((i.key.as_str(), i.fingerprint.as_str()), ("k", "f"));
+        assert_eq!(
+            r.json(7).0,
+            StatusCode::CREATED,
+            "answered with the same status"
+        );
+        assert_eq!(r.vazia(), StatusCode::CREATED);
+    }
+
+    #[tokio::test]
+    async fn without_a_key_no_answer_is_kept() {
+        let req = Requisicao::from_request_parts(&mut parts(None), &())
+            .await
+            .expect("context");
+        assert!(req.responde(StatusCode::OK).ctx().idempotencia.is_none());
+    }
+}
