@@ -477,3 +477,34 @@ fn nothing_below_the_controllers_names_axum_or_http_types() {
         "HTTP types below the controllers: {offenders:?}"
     );
 }
+
+#[test]
+fn the_slot_arithmetic_is_pure_over_domain_and_models() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.retain(|f| f.file_name().is_some_and(|n| n != "main.rs"));
+    let modules: BTreeSet<ModPath> = files.iter().map(|f| module_of(&src, f)).collect();
+    let grade = src.join("services").join("grade.rs");
+    let from = module_of(&src, &grade);
+    let code = strip(&std::fs::read_to_string(&grade).expect("read grade.rs"));
+    let mut imported = BTreeSet::new();
+    for (inline, segs) in paths(&code) {
+        if inline > 0 {
+            continue; // its own tests may use anything
+        }
+        if let Some(to) = resolve(&from, &segs, &modules)
+            && to != from
+        {
+            imported.insert(to.join("::"));
+        }
+    }
+    let impure: Vec<&String> = imported
+        .iter()
+        .filter(|m| !(m.starts_with("domain") || m.starts_with("models")))
+        .collect();
+    assert!(
+        impure.is_empty(),
+        "services::grade must import only domain and models, imports {impure:?}"
+    );
+}
