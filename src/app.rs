@@ -33,7 +33,7 @@ pub fn open_state(config: Config, logs: Arc<LogHub>) -> anyhow::Result<AppState>
     }
     let store = Store::<Db>::open(&config.data_dir, config.compact_every)?;
     // Only once the data folder's lock is ours: another running instance may be writing them.
-    crate::services::backups::varrer_temporarios(&config.backup_dir, &config.reports_dir);
+    crate::infra::arquivos::varrer_temporarios(&config.backup_dir, &config.reports_dir);
     Ok(AppState(Arc::new(App {
         store,
         clock: Relogio::new(tz),
@@ -154,7 +154,11 @@ async fn automatic_backups(state: AppState) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(e) = crate::services::backups::solicitar(&state, "automatico").await {
+                if let Err(e) = crate::services::backups::solicitar(
+                    &state,
+                    &crate::services::Contexto::interno("backup_automatico"),
+                    "automatico",
+                ).await {
                     tracing::warn!(target: "agendamento::backup", error = %e, "could not queue the automatic backup");
                 }
             }
@@ -205,12 +209,10 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
     if state.config.worker_paused {
         tracing::warn!(target: "agendamento", "worker paused by configuration: tasks wait on disk");
     } else {
-        state
-            .queue
-            .start(Arc::new(crate::services::tarefas::Worker {
-                app: state.0.clone(),
-                rt: tokio::runtime::Handle::current(),
-            }))?;
+        state.queue.start(Arc::new(crate::worker::Worker {
+            app: state.0.clone(),
+            rt: tokio::runtime::Handle::current(),
+        }))?;
     }
     tokio::spawn(expire_holds_forever(state.clone()));
     tokio::spawn(housekeeping_forever(state.clone()));
@@ -249,4 +251,54 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
         .context("não foi possível gravar os dados ao encerrar")?;
     tracing::info!(target: "agendamento", "stopped cleanly");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repositories::{IdemEntry, Op};
+    use crate::services::{Contexto, idempotency};
+
+    #[tokio::test]
+    async fn an_expired_answer_under_the_same_key_lets_the_request_run_again() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config::for_tests(dir.path());
+        let logs = Arc::new(LogHub::new(jiff::tz::TimeZone::UTC));
+        let app = open_state(config, logs).expect("state");
+        let now = jiff::Timestamp::now().as_second();
+        let old = Arc::new(IdemEntry {
+            key: "antiga".into(),
+            fingerprint: "f".into(),
+            status: 201,
+            body: "{}".into(),
+            created: now - idempotency::TTL_SECS - 3600,
+        });
+        app.write(|_| Ok((vec![Op::PutIdem(old)], ())))
+            .await
+            .expect("seed");
+        let ctx = Contexto {
+            request_id: "teste".into(),
+            idempotencia: Some(idempotency::IdemCtx {
+                key: "antiga".into(),
+                fingerprint: "g".into(),
+            }),
+            status: 201,
+        };
+        let out = app
+            .commit(&ctx, |_| Ok((vec![Op::DelReserva("nenhuma".into())], 7)))
+            .await;
+        assert!(matches!(out, Ok(7)), "{out:?}");
+        let stored = app
+            .store
+            .read()
+            .idem
+            .get("antiga")
+            .cloned()
+            .expect("answer");
+        assert_eq!(
+            stored.fingerprint, "g",
+            "the new answer replaced the expired one"
+        );
+        assert!(idempotency::live(&stored, now));
+    }
 }

@@ -6,7 +6,7 @@ use crate::error::AppError;
 use crate::services::horarios::Faixa;
 use crate::services::medicos::NovoMedico;
 use crate::services::pacientes::NovoPaciente;
-use crate::services::{AppState, horarios, medicos, pacientes};
+use crate::services::{AppState, Contexto, horarios, medicos, pacientes};
 
 const MEDICOS: [(&str, &str, &str); 3] = [
     ("Dra. Ana Lúcia Ribeiro", "CRM/SP 123456", "Cardiologia"),
@@ -42,9 +42,11 @@ pub async fn load_if_empty(state: &AppState) -> Result<(), AppError> {
         DiaSemana::Sexta,
     ];
     let faixas = [("08:00", "12:00"), ("13:00", "17:00")];
+    let ctx = &Contexto::interno("demo");
     for (nome, crm, esp) in MEDICOS {
         let m = medicos::create(
             state,
+            ctx,
             NovoMedico {
                 nome: nome.into(),
                 crm: crm.into(),
@@ -61,13 +63,14 @@ pub async fn load_if_empty(state: &AppState) -> Result<(), AppError> {
                     hora_inicio: Hora::parse(ini).map_err(internal)?,
                     hora_fim: Hora::parse(fim).map_err(internal)?,
                 };
-                horarios::create(state, &m.id, f).await?;
+                horarios::create(state, ctx, &m.id, f).await?;
             }
         }
     }
     for (nome, cpf, nasc) in PACIENTES {
         pacientes::create(
             state,
+            ctx,
             NovoPaciente {
                 nome: nome.into(),
                 cpf: Cpf::parse(cpf).map_err(internal)?,

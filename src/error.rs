@@ -1,9 +1,8 @@
 //! One error type for the whole API, answered as RFC 9457 problem details (SPEC §1):
 //! `{type, title, status, detail, code, errors?}` with a Portuguese `detail` and a stable
-//! English `code`.
+//! English `code`. Free of HTTP types: statuses are plain numbers here, and the answer is
+//! built in `controllers::problema`.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -100,7 +99,7 @@ pub enum AppError {
     #[error("busy: {code}")]
     Busy {
         /// 429 (a limit) or 503 (a timeout).
-        status: StatusCode,
+        status: u16,
         /// English snake_case key.
         code: &'static str,
         /// Portuguese sentence.
@@ -133,17 +132,17 @@ impl AppError {
     }
 
     /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
+    pub fn status(&self) -> u16 {
         match self {
-            Self::InvalidJson(_) => StatusCode::BAD_REQUEST,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InvalidJson(_) => 400,
+            Self::UnsupportedMediaType => 415,
+            Self::PayloadTooLarge => 413,
+            Self::Validation(_) | Self::Unprocessable { .. } => 422,
+            Self::NotFound(_) => 404,
+            Self::MethodNotAllowed => 405,
+            Self::Conflict { .. } => 409,
+            Self::Storage(_) => 503,
+            Self::Internal(_) => 500,
             Self::Busy { status, .. } => *status,
         }
     }
@@ -181,7 +180,7 @@ impl AppError {
         Problema {
             tipo: format!("urn:agendamento:problema:{code}"),
             title: titulo(status).to_owned(),
-            status: status.as_u16(),
+            status,
             detail,
             code: code.to_owned(),
             errors,
@@ -190,8 +189,8 @@ impl AppError {
 }
 
 /// The problem `title`: the status in a few Portuguese words.
-pub fn titulo(status: StatusCode) -> &'static str {
-    match status.as_u16() {
+pub fn titulo(status: u16) -> &'static str {
+    match status {
         400 => "Requisição inválida",
         404 => "Não encontrado",
         405 => "Método não permitido",
@@ -205,48 +204,6 @@ pub fn titulo(status: StatusCode) -> &'static str {
         s if s >= 500 => "Erro no servidor",
         _ => "Erro na requisição",
     }
-}
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        match &self {
-            Self::Storage(e) => {
-                tracing::error!(target: "agendamento::http", error = %e, "write refused by storage")
-            }
-            Self::Internal(e) => {
-                tracing::error!(target: "agendamento::http", error = %e, "internal error")
-            }
-            _ => {}
-        }
-        let mut res = problem_response(
-            self.status(),
-            &self.problema(),
-            matches!(self, Self::Storage(_)),
-        );
-        if let Self::Busy {
-            retry_after_secs, ..
-        } = &self
-        {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-        }
-        res
-    }
-}
-
-/// Serializes a problem with the right content type (and `Retry-After` for 503).
-pub fn problem_response(status: StatusCode, p: &Problema, retry_after: bool) -> Response {
-    let body = serde_json::to_vec(p).unwrap_or_else(|_| b"{}".to_vec());
-    let mut res = (status, body).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    if retry_after {
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    }
-    res
 }
 
 /// Collects field problems, then fails with all of them at once.

@@ -1,7 +1,8 @@
 //! Agendamento: a medical-appointment scheduling server (see `SPEC.md` of the project).
 //!
-//! Layers, top to bottom: `controllers` (HTTP) → `services` (rules) → `repositories`
-//! (typed in-memory collections) → `infra::store` (journal + snapshots on disk).
+//! Layers, top to bottom: `controllers` (HTTP) and `worker` (the task runner) →
+//! `services` (rules and jobs) → `repositories` (typed in-memory collections) →
+//! `infra::store` (journal + snapshots on disk). `tests/imports.rs` keeps the graph acyclic.
 
 pub mod app;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod models;
 pub mod repositories;
 pub mod router;
 pub mod services;
+pub mod worker;
 
 pub use app::{build_router, open_state, serve};
 pub use config::Config;

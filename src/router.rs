@@ -193,7 +193,7 @@ fn errors_of(op_id: &str, method: &str, has_query: bool, has_body: bool) -> Vec<
         errors.push(AppError::Storage(StoreError::Unavailable("exemplo".into())));
     } else {
         errors.push(AppError::Busy {
-            status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            status: 503,
             code: "request_timeout",
             detail: "A requisição excedeu o tempo limite de 30 s e foi interrompida; tente novamente em instantes.".into(),
             retry_after_secs: 5,
@@ -201,7 +201,7 @@ fn errors_of(op_id: &str, method: &str, has_query: bool, has_body: bool) -> Vec<
     }
     if method == "post" {
         errors.push(AppError::Busy {
-            status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+            status: 429,
             code: "idempotency_limit",
             detail: "O limite de 50000 respostas guardadas para Idempotency-Key foi atingido; nada foi alterado. Tente novamente mais tarde ou envie a requisição sem a chave.".into(),
             retry_after_secs: 3600,
@@ -336,7 +336,7 @@ fn errors_of(op_id: &str, method: &str, has_query: bool, has_body: bool) -> Vec<
         }),
         "create_backup" | "create_backup_task" | "create_relatorio" | "create_relatorio_task" => {
             errors.push(AppError::Busy {
-                status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+                status: 429,
                 code: "queue_full",
                 detail: "Já há 32 backups e relatórios na fila (o máximo é 32); nada foi enfileirado. Tente novamente quando terminarem.".into(),
                 retry_after_secs: 10,
@@ -409,14 +409,7 @@ fn add_problem_responses(doc: &mut utoipa::openapi::OpenApi) {
                     .map(|k| k.split(':').next().unwrap_or(k))
                     .collect();
                 codes.dedup();
-                let description = format!(
-                    "{}: {}",
-                    crate::error::titulo(
-                        axum::http::StatusCode::from_u16(status)
-                            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
-                    ),
-                    codes.join(", ")
-                );
+                let description = format!("{}: {}", crate::error::titulo(status), codes.join(", "));
                 let content = ContentBuilder::new()
                     .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
                         "Problema",

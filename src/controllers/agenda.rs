@@ -1,18 +1,18 @@
 //! `/agenda` (SPEC §3): the slot grid and holds.
 
-use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiQuery, JsonBody};
+use super::extract::{ApiQuery, Json, JsonBody, Requisicao};
 use crate::domain::{parse_date, parse_datetime};
 use crate::error::{AppError, Erros};
+use crate::models::{Estado, Liberado, Reservado};
 use crate::services::AppState;
-use crate::services::agenda::{self, Estado, Liberado, Reservado, SlotsMedico};
+use crate::services::agenda::{self, SlotsMedico};
 
 /// Query of `GET /agenda/slots`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -179,10 +179,14 @@ pub async fn list_slots(
     responses((status = 200, body = Reservado)))]
 pub async fn create_reserva(
     State(app): State<AppState>,
+    req: Requisicao,
     JsonBody(body): JsonBody<SlotBody>,
-) -> Result<Json<Reservado>, AppError> {
+) -> Result<(StatusCode, Json<Reservado>), AppError> {
     let (medico_id, slot) = body.validate(app.clock.tz())?;
-    agenda::reservar(&app, &medico_id, slot).await.map(Json)
+    let r = req.responde(StatusCode::OK);
+    agenda::reservar(&app, r.ctx(), &medico_id, slot)
+        .await
+        .map(|v| r.json(v))
 }
 
 /// Releases a held slot.
@@ -190,10 +194,14 @@ pub async fn create_reserva(
     responses((status = 200, body = Liberado)))]
 pub async fn delete_reserva(
     State(app): State<AppState>,
+    req: Requisicao,
     JsonBody(body): JsonBody<SlotBody>,
-) -> Result<Json<Liberado>, AppError> {
+) -> Result<(StatusCode, Json<Liberado>), AppError> {
     let (medico_id, slot) = body.validate(app.clock.tz())?;
-    agenda::liberar(&app, &medico_id, slot).await.map(Json)
+    let r = req.responde(StatusCode::OK);
+    agenda::liberar(&app, r.ctx(), &medico_id, slot)
+        .await
+        .map(|v| r.json(v))
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! `/backup` (SPEC §6) and the file side of `/relatorios` (SPEC §7): queueing, listing,
 //! downloads by exact name only, and restore.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -13,13 +12,15 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
-use super::extract::{ApiPath, is_json, parse_json};
+use super::extract::{ApiPath, Json, Requisicao, is_json, parse_json};
+use super::problema::problem_response;
 use crate::domain::{parse_date, parse_datetime};
 use crate::error::AppError;
 use crate::error::Erros;
-use crate::error::problem_response;
+use crate::models::Enfileirado;
+use crate::models::{Enviado, Restaurado};
 use crate::services::AppState;
-use crate::services::backups::{self, Enviado, Restaurado, nome_valido};
+use crate::services::backups::{self, listar, nome_valido};
 use crate::services::relatorios::{self, ParamsRelatorio};
 
 /// Answer of the listing routes.
@@ -29,22 +30,12 @@ pub struct Arquivos {
     pub arquivos: Vec<String>,
 }
 
-/// Answer of `POST /backup/executar`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Enfileirado {
-    /// `enfileirado` (backup) or `processando` (report).
-    #[schema(example = "enfileirado")]
-    pub status: String,
-    /// The task; follow it at `/sistema/tasks/{task_id}`.
-    pub task_id: String,
-}
-
 async fn listing(
     dir: std::path::PathBuf,
     prefix: &'static str,
     ext: &'static str,
 ) -> Result<Json<Arquivos>, AppError> {
-    let arquivos = tokio::task::spawn_blocking(move || backups::listar(&dir, prefix, ext))
+    let arquivos = tokio::task::spawn_blocking(move || listar(&dir, prefix, ext))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
         .map_err(|e| AppError::Internal(format!("listing {prefix}: {e}")))?;
@@ -92,9 +83,11 @@ pub async fn download(
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_backup(
     State(app): State<AppState>,
-) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
-    let out = backups::solicitar(&app, "manual").await?;
-    Ok((StatusCode::ACCEPTED, Json(out)))
+    req: Requisicao,
+) -> Result<(StatusCode, Json<Enfileirado>), AppError> {
+    let r = req.responde(StatusCode::ACCEPTED);
+    let out = backups::solicitar(&app, r.ctx(), "manual").await?;
+    Ok(r.json(out))
 }
 
 /// Queues a backup (alias of `POST /backup/executar`).
@@ -102,8 +95,9 @@ pub async fn create_backup(
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_backup_task(
     state: State<AppState>,
-) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
-    create_backup(state).await
+    req: Requisicao,
+) -> Result<(StatusCode, Json<Enfileirado>), AppError> {
+    create_backup(state, req).await
 }
 
 /// Lists the backups, newest first.
@@ -135,9 +129,13 @@ pub async fn find_backup(
     responses((status = 200, body = Restaurado)))]
 pub async fn restore_backup(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(nome): ApiPath<String>,
-) -> Result<Json<Restaurado>, AppError> {
-    backups::restaurar(&app.0, &nome).await.map(Json)
+) -> Result<(StatusCode, Json<Restaurado>), AppError> {
+    let r = req.responde(StatusCode::OK);
+    backups::restaurar(&app.0, r.ctx(), &nome)
+        .await
+        .map(|v| r.json(v))
 }
 
 /// A JSON body whose fields are all optional: no body at all (or only whitespace) counts as
@@ -150,7 +148,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for CorpoOpci
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
         let json = is_json(req.headers().get(header::CONTENT_TYPE));
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            if e.status() == 413 {
                 AppError::PayloadTooLarge
             } else {
                 AppError::InvalidJson("corpo ilegível".into())
@@ -180,6 +178,7 @@ pub struct ArquivoZip(pub Vec<u8>);
     responses((status = 201, body = Enviado)))]
 pub async fn create_backup_upload(
     State(app): State<AppState>,
+    ctx: Requisicao,
     req: Request,
 ) -> Result<Response, AppError> {
     let mime = req
@@ -202,8 +201,9 @@ pub async fn create_backup_upload(
             false,
         ));
     }
-    let out = backups::enviar(&app.0, req.into_body()).await?;
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    let r = ctx.responde(StatusCode::CREATED);
+    let out = backups::enviar(&app.0, r.ctx(), req.into_body().into_data_stream()).await?;
+    Ok(r.json(out).into_response())
 }
 
 /// Body of `POST /relatorios/gerar` (all optional, and so is the body itself; dates inclusive).
@@ -251,11 +251,13 @@ impl RelatorioBody {
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_relatorio(
     State(app): State<AppState>,
+    req: Requisicao,
     CorpoOpcional(body): CorpoOpcional<RelatorioBody>,
-) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+) -> Result<(StatusCode, Json<Enfileirado>), AppError> {
+    let r = req.responde(StatusCode::ACCEPTED);
     let params = body.validate(app.clock.tz())?;
-    let out = relatorios::solicitar(&app, params).await?;
-    Ok((StatusCode::ACCEPTED, Json(out)))
+    let out = relatorios::solicitar(&app, r.ctx(), params).await?;
+    Ok(r.json(out))
 }
 
 /// Queues a PDF report (alias of `POST /relatorios/gerar`).
@@ -264,9 +266,10 @@ pub async fn create_relatorio(
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_relatorio_task(
     state: State<AppState>,
+    req: Requisicao,
     body: CorpoOpcional<RelatorioBody>,
-) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
-    create_relatorio(state, body).await
+) -> Result<(StatusCode, Json<Enfileirado>), AppError> {
+    create_relatorio(state, req, body).await
 }
 
 /// Lists the reports, newest first.

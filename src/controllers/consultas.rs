@@ -2,21 +2,17 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina, Patch};
-use crate::domain::{Intervalo, parse_date, parse_momento, texto_opcional};
+use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao};
+use crate::domain::{Intervalo, MAX_OBS, parse_date, parse_momento, texto_opcional};
 use crate::error::{AppError, Erros};
 use crate::models::{Consulta, StatusConsulta};
 use crate::services::consultas::{AlteraConsulta, Filtro, NovaConsulta};
 use crate::services::{self, AppState};
-
-/// Longest accepted `observacoes`.
-pub(crate) const MAX_OBS: usize = 2000;
 
 /// Body of `POST /consultas`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -195,11 +191,13 @@ pub async fn find_consulta(
     responses((status = 201, body = Consulta)))]
 pub async fn create_consulta(
     State(app): State<AppState>,
+    req: Requisicao,
     JsonBody(body): JsonBody<ConsultaCreate>,
 ) -> Result<(StatusCode, Json<Arc<Consulta>>), AppError> {
     let nova = body.validate(app.clock.tz())?;
-    let c = services::consultas::create(&app, nova).await?;
-    Ok((StatusCode::CREATED, Json(c)))
+    let r = req.responde(StatusCode::CREATED);
+    let c = services::consultas::create(&app, r.ctx(), nova).await?;
+    Ok(r.json(c))
 }
 
 /// Changes an appointment's times, status or notes.
@@ -207,11 +205,15 @@ pub async fn create_consulta(
     request_body = ConsultaUpdate, responses((status = 200, body = Consulta)))]
 pub async fn update_consulta(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<ConsultaUpdate>,
-) -> Result<Json<Arc<Consulta>>, AppError> {
+) -> Result<(StatusCode, Json<Arc<Consulta>>), AppError> {
     let alt = body.validate(app.clock.tz())?;
-    services::consultas::update(&app, &id, alt).await.map(Json)
+    let r = req.responde(StatusCode::OK);
+    services::consultas::update(&app, r.ctx(), &id, alt)
+        .await
+        .map(|v| r.json(v))
 }
 
 /// Deletes an appointment.
@@ -219,22 +221,26 @@ pub async fn update_consulta(
     responses((status = 204, description = "Excluída")))]
 pub async fn delete_consulta(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
-    services::consultas::delete(&app, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let r = req.responde(StatusCode::NO_CONTENT);
+    services::consultas::delete(&app, r.ctx(), &id).await?;
+    Ok(r.vazia())
 }
 
 /// Books an appointment asynchronously, as the dashboard does: checks the body, the slot
 /// grid, working hours and the slot now (422/409), holds the slot and queues the booking.
 /// Follow the task at `/sistema/tasks/{task_id}` or on the event stream.
 #[utoipa::path(post, path = "/consultas/agendar", tag = "consultas", request_body = ConsultaCreate,
-    responses((status = 202, body = crate::services::agenda::Agendado)))]
+    responses((status = 202, body = crate::models::Agendado)))]
 pub async fn create_agendamento(
     State(app): State<AppState>,
+    req: Requisicao,
     JsonBody(body): JsonBody<ConsultaCreate>,
-) -> Result<(StatusCode, Json<crate::services::agenda::Agendado>), AppError> {
+) -> Result<(StatusCode, Json<crate::models::Agendado>), AppError> {
     let nova = body.validate(app.clock.tz())?;
-    let out = services::agenda::agendar(&app, nova).await?;
-    Ok((StatusCode::ACCEPTED, Json(out)))
+    let r = req.responde(StatusCode::ACCEPTED);
+    let out = services::agenda::agendar(&app, r.ctx(), nova).await?;
+    Ok(r.json(out))
 }

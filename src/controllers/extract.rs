@@ -1,17 +1,89 @@
 //! Our own extractors, so that every malformed body or query gets problem+json
-//! (STYLE 7): `JsonBody`, `ApiQuery`, the tri-state `Patch` field, and list pagination.
+//! (STYLE 7): `JsonBody`, `ApiQuery`, `ApiPath`, the tri-state `Patch` field, list
+//! pagination, the JSON answer `Json`, and the request's [`Contexto`] (`Requisicao`). The
+//! only module that may name axum's raw `Json`, `Path` and `Query` (`clippy.toml`).
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderValue, header, request::Parts};
+use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::IntoParams;
 
+use super::middleware::REQUEST_ID;
 use crate::error::{AppError, CampoErro};
+use crate::services::Contexto;
+use crate::services::idempotency::IdemCtx;
+
+/// A JSON answer (axum's `Json`, wrapped so handlers never name the raw one).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        #[allow(clippy::disallowed_types)]
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// The request as the services see it: its [`Contexto`] (request id from `x-request-id`,
+/// set by the request-id middleware; the `Idempotency-Key` left by the idempotency
+/// middleware). A write handler states its success status once with [`Requisicao::responde`].
+pub struct Requisicao(Contexto);
+
+impl<S: Send + Sync> FromRequestParts<S> for Requisicao {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let request_id = parts
+            .headers
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
+        Ok(Self(Contexto {
+            request_id,
+            idempotencia: parts.extensions.get::<IdemCtx>().cloned(),
+            status: StatusCode::OK.as_u16(),
+        }))
+    }
+}
+
+impl Requisicao {
+    /// This request answers `status` on success: the services journal an idempotent
+    /// answer with it, and [`Resposta::json`] answers with it.
+    pub fn responde(self, status: StatusCode) -> Resposta {
+        let mut ctx = self.0;
+        ctx.status = status.as_u16();
+        Resposta { ctx, status }
+    }
+}
+
+/// A write's context and the one success status of its route.
+pub struct Resposta {
+    ctx: Contexto,
+    status: StatusCode,
+}
+
+impl Resposta {
+    /// The context to pass to the service call that writes.
+    pub fn ctx(&self) -> &Contexto {
+        &self.ctx
+    }
+
+    /// The answer: the route's status and `body` as JSON.
+    pub fn json<T>(&self, body: T) -> (StatusCode, Json<T>) {
+        (self.status, Json(body))
+    }
+
+    /// The answer without a body (204).
+    pub fn vazia(&self) -> StatusCode {
+        self.status
+    }
+}
 
 /// Translates a serde data error into a field problem in Portuguese.
 fn field_error(path: &str, msg: &str) -> CampoErro {
@@ -83,7 +155,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             return Err(AppError::UnsupportedMediaType);
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            if e.status() == 413 {
                 AppError::PayloadTooLarge
             } else {
                 AppError::InvalidJson("corpo ilegível".into())
@@ -260,7 +332,7 @@ impl<T> Lista<T> {
 
 impl<T: Serialize> IntoResponse for Lista<T> {
     fn into_response(self) -> Response {
-        let mut res = axum::Json(self.0).into_response();
+        let mut res = Json(self.0).into_response();
         res.headers_mut()
             .insert("x-total-count", HeaderValue::from(self.1));
         res
@@ -273,6 +345,7 @@ pub struct ApiPath<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
     type Rejection = AppError;
 
+    #[allow(clippy::disallowed_types)]
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
@@ -308,5 +381,52 @@ pub fn patch_opcional<T>(
     match v.as_opt().filter(|s| !s.is_empty()) {
         None => Some(None),
         Some(s) => erros.check(campo, parse(s)).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(idem: Option<IdemCtx>) -> Parts {
+        let (mut parts, ()) = axum::http::Request::builder()
+            .header(REQUEST_ID, "req-1")
+            .body(())
+            .expect("request")
+            .into_parts();
+        if let Some(i) = idem {
+            parts.extensions.insert(i);
+        }
+        parts
+    }
+
+    #[tokio::test]
+    async fn the_context_carries_the_logged_request_id_the_key_and_the_routes_status() {
+        let idem = IdemCtx {
+            key: "k".into(),
+            fingerprint: "f".into(),
+        };
+        let req = Requisicao::from_request_parts(&mut parts(Some(idem)), &())
+            .await
+            .expect("context");
+        let r = req.responde(StatusCode::CREATED);
+        assert_eq!(r.ctx().request_id, "req-1");
+        assert_eq!(r.ctx().status, 201, "journaled with the route's status");
+        let i = r.ctx().idempotencia.as_ref().expect("key");
+        assert_eq!((i.key.as_str(), i.fingerprint.as_str()), ("k", "f"));
+        assert_eq!(
+            r.json(7).0,
+            StatusCode::CREATED,
+            "answered with the same status"
+        );
+        assert_eq!(r.vazia(), StatusCode::CREATED);
+    }
+
+    #[tokio::test]
+    async fn without_a_key_no_answer_is_kept() {
+        let req = Requisicao::from_request_parts(&mut parts(None), &())
+            .await
+            .expect("context");
+        assert!(req.responde(StatusCode::OK).ctx().idempotencia.is_none());
     }
 }

@@ -2,17 +2,17 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina};
+use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Requisicao};
 use crate::domain::{DiaSemana, Hora};
 use crate::error::{AppError, Erros};
 use crate::models::Horario;
-use crate::services::horarios::{AlteraHorario, Faixa, HorarioAlterado};
+use crate::models::HorarioAlterado;
+use crate::services::horarios::{AlteraHorario, Faixa};
 use crate::services::{self, AppState};
 
 /// Body of `POST /horarios/medico/{medico_id}`.
@@ -137,12 +137,14 @@ pub async fn find_horario(
     request_body = HorarioCreate, responses((status = 201, body = Horario)))]
 pub async fn create_horario(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(medico_id): ApiPath<String>,
     JsonBody(body): JsonBody<HorarioCreate>,
 ) -> Result<(StatusCode, Json<Arc<Horario>>), AppError> {
     let faixa = body.validate()?;
-    let h = services::horarios::create(&app, &medico_id, faixa).await?;
-    Ok((StatusCode::CREATED, Json(h)))
+    let r = req.responde(StatusCode::CREATED);
+    let h = services::horarios::create(&app, r.ctx(), &medico_id, faixa).await?;
+    Ok(r.json(h))
 }
 
 /// Changes working hours; `consultas_afetadas` lists the active appointments left outside them.
@@ -150,11 +152,15 @@ pub async fn create_horario(
     request_body = HorarioUpdate, responses((status = 200, body = HorarioAlterado)))]
 pub async fn update_horario(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<HorarioUpdate>,
-) -> Result<Json<HorarioAlterado>, AppError> {
+) -> Result<(StatusCode, Json<HorarioAlterado>), AppError> {
     let alt = body.validate()?;
-    services::horarios::update(&app, &id, alt).await.map(Json)
+    let r = req.responde(StatusCode::OK);
+    services::horarios::update(&app, r.ctx(), &id, alt)
+        .await
+        .map(|v| r.json(v))
 }
 
 /// Deletes working hours.
@@ -162,8 +168,10 @@ pub async fn update_horario(
     responses((status = 204, description = "Excluído")))]
 pub async fn delete_horario(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
-    services::horarios::delete(&app, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let r = req.responde(StatusCode::NO_CONTENT);
+    services::horarios::delete(&app, r.ctx(), &id).await?;
+    Ok(r.vazia())
 }

@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina, Patch, opcional, patch_opcional};
-use crate::domain::{Crm, Email, Nome, Telefone};
+use super::extract::{
+    ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, opcional, patch_opcional,
+};
+use crate::domain::{Crm, Email, Nome, Telefone, especialidade};
 use crate::error::{AppError, Erros};
 use crate::models::Medico;
 use crate::services::medicos::{AlteraMedico, NovoMedico};
@@ -62,14 +63,6 @@ pub struct MedicoUpdate {
 pub struct FiltroMedicos {
     /// Only this speciality (ignores case and accents).
     pub especialidade: Option<String>,
-}
-
-pub(crate) fn especialidade(s: &str) -> Result<String, &'static str> {
-    match crate::domain::trim(s) {
-        "" => Err("não pode ser vazia"),
-        t if t.chars().count() > 100 => Err("deve ter no máximo 100 caracteres"),
-        t => Ok(t.to_owned()),
-    }
 }
 
 /// A required text field of a partial update: missing keeps it, null/"" is an error.
@@ -166,11 +159,13 @@ pub async fn find_medico(
     responses((status = 201, body = Medico)))]
 pub async fn create_medico(
     State(app): State<AppState>,
+    req: Requisicao,
     JsonBody(body): JsonBody<MedicoCreate>,
 ) -> Result<(StatusCode, Json<Arc<Medico>>), AppError> {
     let novo = body.validate()?;
-    let m = services::medicos::create(&app, novo).await?;
-    Ok((StatusCode::CREATED, Json(m)))
+    let r = req.responde(StatusCode::CREATED);
+    let m = services::medicos::create(&app, r.ctx(), novo).await?;
+    Ok(r.json(m))
 }
 
 /// Changes a doctor's name, speciality or contact data.
@@ -178,11 +173,15 @@ pub async fn create_medico(
     request_body = MedicoUpdate, responses((status = 200, body = Medico)))]
 pub async fn update_medico(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<MedicoUpdate>,
-) -> Result<Json<Arc<Medico>>, AppError> {
+) -> Result<(StatusCode, Json<Arc<Medico>>), AppError> {
     let alt = body.validate()?;
-    services::medicos::update(&app, &id, alt).await.map(Json)
+    let r = req.responde(StatusCode::OK);
+    services::medicos::update(&app, r.ctx(), &id, alt)
+        .await
+        .map(|v| r.json(v))
 }
 
 /// Deletes a doctor and their horários (409 while future active appointments exist).
@@ -190,8 +189,10 @@ pub async fn update_medico(
     responses((status = 204, description = "Excluído")))]
 pub async fn delete_medico(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
-    services::medicos::delete(&app, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let r = req.responde(StatusCode::NO_CONTENT);
+    services::medicos::delete(&app, r.ctx(), &id).await?;
+    Ok(r.vazia())
 }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
 use crate::services::AppState;
-use crate::services::idempotency::{self, IDEM, IdemCtx, TTL_SECS};
+use crate::services::idempotency::{self, IdemCtx, TTL_SECS};
 
 /// The header carrying the request id.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -143,14 +143,13 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
     if !app.idem_inflight.lock().insert(key.clone()) {
         return idempotency::in_progress().into_response();
     }
-    let req = Request::from_parts(parts, Body::from(bytes));
-    let ctx = IdemCtx {
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    // The handler's `Requisicao` extractor puts it into the request's `Contexto`.
+    req.extensions_mut().insert(IdemCtx {
         key: key.clone(),
         fingerprint,
-    };
-    let res = AssertUnwindSafe(IDEM.scope(ctx, next.run(req)))
-        .catch_unwind()
-        .await;
+    });
+    let res = AssertUnwindSafe(next.run(req)).catch_unwind().await;
     app.idem_inflight.lock().remove(&key);
     match res {
         Ok(r) => r,
@@ -181,7 +180,7 @@ pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) ->
         Err(_) => {
             tracing::warn!(target: "agendamento::http", %method, %path, limit_secs = limit.as_secs(), "request timed out");
             AppError::Busy {
-                status: StatusCode::SERVICE_UNAVAILABLE,
+                status: 503,
                 code: "request_timeout",
                 detail: format!(
                     "A requisição excedeu o tempo limite de {} s e foi interrompida; tente novamente em instantes.",

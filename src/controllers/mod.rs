@@ -9,6 +9,7 @@ pub mod horarios;
 pub mod medicos;
 pub mod middleware;
 pub mod pacientes;
+pub mod problema;
 pub mod sistema;
 pub mod streams;
 pub mod tarefas;

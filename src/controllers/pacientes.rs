@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiPath, ApiQuery, JsonBody, Lista, Pagina, Patch, opcional, patch_opcional};
-use crate::domain::{Cpf, Email, Nome, Telefone, parse_date, texto_opcional};
+use super::extract::{
+    ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, opcional, patch_opcional,
+};
+use crate::domain::{Cpf, Email, Nome, Telefone, convenio, parse_date};
 use crate::error::{AppError, Erros};
 use crate::models::Paciente;
 use crate::services::pacientes::{AlteraPaciente, NovoPaciente};
@@ -76,12 +77,6 @@ pub struct PacienteUpdate {
 pub struct BuscaPacientes {
     /// Part of the name or CPF (ignores case and accents).
     pub q: Option<String>,
-}
-
-pub(crate) fn convenio(s: &str) -> Result<String, &'static str> {
-    texto_opcional(Some(s), 100)
-        .map(Option::unwrap_or_default)
-        .map_err(|_| "deve ter no máximo 100 caracteres")
 }
 
 /// A birth date: a date, not in the future, from 1900 on.
@@ -198,11 +193,13 @@ pub async fn find_paciente(
     responses((status = 201, body = Paciente)))]
 pub async fn create_paciente(
     State(app): State<AppState>,
+    req: Requisicao,
     JsonBody(body): JsonBody<PacienteCreate>,
 ) -> Result<(StatusCode, Json<Arc<Paciente>>), AppError> {
     let novo = body.validate(app.clock.today())?;
-    let p = services::pacientes::create(&app, novo).await?;
-    Ok((StatusCode::CREATED, Json(p)))
+    let r = req.responde(StatusCode::CREATED);
+    let p = services::pacientes::create(&app, r.ctx(), novo).await?;
+    Ok(r.json(p))
 }
 
 /// Changes a patient's name, CPF, birth date or contact data.
@@ -210,11 +207,15 @@ pub async fn create_paciente(
     request_body = PacienteUpdate, responses((status = 200, body = Paciente)))]
 pub async fn update_paciente(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<PacienteUpdate>,
-) -> Result<Json<Arc<Paciente>>, AppError> {
+) -> Result<(StatusCode, Json<Arc<Paciente>>), AppError> {
     let alt = body.validate(app.clock.today())?;
-    services::pacientes::update(&app, &id, alt).await.map(Json)
+    let r = req.responde(StatusCode::OK);
+    services::pacientes::update(&app, r.ctx(), &id, alt)
+        .await
+        .map(|v| r.json(v))
 }
 
 /// Deletes a patient (409 while they have future active appointments).
@@ -222,8 +223,10 @@ pub async fn update_paciente(
     responses((status = 204, description = "Excluído")))]
 pub async fn delete_paciente(
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
-    services::pacientes::delete(&app, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let r = req.responde(StatusCode::NO_CONTENT);
+    services::pacientes::delete(&app, r.ctx(), &id).await?;
+    Ok(r.vazia())
 }

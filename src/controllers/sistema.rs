@@ -1,11 +1,11 @@
 //! `GET /` and `GET /sistema/saude` (SPEC §8).
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::extract::Json;
 use crate::services::AppState;
 
 /// Answer of `GET /`.
@@ -32,9 +32,11 @@ pub struct Fila {
     pub pendentes: u64,
 }
 
+// Published as `Worker`; in Rust that name is the worker itself (`crate::worker::Worker`).
 /// Worker part of the health answer.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Worker {
+#[schema(as = Worker)]
+pub struct SaudeWorker {
     /// Whether the background worker is running.
     pub vivo: bool,
 }
@@ -52,7 +54,7 @@ pub struct Saude {
     /// Task queue.
     pub fila: Fila,
     /// Background worker.
-    pub worker: Worker,
+    pub worker: SaudeWorker,
 }
 
 /// Says the server is up.
@@ -92,7 +94,7 @@ pub async fn find_saude(State(app): State<AppState>) -> (StatusCode, Json<Saude>
             fila: Fila {
                 pendentes: app.queue.pending() as u64,
             },
-            worker: Worker { vivo },
+            worker: SaudeWorker { vivo },
         }),
     )
 }

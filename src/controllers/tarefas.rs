@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::extract::{ApiPath, ApiQuery, Lista, Pagina};
+use super::extract::{ApiPath, ApiQuery, Json, Lista, Pagina};
 use crate::error::AppError;
 use crate::models::{StatusTarefa, Tarefa, TipoTarefa};
 use crate::services::AppState;

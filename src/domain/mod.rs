@@ -21,5 +21,6 @@ pub use instante::{
 };
 pub use intervalo::{Intervalo, overlaps};
 pub use texto::{
-    Nome, WHITESPACE_CLASS, fold, is_space, nome_pattern, not_blank_pattern, texto_opcional, trim,
+    MAX_OBS, Nome, WHITESPACE_CLASS, convenio, especialidade, fold, is_space, nome_pattern,
+    not_blank_pattern, texto_opcional, trim,
 };

@@ -67,6 +67,25 @@ impl Nome {
     }
 }
 
+/// Longest accepted `observacoes` of an appointment.
+pub const MAX_OBS: usize = 2000;
+
+/// A doctor's speciality: trimmed, not empty, at most 100 characters.
+pub fn especialidade(s: &str) -> Result<String, &'static str> {
+    match trim(s) {
+        "" => Err("não pode ser vazia"),
+        t if t.chars().count() > 100 => Err("deve ter no máximo 100 caracteres"),
+        t => Ok(t.to_owned()),
+    }
+}
+
+/// A patient's insurance plan: trimmed, `""` allowed, at most 100 characters.
+pub fn convenio(s: &str) -> Result<String, &'static str> {
+    texto_opcional(Some(s), 100)
+        .map(Option::unwrap_or_default)
+        .map_err(|_| "deve ter no máximo 100 caracteres")
+}
+
 /// An optional free-text field: trimmed, `""` means absent, at most `max` characters.
 pub fn texto_opcional(s: Option<&str>, max: usize) -> Result<Option<String>, String> {
     match s {

@@ -1,5 +1,6 @@
 //! Infrastructure below the repositories: the durable store and its file formats.
 
+pub mod arquivos;
 pub mod events;
 pub mod logs;
 pub mod queue;

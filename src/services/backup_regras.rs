@@ -8,8 +8,10 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
 use super::{consultas, horarios};
-use crate::controllers::{consultas::MAX_OBS, medicos::especialidade, pacientes::convenio};
-use crate::domain::{Cpf, Crm, Email, Intervalo, Momento, Nome, Telefone, texto_opcional};
+use crate::domain::{
+    Cpf, Crm, Email, Intervalo, MAX_OBS, Momento, Nome, Telefone, convenio, especialidade,
+    texto_opcional,
+};
 use crate::repositories::Db;
 
 /// How many problems an answer names at most.

@@ -4,11 +4,10 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
-use super::{App, new_id};
+use super::{App, Contexto, new_id};
 use crate::domain::{Intervalo, Momento, format_datetime};
 use crate::error::{AppError, CampoErro};
 use crate::models::{Consulta, StatusConsulta};
@@ -122,7 +121,7 @@ fn slots_of(app: &App, c: &Consulta) -> Vec<DateTime> {
     if !c.blocks_time() {
         return Vec::new();
     }
-    super::agenda::covered_slots(
+    super::horarios::covered_slots(
         &app.store.read(),
         &c.medico_id,
         c.inicio,
@@ -212,11 +211,15 @@ pub fn check_refs(db: &Db, paciente_id: &str, medico_id: &str) -> Result<(), App
 }
 
 /// Creates an appointment synchronously (the front desk's form; may be off-grid or past).
-pub async fn create(app: &App, nova: NovaConsulta) -> Result<Arc<Consulta>, AppError> {
+pub async fn create(
+    app: &App,
+    ctx: &Contexto,
+    nova: NovaConsulta,
+) -> Result<Arc<Consulta>, AppError> {
     let now = app.clock.stamp();
     let tz = app.clock.tz();
     let c = app
-        .commit(StatusCode::CREATED, |db| {
+        .commit(ctx, |db| {
             check_refs(db, &nova.paciente_id, &nova.medico_id)?;
             if nova.status != StatusConsulta::Cancelada {
                 check_overlaps(
@@ -252,12 +255,17 @@ pub async fn create(app: &App, nova: NovaConsulta) -> Result<Arc<Consulta>, AppE
 
 /// Changes an appointment, re-validating times, overlaps and the status transition.
 /// A final appointment (`concluida`, `faltou`, `cancelada`) may only have its notes changed.
-pub async fn update(app: &App, id: &str, alt: AlteraConsulta) -> Result<Arc<Consulta>, AppError> {
+pub async fn update(
+    app: &App,
+    ctx: &Contexto,
+    id: &str,
+    alt: AlteraConsulta,
+) -> Result<Arc<Consulta>, AppError> {
     let now = app.clock.stamp();
     let tz = app.clock.tz();
     let before = app.store.read().consultas.get(id).cloned();
     let c = app
-        .commit(StatusCode::OK, |db| {
+        .commit(ctx, |db| {
             let old = db
                 .consultas
                 .get(id)
@@ -343,9 +351,9 @@ pub async fn update(app: &App, id: &str, alt: AlteraConsulta) -> Result<Arc<Cons
 }
 
 /// Deletes an appointment (404 unknown); returns what was deleted.
-pub async fn delete(app: &App, id: &str) -> Result<Arc<Consulta>, AppError> {
+pub async fn delete(app: &App, ctx: &Contexto, id: &str) -> Result<Arc<Consulta>, AppError> {
     let old = app
-        .commit(StatusCode::NO_CONTENT, |db| {
+        .commit(ctx, |db| {
             let old = db
                 .consultas
                 .get(id)

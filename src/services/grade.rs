@@ -1,12 +1,90 @@
-//! Why a start is not on a doctor's slot grid (SPEC §2 `agendar`, §3 `reservar`): the answer
-//! names the rule that failed (no working hours that weekday, outside the hours that day,
-//! or between two grid steps) and what is allowed, instead of one sentence for all three.
+//! Slot arithmetic (SPEC §3), pure over the data it is given: the grid of `slot_minutes`
+//! steps inside a horário, the minutes an interval covers, whether they fit the day's
+//! horários, and why a start is not on the grid (SPEC §2 `agendar`, §3 `reservar`: the answer
+//! names the rule that failed — no working hours that weekday, outside the hours that day, or
+//! between two grid steps — and what is allowed). No store, no App: only domain and models.
 
-use jiff::civil::DateTime;
+use std::sync::Arc;
 
-use super::horarios;
-use crate::domain::DiaSemana;
-use crate::repositories::Db;
+use jiff::SignedDuration;
+use jiff::civil::{Date, DateTime};
+
+use crate::domain::{DiaSemana, Hora};
+use crate::models::Horario;
+
+/// One grid step of `minutes`.
+pub fn step(minutes: u16) -> SignedDuration {
+    SignedDuration::from_mins(i64::from(minutes))
+}
+
+/// The grid slot starts of one horário on one date.
+pub fn grid(h: &Horario, date: Date, minutes: u16) -> impl Iterator<Item = DateTime> + '_ {
+    let end = h.hora_fim.minutes();
+    (h.hora_inicio.minutes()..)
+        .step_by(usize::from(minutes.max(1)))
+        .take_while(move |m| m + minutes <= end)
+        .map(move |m| date.at((m / 60) as i8, (m % 60) as i8, 0, 0))
+}
+
+/// `[inicio, fim)` as minutes of `inicio`'s day (an end with seconds rounds up), or `None`
+/// when it ends on another day.
+pub fn day_minutes(inicio: DateTime, fim: DateTime) -> Option<(i32, i32)> {
+    let start = i32::from(inicio.hour()) * 60 + i32::from(inicio.minute());
+    if fim.date() != inicio.date() {
+        return None;
+    }
+    Some((
+        start,
+        i32::from(fim.hour()) * 60 + i32::from(fim.minute()) + i32::from(fim.second() > 0),
+    ))
+}
+
+/// Whether the minutes `[start, end)` of a day lie inside one stretch of `faixas`
+/// (`(inicio, fim)` of that day's horários, by start; adjacent ones join).
+pub fn within_faixas(faixas: &[(Hora, Hora)], start: i32, end: i32) -> bool {
+    let mut stretch: Option<(i32, i32)> = None;
+    for (ini, fim) in faixas {
+        let (a, b) = (i32::from(ini.minutes()), i32::from(fim.minutes()));
+        stretch = match stretch {
+            Some((s, e)) if a <= e => Some((s, e.max(b))),
+            Some((s, e)) => {
+                if s <= start && end <= e {
+                    return true;
+                }
+                Some((a, b))
+            }
+            None => Some((a, b)),
+        };
+    }
+    stretch.is_some_and(|(s, e)| s <= start && end <= e)
+}
+
+/// The grid slots that `[inicio, fim)` covers, in time order, given the doctor's horários
+/// of each weekday (`horarios_do_dia`).
+pub fn covered_slots(
+    horarios_do_dia: impl Fn(DiaSemana) -> Vec<Arc<Horario>>,
+    inicio: DateTime,
+    fim: DateTime,
+    minutes: u16,
+) -> Vec<DateTime> {
+    let mut out = Vec::new();
+    let mut date = inicio.date();
+    while date <= fim.date() {
+        for h in horarios_do_dia(DiaSemana::of(date)) {
+            out.extend(
+                grid(&h, date, minutes)
+                    .filter(|s| *s < fim && s.saturating_add(step(minutes)) > inicio),
+            );
+        }
+        match date.tomorrow() {
+            Ok(d) => date = d,
+            Err(_) => break,
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
 
 /// "às segundas-feiras", "aos sábados": the weekday as a sentence says it.
 fn nos_dias(dia: DiaSemana) -> &'static str {
@@ -26,13 +104,14 @@ fn hhmm(m: u16) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
-/// The field message for a `slot` (or `inicio`) that is not a grid start of `medico_id`.
-pub fn fora_da_grade(db: &Db, medico_id: &str, slot: DateTime, minutes: u16) -> String {
-    let dia = DiaSemana::of(slot.date());
-    let faixas: Vec<(u16, u16)> = horarios::of_medico(db, medico_id)
-        .filter(|h| h.dia_semana == dia)
-        .map(|h| (h.hora_inicio.minutes(), h.hora_fim.minutes()))
-        .collect();
+/// The field message for a `slot` (or `inicio`) that is not a grid start, given the
+/// doctor's `faixas` (start and end minutes) of the slot's weekday `dia`.
+pub fn fora_da_grade(
+    faixas: &[(u16, u16)],
+    dia: DiaSemana,
+    slot: DateTime,
+    minutes: u16,
+) -> String {
     if faixas.is_empty() {
         return format!("o médico não atende {}", nos_dias(dia));
     }

@@ -4,15 +4,12 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use jiff::civil::DateTime;
-use serde::Serialize;
-use utoipa::ToSchema;
 
-use super::{App, new_id};
+use super::{App, Contexto, grade, new_id};
 use crate::domain::{DiaSemana, Hora, Intervalo, overlaps};
 use crate::error::AppError;
-use crate::models::Horario;
+use crate::models::{Horario, HorarioAlterado};
 use crate::repositories::{Db, Op};
 
 /// A validated horário (new, or the result of an update).
@@ -45,6 +42,30 @@ pub fn of_medico<'a>(
     let lo = (medico_id.to_owned(), DiaSemana::Segunda, Hora::MIN);
     let hi = (medico_id.to_owned(), DiaSemana::Domingo, Hora::MAX);
     db.horarios.range(Bound::Included(lo), Bound::Included(hi))
+}
+
+/// A doctor's horários on one weekday, by start.
+pub fn horarios_do_dia(db: &Db, medico_id: &str, dia: DiaSemana) -> Vec<Arc<Horario>> {
+    of_medico(db, medico_id)
+        .filter(|h| h.dia_semana == dia)
+        .cloned()
+        .collect()
+}
+
+/// The grid slots of the doctor that `[inicio, fim)` covers, in time order.
+pub fn covered_slots(
+    db: &Db,
+    medico_id: &str,
+    inicio: DateTime,
+    fim: DateTime,
+    minutes: u16,
+) -> Vec<DateTime> {
+    grade::covered_slots(
+        |dia| horarios_do_dia(db, medico_id, dia),
+        inicio,
+        fim,
+        minutes,
+    )
 }
 
 pub(crate) fn check(
@@ -87,8 +108,13 @@ fn serde_plain_dia(d: DiaSemana) -> String {
 }
 
 /// Adds a horário to a doctor (404 unknown doctor, 409 overlap).
-pub async fn create(app: &App, medico_id: &str, f: Faixa) -> Result<Arc<Horario>, AppError> {
-    app.commit(StatusCode::CREATED, |db| {
+pub async fn create(
+    app: &App,
+    ctx: &Contexto,
+    medico_id: &str,
+    f: Faixa,
+) -> Result<Arc<Horario>, AppError> {
+    app.commit(ctx, |db| {
         if db.medicos.get(medico_id).is_none() {
             return Err(AppError::not_found("Médico"));
         }
@@ -106,20 +132,6 @@ pub async fn create(app: &App, medico_id: &str, f: Faixa) -> Result<Arc<Horario>
     .inspect(|h| announce(app, &h.medico_id))
 }
 
-/// Answer of `PUT /horarios/{id}`: the horário, and the active appointments the change
-/// left outside the doctor's working hours (they stay booked, the desk decides; like
-/// SPEC-2 §11's blocks).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct HorarioAlterado {
-    /// The horário as it is now.
-    #[serde(flatten)]
-    pub horario: Horario,
-    /// Ids of the `agendada`/`confirmada` appointments, not over yet, that the old horário
-    /// covered and that now lie outside the doctor's working hours (they no longer show on
-    /// the slot grid).
-    pub consultas_afetadas: Vec<String>,
-}
-
 /// The doctor's active appointments, not over at `now`, that overlap `old` on its weekday
 /// and do not lie inside the working hours the doctor has once `old` is replaced by `new`
 /// (`None`: deleted).
@@ -132,7 +144,7 @@ fn afetadas(db: &Db, old: &Horario, new: Option<Faixa>, now: DateTime) -> Vec<St
         .filter(|c| DiaSemana::of(c.inicio.date()) == old.dia_semana)
         .filter(|c| {
             // Minutes of the appointment's first day (one that runs past midnight to its end).
-            let (start, end) = super::agenda::day_minutes(c.inicio, c.fim).unwrap_or((
+            let (start, end) = grade::day_minutes(c.inicio, c.fim).unwrap_or((
                 i32::from(c.inicio.hour()) * 60 + i32::from(c.inicio.minute()),
                 24 * 60,
             ));
@@ -143,7 +155,7 @@ fn afetadas(db: &Db, old: &Horario, new: Option<Faixa>, now: DateTime) -> Vec<St
             overlaps(start, end, a, b)
         })
         .filter(|c| {
-            let Some((start, end)) = super::agenda::day_minutes(c.inicio, c.fim) else {
+            let Some((start, end)) = grade::day_minutes(c.inicio, c.fim) else {
                 return true;
             };
             let mut faixas: Vec<(Hora, Hora)> = of_medico(db, &old.medico_id)
@@ -154,7 +166,7 @@ fn afetadas(db: &Db, old: &Horario, new: Option<Faixa>, now: DateTime) -> Vec<St
                 faixas.push((f.hora_inicio, f.hora_fim));
                 faixas.sort();
             }
-            !super::agenda::within_faixas(&faixas, start, end)
+            !grade::within_faixas(&faixas, start, end)
         })
         .map(|c| c.id.clone())
         .collect()
@@ -170,9 +182,14 @@ fn log_afetadas(h: &Horario, ids: &[String], what: &str) {
 
 /// Changes a horário (404 unknown, 422 bad range, 409 overlap); also answers which active
 /// appointments now lie outside the doctor's working hours.
-pub async fn update(app: &App, id: &str, alt: AlteraHorario) -> Result<HorarioAlterado, AppError> {
+pub async fn update(
+    app: &App,
+    ctx: &Contexto,
+    id: &str,
+    alt: AlteraHorario,
+) -> Result<HorarioAlterado, AppError> {
     let now = app.clock.now_local();
-    app.commit(StatusCode::OK, |db| {
+    app.commit(ctx, |db| {
         let old = db
             .horarios
             .get(id)
@@ -211,9 +228,9 @@ pub async fn update(app: &App, id: &str, alt: AlteraHorario) -> Result<HorarioAl
 
 /// Deletes a horário (404 unknown). The active appointments it leaves outside working
 /// hours are logged (the answer is a bodiless 204, SPEC §2).
-pub async fn delete(app: &App, id: &str) -> Result<Arc<Horario>, AppError> {
+pub async fn delete(app: &App, ctx: &Contexto, id: &str) -> Result<Arc<Horario>, AppError> {
     let now = app.clock.now_local();
-    app.commit(StatusCode::NO_CONTENT, |db| {
+    app.commit(ctx, |db| {
         let old = db
             .horarios
             .get(id)

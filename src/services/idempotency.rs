@@ -1,7 +1,6 @@
-//! `Idempotency-Key` (SPEC §1): the key of the request being handled, carried in a
-//! task-local so the store can journal the first answer together with its change.
-
-use axum::http::StatusCode;
+//! `Idempotency-Key` (SPEC §1): the rules for stored answers. The key of the request being
+//! handled travels in the request's [`super::Contexto`], so the store can journal the first
+//! answer together with its change.
 
 use crate::error::AppError;
 use crate::repositories::{Db, IdemEntry, Op};
@@ -36,7 +35,7 @@ pub fn check_room(db: &Db, max: usize, pruned: usize, now: i64) -> Result<(), Ap
     }
     let oldest = db.idem.iter().next().map_or(now, |e| e.created);
     Err(AppError::Busy {
-        status: StatusCode::TOO_MANY_REQUESTS,
+        status: 429,
         code: "idempotency_limit",
         detail: format!(
             "O limite de {max} respostas guardadas para Idempotency-Key foi atingido; nada foi alterado. Tente novamente mais tarde ou envie a requisição sem a chave."
@@ -52,16 +51,6 @@ pub struct IdemCtx {
     pub key: String,
     /// sha256 (hex) of method, path and canonical body.
     pub fingerprint: String,
-}
-
-tokio::task_local! {
-    /// Set by the idempotency middleware around a handler.
-    pub static IDEM: IdemCtx;
-}
-
-/// The current request's idempotency context, if any.
-pub fn current() -> Option<IdemCtx> {
-    IDEM.try_with(Clone::clone).ok()
 }
 
 /// 409: the first request with this key is still running.
@@ -122,7 +111,7 @@ mod tests {
                 retry_after_secs,
                 ..
             }) => {
-                assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+                assert_eq!(status, 429);
                 assert_eq!(retry_after_secs, (TTL_SECS - 100) as u64);
             }
             other => panic!("expected 429, got {other:?}"),

@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
-
-use super::{App, new_id};
+use super::{App, Contexto, new_id};
 use crate::domain::{Crm, fold};
 use crate::error::AppError;
 use crate::models::Medico;
@@ -55,9 +53,9 @@ pub fn list(db: &Db, especialidade: Option<&str>) -> Vec<Arc<Medico>> {
 }
 
 /// Creates a doctor (409 on a duplicate CRM).
-pub async fn create(app: &App, novo: NovoMedico) -> Result<Arc<Medico>, AppError> {
+pub async fn create(app: &App, ctx: &Contexto, novo: NovoMedico) -> Result<Arc<Medico>, AppError> {
     let now = app.clock.stamp();
-    app.commit(StatusCode::CREATED, |db| {
+    app.commit(ctx, |db| {
         if let Some(other) = db.medicos.id_by_unique(&Crm::key(&novo.crm)) {
             return Err(AppError::conflict(
                 "duplicate_crm",
@@ -80,9 +78,14 @@ pub async fn create(app: &App, novo: NovoMedico) -> Result<Arc<Medico>, AppError
 }
 
 /// Applies a partial update (404 unknown id).
-pub async fn update(app: &App, id: &str, alt: AlteraMedico) -> Result<Arc<Medico>, AppError> {
+pub async fn update(
+    app: &App,
+    ctx: &Contexto,
+    id: &str,
+    alt: AlteraMedico,
+) -> Result<Arc<Medico>, AppError> {
     let now = app.clock.stamp();
-    app.commit(StatusCode::OK, |db| {
+    app.commit(ctx, |db| {
         let old = db
             .medicos
             .get(id)
@@ -111,9 +114,9 @@ pub async fn update(app: &App, id: &str, alt: AlteraMedico) -> Result<Arc<Medico
 }
 
 /// Deletes a doctor and their horários; 409 while future active appointments exist.
-pub async fn delete(app: &App, id: &str) -> Result<(), AppError> {
+pub async fn delete(app: &App, ctx: &Contexto, id: &str) -> Result<(), AppError> {
     let now = app.clock.now_local();
-    app.commit(StatusCode::NO_CONTENT, |db| {
+    app.commit(ctx, |db| {
         if db.medicos.get(id).is_none() {
             return Err(AppError::not_found("Médico"));
         }

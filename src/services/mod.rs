@@ -5,6 +5,7 @@ pub mod agenda;
 pub mod backup_regras;
 pub mod backups;
 pub mod consultas;
+pub mod contexto;
 pub mod grade;
 pub mod horarios;
 pub mod idempotency;
@@ -16,7 +17,6 @@ pub mod tarefas;
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use serde::Serialize;
 
 use crate::config::Config;
@@ -24,6 +24,8 @@ use crate::domain::Relogio;
 use crate::error::AppError;
 use crate::infra::store::Store;
 use crate::repositories::{Db, IdemEntry, Op};
+
+pub use contexto::Contexto;
 
 /// Everything a request needs, shared by all handlers.
 pub struct App {
@@ -73,24 +75,25 @@ impl App {
     /// Runs a write whose result is the response body, see [`App::commit_reply`].
     pub async fn commit<T: Serialize>(
         &self,
-        status: StatusCode,
+        ctx: &Contexto,
         decide: impl FnOnce(&Db) -> Result<(Vec<Op>, T), AppError>,
     ) -> Result<T, AppError> {
-        self.commit_reply(status, decide, |t| t).await
+        self.commit_reply(ctx, decide, |t| t).await
     }
 
     /// Runs a write through the store. When the request carries an `Idempotency-Key` and
-    /// changes something, the answer (`status` + `reply(out)` as JSON) is journaled in the
+    /// changes something, the answer (`ctx.status` + `reply(out)` as JSON) is journaled in the
     /// same entry as the change, so a crash can never keep one without the other; the same
     /// entry forgets a few expired answers, and past `--idempotencia-max` live answers the
     /// request is refused (429) before anything changes.
     pub async fn commit_reply<T, R: Serialize>(
         &self,
-        status: StatusCode,
+        ctx: &Contexto,
         decide: impl FnOnce(&Db) -> Result<(Vec<Op>, T), AppError>,
         reply: impl FnOnce(&T) -> &R,
     ) -> Result<T, AppError> {
-        let idem = idempotency::current();
+        let idem = ctx.idempotencia.as_ref();
+        let status = ctx.status;
         let max = self.config.idempotencia_max;
         self.store
             .write(|db| {
@@ -115,9 +118,9 @@ impl App {
                         .map_err(|e| AppError::Internal(e.to_string()))?;
                     ops.extend(prune);
                     ops.push(Op::PutIdem(Arc::new(IdemEntry {
-                        key: ctx.key,
-                        fingerprint: ctx.fingerprint,
-                        status: status.as_u16(),
+                        key: ctx.key.clone(),
+                        fingerprint: ctx.fingerprint.clone(),
+                        status,
                         body,
                         created: now,
                     })));
@@ -125,56 +128,5 @@ impl App {
                 Ok((ops, out))
             })
             .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::infra::logs::LogHub;
-    use crate::repositories::Op;
-
-    #[tokio::test]
-    async fn an_expired_answer_under_the_same_key_lets_the_request_run_again() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let config = Config::for_tests(dir.path());
-        let logs = Arc::new(LogHub::new(jiff::tz::TimeZone::UTC));
-        let app = crate::app::open_state(config, logs).expect("state");
-        let now = jiff::Timestamp::now().as_second();
-        let old = Arc::new(IdemEntry {
-            key: "antiga".into(),
-            fingerprint: "f".into(),
-            status: 201,
-            body: "{}".into(),
-            created: now - idempotency::TTL_SECS - 3600,
-        });
-        app.write(|_| Ok((vec![Op::PutIdem(old)], ())))
-            .await
-            .expect("seed");
-        let ctx = idempotency::IdemCtx {
-            key: "antiga".into(),
-            fingerprint: "g".into(),
-        };
-        let out = idempotency::IDEM
-            .scope(
-                ctx,
-                app.commit(StatusCode::CREATED, |_| {
-                    Ok((vec![Op::DelReserva("nenhuma".into())], 7))
-                }),
-            )
-            .await;
-        assert!(matches!(out, Ok(7)), "{out:?}");
-        let stored = app
-            .store
-            .read()
-            .idem
-            .get("antiga")
-            .cloned()
-            .expect("answer");
-        assert_eq!(
-            stored.fingerprint, "g",
-            "the new answer replaced the expired one"
-        );
-        assert!(idempotency::live(&stored, now));
     }
 }

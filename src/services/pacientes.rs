@@ -2,10 +2,9 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use jiff::civil::Date;
 
-use super::{App, new_id};
+use super::{App, Contexto, new_id};
 use crate::domain::{Cpf, fold};
 use crate::error::AppError;
 use crate::models::Paciente;
@@ -74,9 +73,13 @@ pub fn list(db: &Db, q: Option<&str>) -> Vec<Arc<Paciente>> {
 }
 
 /// Creates a patient (409 on a duplicate CPF).
-pub async fn create(app: &App, novo: NovoPaciente) -> Result<Arc<Paciente>, AppError> {
+pub async fn create(
+    app: &App,
+    ctx: &Contexto,
+    novo: NovoPaciente,
+) -> Result<Arc<Paciente>, AppError> {
     let now = app.clock.stamp();
-    app.commit(StatusCode::CREATED, |db| {
+    app.commit(ctx, |db| {
         if let Some(other) = db.pacientes.id_by_unique(novo.cpf.as_str()) {
             return Err(duplicate_cpf(other));
         }
@@ -97,9 +100,14 @@ pub async fn create(app: &App, novo: NovoPaciente) -> Result<Arc<Paciente>, AppE
 }
 
 /// Applies a partial update (404 unknown id, 409 a CPF another patient has).
-pub async fn update(app: &App, id: &str, alt: AlteraPaciente) -> Result<Arc<Paciente>, AppError> {
+pub async fn update(
+    app: &App,
+    ctx: &Contexto,
+    id: &str,
+    alt: AlteraPaciente,
+) -> Result<Arc<Paciente>, AppError> {
     let now = app.clock.stamp();
-    app.commit(StatusCode::OK, |db| {
+    app.commit(ctx, |db| {
         let old = db
             .pacientes
             .get(id)
@@ -140,9 +148,9 @@ pub async fn update(app: &App, id: &str, alt: AlteraPaciente) -> Result<Arc<Paci
 
 /// Deletes a patient; 409 while they have appointments not yet over that are `agendada`
 /// or `confirmada`. Past appointments stay as history.
-pub async fn delete(app: &App, id: &str) -> Result<(), AppError> {
+pub async fn delete(app: &App, ctx: &Contexto, id: &str) -> Result<(), AppError> {
     let now = app.clock.now_local();
-    app.commit(StatusCode::NO_CONTENT, |db| {
+    app.commit(ctx, |db| {
         if db.pacientes.get(id).is_none() {
             return Err(AppError::not_found("Paciente"));
         }

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::relatorio_pdf::{LinhaRelatorio, Relatorio, contem_identificador, render};
-use super::{App, backups, tarefas};
+use super::{App, Contexto, tarefas};
 use crate::error::{AppError, CampoErro};
-use crate::models::{Tarefa, TipoTarefa};
+use crate::infra::arquivos;
+use crate::models::{Enfileirado, Tarefa, TipoTarefa};
 
 /// Body of `POST /relatorios/gerar` (all optional; dates inclusive).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -27,7 +28,11 @@ pub struct ParamsRelatorio {
 }
 
 /// Checks the filters (422 for an unknown doctor or a reversed period) and queues the report.
-pub async fn solicitar(app: &App, p: ParamsRelatorio) -> Result<serde_json::Value, AppError> {
+pub async fn solicitar(
+    app: &App,
+    ctx: &Contexto,
+    p: ParamsRelatorio,
+) -> Result<Enfileirado, AppError> {
     let mut errs = Vec::new();
     if let Some(m) = &p.medico_id
         && app.store.read().medicos.get(m).is_none()
@@ -45,13 +50,7 @@ pub async fn solicitar(app: &App, p: ParamsRelatorio) -> Result<serde_json::Valu
     if !errs.is_empty() {
         return Err(AppError::Validation(errs));
     }
-    tarefas::enqueue(
-        app,
-        TipoTarefa::GerarRelatorio,
-        &p,
-        |t| serde_json::json!({"status": "processando", "task_id": t.id}),
-    )
-    .await
+    tarefas::enqueue(app, ctx, TipoTarefa::GerarRelatorio, &p, "processando").await
 }
 
 fn data_br(d: Date) -> String {
@@ -115,7 +114,7 @@ fn montar(app: &App, p: &ParamsRelatorio, task_id: &str) -> Relatorio {
 /// The report already written by this task, if a crash came between writing and recording
 /// it: the names its task would publish, searched for the task id in their metadata.
 fn ja_escrito(dir: &std::path::Path, base: &str, task_id: &str) -> Option<String> {
-    backups::com_base(dir, base, "pdf")
+    arquivos::com_base(dir, base, "pdf")
         .into_iter()
         .find(|nome| fs::read(dir.join(nome)).is_ok_and(|pdf| contem_identificador(&pdf, task_id)))
 }
@@ -123,7 +122,7 @@ fn ja_escrito(dir: &std::path::Path, base: &str, task_id: &str) -> Option<String
 /// Deletes the oldest reports beyond `keep` (`--relatorios-manter`).
 pub fn reter(dir: &std::path::Path, keep: usize) -> std::io::Result<Vec<String>> {
     let mut removed = Vec::new();
-    for nome in backups::listar(dir, "relatorio", "pdf")?
+    for nome in arquivos::listar(dir, "relatorio", "pdf")?
         .into_iter()
         .skip(keep)
     {
@@ -147,7 +146,7 @@ pub fn executar(app: &App, rt: &tokio::runtime::Handle, t: &Tarefa) -> Result<()
         .criado_em
         .parse::<jiff::Timestamp>()
         .unwrap_or_else(|_| jiff::Timestamp::now());
-    let base = format!("relatorio_{}", app.clock.file_stamp(quando));
+    let base = arquivos::nome_base("relatorio", &app.clock.file_stamp(quando));
     let mut progress = tarefas::Progresso::new(app, rt, t);
     let (nome, linhas) = match ja_escrito(dir, &base, &t.id) {
         Some(nome) => {
@@ -162,7 +161,7 @@ pub fn executar(app: &App, rt: &tokio::runtime::Handle, t: &Tarefa) -> Result<()
             })
             .map_err(|e| tarefas::Falha::Transitoria(format!("pdf: {e}")))?;
             fs::create_dir_all(dir).map_err(transient)?;
-            let tmp = dir.join(format!(".relatorio-{}.tmp", t.id));
+            let tmp = arquivos::temporario(dir, "relatorio", &t.id);
             let write = || -> std::io::Result<()> {
                 let mut f = fs::File::create(&tmp)?;
                 f.write_all(&pdf)?;
@@ -172,7 +171,7 @@ pub fn executar(app: &App, rt: &tokio::runtime::Handle, t: &Tarefa) -> Result<()
                 let _ = fs::remove_file(&tmp);
                 return Err(transient(e));
             }
-            let nome = backups::publicar(dir, &tmp, &base, "pdf").map_err(|e| {
+            let nome = arquivos::publicar(dir, &tmp, &base, "pdf").map_err(|e| {
                 let _ = fs::remove_file(&tmp);
                 transient(e)
             })?;

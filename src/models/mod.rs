@@ -1,11 +1,17 @@
 //! The stored records of SPEC §2, as they are serialized to clients and to disk.
 //! Kept free of axum; every value here has already passed the domain checks.
 
+mod respostas;
+
 use jiff::civil::{Date, DateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{DiaSemana, Hora};
+
+pub use respostas::{
+    Agendado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado, Restaurado,
+};
 
 /// Serde for clinic-local datetimes as `YYYY-MM-DDTHH:MM:SS`.
 pub mod local_dt {
@@ -335,6 +341,17 @@ pub struct ErroTarefa {
     pub code: String,
     /// A sentence in Portuguese.
     pub detail: String,
+}
+
+// Also the answer of the other routes that queue a backup or a report (202).
+/// Answer of `POST /backup/executar`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Enfileirado {
+    /// `enfileirado` (backup) or `processando` (report).
+    #[schema(example = "enfileirado")]
+    pub status: String,
+    /// The task; follow it at `/sistema/tasks/{task_id}`.
+    pub task_id: String,
 }
 
 /// A unit of background work, durable from the moment it is accepted.

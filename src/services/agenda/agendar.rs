@@ -1,0 +1,301 @@
+//! `POST /consultas/agendar` (SPEC §2): the synchronous half (checks, holds and the task in
+//! one write) and the booking job the worker runs (decide, journal, announce).
+
+use super::*;
+
+/// What the booking task needs; the appointment id is chosen when the task is accepted, so
+/// a re-run after a crash finds the appointment it already created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ParamsAgendar {
+    /// Id the appointment will have.
+    pub consulta_id: String,
+    /// The patient.
+    pub paciente_id: String,
+    /// The doctor.
+    pub medico_id: String,
+    /// Start.
+    #[serde(with = "crate::models::local_dt")]
+    pub inicio: DateTime,
+    /// End.
+    #[serde(with = "crate::models::local_dt")]
+    pub fim: DateTime,
+    /// UTC offset of `inicio` when it is the later occurrence of a repeated hour.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::models::offset_opt"
+    )]
+    pub inicio_offset: Option<Offset>,
+    /// UTC offset of `fim` when it is the later occurrence of a repeated hour.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::models::offset_opt"
+    )]
+    pub fim_offset: Option<Offset>,
+    /// Notes.
+    pub observacoes: Option<String>,
+}
+
+/// The synchronous half of `POST /consultas/agendar`: checks the body, the grid, working
+/// hours and the slot; holds the free slots it covers and journals the task, all in one
+/// write; then hands the task to the worker. Answers 202.
+pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Agendado, AppError> {
+    let minutes = app.config.slot_minutes;
+    let now = Timestamp::now();
+    let expira = now
+        .saturating_add(SignedDuration::from_secs(app.config.hold_ttl_secs as i64))
+        .unwrap_or(now);
+    let criado = app.clock.stamp();
+    let iv = nova.intervalo;
+    let (out, tarefa, new_holds) = app
+        .commit_reply(
+            ctx,
+            |db| {
+                check_refs(db, &nova.paciente_id, &nova.medico_id)?;
+                check_slot(app, db, &nova.medico_id, iv.inicio).map_err(|e| match e {
+                    AppError::Validation(mut errs) => {
+                        for er in &mut errs {
+                            er.campo = "inicio".into();
+                        }
+                        AppError::Validation(errs)
+                    }
+                    other => other,
+                })?;
+                if !within_hours(db, &nova.medico_id, iv) {
+                    return Err(AppError::campo(
+                        "fim",
+                        "a consulta deve terminar dentro do horário de atendimento do médico",
+                    ));
+                }
+                let cobertos = covered_slots(db, &nova.medico_id, iv.inicio, iv.fim, minutes);
+                let tz = app.clock.tz();
+                if db
+                    .consultas
+                    .conflict(true, &nova.medico_id, iv, None, tz)
+                    .is_some()
+                {
+                    return Err(slot_taken(iv.inicio));
+                }
+                check_overlaps(db, &nova.medico_id, &nova.paciente_id, iv, None, tz)?;
+                let (inicio_offset, fim_offset) = iv.offsets(tz);
+                let mut ops = Vec::new();
+                let mut new_holds = Vec::new();
+                for s in &cobertos {
+                    if !held(db, &nova.medico_id, *s, now) {
+                        ops.push(Op::PutReserva(Arc::new(Reserva {
+                            id: Reserva::key(&nova.medico_id, *s),
+                            medico_id: nova.medico_id.clone(),
+                            slot: *s,
+                            expira_em: expira,
+                        })));
+                        new_holds.push(*s);
+                    }
+                }
+                let params = ParamsAgendar {
+                    consulta_id: new_id(),
+                    paciente_id: nova.paciente_id.clone(),
+                    medico_id: nova.medico_id.clone(),
+                    inicio: iv.inicio,
+                    fim: iv.fim,
+                    inicio_offset,
+                    fim_offset,
+                    observacoes: nova.observacoes.clone(),
+                };
+                let t = tarefas::nova(TipoTarefa::AgendarConsulta, &params, criado.clone())?;
+                ops.push(Op::PutTarefa(t.clone()));
+                let out = Agendado {
+                    status: "pendente".into(),
+                    task_id: t.id.clone(),
+                    slot: format_datetime(iv.inicio),
+                    mensagem: "Consulta em processamento.".into(),
+                };
+                Ok((ops, (out, t, new_holds)))
+            },
+            |(out, _, _)| out,
+        )
+        .await?;
+    let expira_em = app.clock.stamp_at(expira);
+    for s in new_holds {
+        app.events.publish(
+            "horario_reservado",
+            &serde_json::json!({"medico_id": nova.medico_id, "slot": format_datetime(s), "expira_em": expira_em}),
+        );
+    }
+    tarefas::accepted(app, &tarefa);
+    Ok(out)
+}
+
+/// How the booking task's decision went.
+pub(super) enum Desfecho {
+    /// The appointment exists (created now, or by an earlier run of the same task).
+    Criada(Arc<crate::models::Consulta>, Vec<DateTime>),
+    /// Refused: why, and the slots that became free.
+    Recusada(crate::models::ErroTarefa, Vec<DateTime>),
+}
+
+/// A booking task's outcome, decided and applied in memory, to announce once durable.
+pub struct Decisao {
+    desfecho: Desfecho,
+    tarefa: Arc<crate::models::Tarefa>,
+    medico_id: String,
+}
+
+/// The worker's half of a booking, run under the write lock: re-validates everything and,
+/// in one journal entry, either creates the appointment (releasing its holds, task
+/// `concluida`) or fails the task with a reason (releasing its holds). A re-run after a
+/// crash finds the appointment by its pre-chosen id and only completes the task.
+pub fn decidir(
+    db: &Db,
+    t: &crate::models::Tarefa,
+    minutes: u16,
+    agora: &str,
+    tz: &TimeZone,
+) -> (Vec<Op>, Decisao) {
+    use crate::models::{Consulta, ErroTarefa, StatusConsulta};
+    let recusa = |code: &str, detail: String| ErroTarefa {
+        code: code.into(),
+        detail,
+    };
+    let p: ParamsAgendar = match serde_json::from_value(t.parametros.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            let err = recusa(
+                "parametros_invalidos",
+                format!("Parâmetros da tarefa ilegíveis: {e}"),
+            );
+            let done = tarefas::finished(t, agora.to_owned(), Err(err.clone()));
+            let d = Decisao {
+                desfecho: Desfecho::Recusada(err, Vec::new()),
+                tarefa: done.clone(),
+                medico_id: String::new(),
+            };
+            return (vec![Op::PutTarefa(done)], d);
+        }
+    };
+    let iv = Intervalo::from_momentos(
+        Momento::stored(p.inicio, p.inicio_offset, tz),
+        Momento::stored(p.fim, p.fim_offset, tz),
+    );
+    let cobertos = covered_slots(db, &p.medico_id, p.inicio, p.fim, minutes);
+    let mut ops: Vec<Op> = cobertos
+        .iter()
+        .map(|s| Reserva::key(&p.medico_id, *s))
+        .filter(|k| db.reservas.get(k).is_some())
+        .map(Op::DelReserva)
+        .collect();
+    let existing = db.consultas.get(&p.consulta_id).cloned();
+    let problema = if existing.is_some() {
+        None
+    } else if db.pacientes.get(&p.paciente_id).is_none() {
+        Some(recusa(
+            "paciente_inexistente",
+            "O paciente não existe mais.".into(),
+        ))
+    } else if db.medicos.get(&p.medico_id).is_none() {
+        Some(recusa(
+            "medico_inexistente",
+            "O médico não existe mais.".into(),
+        ))
+    } else if let Some(c) = db.consultas.conflict(true, &p.medico_id, iv, None, tz) {
+        Some(recusa(
+            "horario_ocupado",
+            format!(
+                "O horário {} já está ocupado pela consulta {}.",
+                format_datetime(p.inicio),
+                c.id
+            ),
+        ))
+    } else if let Some(c) = db.consultas.conflict(false, &p.paciente_id, iv, None, tz) {
+        Some(recusa(
+            "patient_overlap",
+            format!("O paciente já tem a consulta {} nesse horário.", c.id),
+        ))
+    } else if !within_hours(db, &p.medico_id, iv) || !on_grid(db, &p.medico_id, p.inicio, minutes) {
+        Some(recusa(
+            "fora_do_horario",
+            "O horário não está mais dentro do horário de atendimento do médico.".into(),
+        ))
+    } else {
+        None
+    };
+    let desfecho = match (problema, existing) {
+        (Some(err), _) => {
+            let freed = cobertos
+                .iter()
+                .copied()
+                .filter(|s| db.reservas.get(&Reserva::key(&p.medico_id, *s)).is_some())
+                .filter(|s| {
+                    slot_state(db, &p.medico_id, *s, minutes, Timestamp::MIN, tz) != Estado::Ocupado
+                })
+                .collect();
+            Desfecho::Recusada(err, freed)
+        }
+        (None, Some(c)) => Desfecho::Criada(c, cobertos),
+        (None, None) => {
+            let c = Arc::new(Consulta {
+                id: p.consulta_id.clone(),
+                paciente_id: p.paciente_id.clone(),
+                medico_id: p.medico_id.clone(),
+                inicio: p.inicio,
+                fim: p.fim,
+                inicio_offset: p.inicio_offset,
+                fim_offset: p.fim_offset,
+                status: StatusConsulta::Agendada,
+                observacoes: p.observacoes.clone(),
+                created_at: agora.to_owned(),
+                updated_at: agora.to_owned(),
+            });
+            ops.insert(0, Op::PutConsulta(c.clone()));
+            Desfecho::Criada(c, cobertos)
+        }
+    };
+    let resultado = match &desfecho {
+        Desfecho::Criada(c, _) => Ok(serde_json::json!({ "consulta": c })),
+        Desfecho::Recusada(err, _) => Err(err.clone()),
+    };
+    let done = tarefas::finished(t, agora.to_owned(), resultado);
+    ops.push(Op::PutTarefa(done.clone()));
+    let d = Decisao {
+        desfecho,
+        tarefa: done,
+        medico_id: p.medico_id,
+    };
+    (ops, d)
+}
+
+/// Announces a durable booking decision; `Err(Recusada)` when the booking was refused.
+pub fn announce(app: &App, d: Decisao) -> Result<(), tarefas::Falha> {
+    let result = match d.desfecho {
+        Desfecho::Criada(c, slots) => {
+            tracing::info!(target: "agendamento::agenda", consulta_id = %c.id, task_id = %d.tarefa.id, "appointment booked");
+            crate::services::consultas::announce_taken(app, &c, &slots);
+            Ok(())
+        }
+        Desfecho::Recusada(err, freed) => {
+            tracing::info!(target: "agendamento::agenda", task_id = %d.tarefa.id, code = %err.code, "booking refused");
+            for s in freed {
+                app.events.publish(
+                    "horario_disponivel",
+                    &serde_json::json!({"medico_id": d.medico_id, "slot": format_datetime(s), "motivo": "falhou"}),
+                );
+            }
+            Err(tarefas::Falha::Recusada)
+        }
+    };
+    tarefas::announce(app, &d.tarefa);
+    result
+}
+
+/// Runs one booking task to its decision and announces it.
+pub fn executar(
+    app: &App,
+    rt: &tokio::runtime::Handle,
+    t: &crate::models::Tarefa,
+) -> Result<(), tarefas::Falha> {
+    let minutes = app.config.slot_minutes;
+    let agora = app.clock.stamp();
+    let tz = app.clock.tz();
+    let d = rt.block_on(app.write(|db| Ok(decidir(db, t, minutes, &agora, tz))))?;
+    announce(app, d)
+}

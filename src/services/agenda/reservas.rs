@@ -1,0 +1,139 @@
+//! Holds (SPEC §3): `POST /agenda/reservar`, `POST /agenda/liberar`, and the expiry of
+//! lapsed holds.
+
+use super::*;
+
+/// Holds a free slot for the configured TTL.
+pub async fn reservar(
+    app: &App,
+    ctx: &Contexto,
+    medico_id: &str,
+    slot: DateTime,
+) -> Result<Reservado, AppError> {
+    let minutes = app.config.slot_minutes;
+    let now = Timestamp::now();
+    let expira = now
+        .saturating_add(SignedDuration::from_secs(app.config.hold_ttl_secs as i64))
+        .unwrap_or(now);
+    let out = app
+        .commit(ctx, |db| {
+            check_slot(app, db, medico_id, slot)?;
+            match slot_state(db, medico_id, slot, minutes, now, app.clock.tz()) {
+                Estado::Ocupado => return Err(slot_taken(slot)),
+                Estado::Reservado => {
+                    return Err(AppError::conflict(
+                        "horario_reservado",
+                        format!("O horário {} já está reservado.", format_datetime(slot)),
+                    ));
+                }
+                Estado::Disponivel => {}
+            }
+            let r = Arc::new(Reserva {
+                id: Reserva::key(medico_id, slot),
+                medico_id: medico_id.to_owned(),
+                slot,
+                expira_em: expira,
+            });
+            let out = Reservado {
+                status: "reservado".into(),
+                slot: format_datetime(slot),
+                medico_id: medico_id.to_owned(),
+                expira_em: app.clock.stamp_at(expira),
+            };
+            Ok((vec![Op::PutReserva(r)], out))
+        })
+        .await?;
+    app.events.publish(
+        "horario_reservado",
+        &serde_json::json!({"medico_id": out.medico_id, "slot": out.slot, "expira_em": out.expira_em}),
+    );
+    Ok(out)
+}
+
+/// Releases a hold: `liberado` if there was one, `disponivel` if the slot was free, 409 if booked.
+pub async fn liberar(
+    app: &App,
+    ctx: &Contexto,
+    medico_id: &str,
+    slot: DateTime,
+) -> Result<Liberado, AppError> {
+    let minutes = app.config.slot_minutes;
+    let now = Timestamp::now();
+    let out = app
+        .commit_reply(
+            ctx,
+            |db| {
+                if db.medicos.get(medico_id).is_none() {
+                    return Err(AppError::not_found("Médico"));
+                }
+                if !on_grid(db, medico_id, slot, minutes) {
+                    return Err(AppError::campo(
+                        "slot",
+                        fora_da_grade(db, medico_id, slot, minutes),
+                    ));
+                }
+                let estado = slot_state(db, medico_id, slot, minutes, now, app.clock.tz());
+                if estado == Estado::Ocupado {
+                    return Err(slot_taken(slot));
+                }
+                let key = Reserva::key(medico_id, slot);
+                // A hold that lapsed but was not swept yet is removed here, announced as expired.
+                let lapsed = estado != Estado::Reservado && db.reservas.get(&key).is_some();
+                let ops = if estado == Estado::Reservado || lapsed {
+                    vec![Op::DelReserva(key)]
+                } else {
+                    vec![]
+                };
+                let status = if estado == Estado::Reservado {
+                    "liberado"
+                } else {
+                    "disponivel"
+                };
+                let out = Liberado {
+                    status: status.into(),
+                    slot: format_datetime(slot),
+                    medico_id: medico_id.to_owned(),
+                };
+                Ok((ops, (out, lapsed)))
+            },
+            |(out, _)| out,
+        )
+        .await?;
+    let (out, lapsed) = out;
+    if out.status == "liberado" || lapsed {
+        let motivo = if lapsed { "expirou" } else { "liberado" };
+        app.events.publish(
+            "horario_liberado",
+            &serde_json::json!({"medico_id": out.medico_id, "slot": out.slot, "motivo": motivo}),
+        );
+    }
+    Ok(out)
+}
+
+/// Removes the holds that have lapsed and announces each (`motivo: "expirou"`).
+pub async fn expire_holds(app: &App) -> Result<usize, AppError> {
+    let now = Timestamp::now();
+    if !app.store.read().reservas.iter().any(|r| r.expira_em <= now) {
+        return Ok(0);
+    }
+    let gone = app
+        .write(|db| {
+            let gone: Vec<Arc<Reserva>> = db
+                .reservas
+                .iter()
+                .filter(|r| r.expira_em <= now)
+                .cloned()
+                .collect();
+            let ops = gone.iter().map(|r| Op::DelReserva(r.id.clone())).collect();
+            Ok((ops, gone))
+        })
+        .await?;
+    for r in &gone {
+        tracing::info!(target: "agendamento::agenda", medico_id = %r.medico_id, slot = %format_datetime(r.slot), "hold expired");
+        app.events.publish(
+            "horario_liberado",
+            &serde_json::json!({"medico_id": r.medico_id, "slot": format_datetime(r.slot), "motivo": "expirou"}),
+        );
+    }
+    Ok(gone.len())
+}

@@ -1,0 +1,31 @@
+//! The explicit context of a request's writes (ARCHITECTURE "The caller is explicit"):
+//! built once per request by the controllers' extractor and passed to every service call
+//! that writes, so nothing reaches a write through hidden state (a task-local does not cross
+//! `spawn_blocking`, a parameter does). SPEC-2 §10 adds the caller (user and role) here.
+
+use super::idempotency::IdemCtx;
+
+/// Who asked for a write and how its answer is kept.
+#[derive(Debug, Clone)]
+pub struct Contexto {
+    /// The request id the per-request log line carries (`x-request-id`), or what started an
+    /// internal write (`"interno:…"`).
+    pub request_id: String,
+    /// The request's `Idempotency-Key` and body fingerprint, when it sent one.
+    pub idempotencia: Option<IdemCtx>,
+    /// The status the route answers on success, stated once by its controller: the
+    /// answer journaled for an `Idempotency-Key` is replayed with it.
+    pub status: u16,
+}
+
+impl Contexto {
+    /// The context of a write no request asked for (demo data, scheduled backups): no
+    /// idempotency answer is kept.
+    pub fn interno(origem: &str) -> Self {
+        Self {
+            request_id: format!("interno:{origem}"),
+            idempotencia: None,
+            status: 200,
+        }
+    }
+}

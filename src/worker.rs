@@ -1,0 +1,175 @@
+//! The worker's runner (SPEC §4): takes a queued task, marks it running, dispatches it to
+//! its job (`services::agenda`, `services::backups`, `services::relatorios`), retries
+//! transient failures with exponential backoff and records the final state. It sits above
+//! the jobs it runs: services never import it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::AppError;
+use crate::infra::queue::Runner;
+use crate::models::{ErroTarefa, StatusTarefa, Tarefa, TipoTarefa};
+use crate::repositories::Op;
+use crate::services::tarefas::{Falha, announce, finished};
+use crate::services::{App, agenda, backups, relatorios};
+
+/// Attempts before a transient failure becomes final.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// First retry delay; doubles on each further attempt.
+pub const BACKOFF: Duration = Duration::from_millis(200);
+
+/// The worker's runner: owns the retry loop; each task kind's handler does the work and
+/// journals the final state together with its effect.
+pub struct Worker {
+    /// The application (store, events, queue).
+    pub app: Arc<App>,
+    /// The runtime the store's async writes run on.
+    pub rt: tokio::runtime::Handle,
+}
+
+impl Worker {
+    fn set(&self, t: Arc<Tarefa>) -> Result<Arc<Tarefa>, AppError> {
+        let out = self
+            .rt
+            .block_on(self.app.write(|_| Ok((vec![Op::PutTarefa(t.clone())], ()))));
+        out.map(|()| {
+            announce(&self.app, &t);
+            t
+        })
+    }
+
+    /// The task as it starts an attempt.
+    fn starting(&self, t: &Tarefa) -> Arc<Tarefa> {
+        let mut running = t.clone();
+        running.status = StatusTarefa::Executando;
+        running.tentativas += 1;
+        running.iniciado_em = Some(self.app.clock.stamp());
+        Arc::new(running)
+    }
+
+    fn attempt(&self, t: &Tarefa) -> Result<(), Falha> {
+        match t.tipo {
+            TipoTarefa::AgendarConsulta => agenda::executar(&self.app, &self.rt, t),
+            TipoTarefa::Backup => backups::executar(&self.app, &self.rt, t),
+            TipoTarefa::GerarRelatorio => relatorios::executar(&self.app, &self.rt, t),
+        }
+    }
+}
+
+impl Runner for Worker {
+    fn run(&self, task_id: &str) {
+        loop {
+            let Some(t) = self.app.store.read().tarefas.get(task_id).cloned() else {
+                return;
+            };
+            if t.status.is_final() {
+                return;
+            }
+            let running = match self.set(self.starting(&t)) {
+                Ok(r) => r,
+                Err(e) => {
+                    // Not even the start could be journaled: the task stays as it was on disk
+                    // and runs again after the next start; wait before the next attempt.
+                    tracing::error!(target: "agendamento::tasks", task_id, error = %e, "could not start task");
+                    std::thread::sleep(BACKOFF);
+                    return;
+                }
+            };
+            match self.attempt(&running) {
+                Ok(()) | Err(Falha::Recusada) => return,
+                Err(Falha::Transitoria(msg)) => {
+                    tracing::warn!(target: "agendamento::tasks", task_id, attempt = running.tentativas, error = %msg, "task attempt failed");
+                    if running.tentativas >= MAX_ATTEMPTS {
+                        let e = ErroTarefa {
+                            code: "falha_transitoria".into(),
+                            detail: format!(
+                                "A tarefa falhou após {} tentativas: erro de armazenamento.",
+                                running.tentativas
+                            ),
+                        };
+                        let _ = self.set(finished(&running, self.app.clock.stamp(), Err(e)));
+                        return;
+                    }
+                    std::thread::sleep(BACKOFF * 2u32.pow(running.tentativas - 1));
+                }
+            }
+        }
+    }
+
+    /// Bookings already queued are decided back to back without waiting for each one's
+    /// fsync: each decision sees the previous ones in memory, and all of them reach the disk
+    /// in one or a few group commits. Nothing is announced before it is durable; a write the
+    /// disk refuses is undone with everything after it, and those tasks run again one by one.
+    fn run_batch(&self, task_ids: &[String]) {
+        let minutes = self.app.config.slot_minutes;
+        let mut pipeline = Vec::new();
+        let mut one_by_one = Vec::new();
+        for id in task_ids {
+            let Some(t) = self.app.store.read().tarefas.get(id).cloned() else {
+                continue;
+            };
+            if t.status.is_final() {
+                continue;
+            }
+            if t.tipo != TipoTarefa::AgendarConsulta {
+                one_by_one.push(id.clone());
+                continue;
+            }
+            let running = self.starting(&t);
+            let started = self
+                .app
+                .store
+                .submit::<_, AppError>(|_| Ok((vec![Op::PutTarefa(running.clone())], ())));
+            let Ok((started, ())) = started else {
+                one_by_one.push(id.clone());
+                continue;
+            };
+            let agora = self.app.clock.stamp();
+            match self.app.store.submit::<_, AppError>(|db| {
+                Ok(agenda::decidir(
+                    db,
+                    &running,
+                    minutes,
+                    &agora,
+                    self.app.clock.tz(),
+                ))
+            }) {
+                Ok((decided, d)) => pipeline.push((id.clone(), running, started, decided, d)),
+                Err(_) => {
+                    let _ = self.rt.block_on(started.durable());
+                    one_by_one.push(id.clone());
+                }
+            }
+        }
+        for (id, running, started, decided, d) in pipeline {
+            let durable = self
+                .rt
+                .block_on(async { started.durable().await.and(decided.durable().await) });
+            match durable {
+                Ok(()) => {
+                    announce(&self.app, &running);
+                    let _ = agenda::announce(&self.app, d);
+                }
+                Err(e) => {
+                    tracing::warn!(target: "agendamento::tasks", task_id = %id, error = %e, "batched attempt refused by storage; retrying alone");
+                    one_by_one.push(id);
+                }
+            }
+        }
+        for id in one_by_one {
+            self.run(&id);
+        }
+    }
+
+    fn panicked(&self, task_id: &str, _message: &str) {
+        // Bind first: a read guard living through the body would deadlock `set`'s write.
+        let current = self.app.store.read().tarefas.get(task_id).cloned();
+        if let Some(t) = current.filter(|t| !t.status.is_final()) {
+            let e = ErroTarefa {
+                code: "erro_interno".into(),
+                detail: "Erro interno ao executar a tarefa.".into(),
+            };
+            let _ = self.set(finished(&t, self.app.clock.stamp(), Err(e)));
+        }
+    }
+}
