@@ -1,0 +1,338 @@
+//! In-process harness: the production router (`build_router`, with the same path
+//! normalization `serve` puts in front of it) over a real store in a temporary folder,
+//! called with `tower::ServiceExt::oneshot`: no socket, no process, no sleep.
+//!
+//! The task worker is not started: queued tasks wait in their lane until the test runs them
+//! with [`TestApp::run_tasks`], one step at a time on a blocking thread, exactly as the
+//! worker thread would.
+
+use std::sync::Arc;
+
+use agendamento::Config;
+use agendamento::infra::logs::LogHub;
+use agendamento::services::AppState;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, header};
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use tempfile::TempDir;
+use tower::ServiceExt as _;
+
+/// The production router with the path normalization `serve` puts in front of it.
+type Service = tower::util::MapRequest<axum::Router, fn(Request<Body>) -> Request<Body>>;
+
+/// One application instance: state, router and the folder it lives in.
+pub struct TestApp {
+    /// The shared state the handlers receive (store, queue, clock…).
+    pub state: AppState,
+    service: Service,
+    /// Keeps the data, backup, report and log folders alive for the test's life.
+    pub dir: TempDir,
+}
+
+/// A fully read response.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    /// The status code.
+    pub status: u16,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The body as JSON, `Value::Null` when empty or not JSON.
+    pub body: Value,
+    /// The body as text.
+    pub text: String,
+}
+
+impl Resp {
+    /// A header as a string ("" when absent).
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    /// Asserts the status, printing the whole response on failure.
+    #[track_caller]
+    pub fn expect_status(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status, status,
+            "expected status {status}, got {} with body {}",
+            self.status, self.text
+        );
+        self
+    }
+
+    /// The `id` field of the body.
+    #[track_caller]
+    pub fn id(&self) -> String {
+        self.body["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string id in {} {}", self.status, self.text))
+            .to_owned()
+    }
+
+    /// The body as an array.
+    #[track_caller]
+    pub fn array(&self) -> &Vec<Value> {
+        self.body
+            .as_array()
+            .unwrap_or_else(|| panic!("expected a JSON array, got {} {}", self.status, self.text))
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    #[track_caller]
+    pub fn expect_problem(&self, status: u16, code: &str) -> &Self {
+        self.expect_status(status);
+        assert_eq!(
+            self.header("content-type"),
+            "application/problem+json",
+            "not problem+json: {}",
+            self.text
+        );
+        assert_eq!(self.body["status"], status, "{}", self.text);
+        assert_eq!(self.body["code"], code, "{}", self.text);
+        self
+    }
+}
+
+impl TestApp {
+    /// A fresh application with the test settings (no demo data, paused worker).
+    pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    /// A fresh application whose settings `tweak` adjusts first.
+    pub async fn with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::for_tests(dir.path());
+        tweak(&mut config);
+        let hub = Arc::new(LogHub::new(jiff::tz::TimeZone::UTC));
+        let state = tokio::task::spawn_blocking(move || agendamento::open_state(config, hub))
+            .await
+            .expect("open_state did not panic")
+            .expect("state opens");
+        let normalize: fn(Request<Body>) -> Request<Body> = agendamento::router::normalize_path;
+        let service = agendamento::build_router(state.clone()).map_request(normalize);
+        Self {
+            state,
+            service,
+            dir,
+        }
+    }
+
+    /// Sends one request with optional extra headers and a raw body.
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(body.into()).expect("valid request");
+        let resp = self
+            .service
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("the router is infallible");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .expect("body reads")
+            .to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// Sends `body` as JSON.
+    pub async fn json(&self, method: Method, uri: &str, body: &Value) -> Resp {
+        self.send(
+            method,
+            uri,
+            &[(header::CONTENT_TYPE.as_str(), "application/json")],
+            body.to_string(),
+        )
+        .await
+    }
+
+    /// `GET uri`.
+    pub async fn get(&self, uri: &str) -> Resp {
+        self.send(Method::GET, uri, &[], Body::empty()).await
+    }
+
+    /// `POST uri` with a JSON body.
+    pub async fn post(&self, uri: &str, body: &Value) -> Resp {
+        self.json(Method::POST, uri, body).await
+    }
+
+    /// `PUT uri` with a JSON body.
+    pub async fn put(&self, uri: &str, body: &Value) -> Resp {
+        self.json(Method::PUT, uri, body).await
+    }
+
+    /// `DELETE uri`.
+    pub async fn delete(&self, uri: &str) -> Resp {
+        self.send(Method::DELETE, uri, &[], Body::empty()).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bodies and records
+// ---------------------------------------------------------------------------------------------
+
+/// A valid CPF (11 digits) made from `seed`.
+pub fn cpf(seed: u64) -> String {
+    let base = format!("{:09}", 100_000_001 + seed * 37);
+    let digits: Vec<u32> = base.chars().filter_map(|c| c.to_digit(10)).collect();
+    let check = |ds: &[u32]| {
+        let n = ds.len() as u32 + 1;
+        let s: u32 = ds.iter().enumerate().map(|(i, d)| d * (n - i as u32)).sum();
+        let r = (s * 10) % 11;
+        if r == 10 { 0 } else { r }
+    };
+    let d1 = check(&digits);
+    let mut all = digits.clone();
+    all.push(d1);
+    let d2 = check(&all);
+    format!("{base}{d1}{d2}")
+}
+
+/// A valid patient body.
+pub fn paciente_body(nome: &str, seed: u64) -> Value {
+    serde_json::json!({
+        "nome": nome,
+        "cpf": cpf(seed),
+        "data_nascimento": "1985-04-12",
+        "email": format!("paciente{seed}@exemplo.com.br"),
+        "telefone": "(11) 98765-4321",
+        "convenio": "Unimed"
+    })
+}
+
+/// A valid doctor body; `crm` makes the CRM unique.
+pub fn medico_body(nome: &str, crm: u32) -> Value {
+    serde_json::json!({
+        "nome": nome,
+        "crm": format!("CRM/SP {crm:06}"),
+        "especialidade": "Clínica Geral",
+        "email": format!("medico{crm}@clinica.com.br"),
+        "telefone": "+55 11 3333-4444"
+    })
+}
+
+/// A valid appointment body.
+pub fn consulta_body(paciente_id: &str, medico_id: &str, inicio: &str, fim: &str) -> Value {
+    serde_json::json!({"paciente_id": paciente_id, "medico_id": medico_id, "inicio": inicio, "fim": fim})
+}
+
+/// A Monday at least `weeks_ahead` whole weeks after today in the clinic (never past).
+pub fn monday(app: &TestApp, weeks_ahead: i64) -> jiff::civil::Date {
+    use jiff::ToSpan as _;
+    let mut d = app
+        .state
+        .clock
+        .today()
+        .checked_add((7 * weeks_ahead + 2).days())
+        .expect("date in range");
+    while d.weekday() != jiff::civil::Weekday::Monday {
+        d = d.tomorrow().expect("date in range");
+    }
+    d
+}
+
+/// The clinic-local datetime `YYYY-MM-DDTHH:MM:00`.
+pub fn at(date: jiff::civil::Date, hhmm: &str) -> String {
+    format!("{date}T{hhmm}:00")
+}
+
+/// The sorted `campo`s of a validation problem.
+pub fn campos(body: &Value) -> Vec<String> {
+    let mut v: Vec<String> = body["errors"]
+        .as_array()
+        .map(|es| {
+            es.iter()
+                .filter_map(|e| e["campo"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+impl TestApp {
+    /// Creates a patient (asserting 201); returns its id.
+    pub async fn paciente(&self, seed: u64) -> String {
+        let r = self
+            .post(
+                "/pacientes",
+                &paciente_body(&format!("Paciente {seed}"), seed),
+            )
+            .await;
+        r.expect_status(201);
+        r.id()
+    }
+
+    /// Creates a doctor (asserting 201) with horários `(dia, inicio, fim)`; returns its id.
+    pub async fn medico(&self, crm: u32, horarios: &[(&str, &str, &str)]) -> String {
+        let r = self
+            .post("/medicos", &medico_body(&format!("Dr. {crm}"), crm))
+            .await;
+        r.expect_status(201);
+        let id = r.id();
+        for (dia, ini, fim) in horarios {
+            self.post(
+                &format!("/horarios/medico/{id}"),
+                &serde_json::json!({"dia_semana": dia, "hora_inicio": ini, "hora_fim": fim}),
+            )
+            .await
+            .expect_status(201);
+        }
+        id
+    }
+
+    /// The state of one slot in `GET /agenda/slots`.
+    pub async fn slot_state(&self, medico_id: &str, slot: &str) -> String {
+        let r = self
+            .get(&format!(
+                "/agenda/slots?medico_id={medico_id}&de={}&days=1",
+                &slot[..10]
+            ))
+            .await;
+        r.expect_status(200);
+        r.body[medico_id][slot]
+            .as_str()
+            .unwrap_or_else(|| panic!("slot {slot} not in {}", r.text))
+            .to_owned()
+    }
+
+    /// Runs every queued task to its end, step by step on a blocking thread as the worker
+    /// thread would (the worker is never started in these tests); returns the steps run.
+    pub async fn run_tasks(&self) -> usize {
+        let state = self.state.clone();
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let worker = agendamento::services::tarefas::Worker {
+                app: state.0.clone(),
+                rt,
+            };
+            state.queue.run_pending(&worker)
+        })
+        .await
+        .expect("the worker step did not panic")
+    }
+}
