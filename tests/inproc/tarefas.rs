@@ -103,3 +103,65 @@ async fn a_backup_task_writes_the_archive_when_the_worker_steps() {
     download.expect_status(200);
     assert!(download.text.starts_with("PK"), "a ZIP archive");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_task_fails_horario_ocupado_when_the_front_desk_took_the_slot_first() {
+    let app = TestApp::new().await;
+    let (pid, balcao) = (app.paciente(54).await, app.paciente(55).await);
+    let mid = app.medico(54, &[("segunda", "08:00", "12:00")]).await;
+    let seg = monday(&app, 1);
+    let (ini, fim) = (at(seg, "09:00"), at(seg, "09:30"));
+    let accepted = app
+        .post("/consultas/agendar", &consulta_body(&pid, &mid, &ini, &fim))
+        .await;
+    accepted.expect_status(202);
+    let task_id = accepted.body["task_id"]
+        .as_str()
+        .expect("task_id")
+        .to_owned();
+    // While the task waits, the front desk books the same slot synchronously.
+    let direct = app
+        .post("/consultas", &consulta_body(&balcao, &mid, &ini, &fim))
+        .await;
+    direct.expect_status(201);
+
+    app.run_tasks().await;
+
+    let failed = task(&app, &task_id).await;
+    assert_eq!(failed["status"], "falhou", "{failed}");
+    assert_eq!(failed["erro"]["code"], "horario_ocupado", "{failed}");
+    let consultas = app.get(&format!("/consultas?medico_id={mid}")).await;
+    assert_eq!(consultas.array().len(), 1, "{}", consultas.text);
+    assert_eq!(consultas.array()[0]["id"], direct.body["id"]);
+    assert_eq!(app.slot_state(&mid, &ini).await, "ocupado");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_task_fails_patient_overlap_and_frees_the_slot() {
+    let app = TestApp::new().await;
+    let pid = app.paciente(56).await;
+    let mid = app.medico(56, &[("segunda", "08:00", "12:00")]).await;
+    let outro = app.medico(57, &[]).await;
+    let seg = monday(&app, 1);
+    let (ini, fim) = (at(seg, "10:00"), at(seg, "10:30"));
+    let accepted = app
+        .post("/consultas/agendar", &consulta_body(&pid, &mid, &ini, &fim))
+        .await;
+    accepted.expect_status(202);
+    let task_id = accepted.body["task_id"]
+        .as_str()
+        .expect("task_id")
+        .to_owned();
+    assert_eq!(app.slot_state(&mid, &ini).await, "reservado");
+    // Meanwhile the same patient is booked with another doctor at that time.
+    app.post("/consultas", &consulta_body(&pid, &outro, &ini, &fim))
+        .await
+        .expect_status(201);
+
+    app.run_tasks().await;
+
+    let failed = task(&app, &task_id).await;
+    assert_eq!(failed["status"], "falhou", "{failed}");
+    assert_eq!(failed["erro"]["code"], "patient_overlap", "{failed}");
+    assert_eq!(app.slot_state(&mid, &ini).await, "disponivel");
+}
