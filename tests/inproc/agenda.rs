@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, at, campos, consulta_body, monday};
+use crate::harness::TestApp;
+use crate::helpers::{at, campos, consulta_body, monday};
 
 fn slot(medico_id: &str, slot: &str) -> Value {
     json!({"medico_id": medico_id, "slot": slot})
@@ -13,7 +14,7 @@ fn slot(medico_id: &str, slot: &str) -> Value {
 async fn reservar_holds_a_free_slot_and_a_second_hold_is_409() {
     let app = TestApp::new().await;
     let mid = app.medico(40, &[("segunda", "08:00", "12:00")]).await;
-    let s = at(monday(&app, 1), "09:00");
+    let s = at(monday(1), "09:00");
 
     let first = app.post("/agenda/reservar", &slot(&mid, &s)).await;
     let second = app.post("/agenda/reservar", &slot(&mid, &s)).await;
@@ -30,7 +31,7 @@ async fn reservar_holds_a_free_slot_and_a_second_hold_is_409() {
 async fn liberar_frees_a_hold_then_reports_disponivel() {
     let app = TestApp::new().await;
     let mid = app.medico(41, &[("segunda", "08:00", "12:00")]).await;
-    let s = at(monday(&app, 1), "10:30");
+    let s = at(monday(1), "10:30");
     app.post("/agenda/reservar", &slot(&mid, &s))
         .await
         .expect_status(200);
@@ -54,7 +55,7 @@ async fn holds_are_refused_off_the_grid_on_taken_slots_and_for_unknown_doctors()
     let app = TestApp::new().await;
     let pid = app.paciente(42).await;
     let mid = app.medico(42, &[("segunda", "08:00", "12:00")]).await;
-    let seg = monday(&app, 1);
+    let seg = monday(1);
     app.post(
         "/consultas",
         &consulta_body(&pid, &mid, &at(seg, "09:00"), &at(seg, "10:00")),
@@ -92,7 +93,7 @@ async fn holds_are_refused_off_the_grid_on_taken_slots_and_for_unknown_doctors()
 async fn a_lapsed_hold_is_released_by_the_expiry_step() {
     let app = TestApp::with(|c| c.hold_ttl_secs = 0).await;
     let mid = app.medico(43, &[("segunda", "08:00", "12:00")]).await;
-    let s = at(monday(&app, 1), "11:00");
+    let s = at(monday(1), "11:00");
     app.post("/agenda/reservar", &slot(&mid, &s))
         .await
         .expect_status(200);

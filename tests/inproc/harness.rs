@@ -122,6 +122,22 @@ impl TestApp {
         }
     }
 
+    /// A fresh application started with these command-line flags (parsed by clap as the
+    /// binary parses them; the folders stay in the temporary folder).
+    pub async fn with_args(args: &[&str]) -> Self {
+        let mut argv = vec!["agendamento".to_owned(), "--no-demo-data".to_owned()];
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        Self::with(move |c| {
+            let mut parsed = <Config as clap::Parser>::parse_from(argv);
+            parsed.data_dir = c.data_dir.clone();
+            parsed.backup_dir = c.backup_dir.clone();
+            parsed.reports_dir = c.reports_dir.clone();
+            parsed.logs_dir = c.logs_dir.clone();
+            *c = parsed;
+        })
+        .await
+    }
+
     /// Sends one request with optional extra headers and a raw body.
     pub async fn send(
         &self,
@@ -191,120 +207,7 @@ impl TestApp {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Bodies and records
-// ---------------------------------------------------------------------------------------------
-
-/// A valid CPF (11 digits) made from `seed`.
-pub fn cpf(seed: u64) -> String {
-    let base = format!("{:09}", 100_000_001 + seed * 37);
-    let digits: Vec<u32> = base.chars().filter_map(|c| c.to_digit(10)).collect();
-    let check = |ds: &[u32]| {
-        let n = ds.len() as u32 + 1;
-        let s: u32 = ds.iter().enumerate().map(|(i, d)| d * (n - i as u32)).sum();
-        let r = (s * 10) % 11;
-        if r == 10 { 0 } else { r }
-    };
-    let d1 = check(&digits);
-    let mut all = digits.clone();
-    all.push(d1);
-    let d2 = check(&all);
-    format!("{base}{d1}{d2}")
-}
-
-/// A valid patient body.
-pub fn paciente_body(nome: &str, seed: u64) -> Value {
-    serde_json::json!({
-        "nome": nome,
-        "cpf": cpf(seed),
-        "data_nascimento": "1985-04-12",
-        "email": format!("paciente{seed}@exemplo.com.br"),
-        "telefone": "(11) 98765-4321",
-        "convenio": "Unimed"
-    })
-}
-
-/// A valid doctor body; `crm` makes the CRM unique.
-pub fn medico_body(nome: &str, crm: u32) -> Value {
-    serde_json::json!({
-        "nome": nome,
-        "crm": format!("CRM/SP {crm:06}"),
-        "especialidade": "Clínica Geral",
-        "email": format!("medico{crm}@clinica.com.br"),
-        "telefone": "+55 11 3333-4444"
-    })
-}
-
-/// A valid appointment body.
-pub fn consulta_body(paciente_id: &str, medico_id: &str, inicio: &str, fim: &str) -> Value {
-    serde_json::json!({"paciente_id": paciente_id, "medico_id": medico_id, "inicio": inicio, "fim": fim})
-}
-
-/// A Monday at least `weeks_ahead` whole weeks after today in the clinic (never past).
-pub fn monday(app: &TestApp, weeks_ahead: i64) -> jiff::civil::Date {
-    use jiff::ToSpan as _;
-    let mut d = app
-        .state
-        .clock
-        .today()
-        .checked_add((7 * weeks_ahead + 2).days())
-        .expect("date in range");
-    while d.weekday() != jiff::civil::Weekday::Monday {
-        d = d.tomorrow().expect("date in range");
-    }
-    d
-}
-
-/// The clinic-local datetime `YYYY-MM-DDTHH:MM:00`.
-pub fn at(date: jiff::civil::Date, hhmm: &str) -> String {
-    format!("{date}T{hhmm}:00")
-}
-
-/// The sorted `campo`s of a validation problem.
-pub fn campos(body: &Value) -> Vec<String> {
-    let mut v: Vec<String> = body["errors"]
-        .as_array()
-        .map(|es| {
-            es.iter()
-                .filter_map(|e| e["campo"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 impl TestApp {
-    /// Creates a patient (asserting 201); returns its id.
-    pub async fn paciente(&self, seed: u64) -> String {
-        let r = self
-            .post(
-                "/pacientes",
-                &paciente_body(&format!("Paciente {seed}"), seed),
-            )
-            .await;
-        r.expect_status(201);
-        r.id()
-    }
-
-    /// Creates a doctor (asserting 201) with horários `(dia, inicio, fim)`; returns its id.
-    pub async fn medico(&self, crm: u32, horarios: &[(&str, &str, &str)]) -> String {
-        let r = self
-            .post("/medicos", &medico_body(&format!("Dr. {crm}"), crm))
-            .await;
-        r.expect_status(201);
-        let id = r.id();
-        for (dia, ini, fim) in horarios {
-            self.post(
-                &format!("/horarios/medico/{id}"),
-                &serde_json::json!({"dia_semana": dia, "hora_inicio": ini, "hora_fim": fim}),
-            )
-            .await
-            .expect_status(201);
-        }
-        id
-    }
-
     /// The state of one slot in `GET /agenda/slots`.
     pub async fn slot_state(&self, medico_id: &str, slot: &str) -> String {
         let r = self

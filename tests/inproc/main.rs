@@ -4,8 +4,11 @@
 //! sockets, the real binary).
 
 mod agenda;
+mod errors;
 mod harness;
+mod helpers;
 mod openapi;
 mod problemas;
 mod recursos;
 mod tarefas;
+mod validacao;

@@ -7,7 +7,8 @@ use axum::http::Method;
 use insta::dynamic_redaction;
 use serde_json::{Value, json};
 
-use crate::harness::{Resp, TestApp, at, consulta_body, monday, paciente_body};
+use crate::harness::{Resp, TestApp};
+use crate::helpers::{at, consulta_body, monday, paciente_body};
 
 /// `s` with every UUID (8-4-4-4-12 hex digits) replaced by `[id]`.
 fn redact_uuids(s: &str) -> String {
@@ -158,7 +159,7 @@ async fn bad_fields_are_422_with_one_error_per_field() {
 async fn a_slot_grid_over_the_limit_is_422_agenda_too_large() {
     let app = TestApp::with(|c| c.max_slots = 10).await;
     let mid = app.medico(1, &[("segunda", "08:00", "12:00")]).await;
-    let de = monday(&app, 1);
+    let de = monday(1);
     // Two Mondays of 8 slots: 16, over the limit of 10.
     let r = app
         .get(&format!("/agenda/slots?medico_id={mid}&de={de}&days=14"))
@@ -172,7 +173,7 @@ async fn booking_a_taken_slot_is_409_horario_ocupado() {
     let app = TestApp::new().await;
     let pid = app.paciente(5).await;
     let mid = app.medico(2, &[("segunda", "08:00", "12:00")]).await;
-    let seg = monday(&app, 1);
+    let seg = monday(1);
     let (ini, fim) = (at(seg, "09:00"), at(seg, "09:30"));
     app.post("/consultas", &consulta_body(&pid, &mid, &ini, &fim))
         .await

@@ -4,7 +4,8 @@
 
 use serde_json::json;
 
-use crate::harness::{TestApp, at, campos, consulta_body, cpf, medico_body, monday, paciente_body};
+use crate::harness::TestApp;
+use crate::helpers::{at, campos, consulta_body, cpf, medico_body, monday, paciente_body};
 
 const UNKNOWN: &str = "0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b";
 
@@ -93,7 +94,7 @@ async fn paciente_with_a_future_consulta_cannot_be_deleted() {
     let app = TestApp::new().await;
     let pid = app.paciente(5).await;
     let mid = app.medico(5, &[]).await;
-    let seg = monday(&app, 1);
+    let seg = monday(1);
     app.post(
         "/consultas",
         &consulta_body(&pid, &mid, &at(seg, "09:00"), &at(seg, "09:30")),
@@ -115,7 +116,9 @@ async fn paciente_with_a_future_consulta_cannot_be_deleted() {
 #[tokio::test]
 async fn medico_crud_round_trip_and_its_horarios_go_with_it() {
     let app = TestApp::new().await;
-    let created = app.post("/medicos", &medico_body("Dra. Helena", 10)).await;
+    let created = app
+        .post("/medicos", &medico_body("Dra. Helena", 10, "Clínica Geral"))
+        .await;
     created.expect_status(201);
     let id = created.id();
     assert_eq!(app.get(&format!("/medicos/{id}")).await.body, created.body);
@@ -158,13 +161,13 @@ async fn medico_validation_and_duplicate_crm() {
         ("telefone", json!("abc"), "not a phone"),
     ];
     for (field, value, reason) in cases {
-        let mut body = medico_body("Dr. X", 12);
+        let mut body = medico_body("Dr. X", 12, "Clínica Geral");
         body[field] = value;
         let r = app.post("/medicos", &body).await;
         r.expect_problem(422, "validation_failed");
         assert_eq!(campos(&r.body), [field], "[{reason}] {}", r.text);
     }
-    let mut dup = medico_body("Dr. Y", 11);
+    let mut dup = medico_body("Dr. Y", 11, "Clínica Geral");
     dup["crm"] = json!("crm-sp 000011");
     let r = app.post("/medicos", &dup).await;
     r.expect_problem(409, "duplicate_crm");
@@ -244,7 +247,7 @@ async fn consulta_crud_validation_overlaps_and_final_status() {
     let app = TestApp::new().await;
     let (p1, p2) = (app.paciente(30).await, app.paciente(31).await);
     let mid = app.medico(30, &[]).await;
-    let seg = monday(&app, 1);
+    let seg = monday(1);
     let body = consulta_body(&p1, &mid, &at(seg, "09:00"), &at(seg, "09:30"));
     let created = app.post("/consultas", &body).await;
     created.expect_status(201);

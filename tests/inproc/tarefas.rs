@@ -4,7 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, at, consulta_body, monday};
+use crate::harness::TestApp;
+use crate::helpers::{at, consulta_body, monday};
 
 async fn task(app: &TestApp, id: &str) -> Value {
     let r = app.get(&format!("/sistema/tasks/{id}")).await;
@@ -17,7 +18,7 @@ async fn a_booking_task_creates_the_consulta_when_the_worker_steps() {
     let app = TestApp::new().await;
     let pid = app.paciente(50).await;
     let mid = app.medico(50, &[("segunda", "08:00", "12:00")]).await;
-    let seg = monday(&app, 1);
+    let seg = monday(1);
     let (ini, fim) = (at(seg, "09:00"), at(seg, "09:30"));
 
     let accepted = app
@@ -52,7 +53,7 @@ async fn two_bookings_for_one_slot_create_one_consulta_and_fail_the_other() {
     let app = TestApp::new().await;
     let (p1, p2) = (app.paciente(51).await, app.paciente(52).await);
     let mid = app.medico(51, &[("segunda", "08:00", "12:00")]).await;
-    let seg = monday(&app, 1);
+    let seg = monday(1);
     let (ini, fim) = (at(seg, "10:00"), at(seg, "10:30"));
     let mut ids = Vec::new();
     for pid in [&p1, &p2] {
@@ -109,7 +110,7 @@ async fn a_booking_task_fails_horario_ocupado_when_the_front_desk_took_the_slot_
     let app = TestApp::new().await;
     let (pid, balcao) = (app.paciente(54).await, app.paciente(55).await);
     let mid = app.medico(54, &[("segunda", "08:00", "12:00")]).await;
-    let seg = monday(&app, 1);
+    let seg = monday(1);
     let (ini, fim) = (at(seg, "09:00"), at(seg, "09:30"));
     let accepted = app
         .post("/consultas/agendar", &consulta_body(&pid, &mid, &ini, &fim))
@@ -142,7 +143,7 @@ async fn a_booking_task_fails_patient_overlap_and_frees_the_slot() {
     let pid = app.paciente(56).await;
     let mid = app.medico(56, &[("segunda", "08:00", "12:00")]).await;
     let outro = app.medico(57, &[]).await;
-    let seg = monday(&app, 1);
+    let seg = monday(1);
     let (ini, fim) = (at(seg, "10:00"), at(seg, "10:30"));
     let accepted = app
         .post("/consultas/agendar", &consulta_body(&pid, &mid, &ini, &fim))
