@@ -6,7 +6,6 @@ mod agenda;
 mod backups;
 mod booking;
 mod consultas;
-mod conventions;
 mod dst;
 mod durability;
 mod helpers;

@@ -53,6 +53,14 @@ impl Resp {
             .to_owned()
     }
 
+    /// `x-total-count` as a number.
+    #[track_caller]
+    pub fn total_count(&self) -> u64 {
+        self.header("x-total-count")
+            .parse()
+            .unwrap_or_else(|_| panic!("x-total-count missing or not a number: {self:?}"))
+    }
+
     /// Asserts the status, printing the whole response on failure.
     #[track_caller]
     pub fn expect_status(&self, status: u16) -> &Self {

@@ -35,10 +35,7 @@ impl TestApp {
     pub async fn count(&self, path: &str) -> u64 {
         let r = self.get(path).await;
         r.expect_status(200);
-        let total: u64 = r
-            .header("x-total-count")
-            .parse()
-            .unwrap_or_else(|_| panic!("x-total-count missing: {r:?}"));
+        let total = r.total_count();
         assert_eq!(total as usize, r.array().len(), "x-total-count on {path}");
         total
     }
@@ -305,4 +302,27 @@ pub fn campos(body: &Value) -> Vec<String> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// Creates a working-hours entry (asserting 201) and returns the stored record.
+pub async fn criar_horario(
+    app: &TestApp,
+    medico_id: &str,
+    dia: &str,
+    inicio: &str,
+    fim: &str,
+) -> Value {
+    let r = app
+        .post(
+            &format!("/horarios/medico/{medico_id}"),
+            &horario_body(dia, inicio, fim),
+        )
+        .await;
+    r.expect_status(201);
+    r.body
+}
+
+/// An optional field sent as "" or null must come back absent or null.
+pub fn is_absent(v: &Value, field: &str) -> bool {
+    v.get(field).is_none_or(Value::is_null)
 }

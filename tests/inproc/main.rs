@@ -4,6 +4,7 @@
 //! sockets, the real binary).
 
 mod agenda;
+mod conventions;
 mod errors;
 mod harness;
 mod helpers;
