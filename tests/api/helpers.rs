@@ -450,25 +450,6 @@ impl TestServer {
         .await
     }
 
-    /// POST raw bytes with a content type.
-    pub async fn post_raw(
-        &self,
-        path: &str,
-        content_type: &str,
-        body: impl Into<reqwest::Body>,
-    ) -> Resp {
-        read(
-            self.client
-                .post(self.url(path))
-                .header("content-type", content_type)
-                .body(body)
-                .send()
-                .await
-                .expect("POST raw"),
-        )
-        .await
-    }
-
     /// Number of records in a list endpoint (from `x-total-count`, cross-checked with the array).
     pub async fn count(&self, path: &str) -> u64 {
         let r = self.get(path).await;
