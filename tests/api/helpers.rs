@@ -519,18 +519,6 @@ pub fn cpf(seed: u64) -> String {
     format!("{s}{d1}{d2}")
 }
 
-/// `12345678909` → `123.456.789-09`.
-pub fn cpf_formatado(digits: &str) -> String {
-    assert_eq!(digits.len(), 11);
-    format!(
-        "{}.{}.{}-{}",
-        &digits[0..3],
-        &digits[3..6],
-        &digits[6..9],
-        &digits[9..11]
-    )
-}
-
 /// The same CPF with a wrong last check digit.
 pub fn cpf_invalido(seed: u64) -> String {
     let mut c = cpf(seed);

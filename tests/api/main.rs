@@ -5,15 +5,12 @@
 mod agenda;
 mod backups;
 mod booking;
-mod consultas;
 mod dst;
 mod durability;
 mod helpers;
 mod horarios;
 mod limits;
 mod logs;
-mod medicos;
-mod pacientes;
 mod queue;
 mod relatorios;
 mod restauracao;

@@ -290,18 +290,40 @@ pub fn assert_problem(r: &Resp, status: u16, code: &str) -> Value {
     b.clone()
 }
 
-/// The `campo` names of a problem's `errors`, sorted.
+/// The `campo` names of a problem's `errors`.
 pub fn campos(body: &Value) -> Vec<String> {
-    let mut v: Vec<String> = body["errors"]
+    body["errors"]
         .as_array()
         .map(|a| {
             a.iter()
                 .filter_map(|e| e["campo"].as_str().map(str::to_string))
                 .collect()
         })
-        .unwrap_or_default();
-    v.sort();
-    v
+        .unwrap_or_default()
+}
+
+/// Asserts a 422 validation problem whose `errors` names one of `expected` fields.
+#[track_caller]
+pub fn assert_validation(r: &Resp, expected: &[&str], reason: &str) {
+    assert_eq!(
+        r.status, 422,
+        "[{reason}] expected 422, got {} {}",
+        r.status, r.text
+    );
+    let body = assert_problem(r, 422, "validation_failed");
+    if !expected.is_empty() {
+        let got = campos(&body);
+        assert!(
+            got.iter().any(|c| expected.contains(&c.as_str())),
+            "[{reason}] errors should name one of {expected:?}, got {got:?} in {}",
+            r.text
+        );
+    }
+}
+
+/// The `id`s of a JSON array, in order.
+pub fn ids(v: &[Value]) -> Vec<String> {
+    v.iter().map(|x| str_field(x, "id")).collect()
 }
 
 /// Creates a working-hours entry (asserting 201) and returns the stored record.
@@ -325,4 +347,43 @@ pub async fn criar_horario(
 /// An optional field sent as "" or null must come back absent or null.
 pub fn is_absent(v: &Value, field: &str) -> bool {
     v.get(field).is_none_or(Value::is_null)
+}
+
+/// Percent-encodes a query-string value.
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.as_bytes() {
+        match *b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(*b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Sends every `(method, path, JSON body)` at once, each in its own task (run the test on
+/// the multi-thread runtime so they really overlap); returns the statuses in order.
+pub async fn send_all(
+    app: &std::sync::Arc<TestApp>,
+    requests: Vec<(axum::http::Method, String, Value)>,
+) -> Vec<u16> {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|(method, path, body)| {
+            let app = app.clone();
+            tokio::spawn(async move { app.json(method, &path, &body).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    statuses
+}
+
+/// How many of `statuses` are `code`.
+pub fn count_status(statuses: &[u16], code: u16) -> usize {
+    statuses.iter().filter(|s| **s == code).count()
 }

@@ -4,11 +4,14 @@
 //! sockets, the real binary).
 
 mod agenda;
+mod consultas;
 mod conventions;
 mod errors;
 mod harness;
 mod helpers;
+mod medicos;
 mod openapi;
+mod pacientes;
 mod problemas;
 mod recursos;
 mod tarefas;
