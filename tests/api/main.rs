@@ -5,6 +5,8 @@
 mod agenda;
 mod backups;
 mod booking;
+#[path = "../common/mod.rs"]
+mod common;
 mod dst;
 mod durability;
 mod helpers;

@@ -12,11 +12,13 @@ use agendamento::Config;
 use agendamento::infra::logs::LogHub;
 use agendamento::services::AppState;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, header};
+use axum::http::{Method, Request, header};
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt as _;
+
+pub use crate::common::Resp;
 
 /// The production router with the path normalization `serve` puts in front of it.
 type Service = tower::util::MapRequest<axum::Router, fn(Request<Body>) -> Request<Body>>;
@@ -28,81 +30,6 @@ pub struct TestApp {
     service: Service,
     /// Keeps the data, backup, report and log folders alive for the test's life.
     pub dir: TempDir,
-}
-
-/// A fully read response.
-#[derive(Debug, Clone)]
-pub struct Resp {
-    /// The status code.
-    pub status: u16,
-    /// The response headers.
-    pub headers: HeaderMap,
-    /// The body as JSON, `Value::Null` when empty or not JSON.
-    pub body: Value,
-    /// The body as text.
-    pub text: String,
-}
-
-impl Resp {
-    /// A header as a string ("" when absent).
-    pub fn header(&self, name: &str) -> String {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned()
-    }
-
-    /// `x-total-count` as a number.
-    #[track_caller]
-    pub fn total_count(&self) -> u64 {
-        self.header("x-total-count")
-            .parse()
-            .unwrap_or_else(|_| panic!("x-total-count missing or not a number: {self:?}"))
-    }
-
-    /// Asserts the status, printing the whole response on failure.
-    #[track_caller]
-    pub fn expect_status(&self, status: u16) -> &Self {
-        assert_eq!(
-            self.status, status,
-            "expected status {status}, got {} with body {}",
-            self.status, self.text
-        );
-        self
-    }
-
-    /// The `id` field of the body.
-    #[track_caller]
-    pub fn id(&self) -> String {
-        self.body["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no string id in {} {}", self.status, self.text))
-            .to_owned()
-    }
-
-    /// The body as an array.
-    #[track_caller]
-    pub fn array(&self) -> &Vec<Value> {
-        self.body
-            .as_array()
-            .unwrap_or_else(|| panic!("expected a JSON array, got {} {}", self.status, self.text))
-    }
-
-    /// Asserts a problem+json answer with this status and code.
-    #[track_caller]
-    pub fn expect_problem(&self, status: u16, code: &str) -> &Self {
-        self.expect_status(status);
-        assert_eq!(
-            self.header("content-type"),
-            "application/problem+json",
-            "not problem+json: {}",
-            self.text
-        );
-        assert_eq!(self.body["status"], status, "{}", self.text);
-        assert_eq!(self.body["code"], code, "{}", self.text);
-        self
-    }
 }
 
 impl TestApp {

@@ -4,6 +4,8 @@
 //! sockets, the real binary).
 
 mod agenda;
+#[path = "../common/mod.rs"]
+mod common;
 mod consultas;
 mod conventions;
 mod errors;
