@@ -58,12 +58,10 @@ fn snapshot(name: &str, r: &Resp) {
         r.status,
         r.text
     );
-    insta::with_settings!({ prepend_module_to_snapshot => true }, {
-        insta::assert_json_snapshot!(name, seen(r), {
-            ".body.detail" => dynamic_redaction(|value, _| {
-                value.as_str().map(redact_uuids).unwrap_or_default()
-            }),
-        });
+    insta::assert_json_snapshot!(name, seen(r), {
+        ".body.detail" => dynamic_redaction(|value, _| {
+            value.as_str().map(redact_uuids).unwrap_or_default()
+        }),
     });
 }
 
