@@ -10,7 +10,6 @@ mod common;
 mod dst;
 mod durability;
 mod helpers;
-mod horarios;
 mod limits;
 mod logs;
 mod queue;

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use agendamento::Config;
-use agendamento::infra::logs::LogHub;
+use agendamento::infra::logs::{HubLayer, LogHub};
 use agendamento::services::AppState;
 use axum::body::Body;
 use axum::http::{Method, Request, header};
@@ -40,10 +40,29 @@ impl TestApp {
 
     /// A fresh application whose settings `tweak` adjusts first.
     pub async fn with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::build(tweak, false).await
+    }
+
+    /// A fresh application whose log hub receives this process's `tracing` events at
+    /// `info`, as `main` wires it, so `GET /sistema/logs` shows what the handlers log.
+    /// Once per test process (nextest runs each test in its own).
+    pub async fn with_logs() -> Self {
+        Self::build(|_| {}, true).await
+    }
+
+    async fn build(tweak: impl FnOnce(&mut Config), logs: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_tests(dir.path());
         tweak(&mut config);
         let hub = Arc::new(LogHub::new(jiff::tz::TimeZone::UTC));
+        if logs {
+            use tracing_subscriber::layer::SubscriberExt as _;
+            let subscriber = tracing_subscriber::registry()
+                .with(tracing_subscriber::EnvFilter::new("info"))
+                .with(HubLayer::new(hub.clone(), &config.logs_dir));
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("one log subscriber per test process");
+        }
         let state = tokio::task::spawn_blocking(move || agendamento::open_state(config, hub))
             .await
             .expect("open_state did not panic")

@@ -11,6 +11,7 @@ mod conventions;
 mod errors;
 mod harness;
 mod helpers;
+mod horarios;
 mod medicos;
 mod openapi;
 mod pacientes;
