@@ -14,36 +14,13 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::config::Config;
 use crate::controllers::middleware;
-use crate::domain::Relogio;
-use crate::infra::events::Broker;
 use crate::infra::logs::LogHub;
-use crate::infra::queue::Queue;
 use crate::infra::server::{self, Limits};
-use crate::infra::store::Store;
-use crate::repositories::Db;
 use crate::services::{App, AppState};
 
 /// Opens the data folder and builds the shared state (blocking: reads the data files).
 pub fn open_state(config: Config, logs: Arc<LogHub>) -> anyhow::Result<AppState> {
-    let tz = jiff::tz::TimeZone::get(&config.timezone)
-        .with_context(|| format!("fuso horário desconhecido: {}", config.timezone))?;
-    for dir in [&config.backup_dir, &config.reports_dir, &config.logs_dir] {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("não foi possível criar a pasta {}", dir.display()))?;
-    }
-    let store = Store::<Db>::open(&config.data_dir, config.compact_every)?;
-    // Only once the data folder's lock is ours: another running instance may be writing them.
-    crate::infra::arquivos::varrer_temporarios(&config.backup_dir, &config.reports_dir);
-    Ok(AppState(Arc::new(App {
-        store,
-        clock: Relogio::new(tz),
-        config,
-        idem_inflight: Default::default(),
-        events: Broker::new(),
-        logs,
-        queue: Queue::new(),
-        shutdown: tokio::sync::watch::Sender::new(false),
-    })))
+    App::open(config, logs).map(|app| AppState(Arc::new(app)))
 }
 
 fn cors(config: &Config) -> CorsLayer {

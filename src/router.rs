@@ -101,18 +101,9 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);
-    refine_schemas(&mut doc);
-    // Every report filter is optional, and so is the body itself (no body = `{}`).
-    for path in ["/relatorios/gerar", "/sistema/tasks/relatorio"] {
-        if let Some(RefOr::T(body)) = doc
-            .paths
-            .paths
-            .get_mut(path)
-            .and_then(|item| item.post.as_mut())
-            .and_then(|op| op.request_body.as_mut())
-        {
-            body.required = Some(utoipa::openapi::Required::False);
-        }
+    for miss in refine_schemas(&mut doc) {
+        // A renamed type, field or path: `refinements_all_find_their_target` fails on it.
+        tracing::warn!(target: "agendamento", miss, "OpenAPI refinement found no target");
     }
     (router, doc)
 }
@@ -441,11 +432,14 @@ fn add_problem_responses(doc: &mut utoipa::openapi::OpenApi) {
 
 /// The rules of the input types that utoipa cannot derive, written into the document from
 /// the same constants the parsers use, so the published contract is exactly what the server
-/// accepts (fuzzers generate from it; clients validate against it).
-fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) {
+/// accepts (fuzzers generate from it; clients validate against it). Returns every rule that
+/// found no target (a schema, property, path or parameter renamed since it was written):
+/// the unit test below fails on any, so no rule can silently stop applying.
+#[must_use]
+fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> {
     use crate::domain::{
-        Cpf, DATE_PATTERN, DATETIME_PATTERN, Hora, TELEFONE_PATTERN, email_pattern, nome_pattern,
-        not_blank_pattern,
+        Cpf, DATE_PATTERN, DATETIME_PATTERN, DiaSemana, Hora, TELEFONE_PATTERN, email_pattern,
+        nome_pattern, not_blank_pattern,
     };
     use utoipa::openapi::schema::Schema;
 
@@ -461,9 +455,7 @@ fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) {
     let telefone = or_empty(TELEFONE_PATTERN);
     // A report's period: a date, or a date-time whose date counts.
     let date_or_empty = format!("^$|{DATE_PATTERN}|{DATETIME_PATTERN}");
-    let dias = [
-        "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
-    ];
+    let mut misses = Vec::new();
     /// (schema, property, pattern or "", min length, max length)
     type Rule<'a> = (&'a str, &'a str, &'a str, Option<usize>, Option<usize>);
     let rules: &[Rule] = &[
@@ -536,33 +528,43 @@ fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) {
         ("RelatorioBody", "periodo_fim", &date_or_empty, None, None),
     ];
     let Some(components) = doc.components.as_mut() else {
-        return;
+        return vec!["components".to_owned()];
     };
     for (schema, prop, pattern, min, max) in rules {
         let Some(RefOr::T(Schema::Object(obj))) = components.schemas.get_mut(*schema) else {
+            misses.push(format!("schema {schema}"));
             continue;
         };
-        if let Some(RefOr::T(Schema::Object(p))) = obj.properties.get_mut(*prop) {
-            if !pattern.is_empty() {
-                p.pattern = Some((*pattern).to_owned());
-            }
-            p.min_length = p.min_length.or(*min);
-            p.max_length = p.max_length.or(*max);
+        let Some(RefOr::T(Schema::Object(p))) = obj.properties.get_mut(*prop) else {
+            misses.push(format!("property {schema}.{prop}"));
+            continue;
+        };
+        if !pattern.is_empty() {
+            p.pattern = Some((*pattern).to_owned());
         }
+        p.min_length = p.min_length.or(*min);
+        p.max_length = p.max_length.or(*max);
     }
     for schema in ["HorarioCreate", "HorarioUpdate"] {
-        if let Some(RefOr::T(Schema::Object(obj))) = components.schemas.get_mut(schema)
-            && let Some(RefOr::T(Schema::Object(p))) = obj.properties.get_mut("dia_semana")
-        {
-            let mut values: Vec<serde_json::Value> =
-                dias.iter().map(|d| serde_json::json!(d)).collect();
-            if schema == "HorarioUpdate" {
-                values.push(serde_json::Value::Null);
-            }
-            p.enum_values = Some(values);
+        let Some(RefOr::T(Schema::Object(obj))) = components.schemas.get_mut(schema) else {
+            misses.push(format!("schema {schema}"));
+            continue;
+        };
+        let Some(RefOr::T(Schema::Object(p))) = obj.properties.get_mut("dia_semana") else {
+            misses.push(format!("property {schema}.dia_semana"));
+            continue;
+        };
+        let mut values: Vec<serde_json::Value> = DiaSemana::ALL
+            .iter()
+            .map(|d| serde_json::to_value(d).unwrap_or_default())
+            .collect();
+        if schema == "HorarioUpdate" {
+            values.push(serde_json::Value::Null);
         }
+        p.enum_values = Some(values);
     }
     // Date query parameters.
+    let mut date_params = 0;
     for item in doc.paths.paths.values_mut() {
         for op in [item.get.as_mut(), item.post.as_mut()]
             .into_iter()
@@ -574,8 +576,88 @@ fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) {
                     && let Some(RefOr::T(Schema::Object(p))) = param.schema.as_mut()
                 {
                     p.pattern = Some(DATE_PATTERN.to_owned());
+                    date_params += 1;
                 }
             }
         }
+    }
+    if date_params == 0 {
+        misses.push("query parameters de/ate".to_owned());
+    }
+    // Every report filter is optional, and so is the body itself (no body = `{}`).
+    for path in ["/relatorios/gerar", "/sistema/tasks/relatorio"] {
+        if let Some(RefOr::T(body)) = doc
+            .paths
+            .paths
+            .get_mut(path)
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.request_body.as_mut())
+        {
+            body.required = Some(utoipa::openapi::Required::False);
+        } else {
+            misses.push(format!("request body of POST {path}"));
+        }
+    }
+    misses
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// The document as `api` builds it (refining it again finds the same targets).
+    fn document() -> utoipa::openapi::OpenApi {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = crate::Config::for_tests(dir.path());
+        let logs = Arc::new(crate::infra::logs::LogHub::new(jiff::tz::TimeZone::UTC));
+        let state = AppState(Arc::new(
+            crate::services::App::open(config, logs).expect("state"),
+        ));
+        api(state).1
+    }
+
+    #[test]
+    fn refinements_all_find_their_target() {
+        let mut doc = document();
+        let misses = refine_schemas(&mut doc);
+        assert!(
+            misses.is_empty(),
+            "OpenAPI refinements that found nothing to refine (renamed?): {misses:?}"
+        );
+    }
+
+    #[test]
+    fn every_operation_on_a_record_documents_its_404() {
+        // `errors_of` matches operation ids by name: a renamed handler would lose its 404.
+        let doc = document();
+        for (path, item) in &doc.paths.paths {
+            if !path.contains('{') {
+                continue;
+            }
+            let ops = [&item.get, &item.post, &item.put, &item.delete];
+            for op in ops.into_iter().flatten() {
+                assert!(
+                    op.responses.responses.contains_key("404"),
+                    "{path} {:?} documents no 404",
+                    op.operation_id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_refinement_without_its_target_is_reported() {
+        let mut doc = document();
+        if let Some(components) = doc.components.as_mut() {
+            components.schemas.remove("SlotBody");
+        }
+        doc.paths.paths.remove("/relatorios/gerar");
+        let misses = refine_schemas(&mut doc);
+        assert!(misses.contains(&"schema SlotBody".to_owned()), "{misses:?}");
+        assert!(
+            misses.contains(&"request body of POST /relatorios/gerar".to_owned()),
+            "{misses:?}"
+        );
     }
 }

@@ -28,6 +28,18 @@ pub enum DiaSemana {
 }
 
 impl DiaSemana {
+    /// Every day, Monday first: the one list of weekdays (the OpenAPI document takes its
+    /// `dia_semana` enum from it).
+    pub const ALL: [Self; 7] = [
+        Self::Segunda,
+        Self::Terca,
+        Self::Quarta,
+        Self::Quinta,
+        Self::Sexta,
+        Self::Sabado,
+        Self::Domingo,
+    ];
+
     /// Accepts any letter case and accents (`Terça`, `SÁBADO`) and an optional `-feira`.
     pub fn parse(s: &str) -> Result<Self, &'static str> {
         let f = fold(s.trim());
@@ -66,6 +78,18 @@ impl DiaSemana {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_holds_each_day_once_and_each_name_parses_back() {
+        let mut date = jiff::civil::date(2026, 3, 2);
+        for day in DiaSemana::ALL {
+            assert_eq!(DiaSemana::of(date), day, "Monday first, in order");
+            let name = serde_json::to_value(day).expect("serializes");
+            let name = name.as_str().expect("a string");
+            assert_eq!(DiaSemana::parse(name), Ok(day));
+            date = date.tomorrow().expect("in range");
+        }
+    }
 
     #[test]
     fn accepts_accents_case_and_feira() {

@@ -64,6 +64,30 @@ pub fn new_id() -> String {
 }
 
 impl App {
+    /// Opens the data folder and builds the application (blocking: reads the data files).
+    pub fn open(config: Config, logs: Arc<crate::infra::logs::LogHub>) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let tz = jiff::tz::TimeZone::get(&config.timezone)
+            .with_context(|| format!("fuso horário desconhecido: {}", config.timezone))?;
+        for dir in [&config.backup_dir, &config.reports_dir, &config.logs_dir] {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("não foi possível criar a pasta {}", dir.display()))?;
+        }
+        let store = Store::<Db>::open(&config.data_dir, config.compact_every)?;
+        // Only once the data folder's lock is ours: another running instance may be writing them.
+        crate::infra::arquivos::varrer_temporarios(&config.backup_dir, &config.reports_dir);
+        Ok(Self {
+            store,
+            clock: Relogio::new(tz),
+            config,
+            idem_inflight: Default::default(),
+            events: crate::infra::events::Broker::new(),
+            logs,
+            queue: crate::infra::queue::Queue::new(),
+            shutdown: tokio::sync::watch::Sender::new(false),
+        })
+    }
+
     /// Runs a write through the store, without idempotency bookkeeping (the worker's writes).
     pub async fn write<T>(
         &self,

@@ -5,17 +5,13 @@
 mod agenda;
 mod backups;
 mod booking;
-mod consultas;
-mod conventions;
+#[path = "../common/mod.rs"]
+mod common;
 mod dst;
 mod durability;
-mod errors;
 mod helpers;
-mod horarios;
 mod limits;
 mod logs;
-mod medicos;
-mod pacientes;
 mod queue;
 mod relatorios;
 mod restauracao;
@@ -23,4 +19,3 @@ mod sched_helpers;
 mod sse;
 mod startup;
 mod system;
-mod validacao;

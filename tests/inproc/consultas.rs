@@ -1,13 +1,17 @@
 //! `/consultas` (SPEC §2): synchronous create, datetime input forms, overlap rules for doctor
 //! and patient, status transitions, filters, ordering and paging.
 
+use std::sync::Arc;
+
+use axum::http::Method;
 use serde_json::{Value, json};
 
+use crate::harness::TestApp;
 use crate::helpers::*;
 
 #[tokio::test]
 async fn create_consulta_returns_201_agendada_with_the_stored_record() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let mut body = consulta_body(&pid, &mid, "2030-04-01T09:00:00", "2030-04-01T09:30:00");
     body["observacoes"] = json!("Primeira consulta, trazer exames.");
@@ -31,7 +35,7 @@ async fn create_consulta_returns_201_agendada_with_the_stored_record() {
 
 #[tokio::test]
 async fn create_consulta_accepts_past_off_grid_times_without_working_hours() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
 
     let r = srv
@@ -47,7 +51,7 @@ async fn create_consulta_accepts_past_off_grid_times_without_working_hours() {
 
 #[tokio::test]
 async fn create_consulta_normalises_datetime_input_to_clinic_local() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     // (reason, inicio sent, fim sent, inicio stored, fim stored)
     let cases = [
@@ -107,7 +111,7 @@ async fn create_consulta_normalises_datetime_input_to_clinic_local() {
 
 #[tokio::test]
 async fn create_consulta_rejects_bad_fields_with_422_and_creates_nothing() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let ok = |ini: &str, fim: &str| consulta_body(&pid, &mid, ini, fim);
     // (reason, body, fields the error may name)
@@ -178,7 +182,7 @@ async fn create_consulta_rejects_bad_fields_with_422_and_creates_nothing() {
 
 #[tokio::test]
 async fn overlapping_consulta_for_the_same_doctor_returns_409_naming_the_conflict() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let outro = criar_paciente(&srv, "Outro Paciente", 2).await;
     let first = criar_consulta(
@@ -233,7 +237,7 @@ async fn overlapping_consulta_for_the_same_doctor_returns_409_naming_the_conflic
 
 #[tokio::test]
 async fn overlapping_consulta_for_the_same_patient_returns_409() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let outro_medico = criar_medico(&srv, "Dr. Outro", 2, "Ortopedia").await;
     let first = criar_consulta(
@@ -270,7 +274,7 @@ async fn overlapping_consulta_for_the_same_patient_returns_409() {
 
 #[tokio::test]
 async fn adjacent_consultas_do_not_conflict() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     criar_consulta(
         &srv,
@@ -303,7 +307,7 @@ async fn adjacent_consultas_do_not_conflict() {
 
 #[tokio::test]
 async fn cancelled_consultas_do_not_conflict() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let first = criar_consulta(
         &srv,
@@ -333,7 +337,7 @@ async fn cancelled_consultas_do_not_conflict() {
 
 #[tokio::test]
 async fn deleted_consulta_frees_its_time() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let first = criar_consulta(
         &srv,
@@ -359,9 +363,9 @@ async fn deleted_consulta_frees_its_time() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_overlapping_creates_for_one_doctor_create_exactly_one() {
-    let srv = TestServer::start();
+    let srv = Arc::new(TestApp::new().await);
     let m = criar_medico(&srv, "Dr. Disputado", 1, "Cardiologia").await;
     let mid = str_field(&m, "id");
     let mut pacientes = Vec::new();
@@ -376,10 +380,10 @@ async fn concurrent_overlapping_creates_for_one_doctor_create_exactly_one() {
         .into_iter()
         .map(|pid| {
             let body = consulta_body(&pid, &mid, "2030-07-01T14:00:00", "2030-07-01T14:30:00");
-            srv.client.post(srv.url("/consultas")).json(&body)
+            (Method::POST, "/consultas".to_owned(), body)
         })
         .collect();
-    let statuses = send_all(requests).await;
+    let statuses = send_all(&srv, requests).await;
 
     assert_eq!(count_status(&statuses, 201), 1, "{statuses:?}");
     assert_eq!(count_status(&statuses, 409), 5, "{statuses:?}");
@@ -388,7 +392,7 @@ async fn concurrent_overlapping_creates_for_one_doctor_create_exactly_one() {
 
 /// Creates a consulta and moves it through `path` of statuses (each step must answer 200).
 async fn consulta_no_status(
-    srv: &TestServer,
+    srv: &TestApp,
     pid: &str,
     mid: &str,
     day: u32,
@@ -410,7 +414,7 @@ async fn consulta_no_status(
 
 #[tokio::test]
 async fn status_transitions_follow_the_lifecycle() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     // (reason, statuses to reach first, target, expected status, expected code)
     let cases: Vec<(&str, Vec<&str>, &str, u16, &str)> = vec![
@@ -527,7 +531,7 @@ async fn status_transitions_follow_the_lifecycle() {
 
 #[tokio::test]
 async fn final_consulta_rejects_time_changes_but_accepts_observacoes() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let id = consulta_no_status(&srv, &pid, &mid, 1, &["concluida"]).await;
     let path = format!("/consultas/{id}");
@@ -551,7 +555,7 @@ async fn final_consulta_rejects_time_changes_but_accepts_observacoes() {
 
 #[tokio::test]
 async fn update_consulta_revalidates_times_and_overlaps() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let a = criar_consulta(
         &srv,
@@ -619,7 +623,7 @@ async fn update_consulta_revalidates_times_and_overlaps() {
 
 #[tokio::test]
 async fn update_consulta_with_unknown_id_returns_404() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
     let r = srv
         .put(
@@ -637,7 +641,7 @@ async fn update_consulta_with_unknown_id_returns_404() {
 }
 
 /// Four consultas over four days for two doctors and two patients, in scrambled order.
-async fn agenda_de_exemplo(srv: &TestServer) -> (Vec<Value>, [String; 2], [String; 2]) {
+async fn agenda_de_exemplo(srv: &TestApp) -> (Vec<Value>, [String; 2], [String; 2]) {
     let p1 = str_field(&criar_paciente(srv, "Ana", 1).await, "id");
     let p2 = str_field(&criar_paciente(srv, "Bia", 2).await, "id");
     let m1 = str_field(&criar_medico(srv, "Dr. Um", 1, "Cardiologia").await, "id");
@@ -651,7 +655,7 @@ async fn agenda_de_exemplo(srv: &TestServer) -> (Vec<Value>, [String; 2], [Strin
 
 #[tokio::test]
 async fn list_consultas_orders_by_inicio() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (all, _, _) = agenda_de_exemplo(&srv).await;
 
     let r = srv.get("/consultas").await;
@@ -663,7 +667,7 @@ async fn list_consultas_orders_by_inicio() {
 
 #[tokio::test]
 async fn list_consultas_filters_by_medico_paciente_status_and_inclusive_dates() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (all, [p1, p2], [m1, m2]) = agenda_de_exemplo(&srv).await;
     let [a, b, c, d] = [&all[0], &all[1], &all[2], &all[3]].map(|v| str_field(v, "id"));
     srv.put(&format!("/consultas/{c}"), &json!({"status": "cancelada"}))
@@ -724,7 +728,7 @@ async fn list_consultas_filters_by_medico_paciente_status_and_inclusive_dates() 
 
 #[tokio::test]
 async fn list_consultas_pages_with_limit_and_offset() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (all, _, _) = agenda_de_exemplo(&srv).await;
 
     let r = srv.get("/consultas?limit=2&offset=1").await;
@@ -736,7 +740,7 @@ async fn list_consultas_pages_with_limit_and_offset() {
 
 #[tokio::test]
 async fn list_consultas_rejects_bad_query_parameters_with_422() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     // (reason, query)
     let cases = [
         ("de is not a date", "de=03/03/2030"),
@@ -755,9 +759,9 @@ async fn list_consultas_rejects_bad_query_parameters_with_422() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_moves_of_two_consultas_into_one_time_let_exactly_one_win() {
-    let srv = TestServer::start();
+    let srv = Arc::new(TestApp::new().await);
     let m = criar_medico(&srv, "Dr. Disputado", 1, "Cardiologia").await;
     let mid = str_field(&m, "id");
     let mut consultas = Vec::new();
@@ -774,13 +778,9 @@ async fn concurrent_moves_of_two_consultas_into_one_time_let_exactly_one_win() {
     let body = json!({"inicio": "2030-07-02T15:00:00", "fim": "2030-07-02T15:30:00"});
     let requests = consultas
         .iter()
-        .map(|id| {
-            srv.client
-                .put(srv.url(&format!("/consultas/{id}")))
-                .json(&body)
-        })
+        .map(|id| (Method::PUT, format!("/consultas/{id}"), body.clone()))
         .collect();
-    let statuses = send_all(requests).await;
+    let statuses = send_all(&srv, requests).await;
 
     assert_eq!(count_status(&statuses, 200), 1, "{statuses:?}");
     assert_eq!(count_status(&statuses, 409), 3, "{statuses:?}");

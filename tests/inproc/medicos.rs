@@ -3,11 +3,12 @@
 
 use serde_json::json;
 
+use crate::harness::TestApp;
 use crate::helpers::*;
 
 #[tokio::test]
 async fn create_medico_returns_201_with_the_stored_record() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
     let r = srv
         .post(
@@ -33,7 +34,7 @@ async fn create_medico_returns_201_with_the_stored_record() {
 
 #[tokio::test]
 async fn list_medicos_orders_by_nome_and_filters_by_especialidade() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     criar_medico(&srv, "Carla Mota", 3, "Cardiologia").await;
     criar_medico(&srv, "Bruno Lima", 2, "Dermatologia").await;
     criar_medico(&srv, "Alberto Dias", 1, "Cardiologia").await;
@@ -69,7 +70,7 @@ async fn list_medicos_orders_by_nome_and_filters_by_especialidade() {
 
 #[tokio::test]
 async fn update_medico_changes_only_the_fields_sent() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let m = criar_medico(&srv, "Dr. Paulo", 10, "Cardiologia").await;
     let id = str_field(&m, "id");
 
@@ -91,7 +92,7 @@ async fn update_medico_changes_only_the_fields_sent() {
 
 #[tokio::test]
 async fn create_medico_rejects_bad_fields_with_422_and_creates_nothing() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let valid = medico_body("Dr. Válido", 1, "Pediatria");
     // (reason, field, value or null to remove, fields the error may name)
     let cases: Vec<(&str, &str, serde_json::Value, &[&str])> = vec![
@@ -136,7 +137,7 @@ async fn create_medico_rejects_bad_fields_with_422_and_creates_nothing() {
 
 #[tokio::test]
 async fn create_medico_with_duplicate_crm_ignoring_punctuation_and_case_returns_409() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     srv.post(
         "/medicos",
         &json!({"nome": "Dr. Um", "crm": "CRM/SP 123456", "especialidade": "Ortopedia"}),
@@ -174,7 +175,7 @@ async fn create_medico_with_duplicate_crm_ignoring_punctuation_and_case_returns_
 
 #[tokio::test]
 async fn unknown_medico_id_returns_404_on_get_put_and_delete() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let id = unknown_id();
 
     let get = srv.get(&format!("/medicos/{id}")).await;
@@ -190,7 +191,7 @@ async fn unknown_medico_id_returns_404_on_get_put_and_delete() {
 
 #[tokio::test]
 async fn delete_medico_returns_204_and_deletes_their_horarios() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let m = criar_medico(&srv, "Dr. Saulo", 20, "Urologia").await;
     let outro = criar_medico(&srv, "Dra. Outra", 21, "Urologia").await;
     let mid = str_field(&m, "id");
@@ -212,7 +213,7 @@ async fn delete_medico_returns_204_and_deletes_their_horarios() {
 
 #[tokio::test]
 async fn delete_medico_with_future_agendada_consulta_returns_409_and_keeps_everything() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let h = criar_horario(&srv, &mid, "terca", "08:00", "12:00").await;
     criar_consulta(
@@ -235,7 +236,7 @@ async fn delete_medico_with_future_agendada_consulta_returns_409_and_keeps_every
 
 #[tokio::test]
 async fn delete_medico_with_only_past_or_cancelled_consultas_succeeds() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let past = criar_consulta(
         &srv,

@@ -2,11 +2,12 @@
 
 use serde_json::json;
 
+use crate::harness::TestApp;
 use crate::helpers::*;
 
 #[tokio::test]
 async fn create_horario_returns_201_with_the_stored_record() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let m = criar_medico(&srv, "Dra. Helena", 1, "Pediatria").await;
     let mid = str_field(&m, "id");
 
@@ -31,7 +32,7 @@ async fn create_horario_returns_201_with_the_stored_record() {
 
 #[tokio::test]
 async fn create_horario_stores_weekday_unaccented_lower_case() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let m = criar_medico(&srv, "Dra. Helena", 1, "Pediatria").await;
     let mid = str_field(&m, "id");
     // (input, stored)
@@ -61,7 +62,7 @@ async fn create_horario_stores_weekday_unaccented_lower_case() {
 
 #[tokio::test]
 async fn create_horario_for_unknown_medico_returns_404() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
     let r = srv
         .post(
@@ -76,7 +77,7 @@ async fn create_horario_for_unknown_medico_returns_404() {
 
 #[tokio::test]
 async fn create_horario_rejects_bad_fields_with_422_and_creates_nothing() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let m = criar_medico(&srv, "Dra. Helena", 1, "Pediatria").await;
     let path = format!("/horarios/medico/{}", str_field(&m, "id"));
     // (reason, body, fields the error may name)
@@ -137,7 +138,7 @@ async fn create_horario_rejects_bad_fields_with_422_and_creates_nothing() {
 
 #[tokio::test]
 async fn overlapping_horario_for_the_same_doctor_and_day_returns_409() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let m = criar_medico(&srv, "Dra. Helena", 1, "Pediatria").await;
     let mid = str_field(&m, "id");
     criar_horario(&srv, &mid, "segunda", "08:00", "12:00").await;
@@ -171,7 +172,7 @@ async fn overlapping_horario_for_the_same_doctor_and_day_returns_409() {
 
 #[tokio::test]
 async fn adjacent_other_day_and_other_doctor_horarios_do_not_conflict() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let m = criar_medico(&srv, "Dra. Helena", 1, "Pediatria").await;
     let outro = criar_medico(&srv, "Dr. Outro", 2, "Pediatria").await;
     let mid = str_field(&m, "id");
@@ -187,7 +188,7 @@ async fn adjacent_other_day_and_other_doctor_horarios_do_not_conflict() {
 
 #[tokio::test]
 async fn list_horarios_orders_by_weekday_then_start_and_filters_by_medico() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let m = criar_medico(&srv, "Dra. Helena", 1, "Pediatria").await;
     let outro = criar_medico(&srv, "Dr. Outro", 2, "Pediatria").await;
     let mid = str_field(&m, "id");
@@ -222,7 +223,7 @@ async fn list_horarios_orders_by_weekday_then_start_and_filters_by_medico() {
 
 #[tokio::test]
 async fn update_horario_changes_it_and_rejects_overlap_and_bad_times() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let m = criar_medico(&srv, "Dra. Helena", 1, "Pediatria").await;
     let mid = str_field(&m, "id");
     let a = criar_horario(&srv, &mid, "segunda", "08:00", "12:00").await;
@@ -283,7 +284,7 @@ async fn update_horario_changes_it_and_rejects_overlap_and_bad_times() {
 
 #[tokio::test]
 async fn update_horario_may_keep_its_own_interval() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let m = criar_medico(&srv, "Dra. Helena", 1, "Pediatria").await;
     let h = criar_horario(&srv, &str_field(&m, "id"), "segunda", "08:00", "12:00").await;
 
@@ -301,7 +302,7 @@ async fn update_horario_may_keep_its_own_interval() {
 
 #[tokio::test]
 async fn delete_horario_returns_204_then_404() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let m = criar_medico(&srv, "Dra. Helena", 1, "Pediatria").await;
     let h = criar_horario(&srv, &str_field(&m, "id"), "segunda", "08:00", "12:00").await;
     let path = format!("/horarios/{}", str_field(&h, "id"));
@@ -320,7 +321,7 @@ async fn delete_horario_returns_204_then_404() {
 }
 
 /// The log lines of `GET /sistema/logs`, newest first.
-async fn log_lines(srv: &TestServer) -> Vec<String> {
+async fn log_lines(srv: &TestApp) -> Vec<String> {
     let r = srv.get("/sistema/logs").await;
     r.expect_status(200);
     r.body["logs"]
@@ -333,9 +334,9 @@ async fn log_lines(srv: &TestServer) -> Vec<String> {
 
 #[tokio::test]
 async fn shrinking_a_horario_under_an_active_consulta_answers_consultas_afetadas_and_logs_them() {
-    let srv = TestServer::start();
-    let seg = crate::sched_helpers::monday(3);
-    let at = crate::sched_helpers::at;
+    let srv = TestApp::with_logs().await;
+    let seg = crate::helpers::monday(3);
+    let at = crate::helpers::at;
     let p = str_field(&criar_paciente(&srv, "Paciente Afetado", 41).await, "id");
     let m = str_field(
         &criar_medico(&srv, "Dra. Afetada", 41, "Pediatria").await,
@@ -399,9 +400,9 @@ async fn shrinking_a_horario_under_an_active_consulta_answers_consultas_afetadas
 
 #[tokio::test]
 async fn deleting_a_horario_under_an_active_consulta_logs_the_affected_ids() {
-    let srv = TestServer::start();
-    let seg = crate::sched_helpers::monday(3);
-    let at = crate::sched_helpers::at;
+    let srv = TestApp::with_logs().await;
+    let seg = crate::helpers::monday(3);
+    let at = crate::helpers::at;
     let p = str_field(&criar_paciente(&srv, "Paciente Órfão", 42).await, "id");
     let m = str_field(
         &criar_medico(&srv, "Dr. Sem Tarde", 42, "Pediatria").await,

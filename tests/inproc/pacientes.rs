@@ -1,12 +1,16 @@
 //! `/pacientes` (SPEC §2): CRUD, search, ordering, paging, validation and conflicts.
 
+use std::sync::Arc;
+
+use axum::http::Method;
 use serde_json::json;
 
+use crate::harness::TestApp;
 use crate::helpers::*;
 
 #[tokio::test]
 async fn create_paciente_returns_201_with_the_stored_record() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let body = paciente_body("Maria da Silva", 10);
 
     let r = srv.post("/pacientes", &body).await;
@@ -38,7 +42,7 @@ async fn create_paciente_returns_201_with_the_stored_record() {
 
 #[tokio::test]
 async fn get_paciente_returns_the_same_record_as_create() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let created = criar_paciente(&srv, "João Souza", 11).await;
 
     let r = srv
@@ -51,7 +55,7 @@ async fn get_paciente_returns_the_same_record_as_create() {
 
 #[tokio::test]
 async fn list_pacientes_returns_all_ordered_by_nome_with_total_count() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     for (i, nome) in ["Carlos Lima", "Ana Prado", "Bruno Reis"]
         .iter()
         .enumerate()
@@ -73,7 +77,7 @@ async fn list_pacientes_returns_all_ordered_by_nome_with_total_count() {
 
 #[tokio::test]
 async fn list_pacientes_pages_with_limit_and_offset_and_reports_full_total() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     for (i, nome) in ["Eva", "Ana", "Davi", "Caio", "Bia"].iter().enumerate() {
         criar_paciente(&srv, nome, 30 + i as u64).await;
     }
@@ -102,7 +106,7 @@ async fn list_pacientes_pages_with_limit_and_offset_and_reports_full_total() {
 
 #[tokio::test]
 async fn list_pacientes_q_matches_nome_ignoring_case_and_accents() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let jose = criar_paciente(&srv, "José da Conceição", 40).await;
     criar_paciente(&srv, "Maria Antônia", 41).await;
 
@@ -125,7 +129,7 @@ async fn list_pacientes_q_matches_nome_ignoring_case_and_accents() {
 
 #[tokio::test]
 async fn list_pacientes_q_matches_cpf_digits() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let a = criar_paciente(&srv, "Ana", 50).await;
     criar_paciente(&srv, "Bia", 51_000).await;
     let cpf_a = cpf(50);
@@ -143,7 +147,7 @@ async fn list_pacientes_q_matches_cpf_digits() {
 
 #[tokio::test]
 async fn update_paciente_changes_only_the_fields_sent() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let p = criar_paciente(&srv, "Rita Alves", 60).await;
     let id = str_field(&p, "id");
 
@@ -175,7 +179,7 @@ async fn update_paciente_changes_only_the_fields_sent() {
 
 #[tokio::test]
 async fn update_paciente_with_bad_email_returns_422_and_changes_nothing() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let p = criar_paciente(&srv, "Rita Alves", 61).await;
     let id = str_field(&p, "id");
 
@@ -192,7 +196,7 @@ async fn update_paciente_with_bad_email_returns_422_and_changes_nothing() {
 
 #[tokio::test]
 async fn delete_paciente_returns_204_and_then_404() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let p = criar_paciente(&srv, "Tiago Melo", 70).await;
     let id = str_field(&p, "id");
 
@@ -209,7 +213,7 @@ async fn delete_paciente_returns_204_and_then_404() {
 
 #[tokio::test]
 async fn unknown_paciente_id_returns_404_on_get_put_and_delete() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let id = unknown_id();
 
     let get = srv.get(&format!("/pacientes/{id}")).await;
@@ -226,7 +230,7 @@ async fn unknown_paciente_id_returns_404_on_get_put_and_delete() {
 
 #[tokio::test]
 async fn create_paciente_rejects_bad_fields_with_422_and_creates_nothing() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let valid = paciente_body("Válido", 80);
     let nome_201 = "a".repeat(201);
     // (reason, field to set, value, fields the error may name)
@@ -327,7 +331,7 @@ async fn create_paciente_rejects_bad_fields_with_422_and_creates_nothing() {
 
 #[tokio::test]
 async fn create_paciente_accepts_nome_of_exactly_200_chars() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let mut body = paciente_body("x", 90);
     body["nome"] = json!("é".repeat(200));
 
@@ -338,7 +342,7 @@ async fn create_paciente_accepts_nome_of_exactly_200_chars() {
 
 #[tokio::test]
 async fn create_paciente_with_duplicate_cpf_in_either_format_returns_409() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let digits = cpf(100);
     let first = srv
         .post(
@@ -366,15 +370,15 @@ async fn create_paciente_with_duplicate_cpf_in_either_format_returns_409() {
     assert_eq!(srv.count("/pacientes").await, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_creates_with_the_same_cpf_create_exactly_one() {
-    let srv = TestServer::start();
+    let srv = Arc::new(TestApp::new().await);
     let body = paciente_body("Corrida", 110);
 
     let requests = (0..8)
-        .map(|_| srv.client.post(srv.url("/pacientes")).json(&body))
+        .map(|_| (Method::POST, "/pacientes".to_owned(), body.clone()))
         .collect();
-    let statuses = send_all(requests).await;
+    let statuses = send_all(&srv, requests).await;
 
     assert_eq!(count_status(&statuses, 201), 1, "{statuses:?}");
     assert_eq!(count_status(&statuses, 409), 7, "{statuses:?}");
@@ -383,7 +387,7 @@ async fn concurrent_creates_with_the_same_cpf_create_exactly_one() {
 
 #[tokio::test]
 async fn delete_paciente_with_future_agendada_consulta_returns_409_until_it_is_cancelled() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let c = criar_consulta(
         &srv,
@@ -414,7 +418,7 @@ async fn delete_paciente_with_future_agendada_consulta_returns_409_until_it_is_c
 
 #[tokio::test]
 async fn delete_paciente_with_future_confirmada_consulta_returns_409() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let c = criar_consulta(
         &srv,
@@ -439,7 +443,7 @@ async fn delete_paciente_with_future_confirmada_consulta_returns_409() {
 
 #[tokio::test]
 async fn delete_paciente_with_only_past_consultas_keeps_their_history() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let past = criar_consulta(
         &srv,

@@ -1,13 +1,15 @@
 //! The error classes of SPEC §1 that do not belong to one resource: malformed JSON (400),
 //! wrong content type (415), body too large (413), unknown route (404), wrong method (405).
 
+use axum::http::Method;
 use serde_json::json;
 
+use crate::harness::TestApp;
 use crate::helpers::*;
 
 #[tokio::test]
 async fn malformed_json_returns_400_problem_and_creates_nothing() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     // (reason, path, raw body)
     let cases = [
         ("truncated object", "/pacientes", "{\"nome\": "),
@@ -32,19 +34,17 @@ async fn malformed_json_returns_400_problem_and_creates_nothing() {
 
 #[tokio::test]
 async fn malformed_json_on_put_returns_400() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let p = criar_paciente(&srv, "Ana", 1).await;
 
-    let r = read(
-        srv.client
-            .put(srv.url(&format!("/pacientes/{}", str_field(&p, "id"))))
-            .header("content-type", "application/json")
-            .body("{\"nome\": ")
-            .send()
-            .await
-            .expect("PUT"),
-    )
-    .await;
+    let r = srv
+        .send(
+            Method::PUT,
+            &format!("/pacientes/{}", str_field(&p, "id")),
+            &[("content-type", "application/json")],
+            "{\"nome\": ",
+        )
+        .await;
 
     assert_problem(&r, 400, "invalid_json");
     assert_eq!(
@@ -57,7 +57,7 @@ async fn malformed_json_on_put_returns_400() {
 
 #[tokio::test]
 async fn non_json_content_type_returns_415_and_creates_nothing() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let valid = paciente_body("Ana", 1).to_string();
     // (reason, content type)
     let cases = [
@@ -76,7 +76,7 @@ async fn non_json_content_type_returns_415_and_creates_nothing() {
 
 #[tokio::test]
 async fn json_content_type_with_charset_is_accepted() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
     let r = srv
         .post_raw(
@@ -91,7 +91,7 @@ async fn json_content_type_with_charset_is_accepted() {
 
 #[tokio::test]
 async fn body_over_the_configured_limit_returns_413_and_creates_nothing() {
-    let srv = TestServer::start_with(&["--body-limit-bytes", "1024"]);
+    let srv = TestApp::with_args(&["--body-limit-bytes", "1024"]).await;
     let mut big = paciente_body("Grande", 1);
     big["convenio"] = json!("x".repeat(2000));
     let small = paciente_body("Pequeno", 2);
@@ -106,7 +106,7 @@ async fn body_over_the_configured_limit_returns_413_and_creates_nothing() {
 
 #[tokio::test]
 async fn body_over_the_default_64_kib_limit_returns_413() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let mut big = medico_body("Dr. Enorme", 1, "Cardiologia");
     big["nome"] = json!("n".repeat(70 * 1024));
 
@@ -118,7 +118,7 @@ async fn body_over_the_default_64_kib_limit_returns_413() {
 
 #[tokio::test]
 async fn unknown_route_returns_404_problem() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
     let r = srv.get("/nao-existe").await;
 
@@ -127,7 +127,7 @@ async fn unknown_route_returns_404_problem() {
 
 #[tokio::test]
 async fn wrong_method_returns_405_problem() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
     let r = srv.delete("/pacientes").await;
 
@@ -136,7 +136,7 @@ async fn wrong_method_returns_405_problem() {
 
 #[tokio::test]
 async fn server_keeps_serving_after_a_burst_of_bad_requests() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
     for i in 0..20 {
         let r = srv
@@ -150,7 +150,7 @@ async fn server_keeps_serving_after_a_burst_of_bad_requests() {
 
 #[tokio::test]
 async fn hostile_input_gets_a_4xx_problem_never_a_500() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let p = criar_paciente(&srv, "Ana", 1).await;
     let pid = str_field(&p, "id");
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
@@ -170,17 +170,8 @@ async fn hostile_input_gets_a_4xx_problem_never_a_500() {
     ];
 
     for (reason, method, path, ct, body) in cases {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let r = read(
-            srv.client
-                .request(method, srv.url(&path))
-                .header("content-type", ct)
-                .body(body)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await;
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let r = srv.send(method, &path, &[("content-type", ct)], body).await;
         assert!(
             (400..500).contains(&r.status),
             "[{reason}] answered {} {}",
@@ -205,7 +196,7 @@ async fn hostile_input_gets_a_4xx_problem_never_a_500() {
 
 #[tokio::test]
 async fn hostile_paths_and_queries_get_a_4xx_never_a_500() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     // (reason, path)
     let cases = [
         ("id that is not a UUID", "/pacientes/abc"),
@@ -251,42 +242,31 @@ async fn hostile_paths_and_queries_get_a_4xx_never_a_500() {
 
 #[tokio::test]
 async fn wrong_method_on_item_and_collection_routes_returns_405() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     // (reason, method, path)
     let cases = [
-        (
-            "PUT on a collection",
-            reqwest::Method::PUT,
-            "/medicos".to_string(),
-        ),
+        ("PUT on a collection", Method::PUT, "/medicos".to_string()),
         (
             "PATCH on an item",
-            reqwest::Method::PATCH,
+            Method::PATCH,
             format!("/consultas/{}", unknown_id()),
         ),
         (
             "POST on an item",
-            reqwest::Method::POST,
+            Method::POST,
             format!("/pacientes/{}", unknown_id()),
         ),
         (
             "DELETE on the health check",
-            reqwest::Method::DELETE,
+            Method::DELETE,
             "/sistema/saude".to_string(),
         ),
     ];
 
     for (reason, method, path) in cases {
-        let r = read(
-            srv.client
-                .request(method, srv.url(&path))
-                .header("content-type", "application/json")
-                .body("{}")
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await;
+        let r = srv
+            .send(method, &path, &[("content-type", "application/json")], "{}")
+            .await;
         assert_eq!(r.status, 405, "[{reason}] {}", r.text);
         assert_problem(&r, 405, "method_not_allowed");
     }

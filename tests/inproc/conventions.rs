@@ -3,33 +3,38 @@
 
 use serde_json::json;
 
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Method;
+
+use crate::harness::{Resp, TestApp};
 use crate::helpers::*;
 
 #[tokio::test]
 async fn x_request_id_is_echoed_when_sent() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
     // (reason, path) – success and error responses alike.
     for (reason, path) in [
         ("success", "/pacientes"),
         ("404", "/pacientes/00000000-0000-0000-0000-000000000000"),
     ] {
-        let r = read(
-            srv.client
-                .get(srv.url(path))
-                .header("x-request-id", "teste-req-123")
-                .send()
-                .await
-                .expect("GET"),
-        )
-        .await;
+        let r = srv
+            .send(
+                Method::GET,
+                path,
+                &[("x-request-id", "teste-req-123")],
+                Body::empty(),
+            )
+            .await;
         assert_eq!(r.header("x-request-id"), "teste-req-123", "[{reason}]");
     }
 }
 
 #[tokio::test]
 async fn x_request_id_is_generated_when_not_sent() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
     let a = srv.get("/pacientes").await;
     let b = srv.get("/nao-existe").await;
@@ -52,19 +57,20 @@ async fn x_request_id_is_generated_when_not_sent() {
 
 #[tokio::test]
 async fn cors_preflight_allows_any_origin_by_default() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
-    let r = read(
-        srv.client
-            .request(reqwest::Method::OPTIONS, srv.url("/pacientes"))
-            .header("origin", "http://painel.exemplo.com")
-            .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "content-type")
-            .send()
-            .await
-            .expect("OPTIONS"),
-    )
-    .await;
+    let r = srv
+        .send(
+            Method::OPTIONS,
+            "/pacientes",
+            &[
+                ("origin", "http://painel.exemplo.com"),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "content-type"),
+            ],
+            Body::empty(),
+        )
+        .await;
 
     assert!(
         r.status == 200 || r.status == 204,
@@ -86,17 +92,16 @@ async fn cors_preflight_allows_any_origin_by_default() {
 
 #[tokio::test]
 async fn cors_headers_are_present_on_simple_requests() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
-    let r = read(
-        srv.client
-            .get(srv.url("/medicos"))
-            .header("origin", "http://painel.exemplo.com")
-            .send()
-            .await
-            .expect("GET"),
-    )
-    .await;
+    let r = srv
+        .send(
+            Method::GET,
+            "/medicos",
+            &[("origin", "http://painel.exemplo.com")],
+            Body::empty(),
+        )
+        .await;
 
     r.expect_status(200);
     let allow = r.header("access-control-allow-origin");
@@ -106,22 +111,22 @@ async fn cors_headers_are_present_on_simple_requests() {
     );
 }
 
-async fn post_with_key(srv: &TestServer, path: &str, key: &str, body: &serde_json::Value) -> Resp {
-    read(
-        srv.client
-            .post(srv.url(path))
-            .header("idempotency-key", key)
-            .json(body)
-            .send()
-            .await
-            .expect("POST"),
+async fn post_with_key(srv: &TestApp, path: &str, key: &str, body: &serde_json::Value) -> Resp {
+    srv.send(
+        Method::POST,
+        path,
+        &[
+            ("idempotency-key", key),
+            ("content-type", "application/json"),
+        ],
+        body.to_string(),
     )
     .await
 }
 
 #[tokio::test]
 async fn idempotency_key_replays_the_first_answer_and_creates_nothing_new() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let body = paciente_body("Idem Potente", 1);
 
     let first = post_with_key(&srv, "/pacientes", "chave-001", &body).await;
@@ -136,7 +141,7 @@ async fn idempotency_key_replays_the_first_answer_and_creates_nothing_new() {
 
 #[tokio::test]
 async fn idempotency_key_replays_consulta_creation() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let body = consulta_body(&pid, &mid, "2030-02-01T10:00:00", "2030-02-01T10:30:00");
 
@@ -152,7 +157,7 @@ async fn idempotency_key_replays_consulta_creation() {
 
 #[tokio::test]
 async fn idempotency_key_with_a_different_body_returns_422() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     post_with_key(
         &srv,
         "/pacientes",
@@ -176,7 +181,7 @@ async fn idempotency_key_with_a_different_body_returns_422() {
 
 #[tokio::test]
 async fn different_idempotency_keys_are_independent() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
     post_with_key(&srv, "/pacientes", "k-a", &paciente_body("A", 1))
         .await
@@ -190,7 +195,7 @@ async fn different_idempotency_keys_are_independent() {
 
 #[tokio::test]
 async fn empty_string_and_null_optional_fields_are_treated_as_absent() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     // (reason, value sent for every optional field)
     let cases = [("empty strings", json!("")), ("nulls", json!(null))];
 
@@ -246,7 +251,7 @@ async fn empty_string_and_null_optional_fields_are_treated_as_absent() {
 
 #[tokio::test]
 async fn cpf_with_punctuation_is_stored_as_digits() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let digits = cpf(400);
 
     let r = srv
@@ -263,7 +268,7 @@ async fn cpf_with_punctuation_is_stored_as_digits() {
 
 #[tokio::test]
 async fn accented_weekday_is_stored_unaccented_lower_case() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let m = criar_medico(&srv, "Dra. Acentos", 1, "Clínica Geral").await;
     let mid = str_field(&m, "id");
 
@@ -283,7 +288,7 @@ async fn accented_weekday_is_stored_unaccented_lower_case() {
 
 #[tokio::test]
 async fn collection_routes_answer_with_and_without_trailing_slash_without_redirect() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     criar_horario(&srv, &mid, "segunda", "08:00", "12:00").await;
     criar_consulta(
@@ -313,7 +318,7 @@ async fn collection_routes_answer_with_and_without_trailing_slash_without_redire
 
 #[tokio::test]
 async fn post_to_collection_with_trailing_slash_creates_without_redirect() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
     let p = srv.post("/pacientes/", &paciente_body("Barra", 1)).await;
     let m = srv
@@ -339,7 +344,7 @@ async fn post_to_collection_with_trailing_slash_creates_without_redirect() {
 
 #[tokio::test]
 async fn list_without_limit_returns_the_whole_collection() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     for i in 0..12 {
         criar_paciente(&srv, &format!("Paciente {i:02}"), 500 + i).await;
     }
@@ -352,7 +357,7 @@ async fn list_without_limit_returns_the_whole_collection() {
 
 #[tokio::test]
 async fn list_rejects_limit_outside_1_to_5000_with_422() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     // (reason, path)
     let cases = [
         ("limit zero on pacientes", "/pacientes?limit=0"),
@@ -374,17 +379,16 @@ async fn list_rejects_limit_outside_1_to_5000_with_422() {
 
 #[tokio::test]
 async fn cors_exposes_x_total_count_and_request_id_to_the_dashboard() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
 
-    let r = read(
-        srv.client
-            .get(srv.url("/pacientes"))
-            .header("origin", "http://painel.exemplo.com")
-            .send()
-            .await
-            .expect("GET"),
-    )
-    .await;
+    let r = srv
+        .send(
+            Method::GET,
+            "/pacientes",
+            &[("origin", "http://painel.exemplo.com")],
+            Body::empty(),
+        )
+        .await;
 
     let exposed = r.header("access-control-expose-headers").to_lowercase();
     assert!(
@@ -393,27 +397,17 @@ async fn cors_exposes_x_total_count_and_request_id_to_the_dashboard() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_with_one_idempotency_key_create_one_record() {
-    let srv = TestServer::start();
+    let srv = Arc::new(TestApp::new().await);
     let body = paciente_body("Corrida Idempotente", 7);
 
     let mut tasks = Vec::new();
     for _ in 0..6 {
-        let client = srv.client.clone();
-        let url = srv.url("/pacientes");
+        let srv = srv.clone();
         let body = body.clone();
         tasks.push(tokio::spawn(async move {
-            read(
-                client
-                    .post(url)
-                    .header("idempotency-key", "corrida-1")
-                    .json(&body)
-                    .send()
-                    .await
-                    .expect("POST"),
-            )
-            .await
+            post_with_key(&srv, "/pacientes", "corrida-1", &body).await
         }));
     }
     let mut answers = Vec::new();

@@ -3,10 +3,11 @@
 //! patient's CPF and birth date can be corrected, `nome` counts after trimming, and every
 //! message says which rule failed and what is allowed, in Portuguese with its accents.
 
+use axum::http::Method;
 use serde_json::{Value, json};
 
+use crate::harness::{Resp, TestApp};
 use crate::helpers::*;
-use crate::sched_helpers::*;
 
 /// Asserts a 422 `validation_failed` naming exactly `fields`, each with a message.
 #[track_caller]
@@ -22,7 +23,7 @@ fn assert_refuses_fields(r: &Resp, fields: &[&str], reason: &str) -> Value {
 
 #[tokio::test]
 async fn post_paciente_with_an_unknown_field_is_422_naming_it_and_creates_nothing() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let mut body = paciente_body("Ana Extra", 1);
     body["apelido"] = json!("Aninha");
     body["nome_social"] = json!("Ana");
@@ -40,7 +41,7 @@ async fn post_paciente_with_an_unknown_field_is_422_naming_it_and_creates_nothin
 
 #[tokio::test]
 async fn put_paciente_with_a_misspelt_or_read_only_field_is_422_and_changes_nothing() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let p = criar_paciente(&srv, "Bruno Grafia", 2).await;
     let path = format!("/pacientes/{}", str_field(&p, "id"));
     let cases: &[(Value, &[&str], &str)] = &[
@@ -73,7 +74,7 @@ async fn put_paciente_with_a_misspelt_or_read_only_field_is_422_and_changes_noth
 
 #[tokio::test]
 async fn every_json_body_refuses_unknown_fields() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let seg = monday(2);
     let (pid, _) = paciente_e_medico(&srv).await;
     let mid = medico_com_horarios(&srv, 71, &[("segunda", "08:00", "12:00")]).await;
@@ -137,25 +138,22 @@ async fn every_json_body_refuses_unknown_fields() {
         ),
     ];
     for (method, path, body) in cases {
-        let req = if method == "POST" {
-            srv.client.post(srv.url(&path))
+        let m = if method == "POST" {
+            Method::POST
         } else {
-            srv.client.put(srv.url(&path))
+            Method::PUT
         };
-        let r = read(req.json(&body).send().await.expect("send")).await;
+        let r = srv.json(m, &path, &body).await;
         assert_refuses_fields(&r, &["campo_extra"], &format!("{method} {path}"));
     }
     assert_eq!(srv.count("/medicos").await, 2);
     assert_eq!(srv.count("/consultas").await, 1);
-    assert_eq!(
-        slot_state(&srv, &mid, &at(seg, "11:00")).await,
-        "disponivel"
-    );
+    assert_eq!(srv.slot_state(&mid, &at(seg, "11:00")).await, "disponivel");
 }
 
 #[tokio::test]
 async fn the_fields_the_spec_shows_are_still_accepted() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     // POST /consultas with the optional status and observacoes of SPEC §2.
     let mut body = consulta_body(&pid, &mid, "2030-01-07T08:00:00", "2030-01-07T08:30:00");
@@ -172,7 +170,7 @@ async fn the_fields_the_spec_shows_are_still_accepted() {
 
 #[tokio::test]
 async fn put_paciente_corrects_cpf_and_data_nascimento() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let p = criar_paciente(&srv, "Carla Corrigida", 3).await;
     let path = format!("/pacientes/{}", str_field(&p, "id"));
     let novo = cpf(33);
@@ -194,7 +192,7 @@ async fn put_paciente_corrects_cpf_and_data_nascimento() {
 
 #[tokio::test]
 async fn put_paciente_refuses_an_invalid_duplicate_or_empty_cpf_and_a_bad_birth_date() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let a = criar_paciente(&srv, "Dora Um", 4).await;
     let b = criar_paciente(&srv, "Edu Dois", 5).await;
     let path = format!("/pacientes/{}", str_field(&b, "id"));
@@ -235,7 +233,7 @@ async fn put_paciente_refuses_an_invalid_duplicate_or_empty_cpf_and_a_bad_birth_
 
 #[tokio::test]
 async fn nome_is_limited_to_200_characters_after_trimming() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let padded = format!("   {}   ", "n".repeat(200));
 
     let r = srv.post("/pacientes", &paciente_body(&padded, 6)).await;
@@ -256,7 +254,7 @@ async fn nome_is_limited_to_200_characters_after_trimming() {
 
 #[tokio::test]
 async fn problem_titles_are_portuguese_and_not_found_agrees_in_gender() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let consulta = srv.get(&format!("/consultas/{}", unknown_id())).await;
     let b = assert_problem(&consulta, 404, "not_found");
     assert_eq!(b["title"], json!("Não encontrado"));
@@ -283,7 +281,7 @@ async fn problem_titles_are_portuguese_and_not_found_agrees_in_gender() {
 
 #[tokio::test]
 async fn a_bad_enum_value_lists_the_allowed_ones() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let mut body = consulta_body(&pid, &mid, "2030-01-07T08:00:00", "2030-01-07T08:30:00");
     body["status"] = json!("feita");
@@ -302,7 +300,7 @@ async fn a_bad_enum_value_lists_the_allowed_ones() {
 
 #[tokio::test]
 async fn changing_a_concluded_consulta_says_concluida_with_its_accent() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let (pid, mid) = paciente_e_medico(&srv).await;
     let c = criar_consulta(
         &srv,
@@ -326,7 +324,7 @@ async fn changing_a_concluded_consulta_says_concluida_with_its_accent() {
 
 #[tokio::test]
 async fn off_grid_lunch_break_and_saturday_each_get_their_own_message() {
-    let srv = TestServer::start();
+    let srv = TestApp::new().await;
     let seg = monday(2);
     let sabado = plus_days(seg, 5);
     let mid = medico_com_horarios(

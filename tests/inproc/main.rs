@@ -1,0 +1,21 @@
+//! In-process tests: the production router (`build_router`) called with `oneshot` over a
+//! real store in a temporary folder, for handler behaviour, the OpenAPI document and the
+//! error bodies (STYLE 14). Streams, restarts and kill -9 stay in `tests/api` (real
+//! sockets, the real binary).
+
+mod agenda;
+#[path = "../common/mod.rs"]
+mod common;
+mod consultas;
+mod conventions;
+mod errors;
+mod harness;
+mod helpers;
+mod horarios;
+mod medicos;
+mod openapi;
+mod pacientes;
+mod problemas;
+mod recursos;
+mod tarefas;
+mod validacao;
