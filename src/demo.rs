@@ -28,11 +28,8 @@ fn internal(e: &str) -> AppError {
 
 /// Loads the demo data when there are no doctors and no patients yet.
 pub async fn load_if_empty(state: &AppState) -> Result<(), AppError> {
-    {
-        let db = state.store.read();
-        if !db.medicos.is_empty() || !db.pacientes.is_empty() {
-            return Ok(());
-        }
+    if !state.vazio() {
+        return Ok(());
     }
     let dias = [
         DiaSemana::Segunda,

@@ -508,3 +508,32 @@ fn the_slot_arithmetic_is_pure_over_domain_and_models() {
         "services::grade must import only domain and models, imports {impure:?}"
     );
 }
+
+#[test]
+fn controllers_reach_data_only_through_services() {
+    // The store and the tables are below the services: a handler (or the demo loader, or
+    // the router) that read them directly would skip the rules the services keep.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut offenders = Vec::new();
+    for f in &files {
+        let m = module_of(&src, f);
+        if !matches!(
+            m.first().map(String::as_str),
+            Some("controllers" | "router" | "demo")
+        ) {
+            continue;
+        }
+        let code = strip(&std::fs::read_to_string(f).expect("read source"));
+        for needle in [".store", "repositories::", "Store<", "Store::"] {
+            if code.contains(needle) {
+                offenders.push(format!("{}: {needle}", m.join("::")));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "data reached around the services: {offenders:?}"
+    );
+}

@@ -134,38 +134,8 @@ pub async fn list_slots(
         .as_deref()
         .map(str::trim)
         .filter(|m| !m.is_empty());
-    let body = {
-        let db = app.store.read();
-        if let Some(m) = medico
-            && db.medicos.get(m).is_none()
-        {
-            return Err(AppError::not_found("Médico"));
-        }
-        // Refused up front past the limit: one 90-day grid of hundreds of doctors is tens
-        // of MB built in memory, and several at once starve everyone else.
-        let size = agenda::grid_size(&db, medico, de, days, app.config.slot_minutes);
-        if size > app.config.max_slots {
-            return Err(AppError::Unprocessable {
-                code: "agenda_too_large",
-                detail: format!(
-                    "A agenda pedida teria {size} horários, acima do limite de {}: \
-                     peça menos dias (days) ou um médico só (medico_id).",
-                    app.config.max_slots
-                ),
-            });
-        }
-        let view = SlotsView(agenda::slots(
-            &db,
-            medico,
-            de,
-            days,
-            app.config.slot_minutes,
-            jiff::Timestamp::now(),
-            app.clock.tz(),
-        ));
-        drop(db);
-        serde_json::to_vec(&view).map_err(|e| AppError::Internal(e.to_string()))?
-    };
+    let view = SlotsView(agenda::agenda(&app, medico, de, days)?);
+    let body = serde_json::to_vec(&view).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut res = body.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -168,9 +168,8 @@ pub async fn list_consultas(
     ApiQuery(f): ApiQuery<FiltroConsultas>,
 ) -> Result<Lista<Consulta>, AppError> {
     let filtro = f.validate()?;
-    let db = app.store.read();
-    let (iter, total) = services::consultas::list(&db, &filtro);
-    Lista::collect(iter, total, &pagina)
+    let janela = pagina.janela()?;
+    Ok(services::consultas::page(&app, &filtro, janela).into())
 }
 
 /// Finds one appointment.
@@ -180,10 +179,7 @@ pub async fn find_consulta(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Consulta>>, AppError> {
-    let found = app.store.read().consultas.get(&id).cloned();
-    found
-        .map(Json)
-        .ok_or_else(|| AppError::not_found("Consulta"))
+    services::consultas::find(&app, &id).map(Json)
 }
 
 /// Records an appointment synchronously (may be off the slot grid or in the past).

@@ -15,8 +15,8 @@ use utoipa::IntoParams;
 
 use super::middleware::REQUEST_ID;
 use crate::error::{AppError, CampoErro};
-use crate::services::Contexto;
 use crate::services::idempotency::IdemCtx;
+use crate::services::{Contexto, Janela, Recorte};
 
 /// A JSON answer (axum's `Json`, wrapped so handlers never name the raw one).
 #[derive(Debug, Clone, Copy, Default)]
@@ -283,8 +283,8 @@ pub struct Pagina {
 }
 
 impl Pagina {
-    /// Checks the bounds; returns (offset, limit).
-    pub fn bounds(&self) -> Result<(usize, usize), AppError> {
+    /// Checks the bounds: the part of the list asked for.
+    pub fn janela(&self) -> Result<Janela, AppError> {
         let limit = match self.limit {
             None => usize::MAX,
             Some(l @ 1..=5000) => l as usize,
@@ -295,38 +295,16 @@ impl Pagina {
             Some(o) if o >= 0 => o as usize,
             Some(_) => return Err(AppError::campo("offset", "não pode ser negativo")),
         };
-        Ok((offset, limit))
+        Ok(Janela { offset, limit })
     }
 }
 
 /// A page of a list: a plain JSON array, with the filtered total in `x-total-count`.
 pub struct Lista<T>(pub Vec<Arc<T>>, pub usize);
 
-impl<T> Lista<T> {
-    /// Cuts the page out of the whole filtered list.
-    pub fn page(all: Vec<Arc<T>>, pagina: &Pagina) -> Result<Self, AppError> {
-        Self::collect(all.iter(), Some(all.len()), pagina)
-    }
-
-    /// Takes the page out of a filtered iterator, cloning only the page's records. With
-    /// `total` known (an unfiltered collection) it stops at the end of the page; otherwise
-    /// it counts the rest without copying it.
-    pub fn collect<'a>(
-        iter: impl Iterator<Item = &'a Arc<T>>,
-        total: Option<usize>,
-        pagina: &Pagina,
-    ) -> Result<Self, AppError>
-    where
-        T: 'a,
-    {
-        let (offset, limit) = pagina.bounds()?;
-        let mut iter = iter.skip(offset);
-        let items: Vec<Arc<T>> = iter.by_ref().take(limit).cloned().collect();
-        let total = match total {
-            Some(t) => t,
-            None => offset + items.len() + iter.count(),
-        };
-        Ok(Self(items, total))
+impl<T> From<Recorte<T>> for Lista<T> {
+    fn from(r: Recorte<T>) -> Self {
+        Self(r.itens, r.total)
     }
 }
 

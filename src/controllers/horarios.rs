@@ -94,8 +94,8 @@ pub async fn list_horarios(
     State(app): State<AppState>,
     ApiQuery(pagina): ApiQuery<Pagina>,
 ) -> Result<Lista<Horario>, AppError> {
-    let all: Vec<_> = app.store.read().horarios.iter().cloned().collect();
-    Lista::page(all, &pagina)
+    let janela = pagina.janela()?;
+    Ok(services::horarios::page(&app, janela).into())
 }
 
 /// Lists one doctor's horários (404 unknown doctor).
@@ -107,16 +107,8 @@ pub async fn list_horarios_medico(
     ApiPath(medico_id): ApiPath<String>,
     ApiQuery(pagina): ApiQuery<Pagina>,
 ) -> Result<Lista<Horario>, AppError> {
-    let all = {
-        let db = app.store.read();
-        if db.medicos.get(&medico_id).is_none() {
-            return Err(AppError::not_found("Médico"));
-        }
-        services::horarios::of_medico(&db, &medico_id)
-            .cloned()
-            .collect()
-    };
-    Lista::page(all, &pagina)
+    let janela = pagina.janela()?;
+    services::horarios::page_of_medico(&app, &medico_id, janela).map(Lista::from)
 }
 
 /// Finds one horário.
@@ -126,10 +118,7 @@ pub async fn find_horario(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Horario>>, AppError> {
-    let found = app.store.read().horarios.get(&id).cloned();
-    found
-        .map(Json)
-        .ok_or_else(|| AppError::not_found("Horário"))
+    services::horarios::find(&app, &id).map(Json)
 }
 
 /// Adds working hours to a doctor.

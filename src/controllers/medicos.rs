@@ -139,8 +139,8 @@ pub async fn list_medicos(
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(f): ApiQuery<FiltroMedicos>,
 ) -> Result<Lista<Medico>, AppError> {
-    let all = services::medicos::list(&app.store.read(), f.especialidade.as_deref());
-    Lista::page(all, &pagina)
+    let janela = pagina.janela()?;
+    Ok(services::medicos::page(&app, f.especialidade.as_deref(), janela).into())
 }
 
 /// Finds one doctor.
@@ -150,8 +150,7 @@ pub async fn find_medico(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Medico>>, AppError> {
-    let found = app.store.read().medicos.get(&id).cloned();
-    found.map(Json).ok_or_else(|| AppError::not_found("Médico"))
+    services::medicos::find(&app, &id).map(Json)
 }
 
 /// Registers a doctor.

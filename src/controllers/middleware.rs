@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
 use crate::services::AppState;
-use crate::services::idempotency::{self, IdemCtx, TTL_SECS};
+use crate::services::idempotency::{self, IdemCtx};
 
 /// The header carrying the request id.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -113,13 +113,7 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         hex::encode(h.finalize())
     };
     let now = jiff::Timestamp::now().as_second();
-    let stored = app
-        .store
-        .read()
-        .idem
-        .get(&key)
-        .filter(|e| now - e.created < TTL_SECS)
-        .cloned();
+    let stored = app.resposta_guardada(&key, now);
     if let Some(e) = stored {
         if e.fingerprint != fingerprint {
             return idempotency::reused().into_response();

@@ -171,8 +171,8 @@ pub async fn list_pacientes(
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(busca): ApiQuery<BuscaPacientes>,
 ) -> Result<Lista<Paciente>, AppError> {
-    let all = services::pacientes::list(&app.store.read(), busca.q.as_deref());
-    Lista::page(all, &pagina)
+    let janela = pagina.janela()?;
+    Ok(services::pacientes::page(&app, busca.q.as_deref(), janela).into())
 }
 
 /// Finds one patient.
@@ -182,10 +182,7 @@ pub async fn find_paciente(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Paciente>>, AppError> {
-    let found = app.store.read().pacientes.get(&id).cloned();
-    found
-        .map(Json)
-        .ok_or_else(|| AppError::not_found("Paciente"))
+    services::pacientes::find(&app, &id).map(Json)
 }
 
 /// Registers a patient.

@@ -70,14 +70,7 @@ pub async fn find_root() -> Json<Raiz> {
 #[utoipa::path(get, path = "/sistema/saude", tag = "sistema",
     responses((status = 200, body = Saude), (status = 503, body = Saude, description = "Armazenamento indisponível")))]
 pub async fn find_saude(State(app): State<AppState>) -> (StatusCode, Json<Saude>) {
-    let mut gravavel = app.store.writable();
-    if !gravavel {
-        // A failed write marked it; probe so the answer recovers once the disk does.
-        let store = app.store.clone();
-        gravavel = tokio::task::spawn_blocking(move || store.probe())
-            .await
-            .unwrap_or(false);
-    }
+    let gravavel = app.gravavel().await;
     let vivo = app.queue.alive();
     // Not ready when storage cannot write; degraded but serving when only the worker is down.
     let status = if gravavel {

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use super::extract::{ApiPath, ApiQuery, Json, Lista, Pagina};
 use crate::error::AppError;
 use crate::models::{StatusTarefa, Tarefa, TipoTarefa};
-use crate::services::AppState;
+use crate::services::{self, AppState};
 
 /// Filters of `GET /sistema/tasks`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -30,12 +30,8 @@ pub async fn list_tarefas(
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(f): ApiQuery<FiltroTarefas>,
 ) -> Result<Lista<Tarefa>, AppError> {
-    let db = app.store.read();
-    let all =
-        db.tarefas.iter().rev().filter(|t| {
-            f.status.is_none_or(|s| t.status == s) && f.tipo.is_none_or(|k| t.tipo == k)
-        });
-    Lista::collect(all, None, &pagina)
+    let janela = pagina.janela()?;
+    Ok(services::tarefas::page(&app, f.status, f.tipo, janela).into())
 }
 
 /// Finds one task.
@@ -45,6 +41,5 @@ pub async fn find_tarefa(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Tarefa>>, AppError> {
-    let found = app.store.read().tarefas.get(&id).cloned();
-    found.map(Json).ok_or_else(|| AppError::not_found("Tarefa"))
+    services::tarefas::find(&app, &id).map(Json)
 }

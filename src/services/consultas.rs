@@ -7,7 +7,7 @@ use std::sync::Arc;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
-use super::{App, Contexto, new_id};
+use super::{App, Contexto, Janela, Recorte, new_id};
 use crate::domain::{Intervalo, Momento, format_datetime};
 use crate::error::{AppError, CampoErro};
 use crate::models::{Consulta, StatusConsulta};
@@ -54,6 +54,19 @@ pub struct Filtro {
     pub de: Option<Date>,
     /// Starting on or before this date.
     pub ate: Option<Date>,
+}
+
+/// Finds one appointment.
+pub fn find(app: &App, id: &str) -> Result<Arc<Consulta>, AppError> {
+    let found = app.store.read().consultas.get(id).cloned();
+    found.ok_or_else(|| AppError::not_found("Consulta"))
+}
+
+/// One page of [`list`].
+pub fn page(app: &App, f: &Filtro, janela: Janela) -> Recorte<Consulta> {
+    let db = app.store.read();
+    let (iter, total) = list(&db, f);
+    janela.recortar(iter, total)
 }
 
 /// Appointments by start time, filtered, using the narrowest index available; plus the

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use jiff::civil::DateTime;
 
-use super::{App, Contexto, grade, new_id};
+use super::{App, Contexto, Janela, Recorte, grade, new_id};
 use crate::domain::{DiaSemana, Hora, Intervalo, overlaps};
 use crate::error::AppError;
 use crate::models::{Horario, HorarioAlterado};
@@ -32,6 +32,31 @@ pub struct AlteraHorario {
     pub hora_inicio: Option<Hora>,
     /// New end.
     pub hora_fim: Option<Hora>,
+}
+
+/// Finds one horário.
+pub fn find(app: &App, id: &str) -> Result<Arc<Horario>, AppError> {
+    let found = app.store.read().horarios.get(id).cloned();
+    found.ok_or_else(|| AppError::not_found("Horário"))
+}
+
+/// One page of all horários.
+pub fn page(app: &App, janela: Janela) -> Recorte<Horario> {
+    let db = app.store.read();
+    janela.recortar(db.horarios.iter(), Some(db.horarios.len()))
+}
+
+/// One page of a doctor's horários (404 unknown doctor).
+pub fn page_of_medico(
+    app: &App,
+    medico_id: &str,
+    janela: Janela,
+) -> Result<Recorte<Horario>, AppError> {
+    let db = app.store.read();
+    if db.medicos.get(medico_id).is_none() {
+        return Err(AppError::not_found("Médico"));
+    }
+    Ok(janela.recortar(of_medico(&db, medico_id), None))
 }
 
 /// A doctor's horários by weekday and start.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{App, Contexto, new_id};
+use super::{App, Contexto, Janela, Recorte, new_id};
 use crate::domain::{Crm, fold};
 use crate::error::AppError;
 use crate::models::Medico;
@@ -35,6 +35,18 @@ pub struct AlteraMedico {
     pub email: Option<Option<String>>,
     /// New phone.
     pub telefone: Option<Option<String>>,
+}
+
+/// Finds one doctor.
+pub fn find(app: &App, id: &str) -> Result<Arc<Medico>, AppError> {
+    let found = app.store.read().medicos.get(id).cloned();
+    found.ok_or_else(|| AppError::not_found("Médico"))
+}
+
+/// One page of [`list`].
+pub fn page(app: &App, especialidade: Option<&str>, janela: Janela) -> Recorte<Medico> {
+    let all = list(&app.store.read(), especialidade);
+    janela.de(&all)
 }
 
 /// Lists doctors by name, optionally of one speciality (ignoring case and accents).

@@ -27,6 +27,54 @@ use crate::repositories::{Db, IdemEntry, Op};
 
 pub use contexto::Contexto;
 
+/// Which part of a list a request asks for: skip `offset` items, then take at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Janela {
+    /// Items skipped first.
+    pub offset: usize,
+    /// At most this many items.
+    pub limit: usize,
+}
+
+/// One page of a list, and how many items the whole (filtered) list has.
+#[derive(Debug)]
+pub struct Recorte<T> {
+    /// The page's records.
+    pub itens: Vec<Arc<T>>,
+    /// Items in the whole filtered list.
+    pub total: usize,
+}
+
+impl Janela {
+    /// The whole list.
+    pub const TUDO: Self = Self {
+        offset: 0,
+        limit: usize::MAX,
+    };
+
+    /// Takes the page out of a filtered iterator, cloning only the page's records. With
+    /// `total` known (an unfiltered collection) it stops at the end of the page; otherwise
+    /// it counts the rest without copying it.
+    pub fn recortar<'a, T: 'a>(
+        self,
+        iter: impl Iterator<Item = &'a Arc<T>>,
+        total: Option<usize>,
+    ) -> Recorte<T> {
+        let mut iter = iter.skip(self.offset);
+        let itens: Vec<Arc<T>> = iter.by_ref().take(self.limit).cloned().collect();
+        let total = match total {
+            Some(t) => t,
+            None => self.offset.saturating_add(itens.len()) + iter.count(),
+        };
+        Recorte { itens, total }
+    }
+
+    /// The page of a list already collected.
+    pub fn de<T>(self, all: &[Arc<T>]) -> Recorte<T> {
+        self.recortar(all.iter(), Some(all.len()))
+    }
+}
+
 /// Everything a request needs, shared by all handlers.
 pub struct App {
     /// The durable in-memory database.
@@ -64,6 +112,33 @@ pub fn new_id() -> String {
 }
 
 impl App {
+    /// True when the clinic has neither doctors nor patients (a fresh data folder).
+    pub fn vazio(&self) -> bool {
+        let db = self.store.read();
+        db.medicos.is_empty() && db.pacientes.is_empty()
+    }
+
+    /// The live answer stored for Idempotency-Key `key` at `now` (Unix seconds), if any.
+    pub fn resposta_guardada(&self, key: &str, now: i64) -> Option<Arc<IdemEntry>> {
+        let db = self.store.read();
+        db.idem
+            .get(key)
+            .filter(|e| idempotency::live(e, now))
+            .cloned()
+    }
+
+    /// Whether storage can write now. After a failed write marked it unwritable, a probe
+    /// (on a blocking thread) lets the answer recover once the disk does.
+    pub async fn gravavel(&self) -> bool {
+        if self.store.writable() {
+            return true;
+        }
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.probe())
+            .await
+            .unwrap_or(false)
+    }
+
     /// Opens the data folder and builds the application (blocking: reads the data files).
     pub fn open(config: Config, logs: Arc<crate::infra::logs::LogHub>) -> anyhow::Result<Self> {
         use anyhow::Context as _;

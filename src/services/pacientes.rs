@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use jiff::civil::Date;
 
-use super::{App, Contexto, new_id};
+use super::{App, Contexto, Janela, Recorte, new_id};
 use crate::domain::{Cpf, fold};
 use crate::error::AppError;
 use crate::models::Paciente;
@@ -49,6 +49,18 @@ fn duplicate_cpf(other_id: &str) -> AppError {
         "duplicate_cpf",
         format!("Já existe um paciente com este CPF (id {other_id})."),
     )
+}
+
+/// Finds one patient.
+pub fn find(app: &App, id: &str) -> Result<Arc<Paciente>, AppError> {
+    let found = app.store.read().pacientes.get(id).cloned();
+    found.ok_or_else(|| AppError::not_found("Paciente"))
+}
+
+/// One page of [`list`].
+pub fn page(app: &App, q: Option<&str>, janela: Janela) -> Recorte<Paciente> {
+    let all = list(&app.store.read(), q);
+    janela.de(&all)
 }
 
 /// Lists patients by name; `q` matches name or CPF ignoring case and accents.

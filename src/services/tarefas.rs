@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{App, Contexto, new_id};
+use super::{App, Contexto, Janela, Recorte, new_id};
 use crate::error::AppError;
 use crate::infra::queue::Lane;
 use crate::models::{Enfileirado, ErroTarefa, StatusTarefa, Tarefa, TipoTarefa};
@@ -25,6 +25,28 @@ impl From<AppError> for Falha {
     fn from(e: AppError) -> Self {
         Falha::Transitoria(e.to_string())
     }
+}
+
+/// Finds one task.
+pub fn find(app: &App, id: &str) -> Result<Arc<Tarefa>, AppError> {
+    let found = app.store.read().tarefas.get(id).cloned();
+    found.ok_or_else(|| AppError::not_found("Tarefa"))
+}
+
+/// One page of the tasks, newest first, of one status and kind when given.
+pub fn page(
+    app: &App,
+    status: Option<StatusTarefa>,
+    tipo: Option<TipoTarefa>,
+    janela: Janela,
+) -> Recorte<Tarefa> {
+    let db = app.store.read();
+    let all = db
+        .tarefas
+        .iter()
+        .rev()
+        .filter(|t| status.is_none_or(|s| t.status == s) && tipo.is_none_or(|k| t.tipo == k));
+    janela.recortar(all, None)
 }
 
 /// A new `pendente` task (not yet journaled: put it in the same write as what it depends on).

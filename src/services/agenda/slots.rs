@@ -160,6 +160,44 @@ impl<'a> Offsets<'a> {
     }
 }
 
+/// The agenda a request asks for (see [`slots`]), now: 404 when `medico` is unknown, and
+/// 422 `agenda_too_large` past `--max-slots` slots, refused before anything is built: one
+/// 90-day grid of hundreds of doctors is tens of MB in memory, and several at once starve
+/// everyone else.
+pub fn agenda(
+    app: &App,
+    medico: Option<&str>,
+    de: Date,
+    days: u16,
+) -> Result<Vec<SlotsMedico>, AppError> {
+    let db = app.store.read();
+    if let Some(m) = medico
+        && db.medicos.get(m).is_none()
+    {
+        return Err(AppError::not_found("Médico"));
+    }
+    let size = grid_size(&db, medico, de, days, app.config.slot_minutes);
+    if size > app.config.max_slots {
+        return Err(AppError::Unprocessable {
+            code: "agenda_too_large",
+            detail: format!(
+                "A agenda pedida teria {size} horários, acima do limite de {}: \
+                 peça menos dias (days) ou um médico só (medico_id).",
+                app.config.max_slots
+            ),
+        });
+    }
+    Ok(slots(
+        &db,
+        medico,
+        de,
+        days,
+        app.config.slot_minutes,
+        Timestamp::now(),
+        app.clock.tz(),
+    ))
+}
+
 /// The agenda from `de` for `days` days: every doctor with horários (or just `medico`),
 /// by name. Each doctor's appointments are fetched once (from the per-doctor index, which
 /// holds the records) and swept against the grid in integer Unix seconds, so the cost is
