@@ -1,0 +1,215 @@
+//! Every URL in one place (STYLE 2), through utoipa-axum so the OpenAPI document cannot
+//! drift from the routes.
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::Uri;
+use utoipa::OpenApi;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::controllers::{
+    agenda, arquivos, consultas, horarios, medicos, pacientes, sistema, streams, tarefas,
+};
+use crate::error::{AppError, CampoErro, Problema};
+use crate::services::AppState;
+
+mod exemplos;
+mod refine;
+
+use exemplos::add_problem_responses;
+use refine::refine_schemas;
+
+/// The document's header; paths come from the routes below.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Agendamento",
+        description = "Agendamento de consultas médicas: pacientes, médicos, horários e consultas.",
+    ),
+    components(schemas(Problema, CampoErro)),
+    tags(
+        (name = "pacientes", description = "Pacientes"),
+        (name = "medicos", description = "Médicos"),
+        (name = "horarios", description = "Horários de atendimento semanais"),
+        (name = "consultas", description = "Consultas"),
+        (name = "agenda", description = "Agenda de horários (slots) e reservas"),
+        (name = "tarefas", description = "Fila de tarefas em segundo plano"),
+        (name = "eventos", description = "Eventos ao vivo (Server-Sent Events)"),
+        (name = "backup", description = "Backups ZIP e restauração"),
+        (name = "relatorios", description = "Relatórios em PDF"),
+        (name = "sistema", description = "Estado do servidor e logs"),
+    )
+)]
+struct ApiDoc;
+
+/// The API routes and their OpenAPI document.
+pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(sistema::find_root))
+        .routes(routes!(sistema::find_saude))
+        .routes(routes!(
+            pacientes::list_pacientes,
+            pacientes::create_paciente
+        ))
+        .routes(routes!(
+            pacientes::find_paciente,
+            pacientes::update_paciente,
+            pacientes::delete_paciente
+        ))
+        .routes(routes!(medicos::list_medicos, medicos::create_medico))
+        .routes(routes!(
+            medicos::find_medico,
+            medicos::update_medico,
+            medicos::delete_medico
+        ))
+        .routes(routes!(horarios::list_horarios))
+        .routes(routes!(
+            horarios::list_horarios_medico,
+            horarios::create_horario
+        ))
+        .routes(routes!(
+            horarios::find_horario,
+            horarios::update_horario,
+            horarios::delete_horario
+        ))
+        .routes(routes!(
+            consultas::list_consultas,
+            consultas::create_consulta
+        ))
+        .routes(routes!(
+            consultas::find_consulta,
+            consultas::update_consulta,
+            consultas::delete_consulta
+        ))
+        .routes(routes!(consultas::create_agendamento))
+        .routes(routes!(agenda::list_slots))
+        .routes(routes!(agenda::create_reserva))
+        .routes(routes!(agenda::delete_reserva))
+        .routes(routes!(tarefas::list_tarefas))
+        .routes(routes!(tarefas::find_tarefa))
+        .routes(routes!(streams::stream_agenda))
+        .routes(routes!(streams::list_logs))
+        .routes(routes!(streams::stream_logs))
+        .routes(routes!(arquivos::create_backup))
+        .routes(routes!(arquivos::create_backup_task))
+        .routes(routes!(arquivos::list_backups))
+        .routes(routes!(arquivos::find_backup))
+        .routes(routes!(arquivos::restore_backup))
+        .routes(routes!(arquivos::create_backup_upload))
+        .routes(routes!(arquivos::create_relatorio))
+        .routes(routes!(arquivos::create_relatorio_task))
+        .routes(routes!(arquivos::list_relatorios))
+        .routes(routes!(arquivos::find_relatorio))
+        .with_state(state)
+        .split_for_parts();
+    add_problem_responses(&mut doc);
+    for miss in refine_schemas(&mut doc) {
+        // A renamed type, field or path: `refinements_all_find_their_target` fails on it.
+        tracing::warn!(target: "agendamento", miss, "OpenAPI refinement found no target");
+    }
+    (router, doc)
+}
+
+/// The API plus Swagger UI at `/docs` and the document at `/openapi.json`.
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api(state);
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+}
+
+/// Every collection route answers with and without a trailing slash, with no redirect
+/// (SPEC §1): the slash is dropped before routing. `/docs/` is Swagger UI's folder and is
+/// left alone; `/docs` is too, so that Swagger UI's own redirect to `/docs/` reaches the
+/// browser (its page loads `./swagger-ui-bundle.js`, which only resolves under `/docs/`).
+pub fn normalize_path(mut req: Request) -> Request {
+    let path = req.uri().path();
+    let new_path = if path.len() > 1 && path.ends_with('/') && !path.starts_with("/docs/") {
+        Some(path.trim_end_matches('/').to_owned())
+    } else {
+        None
+    };
+    if let Some(p) = new_path {
+        let pq = match req.uri().query() {
+            Some(q) => format!("{}?{q}", if p.is_empty() { "/" } else { &p }),
+            None => {
+                if p.is_empty() {
+                    "/".to_owned()
+                } else {
+                    p
+                }
+            }
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// The document as `api` builds it (refining it again finds the same targets).
+    fn document() -> utoipa::openapi::OpenApi {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = crate::Config::for_tests(dir.path());
+        let logs = Arc::new(crate::infra::logs::LogHub::new(jiff::tz::TimeZone::UTC));
+        let state = AppState(Arc::new(
+            crate::services::App::open(config, logs).expect("state"),
+        ));
+        api(state).1
+    }
+
+    #[test]
+    fn refinements_all_find_their_target() {
+        let mut doc = document();
+        let misses = refine_schemas(&mut doc);
+        assert!(
+            misses.is_empty(),
+            "OpenAPI refinements that found nothing to refine (renamed?): {misses:?}"
+        );
+    }
+
+    #[test]
+    fn every_operation_on_a_record_documents_its_404() {
+        // `errors_of` matches operation ids by name: a renamed handler would lose its 404.
+        let doc = document();
+        for (path, item) in &doc.paths.paths {
+            if !path.contains('{') {
+                continue;
+            }
+            let ops = [&item.get, &item.post, &item.put, &item.delete];
+            for op in ops.into_iter().flatten() {
+                assert!(
+                    op.responses.responses.contains_key("404"),
+                    "{path} {:?} documents no 404",
+                    op.operation_id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_refinement_without_its_target_is_reported() {
+        let mut doc = document();
+        if let Some(components) = doc.components.as_mut() {
+            components.schemas.remove("SlotBody");
+        }
+        doc.paths.paths.remove("/relatorios/gerar");
+        let misses = refine_schemas(&mut doc);
+        assert!(misses.contains(&"schema SlotBody".to_owned()), "{misses:?}");
+        assert!(
+            misses.contains(&"request body of POST /relatorios/gerar".to_owned()),
+            "{misses:?}"
+        );
+    }
+}
