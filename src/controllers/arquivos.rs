@@ -2,23 +2,18 @@
 //! downloads by exact name only, and restore.
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
-use serde::de::DeserializeOwned;
-
-use super::extract::{ApiPath, Json, Requisicao, is_json, parse_json};
+use super::extract::{ApiPath, Json, Requisicao, body_bytes, is_json, parse_json};
 use super::problema::problem_response;
 use crate::domain::{parse_date, parse_datetime};
-use crate::error::AppError;
-use crate::error::Erros;
-use crate::models::Enfileirado;
-use crate::models::{Enviado, Restaurado};
+use crate::error::{AppError, Erros};
+use crate::models::{Enfileirado, Enviado, Restaurado};
 use crate::services::AppState;
 use crate::services::backups::{self, listar, nome_valido};
 use crate::services::relatorios::{self, ParamsRelatorio};
@@ -147,13 +142,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for CorpoOpci
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
         let json = is_json(req.headers().get(header::CONTENT_TYPE));
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == 413 {
-                AppError::PayloadTooLarge
-            } else {
-                AppError::InvalidJson("corpo ilegível".into())
-            }
-        })?;
+        let bytes = body_bytes(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }

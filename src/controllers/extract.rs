@@ -154,15 +154,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         if !is_json(req.headers().get(header::CONTENT_TYPE)) {
             return Err(AppError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == 413 {
-                AppError::PayloadTooLarge
-            } else {
-                AppError::InvalidJson("corpo ilegível".into())
-            }
-        })?;
+        let bytes = body_bytes(req, state).await?;
         parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// The whole request body: 413 past the body limit, 400 when it cannot be read.
+pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AppError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == 413 {
+            AppError::PayloadTooLarge
+        } else {
+            AppError::InvalidJson("corpo ilegível".into())
+        }
+    })
 }
 
 /// Parses a JSON body: 400 for bad syntax, 422 (with the field) for a wrong shape, and 422
@@ -359,6 +364,23 @@ pub fn patch_opcional<T>(
     match v.as_opt().filter(|s| !s.is_empty()) {
         None => Some(None),
         Some(s) => erros.check(campo, parse(s)).map(Some),
+    }
+}
+
+/// Validates a required `Patch` text field: missing keeps it, `null` is refused.
+pub fn patch_obrigatorio<T>(
+    erros: &mut crate::error::Erros,
+    campo: &str,
+    v: &Patch<String>,
+    parse: impl FnOnce(&str) -> Result<T, &'static str>,
+) -> Option<T> {
+    match v {
+        Patch::Missing => None,
+        Patch::Null => {
+            erros.push(campo, "não pode ser vazio");
+            None
+        }
+        Patch::Value(s) => erros.check(campo, parse(s)),
     }
 }
 

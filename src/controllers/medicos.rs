@@ -8,7 +8,8 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{
-    ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, opcional, patch_opcional,
+    ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, opcional,
+    patch_obrigatorio, patch_opcional,
 };
 use crate::domain::{Crm, Email, Nome, Telefone, especialidade};
 use crate::error::{AppError, Erros};
@@ -65,23 +66,6 @@ pub struct FiltroMedicos {
     pub especialidade: Option<String>,
 }
 
-/// A required text field of a partial update: missing keeps it, null/"" is an error.
-fn patch_required(
-    e: &mut Erros,
-    campo: &str,
-    v: &Patch<String>,
-    parse: impl FnOnce(&str) -> Result<String, &'static str>,
-) -> Option<String> {
-    match v {
-        Patch::Missing => None,
-        Patch::Null => {
-            e.push(campo, "não pode ser vazio");
-            None
-        }
-        Patch::Value(s) => e.check(campo, parse(s)),
-    }
-}
-
 impl MedicoCreate {
     fn validate(self) -> Result<NovoMedico, AppError> {
         let mut e = Erros::default();
@@ -114,10 +98,10 @@ impl MedicoCreate {
 impl MedicoUpdate {
     fn validate(self) -> Result<AlteraMedico, AppError> {
         let mut e = Erros::default();
-        let nome = patch_required(&mut e, "nome", &self.nome, |s| {
+        let nome = patch_obrigatorio(&mut e, "nome", &self.nome, |s| {
             Nome::parse(s).map(Nome::into_inner)
         });
-        let esp = patch_required(&mut e, "especialidade", &self.especialidade, especialidade);
+        let esp = patch_obrigatorio(&mut e, "especialidade", &self.especialidade, especialidade);
         let email = patch_opcional(&mut e, "email", &self.email, Email::parse);
         let telefone = patch_opcional(&mut e, "telefone", &self.telefone, Telefone::parse);
         e.finish()?;

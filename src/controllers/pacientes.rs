@@ -8,7 +8,8 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{
-    ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, opcional, patch_opcional,
+    ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, opcional,
+    patch_obrigatorio, patch_opcional,
 };
 use crate::domain::{Cpf, Email, Nome, Telefone, convenio, parse_date};
 use crate::error::{AppError, Erros};
@@ -91,23 +92,6 @@ fn nascimento(s: &str, today: jiff::civil::Date) -> Result<jiff::civil::Date, &'
     }
 }
 
-/// A required field of a partial update: missing keeps it, `null` is refused.
-fn obrigatorio<T>(
-    e: &mut Erros,
-    campo: &str,
-    v: &Patch<String>,
-    parse: impl FnOnce(&str) -> Result<T, &'static str>,
-) -> Option<T> {
-    match v {
-        Patch::Missing => None,
-        Patch::Null => {
-            e.push(campo, "não pode ser vazio");
-            None
-        }
-        Patch::Value(s) => e.check(campo, parse(s)),
-    }
-}
-
 impl PacienteCreate {
     fn validate(self, today: jiff::civil::Date) -> Result<NovoPaciente, AppError> {
         let mut e = Erros::default();
@@ -142,11 +126,12 @@ impl PacienteCreate {
 impl PacienteUpdate {
     fn validate(self, today: jiff::civil::Date) -> Result<AlteraPaciente, AppError> {
         let mut e = Erros::default();
-        let nome = obrigatorio(&mut e, "nome", &self.nome, Nome::parse).map(Nome::into_inner);
-        let cpf = obrigatorio(&mut e, "cpf", &self.cpf, Cpf::parse);
-        let data_nascimento = obrigatorio(&mut e, "data_nascimento", &self.data_nascimento, |s| {
-            nascimento(s, today)
-        });
+        let nome = patch_obrigatorio(&mut e, "nome", &self.nome, Nome::parse).map(Nome::into_inner);
+        let cpf = patch_obrigatorio(&mut e, "cpf", &self.cpf, Cpf::parse);
+        let data_nascimento =
+            patch_obrigatorio(&mut e, "data_nascimento", &self.data_nascimento, |s| {
+                nascimento(s, today)
+            });
         let email = patch_opcional(&mut e, "email", &self.email, Email::parse);
         let telefone = patch_opcional(&mut e, "telefone", &self.telefone, Telefone::parse);
         let convenio = patch_opcional(&mut e, "convenio", &self.convenio, convenio);

@@ -43,6 +43,16 @@ impl Problemas {
             self.push(colecao, id, format!("{campo}: {e}"));
         }
     }
+
+    /// The optional `email` and `telefone` of a patient or a doctor.
+    fn contato(&mut self, colecao: &str, id: &str, email: Option<&str>, telefone: Option<&str>) {
+        let email = opcional(email, |s| Email::parse(s).map(drop).map_err(str::to_owned));
+        self.check(colecao, id, "email", email);
+        let telefone = opcional(telefone, |s| {
+            Telefone::parse(s).map(drop).map_err(str::to_owned)
+        });
+        self.check(colecao, id, "telefone", telefone);
+    }
 }
 
 /// Checks an optional text field the way the API's input does. `""` passes: the API can
@@ -83,22 +93,7 @@ pub fn problemas(db: &Db, tirado_em: DateTime, hoje: Date, tz: &TimeZone) -> Vec
         if r.data_nascimento > hoje || r.data_nascimento.year() < 1900 {
             p.push(c, id, "data_nascimento: fora do intervalo de 1900 até hoje");
         }
-        p.check(
-            c,
-            id,
-            "email",
-            opcional(r.email.as_deref(), |s| {
-                Email::parse(s).map(drop).map_err(str::to_owned)
-            }),
-        );
-        p.check(
-            c,
-            id,
-            "telefone",
-            opcional(r.telefone.as_deref(), |s| {
-                Telefone::parse(s).map(drop).map_err(str::to_owned)
-            }),
-        );
+        p.contato(c, id, r.email.as_deref(), r.telefone.as_deref());
         p.check(
             c,
             id,
@@ -116,22 +111,7 @@ pub fn problemas(db: &Db, tirado_em: DateTime, hoje: Date, tz: &TimeZone) -> Vec
             p.push(c, id, "crm: duplicado (outro médico tem o mesmo CRM)");
         }
         p.check(c, id, "especialidade", especialidade(&r.especialidade));
-        p.check(
-            c,
-            id,
-            "email",
-            opcional(r.email.as_deref(), |s| {
-                Email::parse(s).map(drop).map_err(str::to_owned)
-            }),
-        );
-        p.check(
-            c,
-            id,
-            "telefone",
-            opcional(r.telefone.as_deref(), |s| {
-                Telefone::parse(s).map(drop).map_err(str::to_owned)
-            }),
-        );
+        p.contato(c, id, r.email.as_deref(), r.telefone.as_deref());
     }
     for r in db.horarios.iter() {
         let (c, id) = ("horário", r.id.as_str());
