@@ -46,7 +46,9 @@ pub struct Limits {
 }
 
 /// The default cap on connections: the open-file limit minus a reserve for the data,
-/// backup, report and log files (a quarter, between 32 and 256), and at most 10,000.
+/// backup, report and log files (a quarter, between 32 and 256), and at most 50,000 (an
+/// idle stream costs about 20 KiB: 1 GiB at the cap). Above the 10,000 live subscribers
+/// the agenda stream is built for, with room for the requests they make.
 pub fn default_max_conexoes() -> usize {
     let soft = rlimit::Resource::NOFILE
         .get()
@@ -55,7 +57,7 @@ pub fn default_max_conexoes() -> usize {
     let reserve = (soft / 4).clamp(32, 256);
     usize::try_from(soft.saturating_sub(reserve))
         .unwrap_or(usize::MAX)
-        .clamp(1, 10_000)
+        .clamp(1, 50_000)
 }
 
 /// One open connection's state, shared by its task, its I/O, its requests and the sweeper.
@@ -229,7 +231,7 @@ async fn until_true(mut flag: watch::Receiver<bool>) {
 fn shed(tcp: &TcpStream) {
     let body = serde_json::json!({
         "type": "urn:agendamento:problema:too_many_connections",
-        "title": "Service Unavailable",
+        "title": "Serviço indisponível",
         "status": 503,
         "detail": "O servidor está com o número máximo de conexões abertas; tente novamente em instantes.",
         "code": "too_many_connections",

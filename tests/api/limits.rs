@@ -626,6 +626,7 @@ async fn at_the_cap_with_every_connection_busy_a_new_one_gets_503_problem_json()
     );
     assert!(head.contains("retry-after: "), "{resp}");
     assert_eq!(raw_body(&resp)["code"], "too_many_connections", "{resp}");
+    assert_eq!(raw_body(&resp)["title"], "Serviço indisponível", "{resp}");
     // Once a stream ends, new clients are served again.
     drop(streams.pop());
     let deadline = Instant::now() + Duration::from_secs(10);
