@@ -4,6 +4,7 @@
 pub mod agenda;
 pub mod arquivos;
 pub mod consultas;
+pub mod estatisticas;
 pub mod extract;
 pub mod horarios;
 pub mod medicos;

@@ -1,6 +1,7 @@
 //! The stored records of SPEC §2, as they are serialized to clients and to disk.
 //! Kept free of axum; every value here has already passed the domain checks.
 
+mod estatisticas;
 mod respostas;
 
 use jiff::civil::{Date, DateTime};
@@ -9,6 +10,10 @@ use utoipa::ToSchema;
 
 use crate::domain::{DiaSemana, Hora};
 
+pub use estatisticas::{
+    EstatisticaConvenio, EstatisticaDiaSemana, EstatisticaEspecialidade, EstatisticaHora,
+    EstatisticaMedico, Estatisticas, Periodo, PorStatus,
+};
 pub use respostas::{
     Agendado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado, Restaurado,
 };

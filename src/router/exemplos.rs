@@ -16,6 +16,7 @@ fn errors_of(op_id: &str, method: &str, has_query: bool, has_body: bool) -> Vec<
     if has_query {
         errors.push(match op_id {
             "list_slots" => campo("days", "deve estar entre 1 e 90"),
+            "find_estatisticas" => campo("ate", "o período pode ter no máximo 366 dias"),
             _ => campo("limit", "deve estar entre 1 e 5000"),
         });
     }
@@ -125,7 +126,8 @@ fn errors_of(op_id: &str, method: &str, has_query: bool, has_body: bool) -> Vec<
         | "create_horario"
         | "list_slots"
         | "create_reserva"
-        | "delete_reserva" => errors.push(medico()),
+        | "delete_reserva"
+        | "find_estatisticas" => errors.push(medico()),
         "find_horario" | "update_horario" | "delete_horario" => errors.push(horario()),
         "find_consulta" | "update_consulta" | "delete_consulta" => errors.push(consulta()),
         "find_tarefa" => errors.push(AppError::not_found("Tarefa")),

@@ -12,7 +12,8 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
-    agenda, arquivos, consultas, horarios, medicos, pacientes, sistema, streams, tarefas,
+    agenda, arquivos, consultas, estatisticas, horarios, medicos, pacientes, sistema, streams,
+    tarefas,
 };
 use crate::error::{AppError, CampoErro, Problema};
 use crate::services::AppState;
@@ -104,6 +105,7 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(arquivos::create_relatorio_task))
         .routes(routes!(arquivos::list_relatorios))
         .routes(routes!(arquivos::find_relatorio))
+        .routes(routes!(estatisticas::find_estatisticas))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);

@@ -6,6 +6,7 @@ pub mod backup_regras;
 pub mod backups;
 pub mod consultas;
 pub mod contexto;
+pub mod estatisticas;
 pub mod grade;
 pub mod horarios;
 pub mod idempotency;

@@ -9,6 +9,7 @@ mod common;
 mod consultas;
 mod conventions;
 mod errors;
+mod estatisticas;
 mod harness;
 mod helpers;
 mod horarios;
