@@ -121,6 +121,23 @@ async fn housekeeping_forever(state: AppState) {
     }
 }
 
+/// Every 5 s, the exporter's upkeep (drains histogram samples into their buckets so memory
+/// stays bounded between scrapes), as `metrics-exporter-prometheus` asks of its caller.
+async fn metrics_upkeep(
+    state: AppState,
+    handle: &'static metrics_exporter_prometheus::PrometheusHandle,
+) {
+    let mut stop = state.shutdown.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => handle.run_upkeep(),
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// Queues an automatic backup every `--backup-interval-secs` (the first one interval after
 /// start); retention of the newest `--backup-keep` automatic backups runs after each.
 async fn automatic_backups(state: AppState) {
@@ -193,6 +210,9 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
     }
     tokio::spawn(expire_holds_forever(state.clone()));
     tokio::spawn(housekeeping_forever(state.clone()));
+    if let Some(handle) = crate::infra::metricas::handle().filter(|_| !state.config.no_metrics) {
+        tokio::spawn(metrics_upkeep(state.clone(), handle));
+    }
     if state.config.backup_interval_secs > 0 {
         tokio::spawn(automatic_backups(state.clone()));
     }

@@ -111,6 +111,13 @@ pub struct Config {
     /// problem+json `request_timeout` with `Retry-After` (stream bodies are not cut).
     #[arg(long, env = "AGENDAMENTO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Bearer token `GET /metrics` requires (`Authorization: Bearer …`); without one the
+    /// metrics are open to any caller (single-user mode).
+    #[arg(long, env = "AGENDAMENTO_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Do not record metrics (no recorder is installed; `GET /metrics` answers 404).
+    #[arg(long, env = "AGENDAMENTO_NO_METRICS", value_parser = BoolishValueParser::new())]
+    pub no_metrics: bool,
 }
 
 impl Config {

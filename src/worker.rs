@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::AppError;
+use crate::infra::metricas;
 use crate::infra::queue::Runner;
 use crate::models::{ErroTarefa, StatusTarefa, Tarefa, TipoTarefa};
 use crate::repositories::Op;
@@ -56,8 +57,49 @@ impl Worker {
     }
 }
 
-impl Runner for Worker {
-    fn run(&self, task_id: &str) {
+impl Worker {
+    /// Records a task that reached its final state since `started`: its duration by kind and
+    /// status, and for a booking its outcome (`agendada` or the failure's code).
+    fn record_final(&self, task_id: &str, started: std::time::Instant) {
+        let Some(t) = self.app.store.read().tarefas.get(task_id).cloned() else {
+            return;
+        };
+        if !t.status.is_final() {
+            return;
+        }
+        let tipo = t.tipo.as_str();
+        let status = if t.status == StatusTarefa::Concluida {
+            "concluida"
+        } else {
+            "falhou"
+        };
+        metrics::histogram!(metricas::TASK_DURATION, "tipo" => tipo, "status" => status)
+            .record(started.elapsed().as_secs_f64());
+        if t.tipo == TipoTarefa::AgendarConsulta {
+            let outcome = match &t.erro {
+                None => "agendada".to_owned(),
+                Some(e) => e.code.clone(),
+            };
+            metrics::counter!(metricas::BOOKINGS, "outcome" => outcome).increment(1);
+        }
+    }
+
+    fn run_one(&self, task_id: &str) {
+        let started = std::time::Instant::now();
+        let was_final = self
+            .app
+            .store
+            .read()
+            .tarefas
+            .get(task_id)
+            .is_none_or(|t| t.status.is_final());
+        self.run_attempts(task_id);
+        if !was_final {
+            self.record_final(task_id, started);
+        }
+    }
+
+    fn run_attempts(&self, task_id: &str) {
         loop {
             let Some(t) = self.app.store.read().tarefas.get(task_id).cloned() else {
                 return;
@@ -95,12 +137,19 @@ impl Runner for Worker {
             }
         }
     }
+}
+
+impl Runner for Worker {
+    fn run(&self, task_id: &str) {
+        self.run_one(task_id);
+    }
 
     /// Bookings already queued are decided back to back without waiting for each one's
     /// fsync: each decision sees the previous ones in memory, and all of them reach the disk
     /// in one or a few group commits. Nothing is announced before it is durable; a write the
     /// disk refuses is undone with everything after it, and those tasks run again one by one.
     fn run_batch(&self, task_ids: &[String]) {
+        let started_at = std::time::Instant::now();
         let minutes = self.app.config.slot_minutes;
         let mut pipeline = Vec::new();
         let mut one_by_one = Vec::new();
@@ -149,6 +198,7 @@ impl Runner for Worker {
                 Ok(()) => {
                     announce(&self.app, &running);
                     let _ = agenda::announce(&self.app, d);
+                    self.record_final(&id, started_at);
                 }
                 Err(e) => {
                     tracing::warn!(target: "agendamento::tasks", task_id = %id, error = %e, "batched attempt refused by storage; retrying alone");

@@ -13,6 +13,7 @@ use futures_util::FutureExt;
 use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
+use crate::infra::metricas;
 use crate::services::AppState;
 use crate::services::idempotency::{self, IdemCtx};
 
@@ -60,12 +61,22 @@ pub async fn request_id_and_panics(mut req: Request, next: Next) -> Response {
             AppError::Internal(msg).into_response()
         }
     };
+    let elapsed = started.elapsed();
+    let route_label = route.as_ref().map_or("-", MatchedPath::as_str);
+    let metodo = metricas::metodo(method.as_str());
+    // The matched template is the label (never the path's values), so label sets stay
+    // bounded however many ids are requested.
+    metrics::counter!(metricas::HTTP_REQUESTS, "method" => metodo, "route" => route_label.to_owned(),
+        "status" => res.status().as_str().to_owned())
+    .increment(1);
+    metrics::histogram!(metricas::HTTP_DURATION, "method" => metodo, "route" => route_label.to_owned())
+        .record(elapsed.as_secs_f64());
     tracing::info!(
         target: "agendamento::http",
         method = %method,
-        route = route.as_ref().map_or("-", MatchedPath::as_str),
+        route = route_label,
         status = res.status().as_u16(),
-        duration_ms = %format_args!("{:.3}", started.elapsed().as_secs_f64() * 1000.0),
+        duration_ms = %format_args!("{:.3}", elapsed.as_secs_f64() * 1000.0),
         request_id = id.to_str().unwrap_or("-"),
         "request"
     );

@@ -8,6 +8,7 @@ pub mod estatisticas;
 pub mod extract;
 pub mod horarios;
 pub mod medicos;
+pub mod metricas;
 pub mod middleware;
 pub mod pacientes;
 pub mod problema;

@@ -63,6 +63,11 @@ impl Broker {
         }
     }
 
+    /// Live receivers: the open agenda event streams (SSE).
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     /// Publishes `{"tipo": tipo, "dados": dados}` to every subscriber.
     pub fn publish<T: Serialize>(&self, tipo: &str, dados: &T) {
         let data: Arc<str> = match serde_json::to_string(&Envelope { tipo, dados }) {

@@ -111,6 +111,11 @@ impl LogHub {
             .collect()
     }
 
+    /// Live receivers: the open log streams (SSE).
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     /// A live receiver of new lines.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
         self.tx.subscribe()

@@ -3,6 +3,7 @@
 pub mod arquivos;
 pub mod events;
 pub mod logs;
+pub mod metricas;
 pub mod queue;
 pub mod server;
 pub mod store;

@@ -167,6 +167,11 @@ impl Queue {
             + self.bulk.shared.depth.load(Ordering::Acquire)
     }
 
+    /// Tasks sent to one lane and not yet taken by its worker.
+    pub fn depth(&self, lane: Lane) -> usize {
+        self.lane(lane).shared.depth.load(Ordering::Acquire)
+    }
+
     /// Whether both worker threads are running.
     pub fn alive(&self) -> bool {
         self.agenda.shared.alive.load(Ordering::Acquire)

@@ -317,6 +317,17 @@ pub enum TipoTarefa {
     GerarRelatorio,
 }
 
+impl TipoTarefa {
+    /// Its JSON name (also its metric label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AgendarConsulta => "agendar_consulta",
+            Self::Backup => "backup",
+            Self::GerarRelatorio => "gerar_relatorio",
+        }
+    }
+}
+
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

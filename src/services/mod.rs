@@ -11,6 +11,7 @@ pub mod grade;
 pub mod horarios;
 pub mod idempotency;
 pub mod medicos;
+pub mod metricas;
 pub mod pacientes;
 pub mod relatorio_pdf;
 pub mod relatorios;
@@ -148,6 +149,10 @@ impl App {
         for dir in [&config.backup_dir, &config.reports_dir, &config.logs_dir] {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("não foi possível criar a pasta {}", dir.display()))?;
+        }
+        if !config.no_metrics {
+            // Once per process; later calls (another App in the same process) reuse it.
+            crate::infra::metricas::instalar();
         }
         let store = Store::<Db>::open(&config.data_dir, config.compact_every)?;
         // Only once the data folder's lock is ours: another running instance may be writing them.

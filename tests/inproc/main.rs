@@ -14,6 +14,7 @@ mod harness;
 mod helpers;
 mod horarios;
 mod medicos;
+mod metricas;
 mod openapi;
 mod pacientes;
 mod problemas;

@@ -108,7 +108,13 @@ impl<S: StoreState> Flusher<S> {
             bytes: buf,
             entries: &self.marks,
         };
-        match self.inner.journal.append(&batch) {
+        let started = std::time::Instant::now();
+        let appended = self.inner.journal.append(&batch);
+        // Two histogram records per batch (not per write): cheap beside an fsync.
+        metrics::histogram!(super::super::metricas::JOURNAL_FSYNC)
+            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!(super::super::metricas::JOURNAL_BATCH).record(waiting.len() as f64);
+        match appended {
             Ok(()) => {
                 if let Some(last) = waiting.last() {
                     self.inner.durable_seq.store(last.seq, Ordering::Release);

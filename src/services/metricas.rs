@@ -1,0 +1,73 @@
+//! `GET /metrics` (SPEC-2 §15): the gauges read from the application's state at scrape
+//! time (tasks by kind and status, lane depths, open streams, live holds, resident memory),
+//! then the Prometheus text of every series. Counters and histograms are recorded where
+//! things happen (HTTP middleware, store flusher, worker); see `infra::metricas`.
+
+use super::App;
+use crate::error::AppError;
+use crate::infra::metricas as m;
+use crate::infra::queue::Lane;
+use crate::models::{StatusTarefa, TipoTarefa};
+
+/// Whether `Authorization` carries the configured `--metrics-token` as a bearer (always
+/// true when none is configured: single-user mode). Compared in constant time.
+pub fn autorizado(app: &App, authorization: Option<&str>) -> bool {
+    let Some(token) = app
+        .config
+        .metrics_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+    else {
+        return true;
+    };
+    let Some(sent) = authorization.and_then(|h| {
+        h.strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+    }) else {
+        return false;
+    };
+    let (a, b) = (sent.trim().as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Sets the scrape-time gauges and renders every series (404 with `--no-metrics`).
+pub fn exposicao(app: &App) -> Result<String, AppError> {
+    let handle = m::handle()
+        .filter(|_| !app.config.no_metrics)
+        .ok_or_else(|| {
+            AppError::NotFound("As métricas estão desligadas neste servidor (--no-metrics).".into())
+        })?;
+    let mut tarefas = [[0u64; 2]; 3];
+    let holds = {
+        let db = app.store.read();
+        for t in db.tarefas.iter() {
+            let s = match t.status {
+                StatusTarefa::Pendente => 0,
+                StatusTarefa::Executando => 1,
+                StatusTarefa::Concluida | StatusTarefa::Falhou => continue,
+            };
+            tarefas[t.tipo as usize][s] += 1;
+        }
+        db.reservas.len()
+    };
+    for tipo in [
+        TipoTarefa::AgendarConsulta,
+        TipoTarefa::Backup,
+        TipoTarefa::GerarRelatorio,
+    ] {
+        for (i, status) in ["pendente", "executando"].into_iter().enumerate() {
+            metrics::gauge!(m::TASKS, "tipo" => tipo.as_str(), "status" => status)
+                .set(tarefas[tipo as usize][i] as f64);
+        }
+    }
+    for (lane, nome) in [(Lane::Agenda, "agenda"), (Lane::Bulk, "bulk")] {
+        metrics::gauge!(m::QUEUE_DEPTH, "lane" => nome).set(app.queue.depth(lane) as f64);
+    }
+    metrics::gauge!(m::SSE_SUBSCRIBERS, "stream" => "agenda").set(app.events.subscribers() as f64);
+    metrics::gauge!(m::SSE_SUBSCRIBERS, "stream" => "logs").set(app.logs.subscribers() as f64);
+    metrics::gauge!(m::HOLDS).set(holds as f64);
+    if let Some(rss) = m::memoria_residente() {
+        metrics::gauge!(m::MEMORY).set(rss as f64);
+    }
+    Ok(handle.render())
+}
