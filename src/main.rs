@@ -12,7 +12,27 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `agendamento saude [HOST:PORT]`: probes `GET /sistema/saude` (the container's
+/// `HEALTHCHECK`; the image has no curl). The address defaults to `AGENDAMENTO_ADDR`, then
+/// `127.0.0.1:8000`; exit 0 when healthy, 1 otherwise.
+fn saude(addr: Option<String>) -> std::process::ExitCode {
+    let addr = addr
+        .or_else(|| std::env::var("AGENDAMENTO_ADDR").ok())
+        .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
+    match agendamento::infra::sonda::verificar(&addr, std::time::Duration::from_secs(3)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("não saudável: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("saude") {
+        return saude(args.next());
+    }
     let config = agendamento::Config::parse();
     // Log lines are stamped in the clinic's zone; a bad zone name is reported by `serve`.
     let tz = jiff::tz::TimeZone::get(&config.timezone).unwrap_or(jiff::tz::TimeZone::UTC);

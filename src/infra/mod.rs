@@ -6,4 +6,5 @@ pub mod logs;
 pub mod metricas;
 pub mod queue;
 pub mod server;
+pub mod sonda;
 pub mod store;

@@ -15,6 +15,7 @@ mod logs;
 mod queue;
 mod relatorios;
 mod restauracao;
+mod saude;
 mod sched_helpers;
 mod sse;
 mod startup;
