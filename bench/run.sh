@@ -34,6 +34,9 @@ GC_CONC=32
 FILL_CONC=32
 FILL_MAX_SECS=900    # bound for preloading N_CONSULTAS
 LIST_GETS=200        # sequential GET /consultas?limit=500
+STATS_GETS=100       # sequential GET /relatorios/estatisticas over the whole preload...
+STATS_DE=2024-01-01  # ...whose consultas start on 2024-01-01 (50 doctors x 48 slots a day)
+STATS_ATE=2024-12-31
 WRK_ARGS=(-t2 -c64 -d10s)
 REPORT_DE=2024-01-01 # report filter: consultas 0..9,599 of the preload (4 days x 48 slots x 50 doctors)
 REPORT_ATE=2024-01-04
@@ -139,7 +142,7 @@ start_server() {
     t0=$(now_ns)
     AGENDAMENTO_BACKUP_INTERVAL_SECS=0 "$BIN" --addr 127.0.0.1:0 --data-dir "$DATA" \
         --backup-dir "$TMP/backups" --reports-dir "$TMP/reports" --logs-dir "$TMP/logs" \
-        --no-demo-data >"$out" 2>"$err" &
+        --no-demo-data ${SERVER_EXTRA:-} >"$out" 2>"$err" &
     SERVER_PID=$!
     while :; do
         line=$(grep -m1 -o 'listening on http://[0-9.]*:[0-9]*' "$out" 2>/dev/null)
@@ -162,6 +165,17 @@ start_server() {
     BASE=${line#listening on }
     case $BASE in http://127.0.0.1:*) ;; *) echo "bench: server listens on $BASE, not 127.0.0.1" >&2; return 1 ;; esac
     echo "server #$SERVER_N (pid $SERVER_PID) listening on $BASE after $STARTUP_MS ms"
+}
+
+# wrk ${WRK_ARGS[*]} on GET /medicos/{id} of the running server; stores LABEL_rps.
+wrk_medico_rps() {
+    command -v wrk >/dev/null 2>&1 || return 0
+    local m
+    m=$("$LOADGEN" show --state "$STATE" --what medico0)
+    echo "  [$1] wrk ${WRK_ARGS[*]} $BASE/medicos/$m"
+    timeout 60 wrk "${WRK_ARGS[@]}" "$BASE/medicos/$m" >"$TMP/wrk-$1.out" 2>&1
+    put "$1_rps" "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$TMP/wrk-$1.out")"
+    echo "  $(grep -E '^Requests/sec:' "$TMP/wrk-$1.out")"
 }
 
 rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status" 2>/dev/null; }
@@ -245,6 +259,7 @@ if want foundation; then
     # ---------------------------------------------------------------------------------------------
     section "4. reads"
     lg get-seq --url "$BASE/consultas?limit=500" --count $LIST_GETS --warmup 20 --label list500
+    lg get-seq --url "$BASE/relatorios/estatisticas?de=$STATS_DE&ate=$STATS_ATE" --count $STATS_GETS --warmup 5 --label stats
 
     MEDICO=$("$LOADGEN" show --state "$STATE" --what medico0)
     if command -v wrk >/dev/null 2>&1; then
@@ -290,7 +305,14 @@ if want foundation; then
         put rss_start1s_kib "$(rss_kib "$SERVER_PID" VmRSS)"
         S_AFTER=$(stored)
         echo "consultas stored after restart: ${S_AFTER:-?}; VmRSS $(val rss_start_kib) KiB at 'listening', $(val rss_start1s_kib) KiB 1 s later (VmHWM $(val hwm_start_kib) KiB)"
+        # Metrics recording on (the default) vs off (--no-metrics): the same wrk run against
+        # the same restarted data, one server after the other.
+        wrk_medico_rps metrics_on
         stop_server
+        if SERVER_EXTRA=--no-metrics start_server; then
+            wrk_medico_rps metrics_off
+            stop_server
+        fi
     else
         S_AFTER=""
     fi
@@ -400,6 +422,9 @@ if want foundation; then
         echo "GET /medicos/{id} throughput | wrk ${WRK_ARGS[*]} | not measured (no wrk) | >= 20000 req/s | ?"
     fi
     echo "GET /consultas?limit=500 latency | ${S_BIG:-?}+ stored, $(val list500_n) sequential, $(val list500_items) items per answer | p50 $(f2 "$(val list500_p50_ms)") ms, p99 $(f2 "$(val list500_p99_ms)") ms | p50 < 5 ms | $(ok "$(val list500_p50_ms)" '<' 5)"
+    echo "GET /relatorios/estatisticas latency | ${S_BIG:-?}+ stored, de=$STATS_DE ate=$STATS_ATE (every consulta), $(val stats_n) sequential | p50 $(f2 "$(val stats_p50_ms)") ms, p99 $(f2 "$(val stats_p99_ms)") ms | p50 < 50 ms | $(ok "$(val stats_p50_ms)" '<' 50)"
+    MX=$(awk -v a="$(val metrics_on_rps)" -v b="$(val metrics_off_rps)" 'BEGIN { if (a == "" || b == "" || b == 0) print ""; else printf "%.2f", a / b }')
+    echo "GET /medicos/{id} metrics on vs off | wrk ${WRK_ARGS[*]} on the restarted server, then restarted with --no-metrics | on $(val metrics_on_rps) / off $(val metrics_off_rps) req/s = ${MX:-?} | >= 0.9 | $(ok "$MX" '>=' 0.9)"
     echo "start-up, empty store | spawn -> 'listening on' | $(val startup_empty_ms) ms | - | -"
     echo "start-up, big store | ${S_FINAL:-?} consultas, spawn -> 'listening on' | $(val startup_big_ms) ms | < 1000 ms | $(ok "$(val startup_big_ms)" '<' 1000)"
     echo "memory after start-up | ${S_FINAL:-?} consultas, VmRSS at 'listening' / 1 s later (VmHWM) | $(mib "$(val rss_start_kib)") / $(mib "$(val rss_start1s_kib)") ($(mib "$(val hwm_start_kib)")) | report | -"
