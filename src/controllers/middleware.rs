@@ -63,14 +63,14 @@ pub async fn request_id_and_panics(mut req: Request, next: Next) -> Response {
     };
     let elapsed = started.elapsed();
     let route_label = route.as_ref().map_or("-", MatchedPath::as_str);
-    let metodo = metricas::metodo(method.as_str());
     // The matched template is the label (never the path's values), so label sets stay
     // bounded however many ids are requested.
-    metrics::counter!(metricas::HTTP_REQUESTS, "method" => metodo, "route" => route_label.to_owned(),
-        "status" => res.status().as_str().to_owned())
-    .increment(1);
-    metrics::histogram!(metricas::HTTP_DURATION, "method" => metodo, "route" => route_label.to_owned())
-        .record(elapsed.as_secs_f64());
+    metricas::registrar_requisicao(
+        method.as_str(),
+        route_label,
+        res.status().as_u16(),
+        elapsed.as_secs_f64(),
+    );
     tracing::info!(
         target: "agendamento::http",
         method = %method,

@@ -10,8 +10,11 @@
 //! Labels hold only bounded values: route templates (never a path's values), HTTP methods
 //! from a fixed list, status codes, task kinds and error codes.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Requests answered: `method`, `route` (template, `-` when no route matched), `status`.
@@ -127,6 +130,43 @@ pub fn instalar() -> Option<&'static PrometheusHandle> {
 /// The installed recorder's handle, if [`instalar`] ran and succeeded.
 pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE.get().and_then(Option::as_ref)
+}
+
+/// Per thread: route template → (method, status) → the request counter and latency
+/// histogram handles, so a request costs two hash lookups and two atomic updates instead of
+/// building two label sets (with allocations) and looking them up in the global registry.
+/// Bounded: routes × methods × statuses per worker thread.
+type Handles = HashMap<String, HashMap<(&'static str, u16), (Counter, Histogram)>>;
+
+thread_local! {
+    static HTTP: RefCell<Handles> = RefCell::new(HashMap::new());
+}
+
+/// Records one answered request: `route` is the matched template (or `-`), `secs` the time
+/// to the response head. Nothing at all when no recorder is installed (`--no-metrics`).
+pub fn registrar_requisicao(method: &str, route: &str, status: u16, secs: f64) {
+    if handle().is_none() {
+        return;
+    }
+    let metodo = metodo(method);
+    HTTP.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if !cache.contains_key(route) {
+            cache.insert(route.to_owned(), HashMap::new());
+        }
+        let Some(por_rota) = cache.get_mut(route) else {
+            return;
+        };
+        let (c, h) = por_rota.entry((metodo, status)).or_insert_with(|| {
+            (
+                metrics::counter!(HTTP_REQUESTS, "method" => metodo, "route" => route.to_owned(),
+                    "status" => status.to_string()),
+                metrics::histogram!(HTTP_DURATION, "method" => metodo, "route" => route.to_owned()),
+            )
+        });
+        c.increment(1);
+        h.record(secs);
+    });
 }
 
 /// An HTTP method as a label: the standard ones, anything else `OTHER` (a client can send
