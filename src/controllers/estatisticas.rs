@@ -54,6 +54,10 @@ impl FiltroEstatisticasQuery {
             (None, Some(ate)) => (shift(ate, -PADRAO_DIAS)?, ate),
             (None, None) => (shift(hoje, -PADRAO_DIAS)?, hoje),
         };
+        if de.year() < 0 {
+            // Only reachable by defaulting `de` from an `ate` in year 0000.
+            return Err(AppError::campo("ate", "data fora do intervalo suportado"));
+        }
         if de > ate {
             return Err(AppError::campo("ate", "deve ser igual ou posterior a de"));
         }
