@@ -406,7 +406,11 @@ async fn estatisticas_refuses_bad_dates_and_ranges_and_unknown_doctors() {
         ("de=2026-03-10&ate=2026-03-09", &["ate"], "reversed"),
         ("de=2026-01-01&ate=2027-01-02", &["ate"], "367 days"),
         ("de=x&ate=y", &["de", "ate"], "both wrong, both reported"),
-        ("ate=0000-01-01", &["ate"], "the default start would be before year 0"),
+        (
+            "ate=0000-01-01",
+            &["ate"],
+            "the default start would be before year 0",
+        ),
     ];
     for (q, campos_esperados, why) in cases {
         let r = s.app.get(&format!("/relatorios/estatisticas?{q}")).await;
