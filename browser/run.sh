@@ -7,13 +7,18 @@
 # Needs node (>= 18) and /usr/bin/chromium (Debian: apt-get install -y chromium; CHROMIUM=path
 # overrides). Installs the locked npm packages when missing, builds the debug binary, starts it
 # on 127.0.0.1:0 with a temp data folder, runs `node --test` in browser/, stops the server it
-# started. Exit 0 = every test passed. Screenshots are left in browser/screenshots/.
+# started (painel.test.mjs runs its own, restartable one). Exit 0 = every test passed. Screenshots are left in browser/screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ -d browser/node_modules/playwright-core ] || (cd browser && npm ci --no-audit --no-fund)
 source scripts/temp_server.sh
 start_temp_server
+
+# painel.test.mjs starts (and restarts) its own server from this binary.
+AGENDAMENTO_BIN="${CARGO_TARGET_DIR:-target}/debug/agendamento"
+[[ "$AGENDAMENTO_BIN" = /* ]] || AGENDAMENTO_BIN="$PWD/$AGENDAMENTO_BIN"
+export AGENDAMENTO_BIN
 
 cd browser
 BASE_URL="$URL" node --test

@@ -11,6 +11,7 @@ pub mod medicos;
 pub mod metricas;
 pub mod middleware;
 pub mod pacientes;
+pub mod painel;
 pub mod problema;
 pub mod sistema;
 pub mod streams;

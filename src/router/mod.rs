@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
-    agenda, arquivos, consultas, estatisticas, horarios, medicos, metricas, pacientes, sistema,
-    streams, tarefas,
+    agenda, arquivos, consultas, estatisticas, horarios, medicos, metricas, pacientes, painel,
+    sistema, streams, tarefas,
 };
 use crate::error::{AppError, CampoErro, Problema};
 use crate::services::AppState;
@@ -107,6 +107,7 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(arquivos::find_relatorio))
         .routes(routes!(estatisticas::find_estatisticas))
         .routes(routes!(metricas::find_metrics))
+        .routes(routes!(painel::find_painel))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);

@@ -17,6 +17,7 @@ mod medicos;
 mod metricas;
 mod openapi;
 mod pacientes;
+mod painel;
 mod problemas;
 mod recursos;
 mod tarefas;

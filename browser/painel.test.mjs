@@ -1,0 +1,264 @@
+// The live page GET /painel (SPEC-2 §15, issue 15) in a real browser (headless Chromium):
+// it loads without console errors; a booking made through the API shows on the open page
+// within one second without reload; it survives a server restart (same port, same data
+// folder: the page reconnects and catches up with what changed meanwhile); no horizontal
+// scrollbar at 375 px.
+//
+// This file starts its own server (it has to stop and restart it on the same port), from
+// AGENDAMENTO_BIN (run.sh sets it), with every folder in a fresh temp folder and
+// `--timezone UTC`, so "today" here is the clinic's today. Screenshots go to
+// browser/screenshots/ (git-ignored); with PAINEL_DOCS=1 the 1280×800 one is also written
+// to docs/painel.png (the README's picture).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const BIN = process.env.AGENDAMENTO_BIN;
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SHOTS = join(HERE, 'screenshots');
+const DIAS = ['domingo', 'segunda', 'terça', 'quarta', 'quinta', 'sexta', 'sábado'];
+
+let browser;
+let profile;
+let dir;
+let port;
+let base;
+let server;
+
+/** A free port on 127.0.0.1 (bound and released; the server then binds it explicitly). */
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => ok(p));
+    });
+  });
+}
+
+/** Starts the server on `port` with the data folders under `dir`; resolves once it listens. */
+function startServer() {
+  const child = spawn(BIN, [
+    '--addr', `127.0.0.1:${port}`,
+    '--data-dir', join(dir, 'banco'), '--backup-dir', join(dir, 'backups'),
+    '--reports-dir', join(dir, 'reports'), '--logs-dir', join(dir, 'logs'),
+    '--backup-interval-secs', '0', '--timezone', 'UTC',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (b) => { err += b; });
+  return new Promise((ok, fail) => {
+    let out = '';
+    child.stdout.on('data', (b) => {
+      out += b;
+      if (/^listening on /m.test(out)) ok(child);
+    });
+    child.once('exit', (code) => fail(new Error(`server exited ${code}: ${err}`)));
+  });
+}
+
+/** SIGTERM and wait for the exit (the server drains and closes its streams). */
+function stopServer(child) {
+  return new Promise((ok) => {
+    if (child.exitCode !== null) return ok();
+    child.once('exit', () => ok());
+    child.kill('SIGTERM');
+  });
+}
+
+async function api(method, path, body) {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** A valid CPF from nine digits. */
+function cpf(nove) {
+  const d = String(nove).padStart(9, '0').split('').map(Number);
+  for (const n of [10, 11]) {
+    const s = d.reduce((acc, x, i) => acc + x * (n - i), 0);
+    const r = (s * 10) % 11;
+    d.push(r === 10 ? 0 : r);
+  }
+  return d.join('');
+}
+
+const pad = (n) => String(n).padStart(2, '0');
+
+/**
+ * A doctor working all day on today's weekday (UTC) and the next, a patient, and the next
+ * free slots: today's when at least four half-hours are left today, else tomorrow's.
+ */
+async function arrange() {
+  const medico = await api('POST', '/medicos', {
+    nome: 'Dra. Painel Teste', crm: `CRM/SP ${100000 + Math.floor(Math.random() * 800000)}`,
+    especialidade: 'Clínica geral',
+  });
+  const agora = new Date();
+  for (const k of [0, 1]) {
+    const dia = DIAS[(agora.getUTCDay() + k) % 7];
+    await api('POST', `/horarios/medico/${medico.id}`, { dia_semana: dia, hora_inicio: '00:00', hora_fim: '23:30' });
+  }
+  const paciente = await api('POST', '/pacientes', {
+    nome: 'Paciente do Painel', cpf: cpf(100000000 + Math.floor(Math.random() * 800000000)),
+    data_nascimento: '1990-01-01',
+  });
+  let inicio = new Date(Math.ceil((agora.getTime() + 10 * 60_000) / 1_800_000) * 1_800_000);
+  const fimDoDia = new Date(Date.UTC(agora.getUTCFullYear(), agora.getUTCMonth(), agora.getUTCDate(), 23, 30));
+  if (inicio.getTime() + 4 * 1_800_000 > fimDoDia.getTime()) {
+    inicio = new Date(fimDoDia.getTime() + 30 * 60_000); // tomorrow 00:00 UTC
+  }
+  const slots = [0, 1, 2].map((i) => {
+    const t = new Date(inicio.getTime() + i * 1_800_000);
+    return `${t.getUTCFullYear()}-${pad(t.getUTCMonth() + 1)}-${pad(t.getUTCDate())}T${pad(t.getUTCHours())}:${pad(t.getUTCMinutes())}:00`;
+  });
+  return { medico, paciente, slots };
+}
+
+function fimDe(slot) {
+  const t = new Date(`${slot}Z`);
+  t.setUTCMinutes(t.getUTCMinutes() + 30);
+  return t.toISOString().slice(0, 19);
+}
+
+before(async () => {
+  assert.ok(BIN, 'AGENDAMENTO_BIN must name the server binary (run.sh sets it)');
+  mkdirSync(SHOTS, { recursive: true });
+  dir = mkdtempSync(join(tmpdir(), 'agendamento-painel-'));
+  port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = await startServer();
+  profile = mkdtempSync(join(tmpdir(), 'agendamento-chromium-'));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (server) await stopServer(server);
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Opens /painel, recording console errors and failed requests; waits for the first grid. */
+async function abrir(viewport) {
+  const page = await browser.newPage();
+  if (viewport) await page.setViewportSize(viewport);
+  const erros = [];
+  page.on('console', (m) => m.type() === 'error' && erros.push(m.text()));
+  page.on('pageerror', (e) => erros.push(String(e)));
+  await page.goto(`${base}/painel`, { waitUntil: 'load' });
+  await page.waitForSelector('.medico .slot', { timeout: 10_000 });
+  await page.waitForSelector('#conexao[data-estado="ao-vivo"]', { timeout: 10_000 });
+  return { page, erros };
+}
+
+const celula = (medicoId, slot) => `li.slot[data-medico="${medicoId}"][data-slot="${slot}"]`;
+
+test('the page loads without console errors and a booking made through the API shows within one second', async () => {
+  const { medico, paciente, slots } = await arrange();
+  const { page, erros } = await abrir();
+  try {
+    const dia = slots[0].slice(0, 10);
+    if (dia !== (await page.inputValue('#dia'))) {
+      await page.fill('#dia', dia); // late in the day: tomorrow through the date picker
+      await page.dispatchEvent('#dia', 'change');
+    }
+    await page.waitForSelector(`${celula(medico.id, slots[0])}[data-estado="disponivel"]`, { timeout: 5000 });
+    const legenda = await page.locator('.legenda').innerText();
+    assert.match(legenda, /Disponível/);
+    assert.match(legenda, /Reservado/);
+    assert.match(legenda, /Ocupado/);
+    assert.match(await page.locator(celula(medico.id, slots[0])).getAttribute('aria-label'), /Dra\. Painel Teste, \d\d:\d\d: disponível/);
+    assert.equal(await page.getAttribute('html', 'lang'), 'pt-BR');
+    if (!process.env.PAINEL_NO_SHOT) {
+      await page.screenshot({ path: join(SHOTS, 'painel-1280.png') });
+      if (process.env.PAINEL_DOCS) copyFileSync(join(SHOTS, 'painel-1280.png'), join(HERE, '..', 'docs', 'painel.png'));
+    }
+
+    // Through the queue (202): the slot turns reserved, then taken, and the task shows.
+    const t0 = Date.now();
+    const r = await api('POST', '/consultas/agendar', { paciente_id: paciente.id, medico_id: medico.id, inicio: slots[0], fim: fimDe(slots[0]) });
+    await page.waitForSelector(`${celula(medico.id, slots[0])}[data-estado="ocupado"]`, { timeout: 1000 });
+    const ms = Date.now() - t0;
+    await page.waitForSelector(`li.tarefa[data-tarefa="${r.task_id}"][data-status="concluida"]`, { timeout: 1000 });
+    assert.equal(await page.locator(`li.tarefa[data-tarefa="${r.task_id}"] progress`).evaluate((p) => p.value), 100);
+    await page.screenshot({ path: join(SHOTS, 'painel-agendada.png') });
+    assert.ok(ms <= 1000, `shown after ${ms} ms`);
+    assert.deepEqual(erros, [], 'no console errors');
+    // The navigation does not reload: the same document is still there.
+    assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation').length), 1);
+
+    // A server restart on the same port and data folder.
+    const marca = await page.evaluate(() => { window.__mesmaPagina = 'sim'; return window.__mesmaPagina; });
+    await stopServer(server);
+    await page.waitForSelector('#conexao[data-estado="reconectando"]', { timeout: 10_000 });
+    server = await startServer();
+    // Changed before the page is back: it must catch up when it reconnects.
+    await api('POST', '/consultas', { paciente_id: paciente.id, medico_id: medico.id, inicio: slots[1], fim: fimDe(slots[1]) });
+    await page.waitForSelector(`${celula(medico.id, slots[1])}[data-estado="ocupado"]`, { timeout: 15_000 });
+    await page.waitForSelector('#conexao[data-estado="ao-vivo"]', { timeout: 15_000 });
+    // Live again: a new change shows within one second.
+    const t1 = Date.now();
+    await api('POST', '/consultas', { paciente_id: paciente.id, medico_id: medico.id, inicio: slots[2], fim: fimDe(slots[2]) });
+    await page.waitForSelector(`${celula(medico.id, slots[2])}[data-estado="ocupado"]`, { timeout: 1000 });
+    assert.ok(Date.now() - t1 <= 1000);
+    assert.equal(await page.evaluate(() => window.__mesmaPagina), marca, 'the page was not reloaded');
+    await page.screenshot({ path: join(SHOTS, 'painel-depois-do-reinicio.png') });
+  } finally {
+    await page.close();
+  }
+});
+
+test('no horizontal scrollbar at 375 px wide', async () => {
+  const { page, erros } = await abrir({ width: 375, height: 800 });
+  try {
+    const { scroll, largura } = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      largura: window.innerWidth,
+    }));
+    await page.screenshot({ path: join(SHOTS, 'painel-375.png'), fullPage: true });
+    assert.ok(scroll <= largura, `scrollWidth ${scroll} > innerWidth ${largura}`);
+    assert.deepEqual(erros, [], 'no console errors');
+  } finally {
+    await page.close();
+  }
+});
+
+test('the keyboard reaches the date picker and its buttons in order', async () => {
+  const { page } = await abrir();
+  try {
+    const ordem = [];
+    for (let i = 0; i < 10; i++) {
+      await page.keyboard.press('Tab');
+      const id = await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
+      // A date input's day, month and year fields are one element each Tab stops at.
+      if (ordem.at(-1) !== id) ordem.push(id);
+    }
+    assert.deepEqual(ordem.slice(0, 5), ['pular', 'dia', 'anterior', 'hoje', 'seguinte']);
+    // "Próximo dia" through the keyboard changes the shown day.
+    const antes = await page.inputValue('#dia');
+    await page.focus('#seguinte');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((a) => document.getElementById('dia').value !== a, antes);
+    assert.match(await page.locator('#titulo-agenda').innerText(), /^Agenda de \d\d\/\d\d\/\d{4}$/);
+  } finally {
+    await page.close();
+  }
+});

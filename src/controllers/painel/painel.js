@@ -1,0 +1,392 @@
+// The clinic's live page (SPEC-2 §15). Plain JavaScript, no build step, same origin only.
+//
+// Flow: `entrar` (single-user mode: nothing yet; SPEC-2 §10's login goes there), then the
+// agenda event stream is opened and every (re)opening triggers `sincronizar`, which
+// refetches the day's slots, the doctors and the tasks: whatever happened while the stream
+// was down (a server restart empties the server's replay buffer) is caught up that way. The
+// browser's EventSource reconnects by itself sending `Last-Event-ID`; events that arrive
+// while a refetch is in flight are kept and applied after it, in order.
+'use strict';
+
+const HOJE = document.documentElement.dataset.hoje;
+const NOMES_ESTADO = { disponivel: 'disponível', reservado: 'reservado', ocupado: 'ocupado' };
+const CURTO_ESTADO = { disponivel: 'livre', reservado: 'reserv.', ocupado: 'ocupado' };
+const NOMES_TIPO = { agendar_consulta: 'Agendar consulta', backup: 'Backup', gerar_relatorio: 'Gerar relatório' };
+const NOMES_STATUS = { pendente: 'pendente', executando: 'executando', concluida: 'concluída', falhou: 'falhou' };
+const MAX_TAREFAS = 15;
+const MAX_LOGS = 200;
+
+const el = (id) => document.getElementById(id);
+const painel = {
+  dia: HOJE,
+  medicos: new Map(), // id -> {nome, especialidade}
+  slots: new Map(), // medico_id -> Map(slot -> estado), the shown day only
+  celulas: new Map(), // `${medico_id}|${slot}` -> <li>
+  tarefas: new Map(), // id -> {id, tipo, status, progresso}
+  sincronizando: false,
+  deNovo: false,
+  pendentes: [], // events received during a refetch
+  recarregar: new Set(), // doctors whose row is refetched soon
+};
+
+/** Single-user mode: nothing to do. With identity on (SPEC-2 §10) the login form goes here. */
+async function entrar() {}
+
+async function obter(caminho) {
+  const r = await fetch(caminho, { headers: { accept: 'application/json' } });
+  if (!r.ok) throw new Error(`${caminho} respondeu ${r.status}`);
+  return r.json();
+}
+
+function avisar(texto) {
+  const a = el('aviso');
+  a.textContent = texto ?? '';
+  a.hidden = !texto;
+}
+
+function conexao(estado, texto) {
+  const c = el('conexao');
+  c.dataset.estado = estado;
+  c.textContent = texto;
+}
+
+// ---- agenda ---------------------------------------------------------------------------
+
+function hora(slot) {
+  return slot.slice(11, 16);
+}
+
+function dataLonga(dia) {
+  const [a, m, d] = dia.split('-').map(Number);
+  const data = new Date(Date.UTC(a, m - 1, d));
+  return data.toLocaleDateString('pt-BR', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+}
+
+function pintar(li, medicoId, slot, estado) {
+  const nome = painel.medicos.get(medicoId)?.nome ?? medicoId;
+  li.className = `slot ${estado}`;
+  li.dataset.estado = estado;
+  const rotulo = `${nome}, ${hora(slot)}: ${NOMES_ESTADO[estado] ?? estado}`;
+  li.setAttribute('aria-label', rotulo);
+  li.title = rotulo;
+  li.lastChild.textContent = CURTO_ESTADO[estado] ?? estado;
+}
+
+function linhaMedico(id, slots) {
+  const m = painel.medicos.get(id);
+  const art = document.createElement('article');
+  art.className = 'medico';
+  art.dataset.medico = id;
+  const h = document.createElement('h3');
+  h.id = `medico-${id}`;
+  h.textContent = m?.nome ?? `Médico ${id}`;
+  if (m?.especialidade) {
+    const e = document.createElement('span');
+    e.className = 'especialidade';
+    e.textContent = ` — ${m.especialidade}`;
+    h.append(e);
+  }
+  art.append(h);
+  if (slots.size === 0) {
+    const p = document.createElement('p');
+    p.className = 'vazio';
+    p.textContent = 'Sem horários a partir de agora neste dia.';
+    art.append(p);
+    return art;
+  }
+  const ul = document.createElement('ul');
+  ul.className = 'slots';
+  ul.setAttribute('aria-labelledby', h.id);
+  for (const [slot, estado] of slots) {
+    const li = document.createElement('li');
+    li.dataset.medico = id;
+    li.dataset.slot = slot;
+    const t = document.createElement('span');
+    t.className = 'hora';
+    t.textContent = hora(slot);
+    const s = document.createElement('span');
+    s.className = 'estado';
+    li.append(t, s);
+    pintar(li, id, slot, estado);
+    painel.celulas.set(`${id}|${slot}`, li);
+    ul.append(li);
+  }
+  art.append(ul);
+  return art;
+}
+
+function ordemMedicos() {
+  const nome = (id) => painel.medicos.get(id)?.nome ?? id;
+  return [...painel.slots.keys()].sort((a, b) => nome(a).localeCompare(nome(b), 'pt-BR'));
+}
+
+function desenharAgenda() {
+  painel.celulas.clear();
+  const caixa = el('medicos');
+  const linhas = ordemMedicos().map((id) => linhaMedico(id, painel.slots.get(id)));
+  if (linhas.length === 0) {
+    const p = document.createElement('p');
+    p.className = 'vazio';
+    p.textContent = 'Nenhum médico com horários cadastrados.';
+    linhas.push(p);
+  }
+  caixa.replaceChildren(...linhas);
+  resumir();
+}
+
+function resumir() {
+  const n = { disponivel: 0, reservado: 0, ocupado: 0 };
+  for (const s of painel.slots.values()) for (const e of s.values()) n[e] = (n[e] ?? 0) + 1;
+  const quando = painel.dia === HOJE ? 'Hoje' : 'Dia';
+  const conta = (k, um, varios) => `${k} ${k === 1 ? um : varios}`;
+  el('resumo').textContent = `${quando}, ${dataLonga(painel.dia)}: ` +
+    `${conta(n.disponivel, 'disponível', 'disponíveis')}, ${conta(n.reservado, 'reservado', 'reservados')}, ` +
+    `${conta(n.ocupado, 'ocupado', 'ocupados')} (${conta(painel.slots.size, 'médico', 'médicos')}).`;
+}
+
+function marcar(medicoId, slot, estado) {
+  if (!slot || slot.slice(0, 10) !== painel.dia) return;
+  const li = painel.celulas.get(`${medicoId}|${slot}`);
+  if (!li) {
+    recarregarMedico(medicoId);
+    return;
+  }
+  painel.slots.get(medicoId)?.set(slot, estado);
+  pintar(li, medicoId, slot, estado);
+  resumir();
+}
+
+function slotsParaMapa(porMedico) {
+  const out = new Map();
+  for (const [id, slots] of Object.entries(porMedico)) out.set(id, new Map(Object.entries(slots)));
+  return out;
+}
+
+/** One doctor's row again (a changed horário, or a slot the grid does not know). */
+function recarregarMedico(id) {
+  if (painel.recarregar.has(id)) return;
+  painel.recarregar.add(id);
+  setTimeout(async () => {
+    painel.recarregar.delete(id);
+    try {
+      if (!painel.medicos.has(id)) await carregarMedicos();
+      const dia = painel.dia;
+      const r = await obter(`/agenda/slots?days=1&de=${dia}&medico_id=${encodeURIComponent(id)}`);
+      if (dia !== painel.dia) return;
+      const novo = slotsParaMapa(r).get(id);
+      if (novo) painel.slots.set(id, novo);
+      else painel.slots.delete(id);
+      desenharAgenda();
+    } catch (e) {
+      if (!/ 404$/.test(e.message)) avisar(`Falha ao atualizar a agenda: ${e.message}`);
+      else {
+        painel.slots.delete(id);
+        desenharAgenda();
+      }
+    }
+  }, 100);
+}
+
+async function carregarMedicos() {
+  const lista = await obter('/medicos');
+  painel.medicos = new Map(lista.map((m) => [m.id, { nome: m.nome, especialidade: m.especialidade }]));
+}
+
+/** Refetches the shown day, the doctors and the tasks, then applies the events kept meanwhile. */
+async function sincronizar() {
+  if (painel.sincronizando) {
+    painel.deNovo = true;
+    return;
+  }
+  painel.sincronizando = true;
+  try {
+    do {
+      painel.deNovo = false;
+      const dia = painel.dia;
+      try {
+        const [slots] = await Promise.all([
+          obter(`/agenda/slots?days=1&de=${dia}`),
+          carregarMedicos(),
+          carregarTarefas(),
+        ]);
+        if (dia !== painel.dia) {
+          painel.deNovo = true;
+          continue;
+        }
+        painel.slots = slotsParaMapa(slots);
+        desenharAgenda();
+        avisar('');
+      } catch (e) {
+        avisar(`Não foi possível carregar a agenda: ${e.message}`);
+      }
+    } while (painel.deNovo);
+  } finally {
+    painel.sincronizando = false;
+    const fila = painel.pendentes;
+    painel.pendentes = [];
+    for (const m of fila) aplicar(m);
+  }
+}
+
+// ---- tasks ----------------------------------------------------------------------------
+
+async function carregarTarefas() {
+  const lista = await obter(`/sistema/tasks?limit=${MAX_TAREFAS}`);
+  painel.tarefas = new Map(lista.map((t) => [t.id, { id: t.id, tipo: t.tipo, status: t.status, progresso: t.progresso }]));
+  desenharTarefas();
+}
+
+function desenharTarefas() {
+  const itens = [...painel.tarefas.values()].slice(0, MAX_TAREFAS).map((t) => {
+    const li = document.createElement('li');
+    li.className = 'tarefa';
+    li.dataset.tarefa = t.id;
+    li.dataset.status = t.status;
+    const nome = document.createElement('span');
+    nome.textContent = NOMES_TIPO[t.tipo] ?? t.tipo;
+    nome.title = `Tarefa ${t.id}`;
+    const st = document.createElement('span');
+    st.className = 'status';
+    st.textContent = `${NOMES_STATUS[t.status] ?? t.status} · ${t.progresso}%`;
+    const barra = document.createElement('progress');
+    barra.max = 100;
+    barra.value = t.progresso;
+    barra.setAttribute('aria-label', `${nome.textContent}: ${st.textContent}`);
+    li.append(nome, st, barra);
+    return li;
+  });
+  el('lista-tarefas').replaceChildren(...itens);
+  el('sem-tarefas').hidden = itens.length > 0;
+}
+
+function atualizarTarefa(d) {
+  const t = { id: d.task_id, tipo: d.tipo, status: d.status, progresso: d.progresso };
+  if (painel.tarefas.has(t.id)) painel.tarefas.set(t.id, t);
+  else painel.tarefas = new Map([[t.id, t], ...painel.tarefas]);
+  desenharTarefas();
+}
+
+// ---- events ---------------------------------------------------------------------------
+
+function aplicar(m) {
+  const d = m.dados ?? {};
+  switch (m.tipo) {
+    case 'horario_reservado':
+      marcar(d.medico_id, d.slot, 'reservado');
+      break;
+    case 'horario_liberado':
+    case 'horario_disponivel':
+      marcar(d.medico_id, d.slot, 'disponivel');
+      break;
+    case 'horario_ocupado':
+      marcar(d.medico_id, d.slot, 'ocupado');
+      break;
+    case 'horario_atualizado':
+      recarregarMedico(d.medico_id);
+      break;
+    case 'tarefa_atualizada':
+      atualizarTarefa(d);
+      break;
+    default:
+      break;
+  }
+}
+
+function aoEvento(ev) {
+  let m;
+  try {
+    m = JSON.parse(ev.data);
+  } catch {
+    return;
+  }
+  if (painel.sincronizando) painel.pendentes.push(m);
+  else aplicar(m);
+}
+
+let ultimoId = '';
+
+function abrirAgenda() {
+  // The query parameter carries the last id only when we open a new EventSource ourselves
+  // (after the browser gave up); its own reconnections send the Last-Event-ID header.
+  const url = ultimoId ? `/sistema/agenda/stream?last_event_id=${encodeURIComponent(ultimoId)}` : '/sistema/agenda/stream';
+  const es = new EventSource(url);
+  es.onopen = () => {
+    conexao('ao-vivo', 'Ao vivo');
+    sincronizar();
+  };
+  es.onmessage = (ev) => {
+    if (ev.lastEventId) ultimoId = ev.lastEventId;
+    aoEvento(ev);
+  };
+  es.onerror = () => {
+    if (es.readyState === EventSource.CLOSED) {
+      conexao('reconectando', 'Sem conexão; tentando de novo…');
+      setTimeout(abrirAgenda, 2000);
+    } else {
+      conexao('reconectando', 'Reconectando…');
+    }
+  };
+}
+
+// ---- logs -----------------------------------------------------------------------------
+
+function linhaLog(texto) {
+  const li = document.createElement('li');
+  li.textContent = texto;
+  if (texto.includes('[ERROR]')) li.className = 'erro';
+  else if (texto.includes('[WARN]')) li.className = 'aviso-log';
+  return li;
+}
+
+async function carregarLogs() {
+  try {
+    const r = await obter('/sistema/logs?limit=100');
+    el('lista-logs').replaceChildren(...r.logs.map(linhaLog));
+  } catch {
+    // The stream's next opening tries again.
+  }
+}
+
+function abrirLogs() {
+  const es = new EventSource('/sistema/logs/stream');
+  es.onopen = carregarLogs;
+  es.onmessage = (ev) => {
+    const lista = el('lista-logs');
+    lista.prepend(linhaLog(ev.data));
+    while (lista.childElementCount > MAX_LOGS) lista.lastElementChild.remove();
+  };
+  es.onerror = () => {
+    if (es.readyState === EventSource.CLOSED) setTimeout(abrirLogs, 2000);
+  };
+}
+
+// ---- date picker ----------------------------------------------------------------------
+
+function mudarDia(dia) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(dia)) return;
+  painel.dia = dia;
+  el('dia').value = dia;
+  el('titulo-agenda').textContent = dia === HOJE ? 'Agenda de hoje' : `Agenda de ${dia.split('-').reverse().join('/')}`;
+  sincronizar();
+}
+
+function somarDias(dia, n) {
+  const [a, m, d] = dia.split('-').map(Number);
+  return new Date(Date.UTC(a, m - 1, d + n)).toISOString().slice(0, 10);
+}
+
+async function iniciar() {
+  el('dia').value = painel.dia;
+  el('titulo-agenda').textContent = 'Agenda de hoje';
+  el('dia').addEventListener('change', (e) => mudarDia(e.target.value));
+  el('escolha-dia').addEventListener('submit', (e) => e.preventDefault());
+  el('hoje').addEventListener('click', () => mudarDia(HOJE));
+  el('anterior').addEventListener('click', () => mudarDia(somarDias(painel.dia, -1)));
+  el('seguinte').addEventListener('click', () => mudarDia(somarDias(painel.dia, 1)));
+  await entrar();
+  abrirAgenda();
+  abrirLogs();
+  sincronizar();
+}
+
+iniciar();
