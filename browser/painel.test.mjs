@@ -7,8 +7,8 @@
 // This file starts its own server (it has to stop and restart it on the same port), from
 // AGENDAMENTO_BIN (run.sh sets it), with every folder in a fresh temp folder and
 // `--timezone UTC`, so "today" here is the clinic's today. Screenshots go to
-// browser/screenshots/ (git-ignored); with PAINEL_DOCS=1 the 1280×800 one is also written
-// to docs/painel.png (the README's picture).
+// browser/screenshots/ (git-ignored); with PAINEL_DOCS=1 the 1280×800 one after the booking
+// is also copied to docs/painel.png (the README's picture).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -119,7 +119,7 @@ async function arrange() {
   if (inicio.getTime() + 4 * 1_800_000 > fimDoDia.getTime()) {
     inicio = new Date(fimDoDia.getTime() + 30 * 60_000); // tomorrow 00:00 UTC
   }
-  const slots = [0, 1, 2].map((i) => {
+  const slots = [0, 1, 2, 3].map((i) => {
     const t = new Date(inicio.getTime() + i * 1_800_000);
     return `${t.getUTCFullYear()}-${pad(t.getUTCMonth() + 1)}-${pad(t.getUTCDate())}T${pad(t.getUTCHours())}:${pad(t.getUTCMinutes())}:00`;
   });
@@ -144,6 +144,7 @@ before(async () => {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     viewport: { width: 1280, height: 800 },
+    locale: 'pt-BR',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
@@ -187,10 +188,11 @@ test('the page loads without console errors and a booking made through the API s
     assert.match(legenda, /Ocupado/);
     assert.match(await page.locator(celula(medico.id, slots[0])).getAttribute('aria-label'), /Dra\. Painel Teste, \d\d:\d\d: disponível/);
     assert.equal(await page.getAttribute('html', 'lang'), 'pt-BR');
-    if (!process.env.PAINEL_NO_SHOT) {
-      await page.screenshot({ path: join(SHOTS, 'painel-1280.png') });
-      if (process.env.PAINEL_DOCS) copyFileSync(join(SHOTS, 'painel-1280.png'), join(HERE, '..', 'docs', 'painel.png'));
-    }
+    await page.screenshot({ path: join(SHOTS, 'painel-1280.png') });
+
+    // A hold shows as reserved.
+    await api('POST', '/agenda/reservar', { medico_id: medico.id, slot: slots[3] });
+    await page.waitForSelector(`${celula(medico.id, slots[3])}[data-estado="reservado"]`, { timeout: 1000 });
 
     // Through the queue (202): the slot turns reserved, then taken, and the task shows.
     const t0 = Date.now();
@@ -200,6 +202,7 @@ test('the page loads without console errors and a booking made through the API s
     await page.waitForSelector(`li.tarefa[data-tarefa="${r.task_id}"][data-status="concluida"]`, { timeout: 1000 });
     assert.equal(await page.locator(`li.tarefa[data-tarefa="${r.task_id}"] progress`).evaluate((p) => p.value), 100);
     await page.screenshot({ path: join(SHOTS, 'painel-agendada.png') });
+    if (process.env.PAINEL_DOCS) copyFileSync(join(SHOTS, 'painel-agendada.png'), join(HERE, '..', 'docs', 'painel.png'));
     assert.ok(ms <= 1000, `shown after ${ms} ms`);
     assert.deepEqual(erros, [], 'no console errors');
     // The navigation does not reload: the same document is still there.
