@@ -244,6 +244,41 @@ test('no horizontal scrollbar at 375 px wide', async () => {
   }
 });
 
+test('text keeps a WCAG AA contrast (4.5:1) on every slot state, the legend and the log tail', async () => {
+  const { page } = await abrir();
+  try {
+    const pares = await page.evaluate(() => {
+      const rgb = (c) => (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
+      const lum = ([r, g, b]) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+      };
+      // The nearest ancestor with an opaque background colour.
+      const fundo = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const c = getComputedStyle(e).backgroundColor;
+          if (!/rgba\(.*, 0\)$/.test(c) && c !== 'transparent') return c;
+        }
+        return 'rgb(255, 255, 255)';
+      };
+      const alvos = ['.legenda .disponivel', '.legenda .reservado', '.legenda .ocupado', '.legenda li',
+        '.resumo', '.medico h3', '.medico .especialidade', '.slot.disponivel', '.slot.ocupado', '#lista-logs li',
+        '#conexao', 'h1'];
+      return alvos.flatMap((sel) => {
+        const el = document.querySelector(sel);
+        if (!el) return [];
+        const a = lum(rgb(getComputedStyle(el).color));
+        const b = lum(rgb(fundo(el)));
+        return [[sel, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]];
+      });
+    });
+    assert.ok(pares.length >= 10, `measured ${pares.length}`);
+    for (const [sel, razao] of pares) assert.ok(razao >= 4.5, `${sel}: contrast ${razao.toFixed(2)}:1`);
+  } finally {
+    await page.close();
+  }
+});
+
 test('the keyboard reaches the date picker and its buttons in order', async () => {
   const { page } = await abrir();
   try {
