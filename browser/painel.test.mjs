@@ -300,3 +300,29 @@ test('the keyboard reaches the date picker and its buttons in order', async () =
     await page.close();
   }
 });
+
+test('with 50 doctors the first load is DOM-ready in under one second (every row drawn in under two)', async (t) => {
+  const hoje = DIAS[new Date().getUTCDay()];
+  const antes = (await api('GET', '/agenda/slots?days=1')) ?? {};
+  for (let i = Object.keys(antes).length; i < 50; i++) {
+    const m = await api('POST', '/medicos', {
+      nome: `Dr. Carga ${String(i).padStart(2, '0')}`, crm: `CRM/RJ ${300000 + i}`, especialidade: 'Clínica geral',
+    });
+    await api('POST', `/horarios/medico/${m.id}`, { dia_semana: hoje, hora_inicio: '00:00', hora_fim: '23:30' });
+  }
+  const page = await browser.newPage();
+  try {
+    const t0 = Date.now();
+    await page.goto(`${base}/painel`, { waitUntil: 'domcontentloaded' });
+    await page.waitForFunction(() => document.querySelectorAll('.medico').length >= 50, null, { timeout: 5000 });
+    const tudo = Date.now() - t0;
+    const dom = await page.evaluate(() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd);
+    t.diagnostic(`50 doctors: DOM ready ${dom.toFixed(0)} ms, every row drawn ${tudo} ms`);
+    await page.screenshot({ path: join(SHOTS, 'painel-50-medicos.png') });
+    assert.ok(dom < 1000, `DOM ready after ${dom} ms`);
+    // The issue's target is DOM ready < 1 s; drawing the rows waits for the fetches too.
+    assert.ok(tudo < 2000, `50 rows drawn after ${tudo} ms`);
+  } finally {
+    await page.close();
+  }
+});
