@@ -262,7 +262,7 @@ function desenharTarefas() {
 function atualizarTarefa(d) {
   const t = { id: d.task_id, tipo: d.tipo, status: d.status, progresso: d.progresso };
   if (painel.tarefas.has(t.id)) painel.tarefas.set(t.id, t);
-  else painel.tarefas = new Map([[t.id, t], ...painel.tarefas]);
+  else painel.tarefas = new Map([[t.id, t], ...[...painel.tarefas].slice(0, MAX_TAREFAS - 1)]);
   desenharTarefas();
 }
 
