@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
-use super::extract::{ApiPath, Json, Requisicao, body_bytes, is_json, parse_json};
+use super::extract::{ApiPath, Json, Requisicao, body_bytes, filtro, is_json, parse_json};
 use super::problema::problem_response;
 use crate::domain::{parse_date, parse_datetime};
 use crate::error::{AppError, Erros};
@@ -224,10 +224,7 @@ impl RelatorioBody {
         let periodo_fim = date(&mut e, "periodo_fim", self.periodo_fim);
         e.finish()?;
         Ok(ParamsRelatorio {
-            medico_id: self
-                .medico_id
-                .map(|m| crate::domain::trim(&m).to_owned())
-                .filter(|m| !m.is_empty()),
+            medico_id: filtro(self.medico_id),
             periodo_inicio,
             periodo_fim,
         })

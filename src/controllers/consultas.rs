@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao};
+use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, filtro};
 use crate::domain::{Intervalo, MAX_OBS, parse_date, parse_momento, texto_opcional};
 use crate::error::{AppError, Erros};
 use crate::models::{Consulta, StatusConsulta};
@@ -144,13 +144,9 @@ impl FiltroConsultas {
             e.push("ate", "deve ser igual ou posterior a de");
         }
         e.finish()?;
-        let clean = |s: Option<String>| {
-            s.map(|v| crate::domain::trim(&v).to_owned())
-                .filter(|v| !v.is_empty())
-        };
         Ok(Filtro {
-            medico_id: clean(self.medico_id),
-            paciente_id: clean(self.paciente_id),
+            medico_id: filtro(self.medico_id),
+            paciente_id: filtro(self.paciente_id),
             status: self.status,
             de,
             ate,

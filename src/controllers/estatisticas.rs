@@ -4,7 +4,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::extract::{ApiQuery, Json};
+use super::extract::{ApiQuery, Json, filtro};
 use crate::domain::parse_date;
 use crate::error::{AppError, Erros};
 use crate::models::Estatisticas;
@@ -67,15 +67,11 @@ impl FiltroEstatisticasQuery {
                 format!("o período pode ter no máximo {MAX_DIAS} dias"),
             ));
         }
-        let clean = |s: Option<String>| {
-            s.map(|v| crate::domain::trim(&v).to_owned())
-                .filter(|v| !v.is_empty())
-        };
         Ok(FiltroEstatisticas {
             de,
             ate,
-            medico_id: clean(self.medico_id),
-            especialidade: clean(self.especialidade),
+            medico_id: filtro(self.medico_id),
+            especialidade: filtro(self.especialidade),
         })
     }
 }

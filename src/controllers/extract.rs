@@ -367,6 +367,13 @@ pub fn patch_opcional<T>(
     }
 }
 
+/// An optional filter or id of a query or body, trimmed as stored values are; blank means
+/// absent.
+pub fn filtro(v: Option<String>) -> Option<String> {
+    v.map(|v| crate::domain::trim(&v).to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 /// Validates a required `Patch` text field: missing keeps it, `null` is refused.
 pub fn patch_obrigatorio<T>(
     erros: &mut crate::error::Erros,
