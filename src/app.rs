@@ -260,6 +260,7 @@ mod tests {
                 fingerprint: "g".into(),
             }),
             status: 201,
+            chamador: None,
         };
         let out = app
             .commit(&ctx, |_| Ok((vec![Op::DelReserva("nenhuma".into())], 7)))

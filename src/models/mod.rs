@@ -2,6 +2,7 @@
 //! Kept free of axum; every value here has already passed the domain checks.
 
 mod respostas;
+mod usuario;
 
 use jiff::civil::{Date, DateTime};
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use crate::domain::{DiaSemana, Hora};
 pub use respostas::{
     Agendado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado, Restaurado,
 };
+pub use usuario::{Papel, Sessao, Usuario, UsuarioPublico};
 
 /// Serde for clinic-local datetimes as `YYYY-MM-DDTHH:MM:SS`.
 pub mod local_dt {

@@ -16,7 +16,7 @@ pub use table::{Record, Table};
 
 use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
-use crate::models::{Consulta, Horario, Medico, Paciente, Reserva, Tarefa};
+use crate::models::{Consulta, Horario, Medico, Paciente, Reserva, Sessao, Tarefa, Usuario};
 
 impl Record for Paciente {
     type Order = String;
@@ -77,6 +77,32 @@ impl Record for Tarefa {
     }
 }
 
+impl Record for Usuario {
+    /// By e-mail, folded, so the listing is stable and alphabetical.
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        self.email.to_lowercase()
+    }
+    /// E-mails are unique compared case-insensitively (SPEC-2 §10).
+    fn unique(&self) -> Option<String> {
+        Some(self.email.to_lowercase())
+    }
+}
+
+impl Record for Sessao {
+    /// By expiry, so expired sessions are a prefix.
+    type Order = i64;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> i64 {
+        self.expira_em
+    }
+}
+
 /// The first answer to a POST sent with an `Idempotency-Key`, kept 24 h (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdemEntry {
@@ -134,6 +160,14 @@ pub enum Op {
     PutTarefa(Arc<Tarefa>),
     /// Remove a task (only to undo a refused write).
     DelTarefa(String),
+    /// Insert or replace a user.
+    PutUsuario(Arc<Usuario>),
+    /// Remove a user (only to undo a refused write; users are deactivated, not deleted).
+    DelUsuario(String),
+    /// Open a session.
+    PutSessao(Arc<Sessao>),
+    /// End a session by token hash.
+    DelSessao(String),
 }
 
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
@@ -165,6 +199,8 @@ impl StoreState for Db {
             Op::PutIdem(_) | Op::DelIdem(_) => Collection::Idempotencia,
             Op::PutReserva(_) | Op::DelReserva(_) => Collection::Reservas,
             Op::PutTarefa(_) | Op::DelTarefa(_) => Collection::Tarefas,
+            Op::PutUsuario(_) | Op::DelUsuario(_) => Collection::Usuarios,
+            Op::PutSessao(_) | Op::DelSessao(_) => Collection::Sessoes,
         }
     }
 
@@ -191,6 +227,10 @@ impl StoreState for Db {
             Op::DelReserva(id) => self.reservas.remove(&id).map(Op::PutReserva),
             Op::PutTarefa(r) => put(&mut self.tarefas, r, Op::PutTarefa, Op::DelTarefa),
             Op::DelTarefa(id) => self.tarefas.remove(&id).map(Op::PutTarefa),
+            Op::PutUsuario(r) => put(&mut self.usuarios, r, Op::PutUsuario, Op::DelUsuario),
+            Op::DelUsuario(id) => self.usuarios.remove(&id).map(Op::PutUsuario),
+            Op::PutSessao(r) => put(&mut self.sessoes, r, Op::PutSessao, Op::DelSessao),
+            Op::DelSessao(id) => self.sessoes.remove(&id).map(Op::PutSessao),
         }
     }
 
@@ -247,7 +287,15 @@ impl StoreState for Db {
             Op::DelConsulta(id) => del(Collection::Consultas, id),
             Op::PutReserva(r) => put(&self.reservas, Collection::Reservas, &r.id),
             Op::DelReserva(id) => del(Collection::Reservas, id),
-            Op::PutIdem(_) | Op::DelIdem(_) | Op::PutTarefa(_) | Op::DelTarefa(_) => None,
+            Op::PutUsuario(r) => put(&self.usuarios, Collection::Usuarios, &r.id),
+            Op::DelUsuario(id) => del(Collection::Usuarios, id),
+            // A session's id is a token hash: it stays out of the log.
+            Op::PutIdem(_)
+            | Op::DelIdem(_)
+            | Op::PutTarefa(_)
+            | Op::DelTarefa(_)
+            | Op::PutSessao(_)
+            | Op::DelSessao(_) => None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod pacientes;
 pub mod relatorio_pdf;
 pub mod relatorios;
 pub mod tarefas;
+pub mod usuarios;
 
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ use crate::error::AppError;
 use crate::infra::store::Store;
 use crate::repositories::{Db, IdemEntry, Op};
 
-pub use contexto::Contexto;
+pub use contexto::{Chamador, Contexto};
 
 /// Which part of a list a request asks for: skip `offset` items, then take at most `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +94,8 @@ pub struct App {
     pub queue: crate::infra::queue::Queue,
     /// Flips to true when shutdown starts, ending open streams.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Recent login attempts, for the limits of SPEC-2 §10.
+    pub tentativas: usuarios::Tentativas,
 }
 
 /// The cheap-to-clone handle handlers receive through `State`.
@@ -160,6 +163,7 @@ impl App {
             logs,
             queue: crate::infra::queue::Queue::new(),
             shutdown: tokio::sync::watch::Sender::new(false),
+            tentativas: Default::default(),
         })
     }
 

@@ -96,6 +96,9 @@ pub async fn restaurar(app: &Arc<App>, ctx: &Contexto, nome: &str) -> Result<Res
                     let mut db = novo.take().unwrap_or_default();
                     db.tarefas = cur.tarefas.clone();
                     db.idem = cur.idem.clone();
+                    // SPEC-2 §10: a restore keeps users (and their sessions).
+                    db.usuarios = cur.usuarios.clone();
+                    db.sessoes = cur.sessoes.clone();
                     if let Some(a) = resposta.take() {
                         db.idem.put(a);
                     }
