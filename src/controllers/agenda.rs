@@ -1,5 +1,6 @@
 //! `/agenda` (SPEC §3): the slot grid and holds.
 
+use super::auth::{Autenticado, Autorizado, Staff};
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -114,6 +115,7 @@ impl SlotBody {
         (status = 422, description = "Parâmetros inválidos, ou agenda acima de --max-slots horários (agenda_too_large)",
         body = crate::error::Problema, content_type = "application/problem+json")))]
 pub async fn list_slots(
+    _: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiQuery(q): ApiQuery<SlotsQuery>,
 ) -> Result<Response, AppError> {
@@ -148,6 +150,7 @@ pub async fn list_slots(
 #[utoipa::path(post, path = "/agenda/reservar", tag = "agenda", request_body = SlotBody,
     responses((status = 200, body = Reservado)))]
 pub async fn create_reserva(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<SlotBody>,
@@ -163,6 +166,7 @@ pub async fn create_reserva(
 #[utoipa::path(post, path = "/agenda/liberar", tag = "agenda", request_body = SlotBody,
     responses((status = 200, body = Liberado)))]
 pub async fn delete_reserva(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<SlotBody>,

@@ -1,6 +1,7 @@
 //! `/backup` (SPEC §6) and the file side of `/relatorios` (SPEC §7): queueing, listing,
 //! downloads by exact name only, and restore.
 
+use super::auth::{Admin, Autorizado, Staff};
 use axum::body::Body;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -77,6 +78,7 @@ pub async fn download(
 #[utoipa::path(post, path = "/backup/executar", tag = "backup",
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_backup(
+    _: Autorizado<Admin>,
     State(app): State<AppState>,
     req: Requisicao,
 ) -> Result<(StatusCode, Json<Enfileirado>), AppError> {
@@ -89,15 +91,19 @@ pub async fn create_backup(
 #[utoipa::path(post, path = "/sistema/tasks/backup", tag = "backup",
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_backup_task(
+    quem: Autorizado<Admin>,
     state: State<AppState>,
     req: Requisicao,
 ) -> Result<(StatusCode, Json<Enfileirado>), AppError> {
-    create_backup(state, req).await
+    create_backup(quem, state, req).await
 }
 
 /// Lists the backups, newest first.
 #[utoipa::path(get, path = "/backup", tag = "backup", responses((status = 200, body = Arquivos)))]
-pub async fn list_backups(State(app): State<AppState>) -> Result<Json<Arquivos>, AppError> {
+pub async fn list_backups(
+    _: Autorizado<Admin>,
+    State(app): State<AppState>,
+) -> Result<Json<Arquivos>, AppError> {
     listing(app.config.backup_dir.clone(), "backup", "zip").await
 }
 
@@ -105,6 +111,7 @@ pub async fn list_backups(State(app): State<AppState>) -> Result<Json<Arquivos>,
 #[utoipa::path(get, path = "/backup/download/{nome}", tag = "backup", params(("nome" = String, Path)),
     responses((status = 200, description = "O arquivo ZIP", content_type = "application/zip", body = Vec<u8>)))]
 pub async fn find_backup(
+    _: Autorizado<Admin>,
     State(app): State<AppState>,
     ApiPath(nome): ApiPath<String>,
 ) -> Result<Response, AppError> {
@@ -123,6 +130,7 @@ pub async fn find_backup(
 #[utoipa::path(post, path = "/backup/restaurar/{nome}", tag = "backup", params(("nome" = String, Path)),
     responses((status = 200, body = Restaurado)))]
 pub async fn restore_backup(
+    _: Autorizado<Admin>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(nome): ApiPath<String>,
@@ -166,6 +174,7 @@ pub struct ArquivoZip(pub Vec<u8>);
         description = "O arquivo ZIP de um backup (até --backup-upload-max-bytes)"),
     responses((status = 201, body = Enviado)))]
 pub async fn create_backup_upload(
+    _: Autorizado<Admin>,
     State(app): State<AppState>,
     ctx: Requisicao,
     req: Request,
@@ -239,6 +248,7 @@ impl RelatorioBody {
     request_body(content = RelatorioBody, description = "Filtros (opcionais; sem corpo = sem filtros)"),
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_relatorio(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     CorpoOpcional(body): CorpoOpcional<RelatorioBody>,
@@ -254,16 +264,20 @@ pub async fn create_relatorio(
     request_body(content = RelatorioBody, description = "Filtros (opcionais; sem corpo = sem filtros)"),
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_relatorio_task(
+    quem: Autorizado<Staff>,
     state: State<AppState>,
     req: Requisicao,
     body: CorpoOpcional<RelatorioBody>,
 ) -> Result<(StatusCode, Json<Enfileirado>), AppError> {
-    create_relatorio(state, req, body).await
+    create_relatorio(quem, state, req, body).await
 }
 
 /// Lists the reports, newest first.
 #[utoipa::path(get, path = "/relatorios", tag = "relatorios", responses((status = 200, body = Arquivos)))]
-pub async fn list_relatorios(State(app): State<AppState>) -> Result<Json<Arquivos>, AppError> {
+pub async fn list_relatorios(
+    _: Autorizado<Staff>,
+    State(app): State<AppState>,
+) -> Result<Json<Arquivos>, AppError> {
     listing(app.config.reports_dir.clone(), "relatorio", "pdf").await
 }
 
@@ -271,6 +285,7 @@ pub async fn list_relatorios(State(app): State<AppState>) -> Result<Json<Arquivo
 #[utoipa::path(get, path = "/relatorios/download/{nome}", tag = "relatorios", params(("nome" = String, Path)),
     responses((status = 200, description = "O PDF", content_type = "application/pdf", body = Vec<u8>)))]
 pub async fn find_relatorio(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     ApiPath(nome): ApiPath<String>,
 ) -> Result<Response, AppError> {

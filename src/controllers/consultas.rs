@@ -1,5 +1,6 @@
 //! `/consultas` (SPEC §2; `POST /consultas/agendar` comes with the scheduling work).
 
+use super::auth::{Autorizado, Staff};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -163,6 +164,7 @@ impl FiltroConsultas {
     responses((status = 200, description = "Consultas por início", body = [Consulta],
         headers(("x-total-count" = u64, description = "Total após o filtro")))))]
 pub async fn list_consultas(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(f): ApiQuery<FiltroConsultas>,
@@ -176,6 +178,7 @@ pub async fn list_consultas(
 #[utoipa::path(get, path = "/consultas/{id}", tag = "consultas", params(("id" = String, Path)),
     responses((status = 200, body = Consulta)))]
 pub async fn find_consulta(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Consulta>>, AppError> {
@@ -186,6 +189,7 @@ pub async fn find_consulta(
 #[utoipa::path(post, path = "/consultas", tag = "consultas", request_body = ConsultaCreate,
     responses((status = 201, body = Consulta)))]
 pub async fn create_consulta(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<ConsultaCreate>,
@@ -200,6 +204,7 @@ pub async fn create_consulta(
 #[utoipa::path(put, path = "/consultas/{id}", tag = "consultas", params(("id" = String, Path)),
     request_body = ConsultaUpdate, responses((status = 200, body = Consulta)))]
 pub async fn update_consulta(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
@@ -216,6 +221,7 @@ pub async fn update_consulta(
 #[utoipa::path(delete, path = "/consultas/{id}", tag = "consultas", params(("id" = String, Path)),
     responses((status = 204, description = "Excluída")))]
 pub async fn delete_consulta(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
@@ -231,6 +237,7 @@ pub async fn delete_consulta(
 #[utoipa::path(post, path = "/consultas/agendar", tag = "consultas", request_body = ConsultaCreate,
     responses((status = 202, body = crate::models::Agendado)))]
 pub async fn create_agendamento(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<ConsultaCreate>,

@@ -1,5 +1,6 @@
 //! `/horarios` (SPEC §2).
 
+use super::auth::{Autenticado, Autorizado, Staff};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -91,6 +92,7 @@ impl HorarioUpdate {
     responses((status = 200, description = "Horários", body = [Horario],
         headers(("x-total-count" = u64, description = "Total")))))]
 pub async fn list_horarios(
+    _: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiQuery(pagina): ApiQuery<Pagina>,
 ) -> Result<Lista<Horario>, AppError> {
@@ -103,6 +105,7 @@ pub async fn list_horarios(
     responses((status = 200, description = "Horários do médico", body = [Horario],
         headers(("x-total-count" = u64, description = "Total")))))]
 pub async fn list_horarios_medico(
+    _: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiPath(medico_id): ApiPath<String>,
     ApiQuery(pagina): ApiQuery<Pagina>,
@@ -115,6 +118,7 @@ pub async fn list_horarios_medico(
 #[utoipa::path(get, path = "/horarios/{id}", tag = "horarios", params(("id" = String, Path)),
     responses((status = 200, body = Horario)))]
 pub async fn find_horario(
+    _: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Horario>>, AppError> {
@@ -125,6 +129,7 @@ pub async fn find_horario(
 #[utoipa::path(post, path = "/horarios/medico/{medico_id}", tag = "horarios", params(("medico_id" = String, Path)),
     request_body = HorarioCreate, responses((status = 201, body = Horario)))]
 pub async fn create_horario(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(medico_id): ApiPath<String>,
@@ -140,6 +145,7 @@ pub async fn create_horario(
 #[utoipa::path(put, path = "/horarios/{id}", tag = "horarios", params(("id" = String, Path)),
     request_body = HorarioUpdate, responses((status = 200, body = HorarioAlterado)))]
 pub async fn update_horario(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
@@ -156,6 +162,7 @@ pub async fn update_horario(
 #[utoipa::path(delete, path = "/horarios/{id}", tag = "horarios", params(("id" = String, Path)),
     responses((status = 204, description = "Excluído")))]
 pub async fn delete_horario(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,

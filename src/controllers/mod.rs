@@ -3,6 +3,7 @@
 
 pub mod agenda;
 pub mod arquivos;
+pub mod auth;
 pub mod consultas;
 pub mod extract;
 pub mod horarios;
@@ -13,3 +14,4 @@ pub mod problema;
 pub mod sistema;
 pub mod streams;
 pub mod tarefas;
+pub mod usuarios;

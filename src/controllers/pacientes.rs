@@ -1,5 +1,6 @@
 //! `/pacientes` (SPEC §2).
 
+use super::auth::{Autorizado, Staff};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -152,6 +153,7 @@ impl PacienteUpdate {
     responses((status = 200, description = "Pacientes por nome", body = [Paciente],
         headers(("x-total-count" = u64, description = "Total após o filtro")))))]
 pub async fn list_pacientes(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(busca): ApiQuery<BuscaPacientes>,
@@ -164,6 +166,7 @@ pub async fn list_pacientes(
 #[utoipa::path(get, path = "/pacientes/{id}", tag = "pacientes", params(("id" = String, Path)),
     responses((status = 200, body = Paciente)))]
 pub async fn find_paciente(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Paciente>>, AppError> {
@@ -174,6 +177,7 @@ pub async fn find_paciente(
 #[utoipa::path(post, path = "/pacientes", tag = "pacientes", request_body = PacienteCreate,
     responses((status = 201, body = Paciente)))]
 pub async fn create_paciente(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<PacienteCreate>,
@@ -188,6 +192,7 @@ pub async fn create_paciente(
 #[utoipa::path(put, path = "/pacientes/{id}", tag = "pacientes", params(("id" = String, Path)),
     request_body = PacienteUpdate, responses((status = 200, body = Paciente)))]
 pub async fn update_paciente(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
@@ -204,6 +209,7 @@ pub async fn update_paciente(
 #[utoipa::path(delete, path = "/pacientes/{id}", tag = "pacientes", params(("id" = String, Path)),
     responses((status = 204, description = "Excluído")))]
 pub async fn delete_paciente(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,

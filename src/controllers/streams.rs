@@ -1,6 +1,7 @@
 //! Server-Sent Events (SPEC §5): `GET /sistema/agenda/stream` with `Last-Event-ID` replay,
 //! and `GET /sistema/logs/stream`; plus `GET /sistema/logs`.
 
+use super::auth::{Admin, Autorizado, Staff};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +66,7 @@ fn event(p: &Published) -> Event {
         ("Last-Event-ID" = Option<String>, Header, description = "Id do último evento recebido")),
     responses((status = 200, description = "Fluxo SSE de eventos", content_type = "text/event-stream", body = String)))]
 pub async fn stream_agenda(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<StreamQuery>,
@@ -99,6 +101,7 @@ pub async fn stream_agenda(
 #[utoipa::path(get, path = "/sistema/logs", tag = "sistema", params(LogsQuery),
     responses((status = 200, body = Logs)))]
 pub async fn list_logs(
+    _: Autorizado<Admin>,
     State(app): State<AppState>,
     ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<Json<Logs>, AppError> {
@@ -116,6 +119,7 @@ pub async fn list_logs(
 #[utoipa::path(get, path = "/sistema/logs/stream", tag = "sistema",
     responses((status = 200, description = "Fluxo SSE de linhas de log", content_type = "text/event-stream", body = String)))]
 pub async fn stream_logs(
+    _: Autorizado<Admin>,
     State(app): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = app.logs.subscribe();

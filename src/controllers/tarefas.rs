@@ -1,5 +1,6 @@
 //! `/sistema/tasks` (SPEC §4).
 
+use super::auth::{Autorizado, Staff};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -26,6 +27,7 @@ pub struct FiltroTarefas {
     responses((status = 200, description = "Tarefas, mais recentes primeiro", body = [Tarefa],
         headers(("x-total-count" = u64, description = "Total após o filtro")))))]
 pub async fn list_tarefas(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(f): ApiQuery<FiltroTarefas>,
@@ -38,6 +40,7 @@ pub async fn list_tarefas(
 #[utoipa::path(get, path = "/sistema/tasks/{task_id}", tag = "tarefas", params(("task_id" = String, Path)),
     responses((status = 200, body = Tarefa)))]
 pub async fn find_tarefa(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Tarefa>>, AppError> {

@@ -12,7 +12,8 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
-    agenda, arquivos, consultas, horarios, medicos, pacientes, sistema, streams, tarefas,
+    agenda, arquivos, auth, consultas, horarios, medicos, pacientes, sistema, streams, tarefas,
+    usuarios,
 };
 use crate::error::{AppError, CampoErro, Problema};
 use crate::services::AppState;
@@ -42,6 +43,8 @@ use refine::refine_schemas;
         (name = "backup", description = "Backups ZIP e restauração"),
         (name = "relatorios", description = "Relatórios em PDF"),
         (name = "sistema", description = "Estado do servidor e logs"),
+        (name = "auth", description = "Entrar, sair, o usuário atual e a troca de senha"),
+        (name = "usuarios", description = "Usuários e papéis (somente administradores)"),
     )
 )]
 struct ApiDoc;
@@ -104,6 +107,16 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(arquivos::create_relatorio_task))
         .routes(routes!(arquivos::list_relatorios))
         .routes(routes!(arquivos::find_relatorio))
+        .routes(routes!(auth::create_login))
+        .routes(routes!(auth::create_logout))
+        .routes(routes!(auth::find_eu))
+        .routes(routes!(auth::update_senha))
+        .routes(routes!(usuarios::list_usuarios, usuarios::create_usuario))
+        .routes(routes!(
+            usuarios::find_usuario,
+            usuarios::update_usuario,
+            usuarios::delete_usuario
+        ))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);

@@ -115,6 +115,11 @@ pub fn new_id() -> String {
 }
 
 impl App {
+    /// Whether requests must sign in (`--auth on`); off is single-user mode.
+    pub fn auth_ligada(&self) -> bool {
+        self.config.auth == crate::config::ModoAuth::On
+    }
+
     /// True when the clinic has neither doctors nor patients (a fresh data folder).
     pub fn vazio(&self) -> bool {
         let db = self.store.read();

@@ -1,0 +1,575 @@
+//! Sign-in, sessions, users and the role table of SPEC-2 §10, with `--auth on`.
+
+use agendamento::repositories::Op;
+use agendamento::services::usuarios;
+use axum::http::Method;
+use serde_json::{Value, json};
+
+use crate::common::{assert_problem, medico_body, paciente_body, str_field};
+use crate::harness::{Resp, TestApp};
+
+const ADMIN_EMAIL: &str = "admin@clinica.example";
+const ADMIN_SENHA: &str = "senha-do-admin";
+const SENHA: &str = "senha-comum-1";
+
+/// Raw header names and bytes.
+type Cabecalhos<'a> = Vec<(&'a str, &'a [u8])>;
+
+/// An application with sign-in on and its first administrator.
+async fn app() -> TestApp {
+    let app = TestApp::with_args(&["--auth", "on"]).await;
+    usuarios::criar_admin(&app.state, ADMIN_EMAIL, "Admin", ADMIN_SENHA.into())
+        .await
+        .expect("first admin");
+    app
+}
+
+async fn login(app: &TestApp, email: &str, senha: &str) -> Resp {
+    app.post("/auth/login", &json!({"email": email, "senha": senha}))
+        .await
+}
+
+async fn token(app: &TestApp, email: &str, senha: &str) -> String {
+    let r = login(app, email, senha).await;
+    r.expect_status(200);
+    str_field(&r.body, "token")
+}
+
+/// A request carrying `Authorization: Bearer <token>` and, when given, a JSON body.
+async fn com(app: &TestApp, tok: &str, method: Method, uri: &str, body: Option<&Value>) -> Resp {
+    let auth = format!("Bearer {tok}");
+    match body {
+        Some(b) => {
+            app.send(
+                method,
+                uri,
+                &[
+                    ("authorization", auth.as_str()),
+                    ("content-type", "application/json"),
+                ],
+                b.to_string(),
+            )
+            .await
+        }
+        None => {
+            app.send(method, uri, &[("authorization", auth.as_str())], "")
+                .await
+        }
+    }
+}
+
+/// The four roles' tokens, with the doctor and patient the last two are.
+struct Papeis {
+    admin: String,
+    recepcao: String,
+    medico: String,
+    paciente: String,
+}
+
+async fn papeis(app: &TestApp) -> Papeis {
+    let admin = token(app, ADMIN_EMAIL, ADMIN_SENHA).await;
+    let p = com(
+        app,
+        &admin,
+        Method::POST,
+        "/pacientes",
+        Some(&paciente_body("Paula", 1)),
+    )
+    .await;
+    p.expect_status(201);
+    let m = com(
+        app,
+        &admin,
+        Method::POST,
+        "/medicos",
+        Some(&medico_body("Dr. Marco", 1, "Clínica Geral")),
+    )
+    .await;
+    m.expect_status(201);
+    let criar = |papel: &'static str, extra: Value| {
+        let mut body = json!({
+            "nome": format!("Usuário {papel}"),
+            "email": format!("{papel}@clinica.example"),
+            "papel": papel,
+            "senha": SENHA,
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        body
+    };
+    let corpos = [
+        criar("recepcao", json!({})),
+        criar("medico", json!({"medico_id": str_field(&m.body, "id")})),
+        criar("paciente", json!({"paciente_id": str_field(&p.body, "id")})),
+    ];
+    for b in &corpos {
+        com(app, &admin, Method::POST, "/usuarios", Some(b))
+            .await
+            .expect_status(201);
+    }
+    Papeis {
+        recepcao: token(app, "recepcao@clinica.example", SENHA).await,
+        medico: token(app, "medico@clinica.example", SENHA).await,
+        paciente: token(app, "paciente@clinica.example", SENHA).await,
+        admin,
+    }
+}
+
+#[tokio::test]
+async fn login_answers_a_token_an_httponly_cookie_and_the_user_without_its_hash() {
+    let app = app().await;
+    let r = login(&app, "ADMIN@Clinica.Example", ADMIN_SENHA).await;
+    r.expect_status(200);
+    let tok = str_field(&r.body, "token");
+    assert!(tok.len() >= 32, "≥ 128 random bits: {tok}");
+    assert!(r.body["expira_em"].is_string());
+    assert_eq!(r.body["usuario"]["papel"], "admin");
+    assert_eq!(r.body["usuario"]["email"], ADMIN_EMAIL);
+    assert!(!r.text.contains("argon2"), "no hash in {}", r.text);
+    assert!(r.body["usuario"].get("senha_hash").is_none());
+    let cookie = r.header("set-cookie");
+    assert!(
+        cookie.starts_with(&format!("agendamento_sessao={tok}")),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    // The token is stored only as its hash.
+    let db = app.state.store.read();
+    assert!(db.sessoes.get(&tok).is_none());
+    assert!(db.sessoes.get(&usuarios::hash_token(&tok)).is_some());
+    drop(db);
+    let eu = com(&app, &tok, Method::GET, "/auth/eu", None).await;
+    eu.expect_status(200);
+    assert_eq!(eu.body["email"], ADMIN_EMAIL);
+    assert!(!eu.text.contains("argon2"));
+}
+
+#[tokio::test]
+async fn wrong_email_and_wrong_password_get_the_same_401() {
+    let app = app().await;
+    let a = login(&app, "ninguem@clinica.example", ADMIN_SENHA).await;
+    let b = login(&app, ADMIN_EMAIL, "senha errada!").await;
+    assert_problem(&a, 401, "credenciais_invalidas");
+    assert_eq!(a.status, b.status);
+    assert_eq!(a.text, b.text, "identical bodies");
+    assert_eq!(a.header("www-authenticate"), "Bearer");
+}
+
+#[tokio::test]
+async fn missing_malformed_expired_and_revoked_tokens_are_401_problem_json() {
+    let app = app().await;
+    let longo = "a".repeat(10 * 1024);
+    let expirado = "e".repeat(64);
+    app.state
+        .write(|db| {
+            let uid = db.usuarios.iter().next().expect("admin").id.clone();
+            let s = agendamento::models::Sessao {
+                id: usuarios::hash_token(&expirado),
+                usuario_id: uid,
+                expira_em: jiff::Timestamp::now().as_second() - 1,
+            };
+            Ok((vec![Op::PutSessao(std::sync::Arc::new(s))], ()))
+        })
+        .await
+        .expect("expired session");
+    let revogado = token(&app, ADMIN_EMAIL, ADMIN_SENHA).await;
+    com(&app, &revogado, Method::POST, "/auth/logout", None)
+        .await
+        .expect_status(204);
+    let bearer_expirado = format!("Bearer {expirado}");
+    let bearer_revogado = format!("Bearer {revogado}");
+    let bearer_longo = format!("Bearer {longo}");
+    let casos: Vec<(&str, Cabecalhos)> = vec![
+        ("no header", vec![]),
+        ("Bearer alone", vec![("authorization", b"Bearer")]),
+        ("two spaces", vec![("authorization", b"Bearer  x")]),
+        (
+            "10 KB token",
+            vec![("authorization", bearer_longo.as_bytes())],
+        ),
+        (
+            "non-ASCII",
+            vec![("authorization", "Bearer tôken".as_bytes())],
+        ),
+        ("Basic", vec![("authorization", b"Basic YTpi")]),
+        (
+            "unknown",
+            vec![(
+                "authorization",
+                b"Bearer 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            )],
+        ),
+        (
+            "expired",
+            vec![("authorization", bearer_expirado.as_bytes())],
+        ),
+        (
+            "revoked",
+            vec![("authorization", bearer_revogado.as_bytes())],
+        ),
+    ];
+    for (caso, headers) in casos {
+        let mut req = axum::http::Request::builder().uri("/pacientes");
+        for (k, v) in &headers {
+            req = req.header(
+                *k,
+                axum::http::HeaderValue::from_bytes(v).expect("header bytes"),
+            );
+        }
+        let r = app
+            .request(req.body(axum::body::Body::empty()).expect("req"))
+            .await;
+        assert_eq!(r.status, 401, "{caso}: {}", r.text);
+        assert_eq!(r.body["code"], "nao_autenticado", "{caso}");
+        assert_eq!(
+            r.header("content-type"),
+            "application/problem+json",
+            "{caso}"
+        );
+        assert_eq!(r.header("www-authenticate"), "Bearer", "{caso}");
+    }
+}
+
+#[tokio::test]
+async fn the_cookie_authenticates_get_but_never_a_write() {
+    let app = app().await;
+    let tok = token(&app, ADMIN_EMAIL, ADMIN_SENHA).await;
+    let cookie = format!("outro=1; agendamento_sessao={tok}");
+    let get = app
+        .send(
+            Method::GET,
+            "/pacientes",
+            &[("cookie", cookie.as_str())],
+            "",
+        )
+        .await;
+    get.expect_status(200);
+    let post = app
+        .send(
+            Method::POST,
+            "/pacientes",
+            &[
+                ("cookie", cookie.as_str()),
+                ("content-type", "application/json"),
+            ],
+            paciente_body("Forjada", 3).to_string(),
+        )
+        .await;
+    assert_problem(&post, 401, "nao_autenticado");
+    assert_eq!(app.state.store.read().pacientes.len(), 0, "nothing written");
+}
+
+#[tokio::test]
+async fn public_routes_need_no_token() {
+    let app = app().await;
+    for uri in ["/", "/openapi.json", "/sistema/saude", "/docs/"] {
+        let s = app.status_of(Method::GET, uri, &[]).await;
+        assert!(s != 401 && s != 403, "{uri}: {s}");
+    }
+}
+
+#[tokio::test]
+async fn a_password_change_ends_the_other_sessions_and_keeps_this_one() {
+    let app = app().await;
+    let a = token(&app, ADMIN_EMAIL, ADMIN_SENHA).await;
+    let b = token(&app, ADMIN_EMAIL, ADMIN_SENHA).await;
+    let errada = com(
+        &app,
+        &a,
+        Method::PUT,
+        "/auth/senha",
+        Some(&json!({"senha_atual": "não é esta", "senha_nova": "nova-senha-longa"})),
+    )
+    .await;
+    assert_problem(&errada, 422, "validation_failed");
+    let curta = com(
+        &app,
+        &a,
+        Method::PUT,
+        "/auth/senha",
+        Some(&json!({"senha_atual": ADMIN_SENHA, "senha_nova": "curta"})),
+    )
+    .await;
+    assert_problem(&curta, 422, "validation_failed");
+    com(
+        &app,
+        &a,
+        Method::PUT,
+        "/auth/senha",
+        Some(&json!({"senha_atual": ADMIN_SENHA, "senha_nova": "nova-senha-longa"})),
+    )
+    .await
+    .expect_status(204);
+    com(&app, &a, Method::GET, "/auth/eu", None)
+        .await
+        .expect_status(200);
+    assert_problem(
+        &com(&app, &b, Method::GET, "/auth/eu", None).await,
+        401,
+        "nao_autenticado",
+    );
+    assert_problem(
+        &login(&app, ADMIN_EMAIL, ADMIN_SENHA).await,
+        401,
+        "credenciais_invalidas",
+    );
+    login(&app, ADMIN_EMAIL, "nova-senha-longa")
+        .await
+        .expect_status(200);
+}
+
+#[tokio::test]
+async fn users_crud_checks_email_password_and_links_and_delete_deactivates() {
+    let app = app().await;
+    let adm = token(&app, ADMIN_EMAIL, ADMIN_SENHA).await;
+    let novo = |email: &str, senha: &str| json!({"nome": "Rita", "email": email, "papel": "recepcao", "senha": senha});
+    let r = com(
+        &app,
+        &adm,
+        Method::POST,
+        "/usuarios",
+        Some(&novo("rita@clinica.example", SENHA)),
+    )
+    .await;
+    r.expect_status(201);
+    assert!(!r.text.contains("senha"), "{}", r.text);
+    let id = str_field(&r.body, "id");
+    let dup = com(
+        &app,
+        &adm,
+        Method::POST,
+        "/usuarios",
+        Some(&novo("RITA@clinica.EXAMPLE", SENHA)),
+    )
+    .await;
+    assert_problem(&dup, 409, "duplicate_email");
+    let curta = com(
+        &app,
+        &adm,
+        Method::POST,
+        "/usuarios",
+        Some(&novo("x@clinica.example", "1234567")),
+    )
+    .await;
+    assert_problem(&curta, 422, "validation_failed");
+    let igual = com(
+        &app,
+        &adm,
+        Method::POST,
+        "/usuarios",
+        Some(&novo("y@clinica.example", "Y@clinica.example")),
+    )
+    .await;
+    assert_problem(&igual, 422, "validation_failed");
+    let sem_medico = com(
+        &app,
+        &adm,
+        Method::POST,
+        "/usuarios",
+        Some(&json!({
+        "nome": "Dr.", "email": "dr@clinica.example", "papel": "medico", "senha": SENHA,
+        "medico_id": "0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b"})),
+    )
+    .await;
+    assert_problem(&sem_medico, 422, "validation_failed");
+    let lista = com(&app, &adm, Method::GET, "/usuarios", None).await;
+    lista.expect_status(200);
+    assert_eq!(lista.header("x-total-count"), "2");
+    assert!(!lista.text.contains("argon2"));
+
+    let rita = token(&app, "rita@clinica.example", SENHA).await;
+    com(&app, &rita, Method::GET, "/pacientes", None)
+        .await
+        .expect_status(200);
+    com(&app, &adm, Method::DELETE, &format!("/usuarios/{id}"), None)
+        .await
+        .expect_status(204);
+    assert_problem(
+        &com(&app, &rita, Method::GET, "/pacientes", None).await,
+        401,
+        "nao_autenticado",
+    );
+    assert_problem(
+        &login(&app, "rita@clinica.example", SENHA).await,
+        401,
+        "credenciais_invalidas",
+    );
+    let u = com(&app, &adm, Method::GET, &format!("/usuarios/{id}"), None).await;
+    u.expect_status(200);
+    assert_eq!(u.body["ativo"], false, "kept, deactivated");
+}
+
+#[tokio::test]
+async fn the_sixth_failure_for_one_email_is_429_with_retry_after() {
+    let app = app().await;
+    for i in 0..5 {
+        let r = login(&app, ADMIN_EMAIL, "errada-errada").await;
+        assert_problem(&r, 401, "credenciais_invalidas");
+        assert_eq!(r.header("retry-after"), "", "attempt {i}");
+    }
+    let r = login(&app, ADMIN_EMAIL, "errada-errada").await;
+    assert_problem(&r, 429, "muitas_tentativas");
+    assert!(
+        r.header("retry-after").parse::<u64>().is_ok_and(|s| s > 0),
+        "{:?}",
+        r.headers
+    );
+    // Even the right password waits now: the window is not a guessing oracle.
+    assert_problem(
+        &login(&app, ADMIN_EMAIL, ADMIN_SENHA).await,
+        429,
+        "muitas_tentativas",
+    );
+    // Another e-mail is not affected.
+    assert_problem(
+        &login(&app, "outra@clinica.example", "x").await,
+        401,
+        "credenciais_invalidas",
+    );
+}
+
+#[tokio::test]
+async fn more_than_30_logins_a_minute_from_one_address_is_429() {
+    let app = app().await;
+    for i in 0..30 {
+        let r = login(&app, &format!("u{i}@clinica.example"), "qualquer-coisa").await;
+        assert_eq!(r.status, 401, "attempt {i}");
+    }
+    let r = login(&app, ADMIN_EMAIL, ADMIN_SENHA).await;
+    assert_problem(&r, 429, "muitas_tentativas");
+    assert!(!r.header("retry-after").is_empty());
+}
+
+/// Who may call a route (SPEC-2 §10) in this first part.
+#[derive(Debug, Clone, Copy)]
+enum Quem {
+    Publica,
+    Todos,
+    Staff,
+    Admin,
+}
+
+/// The decision for each route of the router. A route missing here fails the table test.
+fn decisao(method: &str, path: &str) -> Option<Quem> {
+    use Quem::*;
+    Some(match (method, path) {
+        ("GET", "/") | ("GET", "/sistema/saude") | ("POST", "/auth/login") => Publica,
+        ("GET", "/auth/eu") | ("POST", "/auth/logout") | ("PUT", "/auth/senha") => Todos,
+        ("GET", "/medicos" | "/medicos/{id}" | "/horarios" | "/horarios/{id}") => Todos,
+        ("GET", "/horarios/medico/{medico_id}" | "/agenda/slots") => Todos,
+        (_, "/usuarios" | "/usuarios/{id}") => Admin,
+        (_, p) if p.starts_with("/backup") => Admin,
+        ("POST", "/sistema/tasks/backup") => Admin,
+        ("GET", "/sistema/logs" | "/sistema/logs/stream") => Admin,
+        (_, "/pacientes" | "/pacientes/{id}") => Staff,
+        ("POST", "/medicos") | ("PUT" | "DELETE", "/medicos/{id}") => Staff,
+        ("POST", "/horarios/medico/{medico_id}") | ("PUT" | "DELETE", "/horarios/{id}") => Staff,
+        (_, "/consultas" | "/consultas/{id}" | "/consultas/agendar") => Staff,
+        ("POST", "/agenda/reservar" | "/agenda/liberar") => Staff,
+        ("GET", "/sistema/tasks" | "/sistema/tasks/{task_id}") => Staff,
+        ("GET", "/sistema/agenda/stream") => Staff,
+        ("POST", "/sistema/tasks/relatorio" | "/relatorios/gerar") => Staff,
+        ("GET", "/relatorios" | "/relatorios/download/{nome}") => Staff,
+        _ => return None,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_answers_each_role_as_the_permission_table_says() {
+    let app = app().await;
+    let p = papeis(&app).await;
+    let (_, doc) = agendamento::router::api(app.state.clone());
+    let mut sem_decisao = Vec::new();
+    let mut erros = Vec::new();
+    let mut rotas = 0;
+    for (path, item) in &doc.paths.paths {
+        let ops = [
+            ("GET", item.get.is_some()),
+            ("POST", item.post.is_some()),
+            ("PUT", item.put.is_some()),
+            ("DELETE", item.delete.is_some()),
+        ];
+        for (method, _) in ops.into_iter().filter(|(_, has)| *has) {
+            let Some(quem) = decisao(method, path) else {
+                sem_decisao.push(format!("{method} {path}"));
+                continue;
+            };
+            rotas += 1;
+            let uri = path
+                .replace("{nome}", "backup_20260101_000000.zip")
+                .replace("{id}", "0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b")
+                .replace("{medico_id}", "0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b")
+                .replace("{task_id}", "0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b");
+            let m = Method::from_bytes(method.as_bytes()).expect("method");
+            let logout = path == "/auth/logout";
+            let chamadores: [(&str, Option<String>, bool); 5] = [
+                ("anônimo", None, matches!(quem, Quem::Publica)),
+                ("admin", Some(p.admin.clone()), true),
+                (
+                    "recepcao",
+                    Some(p.recepcao.clone()),
+                    !matches!(quem, Quem::Admin),
+                ),
+                (
+                    "medico",
+                    Some(p.medico.clone()),
+                    matches!(quem, Quem::Publica | Quem::Todos),
+                ),
+                (
+                    "paciente",
+                    Some(p.paciente.clone()),
+                    matches!(quem, Quem::Publica | Quem::Todos),
+                ),
+            ];
+            for (papel, tok, permitido) in chamadores {
+                // Logging out would end the session the rest of the table uses: a fresh one.
+                let tok = match (&tok, logout) {
+                    (Some(_), true) => {
+                        let email = if papel == "admin" {
+                            ADMIN_EMAIL.to_owned()
+                        } else {
+                            format!("{papel}@clinica.example")
+                        };
+                        let senha = if papel == "admin" { ADMIN_SENHA } else { SENHA };
+                        Some(token(&app, &email, senha).await)
+                    }
+                    _ => tok,
+                };
+                let auth = tok.map(|t| format!("Bearer {t}"));
+                let headers: Vec<(&str, &str)> =
+                    auth.iter().map(|a| ("authorization", a.as_str())).collect();
+                let s = app.status_of(m.clone(), &uri, &headers).await;
+                let esperado = match (permitido, papel) {
+                    (true, _) => s != 401 && s != 403,
+                    (false, "anônimo") => s == 401,
+                    (false, _) => s == 403,
+                };
+                if !esperado {
+                    erros.push(format!(
+                        "{method} {path} as {papel}: {s} (allowed: {permitido})"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        sem_decisao.is_empty(),
+        "routes without a permission decision: {sem_decisao:?}"
+    );
+    assert!(rotas > 40, "the table covers the router ({rotas} routes)");
+    assert!(erros.is_empty(), "{erros:#?}");
+}
+
+#[tokio::test]
+async fn with_auth_off_every_request_acts_as_an_administrator() {
+    let app = TestApp::new().await;
+    app.get("/usuarios").await.expect_status(200);
+    app.get("/sistema/logs").await.expect_status(200);
+    app.post("/pacientes", &paciente_body("Sem Login", 9))
+        .await
+        .expect_status(201);
+}
