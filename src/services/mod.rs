@@ -14,6 +14,7 @@ pub mod pacientes;
 pub mod relatorio_pdf;
 pub mod relatorios;
 pub mod tarefas;
+pub mod tentativas;
 pub mod usuarios;
 
 use std::sync::Arc;
@@ -95,7 +96,7 @@ pub struct App {
     /// Flips to true when shutdown starts, ending open streams.
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Recent login attempts, for the limits of SPEC-2 §10.
-    pub tentativas: usuarios::Tentativas,
+    pub tentativas: tentativas::Tentativas,
 }
 
 /// The cheap-to-clone handle handlers receive through `State`.
