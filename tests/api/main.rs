@@ -10,6 +10,7 @@ mod common;
 mod dst;
 mod durability;
 mod helpers;
+mod identidade;
 mod limits;
 mod logs;
 mod queue;
