@@ -790,3 +790,36 @@ async fn every_value_the_api_stores_restores_even_a_blank_convenio() {
     restaurar_ok_simples(&srv, &nome).await;
     assert_eq!(estado(&srv).await, antes);
 }
+
+/// SPEC-2 §10: a restore keeps users (they are not in backups), and no password hash is in
+/// a backup's JSON.
+#[tokio::test]
+async fn a_restore_keeps_users_and_backups_hold_no_password_hash() {
+    let srv = TestServer::start();
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let u = srv
+        .post(
+            "/usuarios",
+            &json!({"nome": "Depois", "email": "depois@clinica.example",
+                    "papel": "recepcao", "senha": "senha-longa-1"}),
+        )
+        .await;
+    u.expect_status(201);
+    let (_, segundo) = fazer_backup(&srv, "/backup/executar").await;
+    let (entries, _) = conteudo_backup(&srv, &segundo).await;
+    for (arquivo, bytes) in &entries {
+        let texto = String::from_utf8_lossy(bytes);
+        assert!(!texto.contains("argon2"), "{arquivo} holds a password hash");
+        assert!(
+            !texto.contains("depois@clinica.example"),
+            "{arquivo} holds a user"
+        );
+    }
+    restaurar_ok_simples(&srv, &nome).await;
+    let lista = srv.get("/usuarios").await;
+    lista.expect_status(200);
+    assert_eq!(
+        lista.body[0]["email"], "depois@clinica.example",
+        "kept through the restore"
+    );
+}
