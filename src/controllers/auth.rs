@@ -192,7 +192,6 @@ fn cookie(valor: &str, max_age: i64) -> Option<HeaderValue> {
 
 /// Signs in: a bearer token (also set as an HttpOnly cookie for `GET` streams).
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
-    security(()),
     responses((status = 200, body = Sessao, headers(("set-cookie" = String,
         description = "agendamento_sessao=<token>; HttpOnly; SameSite=Strict")))))]
 pub async fn create_login(

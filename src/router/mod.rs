@@ -120,11 +120,48 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);
+    declare_bearer(&mut doc);
     for miss in refine_schemas(&mut doc) {
         // A renamed type, field or path: `refinements_all_find_their_target` fails on it.
         tracing::warn!(target: "agendamento", miss, "OpenAPI refinement found no target");
     }
     (router, doc)
+}
+
+/// The name of the bearer scheme in the document.
+pub const BEARER: &str = "bearer";
+
+/// Declares the bearer scheme (SPEC-2 §10) and requires it on every operation but the
+/// public ones, so Swagger UI's "Authorize" sends the token where it is needed.
+fn declare_bearer(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::{
+        HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    };
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "O token de POST /auth/login. Com --auth off nenhum token é pedido.",
+                ))
+                .build(),
+        ),
+    );
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            (axum::http::Method::GET, item.get.as_mut()),
+            (axum::http::Method::POST, item.post.as_mut()),
+            (axum::http::Method::PUT, item.put.as_mut()),
+            (axum::http::Method::DELETE, item.delete.as_mut()),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op else { continue };
+            op.security = (!auth::publica(&method, path))
+                .then(|| vec![SecurityRequirement::new::<_, [&str; 0], &str>(BEARER, [])]);
+        }
+    }
 }
 
 /// The API plus Swagger UI at `/docs` and the document at `/openapi.json`.
@@ -209,6 +246,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_operation_but_the_public_ones_requires_the_bearer_scheme() {
+        let doc = document();
+        let json = serde_json::to_value(&doc).expect("json");
+        assert_eq!(
+            json["components"]["securitySchemes"][BEARER],
+            serde_json::json!({"type": "http", "scheme": "bearer",
+                "description": "O token de POST /auth/login. Com --auth off nenhum token é pedido."})
+        );
+        let mut publicas = Vec::new();
+        for (path, item) in json["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("item") {
+                match op.get("security") {
+                    Some(s) => {
+                        assert_eq!(s, &serde_json::json!([{ BEARER: [] }]), "{method} {path}")
+                    }
+                    None => publicas.push(format!("{method} {path}")),
+                }
+            }
+        }
+        publicas.sort();
+        assert_eq!(
+            publicas,
+            ["get /", "get /sistema/saude", "post /auth/login"]
+        );
     }
 
     #[test]
