@@ -153,9 +153,17 @@ fn errors_of(
             errors.extend([campo("cpf", "CPF inválido"), dup_cpf()])
         }
         "delete_paciente" => errors.push(em_uso("paciente")),
-        "create_usuario" | "update_usuario" => errors.extend([
+        "create_usuario" => errors.extend([
             campo("senha", "deve ter pelo menos 8 caracteres"),
             conflict("duplicate_email", "Já existe um usuário com este e-mail."),
+        ]),
+        "update_usuario" => errors.extend([
+            campo("senha", "deve ter pelo menos 8 caracteres"),
+            conflict("duplicate_email", "Já existe um usuário com este e-mail."),
+            conflict(
+                "last_admin",
+                "Este é o único administrador ativo; crie ou reative outro antes de desativá-lo ou mudar seu papel.",
+            ),
         ]),
         "create_login" => errors.extend([
             AppError::Unauthorized {
@@ -170,6 +178,10 @@ fn errors_of(
             },
         ]),
         "update_senha" => errors.push(campo("senha_atual", "senha atual incorreta")),
+        "delete_usuario" => errors.push(conflict(
+            "last_admin",
+            "Este é o único administrador ativo; crie ou reative outro antes de desativá-lo ou mudar seu papel.",
+        )),
         "create_medico" | "update_medico" => errors.extend([campo("crm", "CRM inválido"), dup_crm()]),
         "delete_medico" => errors.push(em_uso("médico")),
         "create_horario" | "update_horario" => errors.extend([

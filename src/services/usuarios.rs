@@ -37,6 +37,26 @@ fn credenciais_invalidas() -> AppError {
     }
 }
 
+/// Refuses a change that would leave no active administrator (nobody could manage users,
+/// backups or restores any more).
+fn guarda_ultimo_admin(db: &Db, id: &str, depois_admin_ativo: bool) -> Result<(), AppError> {
+    let era = db
+        .usuarios
+        .get(id)
+        .is_some_and(|u| u.ativo && u.papel == Papel::Admin);
+    let outro = db
+        .usuarios
+        .iter()
+        .any(|u| u.id != id && u.ativo && u.papel == Papel::Admin);
+    if era && !depois_admin_ativo && !outro {
+        return Err(AppError::conflict(
+            "last_admin",
+            "Este é o único administrador ativo; crie ou reative outro antes de desativá-lo ou mudar seu papel.",
+        ));
+    }
+    Ok(())
+}
+
 fn duplicate_email() -> AppError {
     AppError::conflict("duplicate_email", "Já existe um usuário com este e-mail.")
 }
@@ -316,6 +336,7 @@ pub async fn alterar(
         if let Some(h) = senha_hash {
             u.senha_hash = h;
         }
+        guarda_ultimo_admin(db, id, u.ativo && u.papel == Papel::Admin)?;
         u.updated_at = agora;
         let u = Arc::new(u);
         let mut ops = vec![Op::PutUsuario(u.clone())];
@@ -335,6 +356,7 @@ pub async fn desativar(app: &App, ctx: &Contexto, id: &str) -> Result<(), AppErr
             .usuarios
             .get(id)
             .ok_or_else(|| AppError::not_found("Usuário"))?;
+        guarda_ultimo_admin(db, id, false)?;
         let mut ops = encerra_sessoes(db, id, None);
         if old.ativo {
             let mut u = Usuario::clone(old);

@@ -404,6 +404,55 @@ async fn users_crud_checks_email_password_and_links_and_delete_deactivates() {
 }
 
 #[tokio::test]
+async fn the_last_active_administrator_cannot_be_deactivated_or_demoted() {
+    let app = app().await;
+    let adm = token(&app, ADMIN_EMAIL, ADMIN_SENHA).await;
+    let eu = com(&app, &adm, Method::GET, "/auth/eu", None).await;
+    let id = str_field(&eu.body, "id");
+    let uri = format!("/usuarios/{id}");
+    assert_problem(
+        &com(&app, &adm, Method::DELETE, &uri, None).await,
+        409,
+        "last_admin",
+    );
+    let rebaixa = com(
+        &app,
+        &adm,
+        Method::PUT,
+        &uri,
+        Some(&json!({"papel": "recepcao"})),
+    )
+    .await;
+    assert_problem(&rebaixa, 409, "last_admin");
+    let desativa = com(
+        &app,
+        &adm,
+        Method::PUT,
+        &uri,
+        Some(&json!({"ativo": false})),
+    )
+    .await;
+    assert_problem(&desativa, 409, "last_admin");
+    com(&app, &adm, Method::GET, "/auth/eu", None)
+        .await
+        .expect_status(200);
+    // With a second administrator, the first may go.
+    com(
+        &app,
+        &adm,
+        Method::POST,
+        "/usuarios",
+        Some(&json!({
+        "nome": "Outra", "email": "outra@clinica.example", "papel": "admin", "senha": SENHA})),
+    )
+    .await
+    .expect_status(201);
+    com(&app, &adm, Method::DELETE, &uri, None)
+        .await
+        .expect_status(204);
+}
+
+#[tokio::test]
 async fn the_sixth_failure_for_one_email_is_429_with_retry_after() {
     let app = app().await;
     for i in 0..5 {
