@@ -15,5 +15,7 @@ cd "$(dirname "$0")/.."
 source scripts/temp_server.sh
 start_temp_server
 
+AGENDAMENTO_BIN="$PWD/${CARGO_TARGET_DIR:-target}/debug/agendamento"
+export AGENDAMENTO_BIN
 cd browser
 BASE_URL="$URL" node --test
