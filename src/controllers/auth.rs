@@ -33,6 +33,11 @@ pub struct Admin;
 pub struct Staff;
 /// Any signed-in user.
 pub struct Autenticado;
+/// Any signed-in user, limited to the records its [`Escopo`](crate::services::Escopo)
+/// allows (staff: all; `medico`, `paciente`: their own, 404 outside).
+pub struct Proprios;
+/// Staff, or a `paciente` on their own record.
+pub struct StaffOuPaciente;
 
 impl Politica for Admin {
     fn permite(papel: Papel) -> bool {
@@ -43,6 +48,25 @@ impl Politica for Admin {
 impl Politica for Staff {
     fn permite(papel: Papel) -> bool {
         papel.staff()
+    }
+}
+
+impl Politica for Proprios {
+    fn permite(_: Papel) -> bool {
+        true
+    }
+}
+
+impl Politica for StaffOuPaciente {
+    fn permite(papel: Papel) -> bool {
+        papel.staff() || papel == Papel::Paciente
+    }
+}
+
+impl<P: Politica> Autorizado<P> {
+    /// The records this caller may see.
+    pub fn escopo(&self) -> crate::services::Escopo {
+        self.0.escopo()
     }
 }
 

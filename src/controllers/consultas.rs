@@ -1,6 +1,6 @@
 //! `/consultas` (SPEC §2; `POST /consultas/agendar` comes with the scheduling work).
 
-use super::auth::{Autorizado, Staff};
+use super::auth::{Autorizado, Proprios, Staff};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -164,25 +164,25 @@ impl FiltroConsultas {
     responses((status = 200, description = "Consultas por início", body = [Consulta],
         headers(("x-total-count" = u64, description = "Total após o filtro")))))]
 pub async fn list_consultas(
-    _: Autorizado<Staff>,
+    quem: Autorizado<Proprios>,
     State(app): State<AppState>,
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(f): ApiQuery<FiltroConsultas>,
 ) -> Result<Lista<Consulta>, AppError> {
     let filtro = f.validate()?;
     let janela = pagina.janela()?;
-    Ok(services::consultas::page(&app, &filtro, janela).into())
+    Ok(services::consultas::page_visivel(&app, filtro, &quem.escopo(), janela).into())
 }
 
 /// Finds one appointment.
 #[utoipa::path(get, path = "/consultas/{id}", tag = "consultas", params(("id" = String, Path)),
     responses((status = 200, body = Consulta)))]
 pub async fn find_consulta(
-    _: Autorizado<Staff>,
+    quem: Autorizado<Proprios>,
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Consulta>>, AppError> {
-    services::consultas::find(&app, &id).map(Json)
+    services::consultas::find_visivel(&app, &id, &quem.escopo()).map(Json)
 }
 
 /// Records an appointment synchronously (may be off the slot grid or in the past).

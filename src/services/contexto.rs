@@ -21,7 +21,32 @@ pub struct Chamador {
     pub sessao: Option<String>,
 }
 
+/// Which records a caller may see (SPEC-2 §10's table, record by record): staff see all,
+/// a `medico` their own appointments and the patients they have one with, a `paciente`
+/// their own record and appointments. Outside it a record is 404, as if it did not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Escopo {
+    /// Every record (staff, the system).
+    Tudo,
+    /// What concerns this doctor.
+    Medico(String),
+    /// What concerns this patient.
+    Paciente(String),
+    /// Nothing (a `medico`/`paciente` user without its record).
+    Nada,
+}
+
 impl Chamador {
+    /// The records this caller may see.
+    pub fn escopo(&self) -> Escopo {
+        match (self.papel, &self.medico_id, &self.paciente_id) {
+            (Papel::Admin | Papel::Recepcao, _, _) => Escopo::Tudo,
+            (Papel::Medico, Some(m), _) => Escopo::Medico(m.clone()),
+            (Papel::Paciente, _, Some(p)) => Escopo::Paciente(p.clone()),
+            (Papel::Medico | Papel::Paciente, _, _) => Escopo::Nada,
+        }
+    }
+
     /// The system: an administrator without a user (internal writes, `--auth off`).
     pub fn sistema() -> Self {
         Self {

@@ -27,7 +27,7 @@ use crate::error::AppError;
 use crate::infra::store::Store;
 use crate::repositories::{Db, IdemEntry, Op};
 
-pub use contexto::{Chamador, Contexto};
+pub use contexto::{Chamador, Contexto, Escopo};
 
 /// Which part of a list a request asks for: skip `offset` items, then take at most `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

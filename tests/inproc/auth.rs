@@ -493,11 +493,146 @@ async fn more_than_30_logins_a_minute_from_one_address_is_429() {
     assert!(!r.header("retry-after").is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn doctors_and_patients_see_only_their_own_records_and_404_outside() {
+    let app = app().await;
+    let adm = token(&app, ADMIN_EMAIL, ADMIN_SENHA).await;
+    let novo = |uri: &str, body: Value| {
+        let (app, adm, uri) = (&app, adm.clone(), uri.to_owned());
+        async move {
+            let r = com(app, &adm, Method::POST, &uri, Some(&body)).await;
+            r.expect_status(201);
+            str_field(&r.body, "id")
+        }
+    };
+    let m1 = novo("/medicos", medico_body("Dr. Um", 11, "Clínica Geral")).await;
+    let m2 = novo("/medicos", medico_body("Dra. Dois", 12, "Cardiologia")).await;
+    let p1 = novo("/pacientes", paciente_body("Paciente Um", 21)).await;
+    let p2 = novo("/pacientes", paciente_body("Paciente Dois", 22)).await;
+    let consulta = |m: &str, p: &str, h: u8| {
+        json!({"medico_id": m, "paciente_id": p,
+               "inicio": format!("2026-03-02T{h:02}:00:00"), "fim": format!("2026-03-02T{h:02}:30:00")})
+    };
+    let c1 = novo("/consultas", consulta(&m1, &p1, 8)).await;
+    let c2 = novo("/consultas", consulta(&m2, &p2, 9)).await;
+    novo(
+        "/usuarios",
+        json!({"nome": "Dr. Um", "email": "um@clinica.example", "papel": "medico",
+        "medico_id": m1, "senha": SENHA}),
+    )
+    .await;
+    novo(
+        "/usuarios",
+        json!({"nome": "P. Um", "email": "p1@clinica.example", "papel": "paciente",
+        "paciente_id": p1, "senha": SENHA}),
+    )
+    .await;
+    let med = token(&app, "um@clinica.example", SENHA).await;
+    let pac = token(&app, "p1@clinica.example", SENHA).await;
+    let ids = |r: &Resp| -> Vec<String> {
+        r.body
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|v| str_field(v, "id"))
+            .collect()
+    };
+    for (quem, tok) in [("medico", &med), ("paciente", &pac)] {
+        let ps = com(&app, tok, Method::GET, "/pacientes", None).await;
+        ps.expect_status(200);
+        assert_eq!(ids(&ps), vec![p1.clone()], "{quem}");
+        assert_eq!(ps.header("x-total-count"), "1");
+        let cs = com(&app, tok, Method::GET, "/consultas", None).await;
+        assert_eq!(ids(&cs), vec![c1.clone()], "{quem}");
+        com(&app, tok, Method::GET, &format!("/pacientes/{p1}"), None)
+            .await
+            .expect_status(200);
+        com(&app, tok, Method::GET, &format!("/consultas/{c1}"), None)
+            .await
+            .expect_status(200);
+        assert_problem(
+            &com(&app, tok, Method::GET, &format!("/pacientes/{p2}"), None).await,
+            404,
+            "not_found",
+        );
+        assert_problem(
+            &com(&app, tok, Method::GET, &format!("/consultas/{c2}"), None).await,
+            404,
+            "not_found",
+        );
+    }
+    let alheio = com(
+        &app,
+        &med,
+        Method::GET,
+        &format!("/consultas?medico_id={m2}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        ids(&alheio),
+        Vec::<String>::new(),
+        "a filter naming another doctor finds nothing"
+    );
+    // A patient changes their own contact data, nothing else, nobody else's.
+    let meu = format!("/pacientes/{p1}");
+    let tel = com(
+        &app,
+        &pac,
+        Method::PUT,
+        &meu,
+        Some(&json!({"telefone": "11987654321"})),
+    )
+    .await;
+    tel.expect_status(200);
+    assert_eq!(tel.body["telefone"], "11987654321");
+    assert_problem(
+        &com(
+            &app,
+            &pac,
+            Method::PUT,
+            &meu,
+            Some(&json!({"nome": "Outro Nome"})),
+        )
+        .await,
+        403,
+        "sem_permissao",
+    );
+    let outro = format!("/pacientes/{p2}");
+    assert_problem(
+        &com(
+            &app,
+            &pac,
+            Method::PUT,
+            &outro,
+            Some(&json!({"telefone": "11987654321"})),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    assert_problem(
+        &com(
+            &app,
+            &med,
+            Method::PUT,
+            &meu,
+            Some(&json!({"telefone": "11987654321"})),
+        )
+        .await,
+        403,
+        "sem_permissao",
+    );
+}
+
 /// Who may call a route (SPEC-2 §10) in this first part.
 #[derive(Debug, Clone, Copy)]
 enum Quem {
     Publica,
+    /// Every signed-in role (for medico and paciente limited to their own records).
     Todos,
+    /// Staff, and a patient on their own record.
+    StaffOuPaciente,
     Staff,
     Admin,
 }
@@ -514,6 +649,9 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         (_, p) if p.starts_with("/backup") => Admin,
         ("POST", "/sistema/tasks/backup") => Admin,
         ("GET", "/sistema/logs" | "/sistema/logs/stream") => Admin,
+        ("GET", "/pacientes" | "/pacientes/{id}") => Todos,
+        ("PUT", "/pacientes/{id}") => StaffOuPaciente,
+        ("GET", "/consultas" | "/consultas/{id}") => Todos,
         (_, "/pacientes" | "/pacientes/{id}") => Staff,
         ("POST", "/medicos") | ("PUT" | "DELETE", "/medicos/{id}") => Staff,
         ("POST", "/horarios/medico/{medico_id}") | ("PUT" | "DELETE", "/horarios/{id}") => Staff,
@@ -571,7 +709,7 @@ async fn every_route_answers_each_role_as_the_permission_table_says() {
                 (
                     "paciente",
                     Some(p.paciente.clone()),
-                    matches!(quem, Quem::Publica | Quem::Todos),
+                    matches!(quem, Quem::Publica | Quem::Todos | Quem::StaffOuPaciente),
                 ),
             ];
             for (papel, tok, permitido) in chamadores {
