@@ -1,6 +1,5 @@
 //! `/agenda` (SPEC §3): the slot grid and holds.
 
-use super::auth::{Autenticado, Autorizado, Staff};
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -8,6 +7,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::{Autenticado, Autorizado, Staff};
 use super::extract::{ApiQuery, Json, JsonBody, Requisicao};
 use crate::domain::{parse_date, parse_datetime};
 use crate::error::{AppError, Erros};

@@ -1,7 +1,6 @@
 //! `/backup` (SPEC §6) and the file side of `/relatorios` (SPEC §7): queueing, listing,
 //! downloads by exact name only, and restore.
 
-use super::auth::{Admin, Autorizado, Staff};
 use axum::body::Body;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -10,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
+use super::auth::{Admin, Autorizado, Staff};
 use super::extract::{ApiPath, Json, Requisicao, body_bytes, is_json, parse_json};
 use super::problema::problem_response;
 use crate::domain::{parse_date, parse_datetime};

@@ -38,6 +38,8 @@ pub struct Autenticado;
 pub struct Proprios;
 /// Staff, or a `paciente` on their own record.
 pub struct StaffOuPaciente;
+/// Staff, or a `medico` on their own appointments and horários.
+pub struct StaffOuMedico;
 
 impl Politica for Admin {
     fn permite(papel: Papel) -> bool {
@@ -60,6 +62,12 @@ impl Politica for Proprios {
 impl Politica for StaffOuPaciente {
     fn permite(papel: Papel) -> bool {
         papel.staff() || papel == Papel::Paciente
+    }
+}
+
+impl Politica for StaffOuMedico {
+    fn permite(papel: Papel) -> bool {
+        papel.staff() || papel == Papel::Medico
     }
 }
 

@@ -1,6 +1,5 @@
 //! `/consultas` (SPEC §2; `POST /consultas/agendar` comes with the scheduling work).
 
-use super::auth::{Autorizado, Proprios, Staff};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -8,12 +7,13 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::{Autorizado, Proprios, Staff, StaffOuMedico};
 use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao};
 use crate::domain::{Intervalo, MAX_OBS, parse_date, parse_momento, texto_opcional};
 use crate::error::{AppError, Erros};
 use crate::models::{Consulta, StatusConsulta};
 use crate::services::consultas::{AlteraConsulta, Filtro, NovaConsulta};
-use crate::services::{self, AppState};
+use crate::services::{self, AppState, Escopo};
 
 /// Body of `POST /consultas`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -204,13 +204,25 @@ pub async fn create_consulta(
 #[utoipa::path(put, path = "/consultas/{id}", tag = "consultas", params(("id" = String, Path)),
     request_body = ConsultaUpdate, responses((status = 200, body = Consulta)))]
 pub async fn update_consulta(
-    _: Autorizado<Staff>,
+    quem: Autorizado<StaffOuMedico>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<ConsultaUpdate>,
 ) -> Result<(StatusCode, Json<Arc<Consulta>>), AppError> {
     let alt = body.validate(app.clock.tz())?;
+    // SPEC-2 §10: a doctor sets `status` (concluida, faltou) and `observacoes` of their own
+    // appointments (404 for another's); the time stays with the front desk.
+    let escopo = quem.escopo();
+    if escopo != Escopo::Tudo {
+        services::consultas::find_visivel(&app, &id, &escopo)?;
+        let status_ok = alt
+            .status
+            .is_none_or(|s| matches!(s, StatusConsulta::Concluida | StatusConsulta::Faltou));
+        if alt.inicio.is_some() || alt.fim.is_some() || !status_ok {
+            return Err(AppError::Forbidden);
+        }
+    }
     let r = req.responde(StatusCode::OK);
     services::consultas::update(&app, r.ctx(), &id, alt)
         .await

@@ -1,6 +1,5 @@
 //! `/pacientes` (SPEC §2).
 
-use super::auth::{Autorizado, Proprios, Staff, StaffOuPaciente};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -8,6 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::{Autorizado, Proprios, Staff, StaffOuPaciente};
 use super::extract::{
     ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, opcional,
     patch_obrigatorio, patch_opcional,

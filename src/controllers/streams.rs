@@ -1,7 +1,6 @@
 //! Server-Sent Events (SPEC §5): `GET /sistema/agenda/stream` with `Last-Event-ID` replay,
 //! and `GET /sistema/logs/stream`; plus `GET /sistema/logs`.
 
-use super::auth::{Admin, Autorizado, Staff};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::{Admin, Autorizado, Staff};
 use super::extract::ApiQuery;
 use super::extract::Json;
 use crate::error::AppError;

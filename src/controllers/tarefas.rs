@@ -1,12 +1,12 @@
 //! `/sistema/tasks` (SPEC §4).
 
-use super::auth::{Autorizado, Staff};
 use std::sync::Arc;
 
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::auth::{Autorizado, Staff};
 use super::extract::{ApiPath, ApiQuery, Json, Lista, Pagina};
 use crate::error::AppError;
 use crate::models::{StatusTarefa, Tarefa, TipoTarefa};

@@ -625,6 +625,105 @@ async fn doctors_and_patients_see_only_their_own_records_and_404_outside() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_doctor_sets_status_and_notes_of_their_own_appointments_and_changes_their_own_horarios() {
+    let app = app().await;
+    let adm = token(&app, ADMIN_EMAIL, ADMIN_SENHA).await;
+    let post = |uri: &'static str, body: Value| {
+        let (app, adm) = (&app, adm.clone());
+        async move {
+            let r = com(app, &adm, Method::POST, uri, Some(&body)).await;
+            r.expect_status(201);
+            str_field(&r.body, "id")
+        }
+    };
+    let m1 = post("/medicos", medico_body("Dr. Um", 31, "Clínica Geral")).await;
+    let m2 = post("/medicos", medico_body("Dra. Dois", 32, "Cardiologia")).await;
+    let p1 = post("/pacientes", paciente_body("Paciente Um", 41)).await;
+    let c = |m: &str, h: u8| {
+        json!({"medico_id": m, "paciente_id": p1,
+               "inicio": format!("2026-03-03T{h:02}:00:00"), "fim": format!("2026-03-03T{h:02}:30:00")})
+    };
+    let c1 = post("/consultas", c(&m1, 8)).await;
+    let c2 = post("/consultas", c(&m2, 10)).await;
+    post(
+        "/usuarios",
+        json!({"nome": "Dr. Um", "email": "um@clinica.example", "papel": "medico",
+        "medico_id": m1, "senha": SENHA}),
+    )
+    .await;
+    let med = token(&app, "um@clinica.example", SENHA).await;
+    let minha = format!("/consultas/{c1}");
+    let r = com(
+        &app,
+        &med,
+        Method::PUT,
+        &minha,
+        Some(&json!({"status": "concluida", "observacoes": "Retorno em 30 dias"})),
+    )
+    .await;
+    r.expect_status(200);
+    assert_eq!(r.body["status"], "concluida");
+    let hora = json!({"inicio": "2026-03-03T09:00:00", "fim": "2026-03-03T09:30:00"});
+    assert_problem(
+        &com(&app, &med, Method::PUT, &minha, Some(&hora)).await,
+        403,
+        "sem_permissao",
+    );
+    let cancela = json!({"status": "cancelada"});
+    assert_problem(
+        &com(&app, &med, Method::PUT, &minha, Some(&cancela)).await,
+        403,
+        "sem_permissao",
+    );
+    let alheia = format!("/consultas/{c2}");
+    let obs = json!({"observacoes": "x"});
+    assert_problem(
+        &com(&app, &med, Method::PUT, &alheia, Some(&obs)).await,
+        404,
+        "not_found",
+    );
+
+    let faixa = json!({"dia_semana": "segunda", "hora_inicio": "08:00", "hora_fim": "12:00"});
+    let h = com(
+        &app,
+        &med,
+        Method::POST,
+        &format!("/horarios/medico/{m1}"),
+        Some(&faixa),
+    )
+    .await;
+    h.expect_status(201);
+    let outro = com(
+        &app,
+        &med,
+        Method::POST,
+        &format!("/horarios/medico/{m2}"),
+        Some(&faixa),
+    )
+    .await;
+    assert_problem(&outro, 403, "sem_permissao");
+    let h2 = com(
+        &app,
+        &adm,
+        Method::POST,
+        &format!("/horarios/medico/{m2}"),
+        Some(&faixa),
+    )
+    .await;
+    h2.expect_status(201);
+    let h2 = format!("/horarios/{}", str_field(&h2.body, "id"));
+    assert_problem(
+        &com(&app, &med, Method::DELETE, &h2, None).await,
+        403,
+        "sem_permissao",
+    );
+    let h1 = format!("/horarios/{}", str_field(&h.body, "id"));
+    com(&app, &med, Method::DELETE, &h1, None)
+        .await
+        .expect_status(204);
+}
+
 /// Who may call a route (SPEC-2 §10) in this first part.
 #[derive(Debug, Clone, Copy)]
 enum Quem {
@@ -633,6 +732,8 @@ enum Quem {
     Todos,
     /// Staff, and a patient on their own record.
     StaffOuPaciente,
+    /// Staff, and a doctor on their own appointments and horários.
+    StaffOuMedico,
     Staff,
     Admin,
 }
@@ -652,9 +753,12 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         ("GET", "/pacientes" | "/pacientes/{id}") => Todos,
         ("PUT", "/pacientes/{id}") => StaffOuPaciente,
         ("GET", "/consultas" | "/consultas/{id}") => Todos,
+        ("PUT", "/consultas/{id}") => StaffOuMedico,
+        ("POST", "/horarios/medico/{medico_id}") | ("PUT" | "DELETE", "/horarios/{id}") => {
+            StaffOuMedico
+        }
         (_, "/pacientes" | "/pacientes/{id}") => Staff,
         ("POST", "/medicos") | ("PUT" | "DELETE", "/medicos/{id}") => Staff,
-        ("POST", "/horarios/medico/{medico_id}") | ("PUT" | "DELETE", "/horarios/{id}") => Staff,
         (_, "/consultas" | "/consultas/{id}" | "/consultas/agendar") => Staff,
         ("POST", "/agenda/reservar" | "/agenda/liberar") => Staff,
         ("GET", "/sistema/tasks" | "/sistema/tasks/{task_id}") => Staff,
@@ -704,7 +808,7 @@ async fn every_route_answers_each_role_as_the_permission_table_says() {
                 (
                     "medico",
                     Some(p.medico.clone()),
-                    matches!(quem, Quem::Publica | Quem::Todos),
+                    matches!(quem, Quem::Publica | Quem::Todos | Quem::StaffOuMedico),
                 ),
                 (
                     "paciente",
