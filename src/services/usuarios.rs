@@ -630,6 +630,11 @@ mod tests {
             real.hash.map(|h| h.len()),
             "same output length"
         );
+        // It is verified for real (a full argon2id run), and nothing matches it.
+        assert_eq!(
+            argon2::Argon2::default().verify_password(b"qualquer senha", DUMMY_HASH),
+            Err(argon2::password_hash::Error::PasswordInvalid)
+        );
     }
 
     #[test]
