@@ -266,3 +266,31 @@ async fn demo_users_are_created_and_printed_once_on_the_first_start() {
         again.saida
     );
 }
+
+#[tokio::test]
+async fn more_than_30_logins_a_minute_from_one_client_address_are_429_over_a_real_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let srv = iniciar(
+        dir.path(),
+        &["--addr", "127.0.0.1:0", "--no-demo-data"],
+        &[],
+    )
+    .expect("start");
+    for i in 0..30 {
+        let r = login(
+            &srv.base,
+            &format!("u{i}@clinica.example"),
+            "qualquer-senha",
+        )
+        .await;
+        assert_eq!(r.status, 401, "attempt {i}: {}", r.text);
+    }
+    let r = login(&srv.base, "outro@clinica.example", "qualquer-senha").await;
+    r.expect_status(429);
+    assert_eq!(r.body["code"], "muitas_tentativas");
+    let secs: u64 = r
+        .header("retry-after")
+        .parse()
+        .expect("Retry-After seconds");
+    assert!((1..=60).contains(&secs), "{secs}");
+}
