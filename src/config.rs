@@ -132,11 +132,21 @@ pub struct Config {
     #[arg(long, env = "AGENDAMENTO_ADMIN_EMAIL")]
     pub admin_email: Option<String>,
     /// Password of the first administrator (environment only: a flag would show in `ps`).
-    #[arg(skip = std::env::var("AGENDAMENTO_ADMIN_SENHA").ok())]
-    pub admin_senha: Option<String>,
+    #[arg(skip = std::env::var("AGENDAMENTO_ADMIN_SENHA").ok().map(Segredo))]
+    pub admin_senha: Option<Segredo>,
     /// A maintenance command instead of serving.
     #[command(subcommand)]
     pub comando: Option<Comando>,
+}
+
+/// A secret setting: its `Debug` never shows the value (the configuration may be printed).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Segredo(pub String);
+
+impl std::fmt::Debug for Segredo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Segredo(***)")
+    }
 }
 
 /// Whether requests must sign in.

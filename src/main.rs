@@ -78,7 +78,7 @@ fn main() -> std::process::ExitCode {
 /// line of standard input.
 fn criar_admin(config: agendamento::Config, email: String, nome: String) -> std::process::ExitCode {
     let senha = match config.admin_senha.clone() {
-        Some(s) => s,
+        Some(s) => s.0,
         None => {
             let mut linha = String::new();
             if let Err(e) = std::io::stdin().read_line(&mut linha) {

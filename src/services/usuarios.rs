@@ -559,7 +559,7 @@ pub async fn primeiro_admin(app: &App) -> Result<bool, AppError> {
     if !app.store.read().usuarios.is_empty() {
         return Ok(false);
     }
-    criar_admin(app, email, "Administrador", senha.clone()).await?;
+    criar_admin(app, email, "Administrador", senha.0.clone()).await?;
     Ok(true)
 }
 
