@@ -9,6 +9,7 @@ use sha2::Digest as _;
 
 pub use super::tentativas::Tentativas;
 use super::{App, Chamador, Contexto, Janela, Recorte, new_id};
+use crate::domain::{Email, Nome};
 use crate::error::{AppError, Erros};
 use crate::models::{Papel, Sessao, Usuario};
 use crate::repositories::{Db, Op};
@@ -149,24 +150,14 @@ pub struct AlteraUsuario {
     pub senha: Option<String>,
 }
 
-/// Checks a name.
+/// Checks a name (the rule of every name of the API, [`Nome`]).
 pub fn valida_nome(erros: &mut Erros, nome: &str) {
-    let n = nome.trim();
-    if n.is_empty() || n.chars().count() > 200 {
-        erros.push("nome", "deve ter de 1 a 200 caracteres");
-    }
+    erros.check("nome", Nome::parse(nome));
 }
 
-/// Checks an e-mail's shape.
+/// Checks an e-mail's shape (the rule of every e-mail of the API, [`Email`]).
 pub fn valida_email(erros: &mut Erros, email: &str) {
-    let e = email.trim();
-    let ok = e.chars().count() <= 254
-        && !e.chars().any(char::is_whitespace)
-        && e.split_once('@')
-            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains('@'));
-    if !ok {
-        erros.push("email", "e-mail inválido");
-    }
+    erros.check("email", Email::parse(email));
 }
 
 /// Checks a new password: at least [`SENHA_MIN`] characters, not the e-mail.
