@@ -142,7 +142,7 @@ fn errors_of(
         "find_horario" | "update_horario" | "delete_horario" => errors.push(horario()),
         "find_consulta" | "update_consulta" | "delete_consulta" => errors.push(consulta()),
         "find_tarefa" => errors.push(AppError::not_found("Tarefa")),
-        "find_usuario" | "update_usuario" | "delete_usuario" | "find_eu" => {
+        "find_usuario" | "update_usuario" | "delete_usuario" | "find_eu" | "update_senha" => {
             errors.push(AppError::not_found("Usuário"))
         }
         "find_backup" | "restore_backup" | "find_relatorio" => errors.push(arquivo()),
