@@ -112,7 +112,7 @@ pub fn publica(method: &Method, path: &str) -> bool {
         || path.starts_with("/docs/")
         || path == "/openapi.json"
         || (method == Method::POST && path == "/auth/login")
-        || (method == Method::GET && path == "/sistema/saude")
+        || ((method == Method::GET || method == Method::HEAD) && path == "/sistema/saude")
 }
 
 /// The token of a request: `Authorization: Bearer <token>`, or on `GET` the session cookie
@@ -127,7 +127,8 @@ fn token(method: &Method, headers: &HeaderMap) -> Result<Option<String>, ()> {
         }
         return Ok(Some(rest.to_owned()));
     }
-    if method != Method::GET {
+    // HEAD is GET without the body: as safe, so the same rule.
+    if method != Method::GET && method != Method::HEAD {
         return Ok(None);
     }
     let cookie = headers

@@ -270,6 +270,8 @@ async fn public_routes_need_no_token() {
         let s = app.status_of(Method::GET, uri, &[]).await;
         assert!(s != 401 && s != 403, "{uri}: {s}");
     }
+    let head = app.status_of(Method::HEAD, "/sistema/saude", &[]).await;
+    assert_eq!(head, 200, "a health check may use HEAD");
 }
 
 #[tokio::test]
