@@ -866,3 +866,39 @@ async fn with_auth_off_every_request_acts_as_an_administrator() {
         .await
         .expect_status(201);
 }
+
+#[tokio::test]
+async fn an_idempotency_key_replays_only_to_the_user_who_sent_it() {
+    let app = app().await;
+    let p = papeis(&app).await;
+    let body = paciente_body("Idem Por Usuário", 41).to_string();
+    let enviar = |tok: &str| {
+        let auth = format!("Bearer {tok}");
+        let body = body.clone();
+        let app = &app;
+        async move {
+            app.send(
+                Method::POST,
+                "/pacientes",
+                &[
+                    ("authorization", auth.as_str()),
+                    ("content-type", "application/json"),
+                    ("idempotency-key", "mesma-chave"),
+                ],
+                body,
+            )
+            .await
+        }
+    };
+    let a = enviar(&p.admin).await;
+    a.expect_status(201);
+    // The same user again: the stored answer.
+    let a2 = enviar(&p.admin).await;
+    a2.expect_status(201);
+    assert_eq!(a2.header("idempotent-replayed"), "true");
+    assert_eq!(a2.body["id"], a.body["id"]);
+    // Another user with the same key and body runs as its own request: the CPF is taken.
+    let b = enviar(&p.recepcao).await;
+    assert_problem(&b, 409, "duplicate_cpf");
+    assert_eq!(b.header("idempotent-replayed"), "");
+}
