@@ -155,6 +155,22 @@ async fn housekeeping_forever(state: AppState) {
                 if removed > 0 {
                     tracing::info!(target: "agendamento::tasks", removed, "old tasks and idempotency answers forgotten");
                 }
+                // Audit entries past `--auditoria-dias`, in batches.
+                loop {
+                    match crate::services::auditoria::housekeeping(&state, 5_000).await {
+                        Ok(5_000) => tokio::task::yield_now().await,
+                        Ok(n) => {
+                            if n > 0 {
+                                tracing::info!(target: "agendamento::auditoria", removed = n, "audit entries past retention deleted");
+                            }
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(target: "agendamento::auditoria", error = %e, "audit retention failed; will retry");
+                            break;
+                        }
+                    }
+                }
             }
             _ = stop.changed() => return,
         }
@@ -318,6 +334,7 @@ mod tests {
             }),
             status: 201,
             chamador: None,
+            ip: None,
         };
         let out = app
             .commit(&ctx, |_| Ok((vec![Op::DelReserva("nenhuma".into())], 7)))

@@ -127,6 +127,9 @@ pub struct Config {
     /// Hours a session token stays valid.
     #[arg(long, env = "AGENDAMENTO_SESSAO_HORAS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=8760))]
     pub sessao_horas: u64,
+    /// Days the audit trail is kept (SPEC-2 §10); older entries are deleted by housekeeping.
+    #[arg(long, env = "AGENDAMENTO_AUDITORIA_DIAS", default_value_t = 1825, value_parser = clap::value_parser!(u64).range(90..=36500))]
+    pub auditoria_dias: u64,
     /// E-mail of the first administrator, created at start when no user exists (with
     /// `AGENDAMENTO_ADMIN_SENHA`).
     #[arg(long, env = "AGENDAMENTO_ADMIN_EMAIL")]

@@ -14,10 +14,10 @@ use super::extract::{ApiPath, Json, Requisicao, body_bytes, is_json, parse_json}
 use super::problema::problem_response;
 use crate::domain::{parse_date, parse_datetime};
 use crate::error::{AppError, Erros};
-use crate::models::{Enfileirado, Enviado, Restaurado};
-use crate::services::AppState;
+use crate::models::{Acao, Enfileirado, Enviado, Restaurado};
 use crate::services::backups::{self, listar, nome_valido};
 use crate::services::relatorios::{self, ParamsRelatorio};
+use crate::services::{AppState, auditoria};
 
 /// Answer of the listing routes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -113,16 +113,21 @@ pub async fn list_backups(
 pub async fn find_backup(
     _: Autorizado<Admin>,
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(nome): ApiPath<String>,
 ) -> Result<Response, AppError> {
-    download(
+    let res = download(
         &app.config.backup_dir,
         &nome,
         "backup",
         "zip",
         "application/zip",
     )
-    .await
+    .await?;
+    // Every patient's data leaves the server: `exportar` in the audit trail (SPEC-2 §10).
+    let r = req.responde(StatusCode::OK);
+    auditoria::registrar(&app, r.ctx(), Acao::Exportar, "backups", Some(nome)).await?;
+    Ok(res)
 }
 
 /// Restores a backup: validates it (422 and nothing changes when it is bad), takes a safety
@@ -201,6 +206,15 @@ pub async fn create_backup_upload(
     }
     let r = ctx.responde(StatusCode::CREATED);
     let out = backups::enviar(&app.0, r.ctx(), req.into_body().into_data_stream()).await?;
+    // The archive is a file, not a record: its entry is its own write.
+    auditoria::registrar(
+        &app,
+        r.ctx(),
+        Acao::Criar,
+        "backups",
+        Some(out.arquivo.clone()),
+    )
+    .await?;
     Ok(r.json(out).into_response())
 }
 

@@ -230,9 +230,11 @@ fn cookie(valor: &str, max_age: i64) -> Option<HeaderValue> {
 pub async fn create_login(
     State(app): State<AppState>,
     Origem(ip): Origem,
+    req: Requisicao,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> Result<Response, AppError> {
-    let e = services::usuarios::login(&app, &body.email, body.senha, &ip).await?;
+    let r = req.responde(StatusCode::OK);
+    let e = services::usuarios::login(&app, r.ctx(), &body.email, body.senha, &ip).await?;
     let agora = jiff::Timestamp::now().as_second();
     let expira = jiff::Timestamp::from_second(e.expira_em)
         .map_err(|err| AppError::Internal(err.to_string()))?;

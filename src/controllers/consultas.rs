@@ -11,7 +11,7 @@ use super::auth::{Autorizado, Proprios, Staff, StaffOuMedico};
 use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao};
 use crate::domain::{Intervalo, MAX_OBS, parse_date, parse_momento, texto_opcional};
 use crate::error::{AppError, Erros};
-use crate::models::{Consulta, StatusConsulta};
+use crate::models::{Acao, Consulta, StatusConsulta};
 use crate::services::consultas::{AlteraConsulta, Filtro, NovaConsulta};
 use crate::services::{self, AppState, Escopo};
 
@@ -166,12 +166,23 @@ impl FiltroConsultas {
 pub async fn list_consultas(
     quem: Autorizado<Proprios>,
     State(app): State<AppState>,
+    req: Requisicao,
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(f): ApiQuery<FiltroConsultas>,
 ) -> Result<Lista<Consulta>, AppError> {
     let filtro = f.validate()?;
     let janela = pagina.janela()?;
-    Ok(services::consultas::page_visivel(&app, filtro, &quem.escopo(), janela).into())
+    // A patient's appointments (a filter by patient, or a patient's own): `ler` (LGPD).
+    let paciente = match quem.escopo() {
+        Escopo::Paciente(p) => Some(p),
+        _ => filtro.paciente_id.clone(),
+    };
+    let out = services::consultas::page_visivel(&app, filtro, &quem.escopo(), janela);
+    if let Some(p) = paciente {
+        let r = req.responde(StatusCode::OK);
+        services::auditoria::registrar(&app, r.ctx(), Acao::Ler, "pacientes", Some(p)).await?;
+    }
+    Ok(out.into())
 }
 
 /// Finds one appointment.
@@ -180,9 +191,14 @@ pub async fn list_consultas(
 pub async fn find_consulta(
     quem: Autorizado<Proprios>,
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Consulta>>, AppError> {
-    services::consultas::find_visivel(&app, &id, &quem.escopo()).map(Json)
+    let c = services::consultas::find_visivel(&app, &id, &quem.escopo())?;
+    // One of a patient's appointments: `ler` (LGPD).
+    let r = req.responde(StatusCode::OK);
+    services::auditoria::registrar(&app, r.ctx(), Acao::Ler, "consultas", Some(id)).await?;
+    Ok(Json(c))
 }
 
 /// Records an appointment synchronously (may be off the slot grid or in the past).

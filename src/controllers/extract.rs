@@ -51,6 +51,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Requisicao {
             // Left by the authentication middleware (`controllers::auth`); absent on the
             // public routes.
             chamador: parts.extensions.get::<Chamador>().cloned(),
+            ip: parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|axum::extract::ConnectInfo(a)| a.ip().to_string()),
         }))
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod agenda;
 pub mod arquivos;
+pub mod auditoria;
 pub mod auth;
 pub mod consultas;
 pub mod extract;

@@ -14,7 +14,7 @@ use super::extract::{
 };
 use crate::domain::{Cpf, Email, Nome, Telefone, convenio, parse_date};
 use crate::error::{AppError, Erros};
-use crate::models::Paciente;
+use crate::models::{Acao, Paciente};
 use crate::services::pacientes::{AlteraPaciente, NovoPaciente};
 use crate::services::{self, AppState, Escopo};
 
@@ -168,9 +168,14 @@ pub async fn list_pacientes(
 pub async fn find_paciente(
     quem: Autorizado<Proprios>,
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Paciente>>, AppError> {
-    services::pacientes::find_visivel(&app, &id, &quem.escopo()).map(Json)
+    let p = services::pacientes::find_visivel(&app, &id, &quem.escopo())?;
+    // Who saw a patient's personal data (LGPD): `ler` in the audit trail.
+    let r = req.responde(StatusCode::OK);
+    services::auditoria::registrar(&app, r.ctx(), Acao::Ler, "pacientes", Some(id)).await?;
+    Ok(Json(p))
 }
 
 /// Registers a patient.

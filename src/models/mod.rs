@@ -1,6 +1,7 @@
 //! The stored records of SPEC §2, as they are serialized to clients and to disk.
 //! Kept free of axum; every value here has already passed the domain checks.
 
+mod auditoria;
 mod respostas;
 mod usuario;
 
@@ -10,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::domain::{DiaSemana, Hora};
 
+pub use auditoria::{Acao, EntradaAuditoria};
 pub use respostas::{
     Agendado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado, Restaurado,
 };

@@ -16,7 +16,9 @@ pub use table::{Record, Table};
 
 use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
-use crate::models::{Consulta, Horario, Medico, Paciente, Reserva, Sessao, Tarefa, Usuario};
+use crate::models::{
+    Consulta, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao, Tarefa, Usuario,
+};
 
 impl Record for Paciente {
     type Order = String;
@@ -103,6 +105,17 @@ impl Record for Sessao {
     }
 }
 
+impl Record for EntradaAuditoria {
+    /// UUID v7 ids sort by time: the oldest entries are a prefix.
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        self.id.clone()
+    }
+}
+
 /// The first answer to a POST sent with an `Idempotency-Key`, kept 24 h (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdemEntry {
@@ -168,6 +181,10 @@ pub enum Op {
     PutSessao(Arc<Sessao>),
     /// End a session by token hash.
     DelSessao(String),
+    /// Append an audit entry (SPEC-2 §10).
+    PutAuditoria(Arc<EntradaAuditoria>),
+    /// Forget an audit entry past `--auditoria-dias` (retention only; never through the API).
+    DelAuditoria(String),
 }
 
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
@@ -201,6 +218,7 @@ impl StoreState for Db {
             Op::PutTarefa(_) | Op::DelTarefa(_) => Collection::Tarefas,
             Op::PutUsuario(_) | Op::DelUsuario(_) => Collection::Usuarios,
             Op::PutSessao(_) | Op::DelSessao(_) => Collection::Sessoes,
+            Op::PutAuditoria(_) | Op::DelAuditoria(_) => Collection::Auditoria,
         }
     }
 
@@ -231,6 +249,8 @@ impl StoreState for Db {
             Op::DelUsuario(id) => self.usuarios.remove(&id).map(Op::PutUsuario),
             Op::PutSessao(r) => put(&mut self.sessoes, r, Op::PutSessao, Op::DelSessao),
             Op::DelSessao(id) => self.sessoes.remove(&id).map(Op::PutSessao),
+            Op::PutAuditoria(r) => put(&mut self.auditoria, r, Op::PutAuditoria, Op::DelAuditoria),
+            Op::DelAuditoria(id) => self.auditoria.remove(&id).map(Op::PutAuditoria),
         }
     }
 
@@ -295,7 +315,9 @@ impl StoreState for Db {
             | Op::PutTarefa(_)
             | Op::DelTarefa(_)
             | Op::PutSessao(_)
-            | Op::DelSessao(_) => None,
+            | Op::DelSessao(_)
+            | Op::PutAuditoria(_)
+            | Op::DelAuditoria(_) => None,
         }
     }
 

@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
-    agenda, arquivos, auth, consultas, horarios, medicos, pacientes, sistema, streams, tarefas,
-    usuarios,
+    agenda, arquivos, auditoria, auth, consultas, horarios, medicos, pacientes, sistema, streams,
+    tarefas, usuarios,
 };
 use crate::error::{AppError, CampoErro, Problema};
 use crate::services::AppState;
@@ -54,6 +54,7 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(sistema::find_root))
         .routes(routes!(sistema::find_saude))
+        .routes(routes!(auditoria::list_auditoria))
         .routes(routes!(
             pacientes::list_pacientes,
             pacientes::create_paciente

@@ -72,6 +72,9 @@ pub struct Contexto {
     pub status: u16,
     /// Who asked: `None` for a public route's anonymous caller.
     pub chamador: Option<Chamador>,
+    /// The client's address, for the audit trail (`None` for internal writes and
+    /// in-process requests).
+    pub ip: Option<String>,
 }
 
 impl Contexto {
@@ -83,6 +86,7 @@ impl Contexto {
             idempotencia: None,
             status: 200,
             chamador: Some(Chamador::sistema()),
+            ip: None,
         }
     }
 }

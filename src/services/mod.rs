@@ -2,6 +2,7 @@
 //! Each write decides under the store's write lock and returns the operations to journal.
 
 pub mod agenda;
+pub mod auditoria;
 pub mod backup_regras;
 pub mod backups;
 pub mod consultas;
@@ -201,12 +202,17 @@ impl App {
         decide: impl FnOnce(&Db) -> Result<(Vec<Op>, T), AppError>,
         reply: impl FnOnce(&T) -> &R,
     ) -> Result<T, AppError> {
+        let ctx_req = ctx;
         let idem = ctx.idempotencia.as_ref();
         let status = ctx.status;
         let max = self.config.idempotencia_max;
         self.store
             .write(|db| {
                 let (mut ops, out) = decide(db)?;
+                // The audit entry travels in the same journal entry as the change (SPEC-2 §10).
+                if let Some((acao, recurso, id)) = auditoria::da_escrita(db, &ops) {
+                    ops.push(auditoria::entrada(self, ctx_req, acao, recurso, Some(id)));
+                }
                 // A request that changed nothing keeps no answer: nothing to protect from a
                 // second run, and neither memory nor the journal grows with such requests.
                 if let Some(ctx) = idem.filter(|_| !ops.is_empty()) {

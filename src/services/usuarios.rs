@@ -11,7 +11,7 @@ pub use super::tentativas::Tentativas;
 use super::{App, Chamador, Contexto, Janela, Recorte, new_id};
 use crate::domain::{Email, Nome};
 use crate::error::{AppError, Erros};
-use crate::models::{Papel, Sessao, Usuario};
+use crate::models::{Acao, Papel, Sessao, Usuario};
 use crate::repositories::{Db, Op};
 
 /// Shortest accepted password.
@@ -374,7 +374,15 @@ pub struct Entrada {
 /// Signs in (SPEC-2 §10): the per-address and per-e-mail limits first (429
 /// `muitas_tentativas`), then one argon2id verification whether or not the e-mail exists,
 /// then a session valid `--sessao-horas`. Any failure is the same 401.
-pub async fn login(app: &App, email: &str, senha: String, ip: &str) -> Result<Entrada, AppError> {
+/// Success (`login`) and failure (`login_falhou`, naming the user when the e-mail exists)
+/// are recorded in the audit trail; the success in the same write as the session.
+pub async fn login(
+    app: &App,
+    ctx: &Contexto,
+    email: &str,
+    senha: String,
+    ip: &str,
+) -> Result<Entrada, AppError> {
     let agora = jiff::Timestamp::now().as_second();
     app.tentativas
         .entrada_ip(ip, agora)
@@ -396,7 +404,12 @@ pub async fn login(app: &App, email: &str, senha: String, ip: &str) -> Result<En
     let ok = confere(senha, hash).await?;
     let usuario = match usuario {
         Some(u) if ok && u.ativo => u,
-        _ => {
+        tentado => {
+            let mut falha = ctx.clone();
+            // The account that was tried, when the e-mail exists.
+            falha.chamador = tentado.as_ref().map(|u| chamador_de(u, None));
+            let id = tentado.as_ref().map(|u| u.id.clone());
+            super::auditoria::registrar(app, &falha, Acao::LoginFalhou, "usuarios", id).await?;
             return Err(match app.tentativas.falhou(&chave, agora) {
                 Some(secs) => muitas_tentativas(secs),
                 None => credenciais_invalidas(),
@@ -412,6 +425,15 @@ pub async fn login(app: &App, email: &str, senha: String, ip: &str) -> Result<En
         usuario_id: usuario.id.clone(),
         expira_em,
     });
+    let mut entrou = ctx.clone();
+    entrou.chamador = Some(chamador_de(&usuario, None));
+    let registro = super::auditoria::entrada(
+        app,
+        &entrou,
+        Acao::Login,
+        "usuarios",
+        Some(usuario.id.clone()),
+    );
     app.write(|db| {
         // The same write forgets a few expired sessions, so they never pile up.
         let mut ops: Vec<Op> = db
@@ -422,6 +444,7 @@ pub async fn login(app: &App, email: &str, senha: String, ip: &str) -> Result<En
             .map(|s| Op::DelSessao(s.id.clone()))
             .collect();
         ops.push(Op::PutSessao(sessao));
+        ops.push(registro);
         Ok((ops, ()))
     })
     .await?;
@@ -445,13 +468,18 @@ pub fn autenticar(app: &App, token: &str) -> Option<Chamador> {
         return None;
     }
     let u = db.usuarios.get(&s.usuario_id).filter(|u| u.ativo)?;
-    Some(Chamador {
+    Some(chamador_de(u, Some(id)))
+}
+
+/// The caller user `u` is, with the session it came with.
+fn chamador_de(u: &Usuario, sessao: Option<String>) -> Chamador {
+    Chamador {
         usuario_id: Some(u.id.clone()),
         papel: u.papel,
         medico_id: u.medico_id.clone(),
         paciente_id: u.paciente_id.clone(),
-        sessao: Some(id),
-    })
+        sessao,
+    }
 }
 
 /// The signed-in user of `ctx` (404 in single-user mode, where there is none).
@@ -469,9 +497,11 @@ pub async fn logout(app: &App, ctx: &Contexto) -> Result<(), AppError> {
     let Some(sessao) = ctx.chamador.as_ref().and_then(|c| c.sessao.clone()) else {
         return Ok(());
     };
+    let usuario_id = ctx.chamador.as_ref().and_then(|c| c.usuario_id.clone());
+    let registro = super::auditoria::entrada(app, ctx, Acao::Logout, "usuarios", usuario_id);
     app.write(|db| {
         let ops = if db.sessoes.get(&sessao).is_some() {
-            vec![Op::DelSessao(sessao)]
+            vec![Op::DelSessao(sessao), registro]
         } else {
             Vec::new()
         };

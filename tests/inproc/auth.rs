@@ -751,7 +751,7 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         (_, "/usuarios" | "/usuarios/{id}") => Admin,
         (_, p) if p.starts_with("/backup") => Admin,
         ("POST", "/sistema/tasks/backup") => Admin,
-        ("GET", "/sistema/logs" | "/sistema/logs/stream") => Admin,
+        ("GET", "/sistema/logs" | "/sistema/logs/stream" | "/sistema/auditoria") => Admin,
         ("GET", "/pacientes" | "/pacientes/{id}") => Todos,
         ("PUT", "/pacientes/{id}") => StaffOuPaciente,
         ("GET", "/consultas" | "/consultas/{id}") => Todos,
@@ -901,4 +901,391 @@ async fn an_idempotency_key_replays_only_to_the_user_who_sent_it() {
     let b = enviar(&p.recepcao).await;
     assert_problem(&b, 409, "duplicate_cpf");
     assert_eq!(b.header("idempotent-replayed"), "");
+}
+
+/// The audit trail as the administrator sees it, newest first.
+async fn trilha(app: &TestApp, admin: &str, query: &str) -> Vec<Value> {
+    let r = com(
+        app,
+        admin,
+        Method::GET,
+        &format!("/sistema/auditoria{query}"),
+        None,
+    )
+    .await;
+    r.expect_status(200);
+    assert_eq!(r.total_count() as usize, r.array().len(), "{query}");
+    r.array().clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_write_leaves_exactly_one_audit_entry_with_its_action_resource_and_user() {
+    let app = app().await;
+    let p = papeis(&app).await;
+    let eu = |tok: &str| {
+        let tok = tok.to_owned();
+        let app = &app;
+        async move {
+            let r = com(app, &tok, Method::GET, "/auth/eu", None).await;
+            str_field(&r.body, "id")
+        }
+    };
+    let recepcao_id = eu(&p.recepcao).await;
+    let admin_id = eu(&p.admin).await;
+    let mut antes = trilha(&app, &p.admin, "").await.len();
+    // Each step: who, the request, its status, then the entry it must leave.
+    let mut passo = async |tok: &str,
+                           usuario: &str,
+                           method: Method,
+                           uri: String,
+                           body: Option<Value>,
+                           status: u16,
+                           acao: &str,
+                           recurso: &str|
+           -> Value {
+        let r = com(&app, tok, method.clone(), &uri, body.as_ref()).await;
+        assert_eq!(r.status, status, "{method} {uri}: {}", r.text);
+        let todas = trilha(&app, &p.admin, "").await;
+        assert_eq!(todas.len(), antes + 1, "{method} {uri}: exactly one entry");
+        antes = todas.len();
+        let e = &todas[0];
+        assert_eq!(e["acao"], acao, "{method} {uri}: {e}");
+        assert_eq!(e["recurso"], recurso, "{method} {uri}: {e}");
+        assert_eq!(e["usuario_id"], usuario, "{method} {uri}: {e}");
+        assert!(e["request_id"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(e["em"].is_string() && e["id"].is_string());
+        r.body
+    };
+    let (rec, adm) = (p.recepcao.as_str(), p.admin.as_str());
+    let r = recepcao_id.as_str();
+    let pac = passo(
+        rec,
+        r,
+        Method::POST,
+        "/pacientes".into(),
+        Some(paciente_body("Auditada", 77)),
+        201,
+        "criar",
+        "pacientes",
+    )
+    .await;
+    let pac = str_field(&pac, "id");
+    passo(
+        rec,
+        r,
+        Method::PUT,
+        format!("/pacientes/{pac}"),
+        Some(json!({"telefone": "(11) 91234-5678"})),
+        200,
+        "alterar",
+        "pacientes",
+    )
+    .await;
+    let med = passo(
+        rec,
+        r,
+        Method::POST,
+        "/medicos".into(),
+        Some(medico_body("Dra. Auditada", 77, "Pediatria")),
+        201,
+        "criar",
+        "medicos",
+    )
+    .await;
+    let med = str_field(&med, "id");
+    passo(
+        rec,
+        r,
+        Method::PUT,
+        format!("/medicos/{med}"),
+        Some(json!({"especialidade": "Cardiologia"})),
+        200,
+        "alterar",
+        "medicos",
+    )
+    .await;
+    let h = passo(
+        rec,
+        r,
+        Method::POST,
+        format!("/horarios/medico/{med}"),
+        Some(json!({"dia_semana": "terca", "hora_inicio": "08:00", "hora_fim": "12:00"})),
+        201,
+        "criar",
+        "horarios",
+    )
+    .await;
+    let h = str_field(&h, "id");
+    passo(
+        rec,
+        r,
+        Method::PUT,
+        format!("/horarios/{h}"),
+        Some(json!({"hora_fim": "11:00"})),
+        200,
+        "alterar",
+        "horarios",
+    )
+    .await;
+    let c = passo(
+        rec,
+        r,
+        Method::POST,
+        "/consultas".into(),
+        Some(json!({"medico_id": med, "paciente_id": pac,
+        "inicio": "2026-03-03T08:00:00", "fim": "2026-03-03T08:30:00"})),
+        201,
+        "criar",
+        "consultas",
+    )
+    .await;
+    let c = str_field(&c, "id");
+    let e = &trilha(&app, adm, "").await[0];
+    assert_eq!(e["recurso_id"], c.as_str(), "the entry names the record");
+    passo(
+        rec,
+        r,
+        Method::PUT,
+        format!("/consultas/{c}"),
+        Some(json!({"observacoes": "Trazer exames"})),
+        200,
+        "alterar",
+        "consultas",
+    )
+    .await;
+    passo(
+        rec,
+        r,
+        Method::DELETE,
+        format!("/consultas/{c}"),
+        None,
+        204,
+        "excluir",
+        "consultas",
+    )
+    .await;
+    passo(
+        rec,
+        r,
+        Method::DELETE,
+        format!("/horarios/{h}"),
+        None,
+        204,
+        "excluir",
+        "horarios",
+    )
+    .await;
+    passo(
+        rec,
+        r,
+        Method::DELETE,
+        format!("/pacientes/{pac}"),
+        None,
+        204,
+        "excluir",
+        "pacientes",
+    )
+    .await;
+    passo(
+        rec,
+        r,
+        Method::DELETE,
+        format!("/medicos/{med}"),
+        None,
+        204,
+        "excluir",
+        "medicos",
+    )
+    .await;
+    let a = admin_id.as_str();
+    let u = passo(
+        adm,
+        a,
+        Method::POST,
+        "/usuarios".into(),
+        Some(json!({"nome": "Nova", "email": "nova@clinica.example",
+        "papel": "recepcao", "senha": SENHA})),
+        201,
+        "criar",
+        "usuarios",
+    )
+    .await;
+    let u = str_field(&u, "id");
+    passo(
+        adm,
+        a,
+        Method::PUT,
+        format!("/usuarios/{u}"),
+        Some(json!({"nome": "Nova Silva"})),
+        200,
+        "alterar",
+        "usuarios",
+    )
+    .await;
+    passo(
+        adm,
+        a,
+        Method::DELETE,
+        format!("/usuarios/{u}"),
+        None,
+        204,
+        "excluir",
+        "usuarios",
+    )
+    .await;
+    // A refused write changes nothing and leaves no entry.
+    let antes_recusa = trilha(&app, adm, "").await.len();
+    com(
+        &app,
+        rec,
+        Method::POST,
+        "/pacientes",
+        Some(&json!({"nome": ""})),
+    )
+    .await
+    .expect_status(422);
+    assert_eq!(trilha(&app, adm, "").await.len(), antes_recusa);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_of_a_patient_sign_ins_and_sign_outs_are_in_the_trail_and_it_filters() {
+    let app = app().await;
+    let p = papeis(&app).await;
+    let pac = {
+        let r = com(&app, &p.paciente, Method::GET, "/auth/eu", None).await;
+        str_field(&r.body, "paciente_id")
+    };
+    let quem = |tok: &str| {
+        let tok = tok.to_owned();
+        let app = &app;
+        async move {
+            let r = com(app, &tok, Method::GET, "/auth/eu", None).await;
+            str_field(&r.body, "id")
+        }
+    };
+    let (paciente_uid, recepcao_uid) = (quem(&p.paciente).await, quem(&p.recepcao).await);
+    com(
+        &app,
+        &p.paciente,
+        Method::GET,
+        &format!("/pacientes/{pac}"),
+        None,
+    )
+    .await
+    .expect_status(200);
+    com(
+        &app,
+        &p.recepcao,
+        Method::GET,
+        &format!("/consultas?paciente_id={pac}"),
+        None,
+    )
+    .await
+    .expect_status(200);
+    let lidas = trilha(&app, &p.admin, &format!("?acao=ler&recurso_id={pac}")).await;
+    assert_eq!(lidas.len(), 2, "{lidas:?}");
+    assert_eq!(
+        lidas[0]["usuario_id"],
+        recepcao_uid.as_str(),
+        "newest first"
+    );
+    assert_eq!(lidas[1]["usuario_id"], paciente_uid.as_str());
+    assert_eq!(lidas[1]["papel"], "paciente");
+    assert_eq!(lidas[1]["recurso"], "pacientes");
+    // Lists without a patient are not reads of one patient's data.
+    com(&app, &p.recepcao, Method::GET, "/pacientes", None)
+        .await
+        .expect_status(200);
+    assert_eq!(trilha(&app, &p.admin, "?acao=ler").await.len(), 2);
+    // Sign-ins (papeis signed in four users), a failure naming the account, a sign-out.
+    assert_eq!(trilha(&app, &p.admin, "?acao=login").await.len(), 4);
+    login(&app, "recepcao@clinica.example", "errada-123")
+        .await
+        .expect_status(401);
+    login(&app, "ninguem@clinica.example", "errada-123")
+        .await
+        .expect_status(401);
+    let falhas = trilha(&app, &p.admin, "?acao=login_falhou").await;
+    assert_eq!(falhas.len(), 2);
+    assert_eq!(falhas[0]["usuario_id"], Value::Null, "unknown e-mail");
+    assert_eq!(falhas[1]["usuario_id"], recepcao_uid.as_str());
+    com(&app, &p.recepcao, Method::POST, "/auth/logout", None)
+        .await
+        .expect_status(204);
+    let saidas = trilha(
+        &app,
+        &p.admin,
+        &format!("?acao=logout&usuario_id={recepcao_uid}"),
+    )
+    .await;
+    assert_eq!(saidas.len(), 1);
+    // Filters and pages: x-total-count is the filtered total.
+    let r = com(
+        &app,
+        &p.admin,
+        Method::GET,
+        "/sistema/auditoria?acao=login&limit=1&offset=1",
+        None,
+    )
+    .await;
+    r.expect_status(200);
+    assert_eq!(r.array().len(), 1);
+    assert_eq!(r.total_count(), 4);
+    let hoje = jiff::Zoned::now().date().to_string();
+    assert!(
+        !trilha(&app, &p.admin, &format!("?de={hoje}&ate=2100-01-01"))
+            .await
+            .is_empty()
+    );
+    assert!(trilha(&app, &p.admin, "?ate=2000-01-01").await.is_empty());
+    assert_problem(
+        &com(
+            &app,
+            &p.admin,
+            Method::GET,
+            "/sistema/auditoria?de=ontem",
+            None,
+        )
+        .await,
+        422,
+        "validation_failed",
+    );
+    assert_problem(
+        &com(
+            &app,
+            &p.admin,
+            Method::GET,
+            "/sistema/auditoria?acao=apagar",
+            None,
+        )
+        .await,
+        422,
+        "validation_failed",
+    );
+}
+
+#[tokio::test]
+async fn the_audit_trail_is_append_only_and_admin_only() {
+    let app = app().await;
+    let p = papeis(&app).await;
+    let e = trilha(&app, &p.admin, "").await;
+    let id = str_field(&e[0], "id");
+    for (m, uri) in [
+        (Method::POST, "/sistema/auditoria".to_owned()),
+        (Method::PUT, "/sistema/auditoria".to_owned()),
+        (Method::DELETE, "/sistema/auditoria".to_owned()),
+        (Method::DELETE, format!("/sistema/auditoria/{id}")),
+        (Method::PUT, format!("/sistema/auditoria/{id}")),
+    ] {
+        let r = com(&app, &p.admin, m.clone(), &uri, Some(&json!({}))).await;
+        assert!(matches!(r.status, 404 | 405), "{m} {uri}: {}", r.status);
+    }
+    assert_eq!(trilha(&app, &p.admin, "").await, e, "nothing changed");
+    for tok in [&p.recepcao, &p.medico, &p.paciente] {
+        assert_problem(
+            &com(&app, tok, Method::GET, "/sistema/auditoria", None).await,
+            403,
+            "sem_permissao",
+        );
+    }
 }

@@ -63,7 +63,8 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
         | Collection::Reservas
         | Collection::Tarefas
         | Collection::Usuarios
-        | Collection::Sessoes => None,
+        | Collection::Sessoes
+        | Collection::Auditoria => None,
     }
 }
 
