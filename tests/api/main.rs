@@ -3,6 +3,7 @@
 //! One test binary (STYLE §12), one module per area.
 
 mod agenda;
+mod auditoria;
 mod backups;
 mod booking;
 #[path = "../common/mod.rs"]

@@ -823,3 +823,33 @@ async fn a_restore_keeps_users_and_backups_hold_no_password_hash() {
         "kept through the restore"
     );
 }
+
+/// SPEC-2 §10: a restore keeps the audit trail (not in backups) and records itself in it.
+#[tokio::test]
+async fn a_restore_keeps_the_audit_trail_and_records_itself() {
+    let srv = TestServer::start();
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let p = criar_paciente(&srv, "Depois do Backup", 71).await;
+    let pid = str_field(&p, "id");
+    let antes = srv.get("/sistema/auditoria").await;
+    antes.expect_status(200);
+    assert!(
+        antes
+            .array()
+            .iter()
+            .any(|e| e["acao"] == "criar" && e["recurso_id"] == pid.as_str()),
+        "{}",
+        antes.text
+    );
+    restaurar_ok_simples(&srv, &nome).await;
+    let depois = srv.get("/sistema/auditoria").await;
+    depois.expect_status(200);
+    let d = depois.array();
+    assert_eq!(d[0]["acao"], "restaurar", "{}", depois.text);
+    assert_eq!(d[0]["recurso_id"], nome.as_str());
+    assert_eq!(
+        &d[1..],
+        &antes.array()[..],
+        "the trail before the restore, kept"
+    );
+}
