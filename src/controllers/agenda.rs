@@ -7,7 +7,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{Autenticado, Autorizado, Staff};
+use super::auth::{Autenticado, Autorizado, StaffOuPaciente};
 use super::extract::{ApiQuery, Json, JsonBody, Requisicao};
 use crate::domain::{parse_date, parse_datetime};
 use crate::error::{AppError, Erros};
@@ -150,7 +150,7 @@ pub async fn list_slots(
 #[utoipa::path(post, path = "/agenda/reservar", tag = "agenda", request_body = SlotBody,
     responses((status = 200, body = Reservado)))]
 pub async fn create_reserva(
-    _: Autorizado<Staff>,
+    _: Autorizado<StaffOuPaciente>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<SlotBody>,
@@ -166,7 +166,7 @@ pub async fn create_reserva(
 #[utoipa::path(post, path = "/agenda/liberar", tag = "agenda", request_body = SlotBody,
     responses((status = 200, body = Liberado)))]
 pub async fn delete_reserva(
-    _: Autorizado<Staff>,
+    _: Autorizado<StaffOuPaciente>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<SlotBody>,

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{Autorizado, Proprios, Staff, StaffOuMedico};
+use super::auth::{Autorizado, Proprios, Staff, StaffOuMedico, StaffOuPaciente};
 use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao};
 use crate::domain::{Intervalo, MAX_OBS, parse_date, parse_momento, texto_opcional};
 use crate::error::{AppError, Erros};
@@ -265,7 +265,7 @@ pub async fn delete_consulta(
 #[utoipa::path(post, path = "/consultas/agendar", tag = "consultas", request_body = ConsultaCreate,
     responses((status = 202, body = crate::models::Agendado)))]
 pub async fn create_agendamento(
-    _: Autorizado<Staff>,
+    _: Autorizado<StaffOuPaciente>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<ConsultaCreate>,

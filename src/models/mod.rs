@@ -295,6 +295,9 @@ pub struct Reserva {
     pub slot: DateTime,
     /// When it lapses.
     pub expira_em: jiff::Timestamp,
+    /// The user who holds it (SPEC-2 §10); absent for the system (single-user mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usuario_id: Option<String>,
 }
 
 impl Reserva {

@@ -754,6 +754,8 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         ("GET", "/sistema/logs" | "/sistema/logs/stream" | "/sistema/auditoria") => Admin,
         ("GET", "/pacientes" | "/pacientes/{id}") => Todos,
         ("PUT", "/pacientes/{id}") => StaffOuPaciente,
+        // A patient holds and books for themselves (their own paciente_id only).
+        ("POST", "/agenda/reservar" | "/agenda/liberar" | "/consultas/agendar") => StaffOuPaciente,
         ("GET", "/consultas" | "/consultas/{id}") => Todos,
         ("PUT", "/consultas/{id}") => StaffOuMedico,
         ("POST", "/horarios/medico/{medico_id}") | ("PUT" | "DELETE", "/horarios/{id}") => {
@@ -762,7 +764,6 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         (_, "/pacientes" | "/pacientes/{id}") => Staff,
         ("POST", "/medicos") | ("PUT" | "DELETE", "/medicos/{id}") => Staff,
         (_, "/consultas" | "/consultas/{id}" | "/consultas/agendar") => Staff,
-        ("POST", "/agenda/reservar" | "/agenda/liberar") => Staff,
         ("GET", "/sistema/tasks" | "/sistema/tasks/{task_id}") => Staff,
         ("GET", "/sistema/agenda/stream") => Staff,
         ("POST", "/sistema/tasks/relatorio" | "/relatorios/gerar") => Staff,
@@ -1288,4 +1289,173 @@ async fn the_audit_trail_is_append_only_and_admin_only() {
             "sem_permissao",
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hold_belongs_to_its_holder_and_a_patient_books_only_for_themselves() {
+    let app = app().await;
+    let p = papeis(&app).await;
+    let eu = com(&app, &p.paciente, Method::GET, "/auth/eu", None).await;
+    let pac = str_field(&eu.body, "paciente_id");
+    let adm = p.admin.as_str();
+    let med = {
+        let r = com(
+            &app,
+            adm,
+            Method::POST,
+            "/medicos",
+            Some(&medico_body("Dr. Reserva", 88, "Clínica Geral")),
+        )
+        .await;
+        r.expect_status(201);
+        str_field(&r.body, "id")
+    };
+    // Every weekday, so the slot below is on the grid whatever day it is.
+    for dia in [
+        "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
+    ] {
+        com(
+            &app,
+            adm,
+            Method::POST,
+            &format!("/horarios/medico/{med}"),
+            Some(&json!({"dia_semana": dia, "hora_inicio": "08:00", "hora_fim": "12:00"})),
+        )
+        .await
+        .expect_status(201);
+    }
+    let outro = {
+        let r = com(
+            &app,
+            adm,
+            Method::POST,
+            "/pacientes",
+            Some(&paciente_body("Outra Pessoa", 89)),
+        )
+        .await;
+        r.expect_status(201);
+        str_field(&r.body, "id")
+    };
+    let amanha = jiff::Zoned::now().date().tomorrow().expect("tomorrow");
+    let slot = |h: u8| format!("{amanha}T{h:02}:00:00");
+    let fim = |h: u8| format!("{amanha}T{h:02}:30:00");
+    let hold = |s: String| json!({"medico_id": med, "slot": s});
+    let booking = |paciente: &str, h: u8| json!({"medico_id": med, "paciente_id": paciente, "inicio": slot(h), "fim": fim(h)});
+    // The patient holds a slot; the front desk's hold of another slot is not theirs.
+    com(
+        &app,
+        &p.paciente,
+        Method::POST,
+        "/agenda/reservar",
+        Some(&hold(slot(9))),
+    )
+    .await
+    .expect_status(200);
+    com(
+        &app,
+        &p.recepcao,
+        Method::POST,
+        "/agenda/reservar",
+        Some(&hold(slot(10))),
+    )
+    .await
+    .expect_status(200);
+    assert_problem(
+        &com(
+            &app,
+            &p.paciente,
+            Method::POST,
+            "/consultas/agendar",
+            Some(&booking(&pac, 10)),
+        )
+        .await,
+        409,
+        "horario_reservado",
+    );
+    assert_problem(
+        &com(
+            &app,
+            &p.paciente,
+            Method::POST,
+            "/agenda/liberar",
+            Some(&hold(slot(10))),
+        )
+        .await,
+        409,
+        "horario_reservado",
+    );
+    // Not for another patient.
+    assert_problem(
+        &com(
+            &app,
+            &p.paciente,
+            Method::POST,
+            "/consultas/agendar",
+            Some(&booking(&outro, 9)),
+        )
+        .await,
+        403,
+        "sem_permissao",
+    );
+    // A doctor neither holds nor books.
+    assert_problem(
+        &com(
+            &app,
+            &p.medico,
+            Method::POST,
+            "/agenda/reservar",
+            Some(&hold(slot(11))),
+        )
+        .await,
+        403,
+        "sem_permissao",
+    );
+    // The holder books their own hold.
+    com(
+        &app,
+        &p.paciente,
+        Method::POST,
+        "/consultas/agendar",
+        Some(&booking(&pac, 9)),
+    )
+    .await
+    .expect_status(202);
+    // Staff may book or release anyone's hold.
+    com(
+        &app,
+        &p.recepcao,
+        Method::POST,
+        "/agenda/reservar",
+        Some(&hold(slot(11))),
+    )
+    .await
+    .expect_status(200);
+    let r = com(
+        &app,
+        adm,
+        Method::POST,
+        "/agenda/liberar",
+        Some(&hold(slot(11))),
+    )
+    .await;
+    r.expect_status(200);
+    assert_eq!(r.body["status"], "liberado");
+    com(
+        &app,
+        &p.paciente,
+        Method::POST,
+        "/agenda/reservar",
+        Some(&hold(slot(11))),
+    )
+    .await
+    .expect_status(200);
+    com(
+        &app,
+        &p.recepcao,
+        Method::POST,
+        "/consultas/agendar",
+        Some(&booking(&outro, 11)),
+    )
+    .await
+    .expect_status(202);
 }

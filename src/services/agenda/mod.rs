@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::consultas::{NovaConsulta, check_overlaps, check_refs};
 use super::grade::{self, day_minutes, grid, within_faixas};
 use super::horarios::{covered_slots, horarios_do_dia};
-use super::{App, Contexto, horarios, new_id, tarefas};
+use super::{App, Contexto, Escopo, horarios, new_id, tarefas};
 use crate::domain::{DiaSemana, Intervalo, Momento, format_datetime};
 use crate::error::AppError;
 use crate::models::{Agendado, Estado, Horario, Liberado, Reserva, Reservado, TipoTarefa};
