@@ -388,4 +388,7 @@ pub struct Tarefa {
     /// What it was asked to do.
     #[schema(value_type = Object)]
     pub parametros: serde_json::Value,
+    /// The user who asked for it, when a `paciente` did (SPEC-2 §10: they see their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usuario_id: Option<String>,
 }

@@ -764,7 +764,8 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         (_, "/pacientes" | "/pacientes/{id}") => Staff,
         ("POST", "/medicos") | ("PUT" | "DELETE", "/medicos/{id}") => Staff,
         (_, "/consultas" | "/consultas/{id}" | "/consultas/agendar") => Staff,
-        ("GET", "/sistema/tasks" | "/sistema/tasks/{task_id}") => Staff,
+        // Every role sees the tasks that are theirs (404 outside).
+        ("GET", "/sistema/tasks" | "/sistema/tasks/{task_id}") => Todos,
         ("GET", "/sistema/agenda/stream") => Staff,
         ("POST", "/sistema/tasks/relatorio" | "/relatorios/gerar") => Staff,
         ("GET", "/relatorios" | "/relatorios/download/{nome}") => Staff,
@@ -1411,15 +1412,16 @@ async fn a_hold_belongs_to_its_holder_and_a_patient_books_only_for_themselves() 
         "sem_permissao",
     );
     // The holder books their own hold.
-    com(
+    let minha = com(
         &app,
         &p.paciente,
         Method::POST,
         "/consultas/agendar",
         Some(&booking(&pac, 9)),
     )
-    .await
-    .expect_status(202);
+    .await;
+    minha.expect_status(202);
+    let minha = str_field(&minha.body, "task_id");
     // Staff may book or release anyone's hold.
     com(
         &app,
@@ -1449,13 +1451,62 @@ async fn a_hold_belongs_to_its_holder_and_a_patient_books_only_for_themselves() 
     )
     .await
     .expect_status(200);
-    com(
+    let alheia = com(
         &app,
         &p.recepcao,
         Method::POST,
         "/consultas/agendar",
         Some(&booking(&outro, 11)),
     )
+    .await;
+    alheia.expect_status(202);
+    let alheia = str_field(&alheia.body, "task_id");
+    // Tasks: the patient sees their own only, the doctor (of another agenda) neither.
+    com(
+        &app,
+        &p.paciente,
+        Method::GET,
+        &format!("/sistema/tasks/{minha}"),
+        None,
+    )
     .await
-    .expect_status(202);
+    .expect_status(200);
+    assert_problem(
+        &com(
+            &app,
+            &p.paciente,
+            Method::GET,
+            &format!("/sistema/tasks/{alheia}"),
+            None,
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    let lista = com(&app, &p.paciente, Method::GET, "/sistema/tasks", None).await;
+    lista.expect_status(200);
+    let ids: Vec<String> = lista.array().iter().map(|t| str_field(t, "id")).collect();
+    assert_eq!(ids, vec![minha.clone()], "only their own task");
+    assert_eq!(lista.total_count(), 1);
+    let lista = com(&app, &p.medico, Method::GET, "/sistema/tasks", None).await;
+    lista.expect_status(200);
+    assert!(
+        lista.array().is_empty(),
+        "another doctor's agenda: {}",
+        lista.text
+    );
+    assert_problem(
+        &com(
+            &app,
+            &p.medico,
+            Method::GET,
+            &format!("/sistema/tasks/{minha}"),
+            None,
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    let lista = com(&app, &p.recepcao, Method::GET, "/sistema/tasks", None).await;
+    assert!(lista.array().len() >= 2, "staff see every task");
 }

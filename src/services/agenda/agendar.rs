@@ -118,7 +118,11 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                     fim_offset,
                     observacoes: nova.observacoes.clone(),
                 };
-                let t = tarefas::nova(TipoTarefa::AgendarConsulta, &params, criado.clone())?;
+                let mut t = tarefas::nova(TipoTarefa::AgendarConsulta, &params, criado.clone())?;
+                // Whose task it is, so a patient sees their own (SPEC-2 §10).
+                if let Some(c) = ctx.chamador.as_ref().filter(|c| c.papel == Papel::Paciente) {
+                    Arc::make_mut(&mut t).usuario_id = c.usuario_id.clone();
+                }
                 ops.push(Op::PutTarefa(t.clone()));
                 let out = Agendado {
                     status: "pendente".into(),
