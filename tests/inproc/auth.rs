@@ -766,7 +766,8 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         (_, "/consultas" | "/consultas/{id}" | "/consultas/agendar") => Staff,
         // Every role sees the tasks that are theirs (404 outside).
         ("GET", "/sistema/tasks" | "/sistema/tasks/{task_id}") => Todos,
-        ("GET", "/sistema/agenda/stream") => Staff,
+        // Filtered per role (SPEC-2 §10).
+        ("GET", "/sistema/agenda/stream") => Todos,
         ("POST", "/sistema/tasks/relatorio" | "/relatorios/gerar") => Staff,
         ("GET", "/relatorios" | "/relatorios/download/{nome}") => Staff,
         _ => return None,
