@@ -99,8 +99,9 @@ fn filtrar(app: &AppState, quem: &Chamador, p: &Published) -> Option<Published> 
     };
     if tipo == "tarefa_atualizada" {
         let id = campo(dados, "task_id")?;
-        let t = app.store.read().tarefas.get(&id).cloned()?;
-        return services::tarefas::visivel(&t, quem).then(|| p.clone());
+        return services::tarefas::find_visivel(app, &id, quem)
+            .is_ok()
+            .then(|| p.clone());
     }
     if meu {
         return Some(p.clone());

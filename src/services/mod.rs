@@ -16,6 +16,7 @@ pub mod relatorio_pdf;
 pub mod relatorios;
 pub mod tarefas;
 pub mod tentativas;
+pub mod trilha;
 pub mod usuarios;
 
 use std::sync::Arc;
@@ -210,8 +211,9 @@ impl App {
             .write(|db| {
                 let (mut ops, out) = decide(db)?;
                 // The audit entry travels in the same journal entry as the change (SPEC-2 §10).
-                if let Some((acao, recurso, id)) = auditoria::da_escrita(db, &ops) {
-                    ops.push(auditoria::entrada(self, ctx_req, acao, recurso, Some(id)));
+                if let Some((acao, recurso, id)) = trilha::da_escrita(db, &ops) {
+                    let e = trilha::registro(self.clock.stamp(), ctx_req, acao, recurso, Some(id));
+                    ops.push(Op::PutAuditoria(e));
                 }
                 // A request that changed nothing keeps no answer: nothing to protect from a
                 // second run, and neither memory nor the journal grows with such requests.
