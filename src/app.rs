@@ -155,13 +155,14 @@ async fn housekeeping_forever(state: AppState) {
                 if removed > 0 {
                     tracing::info!(target: "agendamento::tasks", removed, "old tasks and idempotency answers forgotten");
                 }
-                // Audit entries past `--auditoria-dias`, in batches.
+                // Audit entries older than the days kept in memory go to their daily files
+                // (and files past `--auditoria-dias` are deleted), in batches.
                 loop {
-                    match crate::services::auditoria::housekeeping(&state, 5_000).await {
+                    match crate::services::auditoria::arquivar(&state, 5_000).await {
                         Ok(5_000) => tokio::task::yield_now().await,
                         Ok(n) => {
                             if n > 0 {
-                                tracing::info!(target: "agendamento::auditoria", removed = n, "audit entries past retention deleted");
+                                tracing::info!(target: "agendamento::auditoria", moved = n, "audit entries moved to their daily files");
                             }
                             break;
                         }

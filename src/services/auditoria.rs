@@ -2,7 +2,9 @@
 //! journaled in the same entry as the change ([`super::App::commit_reply`]), so a change
 //! never exists without its entry nor an entry without its change. Reads of a patient's
 //! data, sign-ins and sign-outs are their own small writes. Append-only: no route changes
-//! or deletes an entry; housekeeping forgets those older than `--auditoria-dias`.
+//! or deletes an entry. Housekeeping keeps the last [`DIAS_EM_MEMORIA`] days in memory
+//! (queryable), moves older entries to daily files `<data>/auditoria/AAAA-MM-DD.jsonl`, and
+//! deletes files older than `--auditoria-dias`.
 
 use std::sync::Arc;
 
@@ -92,16 +94,116 @@ pub fn consultar(app: &App, filtro: &Filtro, janela: Janela) -> Recorte<EntradaA
     janela.recortar(db.auditoria.iter().rev().filter(|e| filtro.aceita(e)), None)
 }
 
-/// Forgets at most `max` entries older than `--auditoria-dias`; returns how many.
-pub async fn housekeeping(app: &App, max: usize) -> Result<usize, AppError> {
+/// Days of the trail kept in memory (and queryable); older entries move to daily files.
+pub const DIAS_EM_MEMORIA: i64 = 90;
+
+/// The folder of the daily files: `<data>/auditoria/AAAA-MM-DD.jsonl`.
+pub fn pasta(app: &App) -> std::path::PathBuf {
+    app.config.data_dir.join("auditoria")
+}
+
+/// Appends `entradas` (all of one day) to that day's file, skipping those already there
+/// (a crash between the append and the deletion from memory repeats the move), and
+/// fsyncs it. Blocking.
+fn arquivar_dia(
+    dir: &std::path::Path,
+    dia: &str,
+    entradas: &[Arc<EntradaAuditoria>],
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{dia}.jsonl"));
+    let existia = path.exists();
+    let ja: std::collections::HashSet<String> = if existia {
+        std::fs::read_to_string(&path)?
+            .lines()
+            .filter_map(|l| serde_json::from_str::<EntradaAuditoria>(l).ok())
+            .map(|e| e.id)
+            .collect()
+    } else {
+        Default::default()
+    };
+    let mut out = String::new();
+    for e in entradas.iter().filter(|e| !ja.contains(&e.id)) {
+        out.push_str(&serde_json::to_string(&**e).map_err(std::io::Error::other)?);
+        out.push('\n');
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)?;
+    f.write_all(out.as_bytes())?;
+    f.sync_all()?;
+    if !existia {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Deletes the daily files of days before `primeiro` (`AAAA-MM-DD`); returns how many.
+/// Blocking.
+fn reter_arquivos(dir: &std::path::Path, primeiro: &str) -> std::io::Result<usize> {
+    let mut n = 0;
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    for e in rd.flatten() {
+        let nome = e.file_name().to_string_lossy().into_owned();
+        let Some(dia) = nome.strip_suffix(".jsonl") else {
+            continue;
+        };
+        if crate::domain::parse_date(dia).is_ok() && dia < primeiro {
+            std::fs::remove_file(e.path())?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Moves at most `max` entries older than [`DIAS_EM_MEMORIA`] from memory to their daily
+/// files (written and fsynced before they leave memory), and deletes the daily files past
+/// `--auditoria-dias`; returns how many entries moved.
+pub async fn arquivar(app: &App, max: usize) -> Result<usize, AppError> {
+    let agora = Timestamp::now().as_second();
+    let limite = agora.saturating_sub(DIAS_EM_MEMORIA * 86_400);
+    let velhas: Vec<Arc<EntradaAuditoria>> = app
+        .store
+        .read()
+        .auditoria
+        .iter()
+        .take_while(|e| instante(e).is_some_and(|t| t.as_second() < limite))
+        .take(max)
+        .cloned()
+        .collect();
+    let dir = pasta(app);
     let dias = i64::try_from(app.config.auditoria_dias).unwrap_or(i64::MAX / 86_400);
-    let limite = Timestamp::now().as_second().saturating_sub(dias * 86_400);
+    let primeiro = Timestamp::from_second(agora.saturating_sub(dias * 86_400))
+        .map(|t| app.clock.stamp_at(t)[..10].to_owned())
+        .unwrap_or_default();
+    let lote = velhas.clone();
+    let dir2 = dir.clone();
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut por_dia: std::collections::BTreeMap<String, Vec<Arc<EntradaAuditoria>>> =
+            Default::default();
+        for e in lote {
+            let dia = e.em.get(..10).unwrap_or("0000-00-00").to_owned();
+            por_dia.entry(dia).or_default().push(e);
+        }
+        for (dia, es) in &por_dia {
+            arquivar_dia(&dir2, dia, es)?;
+        }
+        reter_arquivos(&dir2, &primeiro).map(|_| ())
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
+    .map_err(|e| AppError::Internal(format!("audit daily files: {e}")))?;
+    if velhas.is_empty() {
+        return Ok(0);
+    }
     app.write(|db| {
-        let ops: Vec<Op> = db
-            .auditoria
+        let ops: Vec<Op> = velhas
             .iter()
-            .take_while(|e| instante(e).is_some_and(|t| t.as_second() < limite))
-            .take(max)
+            .filter(|e| db.auditoria.get(&e.id).is_some())
             .map(|e| Op::DelAuditoria(e.id.clone()))
             .collect();
         let n = ops.len();

@@ -1511,3 +1511,79 @@ async fn a_hold_belongs_to_its_holder_and_a_patient_books_only_for_themselves() 
     let lista = com(&app, &p.recepcao, Method::GET, "/sistema/tasks", None).await;
     assert!(lista.array().len() >= 2, "staff see every task");
 }
+
+#[tokio::test]
+async fn housekeeping_moves_old_audit_entries_to_daily_files_and_deletes_files_past_retention() {
+    use agendamento::models::{Acao, EntradaAuditoria};
+    use agendamento::services::auditoria;
+    let app = TestApp::new().await;
+    let clock = &app.state.clock;
+    let dias_atras = |d: i64| {
+        let t = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * d);
+        clock.stamp_at(t)
+    };
+    let entrada = |id: &str, em: String| {
+        Op::PutAuditoria(std::sync::Arc::new(EntradaAuditoria {
+            id: id.into(),
+            em,
+            usuario_id: None,
+            papel: None,
+            acao: Acao::Ler,
+            recurso: "pacientes".into(),
+            recurso_id: Some("p1".into()),
+            request_id: "teste".into(),
+            ip: None,
+        }))
+    };
+    let (velha, antiga, recente) = (dias_atras(100), dias_atras(2000), dias_atras(1));
+    app.state
+        .write(|_| {
+            Ok((
+                vec![
+                    entrada("00000000-0000-7000-8000-000000000001", antiga.clone()),
+                    entrada("00000000-0000-7000-8000-000000000002", velha.clone()),
+                    entrada("ffffffff-ffff-7fff-bfff-fffffffffff0", recente.clone()),
+                ],
+                (),
+            ))
+        })
+        .await
+        .expect("seed");
+    let dir = auditoria::pasta(&app.state);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let dia_antigo = &dias_atras(1900)[..10];
+    std::fs::write(dir.join(format!("{dia_antigo}.jsonl")), "{}\n").expect("old file");
+    for _ in 0..2 {
+        auditoria::arquivar(&app.state, 5_000)
+            .await
+            .expect("archive");
+    }
+    let db = app.state.store.read();
+    let ids: Vec<&str> = db.auditoria.iter().map(|e| e.id.as_str()).collect();
+    assert!(
+        ids.contains(&"ffffffff-ffff-7fff-bfff-fffffffffff0"),
+        "the last 90 days stay in memory"
+    );
+    assert!(
+        !ids.iter().any(|i| i.starts_with("00000000")),
+        "older ones left memory: {ids:?}"
+    );
+    drop(db);
+    let arquivo = dir.join(format!("{}.jsonl", &velha[..10]));
+    let texto = std::fs::read_to_string(&arquivo).expect("daily file");
+    assert_eq!(
+        texto.lines().count(),
+        1,
+        "moved once, even when housekeeping repeats: {texto}"
+    );
+    let e: EntradaAuditoria = serde_json::from_str(texto.trim()).expect("an entry per line");
+    assert_eq!(e.id, "00000000-0000-7000-8000-000000000002");
+    assert!(
+        !dir.join(format!("{}.jsonl", &antiga[..10])).exists(),
+        "past --auditoria-dias"
+    );
+    assert!(
+        !dir.join(format!("{dia_antigo}.jsonl")).exists(),
+        "old file deleted"
+    );
+}
