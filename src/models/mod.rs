@@ -388,7 +388,8 @@ pub struct Tarefa {
     /// What it was asked to do.
     #[schema(value_type = Object)]
     pub parametros: serde_json::Value,
-    /// The user who asked for it, when a `paciente` did (SPEC-2 §10: they see their own).
+    /// The user who asked for a booking (SPEC-2 §10: a patient sees their own tasks, and the
+    /// appointment's audit entry names them); absent in single-user mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usuario_id: Option<String>,
 }

@@ -1587,3 +1587,74 @@ async fn housekeeping_moves_old_audit_entries_to_daily_files_and_deletes_files_p
         "old file deleted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_booking_made_by_the_worker_is_audited_under_the_user_who_asked_for_it() {
+    let app = app().await;
+    let p = papeis(&app).await;
+    let eu = com(&app, &p.paciente, Method::GET, "/auth/eu", None).await;
+    let (uid, pac) = (
+        str_field(&eu.body, "id"),
+        str_field(&eu.body, "paciente_id"),
+    );
+    let adm = p.admin.as_str();
+    let med = com(
+        &app,
+        adm,
+        Method::POST,
+        "/medicos",
+        Some(&medico_body("Dr. Tarefa", 91, "Clínica Geral")),
+    )
+    .await;
+    let med = str_field(&med.body, "id");
+    for dia in [
+        "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
+    ] {
+        com(
+            &app,
+            adm,
+            Method::POST,
+            &format!("/horarios/medico/{med}"),
+            Some(&json!({"dia_semana": dia, "hora_inicio": "08:00", "hora_fim": "12:00"})),
+        )
+        .await
+        .expect_status(201);
+    }
+    let dia = jiff::Zoned::now().date().tomorrow().expect("tomorrow");
+    let r = com(
+        &app,
+        &p.paciente,
+        Method::POST,
+        "/consultas/agendar",
+        Some(&json!({"medico_id": med, "paciente_id": pac,
+            "inicio": format!("{dia}T09:00:00"), "fim": format!("{dia}T09:30:00")})),
+    )
+    .await;
+    r.expect_status(202);
+    let task = str_field(&r.body, "task_id");
+    app.run_tasks().await;
+    let t = com(
+        &app,
+        adm,
+        Method::GET,
+        &format!("/sistema/tasks/{task}"),
+        None,
+    )
+    .await;
+    assert_eq!(t.body["status"], "concluida", "{}", t.text);
+    let consulta = str_field(&t.body["resultado"]["consulta"], "id");
+    let e = trilha(
+        &app,
+        adm,
+        &format!("?recurso=consultas&recurso_id={consulta}"),
+    )
+    .await;
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0]["acao"], "criar");
+    assert_eq!(e[0]["usuario_id"], uid.as_str());
+    assert_eq!(e[0]["papel"], "paciente");
+    assert_eq!(
+        e[0]["request_id"],
+        format!("interno:tarefa:{task}").as_str()
+    );
+}

@@ -119,8 +119,9 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                     observacoes: nova.observacoes.clone(),
                 };
                 let mut t = tarefas::nova(TipoTarefa::AgendarConsulta, &params, criado.clone())?;
-                // Whose task it is, so a patient sees their own (SPEC-2 §10).
-                if let Some(c) = ctx.chamador.as_ref().filter(|c| c.papel == Papel::Paciente) {
+                // Whose task it is: a patient sees their own, and the appointment's audit
+                // entry names the user (SPEC-2 §10).
+                if let Some(c) = ctx.chamador.as_ref() {
                     Arc::make_mut(&mut t).usuario_id = c.usuario_id.clone();
                 }
                 ops.push(Op::PutTarefa(t.clone()));
@@ -267,6 +268,28 @@ pub fn decidir(
                 updated_at: agora.to_owned(),
             });
             ops.insert(0, Op::PutConsulta(c.clone()));
+            // The appointment's own audit entry, in the same write (SPEC-2 §10): the user
+            // who asked for the booking, and the task as its request.
+            let ctx = Contexto {
+                request_id: format!("interno:tarefa:{}", t.id),
+                idempotencia: None,
+                status: 200,
+                chamador: t.usuario_id.as_ref().map(|u| crate::services::Chamador {
+                    usuario_id: Some(u.clone()),
+                    papel: db.usuarios.get(u).map_or(Papel::Paciente, |x| x.papel),
+                    medico_id: None,
+                    paciente_id: None,
+                    sessao: None,
+                }),
+                ip: None,
+            };
+            ops.push(Op::PutAuditoria(crate::services::trilha::registro(
+                agora.to_owned(),
+                &ctx,
+                crate::models::Acao::Criar,
+                "consultas",
+                Some(c.id.clone()),
+            )));
             Desfecho::Criada(c, cobertos)
         }
     };
