@@ -141,7 +141,7 @@ start_server() {
     SERVER_N=$((SERVER_N + 1))
     local out=$TMP/server-$SERVER_N.out err=$TMP/server-$SERVER_N.err line="" t0 t1
     t0=$(now_ns)
-    AGENDAMENTO_BACKUP_INTERVAL_SECS=0 "$BIN" --addr 127.0.0.1:0 --data-dir "$DATA" \
+    AGENDAMENTO_AUTH="${AGENDAMENTO_AUTH:-off}" AGENDAMENTO_BACKUP_INTERVAL_SECS=0 "$BIN" --addr 127.0.0.1:0 --data-dir "$DATA" \
         --backup-dir "$TMP/backups" --reports-dir "$TMP/reports" --logs-dir "$TMP/logs" \
         --no-demo-data ${SERVER_EXTRA:-} >"$out" 2>"$err" &
     SERVER_PID=$!

@@ -1,12 +1,14 @@
 // The live page GET /painel (SPEC-2 §15, issue 15) in a real browser (headless Chromium):
-// it loads without console errors; a booking made through the API shows on the open page
+// with sign-in on it asks for e-mail and password first (a wrong one is refused), shows the
+// log tail to an administrator and not to the front desk; it loads without console errors; a booking made through the API shows on the open page
 // within one second without reload; it survives a server restart (same port, same data
 // folder: the page reconnects and catches up with what changed meanwhile); no horizontal
 // scrollbar at 375 px.
 //
 // This file starts its own server (it has to stop and restart it on the same port), from
 // AGENDAMENTO_BIN (run.sh sets it), with every folder in a fresh temp folder and
-// `--timezone UTC`, so "today" here is the clinic's today. Screenshots go to
+// `--timezone UTC`, so "today" here is the clinic's today, and `--auth on` with a first
+// administrator from the environment. Screenshots go to
 // browser/screenshots/ (git-ignored); with PAINEL_DOCS=1 the 1280×800 one after the booking
 // is also copied to docs/painel.png (the README's picture).
 import { test, before, after } from 'node:test';
@@ -30,6 +32,10 @@ let dir;
 let port;
 let base;
 let server;
+let token;
+
+const ADMIN = { email: 'admin@painel.example', senha: 'senha do painel 2026' };
+const RECEPCAO = { email: 'recepcao@painel.example', senha: 'senha da recepção 2026' };
 
 /** A free port on 127.0.0.1 (bound and released; the server then binds it explicitly). */
 function freePort() {
@@ -49,8 +55,11 @@ function startServer() {
     '--addr', `127.0.0.1:${port}`,
     '--data-dir', join(dir, 'banco'), '--backup-dir', join(dir, 'backups'),
     '--reports-dir', join(dir, 'reports'), '--logs-dir', join(dir, 'logs'),
-    '--backup-interval-secs', '0', '--timezone', 'UTC',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--backup-interval-secs', '0', '--timezone', 'UTC', '--auth', 'on',
+  ], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, AGENDAMENTO_ADMIN_EMAIL: ADMIN.email, AGENDAMENTO_ADMIN_SENHA: ADMIN.senha },
+  });
   let err = '';
   child.stderr.on('data', (b) => { err += b; });
   return new Promise((ok, fail) => {
@@ -73,9 +82,16 @@ function stopServer(child) {
 }
 
 async function api(method, path, body) {
+  if (!token) {
+    const r = await fetch(`${base}/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN),
+    });
+    assert.equal(r.status, 200, 'the administrator signs in');
+    token = (await r.json()).token;
+  }
   const r = await fetch(`${base}${path}`, {
     method,
-    headers: body ? { 'content-type': 'application/json' } : {},
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await r.text();
@@ -157,7 +173,19 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Opens /painel, recording console errors and failed requests; waits for the first grid. */
+/** Fills and sends the sign-in form. */
+async function entrarComo(page, quem) {
+  await page.waitForSelector('#entrada:not([hidden])', { timeout: 10_000 });
+  await page.fill('#email', quem.email);
+  await page.fill('#senha', quem.senha);
+  await page.click('#form-entrada button[type="submit"]');
+}
+
+/**
+ * Opens /painel, recording console errors and failed requests; signs in as the administrator
+ * when the page asks (the browser keeps the session cookie for the pages after it); waits for
+ * the first grid.
+ */
 async function abrir(viewport) {
   const page = await browser.newPage();
   if (viewport) await page.setViewportSize(viewport);
@@ -165,10 +193,36 @@ async function abrir(viewport) {
   page.on('console', (m) => m.type() === 'error' && erros.push(m.text()));
   page.on('pageerror', (e) => erros.push(String(e)));
   await page.goto(`${base}/painel`, { waitUntil: 'load' });
+  await page.waitForSelector('#entrada:not([hidden]), #quem:not([hidden])', { timeout: 10_000 });
+  if (await page.isVisible('#entrada')) await entrarComo(page, ADMIN);
   await page.waitForSelector('.medico .slot', { timeout: 10_000 });
   await page.waitForSelector('#conexao[data-estado="ao-vivo"]', { timeout: 10_000 });
   return { page, erros };
 }
+
+test('without a session the page asks to sign in, refuses a wrong password, then shows the agenda and the logs to an administrator', async () => {
+  const page = await browser.newPage();
+  const erros = [];
+  page.on('pageerror', (e) => erros.push(String(e)));
+  try {
+    await page.goto(`${base}/painel`, { waitUntil: 'load' });
+    await page.waitForSelector('#entrada:not([hidden])', { timeout: 10_000 });
+    assert.equal(await page.isVisible('#conteudo'), false, 'nothing of the clinic before signing in');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'email', 'the e-mail field has the focus');
+    await page.screenshot({ path: join(SHOTS, 'painel-entrar.png') });
+    await entrarComo(page, { email: ADMIN.email, senha: 'senha errada' });
+    await page.waitForSelector('#erro-entrada:not([hidden])', { timeout: 5000 });
+    assert.match(await page.innerText('#erro-entrada'), /E-mail ou senha incorretos/);
+    await entrarComo(page, ADMIN);
+    await page.waitForSelector('#quem:not([hidden])', { timeout: 5000 });
+    assert.match(await page.innerText('#nome-usuario'), /administração/);
+    assert.equal(await page.isVisible('#logs'), true, 'an administrator sees the log tail');
+    await page.waitForSelector('#conexao[data-estado="ao-vivo"]', { timeout: 10_000 });
+    assert.deepEqual(erros, []);
+  } finally {
+    await page.close();
+  }
+});
 
 const celula = (medicoId, slot) => `li.slot[data-medico="${medicoId}"][data-slot="${slot}"]`;
 
@@ -289,7 +343,7 @@ test('the keyboard reaches the date picker and its buttons in order', async () =
       // A date input's day, month and year fields are one element each Tab stops at.
       if (ordem.at(-1) !== id) ordem.push(id);
     }
-    assert.deepEqual(ordem.slice(0, 5), ['pular', 'dia', 'anterior', 'hoje', 'seguinte']);
+    assert.deepEqual(ordem.slice(0, 6), ['pular', 'sair', 'dia', 'anterior', 'hoje', 'seguinte']);
     // "Próximo dia" through the keyboard changes the shown day.
     const antes = await page.inputValue('#dia');
     await page.focus('#seguinte');
@@ -322,6 +376,28 @@ test('with 50 doctors the first load is DOM-ready in under one second (every row
     assert.ok(dom < 1000, `DOM ready after ${dom} ms`);
     // The issue's target is DOM ready < 1 s; drawing the rows waits for the fetches too.
     assert.ok(tudo < 2000, `50 rows drawn after ${tudo} ms`);
+  } finally {
+    await page.close();
+  }
+});
+
+test('the front desk signs in and sees the agenda without the log tail; "Sair" ends the session', async () => {
+  await api('POST', '/usuarios', { nome: 'Recepção do Painel', ...RECEPCAO, papel: 'recepcao' });
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${base}/painel`, { waitUntil: 'load' });
+    await page.waitForSelector('#quem:not([hidden])', { timeout: 10_000 });
+    await page.click('#sair'); // the administrator of the earlier tests
+    await entrarComo(page, RECEPCAO);
+    await page.waitForSelector('#quem:not([hidden])', { timeout: 5000 });
+    assert.match(await page.innerText('#nome-usuario'), /Recepção do Painel \(recepção\)/);
+    await page.waitForSelector('.medico .slot', { timeout: 10_000 });
+    assert.equal(await page.isVisible('#logs'), false, 'no log tail for the front desk');
+    await page.click('#sair');
+    await page.waitForSelector('#entrada:not([hidden])', { timeout: 10_000 });
+    // The cookie's session is dead: the API says so too.
+    const eu = await page.evaluate(async () => (await fetch('/auth/eu')).status);
+    assert.equal(eu, 401);
   } finally {
     await page.close();
   }

@@ -21,7 +21,8 @@ trap cleanup_temp_server EXIT
 start_temp_server() {
   cargo build --quiet --bin agendamento
   local bin="${CARGO_TARGET_DIR:-target}/debug/agendamento"
-  "$bin" --addr 127.0.0.1:0 --data-dir "$TMP/banco" --backup-dir "$TMP/backups" \
+  # The part-1 contract: single-user mode (AGENDAMENTO_AUTH=on to check sign-in).
+  AGENDAMENTO_AUTH="${AGENDAMENTO_AUTH:-off}" "$bin" --addr 127.0.0.1:0 --data-dir "$TMP/banco" --backup-dir "$TMP/backups" \
     --reports-dir "$TMP/reports" --logs-dir "$TMP/logs" --backup-interval-secs 0 "$@" \
     >"$TMP/stdout" 2>"$TMP/stderr" &
   SERVER_PID=$!

@@ -57,8 +57,13 @@ pub fn build_router(state: AppState) -> Router {
     crate::router::router(state.clone())
         .fallback(middleware::fallback)
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            state.clone(),
             middleware::idempotency,
+        ))
+        // Outside the idempotency layer: a stored answer is replayed only to a signed-in caller.
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::controllers::auth::autenticar,
         ))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(axum::middleware::from_fn(middleware::method_not_allowed))
@@ -68,6 +73,41 @@ pub fn build_router(state: AppState) -> Router {
         ))
         .layer(cors(&config))
         .layer(axum::middleware::from_fn(middleware::request_id_and_panics))
+}
+
+/// Why the server must not start: `--auth off` on a non-loopback address without
+/// `--inseguro-sem-auth` (SPEC-2 §10).
+pub fn recusa_sem_auth(config: &Config) -> Option<String> {
+    let aberto = !config.addr.ip().is_loopback();
+    (config.auth == crate::config::ModoAuth::Off && aberto && !config.inseguro_sem_auth).then(|| {
+        format!(
+            "recusado: --auth off (modo de usuário único, sem login) em {}, um endereço fora desta máquina, \
+             deixaria qualquer pessoa da rede ler e alterar dados de pacientes. Use --auth on, \
+             escute em 127.0.0.1, ou confirme com --inseguro-sem-auth.",
+            config.addr
+        )
+    })
+}
+
+/// `agendamento usuarios criar-admin`: opens the data folder (refused while a server holds
+/// its lock), creates the administrator and closes the store.
+pub async fn criar_admin(
+    config: Config,
+    email: String,
+    nome: String,
+    senha: String,
+) -> anyhow::Result<()> {
+    let logs = Arc::new(LogHub::new(jiff::tz::TimeZone::UTC));
+    let state = tokio::task::spawn_blocking(move || open_state(config, logs)).await??;
+    let u = crate::services::usuarios::criar_admin(&state, &email, &nome, senha)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.problema().detail))?;
+    println!("administrador criado: {}", u.id);
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.close())
+        .await?
+        .context("não foi possível gravar os dados")?;
+    Ok(())
 }
 
 /// Releases lapsed holds (SPEC §3) a few times a second until shutdown.
@@ -114,6 +154,23 @@ async fn housekeeping_forever(state: AppState) {
                 }
                 if removed > 0 {
                     tracing::info!(target: "agendamento::tasks", removed, "old tasks and idempotency answers forgotten");
+                }
+                // Audit entries older than the days kept in memory go to their daily files
+                // (and files past `--auditoria-dias` are deleted), in batches.
+                loop {
+                    match crate::services::auditoria::arquivar(&state, 5_000).await {
+                        Ok(5_000) => tokio::task::yield_now().await,
+                        Ok(n) => {
+                            if n > 0 {
+                                tracing::info!(target: "agendamento::auditoria", moved = n, "audit entries moved to their daily files");
+                            }
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(target: "agendamento::auditoria", error = %e, "audit retention failed; will retry");
+                            break;
+                        }
+                    }
                 }
             }
             _ = stop.changed() => return,
@@ -196,9 +253,19 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("não foi possível escutar em {addr}"))?;
     let local = listener.local_addr()?;
+    let sem_usuarios = state.store.read().usuarios.is_empty();
     if demo {
         crate::demo::load_if_empty(&state).await?;
     }
+    if crate::services::usuarios::primeiro_admin(&state).await? {
+        tracing::info!(target: "agendamento", "first administrator created from AGENDAMENTO_ADMIN_EMAIL");
+    }
+    let demo_usuarios = if demo && sem_usuarios && state.config.auth == crate::config::ModoAuth::On
+    {
+        crate::services::usuarios::criar_demo(&state).await?
+    } else {
+        None
+    };
     crate::services::tarefas::recover(&state);
     if state.config.worker_paused {
         tracing::warn!(target: "agendamento", "worker paused by configuration: tasks wait on disk");
@@ -233,6 +300,13 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
         .unwrap_or_else(|_| state.config.data_dir.clone());
     println!("data folder: {}", data_dir.display());
     println!("Swagger UI: http://{local}/docs");
+    if let Some((usuarios, senha)) = demo_usuarios {
+        // Printed once, on the first start only (SPEC-2 §10); never logged.
+        println!("demo users (password for all: {senha}):");
+        for (papel, email) in usuarios {
+            println!("  {:<9} {email}", papel.nome());
+        }
+    }
     let stopping = state.clone();
     server::run(listener, service, limits, async move {
         shutdown_signal().await;
@@ -280,6 +354,8 @@ mod tests {
                 fingerprint: "g".into(),
             }),
             status: 201,
+            chamador: None,
+            ip: None,
         };
         let out = app
             .commit(&ctx, |_| Ok((vec![Op::DelReserva("nenhuma".into())], 7)))

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand, ValueEnum};
 // Boolean variables accept 1/0, true/false, yes/no, on/off (and y/n, t/f), any case.
 use clap::builder::BoolishValueParser;
 
@@ -15,7 +15,12 @@ pub struct Config {
     #[arg(long, env = "AGENDAMENTO_ADDR", default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
     /// Data folder (journal and snapshots).
-    #[arg(long, env = "AGENDAMENTO_DATA_DIR", default_value = "./banco")]
+    #[arg(
+        long,
+        env = "AGENDAMENTO_DATA_DIR",
+        default_value = "./banco",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// Backup folder.
     #[arg(long, env = "AGENDAMENTO_BACKUP_DIR", default_value = "./backups")]
@@ -118,12 +123,91 @@ pub struct Config {
     /// Do not record metrics (no recorder is installed; `GET /metrics` answers 404).
     #[arg(long, env = "AGENDAMENTO_NO_METRICS", value_parser = BoolishValueParser::new())]
     pub no_metrics: bool,
+    /// Sign-in (SPEC-2 §10): `on` asks every request but the public ones for a bearer token;
+    /// `off` is single-user mode (every request acts as an administrator), refused beyond
+    /// loopback unless `--inseguro-sem-auth`.
+    #[arg(long, env = "AGENDAMENTO_AUTH", value_enum, default_value_t = ModoAuth::On)]
+    pub auth: ModoAuth,
+    /// With `--auth off`, listen on a non-loopback address anyway.
+    #[arg(long, env = "AGENDAMENTO_INSEGURO_SEM_AUTH", value_parser = BoolishValueParser::new())]
+    pub inseguro_sem_auth: bool,
+    /// Hours a session token stays valid.
+    #[arg(long, env = "AGENDAMENTO_SESSAO_HORAS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=8760))]
+    pub sessao_horas: u64,
+    /// Days the audit trail is kept (SPEC-2 §10); older entries are deleted by housekeeping.
+    #[arg(long, env = "AGENDAMENTO_AUDITORIA_DIAS", default_value_t = 1825, value_parser = clap::value_parser!(u64).range(90..=36500))]
+    pub auditoria_dias: u64,
+    /// E-mail of the first administrator, created at start when no user exists (with
+    /// `AGENDAMENTO_ADMIN_SENHA`).
+    #[arg(long, env = "AGENDAMENTO_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// Password of the first administrator (environment only: a flag would show in `ps`).
+    #[arg(skip = std::env::var("AGENDAMENTO_ADMIN_SENHA").ok().map(Segredo))]
+    pub admin_senha: Option<Segredo>,
+    /// A maintenance command instead of serving.
+    #[command(subcommand)]
+    pub comando: Option<Comando>,
+}
+
+/// A secret setting: its `Debug` never shows the value (the configuration may be printed).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Segredo(pub String);
+
+impl std::fmt::Debug for Segredo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Segredo(***)")
+    }
+}
+
+/// Whether requests must sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModoAuth {
+    /// Every route but the public ones needs a bearer token.
+    On,
+    /// Single-user mode: every request acts as an administrator.
+    Off,
+}
+
+/// Maintenance commands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Comando {
+    /// Manage users on the data folder (while no server holds it).
+    Usuarios {
+        /// What to do.
+        #[command(subcommand)]
+        acao: AcaoUsuarios,
+    },
+}
+
+/// `agendamento usuarios …`
+#[derive(Debug, Clone, Subcommand)]
+pub enum AcaoUsuarios {
+    /// Creates an administrator; the password is read from standard input (one line) or
+    /// from `AGENDAMENTO_ADMIN_SENHA`.
+    CriarAdmin {
+        /// The administrator's e-mail.
+        #[arg(long)]
+        email: String,
+        /// The administrator's name.
+        #[arg(long)]
+        nome: String,
+    },
 }
 
 impl Config {
-    /// The settings tests use: no demo data, port 0, everything under `root`.
+    /// The settings tests use: no demo data, port 0, single-user mode (`--auth off`, the
+    /// part-1 contract), everything under `root`.
     pub fn for_tests(root: &std::path::Path) -> Self {
-        let mut c = Self::parse_from(["agendamento", "--addr", "127.0.0.1:0", "--no-demo-data"]);
+        let mut c = Self::parse_from([
+            "agendamento",
+            "--addr",
+            "127.0.0.1:0",
+            "--no-demo-data",
+            "--auth",
+            "off",
+        ]);
+        c.admin_email = None;
+        c.admin_senha = None;
         c.data_dir = root.join("banco");
         c.backup_dir = root.join("backups");
         c.reports_dir = root.join("reports");

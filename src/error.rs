@@ -74,6 +74,18 @@ pub enum AppError {
         /// Portuguese sentence.
         detail: String,
     },
+    /// 401: no valid session (`nao_autenticado`) or a failed login (`credenciais_invalidas`);
+    /// answered with `WWW-Authenticate: Bearer`.
+    #[error("unauthorized: {code}")]
+    Unauthorized {
+        /// Stable code.
+        code: &'static str,
+        /// Portuguese sentence.
+        detail: String,
+    },
+    /// 403 `sem_permissao`: signed in, but the role may not do this (SPEC-2 §10).
+    #[error("forbidden")]
+    Forbidden,
     /// 404: an unknown id in the path, or an unknown route.
     #[error("not found")]
     NotFound(String),
@@ -123,6 +135,15 @@ impl AppError {
         Self::NotFound(format!("{what} não encontrad{fim}."))
     }
 
+    /// The 401 of a request without a valid session.
+    pub fn nao_autenticado() -> Self {
+        Self::Unauthorized {
+            code: "nao_autenticado",
+            detail: "Autenticação necessária: envie um token válido em Authorization: Bearer."
+                .into(),
+        }
+    }
+
     /// A 409.
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
         Self::Conflict {
@@ -139,6 +160,8 @@ impl AppError {
             Self::PayloadTooLarge => 413,
             Self::Validation(_) | Self::Unprocessable { .. } => 422,
             Self::NotFound(_) => 404,
+            Self::Unauthorized { .. } => 401,
+            Self::Forbidden => 403,
             Self::MethodNotAllowed => 405,
             Self::Conflict { .. } => 409,
             Self::Storage(_) => 503,
@@ -166,6 +189,8 @@ impl AppError {
             }
             Self::Unprocessable { code, detail } => (code, detail.clone(), None),
             Self::NotFound(detail) => ("not_found", detail.clone(), None),
+            Self::Unauthorized { code, detail } => (code, detail.clone(), None),
+            Self::Forbidden => ("sem_permissao", "Seu perfil não tem permissão para esta operação.".into(), None),
             Self::MethodNotAllowed => ("method_not_allowed", "Método não permitido para este recurso.".into(), None),
             Self::Conflict { code, detail } => (code, detail.clone(), None),
             Self::Storage(_) => (
@@ -192,6 +217,8 @@ impl AppError {
 pub fn titulo(status: u16) -> &'static str {
     match status {
         400 => "Requisição inválida",
+        401 => "Não autenticado",
+        403 => "Sem permissão",
         404 => "Não encontrado",
         405 => "Método não permitido",
         409 => "Conflito",

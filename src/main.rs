@@ -34,6 +34,16 @@ fn main() -> std::process::ExitCode {
         return saude(args.next());
     }
     let config = agendamento::Config::parse();
+    if let Some(agendamento::config::Comando::Usuarios {
+        acao: agendamento::config::AcaoUsuarios::CriarAdmin { email, nome },
+    }) = config.comando.clone()
+    {
+        return criar_admin(config, email, nome);
+    }
+    if let Some(motivo) = agendamento::recusa_sem_auth(&config) {
+        eprintln!("erro: {motivo}");
+        return std::process::ExitCode::from(2);
+    }
     // Log lines are stamped in the clinic's zone; a bad zone name is reported by `serve`.
     let tz = jiff::tz::TimeZone::get(&config.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
     let hub = Arc::new(LogHub::new(tz));
@@ -76,6 +86,36 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(agendamento::serve(config, hub.clone()));
     hub.close();
     match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("erro: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `agendamento usuarios criar-admin`: the password from `AGENDAMENTO_ADMIN_SENHA` or one
+/// line of standard input.
+fn criar_admin(config: agendamento::Config, email: String, nome: String) -> std::process::ExitCode {
+    let senha = match config.admin_senha.clone() {
+        Some(s) => s.0,
+        None => {
+            let mut linha = String::new();
+            if let Err(e) = std::io::stdin().read_line(&mut linha) {
+                eprintln!("erro: não foi possível ler a senha da entrada padrão: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+            linha.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("erro: não foi possível iniciar o runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(agendamento::criar_admin(config, email, nome, senha)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("erro: {e:#}");

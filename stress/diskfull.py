@@ -116,7 +116,7 @@ class Server:
                 "--backup-dir", os.path.join(self.others, "backups"),
                 "--reports-dir", os.path.join(self.others, "reports"),
                 "--logs-dir", os.path.join(self.others, "logs"),
-                "--no-demo-data", "--backup-interval-secs", "0"]
+                "--no-demo-data", "--auth", "off", "--backup-interval-secs", "0"]
 
     def start(self, expect_fail=False):
         self.n += 1

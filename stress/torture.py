@@ -153,7 +153,7 @@ class Server:
             self.binary, "--addr", f"{HOST}:0",
             "--data-dir", self.dirs["banco"], "--backup-dir", self.dirs["backups"],
             "--reports-dir", self.dirs["reports"], "--logs-dir", self.dirs["logs"],
-            "--no-demo-data", "--backup-interval-secs", "0",
+            "--no-demo-data", "--auth", "off", "--backup-interval-secs", "0",
             "--hold-ttl-secs", str(HOLD_TTL), "--compact-every", str(self.compact_every),
         ]
         env = dict(os.environ)

@@ -7,6 +7,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::{Autenticado, Autorizado, StaffOuPaciente};
 use super::extract::{ApiQuery, Json, JsonBody, Requisicao};
 use crate::domain::{parse_date, parse_datetime};
 use crate::error::{AppError, Erros};
@@ -114,6 +115,7 @@ impl SlotBody {
         (status = 422, description = "Parâmetros inválidos, ou agenda acima de --max-slots horários (agenda_too_large)",
         body = crate::error::Problema, content_type = "application/problem+json")))]
 pub async fn list_slots(
+    _: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiQuery(q): ApiQuery<SlotsQuery>,
 ) -> Result<Response, AppError> {
@@ -148,6 +150,7 @@ pub async fn list_slots(
 #[utoipa::path(post, path = "/agenda/reservar", tag = "agenda", request_body = SlotBody,
     responses((status = 200, body = Reservado)))]
 pub async fn create_reserva(
+    _: Autorizado<StaffOuPaciente>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<SlotBody>,
@@ -163,6 +166,7 @@ pub async fn create_reserva(
 #[utoipa::path(post, path = "/agenda/liberar", tag = "agenda", request_body = SlotBody,
     responses((status = 200, body = Liberado)))]
 pub async fn delete_reserva(
+    _: Autorizado<StaffOuPaciente>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<SlotBody>,

@@ -9,14 +9,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
+use super::auth::{Admin, Autorizado, Staff};
 use super::extract::{ApiPath, Json, Requisicao, body_bytes, filtro, is_json, parse_json};
 use super::problema::problem_response;
 use crate::domain::{parse_date, parse_datetime};
 use crate::error::{AppError, Erros};
-use crate::models::{Enfileirado, Enviado, Restaurado};
-use crate::services::AppState;
+use crate::models::{Acao, Enfileirado, Enviado, Restaurado};
 use crate::services::backups::{self, listar, nome_valido};
 use crate::services::relatorios::{self, ParamsRelatorio};
+use crate::services::{AppState, auditoria};
 
 /// Answer of the listing routes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,6 +78,7 @@ pub async fn download(
 #[utoipa::path(post, path = "/backup/executar", tag = "backup",
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_backup(
+    _: Autorizado<Admin>,
     State(app): State<AppState>,
     req: Requisicao,
 ) -> Result<(StatusCode, Json<Enfileirado>), AppError> {
@@ -89,15 +91,19 @@ pub async fn create_backup(
 #[utoipa::path(post, path = "/sistema/tasks/backup", tag = "backup",
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_backup_task(
+    quem: Autorizado<Admin>,
     state: State<AppState>,
     req: Requisicao,
 ) -> Result<(StatusCode, Json<Enfileirado>), AppError> {
-    create_backup(state, req).await
+    create_backup(quem, state, req).await
 }
 
 /// Lists the backups, newest first.
 #[utoipa::path(get, path = "/backup", tag = "backup", responses((status = 200, body = Arquivos)))]
-pub async fn list_backups(State(app): State<AppState>) -> Result<Json<Arquivos>, AppError> {
+pub async fn list_backups(
+    _: Autorizado<Admin>,
+    State(app): State<AppState>,
+) -> Result<Json<Arquivos>, AppError> {
     listing(app.config.backup_dir.clone(), "backup", "zip").await
 }
 
@@ -105,17 +111,23 @@ pub async fn list_backups(State(app): State<AppState>) -> Result<Json<Arquivos>,
 #[utoipa::path(get, path = "/backup/download/{nome}", tag = "backup", params(("nome" = String, Path)),
     responses((status = 200, description = "O arquivo ZIP", content_type = "application/zip", body = Vec<u8>)))]
 pub async fn find_backup(
+    _: Autorizado<Admin>,
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(nome): ApiPath<String>,
 ) -> Result<Response, AppError> {
-    download(
+    let res = download(
         &app.config.backup_dir,
         &nome,
         "backup",
         "zip",
         "application/zip",
     )
-    .await
+    .await?;
+    // Every patient's data leaves the server: `exportar` in the audit trail (SPEC-2 §10).
+    let r = req.responde(StatusCode::OK);
+    auditoria::registrar(&app, r.ctx(), Acao::Exportar, "backups", Some(nome)).await?;
+    Ok(res)
 }
 
 /// Restores a backup: validates it (422 and nothing changes when it is bad), takes a safety
@@ -123,6 +135,7 @@ pub async fn find_backup(
 #[utoipa::path(post, path = "/backup/restaurar/{nome}", tag = "backup", params(("nome" = String, Path)),
     responses((status = 200, body = Restaurado)))]
 pub async fn restore_backup(
+    _: Autorizado<Admin>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(nome): ApiPath<String>,
@@ -166,6 +179,7 @@ pub struct ArquivoZip(pub Vec<u8>);
         description = "O arquivo ZIP de um backup (até --backup-upload-max-bytes)"),
     responses((status = 201, body = Enviado)))]
 pub async fn create_backup_upload(
+    _: Autorizado<Admin>,
     State(app): State<AppState>,
     ctx: Requisicao,
     req: Request,
@@ -192,6 +206,15 @@ pub async fn create_backup_upload(
     }
     let r = ctx.responde(StatusCode::CREATED);
     let out = backups::enviar(&app.0, r.ctx(), req.into_body().into_data_stream()).await?;
+    // The archive is a file, not a record: its entry is its own write.
+    auditoria::registrar(
+        &app,
+        r.ctx(),
+        Acao::Criar,
+        "backups",
+        Some(out.arquivo.clone()),
+    )
+    .await?;
     Ok(r.json(out).into_response())
 }
 
@@ -236,6 +259,7 @@ impl RelatorioBody {
     request_body(content = RelatorioBody, description = "Filtros (opcionais; sem corpo = sem filtros)"),
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_relatorio(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     CorpoOpcional(body): CorpoOpcional<RelatorioBody>,
@@ -251,16 +275,20 @@ pub async fn create_relatorio(
     request_body(content = RelatorioBody, description = "Filtros (opcionais; sem corpo = sem filtros)"),
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_relatorio_task(
+    quem: Autorizado<Staff>,
     state: State<AppState>,
     req: Requisicao,
     body: CorpoOpcional<RelatorioBody>,
 ) -> Result<(StatusCode, Json<Enfileirado>), AppError> {
-    create_relatorio(state, req, body).await
+    create_relatorio(quem, state, req, body).await
 }
 
 /// Lists the reports, newest first.
 #[utoipa::path(get, path = "/relatorios", tag = "relatorios", responses((status = 200, body = Arquivos)))]
-pub async fn list_relatorios(State(app): State<AppState>) -> Result<Json<Arquivos>, AppError> {
+pub async fn list_relatorios(
+    _: Autorizado<Staff>,
+    State(app): State<AppState>,
+) -> Result<Json<Arquivos>, AppError> {
     listing(app.config.reports_dir.clone(), "relatorio", "pdf").await
 }
 
@@ -268,6 +296,7 @@ pub async fn list_relatorios(State(app): State<AppState>) -> Result<Json<Arquivo
 #[utoipa::path(get, path = "/relatorios/download/{nome}", tag = "relatorios", params(("nome" = String, Path)),
     responses((status = 200, description = "O PDF", content_type = "application/pdf", body = Vec<u8>)))]
 pub async fn find_relatorio(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     ApiPath(nome): ApiPath<String>,
 ) -> Result<Response, AppError> {

@@ -7,12 +7,13 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::{Autorizado, Proprios, Staff, StaffOuMedico, StaffOuPaciente};
 use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, filtro};
 use crate::domain::{Intervalo, MAX_OBS, parse_date, parse_momento, texto_opcional};
 use crate::error::{AppError, Erros};
-use crate::models::{Consulta, StatusConsulta};
+use crate::models::{Acao, Consulta, StatusConsulta};
 use crate::services::consultas::{AlteraConsulta, Filtro, NovaConsulta};
-use crate::services::{self, AppState};
+use crate::services::{self, AppState, Escopo};
 
 /// Body of `POST /consultas`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -159,29 +160,48 @@ impl FiltroConsultas {
     responses((status = 200, description = "Consultas por início", body = [Consulta],
         headers(("x-total-count" = u64, description = "Total após o filtro")))))]
 pub async fn list_consultas(
+    quem: Autorizado<Proprios>,
     State(app): State<AppState>,
+    req: Requisicao,
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(f): ApiQuery<FiltroConsultas>,
 ) -> Result<Lista<Consulta>, AppError> {
     let filtro = f.validate()?;
     let janela = pagina.janela()?;
-    Ok(services::consultas::page(&app, &filtro, janela).into())
+    // A patient's appointments (a filter by patient, or a patient's own): `ler` (LGPD).
+    let paciente = match quem.escopo() {
+        Escopo::Paciente(p) => Some(p),
+        _ => filtro.paciente_id.clone(),
+    };
+    let out = services::consultas::page_visivel(&app, filtro, &quem.escopo(), janela);
+    if let Some(p) = paciente {
+        let r = req.responde(StatusCode::OK);
+        services::auditoria::registrar(&app, r.ctx(), Acao::Ler, "pacientes", Some(p)).await?;
+    }
+    Ok(out.into())
 }
 
 /// Finds one appointment.
 #[utoipa::path(get, path = "/consultas/{id}", tag = "consultas", params(("id" = String, Path)),
     responses((status = 200, body = Consulta)))]
 pub async fn find_consulta(
+    quem: Autorizado<Proprios>,
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Consulta>>, AppError> {
-    services::consultas::find(&app, &id).map(Json)
+    let c = services::consultas::find_visivel(&app, &id, &quem.escopo())?;
+    // One of a patient's appointments: `ler` (LGPD).
+    let r = req.responde(StatusCode::OK);
+    services::auditoria::registrar(&app, r.ctx(), Acao::Ler, "consultas", Some(id)).await?;
+    Ok(Json(c))
 }
 
 /// Records an appointment synchronously (may be off the slot grid or in the past).
 #[utoipa::path(post, path = "/consultas", tag = "consultas", request_body = ConsultaCreate,
     responses((status = 201, body = Consulta)))]
 pub async fn create_consulta(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<ConsultaCreate>,
@@ -196,12 +216,25 @@ pub async fn create_consulta(
 #[utoipa::path(put, path = "/consultas/{id}", tag = "consultas", params(("id" = String, Path)),
     request_body = ConsultaUpdate, responses((status = 200, body = Consulta)))]
 pub async fn update_consulta(
+    quem: Autorizado<StaffOuMedico>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<ConsultaUpdate>,
 ) -> Result<(StatusCode, Json<Arc<Consulta>>), AppError> {
     let alt = body.validate(app.clock.tz())?;
+    // SPEC-2 §10: a doctor sets `status` (concluida, faltou) and `observacoes` of their own
+    // appointments (404 for another's); the time stays with the front desk.
+    let escopo = quem.escopo();
+    if escopo != Escopo::Tudo {
+        services::consultas::find_visivel(&app, &id, &escopo)?;
+        let status_ok = alt
+            .status
+            .is_none_or(|s| matches!(s, StatusConsulta::Concluida | StatusConsulta::Faltou));
+        if alt.inicio.is_some() || alt.fim.is_some() || !status_ok {
+            return Err(AppError::Forbidden);
+        }
+    }
     let r = req.responde(StatusCode::OK);
     services::consultas::update(&app, r.ctx(), &id, alt)
         .await
@@ -212,6 +245,7 @@ pub async fn update_consulta(
 #[utoipa::path(delete, path = "/consultas/{id}", tag = "consultas", params(("id" = String, Path)),
     responses((status = 204, description = "Excluída")))]
 pub async fn delete_consulta(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
@@ -227,6 +261,7 @@ pub async fn delete_consulta(
 #[utoipa::path(post, path = "/consultas/agendar", tag = "consultas", request_body = ConsultaCreate,
     responses((status = 202, body = crate::models::Agendado)))]
 pub async fn create_agendamento(
+    _: Autorizado<StaffOuPaciente>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<ConsultaCreate>,

@@ -4,6 +4,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::auth::{Autorizado, StaffOuMedico};
 use super::extract::{ApiQuery, Json, filtro};
 use crate::domain::parse_date;
 use crate::error::{AppError, Erros};
@@ -87,13 +88,17 @@ impl FiltroEstatisticasQuery {
 /// `faltou / (concluida + faltou)`; cancellation rate = `cancelada / total`.
 /// `antecedencia_mediana_horas` is the median of the hours from each appointment's creation
 /// to its start, over those created before their start.
+///
+/// Staff see every doctor; a `medico` only their own figures (another doctor's id is 404).
 #[utoipa::path(get, path = "/relatorios/estatisticas", tag = "relatorios",
     params(FiltroEstatisticasQuery),
     responses((status = 200, body = Estatisticas)))]
 pub async fn find_estatisticas(
     State(app): State<AppState>,
+    auth: Autorizado<StaffOuMedico>,
     ApiQuery(q): ApiQuery<FiltroEstatisticasQuery>,
 ) -> Result<Json<Estatisticas>, AppError> {
-    let filtro = q.validate(app.clock.today())?;
+    let mut filtro = q.validate(app.clock.today())?;
+    services::estatisticas::restringir(&mut filtro, &auth.escopo())?;
     services::estatisticas::calcular(&app, &filtro).map(Json)
 }

@@ -16,7 +16,7 @@ use utoipa::IntoParams;
 use super::middleware::REQUEST_ID;
 use crate::error::{AppError, CampoErro};
 use crate::services::idempotency::IdemCtx;
-use crate::services::{Contexto, Janela, Recorte};
+use crate::services::{Chamador, Contexto, Janela, Recorte};
 
 /// A JSON answer (axum's `Json`, wrapped so handlers never name the raw one).
 #[derive(Debug, Clone, Copy, Default)]
@@ -48,6 +48,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Requisicao {
             request_id,
             idempotencia: parts.extensions.get::<IdemCtx>().cloned(),
             status: StatusCode::OK.as_u16(),
+            // Left by the authentication middleware (`controllers::auth`); absent on the
+            // public routes.
+            chamador: parts.extensions.get::<Chamador>().cloned(),
+            ip: parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|axum::extract::ConnectInfo(a)| a.ip().to_string()),
         }))
     }
 }

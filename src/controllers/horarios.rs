@@ -7,13 +7,14 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::auth::{Autenticado, Autorizado, StaffOuMedico};
 use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Requisicao};
 use crate::domain::{DiaSemana, Hora};
 use crate::error::{AppError, Erros};
 use crate::models::Horario;
 use crate::models::HorarioAlterado;
 use crate::services::horarios::{AlteraHorario, Faixa};
-use crate::services::{self, AppState};
+use crate::services::{self, AppState, Escopo};
 
 /// Body of `POST /horarios/medico/{medico_id}`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -91,6 +92,7 @@ impl HorarioUpdate {
     responses((status = 200, description = "Horários", body = [Horario],
         headers(("x-total-count" = u64, description = "Total")))))]
 pub async fn list_horarios(
+    _: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiQuery(pagina): ApiQuery<Pagina>,
 ) -> Result<Lista<Horario>, AppError> {
@@ -103,6 +105,7 @@ pub async fn list_horarios(
     responses((status = 200, description = "Horários do médico", body = [Horario],
         headers(("x-total-count" = u64, description = "Total")))))]
 pub async fn list_horarios_medico(
+    _: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiPath(medico_id): ApiPath<String>,
     ApiQuery(pagina): ApiQuery<Pagina>,
@@ -115,6 +118,7 @@ pub async fn list_horarios_medico(
 #[utoipa::path(get, path = "/horarios/{id}", tag = "horarios", params(("id" = String, Path)),
     responses((status = 200, body = Horario)))]
 pub async fn find_horario(
+    _: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Horario>>, AppError> {
@@ -125,11 +129,13 @@ pub async fn find_horario(
 #[utoipa::path(post, path = "/horarios/medico/{medico_id}", tag = "horarios", params(("medico_id" = String, Path)),
     request_body = HorarioCreate, responses((status = 201, body = Horario)))]
 pub async fn create_horario(
+    quem: Autorizado<StaffOuMedico>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(medico_id): ApiPath<String>,
     JsonBody(body): JsonBody<HorarioCreate>,
 ) -> Result<(StatusCode, Json<Arc<Horario>>), AppError> {
+    proprio_medico(&quem, &medico_id)?;
     let faixa = body.validate()?;
     let r = req.responde(StatusCode::CREATED);
     let h = services::horarios::create(&app, r.ctx(), &medico_id, faixa).await?;
@@ -140,11 +146,13 @@ pub async fn create_horario(
 #[utoipa::path(put, path = "/horarios/{id}", tag = "horarios", params(("id" = String, Path)),
     request_body = HorarioUpdate, responses((status = 200, body = HorarioAlterado)))]
 pub async fn update_horario(
+    quem: Autorizado<StaffOuMedico>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<HorarioUpdate>,
 ) -> Result<(StatusCode, Json<HorarioAlterado>), AppError> {
+    proprio_horario(&app, &quem, &id)?;
     let alt = body.validate()?;
     let r = req.responde(StatusCode::OK);
     services::horarios::update(&app, r.ctx(), &id, alt)
@@ -156,11 +164,35 @@ pub async fn update_horario(
 #[utoipa::path(delete, path = "/horarios/{id}", tag = "horarios", params(("id" = String, Path)),
     responses((status = 204, description = "Excluído")))]
 pub async fn delete_horario(
+    quem: Autorizado<StaffOuMedico>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
+    proprio_horario(&app, &quem, &id)?;
     let r = req.responde(StatusCode::NO_CONTENT);
     services::horarios::delete(&app, r.ctx(), &id).await?;
     Ok(r.vazia())
+}
+
+/// SPEC-2 §10: a doctor changes only their own horários (403 for another doctor's).
+fn proprio_medico(quem: &Autorizado<StaffOuMedico>, medico_id: &str) -> Result<(), AppError> {
+    match quem.escopo() {
+        Escopo::Tudo => Ok(()),
+        Escopo::Medico(m) if m == medico_id => Ok(()),
+        _ => Err(AppError::Forbidden),
+    }
+}
+
+/// [`proprio_medico`] for the doctor of horário `id` (404 when it does not exist).
+fn proprio_horario(
+    app: &AppState,
+    quem: &Autorizado<StaffOuMedico>,
+    id: &str,
+) -> Result<(), AppError> {
+    if quem.escopo() == Escopo::Tudo {
+        return Ok(());
+    }
+    let h = services::horarios::find(app, id)?;
+    proprio_medico(quem, &h.medico_id)
 }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::{Autenticado, Autorizado, Staff};
 use super::extract::{
     ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, opcional,
     patch_obrigatorio, patch_opcional,
@@ -119,6 +120,7 @@ impl MedicoUpdate {
     responses((status = 200, description = "Médicos por nome", body = [Medico],
         headers(("x-total-count" = u64, description = "Total após o filtro")))))]
 pub async fn list_medicos(
+    _: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(f): ApiQuery<FiltroMedicos>,
@@ -131,6 +133,7 @@ pub async fn list_medicos(
 #[utoipa::path(get, path = "/medicos/{id}", tag = "medicos", params(("id" = String, Path)),
     responses((status = 200, body = Medico)))]
 pub async fn find_medico(
+    _: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Medico>>, AppError> {
@@ -141,6 +144,7 @@ pub async fn find_medico(
 #[utoipa::path(post, path = "/medicos", tag = "medicos", request_body = MedicoCreate,
     responses((status = 201, body = Medico)))]
 pub async fn create_medico(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<MedicoCreate>,
@@ -155,6 +159,7 @@ pub async fn create_medico(
 #[utoipa::path(put, path = "/medicos/{id}", tag = "medicos", params(("id" = String, Path)),
     request_body = MedicoUpdate, responses((status = 200, body = Medico)))]
 pub async fn update_medico(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
@@ -171,6 +176,7 @@ pub async fn update_medico(
 #[utoipa::path(delete, path = "/medicos/{id}", tag = "medicos", params(("id" = String, Path)),
     responses((status = 204, description = "Excluído")))]
 pub async fn delete_medico(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,

@@ -105,6 +105,15 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         return AppError::campo("Idempotency-Key", "deve ter no máximo 255 caracteres")
             .into_response();
     }
+    // Answers are per user (SPEC-2 §10): the stored key carries the caller's user id, so
+    // one user's key never replays another's answer. The system (single-user mode) keeps
+    // the bare key, as in part 1.
+    let key = idempotency::escopada(
+        req.extensions()
+            .get::<crate::services::Chamador>()
+            .and_then(|c| c.usuario_id.as_deref()),
+        &key,
+    );
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, app.config.body_limit_bytes).await {
         Ok(b) => b,

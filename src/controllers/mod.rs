@@ -3,6 +3,8 @@
 
 pub mod agenda;
 pub mod arquivos;
+pub mod auditoria;
+pub mod auth;
 pub mod consultas;
 pub mod estatisticas;
 pub mod extract;
@@ -16,3 +18,4 @@ pub mod problema;
 pub mod sistema;
 pub mod streams;
 pub mod tarefas;
+pub mod usuarios;

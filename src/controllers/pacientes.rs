@@ -7,15 +7,16 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::{Autorizado, Proprios, Staff, StaffOuPaciente};
 use super::extract::{
     ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, opcional,
     patch_obrigatorio, patch_opcional,
 };
 use crate::domain::{Cpf, Email, Nome, Telefone, convenio, parse_date};
 use crate::error::{AppError, Erros};
-use crate::models::Paciente;
+use crate::models::{Acao, Paciente};
 use crate::services::pacientes::{AlteraPaciente, NovoPaciente};
-use crate::services::{self, AppState};
+use crate::services::{self, AppState, Escopo};
 
 /// Body of `POST /pacientes`. Unknown fields are refused (422 naming them).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -152,28 +153,36 @@ impl PacienteUpdate {
     responses((status = 200, description = "Pacientes por nome", body = [Paciente],
         headers(("x-total-count" = u64, description = "Total após o filtro")))))]
 pub async fn list_pacientes(
+    quem: Autorizado<Proprios>,
     State(app): State<AppState>,
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(busca): ApiQuery<BuscaPacientes>,
 ) -> Result<Lista<Paciente>, AppError> {
     let janela = pagina.janela()?;
-    Ok(services::pacientes::page(&app, busca.q.as_deref(), janela).into())
+    Ok(services::pacientes::page_visivel(&app, busca.q.as_deref(), &quem.escopo(), janela).into())
 }
 
 /// Finds one patient.
 #[utoipa::path(get, path = "/pacientes/{id}", tag = "pacientes", params(("id" = String, Path)),
     responses((status = 200, body = Paciente)))]
 pub async fn find_paciente(
+    quem: Autorizado<Proprios>,
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Paciente>>, AppError> {
-    services::pacientes::find(&app, &id).map(Json)
+    let p = services::pacientes::find_visivel(&app, &id, &quem.escopo())?;
+    // Who saw a patient's personal data (LGPD): `ler` in the audit trail.
+    let r = req.responde(StatusCode::OK);
+    services::auditoria::registrar(&app, r.ctx(), Acao::Ler, "pacientes", Some(id)).await?;
+    Ok(Json(p))
 }
 
 /// Registers a patient.
 #[utoipa::path(post, path = "/pacientes", tag = "pacientes", request_body = PacienteCreate,
     responses((status = 201, body = Paciente)))]
 pub async fn create_paciente(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<PacienteCreate>,
@@ -188,12 +197,26 @@ pub async fn create_paciente(
 #[utoipa::path(put, path = "/pacientes/{id}", tag = "pacientes", params(("id" = String, Path)),
     request_body = PacienteUpdate, responses((status = 200, body = Paciente)))]
 pub async fn update_paciente(
+    quem: Autorizado<StaffOuPaciente>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
     JsonBody(body): JsonBody<PacienteUpdate>,
 ) -> Result<(StatusCode, Json<Arc<Paciente>>), AppError> {
     let alt = body.validate(app.clock.today())?;
+    // SPEC-2 §10: a patient changes only their own contact data (e-mail, phone).
+    if let Escopo::Paciente(own) = quem.escopo() {
+        if own != id {
+            return Err(AppError::not_found("Paciente"));
+        }
+        if alt.nome.is_some()
+            || alt.cpf.is_some()
+            || alt.data_nascimento.is_some()
+            || alt.convenio.is_some()
+        {
+            return Err(AppError::Forbidden);
+        }
+    }
     let r = req.responde(StatusCode::OK);
     services::pacientes::update(&app, r.ctx(), &id, alt)
         .await
@@ -204,6 +227,7 @@ pub async fn update_paciente(
 #[utoipa::path(delete, path = "/pacientes/{id}", tag = "pacientes", params(("id" = String, Path)),
     responses((status = 204, description = "Excluído")))]
 pub async fn delete_paciente(
+    _: Autorizado<Staff>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,

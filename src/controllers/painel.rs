@@ -5,8 +5,9 @@
 //! (`/agenda/slots`, `/medicos`, `/sistema/tasks`, `/sistema/logs`) and follows
 //! `/sistema/agenda/stream` and `/sistema/logs/stream`. The only server-side value in it is
 //! today's date in the clinic's time zone, so the date picker starts on the clinic's day
-//! whatever the browser's zone. Single-user mode: when SPEC-2 §10 adds identity, the page's
-//! login step goes in `painel.js` (`entrar`) before the first fetch.
+//! whatever the browser's zone. The shell is public and holds no record: with sign-in on,
+//! `painel.js` (`entrar`) shows its own sign-in form, whose `POST /auth/login` sets the
+//! session cookie every later `GET` and `EventSource` of the page carries.
 
 use std::sync::LazyLock;
 

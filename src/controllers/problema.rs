@@ -31,6 +31,10 @@ impl IntoResponse for AppError {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
+        if let AppError::Unauthorized { .. } = &self {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         res
     }
 }

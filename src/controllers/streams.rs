@@ -14,11 +14,12 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::{Admin, Autenticado, Autorizado};
 use super::extract::ApiQuery;
 use super::extract::Json;
 use crate::error::AppError;
 use crate::infra::events::Published;
-use crate::services::AppState;
+use crate::services::{self, AppState, Chamador, Escopo};
 
 /// A comment is sent this often so proxies keep idle streams open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -58,6 +59,68 @@ fn event(p: &Published) -> Event {
     Event::default().id(p.id.to_string()).data(&*p.data)
 }
 
+/// Events that say only a slot's or an agenda's state (any role may see them, without
+/// another patient's `consulta`).
+const ESTADO_DE_HORARIO: [&str; 5] = [
+    "horario_reservado",
+    "horario_liberado",
+    "horario_disponivel",
+    "horario_ocupado",
+    "horario_atualizado",
+];
+
+/// What of event `p` the caller may see (SPEC-2 §10), `None` for nothing: staff see every
+/// event; a `medico` their own agenda's events in full and other agendas' slot states; a
+/// `paciente` slot states without another patient's `consulta`, and of the rest only what
+/// is theirs (their appointments, their tasks).
+fn filtrar(app: &AppState, quem: &Chamador, p: &Published) -> Option<Published> {
+    let escopo = quem.escopo();
+    if escopo == Escopo::Tudo {
+        return Some(p.clone());
+    }
+    let mut v: serde_json::Value = serde_json::from_str(&p.data).ok()?;
+    let tipo = v.get("tipo")?.as_str()?.to_owned();
+    let dados = v.get_mut("dados")?;
+    let campo =
+        |d: &serde_json::Value, c: &str| d.get(c).and_then(|x| x.as_str()).map(str::to_owned);
+    let da_consulta = |d: &serde_json::Value, c: &str| {
+        d.get("consulta")
+            .and_then(|x| x.get(c))
+            .and_then(|x| x.as_str())
+            .map(str::to_owned)
+    };
+    let meu = match &escopo {
+        Escopo::Medico(m) => {
+            campo(dados, "medico_id").as_deref() == Some(m.as_str())
+                || da_consulta(dados, "medico_id").as_deref() == Some(m.as_str())
+        }
+        Escopo::Paciente(pid) => da_consulta(dados, "paciente_id").as_deref() == Some(pid.as_str()),
+        Escopo::Tudo | Escopo::Nada => false,
+    };
+    if tipo == "tarefa_atualizada" {
+        let id = campo(dados, "task_id")?;
+        return services::tarefas::find_visivel(app, &id, quem)
+            .is_ok()
+            .then(|| p.clone());
+    }
+    if meu {
+        return Some(p.clone());
+    }
+    if !ESTADO_DE_HORARIO.contains(&tipo.as_str()) {
+        return None;
+    }
+    let Some(obj) = dados.as_object_mut() else {
+        return Some(p.clone());
+    };
+    if obj.remove("consulta").is_none() {
+        return Some(p.clone());
+    }
+    Some(Published {
+        id: p.id,
+        data: serde_json::to_string(&v).ok()?.into(),
+    })
+}
+
 /// Live agenda events: unnamed SSE events whose `data` is `{"tipo", "dados"}`, each with an
 /// `id:`. Send `Last-Event-ID` to receive the missed events first. A subscriber that falls
 /// too far behind is disconnected and should reconnect with `Last-Event-ID`.
@@ -65,6 +128,7 @@ fn event(p: &Published) -> Event {
         ("Last-Event-ID" = Option<String>, Header, description = "Id do último evento recebido")),
     responses((status = 200, description = "Fluxo SSE de eventos", content_type = "text/event-stream", body = String)))]
 pub async fn stream_agenda(
+    autorizado: Autorizado<Autenticado>,
     State(app): State<AppState>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<StreamQuery>,
@@ -74,23 +138,33 @@ pub async fn stream_agenda(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .or(q.last_event_id);
+    let quem = autorizado.0;
     let (missed, rx) = app.events.subscribe(last);
     let sub = Sub {
         missed: missed.into_iter(),
         rx,
         stop: app.shutdown.subscribe(),
     };
-    let stream = futures_util::stream::unfold(sub, |mut s| async move {
-        if let Some(p) = s.missed.next() {
-            return Some((Ok(event(&p)), s));
+    let stream = futures_util::stream::unfold(sub, move |mut s| {
+        let (app, quem) = (app.clone(), quem.clone());
+        async move {
+            loop {
+                let next = match s.missed.next() {
+                    Some(p) => Some(p),
+                    None => tokio::select! {
+                        r = s.rx.recv() => r.ok(),
+                        _ = s.stop.wait_for(|stop| *stop) => None,
+                    },
+                };
+                // `None` also when it fell behind the bounded buffer (Lagged): the
+                // subscriber is dropped and reconnects with Last-Event-ID.
+                let p = next?;
+                // Each role sees only what it may (SPEC-2 §10).
+                if let Some(visto) = filtrar(&app, &quem, &p) {
+                    return Some((Ok(event(&visto)), s));
+                }
+            }
         }
-        let next = tokio::select! {
-            r = s.rx.recv() => r.ok(),
-            _ = s.stop.wait_for(|stop| *stop) => None,
-        };
-        // `None` also when it fell behind the bounded buffer (Lagged): the subscriber is
-        // dropped and reconnects with Last-Event-ID.
-        next.map(|p| (Ok(event(&p)), s))
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
@@ -99,6 +173,7 @@ pub async fn stream_agenda(
 #[utoipa::path(get, path = "/sistema/logs", tag = "sistema", params(LogsQuery),
     responses((status = 200, body = Logs)))]
 pub async fn list_logs(
+    _: Autorizado<Admin>,
     State(app): State<AppState>,
     ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<Json<Logs>, AppError> {
@@ -116,6 +191,7 @@ pub async fn list_logs(
 #[utoipa::path(get, path = "/sistema/logs/stream", tag = "sistema",
     responses((status = 200, description = "Fluxo SSE de linhas de log", content_type = "text/event-stream", body = String)))]
 pub async fn stream_logs(
+    _: Autorizado<Admin>,
     State(app): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = app.logs.subscribe();

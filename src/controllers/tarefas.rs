@@ -6,6 +6,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::auth::{Autenticado, Autorizado};
 use super::extract::{ApiPath, ApiQuery, Json, Lista, Pagina};
 use crate::error::AppError;
 use crate::models::{StatusTarefa, Tarefa, TipoTarefa};
@@ -26,20 +27,22 @@ pub struct FiltroTarefas {
     responses((status = 200, description = "Tarefas, mais recentes primeiro", body = [Tarefa],
         headers(("x-total-count" = u64, description = "Total após o filtro")))))]
 pub async fn list_tarefas(
+    quem: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(f): ApiQuery<FiltroTarefas>,
 ) -> Result<Lista<Tarefa>, AppError> {
     let janela = pagina.janela()?;
-    Ok(services::tarefas::page(&app, f.status, f.tipo, janela).into())
+    Ok(services::tarefas::page(&app, &quem.0, f.status, f.tipo, janela).into())
 }
 
 /// Finds one task.
 #[utoipa::path(get, path = "/sistema/tasks/{task_id}", tag = "tarefas", params(("task_id" = String, Path)),
     responses((status = 200, body = Tarefa)))]
 pub async fn find_tarefa(
+    quem: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Tarefa>>, AppError> {
-    services::tarefas::find(&app, &id).map(Json)
+    services::tarefas::find_visivel(&app, &id, &quem.0).map(Json)
 }

@@ -288,8 +288,8 @@ where
             r = listener.accept() => r,
             () = stop.as_mut() => break,
         };
-        let tcp = match accepted {
-            Ok((tcp, _)) => tcp,
+        let (tcp, peer) = match accepted {
+            Ok((tcp, peer)) => (tcp, peer),
             Err(e) => {
                 // Out of descriptors (or a connection reset before accept): wait a little
                 // instead of spinning; the cap normally keeps this from happening.
@@ -314,7 +314,11 @@ where
             let (conn, registry, service) = (conn.clone(), registry.clone(), service.clone());
             hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let busy = Busy::new(conn.clone(), registry.clone());
-                let call = service.clone().oneshot(req.map(Body::new));
+                let mut req = req.map(Body::new);
+                // The client's address, for the per-address login limit (SPEC-2 §10).
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                let call = service.clone().oneshot(req);
                 async move {
                     let res = call.await?;
                     // The connection stays busy until the body is sent: streams are not idle.

@@ -1,8 +1,10 @@
 //! The stored records of SPEC §2, as they are serialized to clients and to disk.
 //! Kept free of axum; every value here has already passed the domain checks.
 
+mod auditoria;
 mod estatisticas;
 mod respostas;
+mod usuario;
 
 use jiff::civil::{Date, DateTime};
 use serde::{Deserialize, Serialize};
@@ -10,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::domain::{DiaSemana, Hora};
 
+pub use auditoria::{Acao, EntradaAuditoria};
 pub use estatisticas::{
     EstatisticaConvenio, EstatisticaDiaSemana, EstatisticaEspecialidade, EstatisticaHora,
     EstatisticaMedico, Estatisticas, Periodo, PorStatus,
@@ -17,6 +20,7 @@ pub use estatisticas::{
 pub use respostas::{
     Agendado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado, Restaurado,
 };
+pub use usuario::{Papel, Sessao, Usuario, UsuarioPublico};
 
 /// Serde for clinic-local datetimes as `YYYY-MM-DDTHH:MM:SS`.
 pub mod local_dt {
@@ -296,6 +300,9 @@ pub struct Reserva {
     pub slot: DateTime,
     /// When it lapses.
     pub expira_em: jiff::Timestamp,
+    /// The user who holds it (SPEC-2 §10); absent for the system (single-user mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usuario_id: Option<String>,
 }
 
 impl Reserva {
@@ -397,4 +404,8 @@ pub struct Tarefa {
     /// What it was asked to do.
     #[schema(value_type = Object)]
     pub parametros: serde_json::Value,
+    /// The user who asked for a booking (SPEC-2 §10: a patient sees their own tasks, and the
+    /// appointment's audit entry names them); absent in single-user mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usuario_id: Option<String>,
 }

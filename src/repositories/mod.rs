@@ -16,7 +16,9 @@ pub use table::{Record, Table};
 
 use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
-use crate::models::{Consulta, Horario, Medico, Paciente, Reserva, Tarefa};
+use crate::models::{
+    Consulta, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao, Tarefa, Usuario,
+};
 
 impl Record for Paciente {
     type Order = String;
@@ -68,6 +70,43 @@ impl Record for Reserva {
 
 impl Record for Tarefa {
     /// UUID v7 ids sort by creation time.
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        self.id.clone()
+    }
+}
+
+impl Record for Usuario {
+    /// By e-mail, folded, so the listing is stable and alphabetical.
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        self.email.to_lowercase()
+    }
+    /// E-mails are unique compared case-insensitively (SPEC-2 §10).
+    fn unique(&self) -> Option<String> {
+        Some(self.email.to_lowercase())
+    }
+}
+
+impl Record for Sessao {
+    /// By expiry, so expired sessions are a prefix.
+    type Order = i64;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> i64 {
+        self.expira_em
+    }
+}
+
+impl Record for EntradaAuditoria {
+    /// UUID v7 ids sort by time: the oldest entries are a prefix.
     type Order = String;
     fn id(&self) -> &str {
         &self.id
@@ -134,6 +173,18 @@ pub enum Op {
     PutTarefa(Arc<Tarefa>),
     /// Remove a task (only to undo a refused write).
     DelTarefa(String),
+    /// Insert or replace a user.
+    PutUsuario(Arc<Usuario>),
+    /// Remove a user (only to undo a refused write; users are deactivated, not deleted).
+    DelUsuario(String),
+    /// Open a session.
+    PutSessao(Arc<Sessao>),
+    /// End a session by token hash.
+    DelSessao(String),
+    /// Append an audit entry (SPEC-2 §10).
+    PutAuditoria(Arc<EntradaAuditoria>),
+    /// Forget an audit entry past `--auditoria-dias` (retention only; never through the API).
+    DelAuditoria(String),
 }
 
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
@@ -165,6 +216,9 @@ impl StoreState for Db {
             Op::PutIdem(_) | Op::DelIdem(_) => Collection::Idempotencia,
             Op::PutReserva(_) | Op::DelReserva(_) => Collection::Reservas,
             Op::PutTarefa(_) | Op::DelTarefa(_) => Collection::Tarefas,
+            Op::PutUsuario(_) | Op::DelUsuario(_) => Collection::Usuarios,
+            Op::PutSessao(_) | Op::DelSessao(_) => Collection::Sessoes,
+            Op::PutAuditoria(_) | Op::DelAuditoria(_) => Collection::Auditoria,
         }
     }
 
@@ -191,6 +245,12 @@ impl StoreState for Db {
             Op::DelReserva(id) => self.reservas.remove(&id).map(Op::PutReserva),
             Op::PutTarefa(r) => put(&mut self.tarefas, r, Op::PutTarefa, Op::DelTarefa),
             Op::DelTarefa(id) => self.tarefas.remove(&id).map(Op::PutTarefa),
+            Op::PutUsuario(r) => put(&mut self.usuarios, r, Op::PutUsuario, Op::DelUsuario),
+            Op::DelUsuario(id) => self.usuarios.remove(&id).map(Op::PutUsuario),
+            Op::PutSessao(r) => put(&mut self.sessoes, r, Op::PutSessao, Op::DelSessao),
+            Op::DelSessao(id) => self.sessoes.remove(&id).map(Op::PutSessao),
+            Op::PutAuditoria(r) => put(&mut self.auditoria, r, Op::PutAuditoria, Op::DelAuditoria),
+            Op::DelAuditoria(id) => self.auditoria.remove(&id).map(Op::PutAuditoria),
         }
     }
 
@@ -247,7 +307,17 @@ impl StoreState for Db {
             Op::DelConsulta(id) => del(Collection::Consultas, id),
             Op::PutReserva(r) => put(&self.reservas, Collection::Reservas, &r.id),
             Op::DelReserva(id) => del(Collection::Reservas, id),
-            Op::PutIdem(_) | Op::DelIdem(_) | Op::PutTarefa(_) | Op::DelTarefa(_) => None,
+            Op::PutUsuario(r) => put(&self.usuarios, Collection::Usuarios, &r.id),
+            Op::DelUsuario(id) => del(Collection::Usuarios, id),
+            // A session's id is a token hash: it stays out of the log.
+            Op::PutIdem(_)
+            | Op::DelIdem(_)
+            | Op::PutTarefa(_)
+            | Op::DelTarefa(_)
+            | Op::PutSessao(_)
+            | Op::DelSessao(_)
+            | Op::PutAuditoria(_)
+            | Op::DelAuditoria(_) => None,
         }
     }
 

@@ -16,7 +16,9 @@ use serde::de::DeserializeOwned;
 
 use super::{Consultas, IdemEntry, Record, Table};
 use crate::infra::store::{CollectionId, Collections, parse_snapshot};
-use crate::models::{Consulta, Horario, Medico, Paciente, Reserva, Tarefa};
+use crate::models::{
+    Consulta, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao, Tarefa, Usuario,
+};
 
 /// A collection's in-memory storage, as the registry sees it.
 pub trait Rows {
@@ -178,6 +180,13 @@ collections! {
     Reservas => reservas: Table<Reserva> = "reservas", backup: false;
     /// Background tasks, oldest first.
     Tarefas => tarefas: Table<Tarefa> = "tarefas", backup: false;
+    /// Users, by e-mail (SPEC-2 §10). Not in backups: a restore keeps them, and their
+    /// password hashes never reach a backup.
+    Usuarios => usuarios: Table<Usuario> = "usuarios", backup: false;
+    /// Sessions, by expiry; the id is the token's SHA-256. Not in backups.
+    Sessoes => sessoes: Table<Sessao> = "sessoes", backup: false;
+    /// The audit trail, oldest first (SPEC-2 §10). Not in backups: a restore keeps it.
+    Auditoria => auditoria: Table<EntradaAuditoria> = "auditoria", backup: false;
 }
 
 // A set of collections is one bit each in a `u64`.
@@ -212,7 +221,10 @@ mod tests {
                 "consultas",
                 "idempotencia",
                 "reservas",
-                "tarefas"
+                "tarefas",
+                "usuarios",
+                "sessoes",
+                "auditoria"
             ]
         );
         let backup: Vec<_> = Collection::in_backups().iter().map(|c| c.name()).collect();

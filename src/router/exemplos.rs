@@ -6,13 +6,26 @@ use super::*;
 /// The errors an operation can answer, as the very values its handler returns: each one's
 /// problem body is published as an example, so the document shows real codes, statuses and
 /// sentences (`has_query`: it takes query parameters; `has_body`: a JSON body).
-fn errors_of(op_id: &str, method: &str, has_query: bool, has_body: bool) -> Vec<AppError> {
+fn errors_of(
+    op_id: &str,
+    method: &str,
+    has_query: bool,
+    has_body: bool,
+    protegida: bool,
+) -> Vec<AppError> {
     use crate::error::CampoErro;
     use crate::infra::store::StoreError;
     let campo = |c: &str, m: &str| AppError::campo(c, m);
     let conflict = |code: &'static str, detail: &str| AppError::conflict(code, detail);
     let id = "0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b";
     let mut errors = vec![AppError::Internal("exemplo".into())];
+    if protegida {
+        // SPEC-2 §10: no valid session → 401; the /auth routes are open to every role.
+        errors.push(AppError::nao_autenticado());
+        if !op_id.ends_with("_eu") && !matches!(op_id, "create_logout" | "update_senha") {
+            errors.push(AppError::Forbidden);
+        }
+    }
     if has_query {
         errors.push(match op_id {
             "list_slots" => campo("days", "deve estar entre 1 e 90"),
@@ -131,6 +144,9 @@ fn errors_of(op_id: &str, method: &str, has_query: bool, has_body: bool) -> Vec<
         "find_horario" | "update_horario" | "delete_horario" => errors.push(horario()),
         "find_consulta" | "update_consulta" | "delete_consulta" => errors.push(consulta()),
         "find_tarefa" => errors.push(AppError::not_found("Tarefa")),
+        "find_usuario" | "update_usuario" | "delete_usuario" | "find_eu" | "update_senha" => {
+            errors.push(AppError::not_found("Usuário"))
+        }
         "find_backup" | "restore_backup" | "find_relatorio" => errors.push(arquivo()),
         _ => {}
     }
@@ -139,6 +155,35 @@ fn errors_of(op_id: &str, method: &str, has_query: bool, has_body: bool) -> Vec<
             errors.extend([campo("cpf", "CPF inválido"), dup_cpf()])
         }
         "delete_paciente" => errors.push(em_uso("paciente")),
+        "create_usuario" => errors.extend([
+            campo("senha", "deve ter pelo menos 8 caracteres"),
+            conflict("duplicate_email", "Já existe um usuário com este e-mail."),
+        ]),
+        "update_usuario" => errors.extend([
+            campo("senha", "deve ter pelo menos 8 caracteres"),
+            conflict("duplicate_email", "Já existe um usuário com este e-mail."),
+            conflict(
+                "last_admin",
+                "Este é o único administrador ativo; crie ou reative outro antes de desativá-lo ou mudar seu papel.",
+            ),
+        ]),
+        "create_login" => errors.extend([
+            AppError::Unauthorized {
+                code: "credenciais_invalidas",
+                detail: "E-mail ou senha incorretos.".into(),
+            },
+            AppError::Busy {
+                status: 429,
+                code: "muitas_tentativas",
+                detail: "Tentativas de login demais; aguarde e tente novamente.".into(),
+                retry_after_secs: 60,
+            },
+        ]),
+        "update_senha" => errors.push(campo("senha_atual", "senha atual incorreta")),
+        "delete_usuario" => errors.push(conflict(
+            "last_admin",
+            "Este é o único administrador ativo; crie ou reative outro antes de desativá-lo ou mudar seu papel.",
+        )),
         "create_medico" | "update_medico" => errors.extend([campo("crm", "CRM inválido"), dup_crm()]),
         "delete_medico" => errors.push(em_uso("médico")),
         "create_horario" | "update_horario" => errors.extend([
@@ -208,7 +253,7 @@ pub(super) fn add_problem_responses(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::example::ExampleBuilder;
     use utoipa::openapi::path::ParameterIn;
 
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
         let ops: [(&str, Option<&mut Operation>); 4] = [
             ("get", item.get.as_mut()),
             ("post", item.post.as_mut()),
@@ -239,7 +284,10 @@ pub(super) fn add_problem_responses(doc: &mut utoipa::openapi::OpenApi) {
             let op_id = op.operation_id.clone().unwrap_or_default();
             // status → (code → example body), in status and code order.
             let mut by_status: BTreeMap<u16, BTreeMap<String, serde_json::Value>> = BTreeMap::new();
-            for e in errors_of(&op_id, method, has_query, has_body) {
+            let metodo = axum::http::Method::from_bytes(method.to_uppercase().as_bytes())
+                .unwrap_or(axum::http::Method::GET);
+            let protegida = !crate::controllers::auth::publica(&metodo, path);
+            for e in errors_of(&op_id, method, has_query, has_body, protegida) {
                 let p = e.problema();
                 let name = match p.errors.as_deref() {
                     Some([first, ..]) => format!("{}: {}", p.code, first.campo),

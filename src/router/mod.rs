@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
-    agenda, arquivos, consultas, estatisticas, horarios, medicos, metricas, pacientes, painel,
-    sistema, streams, tarefas,
+    agenda, arquivos, auditoria, auth, consultas, estatisticas, horarios, medicos, metricas,
+    pacientes, painel, sistema, streams, tarefas, usuarios,
 };
 use crate::error::{AppError, CampoErro, Problema};
 use crate::services::AppState;
@@ -43,6 +43,8 @@ use refine::refine_schemas;
         (name = "backup", description = "Backups ZIP e restauração"),
         (name = "relatorios", description = "Relatórios em PDF"),
         (name = "sistema", description = "Estado do servidor e logs"),
+        (name = "auth", description = "Entrar, sair, o usuário atual e a troca de senha"),
+        (name = "usuarios", description = "Usuários e papéis (somente administradores)"),
     )
 )]
 struct ApiDoc;
@@ -52,6 +54,7 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(sistema::find_root))
         .routes(routes!(sistema::find_saude))
+        .routes(routes!(auditoria::list_auditoria))
         .routes(routes!(
             pacientes::list_pacientes,
             pacientes::create_paciente
@@ -108,14 +111,61 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(estatisticas::find_estatisticas))
         .routes(routes!(metricas::find_metrics))
         .routes(routes!(painel::find_painel))
+        .routes(routes!(auth::create_login))
+        .routes(routes!(auth::create_logout))
+        .routes(routes!(auth::find_eu))
+        .routes(routes!(auth::update_senha))
+        .routes(routes!(usuarios::list_usuarios, usuarios::create_usuario))
+        .routes(routes!(
+            usuarios::find_usuario,
+            usuarios::update_usuario,
+            usuarios::delete_usuario
+        ))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);
+    declare_bearer(&mut doc);
     for miss in refine_schemas(&mut doc) {
         // A renamed type, field or path: `refinements_all_find_their_target` fails on it.
         tracing::warn!(target: "agendamento", miss, "OpenAPI refinement found no target");
     }
     (router, doc)
+}
+
+/// The name of the bearer scheme in the document.
+pub const BEARER: &str = "bearer";
+
+/// Declares the bearer scheme (SPEC-2 §10) and requires it on every operation but the
+/// public ones, so Swagger UI's "Authorize" sends the token where it is needed.
+fn declare_bearer(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::{
+        HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    };
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "O token de POST /auth/login. Com --auth off nenhum token é pedido.",
+                ))
+                .build(),
+        ),
+    );
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            (axum::http::Method::GET, item.get.as_mut()),
+            (axum::http::Method::POST, item.post.as_mut()),
+            (axum::http::Method::PUT, item.put.as_mut()),
+            (axum::http::Method::DELETE, item.delete.as_mut()),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op else { continue };
+            op.security = (!auth::publica(&method, path))
+                .then(|| vec![SecurityRequirement::new::<_, [&str; 0], &str>(BEARER, [])]);
+        }
+    }
 }
 
 /// The API plus Swagger UI at `/docs` and the document at `/openapi.json`.
@@ -200,6 +250,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_operation_but_the_public_ones_requires_the_bearer_scheme() {
+        let doc = document();
+        let json = serde_json::to_value(&doc).expect("json");
+        assert_eq!(
+            json["components"]["securitySchemes"][BEARER],
+            serde_json::json!({"type": "http", "scheme": "bearer",
+                "description": "O token de POST /auth/login. Com --auth off nenhum token é pedido."})
+        );
+        let mut publicas = Vec::new();
+        for (path, item) in json["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("item") {
+                match op.get("security") {
+                    Some(s) => {
+                        assert_eq!(s, &serde_json::json!([{ BEARER: [] }]), "{method} {path}")
+                    }
+                    None => publicas.push(format!("{method} {path}")),
+                }
+            }
+        }
+        publicas.sort();
+        assert_eq!(
+            publicas,
+            [
+                "get /",
+                "get /painel",
+                "get /sistema/saude",
+                "post /auth/login"
+            ]
+        );
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub(super) fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> 
     /// No pattern, only lengths.
     const ANY: &str = "";
     let or_empty = |p: &str| format!("^$|{p}");
-    let email = or_empty(&email_pattern());
+    let email_obrigatorio = email_pattern();
+    let email = or_empty(&email_obrigatorio);
     let telefone = or_empty(TELEFONE_PATTERN);
     // A report's period: a date, or a date-time whose date counts.
     let date_or_empty = format!("^$|{DATE_PATTERN}|{DATETIME_PATTERN}");
@@ -77,6 +78,25 @@ pub(super) fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> 
         ),
         ("MedicoUpdate", "email", &email, None, Some(254)),
         ("MedicoUpdate", "telefone", &telefone, None, None),
+        ("UsuarioCreate", "nome", &nome, Some(1), None),
+        (
+            "UsuarioCreate",
+            "email",
+            &email_obrigatorio,
+            None,
+            Some(254),
+        ),
+        ("UsuarioCreate", "senha", ANY, Some(8), Some(1024)),
+        ("UsuarioUpdate", "nome", &nome, Some(1), None),
+        (
+            "UsuarioUpdate",
+            "email",
+            &email_obrigatorio,
+            None,
+            Some(254),
+        ),
+        ("UsuarioUpdate", "senha", ANY, Some(8), Some(1024)),
+        ("SenhaBody", "senha_nova", ANY, Some(8), Some(1024)),
         ("HorarioCreate", "hora_inicio", Hora::PATTERN, None, None),
         ("HorarioCreate", "hora_fim", Hora::PATTERN, None, None),
         ("HorarioUpdate", "hora_inicio", Hora::PATTERN, None, None),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
-use super::{App, Contexto, Janela, Recorte, new_id};
+use super::{App, Contexto, Escopo, Janela, Recorte, new_id};
 use crate::domain::{Intervalo, Momento, format_datetime};
 use crate::error::{AppError, CampoErro};
 use crate::models::{Consulta, StatusConsulta};
@@ -60,6 +60,55 @@ pub struct Filtro {
 pub fn find(app: &App, id: &str) -> Result<Arc<Consulta>, AppError> {
     let found = app.store.read().consultas.get(id).cloned();
     found.ok_or_else(|| AppError::not_found("Consulta"))
+}
+
+/// Whether `escopo` may see appointment `c`.
+pub fn visivel(c: &Consulta, escopo: &Escopo) -> bool {
+    match escopo {
+        Escopo::Tudo => true,
+        Escopo::Medico(m) => c.medico_id == *m,
+        Escopo::Paciente(p) => c.paciente_id == *p,
+        Escopo::Nada => false,
+    }
+}
+
+/// Finds one appointment the caller may see (404 otherwise, as if it did not exist).
+pub fn find_visivel(app: &App, id: &str, escopo: &Escopo) -> Result<Arc<Consulta>, AppError> {
+    find(app, id)
+        .ok()
+        .filter(|c| visivel(c, escopo))
+        .ok_or_else(|| AppError::not_found("Consulta"))
+}
+
+/// One page of the appointments the caller may see: the filter narrowed to their doctor or
+/// patient (a filter naming someone else's finds nothing).
+pub fn page_visivel(
+    app: &App,
+    mut f: Filtro,
+    escopo: &Escopo,
+    janela: Janela,
+) -> Recorte<Consulta> {
+    let nada = Recorte {
+        itens: Vec::new(),
+        total: 0,
+    };
+    match escopo {
+        Escopo::Tudo => {}
+        Escopo::Medico(m) => {
+            if f.medico_id.as_ref().is_some_and(|x| x != m) {
+                return nada;
+            }
+            f.medico_id = Some(m.clone());
+        }
+        Escopo::Paciente(p) => {
+            if f.paciente_id.as_ref().is_some_and(|x| x != p) {
+                return nada;
+            }
+            f.paciente_id = Some(p.clone());
+        }
+        Escopo::Nada => return nada,
+    }
+    page(app, &f, janela)
 }
 
 /// One page of [`list`].

@@ -4,6 +4,60 @@
 //! `spawn_blocking`, a parameter does). SPEC-2 §10 adds the caller (user and role) here.
 
 use super::idempotency::IdemCtx;
+use crate::models::Papel;
+
+/// The signed-in caller of a request (SPEC-2 §10), or the system itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chamador {
+    /// The user; `None` for the system (internal writes, single-user mode `--auth off`).
+    pub usuario_id: Option<String>,
+    /// What the caller may do.
+    pub papel: Papel,
+    /// The doctor a `medico` user is.
+    pub medico_id: Option<String>,
+    /// The patient a `paciente` user is.
+    pub paciente_id: Option<String>,
+    /// The session (SHA-256 of its token) the request came with.
+    pub sessao: Option<String>,
+}
+
+/// Which records a caller may see (SPEC-2 §10's table, record by record): staff see all,
+/// a `medico` their own appointments and the patients they have one with, a `paciente`
+/// their own record and appointments. Outside it a record is 404, as if it did not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Escopo {
+    /// Every record (staff, the system).
+    Tudo,
+    /// What concerns this doctor.
+    Medico(String),
+    /// What concerns this patient.
+    Paciente(String),
+    /// Nothing (a `medico`/`paciente` user without its record).
+    Nada,
+}
+
+impl Chamador {
+    /// The records this caller may see.
+    pub fn escopo(&self) -> Escopo {
+        match (self.papel, &self.medico_id, &self.paciente_id) {
+            (Papel::Admin | Papel::Recepcao, _, _) => Escopo::Tudo,
+            (Papel::Medico, Some(m), _) => Escopo::Medico(m.clone()),
+            (Papel::Paciente, _, Some(p)) => Escopo::Paciente(p.clone()),
+            (Papel::Medico | Papel::Paciente, _, _) => Escopo::Nada,
+        }
+    }
+
+    /// The system: an administrator without a user (internal writes, `--auth off`).
+    pub fn sistema() -> Self {
+        Self {
+            usuario_id: None,
+            papel: Papel::Admin,
+            medico_id: None,
+            paciente_id: None,
+            sessao: None,
+        }
+    }
+}
 
 /// Who asked for a write and how its answer is kept.
 #[derive(Debug, Clone)]
@@ -16,6 +70,11 @@ pub struct Contexto {
     /// The status the route answers on success, stated once by its controller: the
     /// answer journaled for an `Idempotency-Key` is replayed with it.
     pub status: u16,
+    /// Who asked: `None` for a public route's anonymous caller.
+    pub chamador: Option<Chamador>,
+    /// The client's address, for the audit trail (`None` for internal writes and
+    /// in-process requests).
+    pub ip: Option<String>,
 }
 
 impl Contexto {
@@ -26,6 +85,8 @@ impl Contexto {
             request_id: format!("interno:{origem}"),
             idempotencia: None,
             status: 200,
+            chamador: Some(Chamador::sistema()),
+            ip: None,
         }
     }
 }

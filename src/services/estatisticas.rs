@@ -24,7 +24,7 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::{Offset, TimeZone};
 
-use super::{App, horarios};
+use super::{App, Escopo, horarios};
 use crate::domain::{DiaSemana, fold};
 use crate::error::AppError;
 use crate::models::{
@@ -209,6 +209,19 @@ fn minutos_trabalho(db: &Db, medico_id: &str, ocorrencias: &[u64; 7]) -> u64 {
             m * ocorrencias[h.dia_semana as usize]
         })
         .sum()
+}
+
+/// Narrows the filters to what the caller may see (SPEC-2 §10: staff all, a `medico` their
+/// own figures; another doctor's id is 404, as if it did not exist).
+pub fn restringir(f: &mut FiltroEstatisticas, escopo: &Escopo) -> Result<(), AppError> {
+    match escopo {
+        Escopo::Tudo => Ok(()),
+        Escopo::Medico(m) if f.medico_id.as_ref().is_none_or(|x| x == m) => {
+            f.medico_id = Some(m.clone());
+            Ok(())
+        }
+        _ => Err(AppError::not_found("Médico")),
+    }
 }
 
 /// Computes every figure of SPEC-2 §15 for the filters (404 for an unknown doctor).

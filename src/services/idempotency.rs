@@ -12,6 +12,16 @@ pub const TTL_SECS: i64 = 24 * 3600;
 /// pruning outpaces any sustained rate of new keys (housekeeping takes the rest in bulk).
 pub const PRUNE_PER_WRITE: usize = 4;
 
+/// The key an answer is stored under: the client's key scoped by the caller's user id
+/// (SPEC-2 §10), or the bare key for the system (single-user mode, part 1). A user id is a
+/// UUID, so the separator cannot be forged into another user's scope.
+pub fn escopada(usuario_id: Option<&str>, key: &str) -> String {
+    match usuario_id {
+        Some(u) => format!("{u}:{key}"),
+        None => key.to_owned(),
+    }
+}
+
 /// Whether a stored answer is still replayed at `now` (Unix seconds).
 pub fn live(e: &IdemEntry, now: i64) -> bool {
     now - e.created < TTL_SECS

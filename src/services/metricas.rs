@@ -9,16 +9,11 @@ use crate::infra::metricas as m;
 use crate::infra::queue::Lane;
 use crate::models::{StatusTarefa, TipoTarefa};
 
-/// Whether `Authorization` carries the configured `--metrics-token` as a bearer (always
-/// true when none is configured: single-user mode). Compared in constant time.
-pub fn autorizado(app: &App, authorization: Option<&str>) -> bool {
-    let Some(token) = app
-        .config
-        .metrics_token
-        .as_deref()
-        .filter(|t| !t.is_empty())
-    else {
-        return true;
+/// Whether `Authorization` carries the configured `--metrics-token` as a bearer (false
+/// when none is configured). Compared in constant time.
+pub fn token_confere(app: &App, authorization: Option<&str>) -> bool {
+    let Some(token) = token(app) else {
+        return false;
     };
     let Some(sent) = authorization.and_then(|h| {
         h.strip_prefix("Bearer ")
@@ -28,6 +23,14 @@ pub fn autorizado(app: &App, authorization: Option<&str>) -> bool {
     };
     let (a, b) = (sent.trim().as_bytes(), token.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The configured `--metrics-token`, if any.
+pub fn token(app: &App) -> Option<&str> {
+    app.config
+        .metrics_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
 }
 
 /// Sets the scrape-time gauges and renders every series (404 with `--no-metrics`).

@@ -2,6 +2,7 @@
 //! Each write decides under the store's write lock and returns the operations to journal.
 
 pub mod agenda;
+pub mod auditoria;
 pub mod backup_regras;
 pub mod backups;
 pub mod consultas;
@@ -16,6 +17,9 @@ pub mod pacientes;
 pub mod relatorio_pdf;
 pub mod relatorios;
 pub mod tarefas;
+pub mod tentativas;
+pub mod trilha;
+pub mod usuarios;
 
 use std::sync::Arc;
 
@@ -27,7 +31,7 @@ use crate::error::AppError;
 use crate::infra::store::Store;
 use crate::repositories::{Db, IdemEntry, Op};
 
-pub use contexto::Contexto;
+pub use contexto::{Chamador, Contexto, Escopo};
 
 /// Which part of a list a request asks for: skip `offset` items, then take at most `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +99,8 @@ pub struct App {
     pub queue: crate::infra::queue::Queue,
     /// Flips to true when shutdown starts, ending open streams.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Recent login attempts, for the limits of SPEC-2 §10.
+    pub tentativas: tentativas::Tentativas,
 }
 
 /// The cheap-to-clone handle handlers receive through `State`.
@@ -114,6 +120,11 @@ pub fn new_id() -> String {
 }
 
 impl App {
+    /// Whether requests must sign in (`--auth on`); off is single-user mode.
+    pub fn auth_ligada(&self) -> bool {
+        self.config.auth == crate::config::ModoAuth::On
+    }
+
     /// True when the clinic has neither doctors nor patients (a fresh data folder).
     pub fn vazio(&self) -> bool {
         let db = self.store.read();
@@ -166,6 +177,7 @@ impl App {
             logs,
             queue: crate::infra::queue::Queue::new(),
             shutdown: tokio::sync::watch::Sender::new(false),
+            tentativas: Default::default(),
         })
     }
 
@@ -197,12 +209,18 @@ impl App {
         decide: impl FnOnce(&Db) -> Result<(Vec<Op>, T), AppError>,
         reply: impl FnOnce(&T) -> &R,
     ) -> Result<T, AppError> {
+        let ctx_req = ctx;
         let idem = ctx.idempotencia.as_ref();
         let status = ctx.status;
         let max = self.config.idempotencia_max;
         self.store
             .write(|db| {
                 let (mut ops, out) = decide(db)?;
+                // The audit entry travels in the same journal entry as the change (SPEC-2 §10).
+                if let Some((acao, recurso, id)) = trilha::da_escrita(db, &ops) {
+                    let e = trilha::registro(self.clock.stamp(), ctx_req, acao, recurso, Some(id));
+                    ops.push(Op::PutAuditoria(e));
+                }
                 // A request that changed nothing keeps no answer: nothing to protect from a
                 // second run, and neither memory nor the journal grows with such requests.
                 if let Some(ctx) = idem.filter(|_| !ops.is_empty()) {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use jiff::civil::Date;
 
-use super::{App, Contexto, Janela, Recorte, new_id};
+use super::{App, Contexto, Escopo, Janela, Recorte, new_id};
 use crate::domain::{Cpf, fold};
 use crate::error::AppError;
 use crate::models::Paciente;
@@ -55,6 +55,49 @@ fn duplicate_cpf(other_id: &str) -> AppError {
 pub fn find(app: &App, id: &str) -> Result<Arc<Paciente>, AppError> {
     let found = app.store.read().pacientes.get(id).cloned();
     found.ok_or_else(|| AppError::not_found("Paciente"))
+}
+
+/// Whether `escopo` may see patient `id`: a doctor sees those with an appointment with
+/// them (any status, any date), a patient only themselves.
+pub fn visivel(db: &Db, id: &str, escopo: &Escopo) -> bool {
+    match escopo {
+        Escopo::Tudo => true,
+        Escopo::Paciente(p) => p == id,
+        Escopo::Medico(m) => db
+            .consultas
+            .of_paciente(id, jiff::civil::DateTime::MIN, jiff::civil::DateTime::MAX)
+            .any(|c| c.medico_id == *m),
+        Escopo::Nada => false,
+    }
+}
+
+/// Finds one patient the caller may see (404 otherwise, as if it did not exist).
+pub fn find_visivel(app: &App, id: &str, escopo: &Escopo) -> Result<Arc<Paciente>, AppError> {
+    let db = app.store.read();
+    db.pacientes
+        .get(id)
+        .filter(|_| visivel(&db, id, escopo))
+        .cloned()
+        .ok_or_else(|| AppError::not_found("Paciente"))
+}
+
+/// One page of the patients the caller may see, filtered by `q` as [`list`].
+pub fn page_visivel(
+    app: &App,
+    q: Option<&str>,
+    escopo: &Escopo,
+    janela: Janela,
+) -> Recorte<Paciente> {
+    let db = app.store.read();
+    let all = list(&db, q);
+    if *escopo == Escopo::Tudo {
+        return janela.de(&all);
+    }
+    let seen: Vec<Arc<Paciente>> = all
+        .into_iter()
+        .filter(|p| visivel(&db, &p.id, escopo))
+        .collect();
+    janela.de(&seen)
 }
 
 /// One page of [`list`].

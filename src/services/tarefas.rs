@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{App, Contexto, Janela, Recorte, new_id};
+use super::{App, Chamador, Contexto, Escopo, Janela, Recorte, new_id};
 use crate::error::AppError;
 use crate::infra::queue::Lane;
 use crate::models::{Enfileirado, ErroTarefa, StatusTarefa, Tarefa, TipoTarefa};
@@ -33,19 +33,43 @@ pub fn find(app: &App, id: &str) -> Result<Arc<Tarefa>, AppError> {
     found.ok_or_else(|| AppError::not_found("Tarefa"))
 }
 
-/// One page of the tasks, newest first, of one status and kind when given.
+/// Whether `caller` may see task `t` (SPEC-2 §10): staff every task, a `medico` those
+/// about their agenda, a `paciente` those they asked for or about their appointments.
+pub fn visivel(t: &Tarefa, caller: &Chamador) -> bool {
+    let param = |campo: &str| t.parametros.get(campo).and_then(|v| v.as_str());
+    match caller.escopo() {
+        Escopo::Tudo => true,
+        Escopo::Medico(m) => param("medico_id") == Some(m.as_str()),
+        Escopo::Paciente(p) => {
+            (t.usuario_id.is_some() && t.usuario_id == caller.usuario_id)
+                || param("paciente_id") == Some(p.as_str())
+        }
+        Escopo::Nada => false,
+    }
+}
+
+/// One task the caller may see (404 outside, as if it did not exist).
+pub fn find_visivel(app: &App, id: &str, caller: &Chamador) -> Result<Arc<Tarefa>, AppError> {
+    find(app, id)
+        .ok()
+        .filter(|t| visivel(t, caller))
+        .ok_or_else(|| AppError::not_found("Tarefa"))
+}
+
+/// One page of the tasks the caller may see, newest first, of one status and kind when given.
 pub fn page(
     app: &App,
+    caller: &Chamador,
     status: Option<StatusTarefa>,
     tipo: Option<TipoTarefa>,
     janela: Janela,
 ) -> Recorte<Tarefa> {
     let db = app.store.read();
-    let all = db
-        .tarefas
-        .iter()
-        .rev()
-        .filter(|t| status.is_none_or(|s| t.status == s) && tipo.is_none_or(|k| t.tipo == k));
+    let all = db.tarefas.iter().rev().filter(|t| {
+        status.is_none_or(|s| t.status == s)
+            && tipo.is_none_or(|k| t.tipo == k)
+            && visivel(t, caller)
+    });
     janela.recortar(all, None)
 }
 
@@ -67,6 +91,7 @@ pub fn nova<P: Serialize>(
         resultado: None,
         erro: None,
         parametros: serde_json::to_value(params).map_err(|e| AppError::Internal(e.to_string()))?,
+        usuario_id: None,
     }))
 }
 

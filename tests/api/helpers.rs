@@ -142,6 +142,8 @@ fn spawn_args(args: &[String], stderr_path: &Path, timeout: Duration) -> Spawned
     let started = Instant::now();
     let mut child = Command::new(binary())
         .args(args)
+        // The part-1 contract: single-user mode unless a test passes `--auth on`.
+        .env("AGENDAMENTO_AUTH", "off")
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

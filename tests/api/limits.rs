@@ -451,6 +451,7 @@ impl LimitedServer {
             .arg(d.join("reports"))
             .arg("--logs-dir")
             .arg(d.join("logs"))
+            .env("AGENDAMENTO_AUTH", "off")
             .env_remove("RUST_LOG")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())

@@ -3,6 +3,7 @@
 //! One test binary (STYLE §12), one module per area.
 
 mod agenda;
+mod auditoria;
 mod backups;
 mod booking;
 #[path = "../common/mod.rs"]
@@ -10,6 +11,7 @@ mod common;
 mod dst;
 mod durability;
 mod helpers;
+mod identidade;
 mod limits;
 mod logs;
 mod queue;

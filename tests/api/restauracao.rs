@@ -790,3 +790,66 @@ async fn every_value_the_api_stores_restores_even_a_blank_convenio() {
     restaurar_ok_simples(&srv, &nome).await;
     assert_eq!(estado(&srv).await, antes);
 }
+
+/// SPEC-2 §10: a restore keeps users (they are not in backups), and no password hash is in
+/// a backup's JSON.
+#[tokio::test]
+async fn a_restore_keeps_users_and_backups_hold_no_password_hash() {
+    let srv = TestServer::start();
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let u = srv
+        .post(
+            "/usuarios",
+            &json!({"nome": "Depois", "email": "depois@clinica.example",
+                    "papel": "recepcao", "senha": "senha-longa-1"}),
+        )
+        .await;
+    u.expect_status(201);
+    let (_, segundo) = fazer_backup(&srv, "/backup/executar").await;
+    let (entries, _) = conteudo_backup(&srv, &segundo).await;
+    for (arquivo, bytes) in &entries {
+        let texto = String::from_utf8_lossy(bytes);
+        assert!(!texto.contains("argon2"), "{arquivo} holds a password hash");
+        assert!(
+            !texto.contains("depois@clinica.example"),
+            "{arquivo} holds a user"
+        );
+    }
+    restaurar_ok_simples(&srv, &nome).await;
+    let lista = srv.get("/usuarios").await;
+    lista.expect_status(200);
+    assert_eq!(
+        lista.body[0]["email"], "depois@clinica.example",
+        "kept through the restore"
+    );
+}
+
+/// SPEC-2 §10: a restore keeps the audit trail (not in backups) and records itself in it.
+#[tokio::test]
+async fn a_restore_keeps_the_audit_trail_and_records_itself() {
+    let srv = TestServer::start();
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let p = criar_paciente(&srv, "Depois do Backup", 71).await;
+    let pid = str_field(&p, "id");
+    let antes = srv.get("/sistema/auditoria").await;
+    antes.expect_status(200);
+    assert!(
+        antes
+            .array()
+            .iter()
+            .any(|e| e["acao"] == "criar" && e["recurso_id"] == pid.as_str()),
+        "{}",
+        antes.text
+    );
+    restaurar_ok_simples(&srv, &nome).await;
+    let depois = srv.get("/sistema/auditoria").await;
+    depois.expect_status(200);
+    let d = depois.array();
+    assert_eq!(d[0]["acao"], "restaurar", "{}", depois.text);
+    assert_eq!(d[0]["recurso_id"], nome.as_str());
+    assert_eq!(
+        &d[1..],
+        &antes.array()[..],
+        "the trail before the restore, kept"
+    );
+}

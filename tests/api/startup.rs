@@ -48,6 +48,8 @@ fn args(dir: &Path, addr: &str) -> Vec<String> {
 fn spawn_env(args: &[String], env: &[(&str, &str)]) -> Result<EnvServer, Option<i32>> {
     let mut cmd = Command::new(binary());
     cmd.args(args)
+        // The part-1 contract: single-user mode unless a test sets it.
+        .env("AGENDAMENTO_AUTH", "off")
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -80,6 +80,10 @@ impl TestApp {
     /// binary parses them; the folders stay in the temporary folder).
     pub async fn with_args(args: &[&str]) -> Self {
         let mut argv = vec!["agendamento".to_owned(), "--no-demo-data".to_owned()];
+        // The part-1 contract: single-user mode unless the test asks for `--auth on`.
+        if !args.contains(&"--auth") {
+            argv.extend(["--auth".to_owned(), "off".to_owned()]);
+        }
         argv.extend(args.iter().map(|a| (*a).to_owned()));
         Self::with(move |c| {
             let mut parsed = <Config as clap::Parser>::parse_from(argv);
@@ -104,7 +108,12 @@ impl TestApp {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req.body(body.into()).expect("valid request");
+        self.request(req.body(body.into()).expect("valid request"))
+            .await
+    }
+
+    /// Sends a request built by the test (e.g. with header bytes that are not text).
+    pub async fn request(&self, req: Request<Body>) -> Resp {
         let resp = self
             .service
             .clone()
@@ -127,6 +136,23 @@ impl TestApp {
             body,
             text,
         }
+    }
+
+    /// Sends a request and returns only the status and headers, dropping the body unread
+    /// (for endless bodies such as SSE streams).
+    pub async fn status_of(&self, method: Method, uri: &str, headers: &[(&str, &str)]) -> u16 {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Body::empty()).expect("valid request");
+        let resp = self
+            .service
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("the router is infallible");
+        resp.status().as_u16()
     }
 
     /// Sends `body` as JSON.

@@ -4,6 +4,7 @@
 //! sockets, the real binary).
 
 mod agenda;
+mod auth;
 #[path = "../common/mod.rs"]
 mod common;
 mod consultas;

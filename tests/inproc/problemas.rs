@@ -46,6 +46,10 @@ fn seen(r: &Resp) -> Value {
     if !retry.is_empty() {
         v["retry-after"] = json!(retry);
     }
+    let challenge = r.header("www-authenticate");
+    if !challenge.is_empty() {
+        v["www-authenticate"] = json!(challenge);
+    }
     v
 }
 
@@ -219,4 +223,61 @@ async fn a_request_past_the_timeout_is_503_request_timeout_with_retry_after() {
     r.expect_problem(503, "request_timeout");
     snapshot("503_request_timeout", &r);
     assert_eq!(app.get("/pacientes").await.body, json!([]));
+}
+
+/// SPEC-2 §10: no session (401 `nao_autenticado`), a failed login (401
+/// `credenciais_invalidas`), a role that may not (403 `sem_permissao`).
+#[tokio::test]
+async fn sign_in_errors_are_401_and_a_role_that_may_not_is_403() {
+    let app = TestApp::with_args(&["--auth", "on"]).await;
+    agendamento::services::usuarios::criar_admin(
+        &app.state,
+        "admin@clinica.example",
+        "Admin",
+        "senha-do-admin".into(),
+    )
+    .await
+    .expect("admin");
+    let anon = app.get("/pacientes").await;
+    anon.expect_problem(401, "nao_autenticado");
+    snapshot("401_nao_autenticado", &anon);
+    let login = |senha: &'static str| {
+        let app = &app;
+        async move {
+            let body = json!({"email": "admin@clinica.example", "senha": senha});
+            app.post("/auth/login", &body).await
+        }
+    };
+    let wrong = login("senha-errada").await;
+    wrong.expect_problem(401, "credenciais_invalidas");
+    snapshot("401_credenciais_invalidas", &wrong);
+    let ok = login("senha-do-admin").await;
+    ok.expect_status(200);
+    let auth = format!("Bearer {}", ok.body["token"].as_str().expect("token"));
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let body = json!({"nome": "Rita", "email": "rita@clinica.example",
+        "papel": "recepcao", "senha": "senha-da-rita"});
+    app.send(Method::POST, "/usuarios", &headers, body.to_string())
+        .await
+        .expect_status(201);
+    let rita = app
+        .post(
+            "/auth/login",
+            &json!({"email": "rita@clinica.example", "senha": "senha-da-rita"}),
+        )
+        .await;
+    let auth = format!("Bearer {}", rita.body["token"].as_str().expect("token"));
+    let r = app
+        .send(
+            Method::GET,
+            "/sistema/logs",
+            &[("authorization", auth.as_str())],
+            "",
+        )
+        .await;
+    r.expect_problem(403, "sem_permissao");
+    snapshot("403_sem_permissao", &r);
 }

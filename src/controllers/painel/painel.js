@@ -1,7 +1,10 @@
 // The clinic's live page (SPEC-2 §15). Plain JavaScript, no build step, same origin only.
 //
-// Flow: `entrar` (single-user mode: nothing yet; SPEC-2 §10's login goes there), then the
-// agenda event stream is opened and every (re)opening triggers `sincronizar`, which
+// Flow: `entrar` asks `GET /auth/eu` who is signed in (the session cookie rides on every
+// GET, EventSource included); without a session it shows the sign-in form, whose
+// `POST /auth/login` sets that cookie. Single-user mode (`--auth off`) answers 404 there
+// and the page goes on as the administrator. The log tail is shown to administrators only.
+// Then the agenda event stream is opened and every (re)opening triggers `sincronizar`, which
 // refetches the day's slots, the doctors and the tasks: whatever happened while the stream
 // was down (a server restart empties the server's replay buffer) is caught up that way. The
 // browser's EventSource reconnects by itself sending `Last-Event-ID`; events that arrive
@@ -29,11 +32,107 @@ const painel = {
   recarregar: new Set(), // doctors whose row is refetched soon
 };
 
-/** Single-user mode: nothing to do. With identity on (SPEC-2 §10) the login form goes here. */
-async function entrar() {}
+/** Who is signed in: `null` in single-user mode (`--auth off`). */
+painel.usuario = null;
+
+const NOMES_PAPEL = { admin: 'administração', recepcao: 'recepção', medico: 'médico', paciente: 'paciente' };
+/**
+ * The token of this browser's sign-in, kept for `POST /auth/logout`: a write needs the bearer
+ * (the cookie authenticates GETs only), and any tab may be the one that signs out.
+ */
+const CHAVE_TOKEN = 'agendamento_painel_token';
+
+/** Shows the sign-in form and resolves once a sign-in succeeds (the cookie is then set). */
+function pedirEntrada() {
+  const form = el('form-entrada');
+  el('entrada').hidden = false;
+  el('conteudo').hidden = true;
+  conexao('conectando', 'Aguardando entrada');
+  el('email').focus();
+  return new Promise((pronto) => {
+    form.onsubmit = async (e) => {
+      e.preventDefault();
+      const erro = el('erro-entrada');
+      erro.hidden = true;
+      const botao = form.querySelector('button[type="submit"]');
+      botao.disabled = true;
+      try {
+        const r = await fetch('/auth/login', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          body: JSON.stringify({ email: el('email').value, senha: el('senha').value }),
+        });
+        const corpo = await r.json().catch(() => ({}));
+        if (!r.ok) {
+          erro.textContent = r.status === 401 ? 'E-mail ou senha incorretos.' : (corpo.detail ?? `Erro ${r.status}.`);
+          erro.hidden = false;
+          return;
+        }
+        localStorage.setItem(CHAVE_TOKEN, corpo.token);
+        el('senha').value = '';
+        el('entrada').hidden = true;
+        el('conteudo').hidden = false;
+        pronto(corpo.usuario);
+      } catch {
+        erro.textContent = 'Sem conexão com o servidor.';
+        erro.hidden = false;
+      } finally {
+        botao.disabled = false;
+      }
+    };
+  });
+}
+
+function mostrarUsuario() {
+  const u = painel.usuario;
+  el('quem').hidden = !u;
+  if (u) el('nome-usuario').textContent = `${u.nome} (${NOMES_PAPEL[u.papel] ?? u.papel})`;
+  // Logs are for administrators (SPEC-2 §10); single-user mode is the administrator.
+  el('logs').hidden = !!u && u.papel !== 'admin';
+}
+
+/** Who is calling: a signed-in user, single-user mode, or the sign-in form first. */
+async function entrar() {
+  let r;
+  for (;;) {
+    try {
+      r = await fetch('/auth/eu', { headers: { accept: 'application/json' } });
+      break;
+    } catch {
+      conexao('reconectando', 'Sem conexão; tentando de novo…');
+      await new Promise((ok) => setTimeout(ok, 2000));
+    }
+  }
+  if (r.ok) painel.usuario = await r.json();
+  else if (r.status === 401) painel.usuario = await pedirEntrada();
+  else painel.usuario = null; // 404: --auth off, no user
+  mostrarUsuario();
+}
+
+async function sair() {
+  const token = localStorage.getItem(CHAVE_TOKEN);
+  localStorage.removeItem(CHAVE_TOKEN);
+  if (token) {
+    await fetch('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } }).catch(() => {});
+  }
+  location.reload();
+}
+
+/** A session that ended meanwhile (expired, signed out elsewhere): sign in again. */
+async function sessaoEncerrada() {
+  if (painel.reentrando) return painel.reentrando;
+  painel.reentrando = pedirEntrada().then((u) => {
+    painel.usuario = u;
+    painel.reentrando = null;
+    mostrarUsuario();
+    sincronizar();
+  });
+  return painel.reentrando;
+}
 
 async function obter(caminho) {
   const r = await fetch(caminho, { headers: { accept: 'application/json' } });
+  if (r.status === 401) sessaoEncerrada();
   if (!r.ok) throw new Error(`${caminho} respondeu ${r.status}`);
   return r.json();
 }
@@ -348,6 +447,7 @@ async function carregarLogs() {
 }
 
 function abrirLogs() {
+  if (el('logs').hidden) return;
   const es = new EventSource('/sistema/logs/stream');
   es.onopen = carregarLogs;
   es.onmessage = (ev) => {
@@ -383,6 +483,7 @@ async function iniciar() {
   el('hoje').addEventListener('click', () => mudarDia(HOJE));
   el('anterior').addEventListener('click', () => mudarDia(somarDias(painel.dia, -1)));
   el('seguinte').addEventListener('click', () => mudarDia(somarDias(painel.dia, 1)));
+  el('sair').addEventListener('click', sair);
   await entrar();
   abrirAgenda();
   abrirLogs();

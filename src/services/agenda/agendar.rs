@@ -52,6 +52,14 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
         .commit_reply(
             ctx,
             |db| {
+                // A patient books for themselves only (SPEC-2 §10).
+                match ctx.chamador.as_ref().map(crate::services::Chamador::escopo) {
+                    Some(Escopo::Paciente(p)) if p == nova.paciente_id => {}
+                    Some(Escopo::Paciente(_) | Escopo::Nada | Escopo::Medico(_)) => {
+                        return Err(AppError::Forbidden);
+                    }
+                    Some(Escopo::Tudo) | None => {}
+                }
                 check_refs(db, &nova.paciente_id, &nova.medico_id)?;
                 check_slot(app, db, &nova.medico_id, iv.inicio).map_err(|e| match e {
                     AppError::Validation(mut errs) => {
@@ -78,6 +86,13 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                     return Err(slot_taken(iv.inicio));
                 }
                 check_overlaps(db, &nova.medico_id, &nova.paciente_id, iv, None, tz)?;
+                // A slot another user holds is theirs to book (SPEC-2 §10).
+                if let Some(s) = cobertos
+                    .iter()
+                    .find(|s| held_by_other(db, &nova.medico_id, **s, now, ctx))
+                {
+                    return Err(reservado_por_outro(*s));
+                }
                 let (inicio_offset, fim_offset) = iv.offsets(tz);
                 let mut ops = Vec::new();
                 let mut new_holds = Vec::new();
@@ -88,6 +103,7 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                             medico_id: nova.medico_id.clone(),
                             slot: *s,
                             expira_em: expira,
+                            usuario_id: ctx.chamador.as_ref().and_then(|c| c.usuario_id.clone()),
                         })));
                         new_holds.push(*s);
                     }
@@ -102,7 +118,12 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                     fim_offset,
                     observacoes: nova.observacoes.clone(),
                 };
-                let t = tarefas::nova(TipoTarefa::AgendarConsulta, &params, criado.clone())?;
+                let mut t = tarefas::nova(TipoTarefa::AgendarConsulta, &params, criado.clone())?;
+                // Whose task it is: a patient sees their own, and the appointment's audit
+                // entry names the user (SPEC-2 §10).
+                if let Some(c) = ctx.chamador.as_ref() {
+                    Arc::make_mut(&mut t).usuario_id = c.usuario_id.clone();
+                }
                 ops.push(Op::PutTarefa(t.clone()));
                 let out = Agendado {
                     status: "pendente".into(),
@@ -247,6 +268,28 @@ pub fn decidir(
                 updated_at: agora.to_owned(),
             });
             ops.insert(0, Op::PutConsulta(c.clone()));
+            // The appointment's own audit entry, in the same write (SPEC-2 §10): the user
+            // who asked for the booking, and the task as its request.
+            let ctx = Contexto {
+                request_id: format!("interno:tarefa:{}", t.id),
+                idempotencia: None,
+                status: 200,
+                chamador: t.usuario_id.as_ref().map(|u| crate::services::Chamador {
+                    usuario_id: Some(u.clone()),
+                    papel: db.usuarios.get(u).map_or(Papel::Paciente, |x| x.papel),
+                    medico_id: None,
+                    paciente_id: None,
+                    sessao: None,
+                }),
+                ip: None,
+            };
+            ops.push(Op::PutAuditoria(crate::services::trilha::registro(
+                agora.to_owned(),
+                &ctx,
+                crate::models::Acao::Criar,
+                "consultas",
+                Some(c.id.clone()),
+            )));
             Desfecho::Criada(c, cobertos)
         }
     };

@@ -33,6 +33,7 @@ pub async fn reservar(
                 medico_id: medico_id.to_owned(),
                 slot,
                 expira_em: expira,
+                usuario_id: ctx.chamador.as_ref().and_then(|c| c.usuario_id.clone()),
             });
             let out = Reservado {
                 status: "reservado".into(),
@@ -75,6 +76,10 @@ pub async fn liberar(
                 let estado = slot_state(db, medico_id, slot, minutes, now, app.clock.tz());
                 if estado == Estado::Ocupado {
                     return Err(slot_taken(slot));
+                }
+                // Only the holder (or staff) releases a hold (SPEC-2 §10).
+                if estado == Estado::Reservado && held_by_other(db, medico_id, slot, now, ctx) {
+                    return Err(reservado_por_outro(slot));
                 }
                 let key = Reserva::key(medico_id, slot);
                 // A hold that lapsed but was not swept yet is removed here, announced as expired.

@@ -10,6 +10,41 @@ pub(super) fn held(db: &Db, medico_id: &str, slot: DateTime, now: Timestamp) -> 
         .is_some_and(|r| r.expira_em > now)
 }
 
+/// Whether the caller of `ctx` may book or release hold `r` (SPEC-2 §10): its holder, or
+/// staff (the system of single-user mode is an administrator, as in part 1).
+pub(super) fn dono(r: &Reserva, ctx: &Contexto) -> bool {
+    match &ctx.chamador {
+        Some(c) if c.papel.staff() => true,
+        Some(c) => c.usuario_id.is_some() && c.usuario_id == r.usuario_id,
+        None => r.usuario_id.is_none(),
+    }
+}
+
+/// Whether `slot` is held, live, by someone the caller of `ctx` is not (409
+/// `horario_reservado` for a booking onto it).
+pub(super) fn held_by_other(
+    db: &Db,
+    medico_id: &str,
+    slot: DateTime,
+    now: Timestamp,
+    ctx: &Contexto,
+) -> bool {
+    db.reservas
+        .get(&Reserva::key(medico_id, slot))
+        .is_some_and(|r| r.expira_em > now && !dono(r, ctx))
+}
+
+/// 409 `horario_reservado`: another user holds the slot.
+pub(super) fn reservado_por_outro(slot: DateTime) -> AppError {
+    AppError::conflict(
+        "horario_reservado",
+        format!(
+            "O horário {} está reservado por outro usuário.",
+            format_datetime(slot)
+        ),
+    )
+}
+
 /// The state of one slot (overlaps judged as instants in the clinic's zone `tz`).
 pub fn slot_state(
     db: &Db,

@@ -59,7 +59,12 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
         Collection::Medicos => Some(&mut contagens.medicos),
         Collection::Horarios => Some(&mut contagens.horarios),
         Collection::Consultas => Some(&mut contagens.consultas),
-        Collection::Idempotencia | Collection::Reservas | Collection::Tarefas => None,
+        Collection::Idempotencia
+        | Collection::Reservas
+        | Collection::Tarefas
+        | Collection::Usuarios
+        | Collection::Sessoes
+        | Collection::Auditoria => None,
     }
 }
 

@@ -59,6 +59,13 @@ pub async fn restaurar(app: &Arc<App>, ctx: &Contexto, nome: &str) -> Result<Res
         let criado_em = app2.clock.stamp();
         let base = base_name("backup", &criado_em, &app2);
         let mut novo = Some(novo);
+        let registro = crate::services::auditoria::registro(
+            &app2,
+            &ctx,
+            crate::models::Acao::Restaurar,
+            "backups",
+            Some(nome2.clone()),
+        );
         let resposta = std::cell::Cell::new(None);
         let (_, seguranca) = app2
             .store
@@ -96,6 +103,12 @@ pub async fn restaurar(app: &Arc<App>, ctx: &Contexto, nome: &str) -> Result<Res
                     let mut db = novo.take().unwrap_or_default();
                     db.tarefas = cur.tarefas.clone();
                     db.idem = cur.idem.clone();
+                    // SPEC-2 §10: a restore keeps users (and their sessions).
+                    db.usuarios = cur.usuarios.clone();
+                    db.sessoes = cur.sessoes.clone();
+                    // And the audit trail, with this restore's entry in the switched state.
+                    db.auditoria = cur.auditoria.clone();
+                    db.auditoria.put(registro.clone());
                     if let Some(a) = resposta.take() {
                         db.idem.put(a);
                     }

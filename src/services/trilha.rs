@@ -1,0 +1,106 @@
+//! The audit entry of a write, built without the application (so `services/mod.rs`'s
+//! `App::commit_reply` can journal it with the change; the queries and the writes of their
+//! own live in `auditoria`).
+
+use std::sync::Arc;
+
+use super::contexto::Contexto;
+use crate::models::{Acao, EntradaAuditoria};
+use crate::repositories::{Db, Op};
+
+/// The entry recording `acao` on `recurso`/`recurso_id` at `em` for the request of `ctx`.
+pub fn registro(
+    em: String,
+    ctx: &Contexto,
+    acao: Acao,
+    recurso: &str,
+    recurso_id: Option<String>,
+) -> Arc<EntradaAuditoria> {
+    let chamador = ctx.chamador.as_ref();
+    Arc::new(EntradaAuditoria {
+        id: uuid::Uuid::now_v7().to_string(),
+        em,
+        usuario_id: chamador.and_then(|c| c.usuario_id.clone()),
+        papel: chamador.map(|c| c.papel),
+        acao,
+        recurso: recurso.to_owned(),
+        recurso_id,
+        request_id: ctx.request_id.clone(),
+        ip: ctx.ip.clone(),
+    })
+}
+
+/// What a write's operations did, as one audit line: the most significant record changed
+/// (an appointment over the hold it consumed, a record over the task it queued).
+pub fn da_escrita(db: &Db, ops: &[Op]) -> Option<(Acao, &'static str, String)> {
+    fn criar_ou_alterar(existe: bool) -> Acao {
+        if existe { Acao::Alterar } else { Acao::Criar }
+    }
+    let mut melhor: Option<(u8, Acao, &'static str, String)> = None;
+    for op in ops {
+        let (prio, acao, recurso, id) = match op {
+            Op::PutPaciente(r) => (
+                0,
+                criar_ou_alterar(db.pacientes.get(&r.id).is_some()),
+                "pacientes",
+                &r.id,
+            ),
+            Op::DelPaciente(id) => (0, Acao::Excluir, "pacientes", id),
+            Op::PutMedico(r) => (
+                0,
+                criar_ou_alterar(db.medicos.get(&r.id).is_some()),
+                "medicos",
+                &r.id,
+            ),
+            Op::DelMedico(id) => (0, Acao::Excluir, "medicos", id),
+            Op::PutConsulta(r) => (
+                0,
+                criar_ou_alterar(db.consultas.get(&r.id).is_some()),
+                "consultas",
+                &r.id,
+            ),
+            Op::DelConsulta(id) => (0, Acao::Excluir, "consultas", id),
+            Op::PutUsuario(r) => {
+                let acao = match db.usuarios.get(&r.id) {
+                    // Deactivation is the users' delete (SPEC-2 §10).
+                    Some(old) if old.ativo && !r.ativo => Acao::Excluir,
+                    Some(_) => Acao::Alterar,
+                    None => Acao::Criar,
+                };
+                (0, acao, "usuarios", &r.id)
+            }
+            Op::DelUsuario(id) => (0, Acao::Excluir, "usuarios", id),
+            Op::PutHorario(r) => (
+                1,
+                criar_ou_alterar(db.horarios.get(&r.id).is_some()),
+                "horarios",
+                &r.id,
+            ),
+            Op::DelHorario(id) => (1, Acao::Excluir, "horarios", id),
+            Op::PutReserva(r) => (
+                2,
+                criar_ou_alterar(db.reservas.get(&r.id).is_some()),
+                "reservas",
+                &r.id,
+            ),
+            Op::DelReserva(id) => (2, Acao::Excluir, "reservas", id),
+            Op::PutTarefa(r) => (
+                3,
+                criar_ou_alterar(db.tarefas.get(&r.id).is_some()),
+                "tarefas",
+                &r.id,
+            ),
+            Op::DelTarefa(id) => (3, Acao::Excluir, "tarefas", id),
+            Op::PutIdem(_)
+            | Op::DelIdem(_)
+            | Op::PutSessao(_)
+            | Op::DelSessao(_)
+            | Op::PutAuditoria(_)
+            | Op::DelAuditoria(_) => continue,
+        };
+        if melhor.as_ref().is_none_or(|m| prio < m.0) {
+            melhor = Some((prio, acao, recurso, id.clone()));
+        }
+    }
+    melhor.map(|(_, a, r, id)| (a, r, id))
+}

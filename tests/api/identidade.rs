@@ -1,0 +1,552 @@
+//! Sign-in at the process level (SPEC-2 §10): `--auth on` by default, the refusal of
+//! `--auth off` beyond loopback, the first administrator from the environment, the
+//! `usuarios criar-admin` command and the demo users printed once.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::{binary, new_client, read};
+
+/// A running server, killed when dropped.
+struct Servidor {
+    child: Child,
+    base: String,
+    /// Standard output up to and including the lines after `Swagger UI:` that arrived.
+    saida: Vec<String>,
+}
+
+impl Drop for Servidor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pastas(dir: &Path) -> Vec<String> {
+    let d = |s: &str| dir.join(s).display().to_string();
+    vec![
+        "--data-dir".into(),
+        d("banco"),
+        "--backup-dir".into(),
+        d("backups"),
+        "--reports-dir".into(),
+        d("reports"),
+        "--logs-dir".into(),
+        d("logs"),
+    ]
+}
+
+/// Starts the binary with sign-in on unless `args` say otherwise; `Err(code)` if it exits.
+fn iniciar(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Servidor, Option<i32>> {
+    let mut cmd = Command::new(binary());
+    cmd.args(pastas(dir))
+        .args(["--backup-interval-secs", "0"])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("AGENDAMENTO_AUTH")
+        .env_remove("AGENDAMENTO_ADMIN_EMAIL")
+        .env_remove("AGENDAMENTO_ADMIN_SENHA")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut saida = Vec::new();
+    let mut base = None;
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => {
+                if let Some(b) = line.strip_prefix("listening on ") {
+                    base = Some(b.trim().to_owned());
+                }
+                let fim = line.starts_with("Swagger UI:");
+                saida.push(line);
+                if fim {
+                    break;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(status.code());
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(child.wait().expect("wait").code());
+            }
+        }
+    }
+    // The demo users are printed right after the Swagger UI line, in the same function.
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(300)) {
+        saida.push(line);
+    }
+    let base = base.expect("listening on");
+    Ok(Servidor { child, base, saida })
+}
+
+async fn login(base: &str, email: &str, senha: &str) -> crate::common::Resp {
+    read(
+        new_client()
+            .post(format!("{base}/auth/login"))
+            .json(&json!({"email": email, "senha": senha}))
+            .send()
+            .await
+            .expect("login"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn sign_in_is_on_by_default() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let srv = iniciar(
+        dir.path(),
+        &["--addr", "127.0.0.1:0", "--no-demo-data"],
+        &[],
+    )
+    .expect("start");
+    let r = read(
+        new_client()
+            .get(format!("{}/pacientes", srv.base))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    r.expect_status(401);
+    assert_eq!(r.body["code"], "nao_autenticado");
+    assert_eq!(r.header("www-authenticate"), "Bearer");
+}
+
+#[tokio::test]
+async fn auth_off_beyond_loopback_is_refused_with_exit_2_unless_insecure_is_confirmed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(binary())
+        .args(pastas(dir.path()))
+        .args(["--addr", "0.0.0.0:0", "--no-demo-data", "--auth", "off"])
+        .env_remove("AGENDAMENTO_AUTH")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--auth off") && err.contains("--inseguro-sem-auth"),
+        "{err}"
+    );
+    assert!(!dir.path().join("banco").exists(), "nothing opened");
+    let srv = iniciar(
+        dir.path(),
+        &[
+            "--addr",
+            "0.0.0.0:0",
+            "--no-demo-data",
+            "--auth",
+            "off",
+            "--inseguro-sem-auth",
+        ],
+        &[],
+    );
+    assert!(srv.is_ok(), "starts when confirmed");
+}
+
+#[tokio::test]
+async fn the_first_administrator_comes_from_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [
+        ("AGENDAMENTO_ADMIN_EMAIL", "chefe@clinica.example"),
+        ("AGENDAMENTO_ADMIN_SENHA", "senha-da-chefe"),
+    ];
+    let srv = iniciar(
+        dir.path(),
+        &["--addr", "127.0.0.1:0", "--no-demo-data"],
+        &env,
+    )
+    .expect("start");
+    let r = login(&srv.base, "chefe@clinica.example", "senha-da-chefe").await;
+    r.expect_status(200);
+    assert_eq!(r.body["usuario"]["papel"], "admin");
+}
+
+#[tokio::test]
+async fn criar_admin_reads_the_password_from_stdin_and_is_refused_while_a_server_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let criar = |senha: &str| {
+        let mut child = Command::new(binary())
+            .args([
+                "usuarios",
+                "criar-admin",
+                "--email",
+                "ana@clinica.example",
+                "--nome",
+                "Ana",
+            ])
+            .args([
+                "--data-dir",
+                &dir.path().join("banco").display().to_string(),
+            ])
+            .env_remove("AGENDAMENTO_ADMIN_SENHA")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{senha}\n").as_bytes())
+            .expect("write");
+        child.wait_with_output().expect("wait")
+    };
+    let out = criar("senha-da-ana");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let srv = iniciar(
+        dir.path(),
+        &["--addr", "127.0.0.1:0", "--no-demo-data"],
+        &[],
+    )
+    .expect("start");
+    login(&srv.base, "ana@clinica.example", "senha-da-ana")
+        .await
+        .expect_status(200);
+    let again = criar("outra-senha-longa");
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("em uso"),
+        "clear error while the server holds the folder: {err}"
+    );
+}
+
+#[tokio::test]
+async fn demo_users_are_created_and_printed_once_on_the_first_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let srv = iniciar(dir.path(), &["--addr", "127.0.0.1:0"], &[]).expect("start");
+    let linha = srv
+        .saida
+        .iter()
+        .find(|l| l.starts_with("demo users (password for all: "))
+        .unwrap_or_else(|| panic!("no demo users in {:?}", srv.saida));
+    let senha = linha
+        .trim_start_matches("demo users (password for all: ")
+        .trim_end_matches("):")
+        .to_owned();
+    for papel in ["admin", "recepcao", "medico", "paciente"] {
+        let email = format!("{papel}@demo.agendamento.local");
+        assert!(srv.saida.iter().any(|l| l.contains(&email)), "{email}");
+        let r = login(&srv.base, &email, &senha).await;
+        r.expect_status(200);
+        assert_eq!(r.body["usuario"]["papel"], papel);
+    }
+    drop(srv);
+    let again = iniciar(dir.path(), &["--addr", "127.0.0.1:0"], &[]).expect("restart");
+    assert!(
+        !again.saida.iter().any(|l| l.contains("password")),
+        "printed only once: {:?}",
+        again.saida
+    );
+}
+
+#[tokio::test]
+async fn more_than_30_logins_a_minute_from_one_client_address_are_429_over_a_real_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let srv = iniciar(
+        dir.path(),
+        &["--addr", "127.0.0.1:0", "--no-demo-data"],
+        &[],
+    )
+    .expect("start");
+    for i in 0..30 {
+        let r = login(
+            &srv.base,
+            &format!("u{i}@clinica.example"),
+            "qualquer-senha",
+        )
+        .await;
+        assert_eq!(r.status, 401, "attempt {i}: {}", r.text);
+    }
+    let r = login(&srv.base, "outro@clinica.example", "qualquer-senha").await;
+    r.expect_status(429);
+    assert_eq!(r.body["code"], "muitas_tentativas");
+    let secs: u64 = r
+        .header("retry-after")
+        .parse()
+        .expect("Retry-After seconds");
+    assert!((1..=60).contains(&secs), "{secs}");
+}
+
+/// An SSE stream read over a real socket with a bearer token: every `data:` line, in order.
+struct Fluxo {
+    resp: reqwest::Response,
+    buf: String,
+    dados: Vec<serde_json::Value>,
+}
+
+impl Fluxo {
+    async fn abrir(base: &str, token: &str, path: &str) -> Self {
+        let resp = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client")
+            .get(format!("{base}{path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("stream");
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        Self {
+            resp,
+            buf: String::new(),
+            dados: Vec::new(),
+        }
+    }
+
+    /// Reads until an event satisfies `pred` (bounded by 20 s).
+    async fn ate(&mut self, pred: impl Fn(&serde_json::Value) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            while let Some(fim) = self.buf.find("\n\n") {
+                let bloco: String = self.buf.drain(..fim + 2).collect();
+                for linha in bloco.lines() {
+                    if let Some(d) = linha.strip_prefix("data:") {
+                        let v: serde_json::Value =
+                            serde_json::from_str(d.trim()).expect("data is JSON");
+                        let achou = pred(&v);
+                        self.dados.push(v);
+                        if achou {
+                            return;
+                        }
+                    }
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("event not seen; got {:#?}", self.dados))
+                .expect("read")
+                .expect("stream open");
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agenda_events_are_filtered_per_role_over_a_real_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [
+        ("AGENDAMENTO_ADMIN_EMAIL", "chefe@clinica.example"),
+        ("AGENDAMENTO_ADMIN_SENHA", "senha-da-chefe"),
+    ];
+    let srv = iniciar(
+        dir.path(),
+        &["--addr", "127.0.0.1:0", "--no-demo-data"],
+        &env,
+    )
+    .expect("start");
+    let base = srv.base.clone();
+    let adm = crate::common::str_field(
+        &login(&base, "chefe@clinica.example", "senha-da-chefe")
+            .await
+            .body,
+        "token",
+    );
+    let cliente = new_client();
+    let post = |tok: &str, path: &str, body: serde_json::Value| {
+        let req = cliente
+            .post(format!("{base}{path}"))
+            .bearer_auth(tok)
+            .json(&body);
+        async move { read(req.send().await.expect("post")).await }
+    };
+    let id = |r: crate::common::Resp| crate::common::str_field(&r.body, "id");
+    let p1 = id(post(
+        &adm,
+        "/pacientes",
+        crate::common::paciente_body("Paciente Um", 61),
+    )
+    .await);
+    let p2 = id(post(
+        &adm,
+        "/pacientes",
+        crate::common::paciente_body("Paciente Dois", 62),
+    )
+    .await);
+    let m1 = id(post(
+        &adm,
+        "/medicos",
+        crate::common::medico_body("Dr. Um", 61, "Clínica Geral"),
+    )
+    .await);
+    let m2 = id(post(
+        &adm,
+        "/medicos",
+        crate::common::medico_body("Dra. Dois", 62, "Pediatria"),
+    )
+    .await);
+    for m in [&m1, &m2] {
+        for dia in [
+            "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
+        ] {
+            post(
+                &adm,
+                &format!("/horarios/medico/{m}"),
+                json!({"dia_semana": dia, "hora_inicio": "08:00", "hora_fim": "12:00"}),
+            )
+            .await
+            .expect_status(201);
+        }
+    }
+    for (email, extra) in [
+        (
+            "p1@clinica.example",
+            json!({"papel": "paciente", "paciente_id": p1}),
+        ),
+        (
+            "m1@clinica.example",
+            json!({"papel": "medico", "medico_id": m1}),
+        ),
+    ] {
+        let mut body = json!({"nome": "Usuário", "email": email, "senha": "senha-comum-1"});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        post(&adm, "/usuarios", body).await.expect_status(201);
+    }
+    let tok = |r: crate::common::Resp| crate::common::str_field(&r.body, "token");
+    let pac = tok(login(&base, "p1@clinica.example", "senha-comum-1").await);
+    let med = tok(login(&base, "m1@clinica.example", "senha-comum-1").await);
+    let mut fluxo_pac = Fluxo::abrir(&base, &pac, "/sistema/agenda/stream").await;
+    let mut fluxo_med = Fluxo::abrir(&base, &med, "/sistema/agenda/stream").await;
+    let mut fluxo_adm = Fluxo::abrir(&base, &adm, "/sistema/agenda/stream").await;
+    let dia = jiff::Zoned::now().date().tomorrow().expect("tomorrow");
+    let agendar = |p: &str, m: &str, h: u8| {
+        json!({"paciente_id": p, "medico_id": m,
+               "inicio": format!("{dia}T{h:02}:00:00"), "fim": format!("{dia}T{h:02}:30:00")})
+    };
+    // Patient two with doctor one, patient one with doctor two (both by the front desk).
+    let t2 = post(&adm, "/consultas/agendar", agendar(&p2, &m1, 9)).await;
+    t2.expect_status(202);
+    let t2 = crate::common::str_field(&t2.body, "task_id");
+    let t1 = post(&adm, "/consultas/agendar", agendar(&p1, &m2, 10)).await;
+    t1.expect_status(202);
+    let t1 = crate::common::str_field(&t1.body, "task_id");
+    // Both bookings done (the administrator sees everything), then a marker hold.
+    let concluida = |t: &str| {
+        let t = t.to_owned();
+        move |v: &serde_json::Value| {
+            v["tipo"] == "tarefa_atualizada"
+                && v["dados"]["task_id"] == t.as_str()
+                && v["dados"]["status"] == "concluida"
+        }
+    };
+    fluxo_adm.ate(concluida(&t2)).await;
+    fluxo_adm.ate(concluida(&t1)).await;
+    post(
+        &pac,
+        "/agenda/reservar",
+        json!({"medico_id": m1, "slot": format!("{dia}T11:00:00")}),
+    )
+    .await
+    .expect_status(200);
+    let marca = |v: &serde_json::Value| {
+        v["tipo"] == "horario_reservado"
+            && v["dados"]["slot"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("T11:00:00"))
+    };
+    fluxo_pac.ate(marca).await;
+    fluxo_med.ate(marca).await;
+
+    // The patient: slot states without another patient's data, their own tasks only.
+    let texto = serde_json::to_string(&fluxo_pac.dados).expect("json");
+    assert!(
+        !texto.contains(&p2),
+        "another patient's id reached a patient: {texto}"
+    );
+    assert!(
+        !texto.contains(&t2),
+        "another patient's task reached a patient"
+    );
+    assert!(
+        fluxo_pac
+            .dados
+            .iter()
+            .any(|v| v["tipo"] == "horario_ocupado"
+                && v["dados"]["medico_id"] == m1.as_str()
+                && v["dados"].get("consulta").is_none()),
+        "the slot taken by someone else, without the consulta: {texto}"
+    );
+    assert!(
+        fluxo_pac
+            .dados
+            .iter()
+            .any(|v| v["tipo"] == "horario_ocupado"
+                && v["dados"]["consulta"]["paciente_id"] == p1.as_str()),
+        "their own consulta in full: {texto}"
+    );
+    assert!(
+        fluxo_pac
+            .dados
+            .iter()
+            .any(|v| v["tipo"] == "tarefa_atualizada" && v["dados"]["task_id"] == t1.as_str())
+    );
+    // The doctor: their own agenda in full, others' slot states only.
+    let texto = serde_json::to_string(&fluxo_med.dados).expect("json");
+    assert!(
+        fluxo_med
+            .dados
+            .iter()
+            .any(|v| v["tipo"] == "horario_ocupado"
+                && v["dados"]["consulta"]["paciente_id"] == p2.as_str()),
+        "their own agenda in full: {texto}"
+    );
+    assert!(
+        !texto.contains(&p1),
+        "another agenda's patient reached a doctor: {texto}"
+    );
+    assert!(
+        !texto.contains(&t1),
+        "another agenda's task reached a doctor"
+    );
+    assert!(
+        fluxo_med
+            .dados
+            .iter()
+            .any(|v| v["tipo"] == "horario_ocupado"
+                && v["dados"]["medico_id"] == m2.as_str()
+                && v["dados"].get("consulta").is_none()),
+        "another agenda's slot state: {texto}"
+    );
+    // Logs are the administrator's only.
+    for t in [&pac, &med] {
+        let r = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client")
+            .get(format!("{base}/sistema/logs/stream"))
+            .bearer_auth(t)
+            .send()
+            .await
+            .expect("logs stream");
+        assert_eq!(r.status().as_u16(), 403);
+    }
+}
