@@ -39,7 +39,8 @@ impl FiltroAuditoria {
         let mut e = Erros::default();
         // A date is its whole day in the clinic's zone; otherwise a date and time.
         let instante = |e: &mut Erros, campo: &str, v: Option<&str>, fim: bool| {
-            let v = v.map(str::trim).filter(|v| !v.is_empty())?;
+            // Present but empty is an error, not "no filter" (the schema's pattern says so).
+            let v = v.map(str::trim)?;
             let t = match parse_date(v) {
                 Ok(d) => {
                     let d = if fim { d.tomorrow().ok()? } else { d };

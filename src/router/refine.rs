@@ -158,7 +158,7 @@ pub(super) fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> 
     }
     // Date query parameters.
     let mut date_params = 0;
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
         for op in [item.get.as_mut(), item.post.as_mut()]
             .into_iter()
             .flatten()
@@ -168,7 +168,12 @@ pub(super) fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> 
                     && matches!(param.name.as_str(), "de" | "ate")
                     && let Some(RefOr::T(Schema::Object(p))) = param.schema.as_mut()
                 {
-                    p.pattern = Some(DATE_PATTERN.to_owned());
+                    // The audit trail also takes an instant.
+                    p.pattern = Some(if path == "/sistema/auditoria" {
+                        format!("{DATE_PATTERN}|{DATETIME_PATTERN}")
+                    } else {
+                        DATE_PATTERN.to_owned()
+                    });
                     date_params += 1;
                 }
             }

@@ -1259,6 +1259,23 @@ async fn reads_of_a_patient_sign_ins_and_sign_outs_are_in_the_trail_and_it_filte
         422,
         "validation_failed",
     );
+    // An empty date and a day the calendar does not have are refused too.
+    for q in [
+        "?de=",
+        "?ate=%20",
+        "?de=2026-11-31",
+        "?ate=2026-02-29T10:00:00",
+    ] {
+        let r = com(
+            &app,
+            &p.admin,
+            Method::GET,
+            &format!("/sistema/auditoria{q}"),
+            None,
+        )
+        .await;
+        assert_problem(&r, 422, "validation_failed");
+    }
     assert_problem(
         &com(
             &app,
