@@ -117,6 +117,9 @@ pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
     let mut registros = Contagens::default();
     for colecao in colecoes().iter() {
         let nome = file_name(colecao);
+        if opcional_no_arquivo(colecao) && !manifesto.arquivos.iter().any(|a| a.nome == nome) {
+            continue;
+        }
         let mut entry = zip
             .by_name(&nome)
             .map_err(|_| format!("{nome} ausente do arquivo"))?;
