@@ -312,6 +312,8 @@ pub fn feriados_do_ano(ano: i16, facultativos: bool) -> Vec<(Date, &'static str)
         v.push((rel(60), "Corpus Christi (ponto facultativo)"));
     }
     v.sort();
+    // Good Friday falls on Tiradentes when Easter is 23 April (2000, 2079): one block.
+    v.dedup_by_key(|(data, _)| *data);
     v
 }
 
@@ -389,5 +391,13 @@ mod tests {
         ] {
             assert_eq!(pascoa(ano), jiff::civil::date(ano, m, d), "{ano}");
         }
+    }
+
+    #[test]
+    fn good_friday_on_tiradentes_is_one_holiday() {
+        let v = feriados_do_ano(2079, false);
+        let abril21 = jiff::civil::date(2079, 4, 21);
+        assert_eq!(v.iter().filter(|(d, _)| *d == abril21).count(), 1, "{v:?}");
+        assert_eq!(v.len(), 9);
     }
 }
