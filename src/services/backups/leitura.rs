@@ -60,7 +60,16 @@ pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
             "o manifesto lista {n}, que não é um arquivo de dados"
         ));
     }
-    if let Some(n) = esperados.difference(&nomeados_set).next() {
+    // A collection added to backups later may be missing from an older archive.
+    let opcionais: BTreeSet<String> = colecoes()
+        .iter()
+        .filter(|c| opcional_no_arquivo(*c))
+        .map(file_name)
+        .collect();
+    if let Some(n) = esperados
+        .difference(&nomeados_set)
+        .find(|n| !opcionais.contains(*n))
+    {
         return Err(format!("{n} não consta do manifesto"));
     }
     let mut membros: BTreeSet<String> = BTreeSet::new();
