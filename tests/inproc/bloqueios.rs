@@ -710,3 +710,50 @@ async fn a_block_written_during_racing_bookings_lets_no_booking_into_it_afterwar
         }
     }
 }
+
+#[tokio::test]
+async fn block_writes_leave_audit_entries() {
+    let app = TestApp::new().await;
+    let mid = app.medico(7070, &[("segunda", "08:00", "12:00")]).await;
+    let seg = monday(1);
+    let r = app
+        .post(
+            "/bloqueios",
+            &json!({"medico_id": mid, "inicio": at(seg, "08:00"), "fim": at(seg, "09:00"), "motivo": "Folga"}),
+        )
+        .await;
+    r.expect_status(201);
+    let id = r.id();
+    app.delete(&format!("/bloqueios/{id}"))
+        .await
+        .expect_status(204);
+    app.post("/bloqueios/feriados", &json!({"ano": 2027}))
+        .await
+        .expect_status(201);
+    let trilha = app
+        .get(&format!(
+            "/sistema/auditoria?recurso=bloqueios&recurso_id={id}"
+        ))
+        .await;
+    trilha.expect_status(200);
+    let acoes: BTreeSet<String> = trilha
+        .array()
+        .iter()
+        .map(|e| e["acao"].as_str().expect("acao").to_owned())
+        .collect();
+    assert_eq!(
+        acoes,
+        BTreeSet::from(["criar".to_owned(), "excluir".to_owned()]),
+        "{}",
+        trilha.text
+    );
+    let feriados = app
+        .get("/sistema/auditoria?recurso=bloqueios&acao=criar")
+        .await;
+    assert_eq!(
+        feriados.array().len(),
+        2,
+        "one entry per write: {}",
+        feriados.text
+    );
+}
