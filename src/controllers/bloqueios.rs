@@ -37,8 +37,8 @@ pub struct BloqueioCreate {
 #[serde(deny_unknown_fields)]
 pub struct FeriadosCreate {
     /// The year, 1900 to 2200.
-    #[schema(minimum = 1900, maximum = 2200, example = 2026)]
-    pub ano: i64,
+    #[schema(value_type = i64, minimum = 1900, maximum = 2200, example = 2026)]
+    pub ano: f64,
     /// Also Carnival Monday and Tuesday and Corpus Christi (default `false`).
     #[serde(default)]
     pub incluir_pontos_facultativos: Option<bool>,
@@ -196,8 +196,9 @@ pub async fn create_feriados(
     req: Requisicao,
     JsonBody(body): JsonBody<FeriadosCreate>,
 ) -> Result<(StatusCode, Json<Vec<Arc<Bloqueio>>>), AppError> {
-    let ano = i16::try_from(body.ano)
-        .ok()
+    // Read as a JSON number so `2026.0` (an integer to JSON Schema) is accepted like `2026`.
+    let ano = (body.ano.fract() == 0.0 && body.ano.abs() < 32_768.0)
+        .then_some(body.ano as i16)
         .filter(|a| ANOS.contains(a))
         .ok_or_else(|| {
             AppError::campo(

@@ -38,22 +38,24 @@ pub struct MedicoCreate {
     /// Length of this doctor's slots in minutes, 5 to 480 (default `--slot-minutes`): the
     /// grid starts at each horário's start and steps by it; a remainder shorter than a slot
     /// at the end of a horário is not bookable.
-    #[schema(minimum = 5, maximum = 480, example = 30)]
-    pub duracao_consulta_minutos: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 5, maximum = 480, example = 30)]
+    pub duracao_consulta_minutos: Option<f64>,
     /// Minutes kept free after each appointment, 0 to 240 (default 0).
-    #[schema(minimum = 0, maximum = 240, example = 10)]
-    pub intervalo_minutos: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 240, example = 10)]
+    pub intervalo_minutos: Option<f64>,
 }
 
-/// A minutes field within `faixa`, or its field error.
+/// A minutes field within `faixa`, or its field error. Read as a JSON number so `45.0`
+/// (an integer to JSON Schema) is accepted like `45`.
 fn minutos(
     e: &mut Erros,
     campo: &str,
-    v: Option<i64>,
+    v: Option<f64>,
     faixa: std::ops::RangeInclusive<u16>,
 ) -> Option<u16> {
     let v = v?;
-    match u16::try_from(v).ok().filter(|m| faixa.contains(m)) {
+    let inteiro = (v.fract() == 0.0 && v >= 0.0 && v <= f64::from(u16::MAX)).then_some(v as u16);
+    match inteiro.filter(|m| faixa.contains(m)) {
         Some(m) => Some(m),
         None => {
             e.push(
@@ -91,11 +93,11 @@ pub struct MedicoUpdate {
     pub telefone: Patch<String>,
     /// New slot length in minutes, 5 to 480 (the agenda's grid from now on; existing
     /// appointments and holds stay as they are).
-    #[schema(minimum = 5, maximum = 480)]
-    pub duracao_consulta_minutos: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 5, maximum = 480)]
+    pub duracao_consulta_minutos: Option<f64>,
     /// New buffer after each appointment in minutes, 0 to 240.
-    #[schema(minimum = 0, maximum = 240)]
-    pub intervalo_minutos: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 240)]
+    pub intervalo_minutos: Option<f64>,
 }
 
 /// Filter of `GET /medicos`.

@@ -116,6 +116,15 @@ async fn a_doctor_has_a_slot_length_and_a_buffer_with_defaults_and_bounds() {
         after.body["duracao_consulta_minutos"], 45,
         "bad input changed nothing"
     );
+    // 40.0 is an integer to JSON Schema, so it is accepted like 40.
+    let r = app
+        .put(
+            &format!("/medicos/{id}"),
+            &json!({"duracao_consulta_minutos": 40.0}),
+        )
+        .await;
+    r.expect_status(200);
+    assert_eq!(r.body["duracao_consulta_minutos"], 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -536,6 +545,12 @@ async fn the_national_holidays_of_2024_to_2030_match_the_calendar_and_the_import
     }
     let total = app.count("/bloqueios?limit=5000").await;
     assert_eq!(total, 70);
+    // 2026.0 is an integer to JSON Schema: the same year.
+    let r = app
+        .post("/bloqueios/feriados", &json!({"ano": 2026.0}))
+        .await;
+    r.expect_status(201);
+    assert_eq!(datas(&r.body), NACIONAIS[2].1);
 
     // Twice: nothing new, the same answer.
     let again = app.post("/bloqueios/feriados", &json!({"ano": 2026})).await;
