@@ -79,6 +79,7 @@ fn main() {
             "sched-fill" => sched::fill(&args).await,
             "book" => sched::book(&args).await,
             "slots" => sched::slots(&args).await,
+            "sched-blocks" => sched::blocks(&args).await,
             "backup-load" => sched::backup_load(&args).await,
             "report" => sched::report(&args).await,
             "soak" => soak::soak(&args).await,

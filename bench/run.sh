@@ -8,7 +8,7 @@
 # BENCH_SKIP_BUILD=1 (use the binaries already in target/release), BENCH_BIN (server binary to measure),
 # BENCH_SOAK_SECS (memory soak length, default 600; 0 skips it), BENCH_SOAK_RATE (300 req/s),
 # BENCH_SOAK_WORKERS (8), BENCH_SOAK_MIX (action weights, see bench/soak.rs),
-# BENCH_ONLY (comma-separated phases to run: foundation, sched, soak; default all).
+# BENCH_ONLY (comma-separated phases to run: foundation, sched, bloqueios, soak; default all).
 #
 # Everything binds to and targets 127.0.0.1 only; every load loop is bounded in count and time.
 # The only process this script stops is the server it started, by its PID.
@@ -47,6 +47,7 @@ BOOK_SEQ=200                         # ...then one at a time
 FANOUT=${BENCH_SUBSCRIBERS:-10000}   # SSE subscribers on one server
 SLOTS_CONSULTAS=${BENCH_SLOTS_CONSULTAS:-50000}  # on-grid consultas stored for GET /agenda/slots
 SLOTS_GETS=200
+SLOTS_BLOCKS=${BENCH_SLOTS_BLOCKS:-2000}  # one-hour /bloqueios among them (SPEC-2 §11)
 SOAK_SECS=${BENCH_SOAK_SECS:-600}       # memory soak: mixed load on a third server
 SOAK_RATE=${BENCH_SOAK_RATE:-300}       # requests/s over all soak workers (a ceiling)
 SOAK_WORKERS=${BENCH_SOAK_WORKERS:-8}
@@ -358,6 +359,26 @@ if want sched; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# GET /agenda/slots with blocks (SPEC-2 §11): its own server, the same 50 doctors and on-grid
+# consultas as phase 11, plus SLOTS_BLOCKS one-hour blocks over the 30 days.
+if want bloqueios; then
+    section "11b. GET /agenda/slots?days=30 with $SLOTS_CONSULTAS consultas and $SLOTS_BLOCKS bloqueios stored"
+    DATA=$TMP/banco-bloqueios
+    mkdir -p "$DATA"
+    if start_server; then
+        if lg sched-setup --base "$BASE" --state "$TMP/grid-bloqueios.json" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC" &&
+            lg sched-fill --base "$BASE" --state "$TMP/grid-bloqueios.json" --from 0 --to "$SLOTS_CONSULTAS" --concurrency "$FILL_CONC" --max-secs 600 --label blk_fill &&
+            lg sched-blocks --base "$BASE" --state "$TMP/grid-bloqueios.json" --count "$SLOTS_BLOCKS" --days 30 --concurrency "$FILL_CONC"; then
+            put blk_stored "$(stored)"
+            lg slots --base "$BASE" --days 30 --count $SLOTS_GETS --warmup 10 --max-secs 120 --label slots_blk
+        fi
+        stop_server
+    else
+        echo "bench: the blocks server did not start; its figures are missing"
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------------
 # Memory soak: a third server on a fresh data folder (automatic backups off, as for the others:
 # the soak queues its own backups and reports).
 if want soak && [ "$SOAK_SECS" -gt 0 ]; then
@@ -483,6 +504,13 @@ if want sched; then
         echo "preload on-grid POST /consultas | concurrency $FILL_CONC, $(val sched_fill_created) created in $(val sched_fill_secs) s | $(val sched_fill_rps) req/s | - | -"
     else
         echo "GET /agenda/slots?days=30 | $SLOTS_CONSULTAS consultas | not measured | p50 < 20 ms | ?"
+    fi
+fi
+if want bloqueios; then
+    if [ -n "$(val slots_blk_p50_ms)" ]; then
+        echo "GET /agenda/slots?days=30 with blocks | $(val slots_blk_doctors) médicos x 30 days, $(val blk_stored) consultas and $(val blocks_created) one-hour bloqueios stored: $(val slots_blk_total) slots listed ($(val slots_blk_ocupado) ocupado), $(val slots_blk_n) sequential; answer $(mib "$(awk -v b="$(val slots_blk_bytes)" 'BEGIN {print b / 1024}')"); failed requests $(val slots_blk_errors) | p50 $(f2 "$(val slots_blk_p50_ms)") ms, p99 $(f2 "$(val slots_blk_p99_ms)") ms | p50 < 20 ms | $(ok "$(val slots_blk_p50_ms)" '<' 20)"
+    else
+        echo "GET /agenda/slots?days=30 with blocks | $SLOTS_CONSULTAS consultas, $SLOTS_BLOCKS bloqueios | not measured | p50 < 20 ms | ?"
     fi
 fi
 if want foundation || want sched; then

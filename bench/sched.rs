@@ -1,5 +1,5 @@
 //! Scheduling, backup and report benchmarks (subcommands `sched-setup`, `sched-fill`, `book`,
-//! `slots`, `backup-load`, `report`; see bench/README.md).
+//! `slots`, `sched-blocks`, `backup-load`, `report`; see bench/README.md).
 //!
 //! The future grid: every doctor works every day 00:00-23:30 (7 horários each), so each day has
 //! `PER_DAY` = 47 slots of 30 minutes (00:00 .. 23:00). Cell number c is doctor `c % D`, slot
@@ -580,6 +580,7 @@ pub async fn book(a: &Args) -> Res<()> {
 /// `slots --base URL [--days 30] [--count 200] [--warmup 10] [--max-secs 120]`
 pub async fn slots(a: &Args) -> Res<()> {
     let base = a.s("base")?;
+    let label = a.s_or("label", "slots");
     let days = a.n_or("days", 30)?;
     let count = a.n_or("count", 200)?;
     let warmup = a.n_or("warmup", 10)?;
@@ -647,14 +648,78 @@ pub async fn slots(a: &Args) -> Res<()> {
         last.len(),
         last.len() as f64 / 1048576.0
     );
-    result("slots_n", s.n);
-    result("slots_p50_ms", format!("{:.2}", s.p50));
-    result("slots_p99_ms", format!("{:.2}", s.p99));
-    result("slots_bytes", last.len());
-    result("slots_doctors", doctors);
-    result("slots_total", states.values().sum::<u64>());
-    result("slots_ocupado", states.get("ocupado").copied().unwrap_or(0));
-    errors.report("slots");
+    result(&format!("{label}_n"), s.n);
+    result(&format!("{label}_p50_ms"), format!("{:.2}", s.p50));
+    result(&format!("{label}_p99_ms"), format!("{:.2}", s.p99));
+    result(&format!("{label}_bytes"), last.len());
+    result(&format!("{label}_doctors"), doctors);
+    result(&format!("{label}_total"), states.values().sum::<u64>());
+    result(
+        &format!("{label}_ocupado"),
+        states.get("ocupado").copied().unwrap_or(0),
+    );
+    errors.report(&label);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// sched-blocks: POST /bloqueios (SPEC-2 §11) spread over the doctors and the grid's days
+
+/// `sched-blocks --base URL --state F [--count 2000] [--days 30] [--concurrency 32]`: block
+/// i is doctor `i % D`'s hour from `((i / D) * 5) % 23`:00 on day `(i / D) % days` from the
+/// grid's base date. Stores `blocks_created`.
+pub async fn blocks(a: &Args) -> Res<()> {
+    let base = a.s("base")?;
+    let g = Arc::new(Grid::load(&a.s("state")?)?);
+    let count = a.n_or("count", 2000)? as usize;
+    let days = a.n_or("days", 30)?.max(1) as usize;
+    let conc = a.n_or("concurrency", 32)? as usize;
+    let c = client(conc)?;
+    let t0 = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..conc.max(1) {
+        let (c, g, next, base) = (c.clone(), g.clone(), next.clone(), base.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                let nd = g.medicos.len();
+                let k = i / nd;
+                let day = g
+                    .base
+                    .checked_add(jiff::Span::new().days((k % days) as i64))
+                    .map_err(|e| e.to_string())?;
+                let h = ((k * 5) % 23) as i8;
+                let ini = day.at(h, 0, 0, 0);
+                let fim = day.at(h + 1, 0, 0, 0);
+                let f = |d: jiff::civil::DateTime| d.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+                let body = json!({
+                    "medico_id": g.medicos[i % nd],
+                    "inicio": f(ini),
+                    "fim": f(fim),
+                    "motivo": format!("Bloqueio de carga {i}"),
+                });
+                let url = format!("{base}/bloqueios");
+                let (st, text, _) = post_json(&c, &url, &body).await?;
+                if st != 201 {
+                    return Err(format!("POST {url}: HTTP {st}: {text}"));
+                }
+            }
+            Ok::<_, String>(())
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(|e| e.to_string())??;
+    }
+    println!(
+        "sched-blocks: {count} blocks of one hour over {} doctors and {days} days in {:.1} s",
+        g.medicos.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    result("blocks_created", count);
     Ok(())
 }
 

@@ -50,6 +50,8 @@ pub async fn load_if_empty(state: &AppState) -> Result<(), AppError> {
                 especialidade: esp.into(),
                 email: None,
                 telefone: None,
+                duracao_consulta_minutos: None,
+                intervalo_minutos: None,
             },
         )
         .await?;

@@ -15,7 +15,7 @@ use super::extract::{
 use crate::domain::{Crm, Email, Nome, Telefone, especialidade};
 use crate::error::{AppError, Erros};
 use crate::models::Medico;
-use crate::services::medicos::{AlteraMedico, NovoMedico};
+use crate::services::medicos::{AlteraMedico, DURACAO_MINUTOS, INTERVALO_MINUTOS, NovoMedico};
 use crate::services::{self, AppState};
 
 /// Body of `POST /medicos`.
@@ -35,6 +35,40 @@ pub struct MedicoCreate {
     pub email: Option<String>,
     /// Phone (`""` = none).
     pub telefone: Option<String>,
+    /// Length of this doctor's slots in minutes, 5 to 480 (default `--slot-minutes`): the
+    /// grid starts at each horário's start and steps by it; a remainder shorter than a slot
+    /// at the end of a horário is not bookable.
+    #[schema(value_type = Option<i64>, minimum = 5, maximum = 480, example = 30)]
+    pub duracao_consulta_minutos: Option<f64>,
+    /// Minutes kept free after each appointment, 0 to 240 (default 0).
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 240, example = 10)]
+    pub intervalo_minutos: Option<f64>,
+}
+
+/// A minutes field within `faixa`, or its field error. Read as a JSON number so `45.0`
+/// (an integer to JSON Schema) is accepted like `45`.
+fn minutos(
+    e: &mut Erros,
+    campo: &str,
+    v: Option<f64>,
+    faixa: std::ops::RangeInclusive<u16>,
+) -> Option<u16> {
+    let v = v?;
+    let inteiro = (v.fract() == 0.0 && v >= 0.0 && v <= f64::from(u16::MAX)).then_some(v as u16);
+    match inteiro.filter(|m| faixa.contains(m)) {
+        Some(m) => Some(m),
+        None => {
+            e.push(
+                campo,
+                format!(
+                    "deve ser um número inteiro de minutos entre {} e {}",
+                    faixa.start(),
+                    faixa.end()
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// Body of `PUT /medicos/{id}`: any subset; `null` or `""` clears an optional field.
@@ -57,6 +91,13 @@ pub struct MedicoUpdate {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub telefone: Patch<String>,
+    /// New slot length in minutes, 5 to 480 (the agenda's grid from now on; existing
+    /// appointments and holds stay as they are).
+    #[schema(value_type = Option<i64>, minimum = 5, maximum = 480)]
+    pub duracao_consulta_minutos: Option<f64>,
+    /// New buffer after each appointment in minutes, 0 to 240.
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 240)]
+    pub intervalo_minutos: Option<f64>,
 }
 
 /// Filter of `GET /medicos`.
@@ -80,6 +121,18 @@ impl MedicoCreate {
             self.telefone.as_deref(),
             Telefone::parse,
         );
+        let duracao = minutos(
+            &mut e,
+            "duracao_consulta_minutos",
+            self.duracao_consulta_minutos,
+            DURACAO_MINUTOS,
+        );
+        let intervalo = minutos(
+            &mut e,
+            "intervalo_minutos",
+            self.intervalo_minutos,
+            INTERVALO_MINUTOS,
+        );
         e.finish()?;
         match (nome, crm, esp) {
             (Some(nome), Some(crm), Some(especialidade)) => Ok(NovoMedico {
@@ -88,6 +141,8 @@ impl MedicoCreate {
                 especialidade,
                 email: email.map(Email::into_inner),
                 telefone: telefone.map(Telefone::into_inner),
+                duracao_consulta_minutos: duracao,
+                intervalo_minutos: intervalo,
             }),
             _ => Err(AppError::Internal(
                 "validation passed without values".into(),
@@ -105,12 +160,26 @@ impl MedicoUpdate {
         let esp = patch_obrigatorio(&mut e, "especialidade", &self.especialidade, especialidade);
         let email = patch_opcional(&mut e, "email", &self.email, Email::parse);
         let telefone = patch_opcional(&mut e, "telefone", &self.telefone, Telefone::parse);
+        let duracao = minutos(
+            &mut e,
+            "duracao_consulta_minutos",
+            self.duracao_consulta_minutos,
+            DURACAO_MINUTOS,
+        );
+        let intervalo = minutos(
+            &mut e,
+            "intervalo_minutos",
+            self.intervalo_minutos,
+            INTERVALO_MINUTOS,
+        );
         e.finish()?;
         Ok(AlteraMedico {
             nome,
             especialidade: esp,
             email: email.map(|o| o.map(Email::into_inner)),
             telefone: telefone.map(|o| o.map(Telefone::into_inner)),
+            duracao_consulta_minutos: duracao,
+            intervalo_minutos: intervalo,
         })
     }
 }

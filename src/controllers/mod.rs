@@ -5,6 +5,7 @@ pub mod agenda;
 pub mod arquivos;
 pub mod auditoria;
 pub mod auth;
+pub mod bloqueios;
 pub mod consultas;
 pub mod estatisticas;
 pub mod extract;

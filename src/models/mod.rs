@@ -18,7 +18,8 @@ pub use estatisticas::{
     EstatisticaMedico, Estatisticas, Periodo, PorStatus,
 };
 pub use respostas::{
-    Agendado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado, Restaurado,
+    Agendado, BloqueioCriado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado,
+    Restaurado,
 };
 pub use usuario::{Papel, Sessao, Usuario, UsuarioPublico};
 
@@ -122,6 +123,42 @@ pub struct Medico {
     pub created_at: String,
     /// When it was last changed (RFC 3339, clinic offset).
     pub updated_at: String,
+    /// Length of this doctor's slots in minutes (SPEC-2 §11): their grid steps by it from
+    /// the start of each horário. Always present in answers; a record stored before the
+    /// field existed means `--slot-minutes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u16, example = 30, minimum = 5, maximum = 480)]
+    pub duracao_consulta_minutos: Option<u16>,
+    /// Minutes kept free after each appointment (SPEC-2 §11); a slot that starts inside
+    /// it, or whose own appointment would end less than this before another, is `ocupado`.
+    /// Always present in answers; absent in an old record means 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u16, example = 0, minimum = 0, maximum = 240)]
+    pub intervalo_minutos: Option<u16>,
+}
+
+/// A period in which nobody books (SPEC-2 §11): a doctor's time off, or, with no
+/// `medico_id`, the whole clinic's (holidays).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Bloqueio {
+    /// Identifier (UUID; `feriado-AAAA-MM-DD` for the holidays `POST /bloqueios/feriados` creates).
+    pub id: String,
+    /// The doctor; absent or `null` = the whole clinic.
+    #[serde(default)]
+    pub medico_id: Option<String>,
+    /// Start, clinic-local, inclusive.
+    #[serde(with = "local_dt")]
+    #[schema(value_type = String, example = "2026-03-02T08:00:00")]
+    pub inicio: DateTime,
+    /// End, clinic-local, exclusive, after the start (at most 366 days later).
+    #[serde(with = "local_dt")]
+    #[schema(value_type = String, example = "2026-03-02T12:00:00")]
+    pub fim: DateTime,
+    /// Why (shown to the desk).
+    #[schema(example = "Congresso")]
+    pub motivo: String,
+    /// When it was created (RFC 3339, clinic offset).
+    pub created_at: String,
 }
 
 /// A doctor's weekly working hours on one weekday.

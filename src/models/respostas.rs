@@ -86,6 +86,10 @@ pub struct Contagens {
     pub horarios: usize,
     /// Appointments.
     pub consultas: usize,
+    /// Blocks (time off, holidays; SPEC-2 §11). A backup written before blocks existed
+    /// has none.
+    #[serde(default)]
+    pub bloqueios: usize,
 }
 
 /// Answer of `POST /backup/restaurar/{nome}`.
@@ -109,4 +113,17 @@ pub struct Enviado {
     pub arquivo: String,
     /// What the archive holds.
     pub contagens: Contagens,
+}
+
+/// Answer of `POST /bloqueios` (SPEC-2 §11): the new block and the active appointments
+/// inside it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BloqueioCriado {
+    /// The block as stored.
+    #[serde(flatten)]
+    pub bloqueio: super::Bloqueio,
+    /// Ids of the `agendada`/`confirmada` appointments that overlap the block (of its
+    /// doctor, or of every doctor for a whole-clinic block): they stay booked until the desk
+    /// moves or cancels them.
+    pub consultas_afetadas: Vec<String>,
 }

@@ -17,7 +17,8 @@ pub use table::{Record, Table};
 use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
 use crate::models::{
-    Consulta, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao, Tarefa, Usuario,
+    Bloqueio, Consulta, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao, Tarefa,
+    Usuario,
 };
 
 impl Record for Paciente {
@@ -116,6 +117,19 @@ impl Record for EntradaAuditoria {
     }
 }
 
+impl Record for Bloqueio {
+    /// By doctor (`""` = the whole clinic, first) and start: one owner's blocks are a range,
+    /// so "the blocks overlapping `[a, b)`" is a range scan from `a` minus the longest block
+    /// (see `services::bloqueios`).
+    type Order = (String, jiff::civil::DateTime);
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> Self::Order {
+        (self.medico_id.clone().unwrap_or_default(), self.inicio)
+    }
+}
+
 /// The first answer to a POST sent with an `Idempotency-Key`, kept 24 h (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdemEntry {
@@ -185,6 +199,10 @@ pub enum Op {
     PutAuditoria(Arc<EntradaAuditoria>),
     /// Forget an audit entry past `--auditoria-dias` (retention only; never through the API).
     DelAuditoria(String),
+    /// Insert or replace a block (SPEC-2 §11).
+    PutBloqueio(Arc<Bloqueio>),
+    /// Delete a block by id.
+    DelBloqueio(String),
 }
 
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
@@ -219,6 +237,7 @@ impl StoreState for Db {
             Op::PutUsuario(_) | Op::DelUsuario(_) => Collection::Usuarios,
             Op::PutSessao(_) | Op::DelSessao(_) => Collection::Sessoes,
             Op::PutAuditoria(_) | Op::DelAuditoria(_) => Collection::Auditoria,
+            Op::PutBloqueio(_) | Op::DelBloqueio(_) => Collection::Bloqueios,
         }
     }
 
@@ -251,6 +270,8 @@ impl StoreState for Db {
             Op::DelSessao(id) => self.sessoes.remove(&id).map(Op::PutSessao),
             Op::PutAuditoria(r) => put(&mut self.auditoria, r, Op::PutAuditoria, Op::DelAuditoria),
             Op::DelAuditoria(id) => self.auditoria.remove(&id).map(Op::PutAuditoria),
+            Op::PutBloqueio(r) => put(&mut self.bloqueios, r, Op::PutBloqueio, Op::DelBloqueio),
+            Op::DelBloqueio(id) => self.bloqueios.remove(&id).map(Op::PutBloqueio),
         }
     }
 
@@ -309,6 +330,8 @@ impl StoreState for Db {
             Op::DelReserva(id) => del(Collection::Reservas, id),
             Op::PutUsuario(r) => put(&self.usuarios, Collection::Usuarios, &r.id),
             Op::DelUsuario(id) => del(Collection::Usuarios, id),
+            Op::PutBloqueio(r) => put(&self.bloqueios, Collection::Bloqueios, &r.id),
+            Op::DelBloqueio(id) => del(Collection::Bloqueios, id),
             // A session's id is a token hash: it stays out of the log.
             Op::PutIdem(_)
             | Op::DelIdem(_)

@@ -148,6 +148,8 @@ fn errors_of(
             errors.push(AppError::not_found("Usuário"))
         }
         "find_backup" | "restore_backup" | "find_relatorio" => errors.push(arquivo()),
+        "find_bloqueio" | "delete_bloqueio" => errors.push(AppError::not_found("Bloqueio")),
+        "list_bloqueios" => errors.push(medico()),
         _ => {}
     }
     match op_id {
@@ -217,11 +219,23 @@ fn errors_of(
             code: "agenda_too_large",
             detail: "A agenda pedida teria 250000 horários, acima do limite de 200000: peça menos dias (days) ou um médico só (medico_id).".into(),
         }),
+        "create_bloqueio" => errors.extend([
+            campo("medico_id", "médico não encontrado"),
+            campo("fim", "fim deve ser posterior a inicio"),
+        ]),
+        "create_feriados" => errors.push(campo("ano", "deve ser um ano entre 1900 e 2200")),
+        "list_bloqueios" => errors.push(data("de")),
         "restore_backup" | "create_backup_upload" => errors.push(conflict(
             "backup_busy",
             "Outra restauração ou envio de backup está em andamento; tente novamente quando terminar.",
         )),
         _ => {}
+    }
+    if matches!(op_id, "create_agendamento" | "create_reserva") {
+        errors.push(AppError::Unprocessable {
+            code: "horario_bloqueado",
+            detail: "O horário 2026-03-02T08:00:00 está bloqueado (Congresso: de 2026-03-02T00:00:00 a 2026-03-07T00:00:00).".into(),
+        });
     }
     match op_id {
         "create_agendamento" | "create_reserva" => errors.push(AppError::Unprocessable {

@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
-    agenda, arquivos, auditoria, auth, consultas, estatisticas, horarios, medicos, metricas,
-    pacientes, painel, sistema, streams, tarefas, usuarios,
+    agenda, arquivos, auditoria, auth, bloqueios, consultas, estatisticas, horarios, medicos,
+    metricas, pacientes, painel, sistema, streams, tarefas, usuarios,
 };
 use crate::error::{AppError, CampoErro, Problema};
 use crate::services::AppState;
@@ -45,6 +45,7 @@ use refine::refine_schemas;
         (name = "sistema", description = "Estado do servidor e logs"),
         (name = "auth", description = "Entrar, sair, o usuário atual e a troca de senha"),
         (name = "usuarios", description = "Usuários e papéis (somente administradores)"),
+        (name = "bloqueios", description = "Bloqueios de agenda: folgas, férias e feriados"),
     )
 )]
 struct ApiDoc;
@@ -120,6 +121,15 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             usuarios::find_usuario,
             usuarios::update_usuario,
             usuarios::delete_usuario
+        ))
+        .routes(routes!(
+            bloqueios::list_bloqueios,
+            bloqueios::create_bloqueio
+        ))
+        .routes(routes!(bloqueios::create_feriados))
+        .routes(routes!(
+            bloqueios::find_bloqueio,
+            bloqueios::delete_bloqueio
         ))
         .with_state(state)
         .split_for_parts();

@@ -119,6 +119,9 @@ pub(super) fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> 
             None,
         ),
         ("RelatorioBody", "periodo_fim", &date_or_empty, None, None),
+        ("BloqueioCreate", "inicio", DATETIME_PATTERN, None, None),
+        ("BloqueioCreate", "fim", DATETIME_PATTERN, None, None),
+        ("BloqueioCreate", "motivo", not_blank, Some(1), Some(200)),
     ];
     let Some(components) = doc.components.as_mut() else {
         return vec!["components".to_owned()];

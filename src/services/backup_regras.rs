@@ -7,7 +7,7 @@
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
-use super::{consultas, horarios};
+use super::{bloqueios, consultas, horarios, medicos};
 use crate::domain::{
     Cpf, Crm, Email, Intervalo, MAX_OBS, Momento, Nome, Telefone, convenio, especialidade,
     texto_opcional,
@@ -112,6 +112,31 @@ pub fn problemas(db: &Db, tirado_em: DateTime, hoje: Date, tz: &TimeZone) -> Vec
         }
         p.check(c, id, "especialidade", especialidade(&r.especialidade));
         p.contato(c, id, r.email.as_deref(), r.telefone.as_deref());
+    }
+    for r in db.medicos.iter() {
+        let (c, id) = ("médico", r.id.as_str());
+        if r.duracao_consulta_minutos
+            .is_some_and(|m| !medicos::DURACAO_MINUTOS.contains(&m))
+        {
+            p.push(c, id, "duracao_consulta_minutos: fora de 5 a 480");
+        }
+        if r.intervalo_minutos
+            .is_some_and(|m| !medicos::INTERVALO_MINUTOS.contains(&m))
+        {
+            p.push(c, id, "intervalo_minutos: fora de 0 a 240");
+        }
+    }
+    for r in db.bloqueios.iter() {
+        let (c, id) = ("bloqueio", r.id.as_str());
+        if let Some(m) = &r.medico_id
+            && db.medicos.get(m).is_none()
+        {
+            // Deleting a doctor deletes their blocks.
+            p.push(c, id, format!("medico_id: médico {m} não existe"));
+        }
+        for (campo, m) in bloqueios::regras(r.inicio, r.fim, &r.motivo) {
+            p.push(c, id, format!("{campo}: {m}"));
+        }
     }
     for r in db.horarios.iter() {
         let (c, id) = ("horário", r.id.as_str());

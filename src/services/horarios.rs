@@ -77,7 +77,8 @@ pub fn horarios_do_dia(db: &Db, medico_id: &str, dia: DiaSemana) -> Vec<Arc<Hora
         .collect()
 }
 
-/// The grid slots of the doctor that `[inicio, fim)` covers, in time order.
+/// The grid slots of the doctor that `[inicio, fim)` covers, in time order (on the
+/// doctor's own grid; `minutes` is the default length, `--slot-minutes`).
 pub fn covered_slots(
     db: &Db,
     medico_id: &str,
@@ -85,6 +86,7 @@ pub fn covered_slots(
     fim: DateTime,
     minutes: u16,
 ) -> Vec<DateTime> {
+    let (minutes, _) = grade_do_medico(db, medico_id, minutes);
     grade::covered_slots(
         |dia| horarios_do_dia(db, medico_id, dia),
         inicio,
@@ -277,4 +279,17 @@ pub fn announce(app: &App, medico_id: &str) {
         "horario_atualizado",
         &serde_json::json!({ "medico_id": medico_id }),
     );
+}
+
+/// The doctor's slot length and buffer in minutes (SPEC-2 §11): their own, or
+/// `slot_minutes` (`--slot-minutes`) and no buffer for a record stored before the fields
+/// existed (or an unknown doctor).
+pub fn grade_do_medico(db: &Db, medico_id: &str, slot_minutes: u16) -> (u16, u16) {
+    match db.medicos.get(medico_id) {
+        Some(m) => (
+            m.duracao_consulta_minutos.unwrap_or(slot_minutes).max(1),
+            m.intervalo_minutos.unwrap_or(0),
+        ),
+        None => (slot_minutes.max(1), 0),
+    }
 }

@@ -22,6 +22,27 @@ pub struct NovoMedico {
     pub email: Option<String>,
     /// Phone.
     pub telefone: Option<String>,
+    /// Slot length in minutes (`None`: `--slot-minutes`).
+    pub duracao_consulta_minutos: Option<u16>,
+    /// Minutes kept free after each appointment (`None`: 0).
+    pub intervalo_minutos: Option<u16>,
+}
+
+/// Bounds of `duracao_consulta_minutos` (SPEC-2 §11): 5 minutes to 8 hours.
+pub const DURACAO_MINUTOS: std::ops::RangeInclusive<u16> = 5..=480;
+/// Bounds of `intervalo_minutos`: none to 4 hours.
+pub const INTERVALO_MINUTOS: std::ops::RangeInclusive<u16> = 0..=240;
+
+/// `m` as answered: a record stored before the grid fields existed shows the defaults
+/// (`--slot-minutes`, no buffer) it is scheduled with.
+pub fn com_padroes(m: Arc<Medico>, slot_minutes: u16) -> Arc<Medico> {
+    if m.duracao_consulta_minutos.is_some() && m.intervalo_minutos.is_some() {
+        return m;
+    }
+    let mut v = Medico::clone(&m);
+    v.duracao_consulta_minutos.get_or_insert(slot_minutes);
+    v.intervalo_minutos.get_or_insert(0);
+    Arc::new(v)
 }
 
 /// A validated partial update: `None` keeps a field, `Some(None)` clears an optional one.
@@ -35,17 +56,26 @@ pub struct AlteraMedico {
     pub email: Option<Option<String>>,
     /// New phone.
     pub telefone: Option<Option<String>>,
+    /// New slot length.
+    pub duracao_consulta_minutos: Option<u16>,
+    /// New buffer.
+    pub intervalo_minutos: Option<u16>,
 }
 
 /// Finds one doctor.
 pub fn find(app: &App, id: &str) -> Result<Arc<Medico>, AppError> {
     let found = app.store.read().medicos.get(id).cloned();
-    found.ok_or_else(|| AppError::not_found("Médico"))
+    found
+        .map(|m| com_padroes(m, app.config.slot_minutes))
+        .ok_or_else(|| AppError::not_found("Médico"))
 }
 
 /// One page of [`list`].
 pub fn page(app: &App, especialidade: Option<&str>, janela: Janela) -> Recorte<Medico> {
-    let all = list(&app.store.read(), especialidade);
+    let all: Vec<Arc<Medico>> = list(&app.store.read(), especialidade)
+        .into_iter()
+        .map(|m| com_padroes(m, app.config.slot_minutes))
+        .collect();
     janela.de(&all)
 }
 
@@ -83,6 +113,11 @@ pub async fn create(app: &App, ctx: &Contexto, novo: NovoMedico) -> Result<Arc<M
             telefone: novo.telefone,
             created_at: now.clone(),
             updated_at: now,
+            duracao_consulta_minutos: Some(
+                novo.duracao_consulta_minutos
+                    .unwrap_or(app.config.slot_minutes),
+            ),
+            intervalo_minutos: Some(novo.intervalo_minutos.unwrap_or(0)),
         });
         Ok((vec![Op::PutMedico(m.clone())], m))
     })
@@ -115,12 +150,21 @@ pub async fn update(
         if let Some(v) = alt.telefone {
             m.telefone = v;
         }
+        if let Some(v) = alt.duracao_consulta_minutos {
+            m.duracao_consulta_minutos = Some(v);
+        }
+        if let Some(v) = alt.intervalo_minutos {
+            m.intervalo_minutos = Some(v);
+        }
         if m == **old {
-            return Ok((vec![], old.clone()));
+            return Ok((vec![], com_padroes(old.clone(), app.config.slot_minutes)));
         }
         m.updated_at = now;
         let m = Arc::new(m);
-        Ok((vec![Op::PutMedico(m.clone())], m))
+        Ok((
+            vec![Op::PutMedico(m.clone())],
+            com_padroes(m, app.config.slot_minutes),
+        ))
     })
     .await
 }
@@ -142,6 +186,15 @@ pub async fn delete(app: &App, ctx: &Contexto, id: &str) -> Result<(), AppError>
             .map(|h| Op::DelHorario(h.id.clone()))
             .collect();
         let had_horarios = ops.len();
+        // Their blocks go with them (SPEC-2 §11; a restore refuses a block without its doctor).
+        ops.extend(
+            db.bloqueios
+                .range(
+                    std::ops::Bound::Included((id.to_owned(), jiff::civil::DateTime::MIN)),
+                    std::ops::Bound::Included((id.to_owned(), jiff::civil::DateTime::MAX)),
+                )
+                .map(|b| Op::DelBloqueio(b.id.clone())),
+        );
         ops.push(Op::DelMedico(id.to_owned()));
         Ok((ops, had_horarios))
     })

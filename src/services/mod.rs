@@ -5,6 +5,7 @@ pub mod agenda;
 pub mod auditoria;
 pub mod backup_regras;
 pub mod backups;
+pub mod bloqueios;
 pub mod consultas;
 pub mod contexto;
 pub mod estatisticas;

@@ -70,6 +70,13 @@ pub fn da_escrita(db: &Db, ops: &[Op]) -> Option<(Acao, &'static str, String)> {
                 (0, acao, "usuarios", &r.id)
             }
             Op::DelUsuario(id) => (0, Acao::Excluir, "usuarios", id),
+            Op::PutBloqueio(r) => (
+                0,
+                criar_ou_alterar(db.bloqueios.get(&r.id).is_some()),
+                "bloqueios",
+                &r.id,
+            ),
+            Op::DelBloqueio(id) => (0, Acao::Excluir, "bloqueios", id),
             Op::PutHorario(r) => (
                 1,
                 criar_ou_alterar(db.horarios.get(&r.id).is_some()),

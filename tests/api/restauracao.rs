@@ -853,3 +853,122 @@ async fn a_restore_keeps_the_audit_trail_and_records_itself() {
         "the trail before the restore, kept"
     );
 }
+
+/// SPEC-2 §11: blocks and the doctors' grid fields travel in backups; a block breaking the
+/// API's rules is refused; an archive made before blocks existed (no `bloqueios.json`)
+/// restores with none, and its doctors show the default grid.
+#[tokio::test]
+async fn blocks_and_grid_fields_are_backed_up_checked_and_an_older_archive_restores() {
+    let srv = TestServer::start();
+    let d = popular(&srv).await;
+    let med = d.medicos[0].clone();
+    srv.put(
+        &format!("/medicos/{med}"),
+        &json!({"duracao_consulta_minutos": 45, "intervalo_minutos": 10}),
+    )
+    .await
+    .expect_status(200);
+    srv.post(
+        "/bloqueios",
+        &json!({"medico_id": med, "inicio": "2031-03-03T08:00:00", "fim": "2031-03-03T12:00:00", "motivo": "Congresso"}),
+    )
+    .await
+    .expect_status(201);
+    srv.post("/bloqueios/feriados", &json!({"ano": 2031}))
+        .await
+        .expect_status(201);
+    let antes = estado(&srv).await;
+    assert_eq!(antes["bloqueios"].as_array().map(Vec::len), Some(11));
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let (entries, manifest) = conteudo_backup(&srv, &nome).await;
+    assert_eq!(manifest["contagens"]["bloqueios"], 11, "{manifest}");
+
+    let depois = srv.get("/bloqueios?limit=1").await;
+    let um = str_field(&depois.array()[0], "id");
+    srv.delete(&format!("/bloqueios/{um}"))
+        .await
+        .expect_status(204);
+    srv.put(
+        &format!("/medicos/{med}"),
+        &json!({"duracao_consulta_minutos": 20}),
+    )
+    .await
+    .expect_status(200);
+    restaurar_ok_simples(&srv, &nome).await;
+    assert_eq!(estado(&srv).await, antes, "blocks and grid fields restored");
+
+    let desconhecido = unknown_id();
+    let casos: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "a block of a doctor that does not exist",
+            com_registros(&entries, "bloqueios", |r| {
+                let i = r
+                    .iter()
+                    .position(|b| !b["medico_id"].is_null())
+                    .expect("the doctor's block");
+                r[i]["medico_id"] = json!(desconhecido);
+            }),
+        ),
+        (
+            "a block ending before it starts",
+            com_registros(&entries, "bloqueios", |r| {
+                let (a, b) = (r[0]["inicio"].clone(), r[0]["fim"].clone());
+                r[0]["inicio"] = b;
+                r[0]["fim"] = a;
+            }),
+        ),
+        (
+            "a block without a motivo",
+            com_registros(&entries, "bloqueios", |r| {
+                r[0]["motivo"] = json!("  ");
+            }),
+        ),
+        (
+            "a doctor with a 1-minute slot",
+            com_registros(&entries, "medicos", |r| {
+                r[0]["duracao_consulta_minutos"] = json!(1);
+            }),
+        ),
+    ];
+    let falhas = todos_recusados(&srv, &casos).await;
+    assert!(falhas.is_empty(), "not refused:\n{}", falhas.join("\n"));
+
+    // An archive from before blocks: no bloqueios.json, no count, no grid fields.
+    let mut velho = entries.clone();
+    velho.remove("bloqueios.json");
+    let mut medicos: Value = serde_json::from_slice(&velho["medicos.json"]).expect("json");
+    for m in medicos["registros"].as_array_mut().expect("registros") {
+        let o = m.as_object_mut().expect("object");
+        o.remove("duracao_consulta_minutos");
+        o.remove("intervalo_minutos");
+    }
+    let novo_medicos = serde_json::to_vec_pretty(&medicos).expect("json");
+    let mut m: Value = serde_json::from_slice(&velho["manifest.json"]).expect("manifest");
+    m["contagens"]
+        .as_object_mut()
+        .expect("contagens")
+        .remove("bloqueios");
+    let arquivos = m["arquivos"].as_array_mut().expect("arquivos");
+    arquivos.retain(|a| a["nome"] != "bloqueios.json");
+    for a in arquivos.iter_mut() {
+        if a["nome"] == "medicos.json" {
+            a["bytes"] = json!(novo_medicos.len());
+            a["sha256"] = json!(hex::encode(Sha256::digest(&novo_medicos)));
+        }
+    }
+    velho.insert("medicos.json".into(), novo_medicos);
+    velho.insert(
+        "manifest.json".into(),
+        serde_json::to_vec_pretty(&m).expect("json"),
+    );
+    std::fs::write(
+        backup_dir(&srv).join("backup_20200303_000000.zip"),
+        zip_de(&velho),
+    )
+    .expect("plant archive");
+    restaurar_ok_simples(&srv, "backup_20200303_000000.zip").await;
+    assert_eq!(srv.get("/bloqueios").await.array().len(), 0);
+    let r = srv.get(&format!("/medicos/{med}")).await;
+    assert_eq!(r.body["duracao_consulta_minutos"], 30, "{}", r.text);
+    assert_eq!(r.body["intervalo_minutos"], 0, "{}", r.text);
+}

@@ -776,6 +776,9 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         ("GET", "/sistema/agenda/stream") => Todos,
         ("POST", "/sistema/tasks/relatorio" | "/relatorios/gerar") => Staff,
         ("GET", "/relatorios" | "/relatorios/download/{nome}") => Staff,
+        // Time off and holidays (SPEC-2 §11): staff write, every role reads.
+        ("GET", "/bloqueios" | "/bloqueios/{id}") => Todos,
+        ("POST", "/bloqueios" | "/bloqueios/feriados") | ("DELETE", "/bloqueios/{id}") => Staff,
         _ => return None,
     })
 }

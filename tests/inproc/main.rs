@@ -5,6 +5,7 @@
 
 mod agenda;
 mod auth;
+mod bloqueios;
 #[path = "../common/mod.rs"]
 mod common;
 mod consultas;

@@ -70,21 +70,10 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                     }
                     other => other,
                 })?;
-                if !within_hours(db, &nova.medico_id, iv) {
-                    return Err(AppError::campo(
-                        "fim",
-                        "a consulta deve terminar dentro do horário de atendimento do médico",
-                    ));
-                }
-                let cobertos = covered_slots(db, &nova.medico_id, iv.inicio, iv.fim, minutes);
                 let tz = app.clock.tz();
-                if db
-                    .consultas
-                    .conflict(true, &nova.medico_id, iv, None, tz)
-                    .is_some()
-                {
-                    return Err(slot_taken(iv.inicio));
-                }
+                alvo(db, &nova.medico_id, iv, None, minutes, tz)
+                    .map_err(|e| e.erro("inicio", iv.inicio))?;
+                let cobertos = covered_slots(db, &nova.medico_id, iv.inicio, iv.fim, minutes);
                 check_overlaps(db, &nova.medico_id, &nova.paciente_id, iv, None, tz)?;
                 // A slot another user holds is theirs to book (SPEC-2 §10).
                 if let Some(s) = cobertos
@@ -218,27 +207,19 @@ pub fn decidir(
             "medico_inexistente",
             "O médico não existe mais.".into(),
         ))
-    } else if let Some(c) = db.consultas.conflict(true, &p.medico_id, iv, None, tz) {
-        Some(recusa(
-            "horario_ocupado",
-            format!(
-                "O horário {} já está ocupado pela consulta {}.",
-                format_datetime(p.inicio),
-                c.id
-            ),
-        ))
-    } else if let Some(c) = db.consultas.conflict(false, &p.paciente_id, iv, None, tz) {
-        Some(recusa(
-            "patient_overlap",
-            format!("O paciente já tem a consulta {} nesse horário.", c.id),
-        ))
-    } else if !within_hours(db, &p.medico_id, iv) || !on_grid(db, &p.medico_id, p.inicio, minutes) {
-        Some(recusa(
-            "fora_do_horario",
-            "O horário não está mais dentro do horário de atendimento do médico.".into(),
-        ))
+    } else if let Err(imp) = alvo(db, &p.medico_id, iv, None, minutes, tz) {
+        // The same check as the synchronous half, now under the write lock: a block or an
+        // appointment (with its buffer) that appeared since the task was accepted wins.
+        Some(imp.recusa(p.inicio))
     } else {
-        None
+        db.consultas
+            .conflict(false, &p.paciente_id, iv, None, tz)
+            .map(|c| {
+                recusa(
+                    "patient_overlap",
+                    format!("O paciente já tem a consulta {} nesse horário.", c.id),
+                )
+            })
     };
     let desfecho = match (problema, existing) {
         (Some(err), _) => {

@@ -18,7 +18,20 @@ pub async fn reservar(
     let out = app
         .commit(ctx, |db| {
             check_slot(app, db, medico_id, slot)?;
-            match slot_state(db, medico_id, slot, minutes, now, app.clock.tz()) {
+            let tz = app.clock.tz();
+            let (len, _) = horarios::grade_do_medico(db, medico_id, minutes);
+            match alvo(
+                db,
+                medico_id,
+                Intervalo::slot(slot, len, tz),
+                None,
+                minutes,
+                tz,
+            ) {
+                Err(Impedimento::Ocupado(_)) | Ok(()) => {}
+                Err(e) => return Err(e.erro("slot", slot)),
+            }
+            match slot_state(db, medico_id, slot, minutes, now, tz) {
                 Estado::Ocupado => return Err(slot_taken(slot)),
                 Estado::Reservado => {
                     return Err(AppError::conflict(

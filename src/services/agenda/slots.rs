@@ -45,7 +45,8 @@ pub(super) fn reservado_por_outro(slot: DateTime) -> AppError {
     )
 }
 
-/// The state of one slot (overlaps judged as instants in the clinic's zone `tz`).
+/// The state of one slot (overlaps judged as instants in the clinic's zone `tz`; the slot
+/// is the doctor's own length, and an appointment within their buffer of it takes it).
 pub fn slot_state(
     db: &Db,
     medico_id: &str,
@@ -54,7 +55,8 @@ pub fn slot_state(
     now: Timestamp,
     tz: &TimeZone,
 ) -> Estado {
-    let iv = Intervalo::slot(slot, minutes, tz);
+    let (len, buffer) = horarios::grade_do_medico(db, medico_id, minutes);
+    let iv = com_intervalo(Intervalo::slot(slot, len, tz), buffer, tz);
     if db
         .consultas
         .conflict(true, medico_id, iv, None, tz)
@@ -81,8 +83,8 @@ pub fn grid_size(db: &Db, medico: Option<&str>, de: Date, days: u16, minutes: u1
             Err(_) => break,
         }
     }
-    let step = u64::from(minutes.max(1));
     let of = |id: &str| -> u64 {
+        let step = u64::from(horarios::grade_do_medico(db, id, minutes).0);
         horarios::of_medico(db, id)
             .map(|h| {
                 let len = u64::from(h.hora_fim.minutes().saturating_sub(h.hora_inicio.minutes()));
@@ -256,7 +258,6 @@ pub fn slots(
     let slack = SignedDuration::from_hours(crate::repositories::SLACK_HORAS);
     let reach = SignedDuration::from_hours(Intervalo::MAX_HORAS).saturating_add(slack);
     let reach_secs = Intervalo::MAX_HORAS * 3600;
-    let step_secs = i64::from(minutes) * 60;
     let now_secs = now.as_second();
     // One day before the range (appointments reaching into it) and two after.
     let offsets = Offsets::new(tz, de.yesterday().unwrap_or(de), usize::from(days) + 3);
@@ -271,6 +272,15 @@ pub fn slots(
     };
     let mut out = Vec::with_capacity(medicos.len());
     for id in medicos {
+        let (minutes, buffer) = horarios::grade_do_medico(db, &id, minutes);
+        let step_secs = i64::from(minutes) * 60;
+        let buffer_secs = i64::from(buffer) * 60;
+        // Blocked stretches (the doctor's and the whole clinic's), merged, as civil seconds:
+        // a slot that overlaps one is left out.
+        let blocked: Vec<(i64, i64)> = bloqueios::uniao(db, &id, from, to)
+            .into_iter()
+            .map(|(a, b)| (secs(a), secs(b)))
+            .collect();
         let mut by_day: [Vec<Arc<Horario>>; 7] = Default::default();
         for h in horarios::of_medico(db, &id) {
             by_day[h.dia_semana as usize].push(h.clone());
@@ -281,9 +291,11 @@ pub fn slots(
             .of_medico(&id, from.saturating_sub(reach), to.saturating_add(slack))
             .filter(|c| c.blocks_time())
             .filter_map(|c| {
+                // Widened by the buffer on both sides (see `com_intervalo`).
                 Some((
-                    offsets.instant(c.inicio, secs(c.inicio), c.inicio_offset, false)?,
-                    offsets.instant(c.fim, secs(c.fim), c.fim_offset, false)?,
+                    offsets.instant(c.inicio, secs(c.inicio), c.inicio_offset, false)?
+                        - buffer_secs,
+                    offsets.instant(c.fim, secs(c.fim), c.fim_offset, false)? + buffer_secs,
                 ))
             })
             .collect();
@@ -310,6 +322,12 @@ pub fn slots(
             for h in &by_day[DiaSemana::of(date) as usize] {
                 for s in grid(h, date, minutes) {
                     let local = day0 + i64::from(s.hour()) * 3600 + i64::from(s.minute()) * 60;
+                    if !blocked.is_empty() {
+                        let k = blocked.partition_point(|(a, _)| *a < local + step_secs);
+                        if k > 0 && blocked[k - 1].1 > local {
+                            continue;
+                        }
+                    }
                     let start = match day_off {
                         Some(off) => local - off,
                         None => match offsets.instant(s, local, None, true) {
@@ -321,7 +339,7 @@ pub fn slots(
                         continue;
                     }
                     let end = start + step_secs;
-                    let floor = start - reach_secs;
+                    let floor = start - reach_secs - 2 * buffer_secs;
                     // Appointments starting before the slot ends, newest first, within reach.
                     let upto = busy.partition_point(|(i, _)| *i < end);
                     let taken = busy[..upto]

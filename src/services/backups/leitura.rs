@@ -60,7 +60,16 @@ pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
             "o manifesto lista {n}, que não é um arquivo de dados"
         ));
     }
-    if let Some(n) = esperados.difference(&nomeados_set).next() {
+    // A collection added to backups later may be missing from an older archive.
+    let opcionais: BTreeSet<String> = colecoes()
+        .iter()
+        .filter(|c| opcional_no_arquivo(*c))
+        .map(file_name)
+        .collect();
+    if let Some(n) = esperados
+        .difference(&nomeados_set)
+        .find(|n| !opcionais.contains(*n))
+    {
         return Err(format!("{n} não consta do manifesto"));
     }
     let mut membros: BTreeSet<String> = BTreeSet::new();
@@ -117,6 +126,9 @@ pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
     let mut registros = Contagens::default();
     for colecao in colecoes().iter() {
         let nome = file_name(colecao);
+        if opcional_no_arquivo(colecao) && !manifesto.arquivos.iter().any(|a| a.nome == nome) {
+            continue;
+        }
         let mut entry = zip
             .by_name(&nome)
             .map_err(|_| format!("{nome} ausente do arquivo"))?;

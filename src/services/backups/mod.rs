@@ -59,6 +59,7 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
         Collection::Medicos => Some(&mut contagens.medicos),
         Collection::Horarios => Some(&mut contagens.horarios),
         Collection::Consultas => Some(&mut contagens.consultas),
+        Collection::Bloqueios => Some(&mut contagens.bloqueios),
         Collection::Idempotencia
         | Collection::Reservas
         | Collection::Tarefas
@@ -66,6 +67,12 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
         | Collection::Sessoes
         | Collection::Auditoria => None,
     }
+}
+
+/// Whether an archive may lack collection `c`'s file: it was added to backups later
+/// (blocks, SPEC-2 §11), so an older backup restores it as empty.
+pub(super) fn opcional_no_arquivo(c: Collection) -> bool {
+    c == Collection::Bloqueios
 }
 
 /// Which of the store's collections a backup holds.
