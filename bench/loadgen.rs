@@ -16,6 +16,7 @@
 //! * `get-seq --url URL --count N [--warmup 20] [--label L]`
 //!   N sequential GETs of URL; prints p50/p99 latency, body size and `x-total-count`.
 //! * `show --state F --what medico0|counts`
+//! * `login`, `login-storm`: identity figures (issue 11), in `bench/identidade.rs`.
 //! * `sched-setup`, `sched-fill`, `book`, `slots`, `backup-load`, `report`: scheduling, backup
 //!   and report figures, in `bench/sched.rs`; `sse-fanout`: 10,000 SSE subscribers, in
 //!   `bench/sse.rs`; `soak`: the memory soak, in `bench/soak.rs` (flags documented above each
@@ -37,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod identidade;
 mod sched;
 mod soak;
 mod sse;
@@ -49,7 +51,7 @@ fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = argv.first().cloned() else {
         eprintln!(
-            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show|sse-fanout|sched-setup|sched-fill|book|slots|backup-load|report|soak> --flag value ..."
+            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show|sse-fanout|sched-setup|sched-fill|book|slots|backup-load|report|soak|login|login-storm> --flag value ..."
         );
         std::process::exit(2);
     };
@@ -83,6 +85,8 @@ fn main() {
             "backup-load" => sched::backup_load(&args).await,
             "report" => sched::report(&args).await,
             "soak" => soak::soak(&args).await,
+            "login" => identidade::login(&args).await,
+            "login-storm" => identidade::login_storm(&args).await,
             other => Err(format!("unknown subcommand {other}")),
         }
     });
@@ -228,8 +232,17 @@ impl Stats {
 // ---------------------------------------------------------------------------------------------
 // HTTP helpers
 
+/// A client for the bench server; with `LOADGEN_BEARER` set (a server with `--auth on`)
+/// every request carries `Authorization: Bearer <it>`.
 fn client(conns: usize) -> Res<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(t) = std::env::var("LOADGEN_BEARER") {
+        let v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))
+            .map_err(|e| format!("LOADGEN_BEARER: {e}"))?;
+        headers.insert(reqwest::header::AUTHORIZATION, v);
+    }
     reqwest::Client::builder()
+        .default_headers(headers)
         .pool_max_idle_per_host(conns.max(1))
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(30))

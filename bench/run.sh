@@ -8,7 +8,8 @@
 # BENCH_SKIP_BUILD=1 (use the binaries already in target/release), BENCH_BIN (server binary to measure),
 # BENCH_SOAK_SECS (memory soak length, default 600; 0 skips it), BENCH_SOAK_RATE (300 req/s),
 # BENCH_SOAK_WORKERS (8), BENCH_SOAK_MIX (action weights, see bench/soak.rs),
-# BENCH_ONLY (comma-separated phases to run: foundation, sched, bloqueios, soak; default all).
+# BENCH_ONLY (comma-separated phases to run: foundation, sched, bloqueios, soak; default all; identidade and
+# estatisticas run only when named, see the medidas block below).
 #
 # Everything binds to and targets 127.0.0.1 only; every load loop is bounded in count and time.
 # The only process this script stops is the server it started, by its PID.
@@ -399,6 +400,171 @@ if want soak && [ "$SOAK_SECS" -gt 0 ]; then
     fi
 fi
 
+# =============================================================================================
+# BEGIN medidas block (issues 11 and 15): phases `identidade` and `estatisticas`, their own
+# functions, data folders and table rows. Neither runs by default (BENCH_ONLY names them):
+#   BENCH_ONLY=identidade [BENCH_BIN_SEM_IDENTIDADE=<binary built at a40fd5d>]
+#   BENCH_ONLY=estatisticas BENCH_BIN_ANTES=<binary to compare with $BIN>
+# Every comparison alternates the two configurations BENCH_ID_ROUNDS times (default 3) in the
+# same run; each figure lists every round.
+ID_ROUNDS=${BENCH_ID_ROUNDS:-3}
+ID_ADMIN_EMAIL=bench-admin@bench.example
+ID_ADMIN_SENHA="bench-$$-$RANDOM-$RANDOM"
+ID_TOKEN=""
+BIN_SEM_ID=${BENCH_BIN_SEM_IDENTIDADE:-}
+BIN_ANTES=${BENCH_BIN_ANTES:-}
+case $ID_ROUNDS in '' | *[!0-9]* | 0) echo "bench: BENCH_ID_ROUNDS must be a positive whole number" >&2; exit 2 ;; esac
+wanted_only() { [ -n "$ONLY" ] && want "$1"; }
+
+# id_start on|off: start_server on $DATA with sign-in on (the bench's first administrator
+# from the environment, then ID_TOKEN = its bearer token) or off (single-user mode).
+id_start() {
+    ID_TOKEN=""
+    if [ "$1" = on ]; then
+        AGENDAMENTO_AUTH=on AGENDAMENTO_ADMIN_EMAIL=$ID_ADMIN_EMAIL AGENDAMENTO_ADMIN_SENHA=$ID_ADMIN_SENHA \
+            start_server || return 1
+        ID_TOKEN=$("$LOADGEN" login --base "$BASE" --email "$ID_ADMIN_EMAIL" --senha "$ID_ADMIN_SENHA") ||
+            { echo "bench: login as the bench administrator failed: $ID_TOKEN" >&2; return 1; }
+    else
+        AGENDAMENTO_AUTH=off start_server || return 1
+    fi
+}
+
+# id_wrk LABEL URL: wrk ${WRK_ARGS[*]} on URL, with the bearer token when ID_TOKEN is set;
+# stores LABEL_rps and LABEL_non2xx.
+id_wrk() {
+    command -v wrk >/dev/null 2>&1 || return 0
+    local h=()
+    [ -n "$ID_TOKEN" ] && h=(-H "Authorization: Bearer $ID_TOKEN")
+    echo "  [$1] wrk ${WRK_ARGS[*]}${ID_TOKEN:+ -H 'Authorization: Bearer …'} $2"
+    timeout 60 wrk "${WRK_ARGS[@]}" "${h[@]}" "$2" >"$TMP/wrk-$1.out" 2>&1
+    put "$1_rps" "$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$TMP/wrk-$1.out")"
+    put "$1_non2xx" "$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$TMP/wrk-$1.out")"
+    echo "  $(grep -E '^Requests/sec:' "$TMP/wrk-$1.out")$(grep -E 'Non-2xx' "$TMP/wrk-$1.out" | sed 's/^ */, /')"
+}
+
+# ratios P1 P2 SUFFIX: "a/b=r" for each round's values P1_<i>SUFFIX / P2_<i>SUFFIX, and the
+# median ratio in MEDIAN_RATIO.
+ratios() {
+    local i a b out="" rs=""
+    for i in $(seq 1 "$ID_ROUNDS"); do
+        a=$(val "$1_$i$3"); b=$(val "$2_$i$3")
+        r=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a == "" || b == "" || b == 0) print "?"; else printf "%.2f", a / b }')
+        out="$out${out:+; }$a / $b = $r"
+        [ "$r" != "?" ] && rs="$rs $r"
+    done
+    MEDIAN_RATIO=$(echo "$rs" | tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    echo "$out"
+}
+
+if wanted_only identidade; then
+    section "13. identity (issue 11): bearer vs --auth off, login storm, POST /consultas with the audit trail"
+    DATA=$TMP/banco-id
+    ID_STATE=$TMP/id-ids.json
+    mkdir -p "$DATA"
+    if id_start on && LOADGEN_BEARER=$ID_TOKEN lg setup --base "$BASE" --state "$ID_STATE" \
+        --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC"; then
+        ID_MEDICO=$("$LOADGEN" show --state "$ID_STATE" --what medico0)
+        stop_server
+        # (a) the same data, one server after the other: sign-in on (bearer) / off.
+        for i in $(seq 1 "$ID_ROUNDS"); do
+            id_start on && id_wrk "id_bearer_$i" "$BASE/medicos/$ID_MEDICO"
+            stop_server
+            id_start off && id_wrk "id_off_$i" "$BASE/medicos/$ID_MEDICO"
+            stop_server
+        done
+        # (b) 50 concurrent logins, alternating with idle windows, while GET /medicos/{id} is probed.
+        if id_start on; then
+            for i in $(seq 1 "$ID_ROUNDS"); do
+                LOADGEN_BEARER=$ID_TOKEN lg login-storm --base "$BASE" --url "$BASE/medicos/$ID_MEDICO" \
+                    --email "$ID_ADMIN_EMAIL" --senha "$ID_ADMIN_SENHA" --logins 50 --rounds 3 --idle-secs 2 --pace-ms 5
+                for k in storm_ratio storm_idle_p99_ms storm_busy_p99_ms storm_idle_n storm_busy_n storm_logins_ok storm_errors; do
+                    put "id_${k}_$i" "$(val $k)"
+                done
+            done
+            stop_server
+        fi
+    else
+        echo "bench: the identity server could not be set up"
+        stop_server
+    fi
+    # (c) POST /consultas at concurrency $GC_CONC: this build (sign-in on, audit trail) vs the
+    # pre-identity build, each on its own data folder, alternating.
+    if [ -n "$BIN_SEM_ID" ] && [ -x "$BIN_SEM_ID" ]; then
+        DA=$TMP/banco-id-com; DB=$TMP/banco-id-sem; KA=0; KB=0
+        mkdir -p "$DA" "$DB"
+        DATA=$DA; id_start on && LOADGEN_BEARER=$ID_TOKEN lg setup --base "$BASE" --state "$TMP/id-com.json" \
+            --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC"
+        stop_server
+        DATA=$DB; BIN=$BIN_SEM_ID start_server && lg setup --base "$BASE" --state "$TMP/id-sem.json" \
+            --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC"
+        stop_server
+        for i in $(seq 1 "$ID_ROUNDS"); do
+            DATA=$DA
+            if id_start on; then
+                LOADGEN_BEARER=$ID_TOKEN lg post-conc --base "$BASE" --state "$TMP/id-com.json" --from $KA \
+                    --count $GC_COUNT --concurrency $GC_CONC --max-secs $GC_SECS --label "id_gc_com_$i"
+                KA=$((KA + GC_COUNT))
+            fi
+            stop_server
+            DATA=$DB
+            if BIN=$BIN_SEM_ID start_server; then
+                lg post-conc --base "$BASE" --state "$TMP/id-sem.json" --from $KB \
+                    --count $GC_COUNT --concurrency $GC_CONC --max-secs $GC_SECS --label "id_gc_sem_$i"
+                KB=$((KB + GC_COUNT))
+            fi
+            stop_server
+        done
+    else
+        echo "bench: BENCH_BIN_SEM_IDENTIDADE not set (or not executable): no audit-trail comparison"
+    fi
+fi
+
+if wanted_only estatisticas; then
+    section "14. statistics (issue 15): $BIN vs ${BIN_ANTES:-?} on the same $N_CONSULTAS consultas"
+    DATA=$TMP/banco-est
+    EST_STATE=$TMP/est-ids.json
+    mkdir -p "$DATA"
+    if [ -z "$BIN_ANTES" ] || [ ! -x "$BIN_ANTES" ]; then
+        echo "bench: BENCH_BIN_ANTES not set (or not executable): nothing to compare"
+    elif start_server && lg setup --base "$BASE" --state "$EST_STATE" --doctors "$N_DOCTORS" \
+        --patients "$N_PATIENTS" --concurrency "$FILL_CONC" &&
+        lg fill --base "$BASE" --state "$EST_STATE" --from 0 --to "$N_CONSULTAS" --concurrency "$FILL_CONC" \
+            --max-secs $FILL_MAX_SECS --label est_fill; then
+        put est_stored "$(stored)"
+        stop_server
+        EST_MED=$("$LOADGEN" show --state "$EST_STATE" --what medico0)
+        EST_Q=("de=$STATS_DE&ate=$STATS_ATE" "de=$STATS_DE&ate=$STATS_ATE&medico_id=$EST_MED"
+            "de=$STATS_DE&ate=$STATS_ATE&especialidade=cardiologia" "de=2024-01-03&ate=2024-01-09")
+        for i in $(seq 1 "$ID_ROUNDS"); do
+            for w in depois antes; do
+                B=$BIN; [ $w = antes ] && B=$BIN_ANTES
+                if BIN=$B start_server; then
+                    lg get-seq --url "$BASE/relatorios/estatisticas?de=$STATS_DE&ate=$STATS_ATE" \
+                        --count $STATS_GETS --warmup 5 --label "est_${w}_$i"
+                    if [ "$i" = 1 ]; then
+                        for q in "${!EST_Q[@]}"; do
+                            curl -fsS "$BASE/relatorios/estatisticas?${EST_Q[$q]}" >"$TMP/est-$w-$q.json" 2>&1
+                        done
+                    fi
+                fi
+                stop_server
+            done
+        done
+        EST_SAME=yes
+        for q in "${!EST_Q[@]}"; do
+            cmp -s "$TMP/est-depois-$q.json" "$TMP/est-antes-$q.json" || { EST_SAME=NO; echo "  answers differ for ?${EST_Q[$q]}"; }
+        done
+        put est_same "$EST_SAME"
+        echo "  same answers from both builds (${#EST_Q[@]} queries: whole year, one doctor, one speciality, one week): $EST_SAME"
+    else
+        echo "bench: the statistics server could not be set up"
+        stop_server
+    fi
+fi
+# END medidas block
+# =============================================================================================
+
 # ---------------------------------------------------------------------------------------------
 # Server-side problems worth reporting
 section "server stderr (warnings and errors)"
@@ -528,6 +694,31 @@ if want soak && [ "$SOAK_SECS" -gt 0 ]; then
         echo "memory soak | $SOAK_SECS s | not measured | end <= after warm-up +10% and +20 MiB | ?"
     fi
 fi
+# --- BEGIN medidas rows (phases identidade, estatisticas)
+if wanted_only identidade; then
+    R=$(ratios id_bearer id_off _rps)
+    echo "GET /medicos/{id}, bearer token vs --auth off | wrk ${WRK_ARGS[*]}, same data, restarted between runs, alternating $ID_ROUNDS x (bearer / off req/s = ratio) | $R; median ${MEDIAN_RATIO:-?} | >= 0.8 | $(ok "$MEDIAN_RATIO" '>=' 0.8)"
+    S=""; SR=""
+    for i in $(seq 1 "$ID_ROUNDS"); do
+        S="$S${S:+; }x$(val "id_storm_ratio_$i") (idle p99 $(val "id_storm_idle_p99_ms_$i") ms, $(val "id_storm_idle_n_$i") samples / storm p99 $(val "id_storm_busy_p99_ms_$i") ms, $(val "id_storm_busy_n_$i"))"
+        SR="$SR $(val "id_storm_ratio_$i")"
+    done
+    SM=$(echo "$SR" | tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    echo "login storm: other requests' p99 | $ID_ROUNDS runs of 3 x (2 s idle, 50 concurrent POST /auth/login from 50 loopback addresses); GET /medicos/{id} with a bearer every 5 ms throughout | $S; median x${SM:-?} | <= 2 x idle p99 | $(ok "$SM" '<=' 2)"
+    if [ -n "$BIN_SEM_ID" ]; then
+        R=$(ratios id_gc_com id_gc_sem _ok_rps)
+        echo "POST /consultas throughput, audit trail vs pre-identity build | concurrency $GC_CONC, $GC_COUNT requests or ${GC_SECS} s, this build (sign-in on: bearer + audit entry in the same write) / $(basename "$BIN_SEM_ID") ($BIN_SEM_ID), alternating $ID_ROUNDS x | $R; median ${MEDIAN_RATIO:-?} | >= 0.9 | $(ok "$MEDIAN_RATIO" '>=' 0.9)"
+    fi
+fi
+if wanted_only estatisticas && [ -n "$(val est_same)" ]; then
+    E=""
+    for i in $(seq 1 "$ID_ROUNDS"); do
+        E="$E${E:+; }$(f2 "$(val "est_depois_${i}_p50_ms")") / $(f2 "$(val "est_antes_${i}_p50_ms")")"
+    done
+    EM=$(for i in $(seq 1 "$ID_ROUNDS"); do val "est_depois_${i}_p50_ms"; done | sort -g | awk '{v[NR] = $1} END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    echo "GET /relatorios/estatisticas p50, this build / BENCH_BIN_ANTES | $(val est_stored) consultas, de=$STATS_DE ate=$STATS_ATE, $STATS_GETS sequential, alternating $ID_ROUNDS x; answers identical: $(val est_same) | $E ms; median $(f2 "$EM") ms | p50 < 50 ms | $(ok "$EM" '<' 50)"
+fi
+# --- END medidas rows
 } >"$TMP/table.md"
 
 section "RESULTS"

@@ -7,13 +7,13 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{Autenticado, Autorizado, StaffOuPaciente};
+use super::auth::{Autenticado, Autorizado, Reservas};
 use super::extract::{ApiQuery, Json, JsonBody, Requisicao};
 use crate::domain::{parse_date, parse_datetime};
 use crate::error::{AppError, Erros};
-use crate::models::{Estado, Liberado, Reservado};
-use crate::services::AppState;
+use crate::models::{Estado, Liberado, Papel, Reservado};
 use crate::services::agenda::{self, SlotsMedico};
+use crate::services::{AppState, Escopo};
 
 /// Query of `GET /agenda/slots`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -150,12 +150,13 @@ pub async fn list_slots(
 #[utoipa::path(post, path = "/agenda/reservar", tag = "agenda", request_body = SlotBody,
     responses((status = 200, body = Reservado)))]
 pub async fn create_reserva(
-    _: Autorizado<StaffOuPaciente>,
+    quem: Autorizado<Reservas>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<SlotBody>,
 ) -> Result<(StatusCode, Json<Reservado>), AppError> {
     let (medico_id, slot) = body.validate(app.clock.tz())?;
+    propria_agenda(&quem, &medico_id)?;
     let r = req.responde(StatusCode::OK);
     agenda::reservar(&app, r.ctx(), &medico_id, slot)
         .await
@@ -166,16 +167,30 @@ pub async fn create_reserva(
 #[utoipa::path(post, path = "/agenda/liberar", tag = "agenda", request_body = SlotBody,
     responses((status = 200, body = Liberado)))]
 pub async fn delete_reserva(
-    _: Autorizado<StaffOuPaciente>,
+    quem: Autorizado<Reservas>,
     State(app): State<AppState>,
     req: Requisicao,
     JsonBody(body): JsonBody<SlotBody>,
 ) -> Result<(StatusCode, Json<Liberado>), AppError> {
     let (medico_id, slot) = body.validate(app.clock.tz())?;
+    propria_agenda(&quem, &medico_id)?;
     let r = req.responde(StatusCode::OK);
     agenda::liberar(&app, r.ctx(), &medico_id, slot)
         .await
         .map(|v| r.json(v))
+}
+
+/// SPEC-2 §10 "agenda slots, holds": a `medico` holds and releases slots of their own
+/// agenda only; another doctor's is 403 `sem_permissao`, as for another doctor's horários
+/// (the agenda itself is readable by every role, so nothing is hidden behind a 404). Staff
+/// and patients (who hold for themselves) pass; whose hold a release may end is decided by
+/// the service (the holder or staff).
+fn propria_agenda(quem: &Autorizado<Reservas>, medico_id: &str) -> Result<(), AppError> {
+    match quem.escopo() {
+        Escopo::Medico(m) if m != medico_id => Err(AppError::Forbidden),
+        Escopo::Nada if quem.0.papel == Papel::Medico => Err(AppError::Forbidden),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

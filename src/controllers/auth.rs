@@ -40,6 +40,9 @@ pub struct Proprios;
 pub struct StaffOuPaciente;
 /// Staff, or a `medico` on their own appointments and horários.
 pub struct StaffOuMedico;
+/// Holds (`/agenda/reservar`, `/agenda/liberar`): staff, a `paciente` for themselves, a
+/// `medico` on their own agenda (the handler checks whose agenda).
+pub struct Reservas;
 
 impl Politica for Admin {
     fn permite(papel: Papel) -> bool {
@@ -68,6 +71,12 @@ impl Politica for StaffOuPaciente {
 impl Politica for StaffOuMedico {
     fn permite(papel: Papel) -> bool {
         papel.staff() || papel == Papel::Medico
+    }
+}
+
+impl Politica for Reservas {
+    fn permite(papel: Papel) -> bool {
+        papel.staff() || papel == Papel::Paciente || papel == Papel::Medico
     }
 }
 

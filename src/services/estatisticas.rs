@@ -29,7 +29,7 @@ use crate::domain::{DiaSemana, fold};
 use crate::error::AppError;
 use crate::models::{
     Consulta, EstatisticaConvenio, EstatisticaDiaSemana, EstatisticaEspecialidade, EstatisticaHora,
-    EstatisticaMedico, Estatisticas, Medico, Periodo, PorStatus, StatusConsulta,
+    EstatisticaMedico, Estatisticas, Medico, PorStatus, StatusConsulta,
 };
 use crate::repositories::Db;
 
@@ -72,17 +72,24 @@ fn ocupacao(ocupados: u64, trabalho: u64) -> Option<f64> {
     taxa(ocupados.min(trabalho), trabalho)
 }
 
-/// The median of `v` (sorted in place), `None` when empty.
+/// The median of `v` (reordered in place), `None` when empty.
 fn mediana(v: &mut [f64]) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
-    v.sort_by(f64::total_cmp);
+    // Selection instead of a full sort: the same order statistics in linear time.
     let n = v.len();
+    let (menores, meio, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    let meio = *meio;
     Some(if n % 2 == 1 {
-        v[n / 2]
+        meio
     } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
+        let abaixo = menores
+            .iter()
+            .copied()
+            .max_by(f64::total_cmp)
+            .unwrap_or(meio);
+        (abaixo + meio) / 2.0
     })
 }
 
@@ -225,12 +232,24 @@ pub fn restringir(f: &mut FiltroEstatisticas, escopo: &Escopo) -> Result<(), App
 }
 
 /// Computes every figure of SPEC-2 §15 for the filters (404 for an unknown doctor).
+///
+/// One pass under the store's read lock over the appointments of the period only (the
+/// whole start-time index between the period's bounds, or each doctor's own index when the
+/// request names a doctor or a speciality). Per appointment nothing is allocated and no id is
+/// hashed with SipHash: the doctor is a small index (known from the per-doctor scan, or an
+/// [`Fx`] lookup of the few doctors), the patient's convenio an index remembered per patient,
+/// the local weekday and the instants plain arithmetic on the stored value ([`Periodo`]).
+/// Everything that allocates (names, rows) happens once per doctor, after the pass.
 pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppError> {
-    let tz = app.clock.tz().clone();
-    let db = app.store.read();
+    let tz = app.clock.tz();
     let from = f.de.at(0, 0, 0, 0);
     let to = f.ate.tomorrow().map_or(DateTime::MAX, |d| d.at(0, 0, 0, 0));
     let esp = f.especialidade.as_deref().map(fold);
+    let dias = usize::try_from((f.ate - f.de).get_days()).unwrap_or(0) + 1;
+    let periodo = Periodo::new(tz, f.de, dias);
+    let ocorrencias = dias_da_semana(f.de, f.ate);
+
+    let db = app.store.read();
     // The doctors in scope; `None` = every doctor (and appointments of deleted ones).
     let escopo: Option<Vec<&Arc<Medico>>> = match (&f.medico_id, &esp) {
         (Some(id), _) => {
@@ -249,94 +268,86 @@ pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppEr
         ),
         (None, None) => None,
     };
-    let consultas: Box<dyn Iterator<Item = &Arc<Consulta>>> = match &escopo {
-        Some(ms) => Box::new(
-            ms.iter()
-                .flat_map(|m| db.consultas.of_medico(&m.id, from, to)),
-        ),
-        None => Box::new(db.consultas.starting_between(
-            std::ops::Bound::Included(from),
-            std::ops::Bound::Excluded(to),
-        )),
+    let medicos: Vec<&Arc<Medico>> = match &escopo {
+        Some(ms) => ms.clone(),
+        None => db.medicos.iter().collect(),
     };
-
-    let mut total = 0u64;
-    let mut por_status = PorStatus::default();
-    let mut por_medico: HashMap<&str, Acc> = HashMap::new();
-    let mut por_dia = [0u64; 7];
-    let mut por_hora = [0u64; 24];
-    let mut por_convenio: HashMap<Option<&str>, u64> = HashMap::new();
-    let mut antecedencias = Vec::new();
-    let dias = usize::try_from((f.ate - f.de).get_days()).unwrap_or(0) + 1;
-    let offsets = Offsets::new(&tz, f.de, dias);
-    for c in consultas {
-        total += 1;
-        por_status.add(c.status);
-        por_dia[DiaSemana::of(c.inicio.date()) as usize] += 1;
-        por_hora[usize::try_from(c.inicio.hour()).unwrap_or(0).min(23)] += 1;
-        let convenio = db
-            .pacientes
-            .get(&c.paciente_id)
-            .and_then(|p| p.convenio.as_deref())
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
-        *por_convenio.entry(convenio).or_default() += 1;
-        let (inicio_em, fim_em) = offsets.instantes(c, &tz);
-        let acc = por_medico.entry(c.medico_id.as_str()).or_default();
-        acc.total += 1;
-        acc.por_status.add(c.status);
-        if c.blocks_time() {
-            let secs = fim_em.as_second() - inicio_em.as_second();
-            acc.minutos_ocupados += u64::try_from(secs.max(0) / 60).unwrap_or(0);
+    // Row `i < medicos.len()` is `medicos[i]`; rows after them are deleted doctors met in the
+    // pass (only when every doctor is in scope).
+    let mut contas = Contas::new(medicos.iter().map(|m| m.id.as_str()));
+    match &escopo {
+        Some(ms) => {
+            for (i, m) in ms.iter().enumerate() {
+                for c in db.consultas.of_medico(&m.id, from, to) {
+                    contas.add(i, c, &db, &periodo, tz);
+                }
+            }
         }
-        if let Some(criada) = criada_em(&c.created_at) {
-            let secs = inicio_em.as_second() - criada.as_second();
-            if secs >= 0 {
-                antecedencias.push(secs as f64 / 3600.0);
+        None => {
+            let consultas = db.consultas.starting_between(
+                std::ops::Bound::Included(from),
+                std::ops::Bound::Excluded(to),
+            );
+            for c in consultas {
+                let i = contas.medico(&c.medico_id);
+                contas.add(i, c, &db, &periodo, tz);
             }
         }
     }
 
     // Doctors in scope: those named by the filters, or every doctor plus any deleted one
     // that still has appointments in the period.
-    let ocorrencias = dias_da_semana(f.de, f.ate);
-    let medicos: Vec<&Arc<Medico>> = match &escopo {
-        Some(ms) => ms.clone(),
-        None => db.medicos.iter().collect(),
-    };
     let mut linhas: Vec<EstatisticaMedico> = Vec::new();
-    let mut vistos = std::collections::HashSet::new();
-    for m in medicos {
-        vistos.insert(m.id.as_str());
-        let trabalho = minutos_trabalho(&db, &m.id, &ocorrencias);
-        let acc = por_medico.remove(m.id.as_str()).unwrap_or_default();
-        if acc.total == 0 && trabalho == 0 {
-            continue;
-        }
-        linhas.push(linha(
-            m.id.clone(),
-            m.nome.clone(),
-            m.especialidade.clone(),
-            acc,
-            trabalho,
-        ));
-    }
-    for (id, acc) in por_medico {
-        if !vistos.contains(id) {
-            linhas.push(linha(
-                id.to_owned(),
+    for (i, acc) in contas.por_medico.iter_mut().enumerate() {
+        let acc = std::mem::take(acc);
+        match medicos.get(i) {
+            Some(m) => {
+                let trabalho = minutos_trabalho(&db, &m.id, &ocorrencias);
+                if acc.total == 0 && trabalho == 0 {
+                    continue;
+                }
+                linhas.push(linha(
+                    m.id.clone(),
+                    m.nome.clone(),
+                    m.especialidade.clone(),
+                    acc,
+                    trabalho,
+                ));
+            }
+            None => linhas.push(linha(
+                contas.ids[i].to_owned(),
                 "(médico excluído)".to_owned(),
                 String::new(),
                 acc,
                 0,
-            ));
+            )),
         }
     }
-    linhas.sort_by(|a, b| {
-        fold(&a.nome)
-            .cmp(&fold(&b.nome))
-            .then_with(|| a.medico_id.cmp(&b.medico_id))
-    });
+    let por_convenio: Vec<(Option<String>, u64)> = contas
+        .convenios
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| (k.map(str::to_owned), *n))
+        .collect();
+    let mut antecedencias = std::mem::take(&mut contas.antecedencias);
+    let (por_dia, por_hora) = (contas.por_dia, contas.por_hora);
+    drop(contas);
+    drop(medicos);
+    drop(escopo);
+    drop(db);
+
+    let mut total = 0u64;
+    let mut por_status = PorStatus::default();
+    for l in &linhas {
+        total += l.total;
+        por_status.agendada += l.por_status.agendada;
+        por_status.confirmada += l.por_status.confirmada;
+        por_status.concluida += l.por_status.concluida;
+        por_status.faltou += l.por_status.faltou;
+        por_status.cancelada += l.por_status.cancelada;
+    }
+    // Stable, like the comparison it replaces: the name without case or accents, then the id.
+    linhas.sort_by_cached_key(|l| (fold(&l.nome), l.medico_id.clone()));
 
     let mut esp_acc: Vec<EstatisticaEspecialidade> = Vec::new();
     let mut esp_idx: HashMap<String, usize> = HashMap::new();
@@ -360,16 +371,13 @@ pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppEr
     for e in &mut esp_acc {
         e.taxa_ocupacao = ocupacao(e.minutos_ocupados, e.minutos_trabalho);
     }
-    esp_acc.sort_by_key(|e| fold(&e.especialidade));
+    esp_acc.sort_by_cached_key(|e| fold(&e.especialidade));
 
     let ocupados: u64 = linhas.iter().map(|l| l.minutos_ocupados).sum();
     let trabalho: u64 = linhas.iter().map(|l| l.minutos_trabalho).sum();
     let mut convenios: Vec<EstatisticaConvenio> = por_convenio
         .into_iter()
-        .map(|(k, total)| EstatisticaConvenio {
-            convenio: k.map(str::to_owned),
-            total,
-        })
+        .map(|(convenio, total)| EstatisticaConvenio { convenio, total })
         .collect();
     convenios.sort_by(|a, b| {
         b.total
@@ -378,7 +386,7 @@ pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppEr
             .then_with(|| a.convenio.cmp(&b.convenio))
     });
     Ok(Estatisticas {
-        periodo: Periodo {
+        periodo: crate::models::Periodo {
             de: f.de,
             ate: f.ate,
             dias: u32::try_from(dias).unwrap_or(0),
@@ -407,6 +415,232 @@ pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppEr
             .collect(),
         por_convenio: convenios,
     })
+}
+
+/// The FxHash function (rustc's): a multiply and a rotate per 8 bytes, several times faster
+/// than SipHash on 36-byte ids. The maps it keys are built per request from the store's own
+/// ids (a few dozen doctors, the patients met), so no caller can choose colliding keys.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl Fx {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
+
+/// What one pass sums, borrowed from the store while its read lock is held.
+struct Contas<'a> {
+    /// Doctor ids by row (those in scope first, then deleted ones met in the pass).
+    ids: Vec<&'a str>,
+    /// Row of each doctor id.
+    linha_de: FxMap<&'a str, usize>,
+    por_medico: Vec<Acc>,
+    por_dia: [u64; 7],
+    por_hora: [u64; 24],
+    /// Convenio (trimmed, `None` when absent or blank) and its count, in order of first sight.
+    convenios: Vec<(Option<&'a str>, u64)>,
+    /// Index into `convenios` of each convenio, and of each patient already met.
+    convenio_idx: FxMap<Option<&'a str>, usize>,
+    paciente_convenio: FxMap<&'a str, usize>,
+    antecedencias: Vec<f64>,
+}
+
+impl<'a> Contas<'a> {
+    fn new(medicos: impl Iterator<Item = &'a str>) -> Self {
+        let ids: Vec<&str> = medicos.collect();
+        let linha_de = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        Self {
+            por_medico: ids.iter().map(|_| Acc::default()).collect(),
+            ids,
+            linha_de,
+            por_dia: [0; 7],
+            por_hora: [0; 24],
+            convenios: Vec::new(),
+            convenio_idx: FxMap::default(),
+            paciente_convenio: FxMap::default(),
+            antecedencias: Vec::new(),
+        }
+    }
+
+    /// The row of doctor `id`, added for a deleted doctor on first sight.
+    fn medico(&mut self, id: &'a str) -> usize {
+        if let Some(i) = self.linha_de.get(id) {
+            return *i;
+        }
+        let i = self.ids.len();
+        self.ids.push(id);
+        self.linha_de.insert(id, i);
+        self.por_medico.push(Acc::default());
+        i
+    }
+
+    /// Index into `convenios` of the patient's convenio (looked up once per patient).
+    fn convenio(&mut self, db: &'a Db, paciente_id: &'a str) -> usize {
+        if let Some(i) = self.paciente_convenio.get(paciente_id) {
+            return *i;
+        }
+        let convenio = db
+            .pacientes
+            .get(paciente_id)
+            .and_then(|p| p.convenio.as_deref())
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let i = match self.convenio_idx.get(&convenio) {
+            Some(i) => *i,
+            None => {
+                self.convenios.push((convenio, 0));
+                self.convenio_idx.insert(convenio, self.convenios.len() - 1);
+                self.convenios.len() - 1
+            }
+        };
+        self.paciente_convenio.insert(paciente_id, i);
+        i
+    }
+
+    /// Counts appointment `c` (in the period) under doctor row `i`.
+    fn add(&mut self, i: usize, c: &'a Consulta, db: &'a Db, p: &Periodo, tz: &TimeZone) {
+        let dia = p.dia(c.inicio.date());
+        self.por_dia[dia.map_or_else(|| DiaSemana::of(c.inicio.date()) as usize, |d| d.1)] += 1;
+        self.por_hora[usize::try_from(c.inicio.hour()).unwrap_or(0).min(23)] += 1;
+        let k = self.convenio(db, &c.paciente_id);
+        self.convenios[k].1 += 1;
+        let (inicio, fim) = p.segundos(c, dia.map(|d| d.0), tz);
+        let acc = &mut self.por_medico[i];
+        acc.total += 1;
+        acc.por_status.add(c.status);
+        if c.blocks_time() {
+            acc.minutos_ocupados += u64::try_from((fim - inicio).max(0) / 60).unwrap_or(0);
+        }
+        if let Some(criada) = criada_em(&c.created_at) {
+            let secs = inicio - criada.as_second();
+            if secs >= 0 {
+                self.antecedencias.push(secs as f64 / 3600.0);
+            }
+        }
+    }
+}
+
+/// The period's days as plain numbers: for each day its weekday and, when the clinic's
+/// offset is the same all day, that offset, so an appointment's instants are arithmetic on
+/// its stored clinic-local value ([`Offsets`] in seconds, without jiff's date differences).
+struct Periodo {
+    offsets: Offsets,
+    /// Days from 0000-03-01 of the first day.
+    dia0: i64,
+    /// Weekday (Monday = 0) of the first day.
+    semana0: usize,
+    /// `fixo[i]`: the UTC offset in seconds of day `i` when it does not change that day.
+    fixo: Vec<Option<i64>>,
+}
+
+/// Days from 0000-03-01 (proleptic Gregorian) of a civil date: Howard Hinnant's
+/// `days_from_civil`, a few integer operations.
+fn dia_absoluto(d: Date) -> i64 {
+    let (y, m, dd) = (
+        i64::from(d.year()),
+        i64::from(d.month()),
+        i64::from(d.day()),
+    );
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + dd - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe
+}
+
+/// Seconds since 0000-03-01T00:00:00 local of a whole-second clinic-local time.
+fn segundos_locais(dia: i64, t: DateTime) -> i64 {
+    dia * 86_400 + i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second())
+}
+
+/// Seconds from 0000-03-01 to 1970-01-01.
+const EPOCA: i64 = 719_468 * 86_400;
+
+impl Periodo {
+    fn new(tz: &TimeZone, de: Date, dias: usize) -> Self {
+        let offsets = Offsets::new(tz, de, dias);
+        let fixo = (0..offsets.at.len())
+            .map(|i| {
+                let (a, b) = (offsets.at.get(i)?, offsets.at.get(i + 1)?);
+                (a == b).then(|| i64::from(a.seconds()))
+            })
+            .collect();
+        Self {
+            dia0: dia_absoluto(de),
+            semana0: DiaSemana::of(de) as usize,
+            offsets,
+            fixo,
+        }
+    }
+
+    /// `(day index in the period, weekday)` of `d`, `None` before the period.
+    fn dia(&self, d: Date) -> Option<(usize, usize)> {
+        let i = usize::try_from(dia_absoluto(d) - self.dia0).ok()?;
+        Some((i, (self.semana0 + i) % 7))
+    }
+
+    /// The Unix seconds of `[inicio, fim)` of `c`, exactly `Offsets::instantes` in whole
+    /// seconds: arithmetic when both ends fall on days without an offset change, carry no
+    /// stored fold offset and lie well inside jiff's range, that function otherwise.
+    fn segundos(&self, c: &Consulta, dia: Option<usize>, tz: &TimeZone) -> (i64, i64) {
+        let simples =
+            |t: DateTime| t.subsec_nanosecond() == 0 && (-9000..=9000).contains(&t.year());
+        if c.inicio_offset.is_none()
+            && c.fim_offset.is_none()
+            && simples(c.inicio)
+            && simples(c.fim)
+            && let Some(i) = dia
+            && let Some(Some(oi)) = self.fixo.get(i).copied()
+        {
+            let di = self.dia0 + i as i64;
+            let df = dia_absoluto(c.fim.date());
+            if let Some(Some(of)) = usize::try_from(df - self.dia0)
+                .ok()
+                .and_then(|j| self.fixo.get(j).copied())
+            {
+                return (
+                    segundos_locais(di, c.inicio) - oi - EPOCA,
+                    segundos_locais(df, c.fim) - of - EPOCA,
+                );
+            }
+        }
+        let (i, f) = self.offsets.instantes(c, tz);
+        (i.as_second(), f.as_second())
+    }
 }
 
 fn linha(
@@ -495,6 +729,72 @@ mod tests {
             assert_eq!(
                 offsets.instantes(&c, &tz),
                 (iv.inicio_em, iv.fim_em),
+                "{ini}"
+            );
+        }
+    }
+
+    #[test]
+    fn day_numbers_and_weekdays_match_jiff() {
+        let base = date(2026, 1, 1);
+        for d in [
+            date(1, 1, 1),
+            date(1900, 2, 28),
+            date(1970, 1, 1),
+            date(2000, 2, 29),
+            date(2024, 12, 31),
+            date(2026, 3, 1),
+            date(9999, 12, 31),
+        ] {
+            assert_eq!(
+                dia_absoluto(d) - dia_absoluto(base),
+                i64::from((d - base).get_days()),
+                "{d}"
+            );
+        }
+        let p = Periodo::new(&TimeZone::UTC, date(2024, 1, 1), 366);
+        let mut d = date(2024, 1, 1);
+        for i in 0..366 {
+            assert_eq!(p.dia(d), Some((i, DiaSemana::of(d) as usize)), "{d}");
+            d = d.tomorrow().expect("tomorrow");
+        }
+        assert_eq!(p.dia(date(2023, 12, 31)), None);
+    }
+
+    #[test]
+    fn instants_in_seconds_match_the_zone_conversion_across_a_dst_change() {
+        let tz = TimeZone::get("America/New_York").expect("zone");
+        let de = date(2026, 3, 1);
+        let p = Periodo::new(&tz, de, 300);
+        for (ini, fim, fold) in [
+            ("2026-03-02T09:00:00", "2026-03-02T09:30:00", None),
+            ("2026-03-07T23:30:00", "2026-03-08T03:30:00", None),
+            ("2026-03-08T01:30:00", "2026-03-08T03:30:00", None),
+            ("2026-03-08T02:30:00", "2026-03-08T03:30:00", None),
+            ("2026-11-01T00:30:00", "2026-11-01T01:30:00", None),
+            ("2026-11-01T01:30:00", "2026-11-01T02:00:00", Some(-5)),
+            ("2026-11-02T10:00:00", "2026-11-02T11:00:00", None),
+            ("2026-12-25T23:45:10", "2026-12-26T00:15:00", None),
+            ("2026-12-26T10:00:00", "2027-01-03T00:00:00", None),
+        ] {
+            let c = Consulta {
+                id: "c".into(),
+                paciente_id: "p".into(),
+                medico_id: "m".into(),
+                inicio: ini.parse().expect("inicio"),
+                fim: fim.parse().expect("fim"),
+                inicio_offset: fold.map(Offset::constant),
+                fim_offset: None,
+                status: StatusConsulta::Agendada,
+                observacoes: None,
+                created_at: String::new(),
+                updated_at: String::new(),
+            };
+            let iv = c.intervalo(&tz);
+            let dia = p.dia(c.inicio.date()).map(|d| d.0);
+            assert_eq!(
+                p.segundos(&c, dia, &tz),
+                (iv.inicio_em.as_second(), iv.fim_em.as_second()),
                 "{ini}"
             );
         }

@@ -760,8 +760,11 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         ("GET", "/sistema/logs" | "/sistema/logs/stream" | "/sistema/auditoria") => Admin,
         ("GET", "/pacientes" | "/pacientes/{id}") => Todos,
         ("PUT", "/pacientes/{id}") => StaffOuPaciente,
-        // A patient holds and books for themselves (their own paciente_id only).
-        ("POST", "/agenda/reservar" | "/agenda/liberar" | "/consultas/agendar") => StaffOuPaciente,
+        // A patient holds for themselves; a doctor holds on their own agenda (403 for
+        // another doctor's, tested in `a_doctor_holds_and_releases_slots_of_their_own_agenda_only`).
+        ("POST", "/agenda/reservar" | "/agenda/liberar") => Todos,
+        // A patient books for themselves (their own paciente_id only).
+        ("POST", "/consultas/agendar") => StaffOuPaciente,
         ("GET", "/consultas" | "/consultas/{id}") => Todos,
         ("PUT", "/consultas/{id}") => StaffOuMedico,
         ("POST", "/horarios/medico/{medico_id}") | ("PUT" | "DELETE", "/horarios/{id}") => {
@@ -1425,7 +1428,7 @@ async fn a_hold_belongs_to_its_holder_and_a_patient_books_only_for_themselves() 
         403,
         "sem_permissao",
     );
-    // A doctor neither holds nor books.
+    // A doctor holds nothing on another doctor's agenda.
     assert_problem(
         &com(
             &app,
@@ -1536,6 +1539,169 @@ async fn a_hold_belongs_to_its_holder_and_a_patient_books_only_for_themselves() 
     );
     let lista = com(&app, &p.recepcao, Method::GET, "/sistema/tasks", None).await;
     assert!(lista.array().len() >= 2, "staff see every task");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_doctor_holds_and_releases_slots_of_their_own_agenda_only() {
+    let app = app().await;
+    let p = papeis(&app).await;
+    let adm = p.admin.as_str();
+    let eu = com(&app, &p.medico, Method::GET, "/auth/eu", None).await;
+    let meu = str_field(&eu.body, "medico_id");
+    let outro = {
+        let r = com(
+            &app,
+            adm,
+            Method::POST,
+            "/medicos",
+            Some(&medico_body("Dra. Outra Agenda", 77, "Clínica Geral")),
+        )
+        .await;
+        r.expect_status(201);
+        str_field(&r.body, "id")
+    };
+    // Both work every weekday, so the slots below are on the grid whatever day it is.
+    for med in [&meu, &outro] {
+        for dia in [
+            "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
+        ] {
+            com(
+                &app,
+                adm,
+                Method::POST,
+                &format!("/horarios/medico/{med}"),
+                Some(&json!({"dia_semana": dia, "hora_inicio": "08:00", "hora_fim": "12:00"})),
+            )
+            .await
+            .expect_status(201);
+        }
+    }
+    let amanha = jiff::Zoned::now().date().tomorrow().expect("tomorrow");
+    let hold =
+        |med: &str, h: u8| json!({"medico_id": med, "slot": format!("{amanha}T{h:02}:00:00")});
+    let estado = |med: String, h: u8| {
+        let app = &app;
+        async move {
+            let uri = format!("/agenda/slots?days=1&de={amanha}&medico_id={med}");
+            let r = com(app, adm, Method::GET, &uri, None).await;
+            r.expect_status(200);
+            r.body[&med][format!("{amanha}T{h:02}:00:00")].clone()
+        }
+    };
+    // Their own agenda: hold, then release.
+    let r = com(
+        &app,
+        &p.medico,
+        Method::POST,
+        "/agenda/reservar",
+        Some(&hold(&meu, 9)),
+    )
+    .await;
+    r.expect_status(200);
+    assert_eq!(r.body["status"], "reservado");
+    assert_eq!(estado(meu.clone(), 9).await, "reservado");
+    let r = com(
+        &app,
+        &p.medico,
+        Method::POST,
+        "/agenda/liberar",
+        Some(&hold(&meu, 9)),
+    )
+    .await;
+    r.expect_status(200);
+    assert_eq!(r.body["status"], "liberado");
+    assert_eq!(estado(meu.clone(), 9).await, "disponivel");
+    // Another doctor's agenda: 403, and nothing changes (the front desk's hold stays).
+    assert_problem(
+        &com(
+            &app,
+            &p.medico,
+            Method::POST,
+            "/agenda/reservar",
+            Some(&hold(&outro, 9)),
+        )
+        .await,
+        403,
+        "sem_permissao",
+    );
+    assert_eq!(estado(outro.clone(), 9).await, "disponivel");
+    com(
+        &app,
+        &p.recepcao,
+        Method::POST,
+        "/agenda/reservar",
+        Some(&hold(&outro, 10)),
+    )
+    .await
+    .expect_status(200);
+    assert_problem(
+        &com(
+            &app,
+            &p.medico,
+            Method::POST,
+            "/agenda/liberar",
+            Some(&hold(&outro, 10)),
+        )
+        .await,
+        403,
+        "sem_permissao",
+    );
+    assert_eq!(estado(outro.clone(), 10).await, "reservado");
+    // A hold someone else made on their agenda is still its holder's (or staff's) to end.
+    com(
+        &app,
+        &p.paciente,
+        Method::POST,
+        "/agenda/reservar",
+        Some(&hold(&meu, 11)),
+    )
+    .await
+    .expect_status(200);
+    assert_problem(
+        &com(
+            &app,
+            &p.medico,
+            Method::POST,
+            "/agenda/liberar",
+            Some(&hold(&meu, 11)),
+        )
+        .await,
+        409,
+        "horario_reservado",
+    );
+    assert_eq!(estado(meu.clone(), 11).await, "reservado");
+    // The doctor's own hold is theirs: the front desk may end it, a patient may not book it.
+    com(
+        &app,
+        &p.medico,
+        Method::POST,
+        "/agenda/reservar",
+        Some(&hold(&meu, 10)),
+    )
+    .await
+    .expect_status(200);
+    assert_problem(
+        &com(
+            &app,
+            &p.paciente,
+            Method::POST,
+            "/agenda/liberar",
+            Some(&hold(&meu, 10)),
+        )
+        .await,
+        409,
+        "horario_reservado",
+    );
+    let r = com(
+        &app,
+        &p.recepcao,
+        Method::POST,
+        "/agenda/liberar",
+        Some(&hold(&meu, 10)),
+    )
+    .await;
+    r.expect_status(200);
+    assert_eq!(r.body["status"], "liberado");
 }
 
 #[tokio::test]
