@@ -86,6 +86,9 @@ pub struct Contagens {
     pub horarios: usize,
     /// Appointments.
     pub consultas: usize,
+    /// Waiting-list entries (SPEC-2 §11); absent in archives made before it.
+    #[serde(default)]
+    pub lista_espera: usize,
 }
 
 /// Answer of `POST /backup/restaurar/{nome}`.

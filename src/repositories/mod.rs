@@ -17,7 +17,7 @@ pub use table::{Record, Table};
 use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
 use crate::models::{
-    Consulta, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao, Tarefa, Usuario,
+    Consulta, EntradaAuditoria, EntradaEspera, Horario, Medico, Paciente, Reserva, Sessao, Tarefa, Usuario,
 };
 
 impl Record for Paciente {
@@ -116,6 +116,17 @@ impl Record for EntradaAuditoria {
     }
 }
 
+impl Record for EntradaEspera {
+    /// UUID v7 ids sort by creation time: the oldest entry is first in line.
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        self.id.clone()
+    }
+}
+
 /// The first answer to a POST sent with an `Idempotency-Key`, kept 24 h (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdemEntry {
@@ -185,6 +196,10 @@ pub enum Op {
     PutAuditoria(Arc<EntradaAuditoria>),
     /// Forget an audit entry past `--auditoria-dias` (retention only; never through the API).
     DelAuditoria(String),
+    /// Insert or replace a waiting-list entry.
+    PutEspera(Arc<EntradaEspera>),
+    /// Remove a waiting-list entry (only to undo a refused write; entries are cancelled).
+    DelEspera(String),
 }
 
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
@@ -219,6 +234,7 @@ impl StoreState for Db {
             Op::PutUsuario(_) | Op::DelUsuario(_) => Collection::Usuarios,
             Op::PutSessao(_) | Op::DelSessao(_) => Collection::Sessoes,
             Op::PutAuditoria(_) | Op::DelAuditoria(_) => Collection::Auditoria,
+            Op::PutEspera(_) | Op::DelEspera(_) => Collection::ListaEspera,
         }
     }
 
@@ -251,6 +267,8 @@ impl StoreState for Db {
             Op::DelSessao(id) => self.sessoes.remove(&id).map(Op::PutSessao),
             Op::PutAuditoria(r) => put(&mut self.auditoria, r, Op::PutAuditoria, Op::DelAuditoria),
             Op::DelAuditoria(id) => self.auditoria.remove(&id).map(Op::PutAuditoria),
+            Op::PutEspera(r) => put(&mut self.lista_espera, r, Op::PutEspera, Op::DelEspera),
+            Op::DelEspera(id) => self.lista_espera.remove(&id).map(Op::PutEspera),
         }
     }
 
@@ -309,6 +327,8 @@ impl StoreState for Db {
             Op::DelReserva(id) => del(Collection::Reservas, id),
             Op::PutUsuario(r) => put(&self.usuarios, Collection::Usuarios, &r.id),
             Op::DelUsuario(id) => del(Collection::Usuarios, id),
+            Op::PutEspera(r) => put(&self.lista_espera, Collection::ListaEspera, &r.id),
+            Op::DelEspera(id) => del(Collection::ListaEspera, id),
             // A session's id is a token hash: it stays out of the log.
             Op::PutIdem(_)
             | Op::DelIdem(_)

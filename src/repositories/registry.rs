@@ -17,7 +17,8 @@ use serde::de::DeserializeOwned;
 use super::{Consultas, IdemEntry, Record, Table};
 use crate::infra::store::{CollectionId, Collections, parse_snapshot};
 use crate::models::{
-    Consulta, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao, Tarefa, Usuario,
+    Consulta, EntradaAuditoria, EntradaEspera, Horario, Medico, Paciente, Reserva, Sessao, Tarefa,
+    Usuario,
 };
 
 /// A collection's in-memory storage, as the registry sees it.
@@ -187,6 +188,8 @@ collections! {
     Sessoes => sessoes: Table<Sessao> = "sessoes", backup: false;
     /// The audit trail, oldest first (SPEC-2 §10). Not in backups: a restore keeps it.
     Auditoria => auditoria: Table<EntradaAuditoria> = "auditoria", backup: false;
+    /// The waiting list, oldest first (SPEC-2 §11).
+    ListaEspera => lista_espera: Table<EntradaEspera> = "lista_espera", backup: true;
 }
 
 // A set of collections is one bit each in a `u64`.
@@ -224,11 +227,15 @@ mod tests {
                 "tarefas",
                 "usuarios",
                 "sessoes",
-                "auditoria"
+                "auditoria",
+                "lista_espera"
             ]
         );
         let backup: Vec<_> = Collection::in_backups().iter().map(|c| c.name()).collect();
-        assert_eq!(backup, ["pacientes", "medicos", "horarios", "consultas"]);
+        assert_eq!(
+            backup,
+            ["pacientes", "medicos", "horarios", "consultas", "lista_espera"]
+        );
     }
 
     /// A journal line and a snapshot file, byte for byte as the stores before the seam wrote them.

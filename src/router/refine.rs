@@ -178,7 +178,12 @@ pub(super) fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> 
         misses.push("query parameters de/ate".to_owned());
     }
     // Every report filter is optional, and so is the body itself (no body = `{}`).
-    for path in ["/relatorios/gerar", "/sistema/tasks/relatorio"] {
+    // So is the body of a series' cancellation (SPEC-2 §11: `{motivo?}`).
+    for path in [
+        "/relatorios/gerar",
+        "/sistema/tasks/relatorio",
+        "/consultas/series/{serie_id}/cancelar",
+    ] {
         if let Some(RefOr::T(body)) = doc
             .paths
             .paths

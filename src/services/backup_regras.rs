@@ -177,6 +177,34 @@ pub fn problemas(db: &Db, tirado_em: DateTime, hoje: Date, tz: &TimeZone) -> Vec
             p.push(c, id, e.problema().detail);
         }
     }
+    for r in db.lista_espera.iter() {
+        let (c, id) = ("lista de espera", r.id.as_str());
+        if r.de > r.ate {
+            p.push(c, id, "ate: deve ser igual ou posterior a de");
+        }
+        if let Some(e) = &r.especialidade {
+            p.check(c, id, "especialidade", especialidade(e));
+            if r.medico_id.is_some() {
+                p.push(c, id, "medico_id e especialidade juntos");
+            }
+        }
+        // An offer exists exactly while `oferecida` (a booked entry keeps its last one).
+        let com_oferta = r.oferta.is_some();
+        match r.status {
+            crate::models::StatusEspera::Oferecida if !com_oferta => {
+                p.push(c, id, "status oferecida sem oferta")
+            }
+            crate::models::StatusEspera::Aguardando if com_oferta => {
+                p.push(c, id, "status aguardando com oferta")
+            }
+            _ => {}
+        }
+        if let Some(o) = &r.oferta
+            && o.expira_em.parse::<jiff::Timestamp>().is_err()
+        {
+            p.push(c, id, "oferta.expira_em: data e hora inválidas");
+        }
+    }
     let mut lista = p.lista;
     if p.total > lista.len() {
         lista.push(format!("e mais {} problema(s)", p.total - lista.len()));

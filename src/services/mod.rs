@@ -11,6 +11,7 @@ pub mod estatisticas;
 pub mod grade;
 pub mod horarios;
 pub mod idempotency;
+pub mod lista_espera;
 pub mod medicos;
 pub mod metricas;
 pub mod pacientes;

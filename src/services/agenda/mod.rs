@@ -12,18 +12,22 @@ use serde::{Deserialize, Serialize};
 use super::consultas::{NovaConsulta, check_overlaps, check_refs};
 use super::grade::{self, day_minutes, grid, within_faixas};
 use super::horarios::{covered_slots, horarios_do_dia};
-use super::{App, Contexto, Escopo, horarios, new_id, tarefas};
+use super::{App, Contexto, Escopo, horarios, lista_espera, new_id, tarefas};
 use crate::domain::{DiaSemana, Intervalo, Momento, format_datetime};
 use crate::error::AppError;
 use crate::models::{Agendado, Estado, Horario, Liberado, Papel, Reserva, Reservado, TipoTarefa};
 use crate::repositories::{Db, Op};
 
 mod agendar;
+mod oferta;
 mod reservas;
+mod serie;
 mod slots;
 
 pub use agendar::*;
+pub use oferta::*;
 pub use reservas::*;
+pub use serie::*;
 pub use slots::*;
 
 /// Whether `slot` is a grid start inside one of the doctor's horários.

@@ -59,6 +59,7 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
         Collection::Medicos => Some(&mut contagens.medicos),
         Collection::Horarios => Some(&mut contagens.horarios),
         Collection::Consultas => Some(&mut contagens.consultas),
+        Collection::ListaEspera => Some(&mut contagens.lista_espera),
         Collection::Idempotencia
         | Collection::Reservas
         | Collection::Tarefas
