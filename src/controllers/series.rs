@@ -81,7 +81,9 @@ impl SerieCreate {
         }
         e.finish()?;
         let (Some(inicio), Some(fim)) = (inicio, fim) else {
-            return Err(AppError::Internal("validation passed without values".into()));
+            return Err(AppError::Internal(
+                "validation passed without values".into(),
+            ));
         };
         Ok(NovaSerie {
             paciente_id: crate::domain::trim(&self.paciente_id).to_owned(),

@@ -20,10 +20,10 @@ pub use estatisticas::{
     EstatisticaMedico, Estatisticas, Periodo, PorStatus,
 };
 pub use lista_espera::{EntradaEspera, Oferta, StatusEspera, VagaRecusada};
-pub use series::{SerieAgendada, SerieCancelada};
 pub use respostas::{
     Agendado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado, Restaurado,
 };
+pub use series::{SerieAgendada, SerieCancelada};
 pub use usuario::{Papel, Sessao, Usuario, UsuarioPublico};
 
 /// Serde for clinic-local datetimes as `YYYY-MM-DDTHH:MM:SS`.

@@ -17,7 +17,8 @@ pub use table::{Record, Table};
 use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
 use crate::models::{
-    Consulta, EntradaAuditoria, EntradaEspera, Horario, Medico, Paciente, Reserva, Sessao, Tarefa, Usuario,
+    Consulta, EntradaAuditoria, EntradaEspera, Horario, Medico, Paciente, Reserva, Sessao, Tarefa,
+    Usuario,
 };
 
 impl Record for Paciente {

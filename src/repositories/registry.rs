@@ -234,7 +234,13 @@ mod tests {
         let backup: Vec<_> = Collection::in_backups().iter().map(|c| c.name()).collect();
         assert_eq!(
             backup,
-            ["pacientes", "medicos", "horarios", "consultas", "lista_espera"]
+            [
+                "pacientes",
+                "medicos",
+                "horarios",
+                "consultas",
+                "lista_espera"
+            ]
         );
     }
 

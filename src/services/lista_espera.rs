@@ -387,7 +387,11 @@ fn ofertar(
             continue;
         }
         let iv = Intervalo::slot(slot, minutes, tz);
-        if db.consultas.conflict(true, medico_id, iv, None, tz).is_some() {
+        if db
+            .consultas
+            .conflict(true, medico_id, iv, None, tz)
+            .is_some()
+        {
             continue;
         }
         let escolhida = db.lista_espera.iter().find(|e| {
@@ -525,8 +529,7 @@ pub async fn expirar(app: &App) -> Result<usize, AppError> {
     };
     {
         let db = app.store.read();
-        if !db.lista_espera.iter().any(|e| vencida(e))
-            && !db.reservas.iter().any(|r| orfa(&db, r))
+        if !db.lista_espera.iter().any(|e| vencida(e)) && !db.reservas.iter().any(|r| orfa(&db, r))
         {
             return Ok(0);
         }

@@ -300,7 +300,11 @@ pub fn decidir(
             Desfecho::Criada(c, cobertos)
         }
     };
-    if let Some(e) = p.lista_espera_id.as_ref().and_then(|id| db.lista_espera.get(id)) {
+    if let Some(e) = p
+        .lista_espera_id
+        .as_ref()
+        .and_then(|id| db.lista_espera.get(id))
+    {
         ops.extend(desfecho_da_oferta(e, &desfecho, &p, agora));
     }
     let resultado = match &desfecho {

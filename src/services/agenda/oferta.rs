@@ -53,16 +53,11 @@ pub async fn aceitar(
                 let hold_ok = db
                     .reservas
                     .get(&Reserva::key(&o.medico_id, o.slot))
-                    .is_some_and(|r| {
-                        r.lista_espera_id.as_deref() == Some(id) && r.expira_em > now
-                    });
+                    .is_some_and(|r| r.lista_espera_id.as_deref() == Some(id) && r.expira_em > now);
                 if !hold_ok {
                     return Err(AppError::conflict(
                         "oferta_expirada",
-                        format!(
-                            "A oferta do horário {} expirou.",
-                            format_datetime(o.slot)
-                        ),
+                        format!("A oferta do horário {} expirou.", format_datetime(o.slot)),
                     ));
                 }
                 let iv = Intervalo::slot(o.slot, minutes, tz);

@@ -134,12 +134,8 @@ async fn expire_plain_holds(app: &App) -> Result<usize, AppError> {
     }
     let gone = app
         .write(|db| {
-            let gone: Vec<Arc<Reserva>> = db
-                .reservas
-                .iter()
-                .filter(|r| lapsed(r))
-                .cloned()
-                .collect();
+            let gone: Vec<Arc<Reserva>> =
+                db.reservas.iter().filter(|r| lapsed(r)).cloned().collect();
             let ops = gone.iter().map(|r| Op::DelReserva(r.id.clone())).collect();
             Ok((ops, gone))
         })

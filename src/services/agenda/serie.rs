@@ -3,9 +3,7 @@
 //! /consultas/series/{serie_id}/cancelar` cancels the future ones.
 
 use super::*;
-use crate::models::{
-    Consulta, ErroTarefa, SerieAgendada, SerieCancelada, StatusConsulta, Tarefa,
-};
+use crate::models::{Consulta, ErroTarefa, SerieAgendada, SerieCancelada, StatusConsulta, Tarefa};
 
 /// A series to book, validated by the controller.
 #[derive(Debug, Clone)]
@@ -93,7 +91,10 @@ pub fn ocorrencias(p: &ParamsSerie) -> Vec<(DateTime, DateTime)> {
     (0..i64::from(p.ocorrencias))
         .filter_map(|k| {
             let dias = jiff::Span::new().days(k * 7 * i64::from(p.a_cada_semanas));
-            Some((p.inicio.checked_add(dias).ok()?, p.fim.checked_add(dias).ok()?))
+            Some((
+                p.inicio.checked_add(dias).ok()?,
+                p.fim.checked_add(dias).ok()?,
+            ))
         })
         .collect()
 }
@@ -124,7 +125,11 @@ fn conflito(
     if !on_grid(db, &p.medico_id, inicio, minutes) || !within_hours(db, &p.medico_id, iv) {
         return Err("fora do horário de atendimento");
     }
-    if db.consultas.conflict(true, &p.medico_id, iv, None, tz).is_some() {
+    if db
+        .consultas
+        .conflict(true, &p.medico_id, iv, None, tz)
+        .is_some()
+    {
         return Err("horário ocupado");
     }
     if db
