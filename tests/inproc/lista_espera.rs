@@ -573,7 +573,12 @@ async fn a_patient_uses_their_own_entries_and_a_doctor_reads_those_for_them() {
     let alheia = str_field(&alheia.body, "id");
 
     let l = com(&app, &paciente, Method::GET, "/lista-espera", None).await;
-    assert_eq!(crate::common::ids(l.array()), [minha.clone()], "{}", l.text);
+    assert_eq!(
+        crate::common::ids(l.array()),
+        vec![minha.as_str()],
+        "{}",
+        l.text
+    );
     let uri = format!("/lista-espera/{alheia}");
     assert_problem(
         &com(&app, &paciente, Method::GET, &uri, None).await,
@@ -586,7 +591,12 @@ async fn a_patient_uses_their_own_entries_and_a_doctor_reads_those_for_them() {
         "not_found",
     );
     let l = com(&app, &medico, Method::GET, "/lista-espera", None).await;
-    assert_eq!(crate::common::ids(l.array()), [minha.clone()], "{}", l.text);
+    assert_eq!(
+        crate::common::ids(l.array()),
+        vec![minha.as_str()],
+        "{}",
+        l.text
+    );
     let r = com(
         &app,
         &medico,
