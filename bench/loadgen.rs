@@ -19,7 +19,7 @@
 //! * `sched-setup`, `sched-fill`, `book`, `slots`, `backup-load`, `report`: scheduling, backup
 //!   and report figures, in `bench/sched.rs`; `sse-fanout`: 10,000 SSE subscribers, in
 //!   `bench/sse.rs`; `soak`: the memory soak, in `bench/soak.rs` (flags documented above each
-//!   function).
+//!   function); `espera`: a freed slot to its `vaga_oferecida` event, in `bench/espera.rs`.
 //!
 //! Every figure is also printed as a machine-readable line `RESULT name=value`.
 //!
@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod espera;
 mod sched;
 mod soak;
 mod sse;
@@ -82,6 +83,7 @@ fn main() {
             "backup-load" => sched::backup_load(&args).await,
             "report" => sched::report(&args).await,
             "soak" => soak::soak(&args).await,
+            "espera" => espera::espera(&args).await,
             other => Err(format!("unknown subcommand {other}")),
         }
     });

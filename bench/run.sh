@@ -8,7 +8,7 @@
 # BENCH_SKIP_BUILD=1 (use the binaries already in target/release), BENCH_BIN (server binary to measure),
 # BENCH_SOAK_SECS (memory soak length, default 600; 0 skips it), BENCH_SOAK_RATE (300 req/s),
 # BENCH_SOAK_WORKERS (8), BENCH_SOAK_MIX (action weights, see bench/soak.rs),
-# BENCH_ONLY (comma-separated phases to run: foundation, sched, soak; default all).
+# BENCH_ONLY (comma-separated phases to run: foundation, sched, soak, espera; default all).
 #
 # Everything binds to and targets 127.0.0.1 only; every load loop is bounded in count and time.
 # The only process this script stops is the server it started, by its PID.
@@ -379,6 +379,24 @@ if want soak && [ "$SOAK_SECS" -gt 0 ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# Waiting list (SPEC-2 §11): a fourth server on a fresh data folder; one front-desk
+# cancellation at a time, timed from the request to the entry's vaga_oferecida on the stream.
+ESPERA_COUNT=${BENCH_ESPERA:-200}
+if want espera; then
+    section "13. waiting list: a freed slot -> vaga_oferecida on the SSE stream"
+    DATA=$TMP/banco4
+    mkdir -p "$DATA"
+    if start_server; then
+        if lg sched-setup --base "$BASE" --state "$TMP/espera-grid.json" --doctors 5 --patients 100 --concurrency 8; then
+            lg espera --base "$BASE" --state "$TMP/espera-grid.json" --from 0 --count "$ESPERA_COUNT" --warmup 10
+        fi
+        stop_server
+    else
+        echo "bench: the waiting-list server did not start; its figure is missing"
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------------
 # Server-side problems worth reporting
 section "server stderr (warnings and errors)"
 for f in "$TMP"/server-*.err; do
@@ -498,6 +516,13 @@ if want soak && [ "$SOAK_SECS" -gt 0 ]; then
         echo "soak server shutdown | SIGTERM after the soak | exit status $(val soak_shutdown_rc) | exit 0 | $(ok "$(val soak_shutdown_rc)" '==' 0)"
     else
         echo "memory soak | $SOAK_SECS s | not measured | end <= after warm-up +10% and +20 MiB | ?"
+    fi
+fi
+if want espera; then
+    if [ -n "$(val espera_p50_ms)" ]; then
+        echo "waiting list: freed slot -> offer | $(val espera_n) sequential front-desk cancellations (PUT status cancelada), each matching one waiting entry: request -> its vaga_oferecida on the stream | p50 $(f2 "$(val espera_p50_ms)") ms, p99 $(f2 "$(val espera_p99_ms)") ms | p50 < 50 ms | $(ok "$(val espera_p50_ms)" '<' 50)"
+    else
+        echo "waiting list: freed slot -> offer | $ESPERA_COUNT cancellations | not measured | p50 < 50 ms | ?"
     fi
 fi
 } >"$TMP/table.md"
