@@ -119,6 +119,21 @@ pub(super) fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> 
             None,
         ),
         ("RelatorioBody", "periodo_fim", &date_or_empty, None, None),
+        ("EntradaCreate", "paciente_id", not_blank, Some(1), None),
+        (
+            "EntradaCreate",
+            "especialidade",
+            not_blank,
+            Some(1),
+            Some(100),
+        ),
+        ("EntradaCreate", "de", DATE_PATTERN, None, None),
+        ("EntradaCreate", "ate", DATE_PATTERN, None, None),
+        ("SerieCreate", "paciente_id", not_blank, Some(1), None),
+        ("SerieCreate", "medico_id", not_blank, Some(1), None),
+        ("SerieCreate", "inicio", DATETIME_PATTERN, None, None),
+        ("SerieCreate", "fim", DATETIME_PATTERN, None, None),
+        ("SerieCancelar", "motivo", ANY, None, Some(2000)),
     ];
     let Some(components) = doc.components.as_mut() else {
         return vec!["components".to_owned()];
