@@ -111,3 +111,138 @@ async fn an_offer_that_lapsed_while_down_is_expired_at_start_and_passed_on() {
     assert_eq!(c["oferta"]["slot"], json!(ini));
     assert_eq!(slot_state(&srv, &m, &ini).await, "reservado");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vaga_oferecida_reaches_staff_and_that_patient_only() {
+    use crate::identidade::{Fluxo, iniciar, login};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [
+        ("AGENDAMENTO_ADMIN_EMAIL", "chefe@clinica.example"),
+        ("AGENDAMENTO_ADMIN_SENHA", "senha-da-chefe"),
+    ];
+    let srv = iniciar(
+        dir.path(),
+        &["--addr", "127.0.0.1:0", "--no-demo-data"],
+        &env,
+    )
+    .expect("start");
+    let base = srv.base.clone();
+    let tok = |r: crate::common::Resp| str_field(&r.body, "token");
+    let adm = tok(login(&base, "chefe@clinica.example", "senha-da-chefe").await);
+    let cliente = crate::helpers::new_client();
+    let send = |metodo: reqwest::Method, path: String, body: Value| {
+        let req = cliente
+            .request(metodo, format!("{base}{path}"))
+            .bearer_auth(&adm)
+            .json(&body);
+        async move { crate::helpers::read(req.send().await.expect("request")).await }
+    };
+    let criar = |path: &'static str, body: Value| {
+        let r = send(reqwest::Method::POST, path.to_owned(), body);
+        async move {
+            let r = r.await;
+            r.expect_status(201);
+            str_field(&r.body, "id")
+        }
+    };
+    let p1 = criar(
+        "/pacientes",
+        crate::common::paciente_body("Paciente Um", 71),
+    )
+    .await;
+    let p2 = criar(
+        "/pacientes",
+        crate::common::paciente_body("Paciente Dois", 72),
+    )
+    .await;
+    let p3 = criar(
+        "/pacientes",
+        crate::common::paciente_body("Paciente Três", 73),
+    )
+    .await;
+    let m = criar(
+        "/medicos",
+        crate::common::medico_body("Dr. Espera", 71, "Clínica Geral"),
+    )
+    .await;
+    for dia in [
+        "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
+    ] {
+        send(
+            reqwest::Method::POST,
+            format!("/horarios/medico/{m}"),
+            json!({"dia_semana": dia, "hora_inicio": "08:00", "hora_fim": "12:00"}),
+        )
+        .await
+        .expect_status(201);
+    }
+    criar(
+        "/usuarios",
+        json!({"nome": "Usuário", "email": "p1@clinica.example", "senha": "senha-comum-1",
+            "papel": "paciente", "paciente_id": p1}),
+    )
+    .await;
+    let pac = tok(login(&base, "p1@clinica.example", "senha-comum-1").await);
+    let dia = jiff::Zoned::now().date().tomorrow().expect("tomorrow");
+    let mut consultas = Vec::new();
+    for h in [9, 10] {
+        consultas.push(
+            criar(
+                "/consultas",
+                json!({"paciente_id": p3, "medico_id": m,
+                    "inicio": format!("{dia}T{h:02}:00:00"), "fim": format!("{dia}T{h:02}:30:00")}),
+            )
+            .await,
+        );
+    }
+    // Patient two waits first, so the first freed slot is theirs; then patient one's.
+    let de = dia.to_string();
+    let e2 = criar(
+        "/lista-espera",
+        json!({"paciente_id": p2, "medico_id": m, "de": de, "ate": de}),
+    )
+    .await;
+    let e1 = criar(
+        "/lista-espera",
+        json!({"paciente_id": p1, "medico_id": m, "de": de, "ate": de}),
+    )
+    .await;
+    let mut fluxo_pac = Fluxo::abrir(&base, &pac, "/sistema/agenda/stream").await;
+    let mut fluxo_adm = Fluxo::abrir(&base, &adm, "/sistema/agenda/stream").await;
+    for c in &consultas {
+        send(
+            reqwest::Method::PUT,
+            format!("/consultas/{c}"),
+            json!({"status": "cancelada"}),
+        )
+        .await
+        .expect_status(200);
+    }
+    let oferta = |e: &str| {
+        let e = e.to_owned();
+        move |v: &Value| {
+            v["tipo"] == "vaga_oferecida" && v["dados"]["lista_espera_id"] == e.as_str()
+        }
+    };
+    fluxo_adm.ate(oferta(&e2)).await;
+    fluxo_adm.ate(oferta(&e1)).await;
+    fluxo_pac.ate(oferta(&e1)).await;
+    let texto = serde_json::to_string(&fluxo_pac.dados).expect("json");
+    assert!(
+        !texto.contains(&e2),
+        "another patient's offer reached a patient: {texto}"
+    );
+    assert!(
+        !texto.contains(&p2),
+        "another patient's id reached a patient: {texto}"
+    );
+    assert!(
+        fluxo_pac
+            .dados
+            .iter()
+            .any(|v| v["tipo"] == "horario_reservado"
+                && v["dados"]["slot"] == json!(format!("{dia}T09:00:00"))),
+        "the slot state of the other offer, without who: {texto}"
+    );
+    drop(srv);
+}
