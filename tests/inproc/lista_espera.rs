@@ -619,3 +619,77 @@ async fn a_patient_uses_their_own_entries_and_a_doctor_reads_those_for_them() {
     let l = com(&app, &admin, Method::GET, "/lista-espera", None).await;
     assert_eq!(l.array().len(), 2, "{}", l.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_booking_frees_its_slot_to_the_waiting_list() {
+    let app = TestApp::new().await;
+    let (m, [a, b, _], seg) = cenario(&app).await;
+    let outro = app.medico(74, &[("segunda", "08:00", "12:00")]).await;
+    let (ini, fim) = (at(seg, "09:00"), at(seg, "09:30"));
+    let dia = seg.to_string();
+    let eb = str_field(
+        &entrada(&app, &b, json!({"medico_id": m}), &dia, &dia).await,
+        "id",
+    );
+    // A's booking holds the slot; then the front desk books A elsewhere at that time, so the
+    // worker refuses the booking (patient_overlap) and the slot frees up.
+    let r = app
+        .post("/consultas/agendar", &consulta_body(&a, &m, &ini, &fim))
+        .await;
+    r.expect_status(202);
+    consulta(&app, &a, &outro, &ini, &fim).await;
+    assert_eq!(get_entrada(&app, &eb).await["status"], "aguardando");
+
+    app.run_tasks().await;
+
+    let t = app
+        .get(&format!("/sistema/tasks/{}", str_field(&r.body, "task_id")))
+        .await;
+    assert_eq!(t.body["erro"]["code"], "patient_overlap", "{}", t.text);
+    let e = get_entrada(&app, &eb).await;
+    assert_eq!(e["status"], "oferecida", "{e}");
+    assert_eq!(e["oferta"]["slot"], json!(ini));
+    assert_eq!(app.slot_state(&m, &ini).await, "reservado");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_horario_offers_its_slots_and_an_accepted_offer_refused_by_the_worker_passes_on() {
+    let app = TestApp::new().await;
+    let m = app.medico(75, &[]).await;
+    let outro = app.medico(76, &[("segunda", "08:00", "12:00")]).await;
+    let [b, c] = [app.paciente(75).await, app.paciente(76).await];
+    let seg = monday(1);
+    let dia = seg.to_string();
+    let eb = str_field(
+        &entrada(&app, &b, json!({"medico_id": m}), &dia, &dia).await,
+        "id",
+    );
+    let ec = str_field(
+        &entrada(&app, &c, json!({"medico_id": m}), &dia, &dia).await,
+        "id",
+    );
+
+    app.post(
+        &format!("/horarios/medico/{m}"),
+        &json!({"dia_semana": "segunda", "hora_inicio": "09:00", "hora_fim": "09:30"}),
+    )
+    .await
+    .expect_status(201);
+
+    let e = get_entrada(&app, &eb).await;
+    assert_eq!(e["status"], "oferecida", "{e}");
+    let slot = at(seg, "09:00");
+    assert_eq!(e["oferta"]["slot"], json!(slot));
+    // B accepts, but is booked elsewhere at that time before the worker runs: the booking is
+    // refused, B waits again (that slot refused) and C gets the slot.
+    app.post(&format!("/lista-espera/{eb}/aceitar"), &json!({}))
+        .await
+        .expect_status(202);
+    consulta(&app, &b, &outro, &slot, &at(seg, "09:30")).await;
+    app.run_tasks().await;
+    let e = get_entrada(&app, &eb).await;
+    assert_eq!(e["status"], "aguardando", "{e}");
+    assert_eq!(e["recusadas"][0]["slot"], json!(slot), "{e}");
+    let c_entry = get_entrada(&app, &ec).await;
+    assert_eq!(c_entry["status"], "oferecida", "{c_entry}");
+}

@@ -50,16 +50,17 @@ pub async fn aceitar(
                         ),
                     ));
                 }
-                let hold_ok = db
+                let hold = db
                     .reservas
                     .get(&Reserva::key(&o.medico_id, o.slot))
-                    .is_some_and(|r| r.lista_espera_id.as_deref() == Some(id) && r.expira_em > now);
-                if !hold_ok {
+                    .filter(|r| r.lista_espera_id.as_deref() == Some(id) && r.expira_em > now)
+                    .cloned();
+                let Some(hold) = hold else {
                     return Err(AppError::conflict(
                         "oferta_expirada",
                         format!("A oferta do horário {} expirou.", format_datetime(o.slot)),
                     ));
-                }
+                };
                 let iv = Intervalo::slot(o.slot, minutes, tz);
                 let (inicio_offset, fim_offset) = iv.offsets(tz);
                 let params = ParamsAgendar {
@@ -88,8 +89,24 @@ pub async fn aceitar(
                     slot: format_datetime(o.slot),
                     mensagem: "Consulta em processamento.".into(),
                 };
+                // The hold lasts at least a booking's hold from now, so it never looks lapsed
+                // to others while the task waits for the worker.
+                let ate = now
+                    .saturating_add(SignedDuration::from_secs(
+                        i64::try_from(app.config.hold_ttl_secs).unwrap_or(i64::MAX),
+                    ))
+                    .unwrap_or(now)
+                    .max(hold.expira_em);
+                let hold = Arc::new(Reserva {
+                    expira_em: ate,
+                    ..Reserva::clone(&hold)
+                });
                 Ok((
-                    vec![Op::PutTarefa(t.clone()), Op::PutEspera(novo)],
+                    vec![
+                        Op::PutTarefa(t.clone()),
+                        Op::PutReserva(hold),
+                        Op::PutEspera(novo),
+                    ],
                     (out, t),
                 ))
             },
