@@ -20,7 +20,7 @@
 //! * `sched-setup`, `sched-fill`, `book`, `slots`, `backup-load`, `report`: scheduling, backup
 //!   and report figures, in `bench/sched.rs`; `sse-fanout`: 10,000 SSE subscribers, in
 //!   `bench/sse.rs`; `soak`: the memory soak, in `bench/soak.rs` (flags documented above each
-//!   function).
+//!   function); `espera`: a freed slot to its `vaga_oferecida` event, in `bench/espera.rs`.
 //!
 //! Every figure is also printed as a machine-readable line `RESULT name=value`.
 //!
@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod espera;
 mod identidade;
 mod sched;
 mod soak;
@@ -87,6 +88,7 @@ fn main() {
             "soak" => soak::soak(&args).await,
             "login" => identidade::login(&args).await,
             "login-storm" => identidade::login_storm(&args).await,
+            "espera" => espera::espera(&args).await,
             other => Err(format!("unknown subcommand {other}")),
         }
     });

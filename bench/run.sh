@@ -8,8 +8,8 @@
 # BENCH_SKIP_BUILD=1 (use the binaries already in target/release), BENCH_BIN (server binary to measure),
 # BENCH_SOAK_SECS (memory soak length, default 600; 0 skips it), BENCH_SOAK_RATE (300 req/s),
 # BENCH_SOAK_WORKERS (8), BENCH_SOAK_MIX (action weights, see bench/soak.rs),
-# BENCH_ONLY (comma-separated phases to run: foundation, sched, bloqueios, soak; default all; identidade and
-# estatisticas run only when named, see the medidas block below).
+# BENCH_ONLY (comma-separated phases to run: foundation, sched, bloqueios, soak, espera; default all;
+# identidade and estatisticas run only when named, see the medidas block below).
 #
 # Everything binds to and targets 127.0.0.1 only; every load loop is bounded in count and time.
 # The only process this script stops is the server it started, by its PID.
@@ -566,6 +566,24 @@ fi
 # =============================================================================================
 
 # ---------------------------------------------------------------------------------------------
+# Waiting list (SPEC-2 §11): a fourth server on a fresh data folder; one front-desk
+# cancellation at a time, timed from the request to the entry's vaga_oferecida on the stream.
+ESPERA_COUNT=${BENCH_ESPERA:-200}
+if want espera; then
+    section "13. waiting list: a freed slot -> vaga_oferecida on the SSE stream"
+    DATA=$TMP/banco4
+    mkdir -p "$DATA"
+    if start_server; then
+        if lg sched-setup --base "$BASE" --state "$TMP/espera-grid.json" --doctors 5 --patients 100 --concurrency 8; then
+            lg espera --base "$BASE" --state "$TMP/espera-grid.json" --from 0 --count "$ESPERA_COUNT" --warmup 10
+        fi
+        stop_server
+    else
+        echo "bench: the waiting-list server did not start; its figure is missing"
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------------
 # Server-side problems worth reporting
 section "server stderr (warnings and errors)"
 for f in "$TMP"/server-*.err; do
@@ -719,6 +737,13 @@ if wanted_only estatisticas && [ -n "$(val est_same)" ]; then
     echo "GET /relatorios/estatisticas p50, this build / BENCH_BIN_ANTES | $(val est_stored) consultas, de=$STATS_DE ate=$STATS_ATE, $STATS_GETS sequential, alternating $ID_ROUNDS x; answers identical: $(val est_same) | $E ms; median $(f2 "$EM") ms | p50 < 50 ms | $(ok "$EM" '<' 50)"
 fi
 # --- END medidas rows
+if want espera; then
+    if [ -n "$(val espera_p50_ms)" ]; then
+        echo "waiting list: freed slot -> offer | $(val espera_n) sequential front-desk cancellations (PUT status cancelada), each matching one waiting entry: request -> its vaga_oferecida on the stream | p50 $(f2 "$(val espera_p50_ms)") ms, p99 $(f2 "$(val espera_p99_ms)") ms | p50 < 50 ms | $(ok "$(val espera_p50_ms)" '<' 50)"
+    else
+        echo "waiting list: freed slot -> offer | $ESPERA_COUNT cancellations | not measured | p50 < 50 ms | ?"
+    fi
+fi
 } >"$TMP/table.md"
 
 section "RESULTS"

@@ -137,6 +137,10 @@ pub struct Config {
     /// Days the audit trail is kept (SPEC-2 §10); older entries are deleted by housekeeping.
     #[arg(long, env = "AGENDAMENTO_AUDITORIA_DIAS", default_value_t = 1825, value_parser = clap::value_parser!(u64).range(90..=36500))]
     pub auditoria_dias: u64,
+    /// Seconds a waiting-list offer holds its slot (SPEC-2 §11), overriding the clinic rule
+    /// `oferta_minutos`; for tests and benchmarks (hidden from `--help`).
+    #[arg(long, env = "AGENDAMENTO_OFERTA_SEGUNDOS", hide = true)]
+    pub oferta_segundos: Option<u64>,
     /// E-mail of the first administrator, created at start when no user exists (with
     /// `AGENDAMENTO_ADMIN_SENHA`).
     #[arg(long, env = "AGENDAMENTO_ADMIN_EMAIL")]

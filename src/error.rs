@@ -130,7 +130,10 @@ impl AppError {
     /// A 404 naming what was not found, with the right gender: "Consulta não encontrada.",
     /// "Médico não encontrado.".
     pub fn not_found(what: &str) -> Self {
-        let feminino = matches!(what, "Consulta" | "Tarefa" | "Reserva");
+        let feminino = matches!(
+            what,
+            "Consulta" | "Tarefa" | "Reserva" | "Série" | "Entrada da lista de espera"
+        );
         let fim = if feminino { "a" } else { "o" };
         Self::NotFound(format!("{what} não encontrad{fim}."))
     }

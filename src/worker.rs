@@ -53,6 +53,7 @@ impl Worker {
             TipoTarefa::AgendarConsulta => agenda::executar(&self.app, &self.rt, t),
             TipoTarefa::Backup => backups::executar(&self.app, &self.rt, t),
             TipoTarefa::GerarRelatorio => relatorios::executar(&self.app, &self.rt, t),
+            TipoTarefa::AgendarSerie => agenda::executar_serie(&self.app, &self.rt, t),
         }
     }
 }
@@ -128,6 +129,7 @@ impl Worker {
                                 "A tarefa falhou após {} tentativas: erro de armazenamento.",
                                 running.tentativas
                             ),
+                            conflitos: Vec::new(),
                         };
                         let _ = self.set(finished(&running, self.app.clock.stamp(), Err(e)));
                         return;
@@ -197,7 +199,7 @@ impl Runner for Worker {
             match durable {
                 Ok(()) => {
                     announce(&self.app, &running);
-                    let _ = agenda::announce(&self.app, d);
+                    let _ = agenda::announce(&self.app, &self.rt, d);
                     self.record_final(&id, started_at);
                 }
                 Err(e) => {
@@ -218,6 +220,7 @@ impl Runner for Worker {
             let e = ErroTarefa {
                 code: "erro_interno".into(),
                 detail: "Erro interno ao executar a tarefa.".into(),
+                conflitos: Vec::new(),
             };
             let _ = self.set(finished(&t, self.app.clock.stamp(), Err(e)));
         }

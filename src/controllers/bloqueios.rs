@@ -179,7 +179,9 @@ pub async fn delete_bloqueio(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
     let r = req.responde(StatusCode::NO_CONTENT);
-    services::bloqueios::delete(&app, r.ctx(), &id).await?;
+    let old = services::bloqueios::delete(&app, r.ctx(), &id).await?;
+    // The slots it covered are free again: offered to the waiting list (SPEC-2 §11).
+    services::lista_espera::bloqueio_removido(&app, &old).await;
     Ok(r.vazia())
 }
 

@@ -139,6 +139,8 @@ pub async fn create_horario(
     let faixa = body.validate()?;
     let r = req.responde(StatusCode::CREATED);
     let h = services::horarios::create(&app, r.ctx(), &medico_id, faixa).await?;
+    // New slots: offered to the waiting list like freed ones (SPEC-2 §11).
+    services::lista_espera::horario_novo(&app, &h).await;
     Ok(r.json(h))
 }
 

@@ -94,7 +94,11 @@ fn filtrar(app: &AppState, quem: &Chamador, p: &Published) -> Option<Published> 
             campo(dados, "medico_id").as_deref() == Some(m.as_str())
                 || da_consulta(dados, "medico_id").as_deref() == Some(m.as_str())
         }
-        Escopo::Paciente(pid) => da_consulta(dados, "paciente_id").as_deref() == Some(pid.as_str()),
+        Escopo::Paciente(pid) => {
+            da_consulta(dados, "paciente_id").as_deref() == Some(pid.as_str())
+                // Waiting-list events name the entry's patient (SPEC-2 §11).
+                || campo(dados, "paciente_id").as_deref() == Some(pid.as_str())
+        }
         Escopo::Tudo | Escopo::Nada => false,
     };
     if tipo == "tarefa_atualizada" {

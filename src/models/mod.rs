@@ -3,7 +3,9 @@
 
 mod auditoria;
 mod estatisticas;
+mod lista_espera;
 mod respostas;
+mod series;
 mod usuario;
 
 use jiff::civil::{Date, DateTime};
@@ -17,10 +19,12 @@ pub use estatisticas::{
     EstatisticaConvenio, EstatisticaDiaSemana, EstatisticaEspecialidade, EstatisticaHora,
     EstatisticaMedico, Estatisticas, Periodo, PorStatus,
 };
+pub use lista_espera::{EntradaEspera, Oferta, StatusEspera, VagaRecusada};
 pub use respostas::{
     Agendado, BloqueioCriado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado,
     Restaurado,
 };
+pub use series::{SerieAgendada, SerieCancelada};
 pub use usuario::{Papel, Sessao, Usuario, UsuarioPublico};
 
 /// Serde for clinic-local datetimes as `YYYY-MM-DDTHH:MM:SS`.
@@ -283,6 +287,9 @@ pub struct Consulta {
     pub status: StatusConsulta,
     /// Free-text notes.
     pub observacoes: Option<String>,
+    /// The recurring series it belongs to (`POST /consultas/agendar-serie`, SPEC-2 §11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serie_id: Option<String>,
     /// When it was created (RFC 3339, clinic offset).
     pub created_at: String,
     /// When it was last changed (RFC 3339, clinic offset).
@@ -340,6 +347,10 @@ pub struct Reserva {
     /// The user who holds it (SPEC-2 §10); absent for the system (single-user mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usuario_id: Option<String>,
+    /// The waiting-list entry it is offered to (SPEC-2 §11): nobody else books or releases
+    /// it; the entry accepts, refuses or lets it lapse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lista_espera_id: Option<String>,
 }
 
 impl Reserva {
@@ -359,6 +370,8 @@ pub enum TipoTarefa {
     Backup,
     /// Write a PDF report.
     GerarRelatorio,
+    /// Book a recurring series (`POST /consultas/agendar-serie`, SPEC-2 §11).
+    AgendarSerie,
 }
 
 impl TipoTarefa {
@@ -368,6 +381,7 @@ impl TipoTarefa {
             Self::AgendarConsulta => "agendar_consulta",
             Self::Backup => "backup",
             Self::GerarRelatorio => "gerar_relatorio",
+            Self::AgendarSerie => "agendar_serie",
         }
     }
 }
@@ -401,6 +415,10 @@ pub struct ErroTarefa {
     pub code: String,
     /// A sentence in Portuguese.
     pub detail: String,
+    /// The dates that could not be booked (`serie_com_conflitos`, SPEC-2 §11).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub conflitos: Vec<String>,
 }
 
 // Also the answer of the other routes that queue a backup or a report (202).

@@ -90,6 +90,9 @@ pub struct Contagens {
     /// has none.
     #[serde(default)]
     pub bloqueios: usize,
+    /// Waiting-list entries (SPEC-2 §11); absent in archives made before it.
+    #[serde(default)]
+    pub lista_espera: usize,
 }
 
 /// Answer of `POST /backup/restaurar/{nome}`.

@@ -17,8 +17,8 @@ pub use table::{Record, Table};
 use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
 use crate::models::{
-    Bloqueio, Consulta, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao, Tarefa,
-    Usuario,
+    Bloqueio, Consulta, EntradaAuditoria, EntradaEspera, Horario, Medico, Paciente, Reserva,
+    Sessao, Tarefa, Usuario,
 };
 
 impl Record for Paciente {
@@ -130,6 +130,17 @@ impl Record for Bloqueio {
     }
 }
 
+impl Record for EntradaEspera {
+    /// UUID v7 ids sort by creation time: the oldest entry is first in line.
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        self.id.clone()
+    }
+}
+
 /// The first answer to a POST sent with an `Idempotency-Key`, kept 24 h (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdemEntry {
@@ -203,6 +214,10 @@ pub enum Op {
     PutBloqueio(Arc<Bloqueio>),
     /// Delete a block by id.
     DelBloqueio(String),
+    /// Insert or replace a waiting-list entry.
+    PutEspera(Arc<EntradaEspera>),
+    /// Remove a waiting-list entry (only to undo a refused write; entries are cancelled).
+    DelEspera(String),
 }
 
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
@@ -238,6 +253,7 @@ impl StoreState for Db {
             Op::PutSessao(_) | Op::DelSessao(_) => Collection::Sessoes,
             Op::PutAuditoria(_) | Op::DelAuditoria(_) => Collection::Auditoria,
             Op::PutBloqueio(_) | Op::DelBloqueio(_) => Collection::Bloqueios,
+            Op::PutEspera(_) | Op::DelEspera(_) => Collection::ListaEspera,
         }
     }
 
@@ -272,6 +288,8 @@ impl StoreState for Db {
             Op::DelAuditoria(id) => self.auditoria.remove(&id).map(Op::PutAuditoria),
             Op::PutBloqueio(r) => put(&mut self.bloqueios, r, Op::PutBloqueio, Op::DelBloqueio),
             Op::DelBloqueio(id) => self.bloqueios.remove(&id).map(Op::PutBloqueio),
+            Op::PutEspera(r) => put(&mut self.lista_espera, r, Op::PutEspera, Op::DelEspera),
+            Op::DelEspera(id) => self.lista_espera.remove(&id).map(Op::PutEspera),
         }
     }
 
@@ -332,6 +350,8 @@ impl StoreState for Db {
             Op::DelUsuario(id) => del(Collection::Usuarios, id),
             Op::PutBloqueio(r) => put(&self.bloqueios, Collection::Bloqueios, &r.id),
             Op::DelBloqueio(id) => del(Collection::Bloqueios, id),
+            Op::PutEspera(r) => put(&self.lista_espera, Collection::ListaEspera, &r.id),
+            Op::DelEspera(id) => del(Collection::ListaEspera, id),
             // A session's id is a token hash: it stays out of the log.
             Op::PutIdem(_)
             | Op::DelIdem(_)

@@ -150,6 +150,10 @@ fn errors_of(
         "find_backup" | "restore_backup" | "find_relatorio" => errors.push(arquivo()),
         "find_bloqueio" | "delete_bloqueio" => errors.push(AppError::not_found("Bloqueio")),
         "list_bloqueios" => errors.push(medico()),
+        "find_lista_espera" | "delete_lista_espera" | "create_aceite" | "create_recusa" => {
+            errors.push(AppError::not_found("Entrada da lista de espera"))
+        }
+        "create_cancelamento_serie" => errors.push(AppError::not_found("Série")),
         _ => {}
     }
     match op_id {
@@ -214,6 +218,44 @@ fn errors_of(
             conflict("horario_reservado", "O horário 2026-03-02T08:00:00 já está reservado."),
         ]),
         "delete_reserva" => errors.extend([fora("slot"), ocupado()]),
+        "create_lista_espera" => errors.extend([
+            campo("ate", "não pode ser anterior a hoje"),
+            campo("paciente_id", "paciente não encontrado"),
+        ]),
+        "create_aceite" | "create_recusa" | "delete_lista_espera" => {
+            let sem_oferta = conflict(
+                "sem_oferta",
+                &format!("A entrada {id} não tem oferta pendente (status: aguardando)."),
+            );
+            let aceita = conflict(
+                "oferta_aceita",
+                &format!("A oferta da entrada {id} já foi aceita; acompanhe a tarefa {id}."),
+            );
+            match op_id {
+                "create_aceite" => errors.extend([
+                    sem_oferta,
+                    aceita,
+                    conflict(
+                        "oferta_expirada",
+                        "A oferta do horário 2026-03-02T08:00:00 expirou.",
+                    ),
+                ]),
+                "create_recusa" => errors.extend([sem_oferta, aceita]),
+                _ => errors.extend([
+                    aceita,
+                    conflict(
+                        "lista_espera_finalizada",
+                        &format!(
+                            "A entrada {id} já terminou (status: agendada) e não pode ser cancelada."
+                        ),
+                    ),
+                ]),
+            }
+        }
+        "create_serie" => errors.extend([
+            campo("repeticao.ocorrencias", "deve estar entre 2 e 52"),
+            campo("paciente_id", "paciente não encontrado"),
+        ]),
         "create_relatorio" | "create_relatorio_task" => errors.push(data("periodo_inicio")),
         "list_slots" => errors.push(AppError::Unprocessable {
             code: "agenda_too_large",

@@ -15,6 +15,7 @@ use crate::controllers::{
     agenda, arquivos, auditoria, auth, bloqueios, consultas, estatisticas, horarios, medicos,
     metricas, pacientes, painel, sistema, streams, tarefas, usuarios,
 };
+use crate::controllers::{lista_espera, series};
 use crate::error::{AppError, CampoErro, Problema};
 use crate::services::AppState;
 
@@ -46,6 +47,7 @@ use refine::refine_schemas;
         (name = "auth", description = "Entrar, sair, o usuário atual e a troca de senha"),
         (name = "usuarios", description = "Usuários e papéis (somente administradores)"),
         (name = "bloqueios", description = "Bloqueios de agenda: folgas, férias e feriados"),
+        (name = "lista-espera", description = "Lista de espera: ofertas de horários liberados"),
     )
 )]
 struct ApiDoc;
@@ -131,6 +133,18 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             bloqueios::find_bloqueio,
             bloqueios::delete_bloqueio
         ))
+        .routes(routes!(
+            lista_espera::list_lista_espera,
+            lista_espera::create_lista_espera
+        ))
+        .routes(routes!(
+            lista_espera::find_lista_espera,
+            lista_espera::delete_lista_espera
+        ))
+        .routes(routes!(lista_espera::create_aceite))
+        .routes(routes!(lista_espera::create_recusa))
+        .routes(routes!(series::create_serie))
+        .routes(routes!(series::create_cancelamento_serie))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);

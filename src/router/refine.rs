@@ -122,6 +122,21 @@ pub(super) fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> 
         ("BloqueioCreate", "inicio", DATETIME_PATTERN, None, None),
         ("BloqueioCreate", "fim", DATETIME_PATTERN, None, None),
         ("BloqueioCreate", "motivo", not_blank, Some(1), Some(200)),
+        ("EntradaCreate", "paciente_id", not_blank, Some(1), None),
+        (
+            "EntradaCreate",
+            "especialidade",
+            not_blank,
+            Some(1),
+            Some(100),
+        ),
+        ("EntradaCreate", "de", DATE_PATTERN, None, None),
+        ("EntradaCreate", "ate", DATE_PATTERN, None, None),
+        ("SerieCreate", "paciente_id", not_blank, Some(1), None),
+        ("SerieCreate", "medico_id", not_blank, Some(1), None),
+        ("SerieCreate", "inicio", DATETIME_PATTERN, None, None),
+        ("SerieCreate", "fim", DATETIME_PATTERN, None, None),
+        ("SerieCancelar", "motivo", ANY, None, Some(2000)),
     ];
     let Some(components) = doc.components.as_mut() else {
         return vec!["components".to_owned()];
@@ -186,7 +201,12 @@ pub(super) fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> 
         misses.push("query parameters de/ate".to_owned());
     }
     // Every report filter is optional, and so is the body itself (no body = `{}`).
-    for path in ["/relatorios/gerar", "/sistema/tasks/relatorio"] {
+    // So is the body of a series' cancellation (SPEC-2 §11: `{motivo?}`).
+    for path in [
+        "/relatorios/gerar",
+        "/sistema/tasks/relatorio",
+        "/consultas/series/{serie_id}/cancelar",
+    ] {
         if let Some(RefOr::T(body)) = doc
             .paths
             .paths

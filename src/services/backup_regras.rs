@@ -202,9 +202,106 @@ pub fn problemas(db: &Db, tirado_em: DateTime, hoje: Date, tz: &TimeZone) -> Vec
             p.push(c, id, e.problema().detail);
         }
     }
+    for r in db.lista_espera.iter() {
+        let (c, id) = ("lista de espera", r.id.as_str());
+        if r.de > r.ate {
+            p.push(c, id, "ate: deve ser igual ou posterior a de");
+        }
+        if let Some(e) = &r.especialidade {
+            p.check(c, id, "especialidade", especialidade(e));
+            if r.medico_id.is_some() {
+                p.push(c, id, "medico_id e especialidade juntos");
+            }
+        }
+        // An offer exists exactly while `oferecida` (a booked entry keeps its last one).
+        let com_oferta = r.oferta.is_some();
+        match r.status {
+            crate::models::StatusEspera::Oferecida if !com_oferta => {
+                p.push(c, id, "status oferecida sem oferta")
+            }
+            crate::models::StatusEspera::Aguardando if com_oferta => {
+                p.push(c, id, "status aguardando com oferta")
+            }
+            _ => {}
+        }
+        if let Some(o) = &r.oferta
+            && o.expira_em.parse::<jiff::Timestamp>().is_err()
+        {
+            p.push(c, id, "oferta.expira_em: data e hora inválidas");
+        }
+    }
     let mut lista = p.lista;
     if p.total > lista.len() {
         lista.push(format!("e mais {} problema(s)", p.total - lista.len()));
     }
     lista
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::models::{EntradaEspera, Oferta, StatusEspera};
+
+    fn entrada(id: &str, status: StatusEspera) -> EntradaEspera {
+        EntradaEspera {
+            id: id.into(),
+            paciente_id: "p".into(),
+            medico_id: None,
+            especialidade: None,
+            de: jiff::civil::date(2026, 3, 2),
+            ate: jiff::civil::date(2026, 3, 9),
+            status,
+            oferta: None,
+            recusadas: Vec::new(),
+            tarefa_id: None,
+            consulta_id: None,
+            created_at: "2026-03-01T08:00:00-03:00".into(),
+            updated_at: "2026-03-01T08:00:00-03:00".into(),
+        }
+    }
+
+    /// A restored waiting list passes the API's own rules: dates in order, one of doctor or
+    /// speciality, an offer exactly while `oferecida`.
+    #[test]
+    fn restored_waiting_list_entries_are_checked() {
+        let tz = TimeZone::get("America/Sao_Paulo").expect("zone");
+        let (agora, hoje) = (
+            jiff::civil::date(2026, 3, 1).at(8, 0, 0, 0),
+            jiff::civil::date(2026, 3, 1),
+        );
+        let mut db = Db::default();
+        db.lista_espera
+            .put(Arc::new(entrada("ok", StatusEspera::Aguardando)));
+        assert_eq!(problemas(&db, agora, hoje, &tz), Vec::<String>::new());
+        db.lista_espera.put(Arc::new(EntradaEspera {
+            ate: jiff::civil::date(2026, 3, 1),
+            ..entrada("datas", StatusEspera::Aguardando)
+        }));
+        db.lista_espera.put(Arc::new(EntradaEspera {
+            medico_id: Some("m".into()),
+            especialidade: Some("Cardiologia".into()),
+            ..entrada("ambos", StatusEspera::Cancelada)
+        }));
+        db.lista_espera
+            .put(Arc::new(entrada("sem-oferta", StatusEspera::Oferecida)));
+        db.lista_espera.put(Arc::new(EntradaEspera {
+            oferta: Some(Oferta {
+                medico_id: "m".into(),
+                slot: agora,
+                expira_em: "amanhã".into(),
+            }),
+            ..entrada("oferta-ruim", StatusEspera::Aguardando)
+        }));
+        let p = problemas(&db, agora, hoje, &tz);
+        let texto = p.join("\n");
+        for id in ["datas", "ambos", "sem-oferta", "oferta-ruim"] {
+            assert!(
+                texto.contains(&format!("lista de espera {id}:")),
+                "{id}: {texto}"
+            );
+        }
+        assert!(!texto.contains("lista de espera ok:"), "{texto}");
+    }
 }

@@ -245,7 +245,7 @@ pub async fn create(
 }
 
 /// Deletes a block (404 unknown); its slots are offered again.
-pub async fn delete(app: &App, ctx: &Contexto, id: &str) -> Result<(), AppError> {
+pub async fn delete(app: &App, ctx: &Contexto, id: &str) -> Result<Arc<Bloqueio>, AppError> {
     let old = app
         .commit(ctx, |db| {
             let old = db
@@ -257,7 +257,7 @@ pub async fn delete(app: &App, ctx: &Contexto, id: &str) -> Result<(), AppError>
         })
         .await?;
     announce(app, old.medico_id.as_deref());
-    Ok(())
+    Ok(old)
 }
 
 /// Easter Sunday of `ano` (Gregorian; Meeus/Butcher's anonymous algorithm).

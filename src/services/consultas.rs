@@ -304,6 +304,7 @@ pub async fn create(
                 fim_offset,
                 status: nova.status,
                 observacoes: nova.observacoes,
+                serie_id: None,
                 created_at: now.clone(),
                 updated_at: now,
             });
@@ -403,6 +404,7 @@ pub async fn update(
             "remarcada"
         };
         announce_freed(app, &c.medico_id, &freed, motivo);
+        super::lista_espera::vaga_liberada(app, &c.medico_id, &freed).await;
         if taken.is_empty() {
             announce(app, &c);
         } else {
@@ -423,6 +425,10 @@ pub async fn delete(app: &App, ctx: &Contexto, id: &str) -> Result<Arc<Consulta>
             Ok((vec![Op::DelConsulta(id.to_owned())], old.clone()))
         })
         .await?;
-    announce_freed(app, &old.medico_id, &slots_of(app, &old), "excluida");
+    let freed = slots_of(app, &old);
+    announce_freed(app, &old.medico_id, &freed, "excluida");
+    if old.blocks_time() {
+        super::lista_espera::vaga_liberada(app, &old.medico_id, &freed).await;
+    }
     Ok(old)
 }

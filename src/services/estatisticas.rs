@@ -722,6 +722,7 @@ mod tests {
                 fim_offset: None,
                 status: StatusConsulta::Agendada,
                 observacoes: None,
+                serie_id: None,
                 created_at: String::new(),
                 updated_at: String::new(),
             };
@@ -787,6 +788,7 @@ mod tests {
                 fim_offset: None,
                 status: StatusConsulta::Agendada,
                 observacoes: None,
+                serie_id: None,
                 created_at: String::new(),
                 updated_at: String::new(),
             };

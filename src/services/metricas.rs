@@ -40,7 +40,7 @@ pub fn exposicao(app: &App) -> Result<String, AppError> {
         .ok_or_else(|| {
             AppError::NotFound("As métricas estão desligadas neste servidor (--no-metrics).".into())
         })?;
-    let mut tarefas = [[0u64; 2]; 3];
+    let mut tarefas = [[0u64; 2]; 4];
     let holds = {
         let db = app.store.read();
         for t in db.tarefas.iter() {
@@ -57,6 +57,7 @@ pub fn exposicao(app: &App) -> Result<String, AppError> {
         TipoTarefa::AgendarConsulta,
         TipoTarefa::Backup,
         TipoTarefa::GerarRelatorio,
+        TipoTarefa::AgendarSerie,
     ] {
         for (i, status) in ["pendente", "executando"].into_iter().enumerate() {
             metrics::gauge!(m::TASKS, "tipo" => tipo.as_str(), "status" => status)

@@ -2,6 +2,7 @@
 //! Each write decides under the store's write lock and returns the operations to journal.
 
 pub mod agenda;
+pub mod alvo;
 pub mod auditoria;
 pub mod backup_regras;
 pub mod backups;
@@ -12,6 +13,7 @@ pub mod estatisticas;
 pub mod grade;
 pub mod horarios;
 pub mod idempotency;
+pub mod lista_espera;
 pub mod medicos;
 pub mod metricas;
 pub mod pacientes;

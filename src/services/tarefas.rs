@@ -106,7 +106,7 @@ pub fn announce(app: &App, t: &Tarefa) {
 /// The worker lane of a task kind: bookings never wait behind backups and reports.
 pub fn lane(tipo: TipoTarefa) -> Lane {
     match tipo {
-        TipoTarefa::AgendarConsulta => Lane::Agenda,
+        TipoTarefa::AgendarConsulta | TipoTarefa::AgendarSerie => Lane::Agenda,
         TipoTarefa::Backup | TipoTarefa::GerarRelatorio => Lane::Bulk,
     }
 }

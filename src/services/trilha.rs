@@ -77,6 +77,13 @@ pub fn da_escrita(db: &Db, ops: &[Op]) -> Option<(Acao, &'static str, String)> {
                 &r.id,
             ),
             Op::DelBloqueio(id) => (0, Acao::Excluir, "bloqueios", id),
+            Op::PutEspera(r) => (
+                1,
+                criar_ou_alterar(db.lista_espera.get(&r.id).is_some()),
+                "lista_espera",
+                &r.id,
+            ),
+            Op::DelEspera(id) => (1, Acao::Excluir, "lista_espera", id),
             Op::PutHorario(r) => (
                 1,
                 criar_ou_alterar(db.horarios.get(&r.id).is_some()),

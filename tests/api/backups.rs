@@ -16,7 +16,15 @@ use crate::helpers::*;
 use crate::sched_helpers::*;
 
 /// The collections a backup holds, in the order of their files.
-pub const COLECOES: [&str; 5] = ["pacientes", "medicos", "horarios", "consultas", "bloqueios"];
+/// The collections a backup holds (their route is the name with `-` for `_`).
+pub const COLECOES: [&str; 6] = [
+    "pacientes",
+    "medicos",
+    "horarios",
+    "consultas",
+    "bloqueios",
+    "lista_espera",
+];
 
 /// How long an event may take to show up on the stream.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -207,7 +215,7 @@ pub async fn conteudo_backup(srv: &TestServer, nome: &str) -> (BTreeMap<String, 
 pub async fn estado(srv: &TestServer) -> Value {
     let mut m = serde_json::Map::new();
     for c in COLECOES {
-        let r = srv.get(&format!("/{c}")).await;
+        let r = srv.get(&format!("/{}", c.replace('_', "-"))).await;
         r.expect_status(200);
         assert_eq!(
             r.total_count() as usize,
@@ -414,6 +422,7 @@ async fn a_queued_backup_completes_and_its_zip_holds_every_collection_with_a_tru
             "bloqueios.json",
             "consultas.json",
             "horarios.json",
+            "lista_espera.json",
             "manifest.json",
             "medicos.json",
             "pacientes.json"
@@ -650,7 +659,7 @@ async fn a_restore_answered_200_survives_a_kill_9_right_after() {
     let seguranca = str_field(&r, "backup_seguranca");
     let (entries, manifest) = conteudo_backup(&srv, &seguranca).await;
     assert_eq!(manifest["tipo"], "seguranca");
-    assert_eq!(entries.len(), 6, "the safety backup is complete");
+    assert_eq!(entries.len(), COLECOES.len() + 1, "the safety backup is complete");
     srv.post("/pacientes", &paciente_body("Depois do Kill", 101))
         .await
         .expect_status(201);

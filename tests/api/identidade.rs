@@ -13,9 +13,9 @@ use serde_json::json;
 use crate::helpers::{binary, new_client, read};
 
 /// A running server, killed when dropped.
-struct Servidor {
+pub(crate) struct Servidor {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     /// Standard output up to and including the lines after `Swagger UI:` that arrived.
     saida: Vec<String>,
 }
@@ -42,7 +42,11 @@ fn pastas(dir: &Path) -> Vec<String> {
 }
 
 /// Starts the binary with sign-in on unless `args` say otherwise; `Err(code)` if it exits.
-fn iniciar(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Servidor, Option<i32>> {
+pub(crate) fn iniciar(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<Servidor, Option<i32>> {
     let mut cmd = Command::new(binary());
     cmd.args(pastas(dir))
         .args(["--backup-interval-secs", "0"])
@@ -99,7 +103,7 @@ fn iniciar(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Servidor, 
     Ok(Servidor { child, base, saida })
 }
 
-async fn login(base: &str, email: &str, senha: &str) -> crate::common::Resp {
+pub(crate) async fn login(base: &str, email: &str, senha: &str) -> crate::common::Resp {
     read(
         new_client()
             .post(format!("{base}/auth/login"))
@@ -296,14 +300,14 @@ async fn more_than_30_logins_a_minute_from_one_client_address_are_429_over_a_rea
 }
 
 /// An SSE stream read over a real socket with a bearer token: every `data:` line, in order.
-struct Fluxo {
+pub(crate) struct Fluxo {
     resp: reqwest::Response,
     buf: String,
-    dados: Vec<serde_json::Value>,
+    pub(crate) dados: Vec<serde_json::Value>,
 }
 
 impl Fluxo {
-    async fn abrir(base: &str, token: &str, path: &str) -> Self {
+    pub(crate) async fn abrir(base: &str, token: &str, path: &str) -> Self {
         let resp = reqwest::Client::builder()
             .no_proxy()
             .build()
@@ -322,7 +326,7 @@ impl Fluxo {
     }
 
     /// Reads until an event satisfies `pred` (bounded by 20 s).
-    async fn ate(&mut self, pred: impl Fn(&serde_json::Value) -> bool) {
+    pub(crate) async fn ate(&mut self, pred: impl Fn(&serde_json::Value) -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             while let Some(fim) = self.buf.find("\n\n") {

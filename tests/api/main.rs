@@ -13,6 +13,7 @@ mod durability;
 mod helpers;
 mod identidade;
 mod limits;
+mod lista_espera;
 mod logs;
 mod queue;
 mod relatorios;

@@ -782,6 +782,12 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         // Time off and holidays (SPEC-2 §11): staff write, every role reads.
         ("GET", "/bloqueios" | "/bloqueios/{id}") => Todos,
         ("POST", "/bloqueios" | "/bloqueios/feriados") | ("DELETE", "/bloqueios/{id}") => Staff,
+        // The waiting list (SPEC-2 §11): everyone reads what is theirs; a patient puts
+        // themselves on it, cancels, accepts and refuses their own offers.
+        ("GET", "/lista-espera" | "/lista-espera/{id}") => Todos,
+        ("POST", "/lista-espera" | "/lista-espera/{id}/aceitar" | "/lista-espera/{id}/recusar")
+        | ("DELETE", "/lista-espera/{id}") => StaffOuPaciente,
+        ("POST", "/consultas/agendar-serie" | "/consultas/series/{serie_id}/cancelar") => Staff,
         _ => return None,
     })
 }

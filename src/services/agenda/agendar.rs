@@ -35,6 +35,9 @@ pub struct ParamsAgendar {
     pub fim_offset: Option<Offset>,
     /// Notes.
     pub observacoes: Option<String>,
+    /// The waiting-list entry whose accepted offer this books (SPEC-2 §11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lista_espera_id: Option<String>,
 }
 
 /// The synchronous half of `POST /consultas/agendar`: checks the body, the grid, working
@@ -93,6 +96,7 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                             slot: *s,
                             expira_em: expira,
                             usuario_id: ctx.chamador.as_ref().and_then(|c| c.usuario_id.clone()),
+                            lista_espera_id: None,
                         })));
                         new_holds.push(*s);
                     }
@@ -106,6 +110,7 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                     inicio_offset,
                     fim_offset,
                     observacoes: nova.observacoes.clone(),
+                    lista_espera_id: None,
                 };
                 let mut t = tarefas::nova(TipoTarefa::AgendarConsulta, &params, criado.clone())?;
                 // Whose task it is: a patient sees their own, and the appointment's audit
@@ -166,6 +171,7 @@ pub fn decidir(
     let recusa = |code: &str, detail: String| ErroTarefa {
         code: code.into(),
         detail,
+        conflitos: Vec::new(),
     };
     let p: ParamsAgendar = match serde_json::from_value(t.parametros.clone()) {
         Ok(p) => p,
@@ -245,6 +251,7 @@ pub fn decidir(
                 fim_offset: p.fim_offset,
                 status: StatusConsulta::Agendada,
                 observacoes: p.observacoes.clone(),
+                serie_id: None,
                 created_at: agora.to_owned(),
                 updated_at: agora.to_owned(),
             });
@@ -274,6 +281,13 @@ pub fn decidir(
             Desfecho::Criada(c, cobertos)
         }
     };
+    if let Some(e) = p
+        .lista_espera_id
+        .as_ref()
+        .and_then(|id| db.lista_espera.get(id))
+    {
+        ops.extend(desfecho_da_oferta(e, &desfecho, &p, agora));
+    }
     let resultado = match &desfecho {
         Desfecho::Criada(c, _) => Ok(serde_json::json!({ "consulta": c })),
         Desfecho::Recusada(err, _) => Err(err.clone()),
@@ -288,8 +302,47 @@ pub fn decidir(
     (ops, d)
 }
 
-/// Announces a durable booking decision; `Err(Recusada)` when the booking was refused.
-pub fn announce(app: &App, d: Decisao) -> Result<(), tarefas::Falha> {
+/// What a booking of an accepted waiting-list offer does to its entry: `agendada` with the
+/// appointment, or (refused) back to `aguardando` with the slot counted as refused.
+fn desfecho_da_oferta(
+    e: &crate::models::EntradaEspera,
+    desfecho: &Desfecho,
+    p: &ParamsAgendar,
+    agora: &str,
+) -> Option<Op> {
+    use crate::models::{EntradaEspera, StatusEspera, VagaRecusada};
+    if e.status != StatusEspera::Oferecida {
+        return None;
+    }
+    let novo = match desfecho {
+        Desfecho::Criada(c, _) => EntradaEspera {
+            status: StatusEspera::Agendada,
+            consulta_id: Some(c.id.clone()),
+            updated_at: agora.to_owned(),
+            ..e.clone()
+        },
+        Desfecho::Recusada(..) => {
+            let mut recusadas = e.recusadas.clone();
+            recusadas.push(VagaRecusada {
+                medico_id: p.medico_id.clone(),
+                slot: p.inicio,
+            });
+            EntradaEspera {
+                status: StatusEspera::Aguardando,
+                oferta: None,
+                tarefa_id: None,
+                recusadas,
+                updated_at: agora.to_owned(),
+                ..e.clone()
+            }
+        }
+    };
+    Some(Op::PutEspera(Arc::new(novo)))
+}
+
+/// Announces a durable booking decision; `Err(Recusada)` when the booking was refused. The
+/// slots a refused booking freed are offered to the waiting list (on `rt`).
+pub fn announce(app: &App, rt: &tokio::runtime::Handle, d: Decisao) -> Result<(), tarefas::Falha> {
     let result = match d.desfecho {
         Desfecho::Criada(c, slots) => {
             tracing::info!(target: "agendamento::agenda", consulta_id = %c.id, task_id = %d.tarefa.id, "appointment booked");
@@ -298,12 +351,13 @@ pub fn announce(app: &App, d: Decisao) -> Result<(), tarefas::Falha> {
         }
         Desfecho::Recusada(err, freed) => {
             tracing::info!(target: "agendamento::agenda", task_id = %d.tarefa.id, code = %err.code, "booking refused");
-            for s in freed {
+            for s in &freed {
                 app.events.publish(
                     "horario_disponivel",
-                    &serde_json::json!({"medico_id": d.medico_id, "slot": format_datetime(s), "motivo": "falhou"}),
+                    &serde_json::json!({"medico_id": d.medico_id, "slot": format_datetime(*s), "motivo": "falhou"}),
                 );
             }
+            rt.block_on(lista_espera::vaga_liberada(app, &d.medico_id, &freed));
             Err(tarefas::Falha::Recusada)
         }
     };
@@ -321,5 +375,5 @@ pub fn executar(
     let agora = app.clock.stamp();
     let tz = app.clock.tz();
     let d = rt.block_on(app.write(|db| Ok(decidir(db, t, minutes, &agora, tz))))?;
-    announce(app, d)
+    announce(app, rt, d)
 }

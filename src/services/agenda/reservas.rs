@@ -47,6 +47,7 @@ pub async fn reservar(
                 slot,
                 expira_em: expira,
                 usuario_id: ctx.chamador.as_ref().and_then(|c| c.usuario_id.clone()),
+                lista_espera_id: None,
             });
             let out = Reservado {
                 status: "reservado".into(),
@@ -124,24 +125,30 @@ pub async fn liberar(
             "horario_liberado",
             &serde_json::json!({"medico_id": out.medico_id, "slot": out.slot, "motivo": motivo}),
         );
+        lista_espera::vaga_liberada(app, medico_id, &[slot]).await;
     }
     Ok(out)
 }
 
-/// Removes the holds that have lapsed and announces each (`motivo: "expirou"`).
+/// Removes the holds that have lapsed and announces each (`motivo: "expirou"`), offering
+/// each slot to the waiting list; then lapses the waiting list's offers past their time
+/// (`lista_espera::expirar`, which owns the holds of offers).
 pub async fn expire_holds(app: &App) -> Result<usize, AppError> {
+    let comuns = expire_plain_holds(app).await?;
+    Ok(comuns + lista_espera::expirar(app).await?)
+}
+
+/// The lapsed holds that are no waiting-list offer's.
+async fn expire_plain_holds(app: &App) -> Result<usize, AppError> {
     let now = Timestamp::now();
-    if !app.store.read().reservas.iter().any(|r| r.expira_em <= now) {
+    let lapsed = |r: &Reserva| r.expira_em <= now && r.lista_espera_id.is_none();
+    if !app.store.read().reservas.iter().any(|r| lapsed(r)) {
         return Ok(0);
     }
     let gone = app
         .write(|db| {
-            let gone: Vec<Arc<Reserva>> = db
-                .reservas
-                .iter()
-                .filter(|r| r.expira_em <= now)
-                .cloned()
-                .collect();
+            let gone: Vec<Arc<Reserva>> =
+                db.reservas.iter().filter(|r| lapsed(r)).cloned().collect();
             let ops = gone.iter().map(|r| Op::DelReserva(r.id.clone())).collect();
             Ok((ops, gone))
         })
@@ -152,6 +159,7 @@ pub async fn expire_holds(app: &App) -> Result<usize, AppError> {
             "horario_liberado",
             &serde_json::json!({"medico_id": r.medico_id, "slot": format_datetime(r.slot), "motivo": "expirou"}),
         );
+        lista_espera::vaga_liberada(app, &r.medico_id, &[r.slot]).await;
     }
     Ok(gone.len())
 }

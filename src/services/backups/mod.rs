@@ -60,6 +60,7 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
         Collection::Horarios => Some(&mut contagens.horarios),
         Collection::Consultas => Some(&mut contagens.consultas),
         Collection::Bloqueios => Some(&mut contagens.bloqueios),
+        Collection::ListaEspera => Some(&mut contagens.lista_espera),
         Collection::Idempotencia
         | Collection::Reservas
         | Collection::Tarefas
