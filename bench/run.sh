@@ -443,10 +443,10 @@ id_wrk() {
     echo "  $(grep -E '^Requests/sec:' "$TMP/wrk-$1.out")$(grep -E 'Non-2xx' "$TMP/wrk-$1.out" | sed 's/^ */, /')"
 }
 
-# ratios P1 P2 SUFFIX: "a/b=r" for each round's values P1_<i>SUFFIX / P2_<i>SUFFIX, and the
-# median ratio in MEDIAN_RATIO.
+# ratios P1 P2 SUFFIX: RATIOS = "a / b = r" for each round's values P1_<i>SUFFIX /
+# P2_<i>SUFFIX, and MEDIAN_RATIO (not through $(...): a subshell would lose it).
 ratios() {
-    local i a b out="" rs=""
+    local i a b r out="" rs=""
     for i in $(seq 1 "$ID_ROUNDS"); do
         a=$(val "$1_$i$3"); b=$(val "$2_$i$3")
         r=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a == "" || b == "" || b == 0) print "?"; else printf "%.2f", a / b }')
@@ -454,7 +454,7 @@ ratios() {
         [ "$r" != "?" ] && rs="$rs $r"
     done
     MEDIAN_RATIO=$(echo "$rs" | tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-    echo "$out"
+    RATIOS=$out
 }
 
 if wanted_only identidade; then
@@ -714,8 +714,8 @@ if want soak && [ "$SOAK_SECS" -gt 0 ]; then
 fi
 # --- BEGIN medidas rows (phases identidade, estatisticas)
 if wanted_only identidade; then
-    R=$(ratios id_bearer id_off _rps)
-    echo "GET /medicos/{id}, bearer token vs --auth off | wrk ${WRK_ARGS[*]}, same data, restarted between runs, alternating $ID_ROUNDS x (bearer / off req/s = ratio) | $R; median ${MEDIAN_RATIO:-?} | >= 0.8 | $(ok "$MEDIAN_RATIO" '>=' 0.8)"
+    ratios id_bearer id_off _rps
+    echo "GET /medicos/{id}, bearer token vs --auth off | wrk ${WRK_ARGS[*]}, same data, restarted between runs, alternating $ID_ROUNDS x (bearer / off req/s = ratio) | $RATIOS; median ${MEDIAN_RATIO:-?} | >= 0.8 | $(ok "$MEDIAN_RATIO" '>=' 0.8)"
     S=""; SR=""
     for i in $(seq 1 "$ID_ROUNDS"); do
         S="$S${S:+; }x$(val "id_storm_ratio_$i") (idle p99 $(val "id_storm_idle_p99_ms_$i") ms, $(val "id_storm_idle_n_$i") samples / storm p99 $(val "id_storm_busy_p99_ms_$i") ms, $(val "id_storm_busy_n_$i"))"
@@ -724,8 +724,8 @@ if wanted_only identidade; then
     SM=$(echo "$SR" | tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
     echo "login storm: other requests' p99 | $ID_ROUNDS runs of 3 x (2 s idle, 50 concurrent POST /auth/login from 50 loopback addresses); GET /medicos/{id} with a bearer every 5 ms throughout | $S; median x${SM:-?} | <= 2 x idle p99 | $(ok "$SM" '<=' 2)"
     if [ -n "$BIN_SEM_ID" ]; then
-        R=$(ratios id_gc_com id_gc_sem _ok_rps)
-        echo "POST /consultas throughput, audit trail vs pre-identity build | concurrency $GC_CONC, $GC_COUNT requests or ${GC_SECS} s, this build (sign-in on: bearer + audit entry in the same write) / $(basename "$BIN_SEM_ID") ($BIN_SEM_ID), alternating $ID_ROUNDS x | $R; median ${MEDIAN_RATIO:-?} | >= 0.9 | $(ok "$MEDIAN_RATIO" '>=' 0.9)"
+        ratios id_gc_com id_gc_sem _ok_rps
+        echo "POST /consultas throughput, audit trail vs pre-identity build | concurrency $GC_CONC, $GC_COUNT requests or ${GC_SECS} s, this build (sign-in on: bearer + audit entry in the same write) / $BIN_SEM_ID, alternating $ID_ROUNDS x | $RATIOS; median ${MEDIAN_RATIO:-?} | >= 0.9 | $(ok "$MEDIAN_RATIO" '>=' 0.9)"
     fi
 fi
 if wanted_only estatisticas && [ -n "$(val est_same)" ]; then

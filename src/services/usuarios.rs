@@ -67,28 +67,61 @@ pub fn chave_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// Hashes a password with argon2id on the blocking pool (a login storm never stalls the
-/// runtime's threads).
-pub async fn hash_senha(senha: String) -> Result<String, AppError> {
+/// How many argon2id computations may run at once: one core fewer than the machine has, at
+/// least one. Each takes tens of milliseconds of CPU; fifty concurrent logins on 2 cores all
+/// hashing at once starved the runtime's threads (`bench/run.sh` phase `identidade`: other
+/// requests' p99 went from 3 ms idle to 2.3 s during the storm). With this bound a storm's
+/// hashes queue (asynchronously, holding no thread) and a core stays free for the rest.
+fn vagas_argon2() -> &'static Arc<tokio::sync::Semaphore> {
+    static VAGAS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    VAGAS.get_or_init(|| {
+        let n = std::thread::available_parallelism()
+            .map_or(1, |n| n.get().saturating_sub(1))
+            .max(1);
+        Arc::new(tokio::sync::Semaphore::new(n))
+    })
+}
+
+/// Runs `f` (an argon2id computation) on the blocking pool once one of the
+/// [`vagas_argon2`] is free; the slot is held until `f` returns, even if the request that
+/// asked is dropped meanwhile.
+async fn com_vaga<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let vaga = vagas_argon2()
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
+        let r = f();
+        drop(vaga);
+        r
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// Hashes a password with argon2id on the blocking pool, at most [`vagas_argon2`] at once
+/// (a login storm never stalls the runtime's threads).
+pub async fn hash_senha(senha: String) -> Result<String, AppError> {
+    com_vaga(move || {
         argon2::Argon2::default()
             .hash_password(senha.as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| AppError::Internal(format!("argon2: {e}")))
     })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?
+    .await?
 }
 
-/// Whether `senha` matches the PHC string `hash`, on the blocking pool.
+/// Whether `senha` matches the PHC string `hash`, on the blocking pool like [`hash_senha`].
 async fn confere(senha: String, hash: String) -> Result<bool, AppError> {
-    tokio::task::spawn_blocking(move || {
+    com_vaga(move || {
         argon2::Argon2::default()
             .verify_password(senha.as_bytes(), hash.as_str())
             .is_ok()
     })
     .await
-    .map_err(|e| AppError::Internal(e.to_string()))
 }
 
 /// The SHA-256 of a token, hex: the only form in which a token is stored.
@@ -666,5 +699,33 @@ mod tests {
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
         assert_ne!(hash_token(&a), a);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn argon2_runs_at_most_one_core_fewer_than_the_machine_has_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let limite = vagas_argon2().available_permits();
+        assert!(limite >= 1);
+        let (agora, maximo) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tarefas: Vec<_> = (0..limite + 3)
+            .map(|_| {
+                let (agora, maximo) = (agora.clone(), maximo.clone());
+                tokio::spawn(com_vaga(move || {
+                    let n = agora.fetch_add(1, Ordering::SeqCst) + 1;
+                    maximo.fetch_max(n, Ordering::SeqCst);
+                    // Stands for a hash's CPU time, long enough for the others to pile up.
+                    std::thread::sleep(std::time::Duration::from_millis(30));
+                    agora.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for t in tarefas {
+            t.await.expect("join").expect("slot");
+        }
+        let maximo = maximo.load(Ordering::SeqCst);
+        assert!(
+            (1..=limite).contains(&maximo),
+            "{maximo} at once, limit {limite}"
+        );
     }
 }
