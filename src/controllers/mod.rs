@@ -15,6 +15,7 @@ pub mod middleware;
 pub mod pacientes;
 pub mod painel;
 pub mod problema;
+pub mod regras;
 pub mod sistema;
 pub mod streams;
 pub mod tarefas;

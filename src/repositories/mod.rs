@@ -17,7 +17,8 @@ pub use table::{Record, Table};
 use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
 use crate::models::{
-    Consulta, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao, Tarefa, Usuario,
+    Consulta, EntradaAuditoria, EntradaHistorico, Horario, Medico, Paciente, Regras, Reserva,
+    Sessao, Tarefa, Usuario,
 };
 
 impl Record for Paciente {
@@ -116,6 +117,26 @@ impl Record for EntradaAuditoria {
     }
 }
 
+impl Record for EntradaHistorico {
+    /// By appointment, then by time (UUID v7 ids): one appointment's history is a range.
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        self.consulta_id.clone()
+    }
+}
+
+impl Record for Regras {
+    /// One record.
+    type Order = ();
+    fn id(&self) -> &str {
+        Regras::ID
+    }
+    fn order(&self) {}
+}
+
 /// The first answer to a POST sent with an `Idempotency-Key`, kept 24 h (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdemEntry {
@@ -185,6 +206,14 @@ pub enum Op {
     PutAuditoria(Arc<EntradaAuditoria>),
     /// Forget an audit entry past `--auditoria-dias` (retention only; never through the API).
     DelAuditoria(String),
+    /// Append an entry to an appointment's history (SPEC-2 §11).
+    PutHistorico(Arc<EntradaHistorico>),
+    /// Remove a history entry (with its deleted appointment, or to undo a refused write).
+    DelHistorico(String),
+    /// Set the clinic's rules (SPEC-2 §11).
+    PutRegras(Arc<Regras>),
+    /// Back to the default rules (only to undo a refused write).
+    DelRegras(String),
 }
 
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
@@ -219,6 +248,8 @@ impl StoreState for Db {
             Op::PutUsuario(_) | Op::DelUsuario(_) => Collection::Usuarios,
             Op::PutSessao(_) | Op::DelSessao(_) => Collection::Sessoes,
             Op::PutAuditoria(_) | Op::DelAuditoria(_) => Collection::Auditoria,
+            Op::PutHistorico(_) | Op::DelHistorico(_) => Collection::Historico,
+            Op::PutRegras(_) | Op::DelRegras(_) => Collection::Regras,
         }
     }
 
@@ -251,6 +282,10 @@ impl StoreState for Db {
             Op::DelSessao(id) => self.sessoes.remove(&id).map(Op::PutSessao),
             Op::PutAuditoria(r) => put(&mut self.auditoria, r, Op::PutAuditoria, Op::DelAuditoria),
             Op::DelAuditoria(id) => self.auditoria.remove(&id).map(Op::PutAuditoria),
+            Op::PutHistorico(r) => put(&mut self.historico, r, Op::PutHistorico, Op::DelHistorico),
+            Op::DelHistorico(id) => self.historico.remove(&id).map(Op::PutHistorico),
+            Op::PutRegras(r) => put(&mut self.regras, r, Op::PutRegras, Op::DelRegras),
+            Op::DelRegras(id) => self.regras.remove(&id).map(Op::PutRegras),
         }
     }
 
@@ -317,7 +352,11 @@ impl StoreState for Db {
             | Op::PutSessao(_)
             | Op::DelSessao(_)
             | Op::PutAuditoria(_)
-            | Op::DelAuditoria(_) => None,
+            | Op::DelAuditoria(_)
+            | Op::PutHistorico(_)
+            | Op::DelHistorico(_) => None,
+            Op::PutRegras(r) => put(&self.regras, Collection::Regras, r.id()),
+            Op::DelRegras(id) => del(Collection::Regras, id),
         }
     }
 

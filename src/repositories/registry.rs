@@ -17,7 +17,8 @@ use serde::de::DeserializeOwned;
 use super::{Consultas, IdemEntry, Record, Table};
 use crate::infra::store::{CollectionId, Collections, parse_snapshot};
 use crate::models::{
-    Consulta, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao, Tarefa, Usuario,
+    Consulta, EntradaAuditoria, EntradaHistorico, Horario, Medico, Paciente, Regras, Reserva,
+    Sessao, Tarefa, Usuario,
 };
 
 /// A collection's in-memory storage, as the registry sees it.
@@ -187,6 +188,10 @@ collections! {
     Sessoes => sessoes: Table<Sessao> = "sessoes", backup: false;
     /// The audit trail, oldest first (SPEC-2 §10). Not in backups: a restore keeps it.
     Auditoria => auditoria: Table<EntradaAuditoria> = "auditoria", backup: false;
+    /// Appointments' histories, by appointment and time (SPEC-2 §11).
+    Historico => historico: Table<EntradaHistorico> = "historico", backup: true;
+    /// The clinic's rules: one record, absent while they are the defaults (SPEC-2 §11).
+    Regras => regras: Table<Regras> = "regras", backup: true;
 }
 
 // A set of collections is one bit each in a `u64`.
@@ -224,11 +229,23 @@ mod tests {
                 "tarefas",
                 "usuarios",
                 "sessoes",
-                "auditoria"
+                "auditoria",
+                "historico",
+                "regras"
             ]
         );
         let backup: Vec<_> = Collection::in_backups().iter().map(|c| c.name()).collect();
-        assert_eq!(backup, ["pacientes", "medicos", "horarios", "consultas"]);
+        assert_eq!(
+            backup,
+            [
+                "pacientes",
+                "medicos",
+                "horarios",
+                "consultas",
+                "historico",
+                "regras"
+            ]
+        );
     }
 
     /// A journal line and a snapshot file, byte for byte as the stores before the seam wrote them.

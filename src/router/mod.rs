@@ -13,7 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
     agenda, arquivos, auditoria, auth, consultas, estatisticas, horarios, medicos, metricas,
-    pacientes, painel, sistema, streams, tarefas, usuarios,
+    pacientes, painel, regras, sistema, streams, tarefas, usuarios,
 };
 use crate::error::{AppError, CampoErro, Problema};
 use crate::services::AppState;
@@ -121,6 +121,10 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             usuarios::update_usuario,
             usuarios::delete_usuario
         ))
+        .routes(routes!(consultas::create_cancelamento))
+        .routes(routes!(consultas::create_remarcacao))
+        .routes(routes!(consultas::list_historico))
+        .routes(routes!(regras::find_regras, regras::update_regras))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);

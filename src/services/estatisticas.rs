@@ -490,6 +490,7 @@ mod tests {
                 observacoes: None,
                 created_at: String::new(),
                 updated_at: String::new(),
+                motivo_cancelamento: None,
             };
             let iv = c.intervalo(&tz);
             assert_eq!(

@@ -412,10 +412,12 @@ async fn a_queued_backup_completes_and_its_zip_holds_every_collection_with_a_tru
         entries.keys().map(String::as_str).collect::<BTreeSet<_>>(),
         BTreeSet::from([
             "consultas.json",
+            "historico.json",
             "horarios.json",
             "manifest.json",
             "medicos.json",
-            "pacientes.json"
+            "pacientes.json",
+            "regras.json"
         ])
     );
 
@@ -452,7 +454,11 @@ async fn a_queued_backup_completes_and_its_zip_holds_every_collection_with_a_tru
         .collect();
     assert_eq!(
         listados,
-        COLECOES.iter().map(|c| format!("{c}.json")).collect(),
+        COLECOES
+            .iter()
+            .chain(&["historico", "regras"])
+            .map(|c| format!("{c}.json"))
+            .collect(),
         "the manifest lists every data file"
     );
 
@@ -649,7 +655,11 @@ async fn a_restore_answered_200_survives_a_kill_9_right_after() {
     let seguranca = str_field(&r, "backup_seguranca");
     let (entries, manifest) = conteudo_backup(&srv, &seguranca).await;
     assert_eq!(manifest["tipo"], "seguranca");
-    assert_eq!(entries.len(), 5, "the safety backup is complete");
+    assert_eq!(
+        entries.len(),
+        7,
+        "the safety backup is complete (with histories and rules)"
+    );
     srv.post("/pacientes", &paciente_body("Depois do Kill", 101))
         .await
         .expect_status(201);

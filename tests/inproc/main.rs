@@ -17,6 +17,7 @@ mod horarios;
 mod medicos;
 mod metricas;
 mod openapi;
+mod operacoes;
 mod pacientes;
 mod painel;
 mod problemas;

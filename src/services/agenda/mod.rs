@@ -9,6 +9,7 @@ use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+pub use super::consultas::{Liberacao, vaga_liberada};
 use super::consultas::{NovaConsulta, check_overlaps, check_refs};
 use super::grade::{self, day_minutes, grid, within_faixas};
 use super::horarios::{covered_slots, horarios_do_dia};
@@ -19,10 +20,12 @@ use crate::models::{Agendado, Estado, Horario, Liberado, Papel, Reserva, Reserva
 use crate::repositories::{Db, Op};
 
 mod agendar;
+mod operacoes;
 mod reservas;
 mod slots;
 
 pub use agendar::*;
+pub use operacoes::*;
 pub use reservas::*;
 pub use slots::*;
 

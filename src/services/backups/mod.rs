@@ -64,7 +64,27 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
         | Collection::Tarefas
         | Collection::Usuarios
         | Collection::Sessoes
-        | Collection::Auditoria => None,
+        | Collection::Auditoria
+        | Collection::Historico
+        | Collection::Regras => None,
+    }
+}
+
+/// Whether an archive may lack collection `c`: those added after the first backups were
+/// written (SPEC-2 §11's histories and rules); an older archive restores them empty.
+pub(super) fn opcional(c: Collection) -> bool {
+    match c {
+        Collection::Historico | Collection::Regras => true,
+        Collection::Pacientes
+        | Collection::Medicos
+        | Collection::Horarios
+        | Collection::Consultas
+        | Collection::Idempotencia
+        | Collection::Reservas
+        | Collection::Tarefas
+        | Collection::Usuarios
+        | Collection::Sessoes
+        | Collection::Auditoria => false,
     }
 }
 
@@ -184,11 +204,14 @@ fn storage(e: io::Error) -> AppError {
 mod tests {
     use super::*;
 
+    /// The collections added later (`opcional`: histories, rules) travel in backups without
+    /// a count, so older manifests keep reading.
     #[test]
     fn the_manifest_counts_exactly_the_collections_a_backup_holds() {
         for &c in Collection::ALL {
             let counted = contagem(&mut Contagens::default(), c).is_some();
-            assert_eq!(counted, c.in_backup(), "{c:?}");
+            assert_eq!(counted, c.in_backup() && !opcional(c), "{c:?}");
+            assert!(!opcional(c) || c.in_backup(), "{c:?}");
         }
     }
 }
