@@ -20,6 +20,8 @@
 //!   and report figures, in `bench/sched.rs`; `sse-fanout`: 10,000 SSE subscribers, in
 //!   `bench/sse.rs`; `soak`: the memory soak, in `bench/soak.rs` (flags documented above each
 //!   function).
+//! * `remarcar --base URL --state F --filled N [--count 300]`: `POST /consultas/{id}/remarcar`
+//!   latency over a `sched-fill`ed grid, in `bench/remarcar.rs`.
 //!
 //! Every figure is also printed as a machine-readable line `RESULT name=value`.
 //!
@@ -37,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod remarcar;
 mod sched;
 mod soak;
 mod sse;
@@ -49,7 +52,7 @@ fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = argv.first().cloned() else {
         eprintln!(
-            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show|sse-fanout|sched-setup|sched-fill|book|slots|backup-load|report|soak> --flag value ..."
+            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show|sse-fanout|sched-setup|sched-fill|book|slots|backup-load|report|soak|remarcar> --flag value ..."
         );
         std::process::exit(2);
     };
@@ -82,6 +85,7 @@ fn main() {
             "backup-load" => sched::backup_load(&args).await,
             "report" => sched::report(&args).await,
             "soak" => soak::soak(&args).await,
+            "remarcar" => remarcar::remarcar(&args).await,
             other => Err(format!("unknown subcommand {other}")),
         }
     });

@@ -79,7 +79,10 @@ pub struct FiltroConsultas {
 pub struct IncluirParam {
     /// Records to embed in each appointment, comma-separated: `paciente` (`{id, nome,
     /// telefone}`), `medico` (`{id, nome, especialidade}`).
-    #[param(example = "paciente,medico")]
+    #[param(
+        example = "paciente,medico",
+        pattern = "^(paciente|medico)(,(paciente|medico))*$"
+    )]
     pub incluir: Option<String>,
 }
 

@@ -15,6 +15,7 @@ mod identidade;
 mod limits;
 mod logs;
 mod queue;
+mod regras;
 mod relatorios;
 mod restauracao;
 mod saude;
