@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -226,7 +227,7 @@ pub async fn list_consultas(
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(f): ApiQuery<FiltroConsultas>,
     ApiQuery(inc): ApiQuery<IncluirParam>,
-) -> Result<Lista<ConsultaDetalhada>, AppError> {
+) -> Result<Response, AppError> {
     let filtro = f.validate()?;
     let janela = pagina.janela()?;
     let incluir = inc.validate()?;
@@ -241,8 +242,12 @@ pub async fn list_consultas(
         let r = req.responde(StatusCode::OK);
         services::auditoria::registrar(&app, r.ctx(), Acao::Ler, "pacientes", paciente).await?;
     }
+    // Without `incluir`, the records as they are (no copy, no flattening).
+    if incluir.nada() {
+        return Ok(Lista::from(out).into_response());
+    }
     let itens = services::consultas::detalhar(&app, &out.itens, incluir);
-    Ok(Lista(itens, out.total))
+    Ok(Lista(itens, out.total).into_response())
 }
 
 /// Finds one appointment; with `incluir=paciente,medico` it carries its patient and/or doctor.
@@ -255,15 +260,18 @@ pub async fn find_consulta(
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
     ApiQuery(inc): ApiQuery<IncluirParam>,
-) -> Result<Json<Arc<ConsultaDetalhada>>, AppError> {
+) -> Result<Response, AppError> {
     let incluir = inc.validate()?;
     let c = services::consultas::find_visivel(&app, &id, &quem.escopo())?;
     // One of a patient's appointments: `ler` (LGPD).
     let r = req.responde(StatusCode::OK);
     services::auditoria::registrar(&app, r.ctx(), Acao::Ler, "consultas", Some(id)).await?;
+    if incluir.nada() {
+        return Ok(Json(c).into_response());
+    }
     let mut um = services::consultas::detalhar(&app, &[c], incluir);
     um.pop()
-        .map(Json)
+        .map(|d| Json(d).into_response())
         .ok_or_else(|| AppError::Internal("detalhar lost the appointment".into()))
 }
 

@@ -94,6 +94,59 @@ pub async fn alterar(app: &App, ctx: &Contexto, alt: AlteraRegras) -> Result<Reg
     .await
 }
 
+/// What is wrong with stored rules `r` against the bounds `PUT /sistema/regras` enforces
+/// (for a restored archive; empty when they are valid).
+pub fn problemas(r: &Regras) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut fora = |campo: &str, v: Option<u32>, min: u32, max: u32| {
+        if let Some(v) = v.filter(|v| *v < min || *v > max) {
+            out.push(format!("{campo}: {v} fora do intervalo {min}..{max}"));
+        }
+    };
+    fora(
+        "antecedencia_minima_minutos",
+        r.antecedencia_minima_minutos,
+        0,
+        MAX_ANTECEDENCIA_MINUTOS,
+    );
+    fora("horizonte_dias", r.horizonte_dias, 1, MAX_HORIZONTE_DIAS);
+    fora(
+        "prazo_cancelamento_horas",
+        r.prazo_cancelamento_horas,
+        0,
+        MAX_PRAZO_HORAS,
+    );
+    fora(
+        "max_reservas_por_paciente",
+        r.max_reservas_por_paciente,
+        0,
+        MAX_RESERVAS,
+    );
+    fora(
+        "oferta_minutos",
+        Some(r.oferta_minutos),
+        *OFERTA_MINUTOS.start(),
+        *OFERTA_MINUTOS.end(),
+    );
+    for h in &r.lembretes_horas {
+        fora(
+            "lembretes_horas",
+            Some(*h),
+            *LEMBRETE_HORAS.start(),
+            *LEMBRETE_HORAS.end(),
+        );
+    }
+    let mut vistos = r.lembretes_horas.clone();
+    vistos.sort_unstable();
+    vistos.dedup();
+    if vistos.len() != r.lembretes_horas.len() || r.lembretes_horas.len() > MAX_LEMBRETES {
+        out.push(format!(
+            "lembretes_horas: no máximo {MAX_LEMBRETES}, sem repetições"
+        ));
+    }
+    out
+}
+
 /// 422 `antecedencia_minima`: a booking, hold or move to `inicio` (an instant) sooner than
 /// the minimum notice after `agora`. Exactly at the notice is allowed.
 pub fn antecedencia(
@@ -249,6 +302,20 @@ mod tests {
             prazo_cancelamento_horas: Some(24),
             ..Regras::default()
         }
+    }
+
+    #[test]
+    fn stored_rules_out_of_bounds_are_named() {
+        assert!(problemas(&Regras::default()).is_empty());
+        let r = Regras {
+            horizonte_dias: Some(0),
+            oferta_minutos: 0,
+            lembretes_horas: vec![24, 24],
+            ..Regras::default()
+        };
+        let p = problemas(&r);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].starts_with("horizonte_dias"), "{p:?}");
     }
 
     #[test]

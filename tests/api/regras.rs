@@ -90,16 +90,7 @@ async fn an_archive_from_before_rules_and_histories_restores_with_the_defaults()
     membros.push(("manifest.json", &manifesto));
     let zip = montar_zip(&membros);
     assert_eq!(abrir_zip(&zip).len(), entries.len() - 2);
-    let r = read(
-        srv.client
-            .post(srv.url("/backup/enviar"))
-            .header("content-type", "application/zip")
-            .body(zip.clone())
-            .send()
-            .await
-            .expect("POST /backup/enviar"),
-    )
-    .await;
+    let r = enviar_zip(&srv, zip.clone()).await;
     r.expect_status(201);
     let velho = str_field(&r.body, "arquivo");
     assert_eq!(
@@ -122,4 +113,95 @@ async fn an_archive_from_before_rules_and_histories_restores_with_the_defaults()
     assert_eq!(h.array().len(), 1, "{}", h.text);
     assert_eq!(h.array()[0]["acao"], "criada");
     assert_eq!(h.array()[0]["em"], c.body["created_at"]);
+}
+
+/// `entries` rebuilt with `nome` replaced by `novo`, the manifest's size and checksum updated.
+fn trocar_membro(
+    entries: &std::collections::BTreeMap<String, Vec<u8>>,
+    manifest: &Value,
+    nome: &str,
+    novo: Vec<u8>,
+) -> Vec<u8> {
+    let mut m = manifest.clone();
+    for a in m["arquivos"].as_array_mut().expect("arquivos") {
+        if a["nome"] == json!(nome) {
+            a["bytes"] = json!(novo.len());
+            a["sha256"] = json!(hex::encode(Sha256::digest(&novo)));
+        }
+    }
+    let manifesto = serde_json::to_vec_pretty(&m).expect("manifest");
+    let membros: Vec<(&str, &[u8])> = entries
+        .iter()
+        .map(|(n, b)| match n.as_str() {
+            "manifest.json" => (n.as_str(), manifesto.as_slice()),
+            x if x == nome => (n.as_str(), novo.as_slice()),
+            _ => (n.as_str(), b.as_slice()),
+        })
+        .collect();
+    montar_zip(&membros)
+}
+
+async fn enviar_zip(srv: &TestServer, zip: Vec<u8>) -> Resp {
+    read(
+        srv.client
+            .post(srv.url("/backup/enviar"))
+            .header("content-type", "application/zip")
+            .body(zip)
+            .send()
+            .await
+            .expect("POST /backup/enviar"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_archive_with_rules_out_of_bounds_or_an_orphan_history_is_refused() {
+    let srv = TestServer::start();
+    let id = preparar(&srv).await;
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let (entries, manifest) = conteudo_backup(&srv, &nome).await;
+
+    let mut regras: Value = serde_json::from_slice(&entries["regras.json"]).expect("regras.json");
+    regras["registros"][0]["oferta_minutos"] = json!(0);
+    let zip = trocar_membro(
+        &entries,
+        &manifest,
+        "regras.json",
+        serde_json::to_vec(&regras).expect("json"),
+    );
+    let r = enviar_zip(&srv, zip).await;
+    assert_problem(&r, 422, "backup_invalido");
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("oferta_minutos"),
+        "{}",
+        r.text
+    );
+
+    let mut hist: Value =
+        serde_json::from_slice(&entries["historico.json"]).expect("historico.json");
+    hist["registros"][0]["consulta_id"] = json!("0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b");
+    let zip = trocar_membro(
+        &entries,
+        &manifest,
+        "historico.json",
+        serde_json::to_vec(&hist).expect("json"),
+    );
+    let r = enviar_zip(&srv, zip).await;
+    assert_problem(&r, 422, "backup_invalido");
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("consulta_id"),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        acoes(&srv, &id).await,
+        ["criada", "cancelada"],
+        "nothing changed"
+    );
 }
