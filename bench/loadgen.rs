@@ -21,6 +21,8 @@
 //!   and report figures, in `bench/sched.rs`; `sse-fanout`: 10,000 SSE subscribers, in
 //!   `bench/sse.rs`; `soak`: the memory soak, in `bench/soak.rs` (flags documented above each
 //!   function); `espera`: a freed slot to its `vaga_oferecida` event, in `bench/espera.rs`.
+//! * `remarcar --base URL --state F --filled N [--count 300]`: `POST /consultas/{id}/remarcar`
+//!   latency over a `sched-fill`ed grid, in `bench/remarcar.rs`.
 //!
 //! Every figure is also printed as a machine-readable line `RESULT name=value`.
 //!
@@ -40,6 +42,7 @@ use serde_json::{Value, json};
 
 mod espera;
 mod identidade;
+mod remarcar;
 mod sched;
 mod soak;
 mod sse;
@@ -52,7 +55,7 @@ fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = argv.first().cloned() else {
         eprintln!(
-            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show|sse-fanout|sched-setup|sched-fill|book|slots|backup-load|report|soak|login|login-storm> --flag value ..."
+            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show|sse-fanout|sched-setup|sched-fill|book|slots|backup-load|report|soak|login|login-storm|espera|remarcar> --flag value ..."
         );
         std::process::exit(2);
     };
@@ -89,6 +92,7 @@ fn main() {
             "login" => identidade::login(&args).await,
             "login-storm" => identidade::login_storm(&args).await,
             "espera" => espera::espera(&args).await,
+            "remarcar" => remarcar::remarcar(&args).await,
             other => Err(format!("unknown subcommand {other}")),
         }
     });

@@ -8,8 +8,9 @@
 # BENCH_SKIP_BUILD=1 (use the binaries already in target/release), BENCH_BIN (server binary to measure),
 # BENCH_SOAK_SECS (memory soak length, default 600; 0 skips it), BENCH_SOAK_RATE (300 req/s),
 # BENCH_SOAK_WORKERS (8), BENCH_SOAK_MIX (action weights, see bench/soak.rs),
-# BENCH_ONLY (comma-separated phases to run: foundation, sched, bloqueios, soak, espera; default all;
-# identidade and estatisticas run only when named, see the medidas block below).
+# BENCH_ONLY (comma-separated phases to run: foundation, sched, bloqueios, soak, espera, remarcar;
+# default all; identidade and estatisticas run only when named, see the medidas block below),
+# BENCH_REMARCAR_STORED (consultas stored for the remarcar figure, default 100000).
 #
 # Everything binds to and targets 127.0.0.1 only; every load loop is bounded in count and time.
 # The only process this script stops is the server it started, by its PID.
@@ -56,6 +57,8 @@ SOAK_MIX=${BENCH_SOAK_MIX:-}            # e.g. read=35,paciente=15,consulta=15,b
 SOAK_DOCTORS=20
 SOAK_PATIENTS=400
 SOAK_PRIME=10000                        # bookings before the soak: the task history at its cap
+REMARCAR_STORED=${BENCH_REMARCAR_STORED:-100000}  # on-grid consultas stored for POST .../remarcar
+REMARCAR_COUNT=300
 ONLY=${BENCH_ONLY:-}
 case $SOAK_SECS in '' | *[!0-9]*) echo "bench: BENCH_SOAK_SECS must be a whole number of seconds" >&2; exit 2 ;; esac
 
@@ -376,6 +379,20 @@ if want bloqueios; then
         stop_server
     else
         echo "bench: the blocks server did not start; its figures are missing"
+# Moving appointments (SPEC-2 §11): a fresh server with REMARCAR_STORED on-grid consultas.
+if want remarcar; then
+    section "13. POST /consultas/{id}/remarcar with $REMARCAR_STORED consultas stored"
+    DATA=$TMP/banco4
+    mkdir -p "$DATA"
+    if start_server; then
+        if lg sched-setup --base "$BASE" --state "$TMP/remarcar-grid.json" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC"; then
+            lg sched-fill --base "$BASE" --state "$TMP/remarcar-grid.json" --from 0 --to "$REMARCAR_STORED" --concurrency "$FILL_CONC" --max-secs 900 --label remarcar_fill
+            put remarcar_stored "$(stored)"
+            lg remarcar --base "$BASE" --state "$TMP/remarcar-grid.json" --filled "$REMARCAR_STORED" --count $REMARCAR_COUNT --warmup 20 --max-secs 120
+        fi
+        stop_server
+    else
+        echo "bench: the remarcar server did not start; its figure is missing"
     fi
 fi
 
@@ -609,7 +626,8 @@ GC_TARGET=$(awk -v f="$FSYNC" 'BEGIN { if (f == "") print ""; else printf "%.0f"
 GC_X=$(awk -v a="$GC_RPS" -v f="$FSYNC" 'BEGIN { if (a == "" || f == "" || f == 0) print "?"; else printf "%.2f", a / f }')
 ERRS=0
 for k in fill_small_errors w_small_errors gc_errors fill_big_errors w_big_errors list500_errors \
-    backup_probe_errors book_warmup_errors book_conc_errors book_seq_errors sched_fill_errors slots_errors; do
+    backup_probe_errors book_warmup_errors book_conc_errors book_seq_errors sched_fill_errors slots_errors \
+    remarcar_fill_errors remarcar_errors; do
     e=$(val $k); ERRS=$((ERRS + ${e:-0}))
 done
 W_NON2XX=$(val wrk_non2xx)
@@ -698,6 +716,14 @@ if want bloqueios; then
     fi
 fi
 if want foundation || want sched; then
+if want remarcar; then
+    if [ -n "$(val remarcar_p50_ms)" ]; then
+        echo "POST /consultas/{id}/remarcar | $(val remarcar_stored) consultas stored (50 médicos, on the grid), $(val remarcar_n) sequential moves to a free slot of the same doctor, 1 client | p50 $(f2 "$(val remarcar_p50_ms)") ms, p99 $(f2 "$(val remarcar_p99_ms)") ms | p50 < 1 ms | $(ok "$(val remarcar_p50_ms)" '<' 1)"
+    else
+        echo "POST /consultas/{id}/remarcar | $REMARCAR_STORED consultas | not measured | p50 < 1 ms | ?"
+    fi
+fi
+if want foundation || want sched || want remarcar; then
     echo "failed requests | all loadgen phases (non-2xx or transport) | $ERRS | 0 | $(ok "$ERRS" '==' 0)"
 fi
 if want soak && [ "$SOAK_SECS" -gt 0 ]; then

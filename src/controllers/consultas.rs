@@ -4,14 +4,17 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Autorizado, Proprios, Staff, StaffOuMedico, StaffOuPaciente};
-use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, filtro};
+use super::extract::{
+    ApiPath, ApiQuery, CorpoOpcional, Json, JsonBody, Lista, Pagina, Patch, Requisicao, filtro,
+};
 use crate::domain::{Intervalo, MAX_OBS, parse_date, parse_momento, texto_opcional};
 use crate::error::{AppError, Erros};
-use crate::models::{Acao, Consulta, StatusConsulta};
+use crate::models::{Acao, Consulta, ConsultaDetalhada, EntradaHistorico, StatusConsulta};
 use crate::services::consultas::{AlteraConsulta, Filtro, NovaConsulta};
 use crate::services::{self, AppState, Escopo};
 
@@ -69,6 +72,62 @@ pub struct FiltroConsultas {
     /// Up to this date, inclusive.
     #[param(example = "2026-03-31")]
     pub ate: Option<String>,
+}
+
+/// `incluir` of `GET /consultas` and `GET /consultas/{id}` (SPEC-2 §11).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IncluirParam {
+    /// Records to embed in each appointment, comma-separated: `paciente` (`{id, nome,
+    /// telefone}`), `medico` (`{id, nome, especialidade}`).
+    #[param(
+        example = "paciente,medico",
+        pattern = "^(paciente|medico)(,(paciente|medico))*$"
+    )]
+    pub incluir: Option<String>,
+}
+
+impl IncluirParam {
+    fn validate(&self) -> Result<services::consultas::Incluir, AppError> {
+        let mut out = services::consultas::Incluir::default();
+        let Some(v) = self.incluir.as_deref() else {
+            return Ok(out);
+        };
+        for parte in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match parte {
+                "paciente" => out.paciente = true,
+                "medico" => out.medico = true,
+                outro => {
+                    return Err(AppError::campo(
+                        "incluir",
+                        format!("valor desconhecido \"{outro}\": use paciente e/ou medico"),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Body of `POST /consultas/{id}/cancelar` (may be empty).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelarBody {
+    /// Why it was cancelled (kept as `motivo_cancelamento` and in the history).
+    #[schema(example = "Paciente viajou")]
+    pub motivo: Option<String>,
+}
+
+/// Body of `POST /consultas/{id}/remarcar`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemarcarBody {
+    /// New start, clinic-local (`YYYY-MM-DDTHH:MM:SS`; an RFC 3339 offset is converted).
+    #[schema(example = "2026-03-03T09:00:00")]
+    pub inicio: String,
+    /// New end; without it, the appointment keeps its duration.
+    #[schema(example = "2026-03-03T09:30:00")]
+    pub fim: Option<String>,
 }
 
 fn obs(e: &mut Erros, v: Option<&str>) -> Option<String> {
@@ -155,9 +214,11 @@ impl FiltroConsultas {
     }
 }
 
-/// Lists appointments by start time, filtered by doctor, patient, status and dates.
-#[utoipa::path(get, path = "/consultas", tag = "consultas", params(Pagina, FiltroConsultas),
-    responses((status = 200, description = "Consultas por início", body = [Consulta],
+/// Lists appointments by start time, filtered by doctor, patient, status and dates; with
+/// `incluir=paciente,medico` each carries its patient and/or doctor.
+#[utoipa::path(get, path = "/consultas", tag = "consultas",
+    params(Pagina, FiltroConsultas, IncluirParam),
+    responses((status = 200, description = "Consultas por início", body = [ConsultaDetalhada],
         headers(("x-total-count" = u64, description = "Total após o filtro")))))]
 pub async fn list_consultas(
     quem: Autorizado<Proprios>,
@@ -165,36 +226,53 @@ pub async fn list_consultas(
     req: Requisicao,
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(f): ApiQuery<FiltroConsultas>,
-) -> Result<Lista<Consulta>, AppError> {
+    ApiQuery(inc): ApiQuery<IncluirParam>,
+) -> Result<Response, AppError> {
     let filtro = f.validate()?;
     let janela = pagina.janela()?;
-    // A patient's appointments (a filter by patient, or a patient's own): `ler` (LGPD).
+    let incluir = inc.validate()?;
+    // A patient's appointments (a filter by patient, or a patient's own): `ler` (LGPD);
+    // patients' names and phones embedded in a list of many: `ler` of `pacientes`.
     let paciente = match quem.escopo() {
         Escopo::Paciente(p) => Some(p),
         _ => filtro.paciente_id.clone(),
     };
     let out = services::consultas::page_visivel(&app, filtro, &quem.escopo(), janela);
-    if let Some(p) = paciente {
+    if paciente.is_some() || incluir.paciente {
         let r = req.responde(StatusCode::OK);
-        services::auditoria::registrar(&app, r.ctx(), Acao::Ler, "pacientes", Some(p)).await?;
+        services::auditoria::registrar(&app, r.ctx(), Acao::Ler, "pacientes", paciente).await?;
     }
-    Ok(out.into())
+    // Without `incluir`, the records as they are (no copy, no flattening).
+    if incluir.nada() {
+        return Ok(Lista::from(out).into_response());
+    }
+    let itens = services::consultas::detalhar(&app, &out.itens, incluir);
+    Ok(Lista(itens, out.total).into_response())
 }
 
-/// Finds one appointment.
-#[utoipa::path(get, path = "/consultas/{id}", tag = "consultas", params(("id" = String, Path)),
-    responses((status = 200, body = Consulta)))]
+/// Finds one appointment; with `incluir=paciente,medico` it carries its patient and/or doctor.
+#[utoipa::path(get, path = "/consultas/{id}", tag = "consultas",
+    params(("id" = String, Path), IncluirParam),
+    responses((status = 200, body = ConsultaDetalhada)))]
 pub async fn find_consulta(
     quem: Autorizado<Proprios>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Arc<Consulta>>, AppError> {
+    ApiQuery(inc): ApiQuery<IncluirParam>,
+) -> Result<Response, AppError> {
+    let incluir = inc.validate()?;
     let c = services::consultas::find_visivel(&app, &id, &quem.escopo())?;
     // One of a patient's appointments: `ler` (LGPD).
     let r = req.responde(StatusCode::OK);
     services::auditoria::registrar(&app, r.ctx(), Acao::Ler, "consultas", Some(id)).await?;
-    Ok(Json(c))
+    if incluir.nada() {
+        return Ok(Json(c).into_response());
+    }
+    let mut um = services::consultas::detalhar(&app, &[c], incluir);
+    um.pop()
+        .map(|d| Json(d).into_response())
+        .ok_or_else(|| AppError::Internal("detalhar lost the appointment".into()))
 }
 
 /// Records an appointment synchronously (may be off the slot grid or in the past).
@@ -270,4 +348,81 @@ pub async fn create_agendamento(
     let r = req.responde(StatusCode::ACCEPTED);
     let out = services::agenda::agendar(&app, r.ctx(), nova).await?;
     Ok(r.json(out))
+}
+
+/// Cancels an appointment (SPEC-2 §11): it becomes `cancelada` with `motivo_cancelamento`,
+/// and its slots are freed (`horario_disponivel`, `motivo: "cancelada"`). Staff cancel any
+/// appointment, a patient their own; the clinic's cancellation cutoff applies to everyone.
+/// The body may be empty.
+#[utoipa::path(post, path = "/consultas/{id}/cancelar", tag = "consultas",
+    params(("id" = String, Path)), request_body(content = Option<CancelarBody>),
+    responses((status = 200, description = "A consulta, cancelada", body = Consulta)))]
+pub async fn create_cancelamento(
+    _: Autorizado<StaffOuPaciente>,
+    State(app): State<AppState>,
+    req: Requisicao,
+    ApiPath(id): ApiPath<String>,
+    body: CorpoOpcional<CancelarBody>,
+) -> Result<(StatusCode, Json<Arc<Consulta>>), AppError> {
+    let body = body.0.unwrap_or_default();
+    let mut e = Erros::default();
+    let motivo = obs_campo(&mut e, "motivo", body.motivo.as_deref());
+    e.finish()?;
+    let r = req.responde(StatusCode::OK);
+    let c = services::agenda::cancelar(&app, r.ctx(), &id, motivo).await?;
+    Ok(r.json(c))
+}
+
+/// Moves an appointment to another time (SPEC-2 §11): the same appointment (same `id`), at
+/// `inicio` (and `fim`, or the same duration). The new time is checked like
+/// `POST /consultas/agendar` (grid, working hours, free, nobody else's hold, the clinic's
+/// notice and horizon) and the old one against the cancellation cutoff; the new slots are
+/// taken and the old ones freed in one write, or nothing changes. Staff move any
+/// appointment, a patient their own.
+#[utoipa::path(post, path = "/consultas/{id}/remarcar", tag = "consultas",
+    params(("id" = String, Path)), request_body = RemarcarBody,
+    responses((status = 200, description = "A consulta, no novo horário", body = Consulta)))]
+pub async fn create_remarcacao(
+    _: Autorizado<StaffOuPaciente>,
+    State(app): State<AppState>,
+    req: Requisicao,
+    ApiPath(id): ApiPath<String>,
+    JsonBody(body): JsonBody<RemarcarBody>,
+) -> Result<(StatusCode, Json<Arc<Consulta>>), AppError> {
+    let tz = app.clock.tz();
+    let mut e = Erros::default();
+    let inicio = e.check("inicio", parse_momento(&body.inicio, tz));
+    let fim = body
+        .fim
+        .as_deref()
+        .and_then(|f| e.check("fim", parse_momento(f, tz)));
+    e.finish()?;
+    let inicio =
+        inicio.ok_or_else(|| AppError::Internal("validation passed without inicio".into()))?;
+    let r = req.responde(StatusCode::OK);
+    let c = services::agenda::remarcar(&app, r.ctx(), &id, inicio, fim).await?;
+    Ok(r.json(c))
+}
+
+/// An appointment's history, oldest first: `criada`, `status` (`de`/`para` the statuses),
+/// `remarcada` (`de`/`para` the starts), `cancelada` (with the `motivo`), each with when
+/// and who. Whoever may read the appointment may read its history.
+#[utoipa::path(get, path = "/consultas/{id}/historico", tag = "consultas",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "Histórico, do mais antigo ao mais recente",
+        body = [EntradaHistorico])))]
+pub async fn list_historico(
+    quem: Autorizado<Proprios>,
+    State(app): State<AppState>,
+    req: Requisicao,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Vec<Arc<EntradaHistorico>>>, AppError> {
+    let h = services::consultas::historico(&app, &id, &quem.escopo())?;
+    let r = req.responde(StatusCode::OK);
+    services::auditoria::registrar(&app, r.ctx(), Acao::Ler, "consultas", Some(id)).await?;
+    Ok(Json(h))
+}
+
+fn obs_campo(e: &mut Erros, campo: &str, v: Option<&str>) -> Option<String> {
+    e.check(campo, texto_opcional(v, MAX_OBS)).flatten()
 }

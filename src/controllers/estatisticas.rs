@@ -84,7 +84,7 @@ impl FiltroEstatisticasQuery {
 /// breakdown count all of them, cancelled ones included. Rates are fractions from 0 to 1
 /// (four decimals), `null` when their denominator is zero: occupancy = minutes of
 /// non-cancelled appointments / working minutes of the doctors in scope (their weekly
-/// horários over the period's days; blocks do not exist yet), capped at 1; no-show rate =
+/// horários over the period's days, less what blocks cover), capped at 1; no-show rate =
 /// `faltou / (concluida + faltou)`; cancellation rate = `cancelada / total`.
 /// `antecedencia_mediana_horas` is the median of the hours from each appointment's creation
 /// to its start, over those created before their start.

@@ -166,6 +166,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A JSON body that may be left out: an empty body (or `null`) is `None`; anything sent is read as
+/// [`JsonBody`] reads it (415 unless declared JSON, 400, 422).
+pub struct CorpoOpcional<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CorpoOpcional<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let json = is_json(req.headers().get(header::CONTENT_TYPE));
+        let bytes = body_bytes(req, state).await?;
+        let texto = bytes.trim_ascii();
+        if texto.is_empty() || texto == b"null" {
+            return Ok(Self(None));
+        }
+        if !json {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        parse_json(&bytes).map(|v| Self(Some(v)))
+    }
+}
+
 /// The whole request body: 413 past the body limit, 400 when it cannot be read.
 pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AppError> {
     Bytes::from_request(req, state).await.map_err(|e| {

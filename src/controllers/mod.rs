@@ -17,6 +17,7 @@ pub mod middleware;
 pub mod pacientes;
 pub mod painel;
 pub mod problema;
+pub mod regras;
 pub mod series;
 pub mod sistema;
 pub mod streams;

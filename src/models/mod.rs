@@ -2,8 +2,11 @@
 //! Kept free of axum; every value here has already passed the domain checks.
 
 mod auditoria;
+mod embutidos;
 mod estatisticas;
+mod historico;
 mod lista_espera;
+mod regras;
 mod respostas;
 mod series;
 mod usuario;
@@ -15,11 +18,14 @@ use utoipa::ToSchema;
 use crate::domain::{DiaSemana, Hora};
 
 pub use auditoria::{Acao, EntradaAuditoria};
+pub use embutidos::{ConsultaDetalhada, MedicoResumo, PacienteResumo};
 pub use estatisticas::{
     EstatisticaConvenio, EstatisticaDiaSemana, EstatisticaEspecialidade, EstatisticaHora,
     EstatisticaMedico, Estatisticas, Periodo, PorStatus,
 };
+pub use historico::{AcaoHistorico, EntradaHistorico};
 pub use lista_espera::{EntradaEspera, Oferta, StatusEspera, VagaRecusada};
+pub use regras::Regras;
 pub use respostas::{
     Agendado, BloqueioCriado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado,
     Restaurado,
@@ -294,6 +300,9 @@ pub struct Consulta {
     pub created_at: String,
     /// When it was last changed (RFC 3339, clinic offset).
     pub updated_at: String,
+    /// Why it was cancelled (`POST /consultas/{id}/cancelar`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motivo_cancelamento: Option<String>,
 }
 
 impl Consulta {

@@ -17,8 +17,8 @@ pub use table::{Record, Table};
 use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
 use crate::models::{
-    Bloqueio, Consulta, EntradaAuditoria, EntradaEspera, Horario, Medico, Paciente, Reserva,
-    Sessao, Tarefa, Usuario,
+    Bloqueio, Consulta, EntradaAuditoria, EntradaEspera, EntradaHistorico, Horario, Medico,
+    Paciente, Regras, Reserva, Sessao, Tarefa, Usuario,
 };
 
 impl Record for Paciente {
@@ -141,6 +141,26 @@ impl Record for EntradaEspera {
     }
 }
 
+impl Record for EntradaHistorico {
+    /// By appointment, then by time (UUID v7 ids): one appointment's history is a range.
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        self.consulta_id.clone()
+    }
+}
+
+impl Record for Regras {
+    /// One record.
+    type Order = ();
+    fn id(&self) -> &str {
+        Regras::ID
+    }
+    fn order(&self) {}
+}
+
 /// The first answer to a POST sent with an `Idempotency-Key`, kept 24 h (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdemEntry {
@@ -218,6 +238,14 @@ pub enum Op {
     PutEspera(Arc<EntradaEspera>),
     /// Remove a waiting-list entry (only to undo a refused write; entries are cancelled).
     DelEspera(String),
+    /// Append an entry to an appointment's history (SPEC-2 §11).
+    PutHistorico(Arc<EntradaHistorico>),
+    /// Remove a history entry (with its deleted appointment, or to undo a refused write).
+    DelHistorico(String),
+    /// Set the clinic's rules (SPEC-2 §11).
+    PutRegras(Arc<Regras>),
+    /// Back to the default rules (only to undo a refused write).
+    DelRegras(String),
 }
 
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
@@ -254,6 +282,8 @@ impl StoreState for Db {
             Op::PutAuditoria(_) | Op::DelAuditoria(_) => Collection::Auditoria,
             Op::PutBloqueio(_) | Op::DelBloqueio(_) => Collection::Bloqueios,
             Op::PutEspera(_) | Op::DelEspera(_) => Collection::ListaEspera,
+            Op::PutHistorico(_) | Op::DelHistorico(_) => Collection::Historico,
+            Op::PutRegras(_) | Op::DelRegras(_) => Collection::Regras,
         }
     }
 
@@ -290,6 +320,10 @@ impl StoreState for Db {
             Op::DelBloqueio(id) => self.bloqueios.remove(&id).map(Op::PutBloqueio),
             Op::PutEspera(r) => put(&mut self.lista_espera, r, Op::PutEspera, Op::DelEspera),
             Op::DelEspera(id) => self.lista_espera.remove(&id).map(Op::PutEspera),
+            Op::PutHistorico(r) => put(&mut self.historico, r, Op::PutHistorico, Op::DelHistorico),
+            Op::DelHistorico(id) => self.historico.remove(&id).map(Op::PutHistorico),
+            Op::PutRegras(r) => put(&mut self.regras, r, Op::PutRegras, Op::DelRegras),
+            Op::DelRegras(id) => self.regras.remove(&id).map(Op::PutRegras),
         }
     }
 
@@ -360,7 +394,11 @@ impl StoreState for Db {
             | Op::PutSessao(_)
             | Op::DelSessao(_)
             | Op::PutAuditoria(_)
-            | Op::DelAuditoria(_) => None,
+            | Op::DelAuditoria(_)
+            | Op::PutHistorico(_)
+            | Op::DelHistorico(_) => None,
+            Op::PutRegras(r) => put(&self.regras, Collection::Regras, r.id()),
+            Op::DelRegras(id) => del(Collection::Regras, id),
         }
     }
 

@@ -17,8 +17,8 @@ use serde::de::DeserializeOwned;
 use super::{Consultas, IdemEntry, Record, Table};
 use crate::infra::store::{CollectionId, Collections, parse_snapshot};
 use crate::models::{
-    Bloqueio, Consulta, EntradaAuditoria, EntradaEspera, Horario, Medico, Paciente, Reserva,
-    Sessao, Tarefa, Usuario,
+    Bloqueio, Consulta, EntradaAuditoria, EntradaEspera, EntradaHistorico, Horario, Medico,
+    Paciente, Regras, Reserva, Sessao, Tarefa, Usuario,
 };
 
 /// A collection's in-memory storage, as the registry sees it.
@@ -192,6 +192,10 @@ collections! {
     Bloqueios => bloqueios: Table<Bloqueio> = "bloqueios", backup: true;
     /// The waiting list, oldest first (SPEC-2 §11).
     ListaEspera => lista_espera: Table<EntradaEspera> = "lista_espera", backup: true;
+    /// Appointments' histories, by appointment and time (SPEC-2 §11).
+    Historico => historico: Table<EntradaHistorico> = "historico", backup: true;
+    /// The clinic's rules: one record, absent while they are the defaults (SPEC-2 §11).
+    Regras => regras: Table<Regras> = "regras", backup: true;
 }
 
 // A set of collections is one bit each in a `u64`.
@@ -231,7 +235,9 @@ mod tests {
                 "sessoes",
                 "auditoria",
                 "bloqueios",
-                "lista_espera"
+                "lista_espera",
+                "historico",
+                "regras"
             ]
         );
         let backup: Vec<_> = Collection::in_backups().iter().map(|c| c.name()).collect();
@@ -243,7 +249,9 @@ mod tests {
                 "horarios",
                 "consultas",
                 "bloqueios",
-                "lista_espera"
+                "lista_espera",
+                "historico",
+                "regras"
             ]
         );
     }

@@ -30,6 +30,10 @@ fn errors_of(
         errors.push(match op_id {
             "list_slots" => campo("days", "deve estar entre 1 e 90"),
             "find_estatisticas" => campo("ate", "o período pode ter no máximo 366 dias"),
+            "find_consulta" => campo(
+                "incluir",
+                "valor desconhecido \"convenio\": use paciente e/ou medico",
+            ),
             _ => campo("limit", "deve estar entre 1 e 5000"),
         });
     }
@@ -143,6 +147,7 @@ fn errors_of(
         | "find_estatisticas" => errors.push(medico()),
         "find_horario" | "update_horario" | "delete_horario" => errors.push(horario()),
         "find_consulta" | "update_consulta" | "delete_consulta" => errors.push(consulta()),
+        "create_cancelamento" | "create_remarcacao" | "list_historico" => errors.push(consulta()),
         "find_tarefa" => errors.push(AppError::not_found("Tarefa")),
         "find_usuario" | "update_usuario" | "delete_usuario" | "find_eu" | "update_senha" => {
             errors.push(AppError::not_found("Usuário"))
@@ -256,6 +261,33 @@ fn errors_of(
             campo("repeticao.ocorrencias", "deve estar entre 2 e 52"),
             campo("paciente_id", "paciente não encontrado"),
         ]),
+        "create_cancelamento" | "create_remarcacao" => {
+            errors.extend([
+                conflict(
+                    "already_cancelled",
+                    "A consulta já foi cancelada e não pode ser cancelada.",
+                ),
+                conflict(
+                    "appointment_finished",
+                    "A consulta já foi encerrada (concluida) e não pode ser cancelada.",
+                ),
+                conflict(
+                    "prazo_cancelamento",
+                    "A consulta de 2026-03-02T08:00:00 começa em menos de 24 hora(s): o prazo para cancelar ou remarcar pela agenda acabou; fale com a recepção.",
+                ),
+            ]);
+            if op_id == "create_remarcacao" {
+                errors.extend([fora("inicio"), ocupado()]);
+                errors.extend(overlaps());
+                errors.push(conflict(
+                    "horario_reservado",
+                    "O horário 2026-03-02T08:00:00 está reservado por outro usuário.",
+                ));
+            } else {
+                errors.push(campo("motivo", "deve ter no máximo 2000 caracteres"));
+            }
+        }
+        "update_regras" => errors.push(campo("horizonte_dias", "deve estar entre 1 e 3650")),
         "create_relatorio" | "create_relatorio_task" => errors.push(data("periodo_inicio")),
         "list_slots" => errors.push(AppError::Unprocessable {
             code: "agenda_too_large",
@@ -280,10 +312,24 @@ fn errors_of(
         });
     }
     match op_id {
-        "create_agendamento" | "create_reserva" => errors.push(AppError::Unprocessable {
-            code: "fora_do_horizonte",
-            detail: "O horário 2028-03-02T08:00:00 está além do horizonte de agendamento: só é possível reservar ou agendar até 2027-12-03 (366 dias a partir de hoje).".into(),
-        }),
+        "create_agendamento" | "create_reserva" | "create_remarcacao" => {
+            errors.extend([
+                AppError::Unprocessable {
+                    code: "fora_do_horizonte",
+                    detail: "O horário 2028-03-02T08:00:00 está além do horizonte de agendamento: só é possível reservar ou agendar até 2027-12-03 (366 dias a partir de hoje).".into(),
+                },
+                AppError::Unprocessable {
+                    code: "antecedencia_minima",
+                    detail: "O horário 2026-03-02T08:00:00 está perto demais: a clínica pede 2 horas de antecedência.".into(),
+                },
+            ]);
+            if op_id != "create_remarcacao" {
+                errors.push(conflict(
+                    "limite_reservas",
+                    "Você já tem 2 reserva(s) ativa(s); a clínica permite no máximo 2 por paciente. Conclua ou libere uma reserva antes.",
+                ));
+            }
+        }
         "create_backup" | "create_backup_task" | "create_relatorio" | "create_relatorio_task" => {
             errors.push(AppError::Busy {
                 status: 429,

@@ -13,7 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::controllers::{
     agenda, arquivos, auditoria, auth, bloqueios, consultas, estatisticas, horarios, medicos,
-    metricas, pacientes, painel, sistema, streams, tarefas, usuarios,
+    metricas, pacientes, painel, regras, sistema, streams, tarefas, usuarios,
 };
 use crate::controllers::{lista_espera, series};
 use crate::error::{AppError, CampoErro, Problema};
@@ -145,6 +145,10 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(lista_espera::create_recusa))
         .routes(routes!(series::create_serie))
         .routes(routes!(series::create_cancelamento_serie))
+        .routes(routes!(consultas::create_cancelamento))
+        .routes(routes!(consultas::create_remarcacao))
+        .routes(routes!(consultas::list_historico))
+        .routes(routes!(regras::find_regras, regras::update_regras))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);

@@ -230,6 +230,22 @@ pub fn problemas(db: &Db, tirado_em: DateTime, hoje: Date, tz: &TimeZone) -> Vec
             p.push(c, id, "oferta.expira_em: data e hora inválidas");
         }
     }
+    // SPEC-2 §11: the rules within the bounds the API enforces; a history belongs to an
+    // appointment of the archive (deleting an appointment deletes its history).
+    for r in db.regras.iter() {
+        for m in super::regras::problemas(r) {
+            p.push("regras", crate::models::Regras::ID, m);
+        }
+    }
+    for e in db.historico.iter() {
+        if db.consultas.get(&e.consulta_id).is_none() {
+            p.push(
+                "histórico",
+                &e.id,
+                format!("consulta_id: consulta {} não existe", e.consulta_id),
+            );
+        }
+    }
     let mut lista = p.lista;
     if p.total > lista.len() {
         lista.push(format!("e mais {} problema(s)", p.total - lista.len()));

@@ -179,7 +179,7 @@ pub fn first_active_after(
 }
 
 /// The grid slots an appointment covers (none when it is cancelled).
-fn slots_of(app: &App, c: &Consulta) -> Vec<DateTime> {
+pub fn slots_of(app: &App, c: &Consulta) -> Vec<DateTime> {
     if !c.blocks_time() {
         return Vec::new();
     }
@@ -204,20 +204,69 @@ pub fn announce_taken(app: &App, c: &Arc<Consulta>, slots: &[DateTime]) {
 }
 
 /// `consulta_atualizada`.
-fn announce(app: &App, c: &Arc<Consulta>) {
+pub fn announce(app: &App, c: &Arc<Consulta>) {
     app.events.publish(
         "consulta_atualizada",
         &serde_json::json!({"consulta": c, "medico_id": c.medico_id, "status": c.status}),
     );
 }
 
+/// Why a slot became free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liberacao {
+    /// Its appointment was cancelled.
+    Cancelada,
+    /// Its appointment moved.
+    Remarcada,
+    /// Its appointment was deleted.
+    Excluida,
+    /// A booking task for it was refused.
+    Falhou,
+    /// A hold on it was released.
+    Liberado,
+    /// A hold on it lapsed.
+    Expirou,
+}
+
+impl Liberacao {
+    /// The event's `motivo`.
+    pub fn motivo(self) -> &'static str {
+        match self {
+            Self::Cancelada => "cancelada",
+            Self::Remarcada => "remarcada",
+            Self::Excluida => "excluida",
+            Self::Falhou => "falhou",
+            Self::Liberado => "liberado",
+            Self::Expirou => "expirou",
+        }
+    }
+
+    /// The event: `horario_disponivel` when an appointment or a booking let it go,
+    /// `horario_liberado` when a hold did (SPEC §3).
+    pub fn evento(self) -> &'static str {
+        match self {
+            Self::Cancelada | Self::Remarcada | Self::Excluida | Self::Falhou => {
+                "horario_disponivel"
+            }
+            Self::Liberado | Self::Expirou => "horario_liberado",
+        }
+    }
+}
+
+/// The one place every path that frees a slot calls, once the change is durable:
+/// cancellation, a move, a deletion, a refused booking, a released or lapsed hold. It
+/// announces the slot; the waiting list (SPEC-2 §11) offers it from here.
+pub fn vaga_liberada(app: &App, medico_id: &str, slot: DateTime, por: Liberacao) {
+    app.events.publish(
+        por.evento(),
+        &serde_json::json!({"medico_id": medico_id, "slot": format_datetime(slot), "motivo": por.motivo()}),
+    );
+}
+
 /// Announces slots an appointment no longer holds.
-fn announce_freed(app: &App, medico_id: &str, slots: &[DateTime], motivo: &str) {
+fn announce_freed(app: &App, medico_id: &str, slots: &[DateTime], por: Liberacao) {
     for s in slots {
-        app.events.publish(
-            "horario_disponivel",
-            &serde_json::json!({"medico_id": medico_id, "slot": format_datetime(*s), "motivo": motivo}),
-        );
+        vaga_liberada(app, medico_id, *s, por);
     }
 }
 
@@ -307,6 +356,7 @@ pub async fn create(
                 serie_id: None,
                 created_at: now.clone(),
                 updated_at: now,
+                motivo_cancelamento: None,
             });
             Ok((vec![Op::PutConsulta(c.clone())], c))
         })
@@ -399,9 +449,9 @@ pub async fn update(
         let freed: Vec<DateTime> = was.iter().filter(|s| !is.contains(s)).copied().collect();
         let taken: Vec<DateTime> = is.iter().filter(|s| !was.contains(s)).copied().collect();
         let motivo = if c.status == StatusConsulta::Cancelada {
-            "cancelada"
+            Liberacao::Cancelada
         } else {
-            "remarcada"
+            Liberacao::Remarcada
         };
         announce_freed(app, &c.medico_id, &freed, motivo);
         super::lista_espera::vaga_liberada(app, &c.medico_id, &freed).await;
@@ -426,9 +476,71 @@ pub async fn delete(app: &App, ctx: &Contexto, id: &str) -> Result<Arc<Consulta>
         })
         .await?;
     let freed = slots_of(app, &old);
-    announce_freed(app, &old.medico_id, &freed, "excluida");
+    announce_freed(app, &old.medico_id, &freed, Liberacao::Excluida);
     if old.blocks_time() {
         super::lista_espera::vaga_liberada(app, &old.medico_id, &freed).await;
     }
     Ok(old)
+}
+
+/// Which records `GET /consultas?incluir=` embeds in each appointment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Incluir {
+    /// `paciente`: `{id, nome, telefone}`.
+    pub paciente: bool,
+    /// `medico`: `{id, nome, especialidade}`.
+    pub medico: bool,
+}
+
+impl Incluir {
+    /// Nothing to embed.
+    pub fn nada(self) -> bool {
+        !self.paciente && !self.medico
+    }
+}
+
+/// Appointments with what `incluir` asks embedded, read in one pass under one read lock.
+/// The caller already may see each appointment, hence its patient's name and phone and its
+/// doctor's public data (SPEC-2 §10).
+pub fn detalhar(
+    app: &App,
+    itens: &[Arc<Consulta>],
+    incluir: Incluir,
+) -> Vec<Arc<crate::models::ConsultaDetalhada>> {
+    use crate::models::{ConsultaDetalhada, MedicoResumo, PacienteResumo};
+    let db = app.store.read();
+    itens
+        .iter()
+        .map(|c| {
+            let paciente = incluir.paciente.then(|| {
+                db.pacientes.get(&c.paciente_id).map(|p| PacienteResumo {
+                    id: p.id.clone(),
+                    nome: p.nome.clone(),
+                    telefone: p.telefone.clone(),
+                })
+            });
+            let medico = incluir.medico.then(|| {
+                db.medicos.get(&c.medico_id).map(|m| MedicoResumo {
+                    id: m.id.clone(),
+                    nome: m.nome.clone(),
+                    especialidade: m.especialidade.clone(),
+                })
+            });
+            Arc::new(ConsultaDetalhada {
+                consulta: c.clone(),
+                paciente,
+                medico,
+            })
+        })
+        .collect()
+}
+
+/// The history of an appointment the caller may see (404 otherwise), oldest first.
+pub fn historico(
+    app: &App,
+    id: &str,
+    escopo: &Escopo,
+) -> Result<Vec<Arc<crate::models::EntradaHistorico>>, AppError> {
+    let c = find_visivel(app, id, escopo)?;
+    Ok(super::historico::de(&app.store.read(), &c))
 }

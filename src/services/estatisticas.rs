@@ -24,7 +24,7 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::{Offset, TimeZone};
 
-use super::{App, Escopo, horarios};
+use super::{App, Escopo, bloqueios, horarios};
 use crate::domain::{DiaSemana, fold};
 use crate::error::AppError;
 use crate::models::{
@@ -218,6 +218,30 @@ fn minutos_trabalho(db: &Db, medico_id: &str, ocorrencias: &[u64; 7]) -> u64 {
         .sum()
 }
 
+/// The working minutes of `medico_id` in `[from, to)` that blocks take away (SPEC-2 §15:
+/// occupancy excludes blocks): each merged blocked stretch (the doctor's and the whole
+/// clinic's) against each day's horários, in clock minutes.
+fn minutos_bloqueados(db: &Db, medico_id: &str, from: DateTime, to: DateTime) -> u64 {
+    let minuto = |t: DateTime| i32::from(t.hour()) * 60 + i32::from(t.minute());
+    let mut total = 0u64;
+    for (s, e) in bloqueios::uniao(db, medico_id, from, to) {
+        let (s, e) = (s.max(from), e.min(to));
+        let mut d = s.date();
+        while d.at(0, 0, 0, 0) < e {
+            let ini = if s.date() == d { minuto(s) } else { 0 };
+            let fim = if e.date() == d { minuto(e) } else { 24 * 60 };
+            for h in horarios::horarios_do_dia(db, medico_id, DiaSemana::of(d)) {
+                let a = i32::from(h.hora_inicio.minutes()).max(ini);
+                let b = i32::from(h.hora_fim.minutes()).min(fim);
+                total += u64::try_from(b - a).unwrap_or(0);
+            }
+            let Ok(next) = d.tomorrow() else { break };
+            d = next;
+        }
+    }
+    total
+}
+
 /// Narrows the filters to what the caller may see (SPEC-2 §10: staff all, a `medico` their
 /// own figures; another doctor's id is 404, as if it did not exist).
 pub fn restringir(f: &mut FiltroEstatisticas, escopo: &Escopo) -> Result<(), AppError> {
@@ -302,7 +326,8 @@ pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppEr
         let acc = std::mem::take(acc);
         match medicos.get(i) {
             Some(m) => {
-                let trabalho = minutos_trabalho(&db, &m.id, &ocorrencias);
+                let trabalho = minutos_trabalho(&db, &m.id, &ocorrencias)
+                    .saturating_sub(minutos_bloqueados(&db, &m.id, from, to));
                 if acc.total == 0 && trabalho == 0 {
                     continue;
                 }
@@ -725,6 +750,7 @@ mod tests {
                 serie_id: None,
                 created_at: String::new(),
                 updated_at: String::new(),
+                motivo_cancelamento: None,
             };
             let iv = c.intervalo(&tz);
             assert_eq!(
@@ -789,6 +815,7 @@ mod tests {
                 status: StatusConsulta::Agendada,
                 observacoes: None,
                 serie_id: None,
+                motivo_cancelamento: None,
                 created_at: String::new(),
                 updated_at: String::new(),
             };

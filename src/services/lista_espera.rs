@@ -24,7 +24,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::grade::grid;
 use super::{App, Contexto, Escopo, Janela, Recorte, new_id};
-use super::{alvo, horarios};
+use super::{alvo, horarios, regras};
 use crate::domain::{DiaSemana, Intervalo, Momento, fold, format_datetime};
 use crate::error::{AppError, CampoErro};
 use crate::models::{
@@ -32,18 +32,12 @@ use crate::models::{
 };
 use crate::repositories::{Db, Op};
 
-/// The clinic rule `oferta_minutos` (SPEC-2 §11): how long an offer holds its slot. Today
-/// the rule's default, 30; the clinic rules (`/sistema/regras`) replace this at merge.
-pub fn oferta_minutos(_app: &App) -> u32 {
-    30
-}
-
 /// How long an offer made now lasts: `--oferta-segundos` when given (tests, benchmarks),
-/// else [`oferta_minutos`].
-pub fn oferta_duracao(app: &App) -> SignedDuration {
+/// else the clinic rule `oferta_minutos` (SPEC-2 §11, `/sistema/regras`, default 30).
+pub fn oferta_duracao(app: &App, db: &Db) -> SignedDuration {
     match app.config.oferta_segundos {
         Some(s) => SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX)),
-        None => SignedDuration::from_mins(i64::from(oferta_minutos(app))),
+        None => SignedDuration::from_mins(i64::from(regras::atuais(db).oferta_minutos)),
     }
 }
 
@@ -364,7 +358,7 @@ fn ofertar(
     let (len, _) = horarios::grade_do_medico(db, medico_id, app.config.slot_minutes);
     let tz = app.clock.tz();
     let agora_local = app.clock.now_local();
-    let expira = now.saturating_add(oferta_duracao(app)).unwrap_or(now);
+    let expira = now.saturating_add(oferta_duracao(app, db)).unwrap_or(now);
     let expira_em = app.clock.stamp_at(expira);
     let agora = app.clock.stamp();
     let mut usadas: HashSet<&str> = HashSet::new();

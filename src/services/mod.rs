@@ -24,6 +24,9 @@ pub mod tentativas;
 pub mod trilha;
 pub mod usuarios;
 
+pub mod historico;
+pub mod regras;
+
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -219,6 +222,13 @@ impl App {
         self.store
             .write(|db| {
                 let (mut ops, out) = decide(db)?;
+                // An appointment's history travels with its change too (SPEC-2 §11).
+                let usuario = ctx_req
+                    .chamador
+                    .as_ref()
+                    .and_then(|c| c.usuario_id.as_deref());
+                let hist = historico::derivar(db, &ops, &self.clock.stamp(), usuario);
+                ops.extend(hist);
                 // The audit entry travels in the same journal entry as the change (SPEC-2 §10).
                 if let Some((acao, recurso, id)) = trilha::da_escrita(db, &ops) {
                     let e = trilha::registro(self.clock.stamp(), ctx_req, acao, recurso, Some(id));

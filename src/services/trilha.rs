@@ -37,6 +37,7 @@ pub fn da_escrita(db: &Db, ops: &[Op]) -> Option<(Acao, &'static str, String)> {
         if existe { Acao::Alterar } else { Acao::Criar }
     }
     let mut melhor: Option<(u8, Acao, &'static str, String)> = None;
+    let regras_id = crate::models::Regras::ID.to_owned();
     for op in ops {
         let (prio, acao, recurso, id) = match op {
             Op::PutPaciente(r) => (
@@ -105,12 +106,21 @@ pub fn da_escrita(db: &Db, ops: &[Op]) -> Option<(Acao, &'static str, String)> {
                 &r.id,
             ),
             Op::DelTarefa(id) => (3, Acao::Excluir, "tarefas", id),
+            Op::PutRegras(_) => (
+                0,
+                criar_ou_alterar(db.regras.get(&regras_id).is_some()),
+                "regras",
+                &regras_id,
+            ),
+            Op::DelRegras(id) => (0, Acao::Excluir, "regras", id),
             Op::PutIdem(_)
             | Op::DelIdem(_)
             | Op::PutSessao(_)
             | Op::DelSessao(_)
             | Op::PutAuditoria(_)
-            | Op::DelAuditoria(_) => continue,
+            | Op::DelAuditoria(_)
+            | Op::PutHistorico(_)
+            | Op::DelHistorico(_) => continue,
         };
         if melhor.as_ref().is_none_or(|m| prio < m.0) {
             melhor = Some((prio, acao, recurso, id.clone()));

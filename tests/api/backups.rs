@@ -421,11 +421,13 @@ async fn a_queued_backup_completes_and_its_zip_holds_every_collection_with_a_tru
         BTreeSet::from([
             "bloqueios.json",
             "consultas.json",
+            "historico.json",
             "horarios.json",
             "lista_espera.json",
             "manifest.json",
             "medicos.json",
-            "pacientes.json"
+            "pacientes.json",
+            "regras.json"
         ])
     );
 
@@ -462,7 +464,11 @@ async fn a_queued_backup_completes_and_its_zip_holds_every_collection_with_a_tru
         .collect();
     assert_eq!(
         listados,
-        COLECOES.iter().map(|c| format!("{c}.json")).collect(),
+        COLECOES
+            .iter()
+            .chain(&["historico", "regras"])
+            .map(|c| format!("{c}.json"))
+            .collect(),
         "the manifest lists every data file"
     );
 
@@ -659,7 +665,12 @@ async fn a_restore_answered_200_survives_a_kill_9_right_after() {
     let seguranca = str_field(&r, "backup_seguranca");
     let (entries, manifest) = conteudo_backup(&srv, &seguranca).await;
     assert_eq!(manifest["tipo"], "seguranca");
-    assert_eq!(entries.len(), COLECOES.len() + 1, "the safety backup is complete");
+    // The collections, the histories, the rules and the manifest.
+    assert_eq!(
+        entries.len(),
+        COLECOES.len() + 3,
+        "the safety backup is complete"
+    );
     srv.post("/pacientes", &paciente_body("Depois do Kill", 101))
         .await
         .expect_status(201);

@@ -16,6 +16,7 @@ mod limits;
 mod lista_espera;
 mod logs;
 mod queue;
+mod regras;
 mod relatorios;
 mod restauracao;
 mod saude;

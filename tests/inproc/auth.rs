@@ -767,6 +767,12 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         ("POST", "/consultas/agendar") => StaffOuPaciente,
         ("GET", "/consultas" | "/consultas/{id}") => Todos,
         ("PUT", "/consultas/{id}") => StaffOuMedico,
+        // SPEC-2 §11: a patient cancels and moves their own (404 outside); a doctor may not.
+        ("POST", "/consultas/{id}/cancelar" | "/consultas/{id}/remarcar") => StaffOuPaciente,
+        ("GET", "/consultas/{id}/historico") => Todos,
+        // The rules: staff read them, administrators change them.
+        ("GET", "/sistema/regras") => Staff,
+        ("PUT", "/sistema/regras") => Admin,
         ("POST", "/horarios/medico/{medico_id}") | ("PUT" | "DELETE", "/horarios/{id}") => {
             StaffOuMedico
         }

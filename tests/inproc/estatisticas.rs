@@ -433,3 +433,39 @@ async fn estatisticas_refuses_bad_dates_and_ranges_and_unknown_doctors() {
     let p = assert_problem(&r, 404, "not_found");
     assert_eq!(p["detail"], "Médico não encontrado.");
 }
+
+#[tokio::test]
+async fn estatisticas_occupancy_leaves_blocked_working_minutes_out() {
+    let s = seed().await;
+    // Ana's Wednesday 08:00–10:00 loses 09:00–10:00; the whole clinic closes on Friday
+    // (Carla's only hour). A block outside working hours takes nothing away.
+    for b in [
+        json!({"medico_id": s.ana, "inicio": "2026-03-04T09:00:00", "fim": "2026-03-04T12:00:00", "motivo": "Reunião"}),
+        json!({"inicio": "2026-03-06T00:00:00", "fim": "2026-03-07T00:00:00", "motivo": "Feriado local"}),
+        json!({"medico_id": s.bruno, "inicio": "2026-03-03T06:00:00", "fim": "2026-03-03T07:00:00", "motivo": "Cedo"}),
+    ] {
+        s.app.post("/bloqueios", &b).await.expect_status(201);
+    }
+
+    let r = s.app.get(SEMANA).await;
+
+    r.expect_status(200);
+    let mut por: Vec<(String, u64)> = r.body["por_medico"]
+        .as_array()
+        .expect("por_medico")
+        .iter()
+        .map(|m| {
+            (
+                m["medico_id"].as_str().unwrap_or_default().to_owned(),
+                m["minutos_trabalho"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect();
+    por.sort();
+    let mut esperado = vec![(s.ana.clone(), 300), (s.bruno.clone(), 240)];
+    esperado.sort();
+    // Carla has no appointment and no working minute left: no row.
+    assert_eq!(por, esperado, "{}", r.text);
+    // (150 + 90) / (300 + 240).
+    assert_eq!(r.body["taxa_ocupacao"], json!(0.4444), "{}", r.text);
+}

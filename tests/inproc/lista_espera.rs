@@ -751,3 +751,47 @@ async fn an_offer_follows_the_doctors_own_slot_length_and_buffer() {
     assert_eq!(eb["status"], "oferecida", "{eb}");
     assert_eq!(eb["oferta"]["slot"], json!(at(seg, "10:00")), "{eb}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelar_and_remarcar_offer_the_freed_slot_for_the_clinics_offer_time() {
+    let app = TestApp::new().await;
+    let (m, [a, b, c], seg) = cenario(&app).await;
+    app.put("/sistema/regras", &json!({"oferta_minutos": 5}))
+        .await
+        .expect_status(200);
+    let c9 = consulta(&app, &a, &m, &at(seg, "09:00"), &at(seg, "09:30")).await;
+    let c10 = consulta(&app, &c, &m, &at(seg, "10:00"), &at(seg, "10:30")).await;
+    let dia = seg.to_string();
+    let eb = entrada(&app, &b, json!({"medico_id": m}), &dia, &dia).await;
+    let eb_id = str_field(&eb, "id");
+
+    let antes = jiff::Timestamp::now();
+    app.post(
+        &format!("/consultas/{c9}/cancelar"),
+        &json!({"motivo": "Viagem"}),
+    )
+    .await
+    .expect_status(200);
+    let eb = get_entrada(&app, &eb_id).await;
+    assert_eq!(eb["status"], "oferecida", "{eb}");
+    assert_eq!(eb["oferta"]["slot"], json!(at(seg, "09:00")));
+    let expira: jiff::Timestamp = eb["oferta"]["expira_em"]
+        .as_str()
+        .expect("expira_em")
+        .parse()
+        .expect("an instant");
+    let minutos = (expira - antes).get_seconds() as f64 / 60.0;
+    assert!((4.5..=5.5).contains(&minutos), "offer of {minutos} minutes");
+
+    // A move frees its old slot: offered to the next entry in line.
+    let ec = entrada(&app, &a, json!({"medico_id": m}), &dia, &dia).await;
+    app.post(
+        &format!("/consultas/{c10}/remarcar"),
+        &json!({"inicio": at(seg, "11:00")}),
+    )
+    .await
+    .expect_status(200);
+    let ec = get_entrada(&app, &str_field(&ec, "id")).await;
+    assert_eq!(ec["status"], "oferecida", "{ec}");
+    assert_eq!(ec["oferta"]["slot"], json!(at(seg, "10:00")));
+}

@@ -19,6 +19,7 @@ mod lista_espera;
 mod medicos;
 mod metricas;
 mod openapi;
+mod operacoes;
 mod pacientes;
 mod painel;
 mod problemas;

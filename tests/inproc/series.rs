@@ -285,14 +285,14 @@ async fn an_occurrence_in_a_block_or_a_buffer_fails_the_whole_series() {
             .is_empty()
     );
 
-    // A 30-minute buffer: an appointment at 09:30 on the second Monday is too close.
+    // A 30-minute buffer: an appointment at 09:15 on the second Monday is too close.
     app.put(&format!("/medicos/{m}"), &json!({"intervalo_minutos": 30}))
         .await
         .expect_status(200);
     let segunda = plus_days(seg, 7);
     app.post(
         "/consultas",
-        &consulta_body(&outro, &m, &at(segunda, "09:30"), &at(segunda, "10:00")),
+        &consulta_body(&outro, &m, &at(segunda, "09:15"), &at(segunda, "09:45")),
     )
     .await
     .expect_status(201);

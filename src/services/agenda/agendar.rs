@@ -44,7 +44,6 @@ pub struct ParamsAgendar {
 /// hours and the slot; holds the free slots it covers and journals the task, all in one
 /// write; then hands the task to the worker. Answers 202.
 pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Agendado, AppError> {
-    let minutes = app.config.slot_minutes;
     let now = Timestamp::now();
     let expira = now
         .saturating_add(SignedDuration::from_secs(app.config.hold_ttl_secs as i64))
@@ -64,27 +63,23 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                     Some(Escopo::Tudo) | None => {}
                 }
                 check_refs(db, &nova.paciente_id, &nova.medico_id)?;
-                check_slot(app, db, &nova.medico_id, iv.inicio).map_err(|e| match e {
-                    AppError::Validation(mut errs) => {
-                        for er in &mut errs {
-                            er.campo = "inicio".into();
-                        }
-                        AppError::Validation(errs)
-                    }
-                    other => other,
-                })?;
-                let tz = app.clock.tz();
-                alvo(db, &nova.medico_id, iv, None, minutes, tz)
-                    .map_err(|e| e.erro("inicio", iv.inicio))?;
-                let cobertos = covered_slots(db, &nova.medico_id, iv.inicio, iv.fim, minutes);
-                check_overlaps(db, &nova.medico_id, &nova.paciente_id, iv, None, tz)?;
-                // A slot another user holds is theirs to book (SPEC-2 §10).
-                if let Some(s) = cobertos
+                let cobertos = check_alvo(
+                    app,
+                    db,
+                    ctx,
+                    &nova.medico_id,
+                    &nova.paciente_id,
+                    iv,
+                    None,
+                    now,
+                )?;
+                let regras = crate::services::regras::atuais(db);
+                let novas = cobertos
                     .iter()
-                    .find(|s| held_by_other(db, &nova.medico_id, **s, now, ctx))
-                {
-                    return Err(reservado_por_outro(*s));
-                }
+                    .filter(|s| !held(db, &nova.medico_id, **s, now))
+                    .count();
+                crate::services::regras::limite_reservas(&regras, db, ctx, novas, now)?;
+                let tz = app.clock.tz();
                 let (inicio_offset, fim_offset) = iv.offsets(tz);
                 let mut ops = Vec::new();
                 let mut new_holds = Vec::new();
@@ -139,6 +134,51 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
     }
     tarefas::accepted(app, &tarefa);
     Ok(out)
+}
+
+/// Checks a booking target `iv` of `medico_id` for `paciente_id`, as `agendar` and
+/// `remarcar` both do, under the write lock: the slot (doctor, horizon, grid, daylight
+/// saving, past; [`check_slot`]), the clinic's minimum notice and horizon
+/// ([`crate::services::regras`]), working hours, the doctor and the patient free (ignoring
+/// appointment `except`, the one being moved), and no slot held by another user. Returns
+/// the grid slots `iv` covers.
+#[allow(clippy::too_many_arguments)]
+pub fn check_alvo(
+    app: &App,
+    db: &Db,
+    ctx: &Contexto,
+    medico_id: &str,
+    paciente_id: &str,
+    iv: Intervalo,
+    except: Option<&str>,
+    now: Timestamp,
+) -> Result<Vec<DateTime>, AppError> {
+    let minutes = app.config.slot_minutes;
+    let tz = app.clock.tz();
+    check_slot(app, db, medico_id, iv.inicio).map_err(|e| match e {
+        AppError::Validation(mut errs) => {
+            for er in &mut errs {
+                er.campo = "inicio".into();
+            }
+            AppError::Validation(errs)
+        }
+        other => other,
+    })?;
+    let regras = crate::services::regras::atuais(db);
+    crate::services::regras::antecedencia(&regras, now, iv.inicio_em, iv.inicio)?;
+    crate::services::regras::horizonte(&regras, now.to_zoned(tz.clone()).date(), iv.inicio)?;
+    // Grid, working hours, blocks, the doctor's buffer (SPEC-2 §11): the one check.
+    alvo(db, medico_id, iv, except, minutes, tz).map_err(|e| e.erro("inicio", iv.inicio))?;
+    let cobertos = covered_slots(db, medico_id, iv.inicio, iv.fim, minutes);
+    check_overlaps(db, medico_id, paciente_id, iv, except, tz)?;
+    // A slot another user holds is theirs to book (SPEC-2 §10).
+    if let Some(s) = cobertos
+        .iter()
+        .find(|s| held_by_other(db, medico_id, **s, now, ctx))
+    {
+        return Err(reservado_por_outro(*s));
+    }
+    Ok(cobertos)
 }
 
 /// How the booking task's decision went.
@@ -201,6 +241,21 @@ pub fn decidir(
         .map(Op::DelReserva)
         .collect();
     let existing = db.consultas.get(&p.consulta_id).cloned();
+    // The clinic's rules again, now (SPEC-2 §11): time passed since the task was accepted.
+    let agora_em = agora
+        .parse::<Timestamp>()
+        .unwrap_or_else(|_| Timestamp::now());
+    let regras = crate::services::regras::atuais(db);
+    let regra = crate::services::regras::antecedencia(&regras, agora_em, iv.inicio_em, iv.inicio)
+        .and_then(|()| {
+            let hoje = agora_em.to_zoned(tz.clone()).date();
+            crate::services::regras::horizonte(&regras, hoje, iv.inicio)
+        })
+        .err()
+        .map(|e| {
+            let p = e.problema();
+            recusa(&p.code, p.detail)
+        });
     let problema = if existing.is_some() {
         None
     } else if db.pacientes.get(&p.paciente_id).is_none() {
@@ -226,6 +281,7 @@ pub fn decidir(
                     format!("O paciente já tem a consulta {} nesse horário.", c.id),
                 )
             })
+            .or(regra)
     };
     let desfecho = match (problema, existing) {
         (Some(err), _) => {
@@ -254,6 +310,7 @@ pub fn decidir(
                 serie_id: None,
                 created_at: agora.to_owned(),
                 updated_at: agora.to_owned(),
+                motivo_cancelamento: None,
             });
             ops.insert(0, Op::PutConsulta(c.clone()));
             // The appointment's own audit entry, in the same write (SPEC-2 §10): the user
@@ -271,6 +328,12 @@ pub fn decidir(
                 }),
                 ip: None,
             };
+            ops.extend(crate::services::historico::derivar(
+                db,
+                &ops[..1],
+                agora,
+                t.usuario_id.as_deref(),
+            ));
             ops.push(Op::PutAuditoria(crate::services::trilha::registro(
                 agora.to_owned(),
                 &ctx,
@@ -352,10 +415,7 @@ pub fn announce(app: &App, rt: &tokio::runtime::Handle, d: Decisao) -> Result<()
         Desfecho::Recusada(err, freed) => {
             tracing::info!(target: "agendamento::agenda", task_id = %d.tarefa.id, code = %err.code, "booking refused");
             for s in &freed {
-                app.events.publish(
-                    "horario_disponivel",
-                    &serde_json::json!({"medico_id": d.medico_id, "slot": format_datetime(*s), "motivo": "falhou"}),
-                );
+                vaga_liberada(app, &d.medico_id, *s, Liberacao::Falhou);
             }
             rt.block_on(lista_espera::vaga_liberada(app, &d.medico_id, &freed));
             Err(tarefas::Falha::Recusada)

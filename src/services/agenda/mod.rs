@@ -9,6 +9,7 @@ use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+pub use super::consultas::{Liberacao, vaga_liberada};
 use super::consultas::{NovaConsulta, check_overlaps, check_refs};
 use super::grade::grid;
 use super::horarios::covered_slots;
@@ -20,6 +21,7 @@ use crate::repositories::{Db, Op};
 
 mod agendar;
 mod oferta;
+mod operacoes;
 mod reservas;
 mod serie;
 mod slots;
@@ -27,6 +29,7 @@ mod slots;
 pub use super::alvo::*;
 pub use agendar::*;
 pub use oferta::*;
+pub use operacoes::*;
 pub use reservas::*;
 pub use serie::*;
 pub use slots::*;

@@ -18,7 +18,11 @@ pub async fn reservar(
     let out = app
         .commit(ctx, |db| {
             check_slot(app, db, medico_id, slot)?;
+            let regras = crate::services::regras::atuais(db);
             let tz = app.clock.tz();
+            let instante = Momento::stored(slot, None, tz).instante;
+            crate::services::regras::antecedencia(&regras, now, instante, slot)?;
+            crate::services::regras::horizonte(&regras, now.to_zoned(tz.clone()).date(), slot)?;
             let (len, _) = horarios::grade_do_medico(db, medico_id, minutes);
             match alvo(
                 db,
@@ -41,6 +45,7 @@ pub async fn reservar(
                 }
                 Estado::Disponivel => {}
             }
+            crate::services::regras::limite_reservas(&regras, db, ctx, 1, now)?;
             let r = Arc::new(Reserva {
                 id: Reserva::key(medico_id, slot),
                 medico_id: medico_id.to_owned(),
@@ -120,11 +125,12 @@ pub async fn liberar(
         .await?;
     let (out, lapsed) = out;
     if out.status == "liberado" || lapsed {
-        let motivo = if lapsed { "expirou" } else { "liberado" };
-        app.events.publish(
-            "horario_liberado",
-            &serde_json::json!({"medico_id": out.medico_id, "slot": out.slot, "motivo": motivo}),
-        );
+        let motivo = if lapsed {
+            Liberacao::Expirou
+        } else {
+            Liberacao::Liberado
+        };
+        vaga_liberada(app, &out.medico_id, slot, motivo);
         lista_espera::vaga_liberada(app, medico_id, &[slot]).await;
     }
     Ok(out)
@@ -155,10 +161,7 @@ async fn expire_plain_holds(app: &App) -> Result<usize, AppError> {
         .await?;
     for r in &gone {
         tracing::info!(target: "agendamento::agenda", medico_id = %r.medico_id, slot = %format_datetime(r.slot), "hold expired");
-        app.events.publish(
-            "horario_liberado",
-            &serde_json::json!({"medico_id": r.medico_id, "slot": format_datetime(r.slot), "motivo": "expirou"}),
-        );
+        vaga_liberada(app, &r.medico_id, r.slot, Liberacao::Expirou);
         lista_espera::vaga_liberada(app, &r.medico_id, &[r.slot]).await;
     }
     Ok(gone.len())

@@ -284,8 +284,18 @@ pub fn decidir_serie(app: &App, db: &Db, t: &Tarefa, agora: &str) -> (Vec<Op>, D
             serie_id: Some(p.serie_id.clone()),
             created_at: agora.to_owned(),
             updated_at: agora.to_owned(),
+            motivo_cancelamento: None,
         });
-        ops.push(Op::PutConsulta(c.clone()));
+        let put = Op::PutConsulta(c.clone());
+        // Its history starts in the same write (SPEC-2 §11).
+        let historia = crate::services::historico::derivar(
+            db,
+            std::slice::from_ref(&put),
+            agora,
+            t.usuario_id.as_deref(),
+        );
+        ops.push(put);
+        ops.extend(historia);
         ops.push(Op::PutAuditoria(crate::services::trilha::registro(
             agora.to_owned(),
             &ctx,
@@ -360,6 +370,7 @@ pub async fn cancelar_serie(
                 .filter(|c| c.status.is_active() && c.inicio > agora_local)
                 .map(|c| Consulta {
                     status: StatusConsulta::Cancelada,
+                    motivo_cancelamento: motivo.clone(),
                     updated_at: agora.clone(),
                     ..Consulta::clone(c)
                 })
@@ -382,10 +393,7 @@ pub async fn cancelar_serie(
     for c in &out.canceladas {
         let slots = covered_slots(&app.store.read(), &c.medico_id, c.inicio, c.fim, minutes);
         for s in &slots {
-            app.events.publish(
-                "horario_disponivel",
-                &serde_json::json!({"medico_id": c.medico_id, "slot": format_datetime(*s), "motivo": "cancelada"}),
-            );
+            vaga_liberada(app, &c.medico_id, *s, Liberacao::Cancelada);
         }
         app.events.publish(
             "consulta_atualizada",

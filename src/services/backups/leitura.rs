@@ -49,27 +49,24 @@ pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
     let mut zip = zip::ZipArchive::new(f).map_err(|e| format!("não é um ZIP válido: {e}"))?;
 
     // The manifest names exactly the data files, and the archive holds exactly those.
-    let esperados: BTreeSet<String> = colecoes().iter().map(file_name).collect();
+    // An older archive may lack the collections added since (`opcional`).
+    let possiveis: BTreeSet<String> = colecoes().iter().map(file_name).collect();
     let nomeados: Vec<&str> = manifesto.arquivos.iter().map(|a| a.nome.as_str()).collect();
     let nomeados_set: BTreeSet<String> = nomeados.iter().map(|n| (*n).to_owned()).collect();
+    let esperados: BTreeSet<String> = colecoes()
+        .iter()
+        .filter(|c| !opcional(*c) || nomeados_set.contains(&file_name(*c)))
+        .map(file_name)
+        .collect();
     if nomeados_set.len() != nomeados.len() {
         return Err("o manifesto lista um arquivo mais de uma vez".into());
     }
-    if let Some(n) = nomeados_set.difference(&esperados).next() {
+    if let Some(n) = nomeados_set.difference(&possiveis).next() {
         return Err(format!(
             "o manifesto lista {n}, que não é um arquivo de dados"
         ));
     }
-    // A collection added to backups later may be missing from an older archive.
-    let opcionais: BTreeSet<String> = colecoes()
-        .iter()
-        .filter(|c| opcional_no_arquivo(*c))
-        .map(file_name)
-        .collect();
-    if let Some(n) = esperados
-        .difference(&nomeados_set)
-        .find(|n| !opcionais.contains(*n))
-    {
+    if let Some(n) = esperados.difference(&nomeados_set).next() {
         return Err(format!("{n} não consta do manifesto"));
     }
     let mut membros: BTreeSet<String> = BTreeSet::new();
@@ -126,7 +123,7 @@ pub fn carregar(app: &App, path: &Path) -> Result<(Db, Manifesto), String> {
     let mut registros = Contagens::default();
     for colecao in colecoes().iter() {
         let nome = file_name(colecao);
-        if opcional_no_arquivo(colecao) && !manifesto.arquivos.iter().any(|a| a.nome == nome) {
+        if !esperados.contains(&nome) {
             continue;
         }
         let mut entry = zip

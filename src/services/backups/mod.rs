@@ -66,14 +66,32 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
         | Collection::Tarefas
         | Collection::Usuarios
         | Collection::Sessoes
-        | Collection::Auditoria => None,
+        | Collection::Auditoria
+        | Collection::Historico
+        | Collection::Regras => None,
     }
 }
 
-/// Whether an archive may lack collection `c`'s file: it was added to backups later
-/// (blocks, SPEC-2 §11), so an older backup restores it as empty.
-pub(super) fn opcional_no_arquivo(c: Collection) -> bool {
-    c == Collection::Bloqueios
+/// Whether an archive may lack collection `c`: those added after the first backups were
+/// written (SPEC-2 §11: blocks, the waiting list, histories, rules); an older archive
+/// restores them empty.
+pub(super) fn opcional(c: Collection) -> bool {
+    match c {
+        Collection::Bloqueios
+        | Collection::ListaEspera
+        | Collection::Historico
+        | Collection::Regras => true,
+        Collection::Pacientes
+        | Collection::Medicos
+        | Collection::Horarios
+        | Collection::Consultas
+        | Collection::Idempotencia
+        | Collection::Reservas
+        | Collection::Tarefas
+        | Collection::Usuarios
+        | Collection::Sessoes
+        | Collection::Auditoria => false,
+    }
 }
 
 /// Which of the store's collections a backup holds.
@@ -192,11 +210,16 @@ fn storage(e: io::Error) -> AppError {
 mod tests {
     use super::*;
 
+    /// Histories and rules travel in backups without a count; every other collection a
+    /// backup holds is counted (blocks and the waiting list with a count older manifests
+    /// lack, read as 0). Only collections a backup holds may be missing from an archive.
     #[test]
     fn the_manifest_counts_exactly_the_collections_a_backup_holds() {
         for &c in Collection::ALL {
             let counted = contagem(&mut Contagens::default(), c).is_some();
-            assert_eq!(counted, c.in_backup(), "{c:?}");
+            let sem_contagem = matches!(c, Collection::Historico | Collection::Regras);
+            assert_eq!(counted, c.in_backup() && !sem_contagem, "{c:?}");
+            assert!(!opcional(c) || c.in_backup(), "{c:?}");
         }
     }
 }
