@@ -379,6 +379,9 @@ if want bloqueios; then
         stop_server
     else
         echo "bench: the blocks server did not start; its figures are missing"
+    fi
+fi
+
 # Moving appointments (SPEC-2 §11): a fresh server with REMARCAR_STORED on-grid consultas.
 if want remarcar; then
     section "13. POST /consultas/{id}/remarcar with $REMARCAR_STORED consultas stored"
@@ -715,7 +718,6 @@ if want bloqueios; then
         echo "GET /agenda/slots?days=30 with blocks | $SLOTS_CONSULTAS consultas, $SLOTS_BLOCKS bloqueios | not measured | p50 < 20 ms | ?"
     fi
 fi
-if want foundation || want sched; then
 if want remarcar; then
     if [ -n "$(val remarcar_p50_ms)" ]; then
         echo "POST /consultas/{id}/remarcar | $(val remarcar_stored) consultas stored (50 médicos, on the grid), $(val remarcar_n) sequential moves to a free slot of the same doctor, 1 client | p50 $(f2 "$(val remarcar_p50_ms)") ms, p99 $(f2 "$(val remarcar_p99_ms)") ms | p50 < 1 ms | $(ok "$(val remarcar_p50_ms)" '<' 1)"
