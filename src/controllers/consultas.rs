@@ -93,10 +93,18 @@ impl IncluirParam {
         let Some(v) = self.incluir.as_deref() else {
             return Ok(out);
         };
-        for parte in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        // Exactly the documented shape: `paciente`, `medico` or both, comma-separated (an
+        // empty value or an empty part is an error, not "nothing to include").
+        for parte in v.split(',') {
             match parte {
                 "paciente" => out.paciente = true,
                 "medico" => out.medico = true,
+                "" => {
+                    return Err(AppError::campo(
+                        "incluir",
+                        "valor vazio: use paciente e/ou medico, separados por vírgula",
+                    ));
+                }
                 outro => {
                     return Err(AppError::campo(
                         "incluir",

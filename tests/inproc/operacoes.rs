@@ -518,6 +518,9 @@ async fn incluir_embeds_the_patient_and_the_doctor_and_refuses_unknown_values() 
     for uri in [
         "/consultas?incluir=convenio".to_owned(),
         format!("/consultas/{id}?incluir=paciente,sala"),
+        // Empty is not "nothing" (schemathesis: the pattern refuses it).
+        "/consultas?incluir=".to_owned(),
+        format!("/consultas/{id}?incluir=paciente,"),
     ] {
         let r = app.get(&uri).await;
         assert_problem(&r, 422, "validation_failed");
