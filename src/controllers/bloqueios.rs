@@ -8,8 +8,10 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Autenticado, Autorizado, Staff};
-use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Requisicao, filtro};
-use crate::domain::{parse_date, parse_datetime, trim};
+use super::extract::{
+    ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Requisicao, filtro, periodo,
+};
+use crate::domain::{parse_datetime, trim};
 use crate::error::{AppError, Erros};
 use crate::models::{Bloqueio, BloqueioCriado};
 use crate::services::bloqueios::{ANOS, FiltroBloqueios, MAX_MOTIVO, NovoBloqueio, regras};
@@ -103,21 +105,7 @@ impl BloqueioCreate {
 
 impl FiltroBloqueiosQuery {
     fn validate(self) -> Result<FiltroBloqueios, AppError> {
-        let mut e = Erros::default();
-        let de = self
-            .de
-            .as_deref()
-            .and_then(|d| e.check("de", parse_date(d)));
-        let ate = self
-            .ate
-            .as_deref()
-            .and_then(|d| e.check("ate", parse_date(d)));
-        if let (Some(de), Some(ate)) = (de, ate)
-            && de > ate
-        {
-            e.push("ate", "deve ser igual ou posterior a de");
-        }
-        e.finish()?;
+        let (de, ate) = periodo(self.de.as_deref(), self.ate.as_deref())?;
         Ok(FiltroBloqueios {
             medico_id: filtro(self.medico_id),
             de,

@@ -11,8 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Autorizado, Proprios, Staff, StaffOuMedico, StaffOuPaciente};
 use super::extract::{
     ApiPath, ApiQuery, CorpoOpcional, Json, JsonBody, Lista, Pagina, Patch, Requisicao, filtro,
+    periodo,
 };
-use crate::domain::{Intervalo, MAX_OBS, parse_date, parse_momento, texto_opcional};
+use crate::domain::{Intervalo, MAX_OBS, parse_momento, texto_opcional};
 use crate::error::{AppError, Erros};
 use crate::models::{Acao, Consulta, ConsultaDetalhada, EntradaHistorico, StatusConsulta};
 use crate::services::consultas::{AlteraConsulta, Filtro, NovaConsulta};
@@ -197,21 +198,7 @@ impl ConsultaUpdate {
 
 impl FiltroConsultas {
     fn validate(self) -> Result<Filtro, AppError> {
-        let mut e = Erros::default();
-        let de = self
-            .de
-            .as_deref()
-            .and_then(|d| e.check("de", parse_date(d)));
-        let ate = self
-            .ate
-            .as_deref()
-            .and_then(|d| e.check("ate", parse_date(d)));
-        if let (Some(de), Some(ate)) = (de, ate)
-            && de > ate
-        {
-            e.push("ate", "deve ser igual ou posterior a de");
-        }
-        e.finish()?;
+        let (de, ate) = periodo(self.de.as_deref(), self.ate.as_deref())?;
         Ok(Filtro {
             medico_id: filtro(self.medico_id),
             paciente_id: filtro(self.paciente_id),

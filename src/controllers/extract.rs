@@ -402,6 +402,24 @@ pub fn filtro(v: Option<String>) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The optional `de`/`ate` dates (`AAAA-MM-DD`, both inclusive) of a list filter: each
+/// parsed (422 naming the field) and `ate` not before `de`.
+pub fn periodo(
+    de: Option<&str>,
+    ate: Option<&str>,
+) -> Result<(Option<jiff::civil::Date>, Option<jiff::civil::Date>), AppError> {
+    let mut e = crate::error::Erros::default();
+    let de = de.and_then(|d| e.check("de", crate::domain::parse_date(d)));
+    let ate = ate.and_then(|d| e.check("ate", crate::domain::parse_date(d)));
+    if let (Some(de), Some(ate)) = (de, ate)
+        && de > ate
+    {
+        e.push("ate", "deve ser igual ou posterior a de");
+    }
+    e.finish()?;
+    Ok((de, ate))
+}
+
 /// Validates a required `Patch` text field: missing keeps it, `null` is refused.
 pub fn patch_obrigatorio<T>(
     erros: &mut crate::error::Erros,
