@@ -3,8 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Autenticado, Autorizado, Reservas};
@@ -40,52 +39,61 @@ pub struct SlotBody {
 }
 
 /// A slot's key, `YYYY-MM-DDTHH:MM:SS`, written digit by digit (tens of thousands per answer).
-struct SlotKey(jiff::civil::DateTime);
+fn slot_key(d: jiff::civil::DateTime) -> [u8; 19] {
+    let mut b = *b"0000-00-00T00:00:00";
+    let mut put = |at: usize, width: usize, v: i64| {
+        let mut v = v.unsigned_abs();
+        for k in (0..width).rev() {
+            b[at + k] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, i64::from(d.year()));
+    put(5, 2, i64::from(d.month()));
+    put(8, 2, i64::from(d.day()));
+    put(11, 2, i64::from(d.hour()));
+    put(14, 2, i64::from(d.minute()));
+    put(17, 2, i64::from(d.second()));
+    b
+}
 
-impl Serialize for SlotKey {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let d = self.0;
-        let mut b = *b"0000-00-00T00:00:00";
-        let mut put = |at: usize, width: usize, v: i64| {
-            let mut v = v.unsigned_abs();
-            for k in (0..width).rev() {
-                b[at + k] = b'0' + (v % 10) as u8;
-                v /= 10;
+/// A state as its JSON string (the `lowercase` names of [`Estado`]'s serde form).
+fn estado_json(e: Estado) -> &'static [u8] {
+    match e {
+        Estado::Disponivel => b"\"disponivel\"",
+        Estado::Reservado => b"\"reservado\"",
+        Estado::Ocupado => b"\"ocupado\"",
+    }
+}
+
+/// `{ medico_id: { slot: state } }`, written in order straight into one buffer sized up
+/// front: the answer is tens of thousands of fixed-shape entries (2 MiB for 50 doctors over
+/// 30 days), where a generic serializer spent a fifth of the request checking the keys for
+/// escapes and growing its buffer. Only the doctors' ids go through `serde_json`.
+fn slots_json(view: &[SlotsMedico]) -> Result<Vec<u8>, AppError> {
+    let n: usize = view.iter().map(|(_, l)| l.len()).sum();
+    // `"YYYY-MM-DDTHH:MM:SS":"disponivel",` is at most 35 bytes.
+    let mut out = Vec::with_capacity(2 + n * 35 + view.len() * 48);
+    out.push(b'{');
+    for (i, (id, slots)) in view.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, id).map_err(|e| AppError::Internal(e.to_string()))?;
+        out.extend_from_slice(b":{");
+        for (k, (slot, estado)) in slots.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
             }
-        };
-        put(0, 4, i64::from(d.year()));
-        put(5, 2, i64::from(d.month()));
-        put(8, 2, i64::from(d.day()));
-        put(11, 2, i64::from(d.hour()));
-        put(14, 2, i64::from(d.minute()));
-        put(17, 2, i64::from(d.second()));
-        s.serialize_str(std::str::from_utf8(&b).unwrap_or_default())
-    }
-}
-
-/// `{ medico_id: { slot: state } }`, written in order without building maps.
-struct SlotsView(Vec<SlotsMedico>);
-
-struct Slots<'a>(&'a [(jiff::civil::DateTime, Estado)]);
-
-impl Serialize for Slots<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (slot, estado) in self.0 {
-            m.serialize_entry(&SlotKey(*slot), estado)?;
+            out.push(b'"');
+            out.extend_from_slice(&slot_key(*slot));
+            out.extend_from_slice(b"\":");
+            out.extend_from_slice(estado_json(*estado));
         }
-        m.end()
+        out.push(b'}');
     }
-}
-
-impl Serialize for SlotsView {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (id, slots) in &self.0 {
-            m.serialize_entry(id, &Slots(slots))?;
-        }
-        m.end()
-    }
+    out.push(b'}');
+    Ok(out)
 }
 
 impl SlotBody {
@@ -136,8 +144,7 @@ pub async fn list_slots(
         .as_deref()
         .map(str::trim)
         .filter(|m| !m.is_empty());
-    let view = SlotsView(agenda::agenda(&app, medico, de, days)?);
-    let body = serde_json::to_vec(&view).map_err(|e| AppError::Internal(e.to_string()))?;
+    let body = slots_json(&agenda::agenda(&app, medico, de, days)?)?;
     let mut res = body.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -204,9 +211,40 @@ mod tests {
             jiff::civil::date(999, 12, 31).at(23, 59, 59, 0),
             jiff::civil::date(2024, 2, 29).at(0, 30, 0, 0),
         ] {
-            let ours = serde_json::to_string(&SlotKey(dt)).ok();
-            let jiffs = serde_json::to_string(&crate::domain::format_datetime(dt)).ok();
-            assert_eq!(ours, jiffs);
+            let ours = std::str::from_utf8(&slot_key(dt)).ok().map(str::to_owned);
+            assert_eq!(ours, Some(crate::domain::format_datetime(dt)));
         }
+    }
+
+    #[test]
+    fn the_hand_written_agenda_is_the_json_serde_would_write() {
+        let d = jiff::civil::date(2026, 3, 2);
+        let view: Vec<SlotsMedico> = vec![
+            (
+                "m-1".into(),
+                vec![
+                    (d.at(8, 0, 0, 0), Estado::Disponivel),
+                    (d.at(8, 30, 0, 0), Estado::Reservado),
+                    (d.at(9, 0, 0, 0), Estado::Ocupado),
+                ],
+            ),
+            ("id \"estranho\"\\".into(), vec![]),
+            ("m-3".into(), vec![(d.at(17, 45, 0, 0), Estado::Ocupado)]),
+        ];
+        let ours: serde_json::Value =
+            serde_json::from_slice(&slots_json(&view).expect("written")).expect("valid JSON");
+        let mut expected = serde_json::Map::new();
+        for (id, slots) in &view {
+            let mut m = serde_json::Map::new();
+            for (slot, estado) in slots {
+                m.insert(
+                    crate::domain::format_datetime(*slot),
+                    serde_json::to_value(estado).expect("estado"),
+                );
+            }
+            expected.insert(id.clone(), serde_json::Value::Object(m));
+        }
+        assert_eq!(ours, serde_json::Value::Object(expected));
+        assert_eq!(slots_json(&[]).expect("written"), b"{}");
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use jiff::SignedDuration;
 use jiff::civil::DateTime;
-use jiff::tz::TimeZone;
+use jiff::tz::{Offset, TimeZone};
 
 use super::{Record, Table};
 use crate::domain::{Intervalo, overlaps};
@@ -27,9 +27,39 @@ impl Record for Consulta {
 /// any real zone's offset change (daylight saving moves clocks by one hour, rarely two).
 pub const SLACK_HORAS: i64 = 3;
 
-/// (owner id, start, consulta id) → the appointment: a per-doctor or per-patient time index
-/// that holds the records, so a range scan needs no lookups (the agenda sweeps thousands).
-type OwnerIndex = BTreeMap<(String, DateTime, String), Arc<Consulta>>;
+/// The times of an appointment the agenda sweep reads, kept inline in the time indexes: a
+/// sweep over a doctor's thousands of appointments then reads contiguous index nodes instead
+/// of following a pointer to each record (a cache miss apiece: most of the sweep's cost).
+#[derive(Debug, Clone, Copy)]
+pub struct Trecho {
+    /// Clinic-local start.
+    pub inicio: DateTime,
+    /// UTC offset of `inicio`, when stored (see [`Consulta::inicio_offset`]).
+    pub inicio_offset: Option<Offset>,
+    /// Clinic-local end.
+    pub fim: DateTime,
+    /// UTC offset of `fim`, when stored.
+    pub fim_offset: Option<Offset>,
+    /// Whether it takes the doctor's time ([`Consulta::blocks_time`]).
+    pub ocupa: bool,
+}
+
+impl Trecho {
+    fn of(c: &Consulta) -> Self {
+        Self {
+            inicio: c.inicio,
+            inicio_offset: c.inicio_offset,
+            fim: c.fim,
+            fim_offset: c.fim_offset,
+            ocupa: c.blocks_time(),
+        }
+    }
+}
+
+/// (owner id, start, consulta id) → the appointment's times and the record: a per-doctor or
+/// per-patient time index that holds the records, so a range scan needs no lookups (the
+/// agenda sweeps thousands).
+type OwnerIndex = BTreeMap<(String, DateTime, String), (Trecho, Arc<Consulta>)>;
 
 /// Appointments, with per-doctor and per-patient time indexes.
 #[derive(Debug, Default)]
@@ -45,11 +75,11 @@ fn owner_range<'a>(
     owner: &str,
     from: DateTime,
     to: DateTime,
-) -> impl DoubleEndedIterator<Item = &'a Arc<Consulta>> + 'a {
+) -> impl DoubleEndedIterator<Item = &'a (Trecho, Arc<Consulta>)> + 'a {
     let lo = (owner.to_owned(), from, String::new());
     // An empty or reversed window is empty (BTreeMap::range would panic on it).
     let hi = (owner.to_owned(), to.max(from), String::new());
-    index.range(lo..hi).map(|(_, c)| c)
+    index.range(lo..hi).map(|(_, e)| e)
 }
 
 impl Consultas {
@@ -89,7 +119,18 @@ impl Consultas {
         from: DateTime,
         to: DateTime,
     ) -> impl DoubleEndedIterator<Item = &Arc<Consulta>> + '_ {
-        owner_range(&self.by_medico, medico_id, from, to)
+        owner_range(&self.by_medico, medico_id, from, to).map(|(_, c)| c)
+    }
+
+    /// The times of a doctor's appointments starting in `[from, to)`, by start, without
+    /// touching the records (the agenda sweep).
+    pub fn trechos_of_medico(
+        &self,
+        medico_id: &str,
+        from: DateTime,
+        to: DateTime,
+    ) -> impl DoubleEndedIterator<Item = &Trecho> + '_ {
+        owner_range(&self.by_medico, medico_id, from, to).map(|(t, _)| t)
     }
 
     /// A patient's appointments starting in `[from, to)`, by start time.
@@ -99,7 +140,7 @@ impl Consultas {
         from: DateTime,
         to: DateTime,
     ) -> impl DoubleEndedIterator<Item = &Arc<Consulta>> + '_ {
-        owner_range(&self.by_paciente, paciente_id, from, to)
+        owner_range(&self.by_paciente, paciente_id, from, to).map(|(_, c)| c)
     }
 
     /// The first time-blocking appointment of the doctor (`by_medico`) or patient that
@@ -129,24 +170,31 @@ impl Consultas {
         } else {
             &self.by_paciente
         };
-        owner_range(index, owner, from, to).find(|c| {
-            c.blocks_time()
-                && Some(c.id.as_str()) != except
-                && c.fim.saturating_add(slack) > iv.inicio
-                && {
-                    let other = c.intervalo(tz);
-                    overlaps(other.inicio_em, other.fim_em, iv.inicio_em, iv.fim_em)
-                }
-        })
+        owner_range(index, owner, from, to)
+            .map(|(_, c)| c)
+            .find(|c| {
+                c.blocks_time()
+                    && Some(c.id.as_str()) != except
+                    && c.fim.saturating_add(slack) > iv.inicio
+                    && {
+                        let other = c.intervalo(tz);
+                        overlaps(other.inicio_em, other.fim_em, iv.inicio_em, iv.fim_em)
+                    }
+            })
     }
 
     /// Inserts or replaces, keeping every index; returns the previous version.
     pub fn put(&mut self, c: Arc<Consulta>) -> Option<Arc<Consulta>> {
         let old = self.remove(&c.id);
-        self.by_medico
-            .insert((c.medico_id.clone(), c.inicio, c.id.clone()), c.clone());
-        self.by_paciente
-            .insert((c.paciente_id.clone(), c.inicio, c.id.clone()), c.clone());
+        let t = Trecho::of(&c);
+        self.by_medico.insert(
+            (c.medico_id.clone(), c.inicio, c.id.clone()),
+            (t, c.clone()),
+        );
+        self.by_paciente.insert(
+            (c.paciente_id.clone(), c.inicio, c.id.clone()),
+            (t, c.clone()),
+        );
         self.table.put(c);
         old
     }

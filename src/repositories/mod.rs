@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use consultas::{Consultas, SLACK_HORAS};
+pub use consultas::{Consultas, SLACK_HORAS, Trecho};
 pub use registry::{Collection, Db, DbSnapshot, Rows};
 pub use table::{Record, Table};
 

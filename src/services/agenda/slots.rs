@@ -293,8 +293,8 @@ pub fn slots(
         // (start, end) as Unix seconds, by start.
         let mut busy: Vec<(i64, i64)> = db
             .consultas
-            .of_medico(&id, from.saturating_sub(reach), to.saturating_add(slack))
-            .filter(|c| c.blocks_time())
+            .trechos_of_medico(&id, from.saturating_sub(reach), to.saturating_add(slack))
+            .filter(|c| c.ocupa)
             .filter_map(|c| {
                 // Widened by the buffer on both sides (see `com_intervalo`).
                 Some((
