@@ -242,7 +242,9 @@ impl Stats {
 /// every request carries `Authorization: Bearer <it>`.
 fn client(conns: usize) -> Res<reqwest::Client> {
     let mut headers = reqwest::header::HeaderMap::new();
-    if let Ok(t) = std::env::var("LOADGEN_BEARER") {
+    if let Ok(t) = std::env::var("LOADGEN_BEARER")
+        && !t.is_empty()
+    {
         let v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))
             .map_err(|e| format!("LOADGEN_BEARER: {e}"))?;
         headers.insert(reqwest::header::AUTHORIZATION, v);

@@ -81,6 +81,15 @@ echo "commit:    $(git rev-parse --short HEAD 2>/dev/null || echo 'none')$(git d
 # ---------------------------------------------------------------------------------------------
 section "build"
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+    # Phase identidade compares with the same code built without audit entries: build that
+    # first and keep a copy, then the real build (only this crate is compiled twice).
+    if [[ ",${BENCH_ONLY:-}," == *,identidade,* ]] && [ -z "${BENCH_BIN_SEM_TRILHA:-}" ]; then
+        mkdir -p "$ROOT/target/bench"
+        cargo build --release --bin agendamento --features bench-sem-trilha &&
+            cp "$ROOT/target/release/agendamento" "$ROOT/target/bench/agendamento-sem-trilha" ||
+            die "cargo build --release --features bench-sem-trilha failed"
+        BENCH_BIN_SEM_TRILHA=$ROOT/target/bench/agendamento-sem-trilha
+    fi
     cargo build --release --bin agendamento --example loadgen || die "cargo build --release failed"
 fi
 [ -x "$BIN" ] || die "$BIN missing"
@@ -423,7 +432,8 @@ fi
 # =============================================================================================
 # BEGIN medidas block (issues 11 and 15): phases `identidade` and `estatisticas`, their own
 # functions, data folders and table rows. Neither runs by default (BENCH_ONLY names them):
-#   BENCH_ONLY=identidade [BENCH_BIN_SEM_IDENTIDADE=<binary built at a40fd5d>]
+#   BENCH_ONLY=identidade [BENCH_BIN_SEM_TRILHA=<this code built with --features bench-sem-trilha>,
+#     built by the build step when unset] [BENCH_BIN_SEM_IDENTIDADE=<binary built at a40fd5d>]
 #   BENCH_ONLY=estatisticas BENCH_BIN_ANTES=<binary to compare with $BIN>
 # Every comparison alternates the two configurations BENCH_ID_ROUNDS times (default 3) in the
 # same run; each figure lists every round.
@@ -432,6 +442,7 @@ ID_ADMIN_EMAIL=bench-admin@bench.example
 ID_ADMIN_SENHA="bench-$$-$RANDOM-$RANDOM"
 ID_TOKEN=""
 BIN_SEM_ID=${BENCH_BIN_SEM_IDENTIDADE:-}
+BIN_SEM_TRILHA=${BENCH_BIN_SEM_TRILHA:-}
 BIN_ANTES=${BENCH_BIN_ANTES:-}
 case $ID_ROUNDS in '' | *[!0-9]* | 0) echo "bench: BENCH_ID_ROUNDS must be a positive whole number" >&2; exit 2 ;; esac
 wanted_only() { [ -n "$ONLY" ] && want "$1"; }
@@ -509,34 +520,41 @@ if wanted_only identidade; then
         stop_server
     fi
     # (c) POST /consultas at concurrency $GC_CONC: this build (sign-in on, audit trail) vs the
-    # pre-identity build, each on its own data folder, alternating.
-    if [ -n "$BIN_SEM_ID" ] && [ -x "$BIN_SEM_ID" ]; then
-        DA=$TMP/banco-id-com; DB=$TMP/banco-id-sem; KA=0; KB=0
-        mkdir -p "$DA" "$DB"
-        DATA=$DA; id_start on && LOADGEN_BEARER=$ID_TOKEN lg setup --base "$BASE" --state "$TMP/id-com.json" \
+    # same code without audit entries (sign-in on too: the audit entry is the only difference),
+    # and vs the pre-identity build when given; each on its own data folder, alternating.
+    id_gc() { # id_gc LABEL BINARY on|off: setup and rounds of one comparison
+        local label=$1 bin=$2 mode=$3 da=$TMP/banco-id-$1-com db=$TMP/banco-id-$1-sem ka=0 kb=0 i
+        mkdir -p "$da" "$db"
+        DATA=$da; id_start on && LOADGEN_BEARER=$ID_TOKEN lg setup --base "$BASE" --state "$TMP/id-$label-com.json" \
             --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC"
         stop_server
-        DATA=$DB; BIN=$BIN_SEM_ID start_server && lg setup --base "$BASE" --state "$TMP/id-sem.json" \
+        DATA=$db; BIN=$bin id_start "$mode" && LOADGEN_BEARER=$ID_TOKEN lg setup --base "$BASE" --state "$TMP/id-$label-sem.json" \
             --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC"
         stop_server
         for i in $(seq 1 "$ID_ROUNDS"); do
-            DATA=$DA
+            DATA=$da
             if id_start on; then
-                LOADGEN_BEARER=$ID_TOKEN lg post-conc --base "$BASE" --state "$TMP/id-com.json" --from $KA \
-                    --count $GC_COUNT --concurrency $GC_CONC --max-secs $GC_SECS --label "id_gc_com_$i"
-                KA=$((KA + GC_COUNT))
+                LOADGEN_BEARER=$ID_TOKEN lg post-conc --base "$BASE" --state "$TMP/id-$label-com.json" --from $ka \
+                    --count $GC_COUNT --concurrency $GC_CONC --max-secs $GC_SECS --label "${label}_com_$i"
+                ka=$((ka + GC_COUNT))
             fi
             stop_server
-            DATA=$DB
-            if BIN=$BIN_SEM_ID start_server; then
-                lg post-conc --base "$BASE" --state "$TMP/id-sem.json" --from $KB \
-                    --count $GC_COUNT --concurrency $GC_CONC --max-secs $GC_SECS --label "id_gc_sem_$i"
-                KB=$((KB + GC_COUNT))
+            DATA=$db
+            if BIN=$bin id_start "$mode"; then
+                LOADGEN_BEARER=$ID_TOKEN lg post-conc --base "$BASE" --state "$TMP/id-$label-sem.json" --from $kb \
+                    --count $GC_COUNT --concurrency $GC_CONC --max-secs $GC_SECS --label "${label}_sem_$i"
+                kb=$((kb + GC_COUNT))
             fi
             stop_server
         done
+    }
+    if [ -n "$BIN_SEM_TRILHA" ] && [ -x "$BIN_SEM_TRILHA" ]; then
+        id_gc id_tr "$BIN_SEM_TRILHA" on
     else
-        echo "bench: BENCH_BIN_SEM_IDENTIDADE not set (or not executable): no audit-trail comparison"
+        echo "bench: BENCH_BIN_SEM_TRILHA not set (or not executable): no audit-trail comparison"
+    fi
+    if [ -n "$BIN_SEM_ID" ] && [ -x "$BIN_SEM_ID" ]; then
+        id_gc id_gc "$BIN_SEM_ID" off
     fi
 fi
 
@@ -751,6 +769,10 @@ if wanted_only identidade; then
     done
     SM=$(echo "$SR" | tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
     echo "login storm: other requests' p99 | $ID_ROUNDS runs of 3 x (2 s idle, 50 concurrent POST /auth/login from 50 loopback addresses); GET /medicos/{id} with a bearer every 5 ms throughout | $S; median x${SM:-?} | <= 2 x idle p99 | $(ok "$SM" '<=' 2)"
+    if [ -n "$BIN_SEM_TRILHA" ]; then
+        ratios id_tr_com id_tr_sem _ok_rps
+        echo "POST /consultas throughput, audit trail / without | concurrency $GC_CONC, $GC_COUNT requests or ${GC_SECS} s, sign-in on (bearer) in both; this build / the same code built with --features bench-sem-trilha (no audit entry), alternating $ID_ROUNDS x | $RATIOS; median ${MEDIAN_RATIO:-?} | >= 0.9 | $(ok "$MEDIAN_RATIO" '>=' 0.9)"
+    fi
     if [ -n "$BIN_SEM_ID" ]; then
         ratios id_gc_com id_gc_sem _ok_rps
         echo "POST /consultas throughput, audit trail vs pre-identity build | concurrency $GC_CONC, $GC_COUNT requests or ${GC_SECS} s, this build (sign-in on: bearer + audit entry in the same write) / $BIN_SEM_ID, alternating $ID_ROUNDS x | $RATIOS; median ${MEDIAN_RATIO:-?} | >= 0.9 | $(ok "$MEDIAN_RATIO" '>=' 0.9)"

@@ -294,6 +294,10 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
         idle_timeout: Duration::from_secs(state.config.timeout_ocioso_secs),
     };
     tracing::info!(target: "agendamento", %local, max_conexoes = limits.max, "server started");
+    if cfg!(feature = "bench-sem-trilha") {
+        tracing::warn!(target: "agendamento",
+            "built with the bench-sem-trilha feature: writes keep NO audit trail (benchmark comparison only)");
+    }
     // Scripts parse this first line; the others are for people.
     println!("listening on http://{local}");
     let data_dir = std::fs::canonicalize(&state.config.data_dir)

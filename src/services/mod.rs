@@ -230,7 +230,11 @@ impl App {
                 let hist = historico::derivar(db, &ops, &self.clock.stamp(), usuario);
                 ops.extend(hist);
                 // The audit entry travels in the same journal entry as the change (SPEC-2 §10).
-                if let Some((acao, recurso, id)) = trilha::da_escrita(db, &ops) {
+                // (The `bench-sem-trilha` feature, for the benchmark's comparison build only,
+                // leaves it out to measure what it costs.)
+                if !cfg!(feature = "bench-sem-trilha")
+                    && let Some((acao, recurso, id)) = trilha::da_escrita(db, &ops)
+                {
                     let e = trilha::registro(self.clock.stamp(), ctx_req, acao, recurso, Some(id));
                     ops.push(Op::PutAuditoria(e));
                 }

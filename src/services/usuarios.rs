@@ -1,5 +1,5 @@
-//! Users, sessions and sign-in (SPEC-2 §10): argon2id passwords hashed on the blocking
-//! pool, random tokens stored only as their SHA-256, the login limits, the first
+//! Users, sessions and sign-in (SPEC-2 §10): argon2id passwords hashed on low-priority
+//! threads of their own, random tokens stored only as their SHA-256, the login limits, the first
 //! administrator and the demo users.
 
 use std::sync::Arc;
@@ -70,39 +70,85 @@ pub fn chave_email(email: &str) -> String {
 /// How many argon2id computations may run at once: one core fewer than the machine has, at
 /// least one. Each takes tens of milliseconds of CPU; fifty concurrent logins on 2 cores all
 /// hashing at once starved the runtime's threads (`bench/run.sh` phase `identidade`: other
-/// requests' p99 went from 3 ms idle to 2.3 s during the storm). With this bound a storm's
-/// hashes queue (asynchronously, holding no thread) and a core stays free for the rest.
-fn vagas_argon2() -> &'static Arc<tokio::sync::Semaphore> {
-    static VAGAS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
-    VAGAS.get_or_init(|| {
-        let n = std::thread::available_parallelism()
-            .map_or(1, |n| n.get().saturating_sub(1))
-            .max(1);
-        Arc::new(tokio::sync::Semaphore::new(n))
+/// requests' p99 went from 3 ms idle to 2.3 s during the storm).
+fn vagas_argon2() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1)
+}
+
+/// The niceness of the hashing threads: a storm's hashes yield the cores to every other
+/// request (which run at the process's own priority) and still use all idle CPU. Bounding
+/// the hashes to one core fewer was not enough: on 2 cores the one core left is half the
+/// machine, and other requests' p99 still doubled during a storm.
+const NICE_ARGON2: i32 = 10;
+
+/// A job for a hashing thread.
+type Trabalho = Box<dyn FnOnce() + Send>;
+
+/// The queue of the [`vagas_argon2`] hashing threads, started at first use: dedicated
+/// threads (not the blocking pool, whose threads also write backups and files) that lower
+/// their own priority once ([`NICE_ARGON2`]). Jobs queue without holding a thread of the
+/// runtime.
+fn fila_argon2() -> &'static std::sync::mpsc::SyncSender<Trabalho> {
+    static FILA: std::sync::OnceLock<std::sync::mpsc::SyncSender<Trabalho>> =
+        std::sync::OnceLock::new();
+    FILA.get_or_init(|| {
+        // Bounded only so that a flood cannot grow memory without limit; a full queue makes
+        // the sender wait on a blocking thread, see `com_vaga`.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Trabalho>(4096);
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..vagas_argon2() {
+            let rx = rx.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    // On Linux a thread's niceness is its own (setpriority's "process" 0 is
+                    // the calling thread). A failure (a locked-down sandbox) leaves it at
+                    // the normal priority.
+                    #[cfg(unix)]
+                    let _ = rustix::process::setpriority_process(None, NICE_ARGON2);
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = started {
+                tracing::error!(error = %e, "could not start a password-hashing thread");
+            }
+        }
+        tx
     })
 }
 
-/// Runs `f` (an argon2id computation) on the blocking pool once one of the
-/// [`vagas_argon2`] is free; the slot is held until `f` returns, even if the request that
-/// asked is dropped meanwhile.
+/// Runs `f` (an argon2id computation) on one of the [`vagas_argon2`] low-priority hashing
+/// threads; it runs to the end even if the request that asked is dropped meanwhile.
 async fn com_vaga<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AppError> {
-    let vaga = vagas_argon2()
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    tokio::task::spawn_blocking(move || {
-        let r = f();
-        drop(vaga);
-        r
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Trabalho = Box::new(move || {
+        let _ = tx.send(f());
+    });
+    let fila = fila_argon2();
+    if let Err(std::sync::mpsc::TrySendError::Full(job)) = fila.try_send(job) {
+        let fila = fila.clone();
+        tokio::task::spawn_blocking(move || fila.send(job))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(|_| AppError::Internal("argon2: hashing threads stopped".into()))?;
+    }
+    rx.await
+        .map_err(|_| AppError::Internal("argon2: hashing threads stopped".into()))
 }
 
-/// Hashes a password with argon2id on the blocking pool, at most [`vagas_argon2`] at once
+/// Hashes a password with argon2id on the hashing threads, at most [`vagas_argon2`] at once
 /// (a login storm never stalls the runtime's threads).
 pub async fn hash_senha(senha: String) -> Result<String, AppError> {
     com_vaga(move || {
@@ -114,7 +160,7 @@ pub async fn hash_senha(senha: String) -> Result<String, AppError> {
     .await?
 }
 
-/// Whether `senha` matches the PHC string `hash`, on the blocking pool like [`hash_senha`].
+/// Whether `senha` matches the PHC string `hash`, on the hashing threads like [`hash_senha`].
 async fn confere(senha: String, hash: String) -> Result<bool, AppError> {
     com_vaga(move || {
         argon2::Argon2::default()
@@ -701,10 +747,35 @@ mod tests {
         assert_ne!(hash_token(&a), a);
     }
 
+    /// The niceness of this process's thread named `nome`, from /proc (Linux).
+    #[cfg(target_os = "linux")]
+    fn nice_da_thread(nome: &str) -> Option<i64> {
+        for t in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            if comm.trim() == nome {
+                let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+                // Fields after the parenthesised name: state is field 3, nice field 19.
+                let resto = &stat[stat.rfind(')')? + 2..];
+                return resto.split(' ').nth(16)?.parse().ok();
+            }
+        }
+        None
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn passwords_are_hashed_on_threads_that_yield_to_other_requests() {
+        let base = nice_da_thread("tokio-runtime-w").or(Some(0));
+        let h = hash_senha("uma senha qualquer".into()).await.expect("hash");
+        assert!(h.starts_with("$argon2id$"));
+        let nice = nice_da_thread("argon2-0").expect("the hashing thread runs");
+        assert_eq!(Some(nice), base.map(|b| b + i64::from(NICE_ARGON2)));
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn argon2_runs_at_most_one_core_fewer_than_the_machine_has_at_once() {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let limite = vagas_argon2().available_permits();
+        let limite = vagas_argon2();
         assert!(limite >= 1);
         let (agora, maximo) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let tarefas: Vec<_> = (0..limite + 3)
