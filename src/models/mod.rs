@@ -105,10 +105,20 @@ pub struct Paciente {
     pub telefone: Option<String>,
     /// Health-insurance plan.
     pub convenio: Option<String>,
+    /// Whether the patient receives e-mail about their appointments (SPEC-2 §13); `false`
+    /// is their opt-out. A record or backup from before the field existed means `true`.
+    #[serde(default = "sim")]
+    #[schema(default = true, example = true, required = true)]
+    pub notificacoes_email: bool,
     /// When it was created (RFC 3339, clinic offset).
     pub created_at: String,
     /// When it was last changed (RFC 3339, clinic offset).
     pub updated_at: String,
+}
+
+/// Serde default of a flag that is on unless said otherwise.
+fn sim() -> bool {
+    true
 }
 
 /// A doctor.

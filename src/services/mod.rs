@@ -24,6 +24,7 @@ pub mod tentativas;
 pub mod trilha;
 pub mod usuarios;
 
+pub mod email;
 pub mod historico;
 pub mod regras;
 
