@@ -104,8 +104,11 @@ impl std::fmt::Display for SmtpUrl {
         };
         write!(f, "{esquema}://")?;
         if let Some((usuario, _)) = &self.credenciais {
-            let u =
-                percent_encoding::utf8_percent_encode(usuario, percent_encoding::NON_ALPHANUMERIC);
+            const USUARIO: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+                .remove(b'.')
+                .remove(b'-')
+                .remove(b'_');
+            let u = percent_encoding::utf8_percent_encode(usuario, USUARIO);
             write!(f, "{u}:***@")?;
         }
         let host = if self.host.contains(':') {

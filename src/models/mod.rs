@@ -483,3 +483,19 @@ pub struct Tarefa {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usuario_id: Option<String>,
 }
+
+#[cfg(test)]
+mod notificacoes_tests {
+    use super::Paciente;
+
+    /// Journals, snapshots and backups written before SPEC-2 §13 have no
+    /// `notificacoes_email`: such a patient keeps receiving e-mail.
+    #[test]
+    fn a_patient_stored_before_the_opt_out_existed_is_opted_in() {
+        let antigo = r#"{"id":"p1","nome":"Zoë","cpf":"52998224725","data_nascimento":"1980-05-17",
+            "email":"zoe@exemplo.com","telefone":null,"convenio":null,
+            "created_at":"2026-01-01T08:00:00-03:00","updated_at":"2026-01-01T08:00:00-03:00"}"#;
+        let p: Paciente = serde_json::from_str(antigo).expect("an old record still reads");
+        assert!(p.notificacoes_email);
+    }
+}

@@ -232,3 +232,233 @@ pub fn mensagem(
         ics,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::Oferta;
+
+    fn paciente(email: Option<&str>, optin: bool) -> Paciente {
+        Paciente {
+            id: "p1".into(),
+            nome: "Zoë".into(),
+            cpf: "52998224725".into(),
+            data_nascimento: jiff::civil::date(1980, 5, 17),
+            email: email.map(str::to_owned),
+            telefone: None,
+            convenio: None,
+            notificacoes_email: optin,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn medico() -> Medico {
+        Medico {
+            id: "m1".into(),
+            nome: "Dr. Íon".into(),
+            crm: "CRM/SP 1".into(),
+            especialidade: "Pediatria".into(),
+            email: None,
+            telefone: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            duracao_consulta_minutos: None,
+            intervalo_minutos: None,
+        }
+    }
+
+    fn consulta(status: StatusConsulta) -> Consulta {
+        Consulta {
+            id: "c1".into(),
+            paciente_id: "p1".into(),
+            medico_id: "m1".into(),
+            inicio: "2026-03-04T14:30:00".parse().expect("dt"),
+            fim: "2026-03-04T15:00:00".parse().expect("dt"),
+            inicio_offset: None,
+            fim_offset: None,
+            status,
+            observacoes: None,
+            serie_id: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            motivo_cancelamento: Some("Médico em congresso".into()),
+        }
+    }
+
+    fn tz() -> TimeZone {
+        TimeZone::get("America/Sao_Paulo").expect("tz")
+    }
+
+    fn links() -> Links {
+        Links {
+            confirmar: "https://c/x/confirmar".into(),
+            cancelar: "https://c/x/cancelar".into(),
+            ver: "https://c/x".into(),
+        }
+    }
+
+    #[test]
+    fn no_message_without_an_address_or_after_the_opt_out() {
+        let c = consulta(StatusConsulta::Agendada);
+        let sobre = Sobre::Consulta(EventoConsulta::Agendada, &c);
+        for (p, why) in [
+            (paciente(None, true), "no e-mail"),
+            (paciente(Some(" "), true), "a blank e-mail"),
+            (paciente(Some("zoe@exemplo.com"), false), "opted out"),
+        ] {
+            assert!(
+                mensagem(sobre, &p, &medico(), &tz(), None, None).is_none(),
+                "{why}"
+            );
+        }
+        let p = paciente(Some("zoe@exemplo.com"), true);
+        assert!(mensagem(sobre, &p, &medico(), &tz(), None, None).is_some());
+    }
+
+    #[test]
+    fn each_event_has_its_subject_and_only_the_links_that_still_make_sense() {
+        let p = paciente(Some("zoe@exemplo.com"), true);
+        let casos = [
+            (
+                EventoConsulta::Agendada,
+                StatusConsulta::Agendada,
+                "Consulta agendada para 04/03/2026 às 14:30",
+                3,
+            ),
+            (
+                EventoConsulta::Confirmada,
+                StatusConsulta::Confirmada,
+                "Consulta confirmada: 04/03/2026 às 14:30",
+                2,
+            ),
+            (
+                EventoConsulta::Remarcada,
+                StatusConsulta::Agendada,
+                "Consulta remarcada para 04/03/2026 às 14:30",
+                3,
+            ),
+            (
+                EventoConsulta::Lembrete,
+                StatusConsulta::Confirmada,
+                "Lembrete: consulta em 04/03/2026 às 14:30",
+                2,
+            ),
+            (
+                EventoConsulta::Cancelada,
+                StatusConsulta::Cancelada,
+                "Consulta cancelada: 04/03/2026 às 14:30",
+                1,
+            ),
+            (
+                EventoConsulta::Faltou,
+                StatusConsulta::Faltou,
+                "Consulta não realizada: 04/03/2026 às 14:30",
+                1,
+            ),
+        ];
+        for (evento, status, assunto, n_links) in casos {
+            let c = consulta(status);
+            let m = mensagem(
+                Sobre::Consulta(evento, &c),
+                &p,
+                &medico(),
+                &tz(),
+                None,
+                Some(&links()),
+            )
+            .expect("message");
+            assert_eq!(m.assunto, assunto);
+            assert_eq!(EventoConsulta::parse(evento.nome()), Some(evento));
+            assert!(
+                m.texto
+                    .contains("quarta-feira, 4 de março de 2026, às 14:30"),
+                "{}",
+                m.texto
+            );
+            assert!(m.texto.contains("Dr. Íon — Pediatria"), "{}", m.texto);
+            assert_eq!(
+                m.texto.matches("https://c/x").count(),
+                n_links,
+                "{evento:?}: {}",
+                m.texto
+            );
+            assert_eq!(
+                m.texto.contains("Confirmar presença"),
+                n_links == 3,
+                "{evento:?}"
+            );
+            assert_eq!(
+                m.texto.contains("Motivo: Médico em congresso"),
+                evento == EventoConsulta::Cancelada,
+                "{evento:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_offer_names_the_slot_the_doctor_the_expiry_and_how_to_accept() {
+        let p = paciente(Some("zoe@exemplo.com"), true);
+        let mut e = EntradaEspera {
+            id: "le-1".into(),
+            paciente_id: "p1".into(),
+            medico_id: None,
+            especialidade: Some("Pediatria".into()),
+            de: jiff::civil::date(2026, 3, 1),
+            ate: jiff::civil::date(2026, 3, 31),
+            status: crate::models::StatusEspera::Oferecida,
+            oferta: Some(Oferta {
+                medico_id: "m1".into(),
+                slot: "2026-03-05T09:00:00".parse().expect("dt"),
+                expira_em: "2026-03-03T10:30:00-03:00".into(),
+            }),
+            recusadas: vec![],
+            tarefa_id: None,
+            consulta_id: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        let m = mensagem(Sobre::VagaOferecida(&e), &p, &medico(), &tz(), None, None).expect("m");
+        assert_eq!(
+            Sobre::VagaOferecida(&e).evento(),
+            "lista_espera.vaga_oferecida"
+        );
+        assert_eq!(m.assunto, "Vaga disponível em 05/03/2026 às 09:00");
+        for corpo in [&m.texto, &m.html] {
+            assert!(
+                corpo.contains("quinta-feira, 5 de março de 2026, às 09:00"),
+                "{corpo}"
+            );
+            assert!(
+                corpo.contains("terça-feira, 3 de março de 2026, às 10:30"),
+                "{corpo}"
+            );
+            assert!(corpo.contains("Dr. Íon — Pediatria"), "{corpo}");
+            assert!(
+                corpo.contains("Lista de espera → Aceitar") && corpo.contains("le-1"),
+                "{corpo}"
+            );
+        }
+        let com = mensagem(
+            Sobre::VagaOferecida(&e),
+            &p,
+            &medico(),
+            &tz(),
+            None,
+            Some(&links()),
+        )
+        .expect("m");
+        assert!(
+            com.texto.contains("Aceitar a vaga: https://c/x/confirmar"),
+            "{}",
+            com.texto
+        );
+        assert!(
+            com.texto.contains("Recusar a vaga: https://c/x/cancelar"),
+            "{}",
+            com.texto
+        );
+        e.oferta = None;
+        assert!(mensagem(Sobre::VagaOferecida(&e), &p, &medico(), &tz(), None, None).is_none());
+    }
+}

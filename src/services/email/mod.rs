@@ -85,6 +85,10 @@ impl Remetente {
         de: Mailbox,
         ca_extra: Option<&std::path::Path>,
     ) -> Result<Self, String> {
+        // The pool spawns its upkeep task: outside a runtime that would panic.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err("o envio de e-mail precisa do runtime Tokio".into());
+        }
         let tls = match url.tls {
             SmtpTls::Nenhum => Tls::None,
             SmtpTls::StartTls => Tls::Required(parametros_tls(&url.host, ca_extra)?),
