@@ -270,3 +270,39 @@ fn remetente(s: &str) -> Result<lettre::message::Mailbox, String> {
             .to_owned()
     })
 }
+
+#[cfg(test)]
+mod smtp_tests {
+    use clap::Parser as _;
+
+    use super::Config;
+
+    /// The configuration may be printed (`{:?}`) at start or in a bug report: the relay's
+    /// password must not be in it.
+    #[test]
+    fn the_printed_configuration_masks_the_smtp_password() {
+        let c = Config::try_parse_from([
+            "agendamento",
+            "--smtp-url",
+            "smtps://agenda:s3nh4-secreta@smtp.exemplo.com",
+            "--smtp-remetente",
+            "Clínica <agenda@clinica.com.br>",
+        ])
+        .expect("valid settings");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3nh4-secreta"), "{shown}");
+        assert!(
+            shown.contains("smtps://agenda:***@smtp.exemplo.com:465"),
+            "{shown}"
+        );
+        let e = Config::try_parse_from([
+            "agendamento",
+            "--smtp-url",
+            "smtps://agenda:s3nh4-secreta@smtp.exemplo.com/caminho",
+            "--smtp-remetente",
+            "agenda@clinica.com.br",
+        ])
+        .expect_err("a path is refused");
+        assert!(!e.to_string().contains("s3nh4-secreta"), "{e}");
+    }
+}
