@@ -210,6 +210,26 @@ async fn a_booking_email_arrives_with_both_parts_the_ics_and_escaped_html() {
 
     let ct = m.content_type().expect("content-type");
     assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("mixed")));
+    // Both parts really are in the message (mail-parser would otherwise derive one from
+    // the other), inside one multipart/alternative.
+    let tipos: Vec<String> = m
+        .parts
+        .iter()
+        .filter_map(|p| p.content_type())
+        .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")))
+        .collect();
+    for t in [
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+        "text/calendar",
+    ] {
+        assert_eq!(
+            tipos.iter().filter(|x| *x == t).count(),
+            1,
+            "{t} in {tipos:?}"
+        );
+    }
     let texto = m.body_text(0).expect("text/plain part");
     let html = m.body_html(0).expect("text/html part");
     for corpo in [&texto, &html] {
@@ -430,4 +450,42 @@ async fn a_wrong_password_is_a_temporary_failure_that_hides_the_password() {
     assert!(e.repetir() && e.to_string().contains("535"), "{e}");
     assert!(!e.to_string().contains("errada123"), "{e}");
     assert_eq!(srv.quantas(), 0);
+}
+
+#[tokio::test]
+async fn smtps_speaks_tls_from_the_first_byte_and_logs_in() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let Some((ca, cert, key)) = certificados(certs.path()) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "openssl is missing under CI"
+        );
+        eprintln!("SKIP: no openssl CLI to make a test certificate");
+        return;
+    };
+    let (cert, key) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
+    let args = [
+        "--tls",
+        cert,
+        key,
+        "--implicito",
+        "--login",
+        "agenda",
+        "s3nh@",
+    ];
+    let Some(srv) = ServidorSmtp::iniciar(&args) else {
+        return;
+    };
+    let url = format!("smtps://agenda:s3nh%40@127.0.0.1:{}", srv.porta);
+    let r = remetente(&url, Some(&ca));
+    r.enviar(agendada_para("jose@exemplo.com"))
+        .await
+        .expect("delivered over smtps");
+    let (eml, env) = srv.recebida(1);
+    assert_eq!(env["login"], "agenda");
+    let m = MessageParser::default().parse(&eml).expect("parses");
+    assert_eq!(
+        m.subject(),
+        Some("Consulta agendada para 02/03/2026 às 08:00")
+    );
 }

@@ -1,14 +1,14 @@
 """A real SMTP server for the e-mail tests (aiosmtpd), on 127.0.0.1 and a free port.
 
-Usage: python3 tests/smtp/servidor.py PASTA [--tls CERT KEY] [--login USUARIO SENHA]
+Usage: python3 tests/smtp/servidor.py PASTA [--tls CERT KEY [--implicito]] [--login USUARIO SENHA]
 
 Prints the port it listens on (one line) once it accepts connections, then serves until
 killed. Every accepted message is written to PASTA/N.eml (raw bytes as received) and
 PASTA/N.json ({"mail_from", "rcpt_tos", "login"}), written under a temporary name and
 renamed, so a reader never sees half a file. Recipients whose local part starts with
 `recusado` are refused with 550 (permanent), `ocupado` with 451 (temporary).
-With --tls the server offers and requires STARTTLS; with --login it requires AUTH with
-that user and password (after STARTTLS).
+With --tls the server offers and requires STARTTLS, or with --implicito speaks TLS from the
+first byte (smtps); with --login it requires AUTH with that user and password (over TLS).
 """
 
 import argparse
@@ -52,6 +52,7 @@ async def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("pasta")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--implicito", action="store_true")
     ap.add_argument("--login", nargs=2, metavar=("USUARIO", "SENHA"))
     a = ap.parse_args()
     contexto = None
@@ -71,18 +72,21 @@ async def main():
 
     caixa = Caixa(a.pasta)
     loop = asyncio.get_running_loop()
+    starttls = contexto is not None and not a.implicito
     servidor = await loop.create_server(
         lambda: SMTP(
             caixa,
             hostname="localhost",
-            tls_context=contexto,
-            require_starttls=contexto is not None,
+            tls_context=contexto if starttls else None,
+            require_starttls=starttls,
             authenticator=autenticar if a.login else None,
             auth_required=a.login is not None,
-            auth_require_tls=True,
+            # Over implicit TLS aiosmtpd does not know the link is encrypted.
+            auth_require_tls=not a.implicito,
         ),
         "127.0.0.1",
         0,
+        ssl=contexto if a.implicito else None,
     )
     print(servidor.sockets[0].getsockname()[1], flush=True)
     await servidor.serve_forever()
