@@ -266,6 +266,10 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
     } else {
         None
     };
+    if let Some(r) = &state.email {
+        // The relay with its password masked (`SmtpUrl`'s Display); never the credentials.
+        tracing::info!(target: "agendamento", smtp = r.destino(), "e-mail on");
+    }
     crate::services::tarefas::recover(&state);
     if state.config.worker_paused {
         tracing::warn!(target: "agendamento", "worker paused by configuration: tasks wait on disk");

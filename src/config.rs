@@ -148,6 +148,19 @@ pub struct Config {
     /// Password of the first administrator (environment only: a flag would show in `ps`).
     #[arg(skip = std::env::var("AGENDAMENTO_ADMIN_SENHA").ok().map(Segredo))]
     pub admin_senha: Option<Segredo>,
+    /// The e-mail relay (SPEC-2 §13): `smtp://host:port`, `smtp://host:port?tls=starttls` or
+    /// `smtps://user:pass@host:465` (user and password percent-encoded); e-mail is off
+    /// when unset. Default ports 25, 587 (STARTTLS) and 465 (`smtps`).
+    #[arg(long, env = "AGENDAMENTO_SMTP_URL", hide_env_values = true,
+        value_parser = SmtpUrlParser, requires = "smtp_remetente")]
+    pub smtp_url: Option<crate::domain::SmtpUrl>,
+    /// The sender of patient e-mail, e.g. `Clínica <agenda@clinica.com.br>`.
+    #[arg(long, env = "AGENDAMENTO_SMTP_REMETENTE", value_parser = remetente)]
+    pub smtp_remetente: Option<lettre::message::Mailbox>,
+    /// A PEM file of extra certificate authorities to trust for the relay's TLS (a private
+    /// CA; the tests' self-signed relay). Hidden from `--help`.
+    #[arg(long, env = "AGENDAMENTO_SMTP_CA_EXTRA", hide = true)]
+    pub smtp_ca_extra: Option<PathBuf>,
     /// A maintenance command instead of serving.
     #[command(subcommand)]
     pub comando: Option<Comando>,
@@ -217,5 +230,79 @@ impl Config {
         c.reports_dir = root.join("reports");
         c.logs_dir = root.join("logs");
         c
+    }
+}
+
+/// Parses `--smtp-url` with an error that never repeats the value: it may hold a password,
+/// and clap's own message would print it.
+#[derive(Debug, Clone, Copy)]
+pub struct SmtpUrlParser;
+
+impl clap::builder::TypedValueParser for SmtpUrlParser {
+    type Value = crate::domain::SmtpUrl;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let motivo = match value.to_str() {
+            Some(s) => match crate::domain::SmtpUrl::parse(s) {
+                Ok(u) => return Ok(u),
+                Err(m) => m,
+            },
+            None => "não é UTF-8".to_owned(),
+        };
+        let msg = format!(
+            "--smtp-url (AGENDAMENTO_SMTP_URL) inválida: {motivo}. Formas aceitas: \
+             smtp://servidor:porta, smtp://servidor:porta?tls=starttls, \
+             smtps://usuario:senha@servidor:465 (o valor não é repetido: pode conter uma senha)\n"
+        );
+        Err(clap::Error::raw(clap::error::ErrorKind::ValueValidation, msg).with_cmd(cmd))
+    }
+}
+
+/// Parses `--smtp-remetente`: `Nome <email@dominio>` or `email@dominio`.
+fn remetente(s: &str) -> Result<lettre::message::Mailbox, String> {
+    s.trim().parse().map_err(|_| {
+        "remetente inválido: use \"Nome <agenda@clinica.com.br>\" ou agenda@clinica.com.br"
+            .to_owned()
+    })
+}
+
+#[cfg(test)]
+mod smtp_tests {
+    use clap::Parser as _;
+
+    use super::Config;
+
+    /// The configuration may be printed (`{:?}`) at start or in a bug report: the relay's
+    /// password must not be in it.
+    #[test]
+    fn the_printed_configuration_masks_the_smtp_password() {
+        let c = Config::try_parse_from([
+            "agendamento",
+            "--smtp-url",
+            "smtps://agenda:s3nh4-secreta@smtp.exemplo.com",
+            "--smtp-remetente",
+            "Clínica <agenda@clinica.com.br>",
+        ])
+        .expect("valid settings");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3nh4-secreta"), "{shown}");
+        assert!(
+            shown.contains("smtps://agenda:***@smtp.exemplo.com:465"),
+            "{shown}"
+        );
+        let e = Config::try_parse_from([
+            "agendamento",
+            "--smtp-url",
+            "smtps://agenda:s3nh4-secreta@smtp.exemplo.com/caminho",
+            "--smtp-remetente",
+            "agenda@clinica.com.br",
+        ])
+        .expect_err("a path is refused");
+        assert!(!e.to_string().contains("s3nh4-secreta"), "{e}");
     }
 }

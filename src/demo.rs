@@ -77,6 +77,7 @@ pub async fn load_if_empty(state: &AppState) -> Result<(), AppError> {
                 email: None,
                 telefone: None,
                 convenio: None,
+                notificacoes_email: true,
             },
         )
         .await?;

@@ -40,6 +40,14 @@ pub struct PacienteCreate {
     /// Insurance plan (`""` = none).
     #[schema(example = "Unimed")]
     pub convenio: Option<String>,
+    /// Whether the patient receives e-mail about their appointments (SPEC-2 §13).
+    #[serde(default = "sim")]
+    #[schema(default = true)]
+    pub notificacoes_email: bool,
+}
+
+fn sim() -> bool {
+    true
 }
 
 /// Body of `PUT /pacientes/{id}`: any subset; `null` or `""` clears an optional field.
@@ -71,6 +79,11 @@ pub struct PacienteUpdate {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub convenio: Patch<String>,
+    /// E-mail about appointments on (`true`) or off (`false`, the patient's opt-out; a
+    /// patient may change it on their own record). `null` is refused.
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub notificacoes_email: Patch<bool>,
 }
 
 /// Search of `GET /pacientes`.
@@ -116,6 +129,7 @@ impl PacienteCreate {
                 email: email.map(Email::into_inner),
                 telefone: telefone.map(Telefone::into_inner),
                 convenio,
+                notificacoes_email: self.notificacoes_email,
             }),
             _ => Err(AppError::Internal(
                 "validation passed without values".into(),
@@ -136,6 +150,14 @@ impl PacienteUpdate {
         let email = patch_opcional(&mut e, "email", &self.email, Email::parse);
         let telefone = patch_opcional(&mut e, "telefone", &self.telefone, Telefone::parse);
         let convenio = patch_opcional(&mut e, "convenio", &self.convenio, convenio);
+        let notificacoes_email = match self.notificacoes_email {
+            Patch::Missing => None,
+            Patch::Null => {
+                e.push("notificacoes_email", "não pode ser nulo: use true ou false");
+                None
+            }
+            Patch::Value(v) => Some(v),
+        };
         e.finish()?;
         Ok(AlteraPaciente {
             nome,
@@ -144,6 +166,7 @@ impl PacienteUpdate {
             email: email.map(|o| o.map(Email::into_inner)),
             telefone: telefone.map(|o| o.map(Telefone::into_inner)),
             convenio,
+            notificacoes_email,
         })
     }
 }
@@ -193,7 +216,7 @@ pub async fn create_paciente(
     Ok(r.json(p))
 }
 
-/// Changes a patient's name, CPF, birth date or contact data.
+/// Changes a patient's name, CPF, birth date, contact data or e-mail opt-out.
 #[utoipa::path(put, path = "/pacientes/{id}", tag = "pacientes", params(("id" = String, Path)),
     request_body = PacienteUpdate, responses((status = 200, body = Paciente)))]
 pub async fn update_paciente(
@@ -204,7 +227,8 @@ pub async fn update_paciente(
     JsonBody(body): JsonBody<PacienteUpdate>,
 ) -> Result<(StatusCode, Json<Arc<Paciente>>), AppError> {
     let alt = body.validate(app.clock.today())?;
-    // SPEC-2 §10: a patient changes only their own contact data (e-mail, phone).
+    // SPEC-2 §10: a patient changes only their own contact data (e-mail, phone) and, by
+    // §13, their e-mail opt-out (`notificacoes_email`).
     if let Escopo::Paciente(own) = quem.escopo() {
         if own != id {
             return Err(AppError::not_found("Paciente"));

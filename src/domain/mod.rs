@@ -8,6 +8,7 @@ mod dia_semana;
 mod hora;
 mod instante;
 mod intervalo;
+mod smtp;
 mod texto;
 
 pub use contato::{Email, TELEFONE_PATTERN, Telefone, email_pattern};
@@ -20,6 +21,7 @@ pub use instante::{
     parse_datetime, parse_momento,
 };
 pub use intervalo::{Intervalo, overlaps};
+pub use smtp::{SmtpTls, SmtpUrl};
 pub use texto::{
     MAX_OBS, Nome, WHITESPACE_CLASS, convenio, especialidade, fold, is_space, nome_pattern,
     not_blank_pattern, texto_opcional, trim,

@@ -105,10 +105,20 @@ pub struct Paciente {
     pub telefone: Option<String>,
     /// Health-insurance plan.
     pub convenio: Option<String>,
+    /// Whether the patient receives e-mail about their appointments (SPEC-2 §13); `false`
+    /// is their opt-out. A record or backup from before the field existed means `true`.
+    #[serde(default = "sim")]
+    #[schema(default = true, example = true, required = true)]
+    pub notificacoes_email: bool,
     /// When it was created (RFC 3339, clinic offset).
     pub created_at: String,
     /// When it was last changed (RFC 3339, clinic offset).
     pub updated_at: String,
+}
+
+/// Serde default of a flag that is on unless said otherwise.
+fn sim() -> bool {
+    true
 }
 
 /// A doctor.
@@ -472,4 +482,20 @@ pub struct Tarefa {
     /// appointment's audit entry names them); absent in single-user mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usuario_id: Option<String>,
+}
+
+#[cfg(test)]
+mod notificacoes_tests {
+    use super::Paciente;
+
+    /// Journals, snapshots and backups written before SPEC-2 §13 have no
+    /// `notificacoes_email`: such a patient keeps receiving e-mail.
+    #[test]
+    fn a_patient_stored_before_the_opt_out_existed_is_opted_in() {
+        let antigo = r#"{"id":"p1","nome":"Zoë","cpf":"52998224725","data_nascimento":"1980-05-17",
+            "email":"zoe@exemplo.com","telefone":null,"convenio":null,
+            "created_at":"2026-01-01T08:00:00-03:00","updated_at":"2026-01-01T08:00:00-03:00"}"#;
+        let p: Paciente = serde_json::from_str(antigo).expect("an old record still reads");
+        assert!(p.notificacoes_email);
+    }
 }

@@ -269,6 +269,7 @@ mod tests {
             email: None,
             telefone: Some("11".into()),
             convenio: None,
+            notificacoes_email: true,
             created_at: "2026-01-01T08:00:00-03:00".into(),
             updated_at: "2026-01-01T08:00:00-03:00".into(),
         };
@@ -282,7 +283,8 @@ mod tests {
             concat!(
                 r#"{"seq":1,"ops":[{"op":"put_paciente","dados":{"id":"p1","nome":"Zoë","#,
                 r#""cpf":"52998224725","data_nascimento":"1980-05-17","email":null,"telefone":"11","#,
-                r#""convenio":null,"created_at":"2026-01-01T08:00:00-03:00","#,
+                r#""convenio":null,"notificacoes_email":true,"#,
+                r#""created_at":"2026-01-01T08:00:00-03:00","#,
                 r#""updated_at":"2026-01-01T08:00:00-03:00"}}]}"#,
                 "\n"
             )
@@ -300,6 +302,7 @@ mod tests {
                 "    \"id\": \"p1\",\n    \"nome\": \"Zoë\",\n    \"cpf\": \"52998224725\",\n",
                 "    \"data_nascimento\": \"1980-05-17\",\n    \"email\": null,\n",
                 "    \"telefone\": \"11\",\n    \"convenio\": null,\n",
+                "    \"notificacoes_email\": true,\n",
                 "    \"created_at\": \"2026-01-01T08:00:00-03:00\",\n",
                 "    \"updated_at\": \"2026-01-01T08:00:00-03:00\"\n  }\n]\n}\n"
             )

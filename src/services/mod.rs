@@ -24,6 +24,7 @@ pub mod tentativas;
 pub mod trilha;
 pub mod usuarios;
 
+pub mod email;
 pub mod historico;
 pub mod regras;
 
@@ -107,6 +108,8 @@ pub struct App {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Recent login attempts, for the limits of SPEC-2 §10.
     pub tentativas: tentativas::Tentativas,
+    /// The e-mail sender (SPEC-2 §13), when `--smtp-url` is set.
+    pub email: Option<Arc<email::Remetente>>,
 }
 
 /// The cheap-to-clone handle handlers receive through `State`.
@@ -174,6 +177,9 @@ impl App {
         let store = Store::<Db>::open(&config.data_dir, config.compact_every)?;
         // Only once the data folder's lock is ours: another running instance may be writing them.
         crate::infra::arquivos::varrer_temporarios(&config.backup_dir, &config.reports_dir);
+        let email = email::Remetente::da_config(&config)
+            .map_err(|e| anyhow::anyhow!("e-mail: {e}"))?
+            .map(Arc::new);
         Ok(Self {
             store,
             clock: Relogio::new(tz),
@@ -184,6 +190,7 @@ impl App {
             queue: crate::infra::queue::Queue::new(),
             shutdown: tokio::sync::watch::Sender::new(false),
             tentativas: Default::default(),
+            email,
         })
     }
 

@@ -25,6 +25,8 @@ pub struct NovoPaciente {
     pub telefone: Option<String>,
     /// Insurance plan.
     pub convenio: Option<String>,
+    /// Receives e-mail about appointments (SPEC-2 §13).
+    pub notificacoes_email: bool,
 }
 
 /// A validated partial update: `None` keeps a field, `Some(None)` clears an optional one.
@@ -42,6 +44,8 @@ pub struct AlteraPaciente {
     pub telefone: Option<Option<String>>,
     /// New insurance plan.
     pub convenio: Option<Option<String>>,
+    /// E-mail opt-in/opt-out (SPEC-2 §13).
+    pub notificacoes_email: Option<bool>,
 }
 
 fn duplicate_cpf(other_id: &str) -> AppError {
@@ -146,6 +150,7 @@ pub async fn create(
             email: novo.email,
             telefone: novo.telefone,
             convenio: novo.convenio,
+            notificacoes_email: novo.notificacoes_email,
             created_at: now.clone(),
             updated_at: now,
         });
@@ -190,6 +195,9 @@ pub async fn update(
         }
         if let Some(v) = alt.convenio {
             p.convenio = v;
+        }
+        if let Some(v) = alt.notificacoes_email {
+            p.notificacoes_email = v;
         }
         if p == **old {
             return Ok((vec![], old.clone()));

@@ -10,6 +10,7 @@ mod booking;
 mod common;
 mod dst;
 mod durability;
+mod email;
 mod helpers;
 mod identidade;
 mod limits;

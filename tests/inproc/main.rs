@@ -10,6 +10,7 @@ mod bloqueios;
 mod common;
 mod consultas;
 mod conventions;
+mod email;
 mod errors;
 mod estatisticas;
 mod harness;

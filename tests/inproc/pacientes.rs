@@ -463,3 +463,122 @@ async fn delete_paciente_with_only_past_consultas_keeps_their_history() {
     kept.expect_status(200);
     assert_eq!(kept.body["paciente_id"], json!(pid));
 }
+
+#[tokio::test]
+async fn notificacoes_email_defaults_to_true_and_staff_turn_it_off_and_on() {
+    let app = TestApp::new().await;
+    let p = app.post("/pacientes", &paciente_body("Ana", 901)).await;
+    p.expect_status(201);
+    assert_eq!(
+        p.body["notificacoes_email"],
+        json!(true),
+        "default: opted in"
+    );
+    let mut sem = paciente_body("Bia", 902);
+    sem["notificacoes_email"] = json!(false);
+    let s = app.post("/pacientes", &sem).await;
+    s.expect_status(201);
+    assert_eq!(s.body["notificacoes_email"], json!(false));
+    let uri = format!("/pacientes/{}", p.id());
+    let off = app.put(&uri, &json!({"notificacoes_email": false})).await;
+    off.expect_status(200);
+    assert_eq!(off.body["notificacoes_email"], json!(false));
+    let keep = app.put(&uri, &json!({"telefone": "11987654321"})).await;
+    assert_eq!(
+        keep.body["notificacoes_email"],
+        json!(false),
+        "absent keeps it"
+    );
+    for (body, reason) in [
+        (json!({"notificacoes_email": null}), "null is not a choice"),
+        (
+            json!({"notificacoes_email": "sim"}),
+            "a string is not a boolean",
+        ),
+    ] {
+        assert_validation(&app.put(&uri, &body).await, &["notificacoes_email"], reason);
+    }
+    assert_eq!(
+        app.get(&uri).await.body["notificacoes_email"],
+        json!(false),
+        "refused changes change nothing"
+    );
+    let on = app.put(&uri, &json!({"notificacoes_email": true})).await;
+    assert_eq!(on.body["notificacoes_email"], json!(true));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_patient_opts_out_of_email_on_their_own_record_only() {
+    let app = TestApp::with_args(&["--auth", "on"]).await;
+    agendamento::services::usuarios::criar_admin(
+        &app.state,
+        "adm@clinica.example",
+        "Adm",
+        "senha-do-admin".into(),
+    )
+    .await
+    .expect("admin");
+    let login = |email: &'static str, senha: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .post("/auth/login", &json!({"email": email, "senha": senha}))
+                .await;
+            r.expect_status(200);
+            format!("Bearer {}", str_field(&r.body, "token"))
+        }
+    };
+    let adm = login("adm@clinica.example", "senha-do-admin").await;
+    let com = |tok: &str, method: Method, uri: &str, body: serde_json::Value| {
+        let (app, tok, uri) = (&app, tok.to_owned(), uri.to_owned());
+        async move {
+            let h = [
+                ("authorization", tok.as_str()),
+                ("content-type", "application/json"),
+            ];
+            app.send(method, &uri, &h, body.to_string()).await
+        }
+    };
+    let p1 = com(&adm, Method::POST, "/pacientes", paciente_body("Um", 911))
+        .await
+        .id();
+    let p2 = com(&adm, Method::POST, "/pacientes", paciente_body("Dois", 912))
+        .await
+        .id();
+    com(
+        &adm,
+        Method::POST,
+        "/usuarios",
+        json!({"nome": "Um", "email": "um@clinica.example", "papel": "paciente",
+               "paciente_id": p1, "senha": "senha-comum-1"}),
+    )
+    .await
+    .expect_status(201);
+    let pac = login("um@clinica.example", "senha-comum-1").await;
+    let meu = com(
+        &pac,
+        Method::PUT,
+        &format!("/pacientes/{p1}"),
+        json!({"notificacoes_email": false}),
+    )
+    .await;
+    meu.expect_status(200);
+    assert_eq!(meu.body["notificacoes_email"], json!(false));
+    let alheio = com(
+        &pac,
+        Method::PUT,
+        &format!("/pacientes/{p2}"),
+        json!({"notificacoes_email": false}),
+    )
+    .await;
+    assert_problem(&alheio, 404, "not_found");
+    let dois = app
+        .state
+        .store
+        .read()
+        .pacientes
+        .get(&p2)
+        .cloned()
+        .expect("p2");
+    assert!(dois.notificacoes_email, "the other patient is untouched");
+}

@@ -1,0 +1,491 @@
+//! The e-mail sender (SPEC-2 §13) against a real SMTP server: aiosmtpd on 127.0.0.1
+//! (tests/smtp/servidor.py), which writes each accepted message to a folder; the message is
+//! then parsed back (mail-parser) and checked part by part.
+//!
+//! Without aiosmtpd (`python3 -m pip install aiosmtpd==1.4.6`) these tests say SKIP and pass,
+//! except under CI (`CI` set), where they fail.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use agendamento::domain::SmtpUrl;
+use agendamento::models::{Consulta, Medico, Paciente, StatusConsulta};
+use agendamento::services::email::{
+    EventoConsulta, FalhaEnvio, Links, Mensagem, Remetente, Sobre, mensagem,
+};
+use mail_parser::{MessageParser, MimeHeaders as _};
+
+/// A running `tests/smtp/servidor.py`, killed on drop.
+struct ServidorSmtp {
+    filho: Child,
+    porta: u16,
+    pasta: tempfile::TempDir,
+}
+
+impl Drop for ServidorSmtp {
+    fn drop(&mut self) {
+        let _ = self.filho.kill();
+        let _ = self.filho.wait();
+    }
+}
+
+impl ServidorSmtp {
+    /// Starts the server with `extra` arguments; `None` (after printing SKIP) when python3
+    /// lacks aiosmtpd outside CI.
+    fn iniciar(extra: &[&str]) -> Option<Self> {
+        let tem = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !tem {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "aiosmtpd is missing under CI: .ci/run installs it (pip install aiosmtpd==1.4.6)"
+            );
+            eprintln!("SKIP: python3 lacks aiosmtpd (pip install aiosmtpd==1.4.6)");
+            return None;
+        }
+        let pasta = tempfile::tempdir().expect("tempdir");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp/servidor.py");
+        let mut filho = Command::new("python3")
+            .arg(script)
+            .arg(pasta.path())
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start tests/smtp/servidor.py");
+        let mut linha = String::new();
+        BufReader::new(filho.stdout.take().expect("stdout"))
+            .read_line(&mut linha)
+            .expect("read the port");
+        let porta = linha.trim().parse().unwrap_or_else(|_| {
+            let _ = filho.kill();
+            panic!("the SMTP server did not start (printed {linha:?})")
+        });
+        Some(Self {
+            filho,
+            porta,
+            pasta,
+        })
+    }
+
+    /// Message `n` (from 1) as received, and its envelope.
+    fn recebida(&self, n: u32) -> (Vec<u8>, serde_json::Value) {
+        let base = self.pasta.path().join(n.to_string());
+        let eml = std::fs::read(base.with_extension("eml")).expect("message written");
+        let json = std::fs::read(base.with_extension("json")).expect("envelope written");
+        (eml, serde_json::from_slice(&json).expect("envelope json"))
+    }
+
+    /// How many messages arrived.
+    fn quantas(&self) -> usize {
+        std::fs::read_dir(self.pasta.path())
+            .expect("dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            })
+            .count()
+    }
+}
+
+fn paciente(nome: &str, email: &str) -> Paciente {
+    Paciente {
+        id: "p1".into(),
+        nome: nome.into(),
+        cpf: "52998224725".into(),
+        data_nascimento: jiff::civil::date(1980, 5, 17),
+        email: Some(email.into()),
+        telefone: None,
+        convenio: None,
+        notificacoes_email: true,
+        created_at: "2026-01-01T08:00:00-03:00".into(),
+        updated_at: "2026-01-01T08:00:00-03:00".into(),
+    }
+}
+
+fn medico() -> Medico {
+    Medico {
+        id: "m1".into(),
+        nome: "Dra. Ana Lúcia & Filhos".into(),
+        crm: "CRM/SP 123456".into(),
+        especialidade: "Cardiologia".into(),
+        email: None,
+        telefone: None,
+        created_at: "2026-01-01T08:00:00-03:00".into(),
+        updated_at: "2026-01-01T08:00:00-03:00".into(),
+        duracao_consulta_minutos: None,
+        intervalo_minutos: None,
+    }
+}
+
+fn consulta() -> Consulta {
+    Consulta {
+        id: "c1".into(),
+        paciente_id: "p1".into(),
+        medico_id: "m1".into(),
+        inicio: "2026-03-02T08:00:00".parse().expect("dt"),
+        fim: "2026-03-02T08:30:00".parse().expect("dt"),
+        inicio_offset: None,
+        fim_offset: None,
+        status: StatusConsulta::Agendada,
+        observacoes: None,
+        serie_id: None,
+        created_at: "2026-01-01T08:00:00-03:00".into(),
+        updated_at: "2026-01-01T08:00:00-03:00".into(),
+        motivo_cancelamento: None,
+    }
+}
+
+fn tz() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get("America/Sao_Paulo").expect("tz")
+}
+
+fn remetente(url: &str, ca: Option<&Path>) -> Remetente {
+    let url = SmtpUrl::parse(url).expect("url");
+    let de = "Clínica São José <agenda@clinica.com.br>"
+        .parse()
+        .expect("mailbox");
+    Remetente::novo(&url, de, ca).expect("remetente")
+}
+
+fn agendada_para(email: &str) -> Mensagem {
+    mensagem(
+        Sobre::Consulta(EventoConsulta::Agendada, &consulta()),
+        &paciente("José", email),
+        &medico(),
+        &tz(),
+        None,
+        None,
+    )
+    .expect("a message")
+}
+
+const ICS: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Agendamento//PT\r\nMETHOD:PUBLISH\r\n\
+BEGIN:VEVENT\r\nUID:c1@agendamento\r\nDTSTAMP:20260101T110000Z\r\nDTSTART:20260302T110000Z\r\n\
+DTEND:20260302T113000Z\r\nSUMMARY:Consulta com Dra. Ana Lúcia — Cardiologia\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n";
+
+#[tokio::test]
+async fn a_booking_email_arrives_with_both_parts_the_ics_and_escaped_html() {
+    let Some(srv) = ServidorSmtp::iniciar(&[]) else {
+        return;
+    };
+    let nome = "Conceição <script>alert('x')</script>";
+    let links = Links {
+        confirmar: "https://clinica.example/c/tok?a=1&b=2/confirmar".into(),
+        cancelar: "https://clinica.example/c/tok/cancelar".into(),
+        ver: "https://clinica.example/c/tok".into(),
+    };
+    let msg = mensagem(
+        Sobre::Consulta(EventoConsulta::Agendada, &consulta()),
+        &paciente(nome, "maria@exemplo.com"),
+        &medico(),
+        &tz(),
+        Some(ICS.to_owned()),
+        Some(&links),
+    )
+    .expect("a message");
+    let r = remetente(&format!("smtp://127.0.0.1:{}", srv.porta), None);
+    r.enviar(msg).await.expect("delivered");
+
+    let (eml, env) = srv.recebida(1);
+    assert_eq!(env["mail_from"], "agenda@clinica.com.br");
+    assert_eq!(env["rcpt_tos"], serde_json::json!(["maria@exemplo.com"]));
+    let m = MessageParser::default().parse(&eml).expect("parses");
+    assert_eq!(
+        m.subject(),
+        Some("Consulta agendada para 02/03/2026 às 08:00")
+    );
+    let de = m.from().and_then(|a| a.first()).expect("From");
+    assert_eq!(de.name(), Some("Clínica São José"));
+    assert_eq!(de.address(), Some("agenda@clinica.com.br"));
+    let para = m.to().and_then(|a| a.first()).expect("To");
+    assert_eq!(para.address(), Some("maria@exemplo.com"));
+    assert_eq!(para.name(), Some(nome));
+    assert!(m.date().is_some() && m.message_id().is_some());
+
+    let ct = m.content_type().expect("content-type");
+    assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("mixed")));
+    // Both parts really are in the message (mail-parser would otherwise derive one from
+    // the other), inside one multipart/alternative.
+    let tipos: Vec<String> = m
+        .parts
+        .iter()
+        .filter_map(|p| p.content_type())
+        .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")))
+        .collect();
+    for t in [
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+        "text/calendar",
+    ] {
+        assert_eq!(
+            tipos.iter().filter(|x| *x == t).count(),
+            1,
+            "{t} in {tipos:?}"
+        );
+    }
+    let texto = m.body_text(0).expect("text/plain part");
+    let html = m.body_html(0).expect("text/html part");
+    for corpo in [&texto, &html] {
+        assert!(
+            corpo.contains("segunda-feira, 2 de março de 2026, às 08:00"),
+            "{corpo}"
+        );
+        assert!(corpo.contains("Cardiologia"), "{corpo}");
+    }
+    assert!(texto.contains(&format!("Olá, {nome}.")), "{texto}");
+    assert!(
+        texto.contains("Dra. Ana Lúcia & Filhos — Cardiologia"),
+        "{texto}"
+    );
+    assert!(texto.contains("Confirmar presença: https://clinica.example/c/tok?a=1&b=2/confirmar"));
+    assert!(texto.contains("Cancelar a consulta: https://clinica.example/c/tok/cancelar"));
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(
+        html.contains("Olá, Conceição &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;."),
+        "{html}"
+    );
+    assert!(html.contains("Dra. Ana Lúcia &amp; Filhos"), "{html}");
+    assert!(html.contains(r#"href="https://clinica.example/c/tok?a=1&amp;b=2/confirmar""#));
+
+    assert_eq!(m.attachment_count(), 1);
+    let anexo = m.attachment(0).expect("attachment");
+    assert_eq!(anexo.attachment_name(), Some("consulta.ics"));
+    let act = anexo.content_type().expect("attachment type");
+    assert_eq!((act.ctype(), act.subtype()), ("text", Some("calendar")));
+    assert_eq!(act.attribute("method"), Some("PUBLISH"));
+    assert_eq!(std::str::from_utf8(anexo.contents()).expect("utf-8"), ICS);
+}
+
+#[tokio::test]
+async fn a_refused_recipient_is_permanent_and_a_busy_one_temporary() {
+    let Some(srv) = ServidorSmtp::iniciar(&[]) else {
+        return;
+    };
+    let r = remetente(&format!("smtp://127.0.0.1:{}", srv.porta), None);
+    let e = r
+        .enviar(agendada_para("recusado@exemplo.com"))
+        .await
+        .expect_err("550");
+    assert!(
+        matches!(e, FalhaEnvio::Permanente(_)) && !e.repetir(),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("550") && !e.to_string().contains("recusado@"),
+        "{e}"
+    );
+    let e = r
+        .enviar(agendada_para("ocupado@exemplo.com"))
+        .await
+        .expect_err("451");
+    assert!(
+        matches!(e, FalhaEnvio::Temporaria(_)) && e.repetir(),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("451"), "{e}");
+    // The pooled connection still works after both refusals.
+    r.enviar(agendada_para("jose@exemplo.com"))
+        .await
+        .expect("delivered");
+    assert_eq!(srv.quantas(), 1);
+}
+
+#[tokio::test]
+async fn a_relay_that_is_down_is_a_temporary_failure() {
+    let porta = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let r = remetente(&format!("smtp://127.0.0.1:{porta}"), None);
+    let e = r
+        .enviar(agendada_para("jose@exemplo.com"))
+        .await
+        .expect_err("down");
+    assert!(
+        matches!(e, FalhaEnvio::Temporaria(_)) && e.repetir(),
+        "{e:?}"
+    );
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it (openssl CLI), in `dir`:
+/// `(ca.pem, cert.pem, key.pem)`.
+fn certificados(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
+    let run = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let ext = dir.join("ext.cnf");
+    std::fs::write(
+        &ext,
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    let ok = run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Teste CA",
+    ]) && run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "req.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]) && run(&[
+        "x509",
+        "-req",
+        "-in",
+        "req.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    ok.then(|| {
+        (
+            dir.join("ca.pem"),
+            dir.join("cert.pem"),
+            dir.join("key.pem"),
+        )
+    })
+}
+
+#[tokio::test]
+async fn starttls_with_a_login_trusts_only_the_given_ca() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let Some((ca, cert, key)) = certificados(certs.path()) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "openssl is missing under CI"
+        );
+        eprintln!("SKIP: no openssl CLI to make a test certificate");
+        return;
+    };
+    let (cert, key) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
+    let senha = "p@ss:wörd/1";
+    let login = ["--login", "agenda@clinica.com.br", senha];
+    let Some(srv) = ServidorSmtp::iniciar(&[&["--tls", cert, key][..], &login[..]].concat()) else {
+        return;
+    };
+    let url = format!(
+        "smtp://agenda%40clinica.com.br:p%40ss%3Aw%C3%B6rd%2F1@127.0.0.1:{}?tls=starttls",
+        srv.porta
+    );
+    // Not trusted: the public roots do not know the test CA.
+    let sem_ca = remetente(&url, None);
+    let e = sem_ca
+        .enviar(agendada_para("jose@exemplo.com"))
+        .await
+        .expect_err("untrusted");
+    assert!(matches!(e, FalhaEnvio::Temporaria(_)), "{e:?}");
+    assert!(!format!("{e} {sem_ca:?}").contains(senha), "{e} {sem_ca:?}");
+    // Trusted through --smtp-ca-extra: STARTTLS, then AUTH with the percent-decoded login.
+    let r = remetente(&url, Some(&ca));
+    r.enviar(agendada_para("jose@exemplo.com"))
+        .await
+        .expect("delivered over TLS");
+    let (_, env) = srv.recebida(1);
+    assert_eq!(env["login"], "agenda@clinica.com.br");
+    assert_eq!(env["rcpt_tos"], serde_json::json!(["jose@exemplo.com"]));
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_a_temporary_failure_that_hides_the_password() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let Some((ca, cert, key)) = certificados(certs.path()) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "openssl is missing under CI"
+        );
+        eprintln!("SKIP: no openssl CLI to make a test certificate");
+        return;
+    };
+    let (cert, key) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
+    let args = ["--tls", cert, key, "--login", "agenda", "certa"];
+    let Some(srv) = ServidorSmtp::iniciar(&args) else {
+        return;
+    };
+    let url = format!(
+        "smtp://agenda:errada123@127.0.0.1:{}?tls=starttls",
+        srv.porta
+    );
+    let r = remetente(&url, Some(&ca));
+    let e = r
+        .enviar(agendada_para("jose@exemplo.com"))
+        .await
+        .expect_err("535");
+    assert!(e.repetir() && e.to_string().contains("535"), "{e}");
+    assert!(!e.to_string().contains("errada123"), "{e}");
+    assert_eq!(srv.quantas(), 0);
+}
+
+#[tokio::test]
+async fn smtps_speaks_tls_from_the_first_byte_and_logs_in() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let Some((ca, cert, key)) = certificados(certs.path()) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "openssl is missing under CI"
+        );
+        eprintln!("SKIP: no openssl CLI to make a test certificate");
+        return;
+    };
+    let (cert, key) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
+    let args = [
+        "--tls",
+        cert,
+        key,
+        "--implicito",
+        "--login",
+        "agenda",
+        "s3nh@",
+    ];
+    let Some(srv) = ServidorSmtp::iniciar(&args) else {
+        return;
+    };
+    let url = format!("smtps://agenda:s3nh%40@127.0.0.1:{}", srv.porta);
+    let r = remetente(&url, Some(&ca));
+    r.enviar(agendada_para("jose@exemplo.com"))
+        .await
+        .expect("delivered over smtps");
+    let (eml, env) = srv.recebida(1);
+    assert_eq!(env["login"], "agenda");
+    let m = MessageParser::default().parse(&eml).expect("parses");
+    assert_eq!(
+        m.subject(),
+        Some("Consulta agendada para 02/03/2026 às 08:00")
+    );
+}
