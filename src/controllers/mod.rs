@@ -7,6 +7,7 @@ pub mod auditoria;
 pub mod auth;
 pub mod bloqueios;
 pub mod consultas;
+pub mod convenios;
 pub mod estatisticas;
 pub mod extract;
 pub mod horarios;

@@ -161,6 +161,27 @@ pub struct Bloqueio {
     pub created_at: String,
 }
 
+/// An insurance plan (convênio, SPEC-2 §12). Never deleted once created: `DELETE`
+/// deactivates it, since doctors, patients and appointments may name it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Convenio {
+    /// Identifier (UUID).
+    pub id: String,
+    /// Name, unique ignoring case and accents.
+    #[schema(example = "Unimed")]
+    pub nome: String,
+    /// The plan's ANS registry number (6 digits), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "339679", pattern = "^[0-9]{6}$")]
+    pub registro_ans: Option<String>,
+    /// Whether bookings may still use it.
+    pub ativo: bool,
+    /// When it was created (RFC 3339, clinic offset).
+    pub created_at: String,
+    /// When it was last changed (RFC 3339, clinic offset).
+    pub updated_at: String,
+}
+
 /// A doctor's weekly working hours on one weekday.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Horario {

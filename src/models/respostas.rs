@@ -90,6 +90,9 @@ pub struct Contagens {
     /// has none.
     #[serde(default)]
     pub bloqueios: usize,
+    /// Insurance plans (SPEC-2 §12). A backup written before plans existed has none.
+    #[serde(default)]
+    pub convenios: usize,
 }
 
 /// Answer of `POST /backup/restaurar/{nome}`.

@@ -17,8 +17,8 @@ pub use table::{Record, Table};
 use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
 use crate::models::{
-    Bloqueio, Consulta, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao, Tarefa,
-    Usuario,
+    Bloqueio, Consulta, Convenio, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao,
+    Tarefa, Usuario,
 };
 
 impl Record for Paciente {
@@ -130,6 +130,20 @@ impl Record for Bloqueio {
     }
 }
 
+impl Record for Convenio {
+    /// By name ignoring case and accents; the folded name is also the unique key.
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        fold(&self.nome)
+    }
+    fn unique(&self) -> Option<String> {
+        Some(fold(&self.nome))
+    }
+}
+
 /// The first answer to a POST sent with an `Idempotency-Key`, kept 24 h (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdemEntry {
@@ -203,6 +217,10 @@ pub enum Op {
     PutBloqueio(Arc<Bloqueio>),
     /// Delete a block by id.
     DelBloqueio(String),
+    /// Insert or replace an insurance plan (SPEC-2 §12).
+    PutConvenio(Arc<Convenio>),
+    /// Delete a plan by id (only as the undo of its creation; the API deactivates).
+    DelConvenio(String),
 }
 
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
@@ -238,6 +256,7 @@ impl StoreState for Db {
             Op::PutSessao(_) | Op::DelSessao(_) => Collection::Sessoes,
             Op::PutAuditoria(_) | Op::DelAuditoria(_) => Collection::Auditoria,
             Op::PutBloqueio(_) | Op::DelBloqueio(_) => Collection::Bloqueios,
+            Op::PutConvenio(_) | Op::DelConvenio(_) => Collection::Convenios,
         }
     }
 
@@ -272,6 +291,8 @@ impl StoreState for Db {
             Op::DelAuditoria(id) => self.auditoria.remove(&id).map(Op::PutAuditoria),
             Op::PutBloqueio(r) => put(&mut self.bloqueios, r, Op::PutBloqueio, Op::DelBloqueio),
             Op::DelBloqueio(id) => self.bloqueios.remove(&id).map(Op::PutBloqueio),
+            Op::PutConvenio(r) => put(&mut self.convenios, r, Op::PutConvenio, Op::DelConvenio),
+            Op::DelConvenio(id) => self.convenios.remove(&id).map(Op::PutConvenio),
         }
     }
 
@@ -332,6 +353,8 @@ impl StoreState for Db {
             Op::DelUsuario(id) => del(Collection::Usuarios, id),
             Op::PutBloqueio(r) => put(&self.bloqueios, Collection::Bloqueios, &r.id),
             Op::DelBloqueio(id) => del(Collection::Bloqueios, id),
+            Op::PutConvenio(r) => put(&self.convenios, Collection::Convenios, &r.id),
+            Op::DelConvenio(id) => del(Collection::Convenios, id),
             // A session's id is a token hash: it stays out of the log.
             Op::PutIdem(_)
             | Op::DelIdem(_)

@@ -17,8 +17,8 @@ use serde::de::DeserializeOwned;
 use super::{Consultas, IdemEntry, Record, Table};
 use crate::infra::store::{CollectionId, Collections, parse_snapshot};
 use crate::models::{
-    Bloqueio, Consulta, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao, Tarefa,
-    Usuario,
+    Bloqueio, Consulta, Convenio, EntradaAuditoria, Horario, Medico, Paciente, Reserva, Sessao,
+    Tarefa, Usuario,
 };
 
 /// A collection's in-memory storage, as the registry sees it.
@@ -190,6 +190,8 @@ collections! {
     Auditoria => auditoria: Table<EntradaAuditoria> = "auditoria", backup: false;
     /// Time off and holidays, by doctor (whole clinic first) and start (SPEC-2 §11).
     Bloqueios => bloqueios: Table<Bloqueio> = "bloqueios", backup: true;
+    /// Insurance plans, by name (SPEC-2 §12).
+    Convenios => convenios: Table<Convenio> = "convenios", backup: true;
 }
 
 // A set of collections is one bit each in a `u64`.
@@ -228,13 +230,21 @@ mod tests {
                 "usuarios",
                 "sessoes",
                 "auditoria",
-                "bloqueios"
+                "bloqueios",
+                "convenios"
             ]
         );
         let backup: Vec<_> = Collection::in_backups().iter().map(|c| c.name()).collect();
         assert_eq!(
             backup,
-            ["pacientes", "medicos", "horarios", "consultas", "bloqueios"]
+            [
+                "pacientes",
+                "medicos",
+                "horarios",
+                "consultas",
+                "bloqueios",
+                "convenios"
+            ]
         );
     }
 

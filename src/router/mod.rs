@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::controllers::convenios;
 use crate::controllers::{
     agenda, arquivos, auditoria, auth, bloqueios, consultas, estatisticas, horarios, medicos,
     metricas, pacientes, painel, sistema, streams, tarefas, usuarios,
@@ -46,6 +47,7 @@ use refine::refine_schemas;
         (name = "auth", description = "Entrar, sair, o usuário atual e a troca de senha"),
         (name = "usuarios", description = "Usuários e papéis (somente administradores)"),
         (name = "bloqueios", description = "Bloqueios de agenda: folgas, férias e feriados"),
+        (name = "convenios", description = "Convênios (planos de saúde) aceitos pela clínica"),
     )
 )]
 struct ApiDoc;
@@ -130,6 +132,15 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(
             bloqueios::find_bloqueio,
             bloqueios::delete_bloqueio
+        ))
+        .routes(routes!(
+            convenios::list_convenios,
+            convenios::create_convenio
+        ))
+        .routes(routes!(
+            convenios::find_convenio,
+            convenios::update_convenio,
+            convenios::delete_convenio
         ))
         .with_state(state)
         .split_for_parts();

@@ -122,6 +122,22 @@ pub(super) fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> 
         ("BloqueioCreate", "inicio", DATETIME_PATTERN, None, None),
         ("BloqueioCreate", "fim", DATETIME_PATTERN, None, None),
         ("BloqueioCreate", "motivo", not_blank, Some(1), Some(200)),
+        ("ConvenioCreate", "nome", not_blank, Some(1), Some(100)),
+        (
+            "ConvenioCreate",
+            "registro_ans",
+            "^([0-9]{6})?$",
+            None,
+            None,
+        ),
+        ("ConvenioUpdate", "nome", not_blank, Some(1), Some(100)),
+        (
+            "ConvenioUpdate",
+            "registro_ans",
+            "^([0-9]{6})?$",
+            None,
+            None,
+        ),
     ];
     let Some(components) = doc.components.as_mut() else {
         return vec!["components".to_owned()];

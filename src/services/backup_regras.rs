@@ -7,7 +7,7 @@
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
-use super::{bloqueios, consultas, horarios, medicos};
+use super::{bloqueios, consultas, convenios, horarios, medicos};
 use crate::domain::{
     Cpf, Crm, Email, Intervalo, MAX_OBS, Momento, Nome, Telefone, convenio, especialidade,
     texto_opcional,
@@ -124,6 +124,16 @@ pub fn problemas(db: &Db, tirado_em: DateTime, hoje: Date, tz: &TimeZone) -> Vec
             .is_some_and(|m| !medicos::INTERVALO_MINUTOS.contains(&m))
         {
             p.push(c, id, "intervalo_minutos: fora de 0 a 240");
+        }
+    }
+    let mut nomes_convenio = std::collections::HashSet::new();
+    for r in db.convenios.iter() {
+        let (c, id) = ("convênio", r.id.as_str());
+        for (campo, m) in convenios::regras(r) {
+            p.push(c, id, format!("{campo}: {m}"));
+        }
+        if !nomes_convenio.insert(crate::domain::fold(&r.nome)) {
+            p.push(c, id, "nome: outro convênio tem o mesmo nome");
         }
     }
     for r in db.bloqueios.iter() {

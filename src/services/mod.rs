@@ -8,6 +8,7 @@ pub mod backups;
 pub mod bloqueios;
 pub mod consultas;
 pub mod contexto;
+pub mod convenios;
 pub mod estatisticas;
 pub mod grade;
 pub mod horarios;

@@ -16,7 +16,14 @@ use crate::helpers::*;
 use crate::sched_helpers::*;
 
 /// The collections a backup holds, in the order of their files.
-pub const COLECOES: [&str; 5] = ["pacientes", "medicos", "horarios", "consultas", "bloqueios"];
+pub const COLECOES: [&str; 6] = [
+    "pacientes",
+    "medicos",
+    "horarios",
+    "consultas",
+    "bloqueios",
+    "convenios",
+];
 
 /// How long an event may take to show up on the stream.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -413,6 +420,7 @@ async fn a_queued_backup_completes_and_its_zip_holds_every_collection_with_a_tru
         BTreeSet::from([
             "bloqueios.json",
             "consultas.json",
+            "convenios.json",
             "horarios.json",
             "manifest.json",
             "medicos.json",
@@ -650,7 +658,11 @@ async fn a_restore_answered_200_survives_a_kill_9_right_after() {
     let seguranca = str_field(&r, "backup_seguranca");
     let (entries, manifest) = conteudo_backup(&srv, &seguranca).await;
     assert_eq!(manifest["tipo"], "seguranca");
-    assert_eq!(entries.len(), 6, "the safety backup is complete");
+    assert_eq!(
+        entries.len(),
+        COLECOES.len() + 1,
+        "the safety backup is complete"
+    );
     srv.post("/pacientes", &paciente_body("Depois do Kill", 101))
         .await
         .expect_status(201);

@@ -782,6 +782,9 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         // Time off and holidays (SPEC-2 §11): staff write, every role reads.
         ("GET", "/bloqueios" | "/bloqueios/{id}") => Todos,
         ("POST", "/bloqueios" | "/bloqueios/feriados") | ("DELETE", "/bloqueios/{id}") => Staff,
+        // Insurance plans (SPEC-2 §12): staff write, every role reads.
+        ("GET", "/convenios" | "/convenios/{id}") => Todos,
+        ("POST", "/convenios") | ("PUT" | "DELETE", "/convenios/{id}") => Staff,
         _ => return None,
     })
 }

@@ -60,6 +60,7 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
         Collection::Horarios => Some(&mut contagens.horarios),
         Collection::Consultas => Some(&mut contagens.consultas),
         Collection::Bloqueios => Some(&mut contagens.bloqueios),
+        Collection::Convenios => Some(&mut contagens.convenios),
         Collection::Idempotencia
         | Collection::Reservas
         | Collection::Tarefas
@@ -72,7 +73,7 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
 /// Whether an archive may lack collection `c`'s file: it was added to backups later
 /// (blocks, SPEC-2 §11), so an older backup restores it as empty.
 pub(super) fn opcional_no_arquivo(c: Collection) -> bool {
-    c == Collection::Bloqueios
+    matches!(c, Collection::Bloqueios | Collection::Convenios)
 }
 
 /// Which of the store's collections a backup holds.

@@ -1,0 +1,251 @@
+//! SPEC-2 §12 part 1 through the production router: `/convenios` (insurance plans): create,
+//! read, filters, partial update, unique names ignoring case and accents, the ANS registry
+//! number, deactivation instead of removal, audit entries and bad input.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+use crate::harness::TestApp;
+use crate::helpers::campos;
+
+#[tokio::test]
+async fn a_plan_is_created_read_listed_filtered_and_changed() {
+    let app = TestApp::new().await;
+    let r = app
+        .post(
+            "/convenios",
+            &json!({"nome": "  Unimed ", "registro_ans": "339679"}),
+        )
+        .await;
+    r.expect_status(201);
+    assert_eq!(r.body["nome"], "Unimed", "{}", r.text);
+    assert_eq!(r.body["registro_ans"], "339679");
+    assert_eq!(r.body["ativo"], true);
+    let unimed = r.id();
+    let r = app
+        .post("/convenios", &json!({"nome": "Amil", "ativo": false}))
+        .await;
+    r.expect_status(201);
+    assert!(r.body.get("registro_ans").is_none(), "{}", r.text);
+    let amil = r.id();
+    app.post(
+        "/convenios",
+        &json!({"nome": "SulAmérica Saúde", "registro_ans": ""}),
+    )
+    .await
+    .expect_status(201);
+
+    let got = app.get(&format!("/convenios/{unimed}")).await;
+    got.expect_status(200);
+    assert_eq!(got.body["nome"], "Unimed");
+    let nomes = |r: &crate::common::Resp| -> Vec<String> {
+        r.array()
+            .iter()
+            .map(|c| c["nome"].as_str().expect("nome").to_owned())
+            .collect()
+    };
+    let todos = app.get("/convenios").await;
+    todos.expect_status(200);
+    assert_eq!(nomes(&todos), ["Amil", "SulAmérica Saúde", "Unimed"]);
+    assert_eq!(todos.total_count(), 3);
+    assert_eq!(
+        nomes(&app.get("/convenios?ativo=true").await),
+        ["SulAmérica Saúde", "Unimed"]
+    );
+    assert_eq!(nomes(&app.get("/convenios?ativo=false").await), ["Amil"]);
+    assert_eq!(
+        nomes(&app.get("/convenios?nome=SAUDE").await),
+        ["SulAmérica Saúde"]
+    );
+    let p = app.get("/convenios?ativo=true&limit=1&offset=1").await;
+    assert_eq!(nomes(&p), ["Unimed"]);
+    assert_eq!(p.total_count(), 2);
+
+    // Partial update: only what is sent changes; null clears the registry number.
+    let put = app
+        .put(&format!("/convenios/{amil}"), &json!({"ativo": true}))
+        .await;
+    put.expect_status(200);
+    assert_eq!(put.body["ativo"], true);
+    assert_eq!(put.body["nome"], "Amil");
+    let put = app
+        .put(
+            &format!("/convenios/{unimed}"),
+            &json!({"registro_ans": null, "nome": "Unimed Paulistana"}),
+        )
+        .await;
+    put.expect_status(200);
+    assert!(put.body.get("registro_ans").is_none(), "{}", put.text);
+    assert_eq!(put.body["nome"], "Unimed Paulistana");
+    assert_eq!(put.body["ativo"], true);
+
+    app.get("/convenios/nao-existe").await.expect_status(404);
+    app.put("/convenios/nao-existe", &json!({"ativo": false}))
+        .await
+        .expect_status(404);
+    app.delete("/convenios/nao-existe").await.expect_status(404);
+}
+
+#[tokio::test]
+async fn a_plan_name_is_unique_ignoring_case_and_accents() {
+    let app = TestApp::new().await;
+    let r = app
+        .post("/convenios", &json!({"nome": "Saúde Caixa"}))
+        .await;
+    r.expect_status(201);
+    let id = r.id();
+    let dup = app
+        .post("/convenios", &json!({"nome": "SAUDE caixa"}))
+        .await;
+    dup.expect_status(409);
+    assert_eq!(dup.body["code"], "duplicate_convenio", "{}", dup.text);
+    assert!(dup.text.contains(&id), "names the other plan: {}", dup.text);
+    let outro = app.post("/convenios", &json!({"nome": "Bradesco"})).await;
+    outro.expect_status(201);
+    let outro = outro.id();
+    let r = app
+        .put(
+            &format!("/convenios/{outro}"),
+            &json!({"nome": "saúde CAIXA"}),
+        )
+        .await;
+    r.expect_status(409);
+    assert_eq!(r.body["code"], "duplicate_convenio");
+    // Renaming a plan to its own name in another case is not a conflict.
+    let r = app
+        .put(&format!("/convenios/{id}"), &json!({"nome": "SAÚDE CAIXA"}))
+        .await;
+    r.expect_status(200);
+    assert_eq!(r.body["nome"], "SAÚDE CAIXA");
+    assert_eq!(app.get("/convenios").await.array().len(), 2);
+}
+
+#[tokio::test]
+async fn delete_deactivates_the_plan_and_keeps_it() {
+    let app = TestApp::new().await;
+    let id = app.post("/convenios", &json!({"nome": "Cassi"})).await.id();
+    app.delete(&format!("/convenios/{id}"))
+        .await
+        .expect_status(204);
+    let got = app.get(&format!("/convenios/{id}")).await;
+    got.expect_status(200);
+    assert_eq!(got.body["ativo"], false, "{}", got.text);
+    // Again: still 204, nothing changes.
+    app.delete(&format!("/convenios/{id}"))
+        .await
+        .expect_status(204);
+    // Its name stays taken; reactivating is a PUT.
+    app.post("/convenios", &json!({"nome": "cassi"}))
+        .await
+        .expect_status(409);
+    let r = app
+        .put(&format!("/convenios/{id}"), &json!({"ativo": true}))
+        .await;
+    assert_eq!(r.body["ativo"], true);
+}
+
+#[tokio::test]
+async fn bad_plan_input_is_422_naming_the_field_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let casos = [
+        (json!({"nome": "   "}), "nome"),
+        (json!({"nome": "x".repeat(101)}), "nome"),
+        (json!({}), "nome"),
+        (
+            json!({"nome": "A", "registro_ans": "12345"}),
+            "registro_ans",
+        ),
+        (
+            json!({"nome": "A", "registro_ans": "1234567"}),
+            "registro_ans",
+        ),
+        (
+            json!({"nome": "A", "registro_ans": "12a456"}),
+            "registro_ans",
+        ),
+        (json!({"nome": "A", "registro_ans": 339679}), "registro_ans"),
+        (json!({"nome": "A", "ativo": "sim"}), "ativo"),
+        (json!({"nome": "A", "extra": 1}), "extra"),
+    ];
+    for (body, campo) in casos {
+        let r = app.post("/convenios", &body).await;
+        r.expect_status(422);
+        assert!(
+            campos(&r.body).contains(&campo.to_owned()),
+            "{body} → {}",
+            r.text
+        );
+    }
+    let r = app
+        .post("/convenios", &json!({"nome": "A", "registro_ans": "1"}))
+        .await;
+    assert!(
+        r.text.contains("6 dígitos"),
+        "says what is expected: {}",
+        r.text
+    );
+    let id = app
+        .post("/convenios", &json!({"nome": "Golden Cross"}))
+        .await
+        .id();
+    for body in [
+        json!({"nome": null}),
+        json!({"nome": ""}),
+        json!({"registro_ans": "abc"}),
+        json!({"ativo": 1}),
+    ] {
+        app.put(&format!("/convenios/{id}"), &body)
+            .await
+            .expect_status(422);
+    }
+    for bad in ["{", "[]", "null", "\"x\"", "{\"nome\": 1}"] {
+        let r = app.post_raw("/convenios", "application/json", bad).await;
+        assert!(
+            (400..500).contains(&r.status),
+            "{bad}: {} {}",
+            r.status,
+            r.text
+        );
+    }
+    app.get("/convenios?ativo=talvez").await.expect_status(422);
+    let all = app.get("/convenios").await;
+    assert_eq!(all.array().len(), 1, "{}", all.text);
+    assert_eq!(all.array()[0]["nome"], "Golden Cross");
+}
+
+#[tokio::test]
+async fn plan_writes_leave_audit_entries() {
+    let app = TestApp::new().await;
+    let id = app
+        .post("/convenios", &json!({"nome": "Porto Saúde"}))
+        .await
+        .id();
+    app.put(
+        &format!("/convenios/{id}"),
+        &json!({"registro_ans": "123456"}),
+    )
+    .await
+    .expect_status(200);
+    app.delete(&format!("/convenios/{id}"))
+        .await
+        .expect_status(204);
+    let trilha = app
+        .get(&format!(
+            "/sistema/auditoria?recurso=convenios&recurso_id={id}"
+        ))
+        .await;
+    trilha.expect_status(200);
+    let acoes: Vec<String> = trilha
+        .array()
+        .iter()
+        .map(|e| e["acao"].as_str().expect("acao").to_owned())
+        .collect();
+    assert_eq!(acoes.len(), 3, "{}", trilha.text);
+    assert_eq!(
+        acoes.iter().cloned().collect::<BTreeSet<_>>(),
+        BTreeSet::from(["criar".to_owned(), "alterar".to_owned()]),
+        "{}",
+        trilha.text
+    );
+}
