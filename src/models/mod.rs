@@ -99,6 +99,18 @@ pub struct Paciente {
     pub created_at: String,
     /// When it was last changed (RFC 3339, clinic offset).
     pub updated_at: String,
+    /// The patient's insurance plan in the registry (`/convenios`, SPEC-2 §12); absent =
+    /// none. Bookings default to `forma_pagamento: convenio` when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convenio_id: Option<String>,
+    /// The plan card's number (letters and digits, at most 30); absent = none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "0001234500012345")]
+    pub carteirinha: Option<String>,
+    /// The last day the card is valid (inclusive); absent = no expiry known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date, example = "2027-12-31")]
+    pub validade_carteirinha: Option<Date>,
 }
 
 /// A doctor.
@@ -135,6 +147,23 @@ pub struct Medico {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = u16, example = 0, minimum = 0, maximum = 240)]
     pub intervalo_minutos: Option<u16>,
+    /// The insurance plans (`/convenios` ids) this doctor takes (SPEC-2 §12); a record
+    /// stored before the field existed takes none.
+    #[serde(default)]
+    pub convenios_aceitos: Vec<String>,
+    /// Whether this doctor sees private-pay patients (`forma_pagamento: particular`);
+    /// default `true`.
+    #[serde(default = "sim")]
+    pub aceita_particular: bool,
+    /// The private-pay price in integer centavos (`15000` = R$ 150,00); absent = not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = 15000, minimum = 0)]
+    pub valor_particular_centavos: Option<u64>,
+}
+
+/// `true`: the default of flags that were on before they existed.
+fn sim() -> bool {
+    true
 }
 
 /// A period in which nobody books (SPEC-2 §11): a doctor's time off, or, with no

@@ -263,6 +263,9 @@ mod tests {
             convenio: None,
             created_at: "2026-01-01T08:00:00-03:00".into(),
             updated_at: "2026-01-01T08:00:00-03:00".into(),
+            convenio_id: None,
+            carteirinha: None,
+            validade_carteirinha: None,
         };
         store
             .write(|_| Ok::<_, StoreError>((vec![Op::PutPaciente(Arc::new(p))], ())))

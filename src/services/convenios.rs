@@ -63,6 +63,46 @@ pub fn registro_ans(s: &str) -> Result<String, &'static str> {
     }
 }
 
+/// The largest amount accepted, in centavos (R$ 10.000.000,00).
+pub const MAX_CENTAVOS: u64 = 1_000_000_000;
+
+/// An amount in integer centavos read from a JSON number: a whole number from 0 to
+/// [`MAX_CENTAVOS`] (`12.5` and `-1` are refused; `1500.0` is `1500`, an integer to JSON
+/// Schema).
+pub fn centavos(v: f64) -> Result<u64, &'static str> {
+    if v.fract() == 0.0 && v >= 0.0 && v <= MAX_CENTAVOS as f64 {
+        Ok(v as u64)
+    } else {
+        Err("deve ser um número inteiro de centavos entre 0 e 1000000000 (sem frações)")
+    }
+}
+
+/// Longest card number, in characters.
+pub const MAX_CARTEIRINHA: usize = 30;
+
+/// A plan card's number: 1 to [`MAX_CARTEIRINHA`] ASCII letters and digits, as sent.
+pub fn carteirinha(s: &str) -> Result<String, &'static str> {
+    if s.is_empty() || s.len() > MAX_CARTEIRINHA || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Err("deve ter de 1 a 30 letras ou dígitos, sem espaços nem pontuação")
+    } else {
+        Ok(s.to_owned())
+    }
+}
+
+/// 422 naming `campo` unless every id in `ids` is a registered plan.
+pub fn existem(db: &Db, campo: &str, ids: &[String]) -> Result<(), AppError> {
+    match ids
+        .iter()
+        .find(|id| db.convenios.get(id.as_str()).is_none())
+    {
+        Some(id) => Err(AppError::campo(
+            campo,
+            format!("convênio {id} não encontrado"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The rules of a stored plan's own fields, as `(campo, mensagem)`: what a restored backup
 /// is checked against (the API's input goes through [`nome`] and [`registro_ans`] too).
 pub fn regras(c: &Convenio) -> Vec<(&'static str, String)> {

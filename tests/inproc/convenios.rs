@@ -249,3 +249,183 @@ async fn plan_writes_leave_audit_entries() {
         trilha.text
     );
 }
+
+async fn plano(app: &TestApp, nome: &str) -> String {
+    let r = app.post("/convenios", &json!({"nome": nome})).await;
+    r.expect_status(201);
+    r.id()
+}
+
+#[tokio::test]
+async fn a_doctor_takes_plans_private_pay_and_a_price_with_defaults() {
+    let app = TestApp::new().await;
+    let unimed = plano(&app, "Unimed").await;
+    let amil = plano(&app, "Amil").await;
+    // Defaults: no plans, private pay on, no price.
+    let r = app
+        .post(
+            "/medicos",
+            &crate::common::medico_body("Dr. Padrão", 8101, "Clínica Geral"),
+        )
+        .await;
+    r.expect_status(201);
+    assert_eq!(r.body["convenios_aceitos"], json!([]), "{}", r.text);
+    assert_eq!(r.body["aceita_particular"], true);
+    assert!(
+        r.body.get("valor_particular_centavos").is_none(),
+        "{}",
+        r.text
+    );
+
+    let mut body = crate::common::medico_body("Dra. Plano", 8102, "Pediatria");
+    body["convenios_aceitos"] = json!([unimed, amil, unimed]);
+    body["aceita_particular"] = json!(false);
+    body["valor_particular_centavos"] = json!(25000);
+    let r = app.post("/medicos", &body).await;
+    r.expect_status(201);
+    assert_eq!(
+        r.body["convenios_aceitos"],
+        json!([unimed, amil]),
+        "repeats dropped"
+    );
+    assert_eq!(r.body["aceita_particular"], false);
+    assert_eq!(r.body["valor_particular_centavos"], 25000);
+    let id = r.id();
+    let got = app.get(&format!("/medicos/{id}")).await;
+    assert_eq!(got.body["valor_particular_centavos"], 25000);
+
+    let r = app
+        .put(
+            &format!("/medicos/{id}"),
+            &json!({"convenios_aceitos": [amil], "aceita_particular": true, "valor_particular_centavos": 1500.0}),
+        )
+        .await;
+    r.expect_status(200);
+    assert_eq!(r.body["convenios_aceitos"], json!([amil]));
+    assert_eq!(r.body["aceita_particular"], true);
+    assert_eq!(r.body["valor_particular_centavos"], 1500);
+    let r = app
+        .put(
+            &format!("/medicos/{id}"),
+            &json!({"valor_particular_centavos": null}),
+        )
+        .await;
+    r.expect_status(200);
+    assert!(
+        r.body.get("valor_particular_centavos").is_none(),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.body["convenios_aceitos"], json!([amil]), "untouched");
+}
+
+#[tokio::test]
+async fn bad_doctor_payment_fields_are_422_and_change_nothing() {
+    let app = TestApp::new().await;
+    let unimed = plano(&app, "Unimed").await;
+    let base = crate::common::medico_body("Dr. Erro", 8201, "Clínica Geral");
+    let casos = [
+        ("valor_particular_centavos", json!(12.5)),
+        ("valor_particular_centavos", json!(-1)),
+        ("valor_particular_centavos", json!("1500")),
+        ("valor_particular_centavos", json!(1e12)),
+        ("convenios_aceitos", json!(["nao-existe"])),
+        ("convenios_aceitos", json!([unimed, "outro-que-nao-existe"])),
+        ("convenios_aceitos", json!([""])),
+        ("convenios_aceitos", json!(unimed)),
+        ("aceita_particular", json!("sim")),
+    ];
+    for (campo, v) in &casos {
+        let mut body = base.clone();
+        body[*campo] = v.clone();
+        let r = app.post("/medicos", &body).await;
+        r.expect_status(422);
+        assert!(
+            campos(&r.body).contains(&campo.to_string()),
+            "{campo}={v} → {}",
+            r.text
+        );
+    }
+    assert_eq!(app.get("/medicos").await.array().len(), 0);
+    let id = app.post("/medicos", &base).await.id();
+    for (campo, v) in &casos {
+        let r = app
+            .put(&format!("/medicos/{id}"), &json!({ *campo: v }))
+            .await;
+        r.expect_status(422);
+        assert!(
+            campos(&r.body).contains(&campo.to_string()),
+            "PUT {campo}={v} → {}",
+            r.text
+        );
+    }
+    let got = app.get(&format!("/medicos/{id}")).await;
+    assert_eq!(got.body["convenios_aceitos"], json!([]), "{}", got.text);
+}
+
+#[tokio::test]
+async fn a_patient_has_a_plan_a_card_and_its_validity() {
+    let app = TestApp::new().await;
+    let unimed = plano(&app, "Unimed").await;
+    let mut body = crate::common::paciente_body("Maria Plano", 1);
+    body["convenio_id"] = json!(unimed);
+    body["carteirinha"] = json!("0001234500012345");
+    body["validade_carteirinha"] = json!("2027-12-31");
+    let r = app.post("/pacientes", &body).await;
+    r.expect_status(201);
+    assert_eq!(r.body["convenio_id"], json!(unimed), "{}", r.text);
+    assert_eq!(r.body["carteirinha"], "0001234500012345");
+    assert_eq!(r.body["validade_carteirinha"], "2027-12-31");
+    assert!(
+        r.body.get("convenio").is_some(),
+        "the free-text field stays"
+    );
+    let id = r.id();
+    let r = app
+        .put(
+            &format!("/pacientes/{id}"),
+            &json!({"validade_carteirinha": "2028-01-31", "carteirinha": null}),
+        )
+        .await;
+    r.expect_status(200);
+    assert_eq!(r.body["validade_carteirinha"], "2028-01-31");
+    assert!(r.body.get("carteirinha").is_none(), "{}", r.text);
+    assert_eq!(r.body["convenio_id"], json!(unimed));
+
+    // Without them: absent.
+    let r = app
+        .post("/pacientes", &crate::common::paciente_body("Sem Plano", 2))
+        .await;
+    r.expect_status(201);
+    assert!(r.body.get("convenio_id").is_none(), "{}", r.text);
+
+    let casos = [
+        ("convenio_id", json!("nao-existe")),
+        ("carteirinha", json!("12.345-6")),
+        ("carteirinha", json!("x".repeat(31))),
+        ("validade_carteirinha", json!("31/12/2027")),
+        ("validade_carteirinha", json!("2027-02-30")),
+        ("validade_carteirinha", json!("2027-12-31T00:00:00")),
+    ];
+    for (i, (campo, v)) in casos.iter().enumerate() {
+        let mut body = crate::common::paciente_body("Erro", 10 + i as u64);
+        body[*campo] = v.clone();
+        let r = app.post("/pacientes", &body).await;
+        r.expect_status(422);
+        assert!(
+            campos(&r.body).contains(&campo.to_string()),
+            "{campo}={v} → {}",
+            r.text
+        );
+        let r = app
+            .put(&format!("/pacientes/{id}"), &json!({ *campo: v }))
+            .await;
+        r.expect_status(422);
+        assert!(
+            campos(&r.body).contains(&campo.to_string()),
+            "PUT {campo}={v} → {}",
+            r.text
+        );
+    }
+    assert_eq!(app.get("/pacientes").await.array().len(), 2);
+}
