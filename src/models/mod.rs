@@ -3,6 +3,7 @@
 
 mod auditoria;
 mod estatisticas;
+mod pagamento;
 mod respostas;
 mod usuario;
 
@@ -17,6 +18,7 @@ pub use estatisticas::{
     EstatisticaConvenio, EstatisticaDiaSemana, EstatisticaEspecialidade, EstatisticaHora,
     EstatisticaMedico, Estatisticas, Periodo, PorStatus,
 };
+pub use pagamento::{FormaPagamento, Pagamento, StatusPagamento};
 pub use respostas::{
     Agendado, BloqueioCriado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado,
     Restaurado,
@@ -337,6 +339,10 @@ pub struct Consulta {
     pub created_at: String,
     /// When it was last changed (RFC 3339, clinic offset).
     pub updated_at: String,
+    /// How it is paid and where that stands (SPEC-2 §12); absent on appointments booked
+    /// before payments existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagamento: Option<Pagamento>,
 }
 
 impl Consulta {

@@ -724,6 +724,7 @@ mod tests {
                 observacoes: None,
                 created_at: String::new(),
                 updated_at: String::new(),
+                pagamento: None,
             };
             let iv = c.intervalo(&tz);
             assert_eq!(
@@ -789,6 +790,7 @@ mod tests {
                 observacoes: None,
                 created_at: String::new(),
                 updated_at: String::new(),
+                pagamento: None,
             };
             let iv = c.intervalo(&tz);
             let dia = p.dia(c.inicio.date()).map(|d| d.0);

@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod medicos;
 pub mod metricas;
 pub mod pacientes;
+pub mod pagamento;
 pub mod relatorio_pdf;
 pub mod relatorios;
 pub mod tarefas;

@@ -429,3 +429,270 @@ async fn a_patient_has_a_plan_a_card_and_its_validity() {
     }
     assert_eq!(app.get("/pacientes").await.array().len(), 2);
 }
+
+/// A plan `Unimed`, a doctor working Mondays 08:00-12:00 who takes it and private pay at
+/// R$ 250,00, and a patient on it whose card is valid through `validade`.
+struct Cena {
+    plano: String,
+    medico: String,
+    paciente: String,
+}
+
+async fn cena(app: &TestApp, validade: jiff::civil::Date) -> Cena {
+    let plano = plano(app, "Unimed").await;
+    let medico = app.medico(8301, &[("segunda", "08:00", "12:00")]).await;
+    app.put(
+        &format!("/medicos/{medico}"),
+        &json!({"convenios_aceitos": [plano], "valor_particular_centavos": 25000}),
+    )
+    .await
+    .expect_status(200);
+    let paciente = app.paciente(301).await;
+    app.put(
+        &format!("/pacientes/{paciente}"),
+        &json!({"convenio_id": plano, "carteirinha": "ABC123", "validade_carteirinha": validade.to_string()}),
+    )
+    .await
+    .expect_status(200);
+    Cena {
+        plano,
+        medico,
+        paciente,
+    }
+}
+
+/// `POST /consultas/agendar` for the scene's patient and doctor at `inicio`.
+async fn agendar(
+    app: &TestApp,
+    c: &Cena,
+    inicio: &str,
+    forma: Option<&str>,
+) -> crate::common::Resp {
+    let fim = jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M:%S", inicio)
+        .expect("inicio")
+        .checked_add(jiff::SignedDuration::from_mins(30))
+        .expect("fim");
+    let mut body = json!({"paciente_id": c.paciente, "medico_id": c.medico,
+        "inicio": inicio, "fim": fim.strftime("%Y-%m-%dT%H:%M:%S").to_string()});
+    if let Some(f) = forma {
+        body["forma_pagamento"] = json!(f);
+    }
+    app.post("/consultas/agendar", &body).await
+}
+
+/// Runs the queue; the task's final state.
+async fn tarefa(app: &TestApp, task_id: &str) -> serde_json::Value {
+    app.run_tasks().await;
+    let r = app.get(&format!("/sistema/tasks/{task_id}")).await;
+    r.expect_status(200);
+    r.body
+}
+
+#[tokio::test]
+async fn a_booking_by_plan_records_a_pending_payment_and_private_pay_copies_the_price() {
+    let app = TestApp::new().await;
+    let seg = crate::helpers::monday(2);
+    let c = cena(&app, seg).await;
+    // Default: the patient has a plan, so convenio; the card is valid through the day.
+    let r = agendar(&app, &c, &crate::helpers::at(seg, "08:00"), None).await;
+    r.expect_status(202);
+    let t = tarefa(&app, r.body["task_id"].as_str().expect("task")).await;
+    assert_eq!(t["status"], "concluida", "{t}");
+    let pag = &t["resultado"]["consulta"]["pagamento"];
+    assert_eq!(
+        *pag,
+        json!({"forma": "convenio", "convenio_id": c.plano, "status": "pendente"}),
+        "{t}"
+    );
+    let r = agendar(
+        &app,
+        &c,
+        &crate::helpers::at(seg, "09:00"),
+        Some("particular"),
+    )
+    .await;
+    r.expect_status(202);
+    let t = tarefa(&app, r.body["task_id"].as_str().expect("task")).await;
+    let id = t["resultado"]["consulta"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // A later price change does not alter the booked amount.
+    app.put(
+        &format!("/medicos/{}", c.medico),
+        &json!({"valor_particular_centavos": 30000}),
+    )
+    .await
+    .expect_status(200);
+    let got = app.get(&format!("/consultas/{id}")).await;
+    assert_eq!(
+        got.body["pagamento"],
+        json!({"forma": "particular", "valor_centavos": 25000, "status": "pendente"}),
+        "{}",
+        got.text
+    );
+    // A doctor who stops taking the plan does not change existing appointments.
+    let antes = app.get("/consultas").await.body;
+    app.put(
+        &format!("/medicos/{}", c.medico),
+        &json!({"convenios_aceitos": [], "aceita_particular": false}),
+    )
+    .await
+    .expect_status(200);
+    assert_eq!(app.get("/consultas").await.body, antes);
+}
+
+#[tokio::test]
+async fn each_payment_refusal_at_acceptance_is_422_with_its_code_and_books_nothing() {
+    let app = TestApp::new().await;
+    let seg = crate::helpers::monday(2);
+    // The card expires the day before the appointment: valid today, expired on its date.
+    let c = cena(&app, crate::helpers::plus_days(seg, -1)).await;
+    let ini = crate::helpers::at(seg, "08:00");
+    let r = agendar(&app, &c, &ini, None).await;
+    r.expect_status(422);
+    assert_eq!(r.body["code"], "carteirinha_vencida", "{}", r.text);
+    app.put(
+        &format!("/pacientes/{}", c.paciente),
+        &json!({"validade_carteirinha": seg.to_string()}),
+    )
+    .await
+    .expect_status(200);
+
+    app.put(
+        &format!("/medicos/{}", c.medico),
+        &json!({"convenios_aceitos": [], "aceita_particular": false}),
+    )
+    .await
+    .expect_status(200);
+    let r = agendar(&app, &c, &ini, None).await;
+    r.expect_status(422);
+    assert_eq!(r.body["code"], "convenio_nao_aceito", "{}", r.text);
+    let r = agendar(&app, &c, &ini, Some("particular")).await;
+    r.expect_status(422);
+    assert_eq!(r.body["code"], "particular_nao_aceito", "{}", r.text);
+
+    app.put(
+        &format!("/medicos/{}", c.medico),
+        &json!({"convenios_aceitos": [c.plano]}),
+    )
+    .await
+    .expect_status(200);
+    app.delete(&format!("/convenios/{}", c.plano))
+        .await
+        .expect_status(204);
+    let r = agendar(&app, &c, &ini, None).await;
+    r.expect_status(422);
+    assert_eq!(r.body["code"], "convenio_inativo", "{}", r.text);
+
+    let r = agendar(&app, &c, &ini, Some("cheque")).await;
+    r.expect_status(422);
+    assert_eq!(app.get("/sistema/tasks").await.array().len(), 0);
+    assert_eq!(app.slot_state(&c.medico, &ini).await, "disponivel");
+}
+
+#[tokio::test]
+async fn the_worker_rechecks_payment_and_fails_the_task_with_the_code() {
+    let app = TestApp::new().await;
+    let seg = crate::helpers::monday(2);
+    let c = cena(&app, seg).await;
+    let mut tasks = Vec::new();
+    for (hora, forma) in [
+        ("08:00", None),
+        ("09:00", None),
+        ("10:00", None),
+        ("11:00", Some("particular")),
+    ] {
+        let r = agendar(&app, &c, &crate::helpers::at(seg, hora), forma).await;
+        r.expect_status(202);
+        tasks.push(r.body["task_id"].as_str().expect("task").to_owned());
+    }
+    // Between the 202 and the worker's turn: the card now ends the day before, the doctor
+    // stops private pay. Then each queued booking meets one change.
+    app.put(
+        &format!("/pacientes/{}", c.paciente),
+        &json!({"validade_carteirinha": crate::helpers::plus_days(seg, -1).to_string()}),
+    )
+    .await
+    .expect_status(200);
+    app.put(
+        &format!("/medicos/{}", c.medico),
+        &json!({"aceita_particular": false}),
+    )
+    .await
+    .expect_status(200);
+    let t = tarefa(&app, &tasks[0]).await;
+    assert_eq!(t["status"], "falhou", "{t}");
+    assert_eq!(t["erro"]["code"], "carteirinha_vencida", "{t}");
+    let t = tarefa(&app, &tasks[3]).await;
+    assert_eq!(t["erro"]["code"], "particular_nao_aceito", "{t}");
+    assert_eq!(
+        app.slot_state(&c.medico, &crate::helpers::at(seg, "08:00"))
+            .await,
+        "disponivel",
+        "the hold is released"
+    );
+    assert_eq!(app.get("/consultas").await.array().len(), 0);
+}
+
+#[tokio::test]
+async fn the_worker_fails_a_booking_whose_plan_was_deactivated_or_dropped() {
+    let app = TestApp::new().await;
+    let seg = crate::helpers::monday(2);
+    let c = cena(&app, seg).await;
+    let a = agendar(&app, &c, &crate::helpers::at(seg, "08:00"), None).await;
+    a.expect_status(202);
+    app.put(
+        &format!("/medicos/{}", c.medico),
+        &json!({"convenios_aceitos": []}),
+    )
+    .await
+    .expect_status(200);
+    let t = tarefa(&app, a.body["task_id"].as_str().expect("task")).await;
+    assert_eq!(t["erro"]["code"], "convenio_nao_aceito", "{t}");
+
+    app.put(
+        &format!("/medicos/{}", c.medico),
+        &json!({"convenios_aceitos": [c.plano]}),
+    )
+    .await
+    .expect_status(200);
+    let b = agendar(&app, &c, &crate::helpers::at(seg, "09:00"), None).await;
+    b.expect_status(202);
+    app.delete(&format!("/convenios/{}", c.plano))
+        .await
+        .expect_status(204);
+    let t = tarefa(&app, b.body["task_id"].as_str().expect("task")).await;
+    assert_eq!(t["status"], "falhou", "{t}");
+    assert_eq!(t["erro"]["code"], "convenio_inativo", "{t}");
+}
+
+#[tokio::test]
+async fn the_front_desk_booking_records_payment_without_refusing() {
+    let app = TestApp::new().await;
+    let seg = crate::helpers::monday(2);
+    let c = cena(&app, crate::helpers::plus_days(seg, -1)).await;
+    let r = app
+        .post(
+            "/consultas",
+            &json!({"paciente_id": c.paciente, "medico_id": c.medico,
+                "inicio": crate::helpers::at(seg, "08:00"), "fim": crate::helpers::at(seg, "08:30")}),
+        )
+        .await;
+    r.expect_status(201);
+    assert_eq!(
+        r.body["pagamento"],
+        json!({"forma": "convenio", "convenio_id": c.plano, "status": "pendente"}),
+        "an expired card does not stop the desk: {}",
+        r.text
+    );
+    let r = app
+        .post(
+            "/consultas",
+            &json!({"paciente_id": c.paciente, "medico_id": c.medico, "forma_pagamento": "particular",
+                "inicio": crate::helpers::at(seg, "09:00"), "fim": crate::helpers::at(seg, "09:30")}),
+        )
+        .await;
+    r.expect_status(201);
+    assert_eq!(r.body["pagamento"]["valor_centavos"], 25000, "{}", r.text);
+}
