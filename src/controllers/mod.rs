@@ -15,6 +15,7 @@ pub mod medicos;
 pub mod metricas;
 pub mod middleware;
 pub mod pacientes;
+pub mod pagamentos;
 pub mod painel;
 pub mod problema;
 pub mod sistema;

@@ -150,6 +150,13 @@ fn errors_of(
         "find_backup" | "restore_backup" | "find_relatorio" => errors.push(arquivo()),
         "find_bloqueio" | "delete_bloqueio" => errors.push(AppError::not_found("Bloqueio")),
         "list_bloqueios" => errors.push(medico()),
+        "update_pagamento" => errors.extend([
+            consulta(),
+            conflict(
+                "transicao_pagamento_invalida",
+                "O pagamento está isento e não pode passar a pago (permitido: pendente → pago ou isento; pago → estornado).",
+            ),
+        ]),
         "find_convenio" | "update_convenio" | "delete_convenio" => {
             errors.push(AppError::not_found("Convênio"))
         }

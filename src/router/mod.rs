@@ -11,11 +11,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::controllers::convenios;
 use crate::controllers::{
     agenda, arquivos, auditoria, auth, bloqueios, consultas, estatisticas, horarios, medicos,
     metricas, pacientes, painel, sistema, streams, tarefas, usuarios,
 };
+use crate::controllers::{convenios, pagamentos};
 use crate::error::{AppError, CampoErro, Problema};
 use crate::services::AppState;
 
@@ -142,6 +142,7 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             convenios::update_convenio,
             convenios::delete_convenio
         ))
+        .routes(routes!(pagamentos::update_pagamento))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);

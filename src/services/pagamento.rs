@@ -152,3 +152,86 @@ pub fn erro_api(e: ErroTarefa) -> AppError {
         detail: e.detail,
     }
 }
+
+/// Whether a payment may go from `de` to `para`: `pendente` → `pago` | `isento`,
+/// `pago` → `estornado`; nothing else (`isento` and `estornado` are final).
+pub fn pode_mudar(de: StatusPagamento, para: StatusPagamento) -> bool {
+    use StatusPagamento::*;
+    matches!((de, para), (Pendente, Pago | Isento) | (Pago, Estornado))
+}
+
+/// `POST /consultas/{id}/pagamento`: moves the appointment's payment to `para` (404 unknown
+/// appointment; 409 `pagamento_ausente` for one booked before payments existed, 409
+/// `transicao_pagamento_invalida` for a move [`pode_mudar`] refuses). Audited as a change
+/// of the appointment.
+pub async fn alterar_status(
+    app: &crate::services::App,
+    ctx: &crate::services::Contexto,
+    id: &str,
+    para: StatusPagamento,
+) -> Result<std::sync::Arc<crate::models::Consulta>, AppError> {
+    let now = app.clock.stamp();
+    app.commit(ctx, |db| {
+        let old = db
+            .consultas
+            .get(id)
+            .ok_or_else(|| AppError::not_found("Consulta"))?;
+        let Some(pag) = old.pagamento.as_ref() else {
+            return Err(AppError::conflict(
+                "pagamento_ausente",
+                "A consulta foi agendada antes dos pagamentos existirem e não tem pagamento.",
+            ));
+        };
+        if !pode_mudar(pag.status, para) {
+            return Err(AppError::conflict(
+                "transicao_pagamento_invalida",
+                format!(
+                    "O pagamento está {} e não pode passar a {} (permitido: pendente → pago ou isento; pago → estornado).",
+                    nome(pag.status),
+                    nome(para)
+                ),
+            ));
+        }
+        let mut c = crate::models::Consulta::clone(old);
+        if let Some(p) = c.pagamento.as_mut() {
+            p.status = para;
+        }
+        c.updated_at = now;
+        let c = std::sync::Arc::new(c);
+        Ok((vec![crate::repositories::Op::PutConsulta(c.clone())], c))
+    })
+    .await
+}
+
+/// The status's name in JSON.
+fn nome(s: StatusPagamento) -> &'static str {
+    match s {
+        StatusPagamento::Pendente => "pendente",
+        StatusPagamento::Pago => "pago",
+        StatusPagamento::Isento => "isento",
+        StatusPagamento::Estornado => "estornado",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_documented_moves_are_allowed() {
+        use StatusPagamento::*;
+        let all = [Pendente, Pago, Isento, Estornado];
+        let mut ok = Vec::new();
+        for de in all {
+            for para in all {
+                if pode_mudar(de, para) {
+                    ok.push((de, para));
+                }
+            }
+        }
+        assert_eq!(
+            ok,
+            [(Pendente, Pago), (Pendente, Isento), (Pago, Estornado)]
+        );
+    }
+}

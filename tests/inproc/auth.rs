@@ -785,6 +785,7 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         // Insurance plans (SPEC-2 §12): staff write, every role reads.
         ("GET", "/convenios" | "/convenios/{id}") => Todos,
         ("POST", "/convenios") | ("PUT" | "DELETE", "/convenios/{id}") => Staff,
+        ("POST", "/consultas/{id}/pagamento") => Staff,
         _ => return None,
     })
 }

@@ -696,3 +696,71 @@ async fn the_front_desk_booking_records_payment_without_refusing() {
     r.expect_status(201);
     assert_eq!(r.body["pagamento"]["valor_centavos"], 25000, "{}", r.text);
 }
+
+#[tokio::test]
+async fn a_payment_moves_pending_to_paid_or_waived_and_paid_to_refunded_only() {
+    let app = TestApp::new().await;
+    let seg = crate::helpers::monday(2);
+    let c = cena(&app, seg).await;
+    let mut ids = Vec::new();
+    for hora in ["08:00", "09:00"] {
+        let r = app
+            .post(
+                "/consultas",
+                &json!({"paciente_id": c.paciente, "medico_id": c.medico, "forma_pagamento": "particular",
+                    "inicio": crate::helpers::at(seg, hora), "fim": crate::helpers::at(seg, &hora.replace(":00", ":30"))}),
+            )
+            .await;
+        r.expect_status(201);
+        ids.push(r.id());
+    }
+    let pag = |id: &str| format!("/consultas/{id}/pagamento");
+    let r = app.post(&pag(&ids[0]), &json!({"status": "pago"})).await;
+    r.expect_status(200);
+    assert_eq!(r.body["pagamento"]["status"], "pago", "{}", r.text);
+    assert_eq!(r.body["pagamento"]["valor_centavos"], 25000);
+    for bad in ["pendente", "isento", "pago"] {
+        let r = app.post(&pag(&ids[0]), &json!({"status": bad})).await;
+        r.expect_status(409);
+        assert_eq!(
+            r.body["code"], "transicao_pagamento_invalida",
+            "{bad}: {}",
+            r.text
+        );
+    }
+    let r = app
+        .post(&pag(&ids[0]), &json!({"status": "estornado"}))
+        .await;
+    r.expect_status(200);
+    assert_eq!(r.body["pagamento"]["status"], "estornado");
+    app.post(&pag(&ids[0]), &json!({"status": "pago"}))
+        .await
+        .expect_status(409);
+
+    app.post(&pag(&ids[1]), &json!({"status": "estornado"}))
+        .await
+        .expect_status(409);
+    let r = app.post(&pag(&ids[1]), &json!({"status": "isento"})).await;
+    r.expect_status(200);
+    app.post(&pag(&ids[1]), &json!({"status": "pago"}))
+        .await
+        .expect_status(409);
+
+    app.post(&pag("nao-existe"), &json!({"status": "pago"}))
+        .await
+        .expect_status(404);
+    for bad in [
+        json!({"status": "quitado"}),
+        json!({}),
+        json!({"status": "pago", "x": 1}),
+    ] {
+        app.post(&pag(&ids[1]), &bad).await.expect_status(422);
+    }
+    let trilha = app
+        .get(&format!(
+            "/sistema/auditoria?recurso=consultas&recurso_id={}&acao=alterar",
+            ids[0]
+        ))
+        .await;
+    assert_eq!(trilha.array().len(), 2, "{}", trilha.text);
+}
