@@ -14,6 +14,7 @@ mod helpers;
 mod identidade;
 mod limits;
 mod logs;
+mod pagamentos;
 mod queue;
 mod relatorios;
 mod restauracao;
