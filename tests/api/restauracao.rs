@@ -1015,6 +1015,24 @@ async fn plans_are_backed_up_checked_and_an_older_archive_restores_without_them(
             }),
         ),
         (
+            "a doctor taking a plan that does not exist",
+            com_registros(&entries, "medicos", |r| {
+                r[0]["convenios_aceitos"] = json!(["nao-existe"]);
+            }),
+        ),
+        (
+            "a patient on a plan that does not exist",
+            com_registros(&entries, "pacientes", |r| {
+                r[0]["convenio_id"] = json!("nao-existe");
+            }),
+        ),
+        (
+            "a card number with punctuation",
+            com_registros(&entries, "pacientes", |r| {
+                r[0]["carteirinha"] = json!("12.34-5");
+            }),
+        ),
+        (
             "two plans with one name (ignoring case and accents)",
             com_registros(&entries, "convenios", |r| {
                 let n = r[0]["nome"].as_str().expect("nome").to_uppercase();
