@@ -37,6 +37,12 @@ pub struct ConsultaCreate {
     pub status: Option<StatusConsulta>,
     /// Notes.
     pub observacoes: Option<String>,
+    /// How it is paid (SPEC-2 §12): `convenio` (the default when the patient has a
+    /// `convenio_id`) or `particular`. `POST /consultas/agendar` refuses with 422
+    /// `convenio_inativo`, `convenio_nao_aceito`, `carteirinha_vencida` or
+    /// `particular_nao_aceito` (and the worker re-checks); `POST /consultas` (the front
+    /// desk) records it without refusing.
+    pub forma_pagamento: Option<crate::models::FormaPagamento>,
 }
 
 /// Body of `PUT /consultas/{id}`: any subset, re-validated.
@@ -170,6 +176,7 @@ impl ConsultaCreate {
             intervalo,
             status: self.status.unwrap_or(StatusConsulta::Agendada),
             observacoes,
+            forma_pagamento: self.forma_pagamento,
         })
     }
 }

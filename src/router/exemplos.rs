@@ -159,6 +159,16 @@ fn errors_of(
             errors.push(AppError::not_found("Entrada da lista de espera"))
         }
         "create_cancelamento_serie" => errors.push(AppError::not_found("Série")),
+        "update_pagamento" => errors.extend([
+            consulta(),
+            conflict(
+                "transicao_pagamento_invalida",
+                "O pagamento está isento e não pode passar a pago (permitido: pendente → pago ou isento; pago → estornado).",
+            ),
+        ]),
+        "find_convenio" | "update_convenio" | "delete_convenio" => {
+            errors.push(AppError::not_found("Convênio"))
+        }
         _ => {}
     }
     match op_id {
@@ -197,6 +207,16 @@ fn errors_of(
         )),
         "create_medico" | "update_medico" => errors.extend([campo("crm", "CRM inválido"), dup_crm()]),
         "delete_medico" => errors.push(em_uso("médico")),
+        "create_convenio" | "update_convenio" => errors.extend([
+            campo(
+                "registro_ans",
+                "registro ANS deve ter exatamente 6 dígitos (por exemplo 339679)",
+            ),
+            conflict(
+                "duplicate_convenio",
+                "Já existe um convênio com este nome (id 7c9e6679-7425-40de-944b-e07fc1f90ae7).",
+            ),
+        ]),
         "create_horario" | "update_horario" => errors.extend([
             campo("hora_fim", "hora_fim deve ser posterior a hora_inicio"),
             overlap_h(),

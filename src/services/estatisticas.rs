@@ -751,6 +751,7 @@ mod tests {
                 created_at: String::new(),
                 updated_at: String::new(),
                 motivo_cancelamento: None,
+                pagamento: None,
             };
             let iv = c.intervalo(&tz);
             assert_eq!(
@@ -818,6 +819,7 @@ mod tests {
                 motivo_cancelamento: None,
                 created_at: String::new(),
                 updated_at: String::new(),
+                pagamento: None,
             };
             let iv = c.intervalo(&tz);
             let dia = p.dia(c.inicio.date()).map(|d| d.0);

@@ -9,6 +9,7 @@ mod bloqueios;
 #[path = "../common/mod.rs"]
 mod common;
 mod consultas;
+mod convenios;
 mod conventions;
 mod errors;
 mod estatisticas;

@@ -73,6 +73,7 @@ pub async fn aceitar(
                     fim_offset,
                     observacoes: None,
                     lista_espera_id: Some(e.id.clone()),
+                    forma_pagamento: None,
                 };
                 let mut t = tarefas::nova(TipoTarefa::AgendarConsulta, &params, criado.clone())?;
                 if let Some(c) = ctx.chamador.as_ref() {

@@ -285,6 +285,7 @@ pub fn decidir_serie(app: &App, db: &Db, t: &Tarefa, agora: &str) -> (Vec<Op>, D
             created_at: agora.to_owned(),
             updated_at: agora.to_owned(),
             motivo_cancelamento: None,
+            pagamento: None,
         });
         let put = Op::PutConsulta(c.clone());
         // Its history starts in the same write (SPEC-2 §11).
