@@ -143,6 +143,13 @@ pub struct RemarcarBody {
     /// New end; without it, the appointment keeps its duration.
     #[schema(example = "2026-03-03T09:30:00")]
     pub fim: Option<String>,
+    /// Form of payment (SPEC-2 §12); default: the appointment's own `pagamento.forma`
+    /// (else `convenio` when the patient has a plan, else `particular`). Checked for the new
+    /// date (422 `convenio_inativo`, `convenio_nao_aceito`, `carteirinha_vencida`,
+    /// `particular_nao_aceito`). The same form keeps the appointment's `pagamento` as it
+    /// is; another form records a new one (`pendente`; 409 `pagamento_nao_pendente` when
+    /// the current payment is no longer `pendente`).
+    pub forma_pagamento: Option<crate::models::FormaPagamento>,
 }
 
 fn obs(e: &mut Erros, v: Option<&str>) -> Option<String> {
@@ -402,7 +409,8 @@ pub async fn create_remarcacao(
     let inicio =
         inicio.ok_or_else(|| AppError::Internal("validation passed without inicio".into()))?;
     let r = req.responde(StatusCode::OK);
-    let c = services::agenda::remarcar(&app, r.ctx(), &id, inicio, fim).await?;
+    let c =
+        services::agenda::remarcar(&app, r.ctx(), &id, inicio, fim, body.forma_pagamento).await?;
     Ok(r.json(c))
 }
 

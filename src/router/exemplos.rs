@@ -364,6 +364,34 @@ fn errors_of(
         }),
         _ => {}
     }
+    // The payment check of every booking path (SPEC-2 §12).
+    if matches!(
+        op_id,
+        "create_agendamento" | "create_remarcacao" | "create_serie" | "create_aceite"
+    ) {
+        errors.extend([
+            ("convenio_inativo", "O convênio Unimed está inativo."),
+            (
+                "convenio_nao_aceito",
+                "O médico não atende pelo convênio do paciente.",
+            ),
+            (
+                "carteirinha_vencida",
+                "A carteirinha do convênio vale até 2026-03-01, antes da consulta em 2026-03-02.",
+            ),
+            ("particular_nao_aceito", "O médico não atende particular."),
+        ]
+        .map(|(code, detail)| AppError::Unprocessable {
+            code,
+            detail: detail.into(),
+        }));
+    }
+    if op_id == "create_remarcacao" {
+        errors.push(conflict(
+            "pagamento_nao_pendente",
+            "O pagamento da consulta está pago: a forma de pagamento só muda enquanto ele está pendente.",
+        ));
+    }
     errors
 }
 

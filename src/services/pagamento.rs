@@ -139,6 +139,75 @@ pub fn registrar(
     })
 }
 
+/// [`checar`] for each of a series' days (`POST /consultas/agendar-serie`, all or nothing):
+/// each day's `pagamento`, or the first refusal with every refused day. Its `detail` names
+/// those days, e.g. a card that expires mid-series refuses the occurrences after its
+/// validity, and then the whole series.
+pub fn checar_dias(
+    db: &Db,
+    paciente_id: &str,
+    medico_id: &str,
+    forma: Option<FormaPagamento>,
+    dias: &[Date],
+) -> Result<Vec<Pagamento>, (ErroTarefa, Vec<Date>)> {
+    let mut ok = Vec::with_capacity(dias.len());
+    let mut primeira: Option<ErroTarefa> = None;
+    let mut recusados = Vec::new();
+    for dia in dias {
+        match checar(db, paciente_id, medico_id, forma, *dia) {
+            Ok(p) => ok.push(p),
+            Err(e) => {
+                recusados.push(*dia);
+                primeira.get_or_insert(e);
+            }
+        }
+    }
+    match primeira {
+        None => Ok(ok),
+        Some(mut e) => {
+            let datas: Vec<String> = recusados.iter().map(ToString::to_string).collect();
+            e.detail = format!(
+                "{} Nenhuma consulta da série foi agendada; {} de {} datas recusadas: {}.",
+                e.detail,
+                recusados.len(),
+                dias.len(),
+                datas.join(", ")
+            );
+            e.conflitos = datas;
+            Err((e, recusados))
+        }
+    }
+}
+
+/// The payment of appointment `c` moved to clinic-local day `dia` (`POST
+/// /consultas/{id}/remarcar`), paying by `forma` (`None`: the form it has, else
+/// [`forma_padrao`]). [`checar`] runs for the new date (422 with the code). The appointment
+/// keeps its `pagamento` as it is (plan, price copied at booking, status) when the form
+/// stays the same; a new form, or an appointment booked before payments existed, gets the
+/// check's fresh `pagamento` (`pendente`). A new form on a payment that is no longer
+/// `pendente` is 409 `pagamento_nao_pendente` (settle it first, e.g. `pago` → `estornado`).
+pub fn ao_remarcar(
+    db: &Db,
+    c: &crate::models::Consulta,
+    forma: Option<FormaPagamento>,
+    dia: Date,
+) -> Result<Option<Pagamento>, AppError> {
+    let atual = c.pagamento.as_ref();
+    let forma = forma.or(atual.map(|p| p.forma));
+    let novo = checar(db, &c.paciente_id, &c.medico_id, forma, dia).map_err(erro_api)?;
+    match atual {
+        Some(p) if p.forma == novo.forma => Ok(Some(p.clone())),
+        Some(p) if p.status != StatusPagamento::Pendente => Err(AppError::conflict(
+            "pagamento_nao_pendente",
+            format!(
+                "O pagamento da consulta está {}: a forma de pagamento só muda enquanto ele está pendente.",
+                nome(p.status)
+            ),
+        )),
+        _ => Ok(Some(novo)),
+    }
+}
+
 /// A refusal of [`checar`] as the synchronous answer: 422 with its code.
 pub fn erro_api(e: ErroTarefa) -> AppError {
     let code = match e.code.as_str() {

@@ -432,13 +432,13 @@ async fn a_patient_has_a_plan_a_card_and_its_validity() {
 
 /// A plan `Unimed`, a doctor working Mondays 08:00-12:00 who takes it and private pay at
 /// R$ 250,00, and a patient on it whose card is valid through `validade`.
-struct Cena {
-    plano: String,
-    medico: String,
-    paciente: String,
+pub(crate) struct Cena {
+    pub(crate) plano: String,
+    pub(crate) medico: String,
+    pub(crate) paciente: String,
 }
 
-async fn cena(app: &TestApp, validade: jiff::civil::Date) -> Cena {
+pub(crate) async fn cena(app: &TestApp, validade: jiff::civil::Date) -> Cena {
     let plano = plano(app, "Unimed").await;
     let medico = app.medico(8301, &[("segunda", "08:00", "12:00")]).await;
     app.put(
@@ -462,7 +462,7 @@ async fn cena(app: &TestApp, validade: jiff::civil::Date) -> Cena {
 }
 
 /// `POST /consultas/agendar` for the scene's patient and doctor at `inicio`.
-async fn agendar(
+pub(crate) async fn agendar(
     app: &TestApp,
     c: &Cena,
     inicio: &str,
@@ -481,7 +481,7 @@ async fn agendar(
 }
 
 /// Runs the queue; the task's final state.
-async fn tarefa(app: &TestApp, task_id: &str) -> serde_json::Value {
+pub(crate) async fn tarefa(app: &TestApp, task_id: &str) -> serde_json::Value {
     app.run_tasks().await;
     let r = app.get(&format!("/sistema/tasks/{task_id}")).await;
     r.expect_status(200);

@@ -22,6 +22,7 @@ mod metricas;
 mod openapi;
 mod operacoes;
 mod pacientes;
+mod pagamento_caminhos;
 mod painel;
 mod problemas;
 mod recursos;
