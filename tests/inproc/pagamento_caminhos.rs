@@ -345,3 +345,116 @@ async fn a_waiting_list_booking_records_the_payment() {
         "{t}"
     );
 }
+
+/// The lines of the report's pages as lopdf extracts them, trimmed, non-empty.
+fn linhas_do_pdf(pdf: &[u8]) -> Vec<String> {
+    let doc = lopdf::Document::load_mem(pdf).expect("lopdf parses the report");
+    let n = doc.get_pages().len() as u32;
+    (1..=n)
+        .flat_map(|p| {
+            doc.extract_text(&[p])
+                .expect("text")
+                .lines()
+                .map(|l| l.trim().to_owned())
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// In the "Por convênio" section: the quantity and amount on `rotulo`'s row.
+fn linha_convenio(ls: &[String], rotulo: &str) -> Option<(String, String)> {
+    let secao = ls.iter().position(|l| l == "Por convênio")?;
+    let i = ls[secao..].iter().position(|l| l == rotulo)? + secao;
+    Some((ls.get(i + 1)?.clone(), ls.get(i + 2)?.clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_totals_by_plan_and_amounts_received_match_the_appointments() {
+    let app = TestApp::new().await;
+    let seg = monday(1);
+    let c = cena(&app, plus_days(seg, 30)).await;
+    let amil = app.post("/convenios", &json!({"nome": "Amil"})).await.id();
+    app.put(
+        &format!("/medicos/{}", c.medico),
+        &json!({"convenios_aceitos": [c.plano, amil], "valor_particular_centavos": 123456}),
+    )
+    .await
+    .expect_status(200);
+    let outro = app.paciente(304).await;
+    app.put(
+        &format!("/pacientes/{outro}"),
+        &json!({"convenio_id": amil}),
+    )
+    .await
+    .expect_status(200);
+    // The front desk books: Unimed ×3, Amil ×1, private pay ×3 at R$ 1.234,56, two paid.
+    let mut particulares = Vec::new();
+    let horas = [
+        "08:00", "08:30", "09:00", "09:30", "10:00", "10:30", "11:00",
+    ];
+    for (k, hora) in horas.iter().enumerate() {
+        let fim = at(seg, hora)
+            .replace(":00:00", ":20:00")
+            .replace(":30:00", ":50:00");
+        let (paciente, forma) = match k {
+            0..=2 => (&c.paciente, "convenio"),
+            3 => (&outro, "convenio"),
+            _ => (&c.paciente, "particular"),
+        };
+        let r = app
+            .post(
+                "/consultas",
+                &json!({"paciente_id": paciente, "medico_id": c.medico, "inicio": at(seg, hora),
+                    "fim": fim, "forma_pagamento": forma}),
+            )
+            .await;
+        r.expect_status(201);
+        if forma == "particular" {
+            particulares.push(r.id());
+        }
+    }
+    for id in &particulares[..2] {
+        app.post(
+            &format!("/consultas/{id}/pagamento"),
+            &json!({"status": "pago"}),
+        )
+        .await
+        .expect_status(200);
+    }
+    let r = app.post("/relatorios/gerar", &json!({})).await;
+    r.expect_status(202);
+    let task_id = str_field(&r.body, "task_id");
+    app.run_tasks().await;
+    let t = app.get(&format!("/sistema/tasks/{task_id}")).await.body;
+    assert_eq!(t["status"], "concluida", "{t}");
+    let arquivo = str_field(&t["resultado"], "arquivo");
+    let pdf = std::fs::read(app.state.config.reports_dir.join(&arquivo)).expect("the report");
+    let ls = linhas_do_pdf(&pdf);
+    assert_eq!(
+        linha_convenio(&ls, "Unimed"),
+        Some(("3".into(), "R$ 0,00".into())),
+        "{ls:?}"
+    );
+    assert_eq!(
+        linha_convenio(&ls, "Amil"),
+        Some(("1".into(), "R$ 0,00".into())),
+        "{ls:?}"
+    );
+    assert_eq!(
+        linha_convenio(&ls, "Particular"),
+        Some(("3".into(), "R$ 2.469,12".into())),
+        "{ls:?}"
+    );
+    assert!(
+        ls.iter().any(|l| l == "Total recebido: R$ 2.469,12"),
+        "{ls:?}"
+    );
+    // After the existing totals, plans by name then private pay.
+    let pos = |s: &str| ls.iter().position(|l| l == s).unwrap_or(usize::MAX);
+    assert!(pos("Por médico") < pos("Por convênio"), "{ls:?}");
+    assert!(
+        pos("Amil") < pos("Unimed") && pos("Unimed") < pos("Particular"),
+        "{ls:?}"
+    );
+}
