@@ -22,7 +22,7 @@ pub use auditoria::{Acao, EntradaAuditoria};
 pub use embutidos::{ConsultaDetalhada, MedicoResumo, PacienteResumo};
 pub use estatisticas::{
     EstatisticaConvenio, EstatisticaDiaSemana, EstatisticaEspecialidade, EstatisticaHora,
-    EstatisticaMedico, Estatisticas, Periodo, PorStatus,
+    EstatisticaMedico, EstatisticaPlano, Estatisticas, Periodo, PorStatus,
 };
 pub use historico::{AcaoHistorico, EntradaHistorico};
 pub use lista_espera::{EntradaEspera, Oferta, StatusEspera, VagaRecusada};

@@ -458,3 +458,65 @@ async fn the_report_totals_by_plan_and_amounts_received_match_the_appointments()
         "{ls:?}"
     );
 }
+
+#[tokio::test]
+async fn statistics_count_appointments_by_plan_and_the_amounts_received() {
+    let app = TestApp::new().await;
+    let seg = monday(1);
+    let c = cena(&app, plus_days(seg, 30)).await;
+    let mut ids = Vec::new();
+    for (hora, forma) in [
+        ("08:00", "convenio"),
+        ("08:30", "convenio"),
+        ("09:00", "particular"),
+        ("09:30", "particular"),
+        ("10:00", "particular"),
+    ] {
+        let fim = at(seg, hora)
+            .replace(":00:00", ":20:00")
+            .replace(":30:00", ":50:00");
+        let r = app
+            .post(
+                "/consultas",
+                &json!({"paciente_id": c.paciente, "medico_id": c.medico, "inicio": at(seg, hora),
+                    "fim": fim, "forma_pagamento": forma}),
+            )
+            .await;
+        r.expect_status(201);
+        ids.push(r.id());
+    }
+    // Two private ones paid (R$ 250,00 each), one of them refunded; a plan one paid.
+    for (id, status) in [
+        (&ids[2], "pago"),
+        (&ids[3], "pago"),
+        (&ids[3], "estornado"),
+        (&ids[0], "pago"),
+    ] {
+        app.post(
+            &format!("/consultas/{id}/pagamento"),
+            &json!({"status": status}),
+        )
+        .await
+        .expect_status(200);
+    }
+    let dia = seg.to_string();
+    let r = app
+        .get(&format!("/relatorios/estatisticas?de={dia}&ate={dia}"))
+        .await;
+    r.expect_status(200);
+    assert_eq!(r.body["total"], 5, "{}", r.text);
+    assert_eq!(r.body["recebido_centavos"], 25000, "{}", r.text);
+    assert_eq!(
+        r.body["por_plano"],
+        json!([
+            {"forma": "particular", "convenio_id": null, "nome": "Particular", "total": 3,
+                "recebido_centavos": 25000},
+            {"forma": "convenio", "convenio_id": c.plano, "nome": "Unimed", "total": 2,
+                "recebido_centavos": 0},
+        ]),
+        "{}",
+        r.text
+    );
+    // The existing breakdown by the patients' free-text plan is unchanged.
+    assert!(r.body["por_convenio"].is_array(), "{}", r.text);
+}
