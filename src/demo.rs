@@ -52,6 +52,9 @@ pub async fn load_if_empty(state: &AppState) -> Result<(), AppError> {
                 telefone: None,
                 duracao_consulta_minutos: None,
                 intervalo_minutos: None,
+                convenios_aceitos: Vec::new(),
+                aceita_particular: true,
+                valor_particular_centavos: None,
             },
         )
         .await?;
@@ -77,6 +80,9 @@ pub async fn load_if_empty(state: &AppState) -> Result<(), AppError> {
                 email: None,
                 telefone: None,
                 convenio: None,
+                convenio_id: None,
+                carteirinha: None,
+                validade_carteirinha: None,
                 notificacoes_email: true,
             },
         )

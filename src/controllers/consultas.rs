@@ -37,6 +37,12 @@ pub struct ConsultaCreate {
     pub status: Option<StatusConsulta>,
     /// Notes.
     pub observacoes: Option<String>,
+    /// How it is paid (SPEC-2 §12): `convenio` (the default when the patient has a
+    /// `convenio_id`) or `particular`. `POST /consultas/agendar` refuses with 422
+    /// `convenio_inativo`, `convenio_nao_aceito`, `carteirinha_vencida` or
+    /// `particular_nao_aceito` (and the worker re-checks); `POST /consultas` (the front
+    /// desk) records it without refusing.
+    pub forma_pagamento: Option<crate::models::FormaPagamento>,
 }
 
 /// Body of `PUT /consultas/{id}`: any subset, re-validated.
@@ -137,6 +143,13 @@ pub struct RemarcarBody {
     /// New end; without it, the appointment keeps its duration.
     #[schema(example = "2026-03-03T09:30:00")]
     pub fim: Option<String>,
+    /// Form of payment (SPEC-2 §12); default: the appointment's own `pagamento.forma`
+    /// (else `convenio` when the patient has a plan, else `particular`). Checked for the new
+    /// date (422 `convenio_inativo`, `convenio_nao_aceito`, `carteirinha_vencida`,
+    /// `particular_nao_aceito`). The same form keeps the appointment's `pagamento` as it
+    /// is; another form records a new one (`pendente`; 409 `pagamento_nao_pendente` when
+    /// the current payment is no longer `pendente`).
+    pub forma_pagamento: Option<crate::models::FormaPagamento>,
 }
 
 fn obs(e: &mut Erros, v: Option<&str>) -> Option<String> {
@@ -170,6 +183,7 @@ impl ConsultaCreate {
             intervalo,
             status: self.status.unwrap_or(StatusConsulta::Agendada),
             observacoes,
+            forma_pagamento: self.forma_pagamento,
         })
     }
 }
@@ -395,7 +409,8 @@ pub async fn create_remarcacao(
     let inicio =
         inicio.ok_or_else(|| AppError::Internal("validation passed without inicio".into()))?;
     let r = req.responde(StatusCode::OK);
-    let c = services::agenda::remarcar(&app, r.ctx(), &id, inicio, fim).await?;
+    let c =
+        services::agenda::remarcar(&app, r.ctx(), &id, inicio, fim, body.forma_pagamento).await?;
     Ok(r.json(c))
 }
 

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::arquivos::CorpoOpcional;
 use super::auth::{Autorizado, Proprios, StaffOuPaciente};
 use super::extract::{ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Requisicao, filtro};
 use crate::domain::{especialidade, parse_date};
@@ -157,18 +158,34 @@ pub async fn delete_lista_espera(
     Ok(r.json(e))
 }
 
+/// Body of `POST /lista-espera/{id}/aceitar` (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AceiteBody {
+    /// Form of payment (SPEC-2 §12): `convenio` (the default when the patient has a plan) or
+    /// `particular`. Checked for the slot's date at once (422 `convenio_inativo`,
+    /// `convenio_nao_aceito`, `carteirinha_vencida`, `particular_nao_aceito`; the offer stays
+    /// pending) and again by the worker (the task fails with that `erro.code` and the entry
+    /// goes back to `aguardando`).
+    pub forma_pagamento: Option<crate::models::FormaPagamento>,
+}
+
 /// Accepts the slot offered to the entry: 202, a booking task for it (the slot stays held
-/// for the entry meanwhile); when it is booked the entry becomes `agendada`.
+/// for the entry meanwhile); when it is booked the entry becomes `agendada`. The body may
+/// be empty; it may name the form of payment.
 #[utoipa::path(post, path = "/lista-espera/{id}/aceitar", tag = "lista-espera", params(("id" = String, Path)),
+    request_body(content = AceiteBody, description = "Opcional; sem corpo = forma de pagamento padrão"),
     responses((status = 202, body = Agendado)))]
 pub async fn create_aceite(
     quem: Autorizado<StaffOuPaciente>,
     State(app): State<AppState>,
     req: Requisicao,
     ApiPath(id): ApiPath<String>,
+    CorpoOpcional(body): CorpoOpcional<AceiteBody>,
 ) -> Result<(StatusCode, Json<Agendado>), AppError> {
     let r = req.responde(StatusCode::ACCEPTED);
-    let out = services::agenda::aceitar(&app, r.ctx(), &id, &quem.escopo()).await?;
+    let out =
+        services::agenda::aceitar(&app, r.ctx(), &id, &quem.escopo(), body.forma_pagamento).await?;
     Ok(r.json(out))
 }
 

@@ -15,6 +15,7 @@ use super::extract::{
 use crate::domain::{Crm, Email, Nome, Telefone, especialidade};
 use crate::error::{AppError, Erros};
 use crate::models::Medico;
+use crate::services::convenios::centavos;
 use crate::services::medicos::{AlteraMedico, DURACAO_MINUTOS, INTERVALO_MINUTOS, NovoMedico};
 use crate::services::{self, AppState};
 
@@ -43,7 +44,43 @@ pub struct MedicoCreate {
     /// Minutes kept free after each appointment, 0 to 240 (default 0).
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 240, example = 10)]
     pub intervalo_minutos: Option<f64>,
+    /// The insurance plans (`/convenios` ids) this doctor takes (default none; an unknown
+    /// id is 422).
+    pub convenios_aceitos: Option<Vec<String>>,
+    /// Whether private-pay patients are seen (default `true`).
+    pub aceita_particular: Option<bool>,
+    /// Private-pay price in integer centavos, 0 to 1000000000 (`15000` = R$ 150,00; no
+    /// fractions).
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000000, example = 15000)]
+    pub valor_particular_centavos: Option<f64>,
 }
+
+/// Plan ids as sent: trimmed, repeats dropped (first kept), blank refused.
+fn ids_convenio(e: &mut Erros, v: Option<Vec<String>>) -> Option<Vec<String>> {
+    let v = v?;
+    let mut out: Vec<String> = Vec::with_capacity(v.len());
+    for id in v {
+        let id = crate::domain::trim(&id).to_owned();
+        if id.is_empty() {
+            e.push("convenios_aceitos", "um id de convênio não pode ser vazio");
+            return None;
+        }
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    if out.len() > MAX_CONVENIOS {
+        e.push(
+            "convenios_aceitos",
+            format!("no máximo {MAX_CONVENIOS} convênios"),
+        );
+        return None;
+    }
+    Some(out)
+}
+
+/// Most plans one doctor may take.
+const MAX_CONVENIOS: usize = 500;
 
 /// A minutes field within `faixa`, or its field error. Read as a JSON number so `45.0`
 /// (an integer to JSON Schema) is accepted like `45`.
@@ -98,6 +135,15 @@ pub struct MedicoUpdate {
     /// New buffer after each appointment in minutes, 0 to 240.
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 240)]
     pub intervalo_minutos: Option<f64>,
+    /// New list of accepted plans (replaces the old one; existing appointments keep theirs).
+    pub convenios_aceitos: Option<Vec<String>>,
+    /// Whether private-pay patients are seen.
+    pub aceita_particular: Option<bool>,
+    /// New private-pay price in integer centavos (`null` clears it); appointments already
+    /// booked keep the amount copied when they were booked.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000000)]
+    pub valor_particular_centavos: Patch<f64>,
 }
 
 /// Filter of `GET /medicos`.
@@ -133,6 +179,10 @@ impl MedicoCreate {
             self.intervalo_minutos,
             INTERVALO_MINUTOS,
         );
+        let aceitos = ids_convenio(&mut e, self.convenios_aceitos);
+        let valor = self
+            .valor_particular_centavos
+            .and_then(|v| e.check("valor_particular_centavos", centavos(v)));
         e.finish()?;
         match (nome, crm, esp) {
             (Some(nome), Some(crm), Some(especialidade)) => Ok(NovoMedico {
@@ -143,6 +193,9 @@ impl MedicoCreate {
                 telefone: telefone.map(Telefone::into_inner),
                 duracao_consulta_minutos: duracao,
                 intervalo_minutos: intervalo,
+                convenios_aceitos: aceitos.unwrap_or_default(),
+                aceita_particular: self.aceita_particular.unwrap_or(true),
+                valor_particular_centavos: valor,
             }),
             _ => Err(AppError::Internal(
                 "validation passed without values".into(),
@@ -172,6 +225,12 @@ impl MedicoUpdate {
             self.intervalo_minutos,
             INTERVALO_MINUTOS,
         );
+        let aceitos = ids_convenio(&mut e, self.convenios_aceitos);
+        let valor = match self.valor_particular_centavos {
+            Patch::Missing => None,
+            Patch::Null => Some(None),
+            Patch::Value(v) => e.check("valor_particular_centavos", centavos(v)).map(Some),
+        };
         e.finish()?;
         Ok(AlteraMedico {
             nome,
@@ -180,6 +239,9 @@ impl MedicoUpdate {
             telefone: telefone.map(|o| o.map(Telefone::into_inner)),
             duracao_consulta_minutos: duracao,
             intervalo_minutos: intervalo,
+            convenios_aceitos: aceitos,
+            aceita_particular: self.aceita_particular,
+            valor_particular_centavos: valor,
         })
     }
 }

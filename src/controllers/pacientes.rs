@@ -9,12 +9,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Autorizado, Proprios, Staff, StaffOuPaciente};
 use super::extract::{
-    ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, opcional,
+    ApiPath, ApiQuery, Json, JsonBody, Lista, Pagina, Patch, Requisicao, filtro, opcional,
     patch_obrigatorio, patch_opcional,
 };
 use crate::domain::{Cpf, Email, Nome, Telefone, convenio, parse_date};
 use crate::error::{AppError, Erros};
 use crate::models::{Acao, Paciente};
+use crate::services::convenios::carteirinha;
 use crate::services::pacientes::{AlteraPaciente, NovoPaciente};
 use crate::services::{self, AppState, Escopo};
 
@@ -40,6 +41,15 @@ pub struct PacienteCreate {
     /// Insurance plan (`""` = none).
     #[schema(example = "Unimed")]
     pub convenio: Option<String>,
+    /// The patient's plan in `/convenios` (SPEC-2 §12; an unknown id is 422; `""` = none).
+    pub convenio_id: Option<String>,
+    /// The plan card's number: 1 to 30 letters or digits (`""` = none).
+    #[schema(example = "0001234500012345")]
+    pub carteirinha: Option<String>,
+    /// The card's last valid day, `YYYY-MM-DD` (`""` = none); a booking on a later day is
+    /// refused with `carteirinha_vencida`.
+    #[schema(example = "2027-12-31")]
+    pub validade_carteirinha: Option<String>,
     /// Whether the patient receives e-mail about their appointments (SPEC-2 §13).
     #[serde(default = "sim")]
     #[schema(default = true)]
@@ -79,6 +89,18 @@ pub struct PacienteUpdate {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub convenio: Patch<String>,
+    /// New registered plan (`/convenios` id).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub convenio_id: Patch<String>,
+    /// New card number (1 to 30 letters or digits).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub carteirinha: Patch<String>,
+    /// New card validity (`YYYY-MM-DD`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub validade_carteirinha: Patch<String>,
     /// E-mail about appointments on (`true`) or off (`false`, the patient's opt-out; a
     /// patient may change it on their own record). `null` is refused.
     #[serde(default)]
@@ -120,6 +142,19 @@ impl PacienteCreate {
             Telefone::parse,
         );
         let convenio = opcional(&mut e, "convenio", self.convenio.as_deref(), convenio);
+        let convenio_id = filtro(self.convenio_id);
+        let carteirinha = opcional(
+            &mut e,
+            "carteirinha",
+            self.carteirinha.as_deref(),
+            carteirinha,
+        );
+        let validade = opcional(
+            &mut e,
+            "validade_carteirinha",
+            self.validade_carteirinha.as_deref(),
+            parse_date,
+        );
         e.finish()?;
         match (nome, cpf, nascimento) {
             (Some(nome), Some(cpf), Some(data_nascimento)) => Ok(NovoPaciente {
@@ -129,6 +164,9 @@ impl PacienteCreate {
                 email: email.map(Email::into_inner),
                 telefone: telefone.map(Telefone::into_inner),
                 convenio,
+                convenio_id,
+                carteirinha,
+                validade_carteirinha: validade,
                 notificacoes_email: self.notificacoes_email,
             }),
             _ => Err(AppError::Internal(
@@ -150,6 +188,17 @@ impl PacienteUpdate {
         let email = patch_opcional(&mut e, "email", &self.email, Email::parse);
         let telefone = patch_opcional(&mut e, "telefone", &self.telefone, Telefone::parse);
         let convenio = patch_opcional(&mut e, "convenio", &self.convenio, convenio);
+        let convenio_id = patch_opcional(&mut e, "convenio_id", &self.convenio_id, |s| {
+            Ok(crate::domain::trim(s).to_owned())
+        })
+        .map(|o| o.filter(|s| !s.is_empty()));
+        let carteirinha = patch_opcional(&mut e, "carteirinha", &self.carteirinha, carteirinha);
+        let validade = patch_opcional(
+            &mut e,
+            "validade_carteirinha",
+            &self.validade_carteirinha,
+            parse_date,
+        );
         let notificacoes_email = match self.notificacoes_email {
             Patch::Missing => None,
             Patch::Null => {
@@ -166,6 +215,9 @@ impl PacienteUpdate {
             email: email.map(|o| o.map(Email::into_inner)),
             telefone: telefone.map(|o| o.map(Telefone::into_inner)),
             convenio,
+            convenio_id,
+            carteirinha,
+            validade_carteirinha: validade,
             notificacoes_email,
         })
     }
@@ -237,6 +289,9 @@ pub async fn update_paciente(
             || alt.cpf.is_some()
             || alt.data_nascimento.is_some()
             || alt.convenio.is_some()
+            || alt.convenio_id.is_some()
+            || alt.carteirinha.is_some()
+            || alt.validade_carteirinha.is_some()
         {
             return Err(AppError::Forbidden);
         }

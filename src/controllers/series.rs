@@ -43,6 +43,13 @@ pub struct SerieCreate {
     pub fim: String,
     /// How it repeats.
     pub repeticao: Repeticao,
+    /// Form of payment for every occurrence (SPEC-2 §12): `convenio` (the default when the
+    /// patient has a plan) or `particular`. Checked for each occurrence's date, all or
+    /// nothing: at acceptance (422 `convenio_inativo`, `convenio_nao_aceito`,
+    /// `carteirinha_vencida`, `particular_nao_aceito`, the refused dates in the `detail`) and
+    /// again by the worker (the task fails with that `erro.code` and the dates in
+    /// `erro.conflitos`).
+    pub forma_pagamento: Option<crate::models::FormaPagamento>,
 }
 
 /// Body of `POST /consultas/series/{serie_id}/cancelar` (optional).
@@ -92,6 +99,7 @@ impl SerieCreate {
             fim,
             a_cada_semanas: u8::try_from(self.repeticao.a_cada_semanas).unwrap_or(1),
             ocorrencias: u8::try_from(self.repeticao.ocorrencias).unwrap_or(2),
+            forma_pagamento: self.forma_pagamento,
         })
     }
 }

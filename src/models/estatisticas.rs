@@ -105,6 +105,24 @@ pub struct EstatisticaConvenio {
     pub total: u64,
 }
 
+/// Appointments paid one way (SPEC-2 §12), from each appointment's own `pagamento`: one
+/// insurance plan, private pay, or none recorded (booked before payments existed).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EstatisticaPlano {
+    /// `convenio` or `particular`; `null` for appointments without `pagamento`.
+    pub forma: Option<crate::models::FormaPagamento>,
+    /// The plan, for `convenio`; `null` otherwise.
+    pub convenio_id: Option<String>,
+    /// The plan's name (from `/convenios`), `Particular` or `Sem pagamento`.
+    #[schema(example = "Unimed")]
+    pub nome: String,
+    /// Appointments, cancelled ones included.
+    pub total: u64,
+    /// Sum of `valor_centavos` of their payments with status `pago` (integer centavos).
+    #[schema(example = 50000)]
+    pub recebido_centavos: u64,
+}
+
 /// Answer of `GET /relatorios/estatisticas`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Estatisticas {
@@ -140,4 +158,11 @@ pub struct Estatisticas {
     pub por_hora: Vec<EstatisticaHora>,
     /// Per patient plan, most appointments first (then by name, no plan last).
     pub por_convenio: Vec<EstatisticaConvenio>,
+    /// Per form of payment and plan, from each appointment's `pagamento` (SPEC-2 §12): most
+    /// appointments first, then plans by name, `Particular`, `Sem pagamento`.
+    pub por_plano: Vec<EstatisticaPlano>,
+    /// Amount received in the period: the sum of `valor_centavos` of the payments with
+    /// status `pago` (integer centavos).
+    #[schema(example = 125000)]
+    pub recebido_centavos: u64,
 }

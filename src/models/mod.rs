@@ -6,6 +6,7 @@ mod embutidos;
 mod estatisticas;
 mod historico;
 mod lista_espera;
+mod pagamento;
 mod regras;
 mod respostas;
 mod series;
@@ -21,10 +22,11 @@ pub use auditoria::{Acao, EntradaAuditoria};
 pub use embutidos::{ConsultaDetalhada, MedicoResumo, PacienteResumo};
 pub use estatisticas::{
     EstatisticaConvenio, EstatisticaDiaSemana, EstatisticaEspecialidade, EstatisticaHora,
-    EstatisticaMedico, Estatisticas, Periodo, PorStatus,
+    EstatisticaMedico, EstatisticaPlano, Estatisticas, Periodo, PorStatus,
 };
 pub use historico::{AcaoHistorico, EntradaHistorico};
 pub use lista_espera::{EntradaEspera, Oferta, StatusEspera, VagaRecusada};
+pub use pagamento::{FormaPagamento, Pagamento, StatusPagamento};
 pub use regras::Regras;
 pub use respostas::{
     Agendado, BloqueioCriado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado,
@@ -114,11 +116,18 @@ pub struct Paciente {
     pub created_at: String,
     /// When it was last changed (RFC 3339, clinic offset).
     pub updated_at: String,
-}
-
-/// Serde default of a flag that is on unless said otherwise.
-fn sim() -> bool {
-    true
+    /// The patient's insurance plan in the registry (`/convenios`, SPEC-2 §12); absent =
+    /// none. Bookings default to `forma_pagamento: convenio` when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convenio_id: Option<String>,
+    /// The plan card's number (letters and digits, at most 30); absent = none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "0001234500012345")]
+    pub carteirinha: Option<String>,
+    /// The last day the card is valid (inclusive); absent = no expiry known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date, example = "2027-12-31")]
+    pub validade_carteirinha: Option<Date>,
 }
 
 /// A doctor.
@@ -155,6 +164,23 @@ pub struct Medico {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = u16, example = 0, minimum = 0, maximum = 240)]
     pub intervalo_minutos: Option<u16>,
+    /// The insurance plans (`/convenios` ids) this doctor takes (SPEC-2 §12); a record
+    /// stored before the field existed takes none.
+    #[serde(default)]
+    pub convenios_aceitos: Vec<String>,
+    /// Whether this doctor sees private-pay patients (`forma_pagamento: particular`);
+    /// default `true`.
+    #[serde(default = "sim")]
+    pub aceita_particular: bool,
+    /// The private-pay price in integer centavos (`15000` = R$ 150,00); absent = not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = 15000, minimum = 0)]
+    pub valor_particular_centavos: Option<u64>,
+}
+
+/// `true`: the default of flags that were on before they existed.
+fn sim() -> bool {
+    true
 }
 
 /// A period in which nobody books (SPEC-2 §11): a doctor's time off, or, with no
@@ -179,6 +205,27 @@ pub struct Bloqueio {
     pub motivo: String,
     /// When it was created (RFC 3339, clinic offset).
     pub created_at: String,
+}
+
+/// An insurance plan (convênio, SPEC-2 §12). Never deleted once created: `DELETE`
+/// deactivates it, since doctors, patients and appointments may name it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Convenio {
+    /// Identifier (UUID).
+    pub id: String,
+    /// Name, unique ignoring case and accents.
+    #[schema(example = "Unimed")]
+    pub nome: String,
+    /// The plan's ANS registry number (6 digits), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "339679", pattern = "^[0-9]{6}$")]
+    pub registro_ans: Option<String>,
+    /// Whether bookings may still use it.
+    pub ativo: bool,
+    /// When it was created (RFC 3339, clinic offset).
+    pub created_at: String,
+    /// When it was last changed (RFC 3339, clinic offset).
+    pub updated_at: String,
 }
 
 /// A doctor's weekly working hours on one weekday.
@@ -313,6 +360,10 @@ pub struct Consulta {
     /// Why it was cancelled (`POST /consultas/{id}/cancelar`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub motivo_cancelamento: Option<String>,
+    /// How it is paid and where that stands (SPEC-2 §12); absent on appointments booked
+    /// before payments existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagamento: Option<Pagamento>,
 }
 
 impl Consulta {

@@ -93,6 +93,9 @@ pub struct Contagens {
     /// Waiting-list entries (SPEC-2 §11); absent in archives made before it.
     #[serde(default)]
     pub lista_espera: usize,
+    /// Insurance plans (SPEC-2 §12). A backup written before plans existed has none.
+    #[serde(default)]
+    pub convenios: usize,
 }
 
 /// Answer of `POST /backup/restaurar/{nome}`.

@@ -17,8 +17,8 @@ pub use table::{Record, Table};
 use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
 use crate::models::{
-    Bloqueio, Consulta, EntradaAuditoria, EntradaEspera, EntradaHistorico, Horario, Medico,
-    Paciente, Regras, Reserva, Sessao, Tarefa, Usuario,
+    Bloqueio, Consulta, Convenio, EntradaAuditoria, EntradaEspera, EntradaHistorico, Horario,
+    Medico, Paciente, Regras, Reserva, Sessao, Tarefa, Usuario,
 };
 
 impl Record for Paciente {
@@ -161,6 +161,20 @@ impl Record for Regras {
     fn order(&self) {}
 }
 
+impl Record for Convenio {
+    /// By name ignoring case and accents; the folded name is also the unique key.
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        fold(&self.nome)
+    }
+    fn unique(&self) -> Option<String> {
+        Some(fold(&self.nome))
+    }
+}
+
 /// The first answer to a POST sent with an `Idempotency-Key`, kept 24 h (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdemEntry {
@@ -246,6 +260,10 @@ pub enum Op {
     PutRegras(Arc<Regras>),
     /// Back to the default rules (only to undo a refused write).
     DelRegras(String),
+    /// Insert or replace an insurance plan (SPEC-2 §12).
+    PutConvenio(Arc<Convenio>),
+    /// Delete a plan by id (only as the undo of its creation; the API deactivates).
+    DelConvenio(String),
 }
 
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
@@ -284,6 +302,7 @@ impl StoreState for Db {
             Op::PutEspera(_) | Op::DelEspera(_) => Collection::ListaEspera,
             Op::PutHistorico(_) | Op::DelHistorico(_) => Collection::Historico,
             Op::PutRegras(_) | Op::DelRegras(_) => Collection::Regras,
+            Op::PutConvenio(_) | Op::DelConvenio(_) => Collection::Convenios,
         }
     }
 
@@ -324,6 +343,8 @@ impl StoreState for Db {
             Op::DelHistorico(id) => self.historico.remove(&id).map(Op::PutHistorico),
             Op::PutRegras(r) => put(&mut self.regras, r, Op::PutRegras, Op::DelRegras),
             Op::DelRegras(id) => self.regras.remove(&id).map(Op::PutRegras),
+            Op::PutConvenio(r) => put(&mut self.convenios, r, Op::PutConvenio, Op::DelConvenio),
+            Op::DelConvenio(id) => self.convenios.remove(&id).map(Op::PutConvenio),
         }
     }
 
@@ -386,6 +407,8 @@ impl StoreState for Db {
             Op::DelBloqueio(id) => del(Collection::Bloqueios, id),
             Op::PutEspera(r) => put(&self.lista_espera, Collection::ListaEspera, &r.id),
             Op::DelEspera(id) => del(Collection::ListaEspera, id),
+            Op::PutConvenio(r) => put(&self.convenios, Collection::Convenios, &r.id),
+            Op::DelConvenio(id) => del(Collection::Convenios, id),
             // A session's id is a token hash: it stays out of the log.
             Op::PutIdem(_)
             | Op::DelIdem(_)

@@ -17,8 +17,8 @@ use serde::de::DeserializeOwned;
 use super::{Consultas, IdemEntry, Record, Table};
 use crate::infra::store::{CollectionId, Collections, parse_snapshot};
 use crate::models::{
-    Bloqueio, Consulta, EntradaAuditoria, EntradaEspera, EntradaHistorico, Horario, Medico,
-    Paciente, Regras, Reserva, Sessao, Tarefa, Usuario,
+    Bloqueio, Consulta, Convenio, EntradaAuditoria, EntradaEspera, EntradaHistorico, Horario,
+    Medico, Paciente, Regras, Reserva, Sessao, Tarefa, Usuario,
 };
 
 /// A collection's in-memory storage, as the registry sees it.
@@ -196,6 +196,8 @@ collections! {
     Historico => historico: Table<EntradaHistorico> = "historico", backup: true;
     /// The clinic's rules: one record, absent while they are the defaults (SPEC-2 §11).
     Regras => regras: Table<Regras> = "regras", backup: true;
+    /// Insurance plans, by name (SPEC-2 §12).
+    Convenios => convenios: Table<Convenio> = "convenios", backup: true;
 }
 
 // A set of collections is one bit each in a `u64`.
@@ -237,7 +239,8 @@ mod tests {
                 "bloqueios",
                 "lista_espera",
                 "historico",
-                "regras"
+                "regras",
+                "convenios"
             ]
         );
         let backup: Vec<_> = Collection::in_backups().iter().map(|c| c.name()).collect();
@@ -251,7 +254,8 @@ mod tests {
                 "bloqueios",
                 "lista_espera",
                 "historico",
-                "regras"
+                "regras",
+                "convenios"
             ]
         );
     }
@@ -272,6 +276,9 @@ mod tests {
             notificacoes_email: true,
             created_at: "2026-01-01T08:00:00-03:00".into(),
             updated_at: "2026-01-01T08:00:00-03:00".into(),
+            convenio_id: None,
+            carteirinha: None,
+            validade_carteirinha: None,
         };
         store
             .write(|_| Ok::<_, StoreError>((vec![Op::PutPaciente(Arc::new(p))], ())))

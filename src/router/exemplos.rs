@@ -159,6 +159,16 @@ fn errors_of(
             errors.push(AppError::not_found("Entrada da lista de espera"))
         }
         "create_cancelamento_serie" => errors.push(AppError::not_found("Série")),
+        "update_pagamento" => errors.extend([
+            consulta(),
+            conflict(
+                "transicao_pagamento_invalida",
+                "O pagamento está isento e não pode passar a pago (permitido: pendente → pago ou isento; pago → estornado).",
+            ),
+        ]),
+        "find_convenio" | "update_convenio" | "delete_convenio" => {
+            errors.push(AppError::not_found("Convênio"))
+        }
         _ => {}
     }
     match op_id {
@@ -197,6 +207,16 @@ fn errors_of(
         )),
         "create_medico" | "update_medico" => errors.extend([campo("crm", "CRM inválido"), dup_crm()]),
         "delete_medico" => errors.push(em_uso("médico")),
+        "create_convenio" | "update_convenio" => errors.extend([
+            campo(
+                "registro_ans",
+                "registro ANS deve ter exatamente 6 dígitos (por exemplo 339679)",
+            ),
+            conflict(
+                "duplicate_convenio",
+                "Já existe um convênio com este nome (id 7c9e6679-7425-40de-944b-e07fc1f90ae7).",
+            ),
+        ]),
         "create_horario" | "update_horario" => errors.extend([
             campo("hora_fim", "hora_fim deve ser posterior a hora_inicio"),
             overlap_h(),
@@ -343,6 +363,34 @@ fn errors_of(
             detail: "O backup backup_20260302_080000.zip é inválido: pacientes.json: soma de verificação (sha256) não confere.".into(),
         }),
         _ => {}
+    }
+    // The payment check of every booking path (SPEC-2 §12).
+    if matches!(
+        op_id,
+        "create_agendamento" | "create_remarcacao" | "create_serie" | "create_aceite"
+    ) {
+        errors.extend([
+            ("convenio_inativo", "O convênio Unimed está inativo."),
+            (
+                "convenio_nao_aceito",
+                "O médico não atende pelo convênio do paciente.",
+            ),
+            (
+                "carteirinha_vencida",
+                "A carteirinha do convênio vale até 2026-03-01, antes da consulta em 2026-03-02.",
+            ),
+            ("particular_nao_aceito", "O médico não atende particular."),
+        ]
+        .map(|(code, detail)| AppError::Unprocessable {
+            code,
+            detail: detail.into(),
+        }));
+    }
+    if op_id == "create_remarcacao" {
+        errors.push(conflict(
+            "pagamento_nao_pendente",
+            "O pagamento da consulta está pago: a forma de pagamento só muda enquanto ele está pendente.",
+        ));
     }
     errors
 }

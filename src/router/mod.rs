@@ -15,6 +15,7 @@ use crate::controllers::{
     agenda, arquivos, auditoria, auth, bloqueios, consultas, estatisticas, horarios, medicos,
     metricas, pacientes, painel, regras, sistema, streams, tarefas, usuarios,
 };
+use crate::controllers::{convenios, pagamentos};
 use crate::controllers::{lista_espera, series};
 use crate::error::{AppError, CampoErro, Problema};
 use crate::services::AppState;
@@ -48,6 +49,7 @@ use refine::refine_schemas;
         (name = "usuarios", description = "Usuários e papéis (somente administradores)"),
         (name = "bloqueios", description = "Bloqueios de agenda: folgas, férias e feriados"),
         (name = "lista-espera", description = "Lista de espera: ofertas de horários liberados"),
+        (name = "convenios", description = "Convênios (planos de saúde) aceitos pela clínica"),
     )
 )]
 struct ApiDoc;
@@ -149,6 +151,16 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(consultas::create_remarcacao))
         .routes(routes!(consultas::list_historico))
         .routes(routes!(regras::find_regras, regras::update_regras))
+        .routes(routes!(
+            convenios::list_convenios,
+            convenios::create_convenio
+        ))
+        .routes(routes!(
+            convenios::find_convenio,
+            convenios::update_convenio,
+            convenios::delete_convenio
+        ))
+        .routes(routes!(pagamentos::update_pagamento))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);

@@ -29,6 +29,7 @@ pub(super) fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> 
     let telefone = or_empty(TELEFONE_PATTERN);
     // A report's period: a date, or a date-time whose date counts.
     let date_or_empty = format!("^$|{DATE_PATTERN}|{DATETIME_PATTERN}");
+    let date_or_none = format!("^$|{DATE_PATTERN}");
     let mut misses = Vec::new();
     /// (schema, property, pattern or "", min length, max length)
     type Rule<'a> = (&'a str, &'a str, &'a str, Option<usize>, Option<usize>);
@@ -137,6 +138,50 @@ pub(super) fn refine_schemas(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> 
         ("SerieCreate", "inicio", DATETIME_PATTERN, None, None),
         ("SerieCreate", "fim", DATETIME_PATTERN, None, None),
         ("SerieCancelar", "motivo", ANY, None, Some(2000)),
+        ("ConvenioCreate", "nome", not_blank, Some(1), Some(100)),
+        (
+            "PacienteCreate",
+            "carteirinha",
+            "^([0-9A-Za-z]{1,30})?$",
+            None,
+            None,
+        ),
+        (
+            "PacienteUpdate",
+            "carteirinha",
+            "^([0-9A-Za-z]{1,30})?$",
+            None,
+            None,
+        ),
+        (
+            "PacienteCreate",
+            "validade_carteirinha",
+            &date_or_none,
+            None,
+            None,
+        ),
+        (
+            "PacienteUpdate",
+            "validade_carteirinha",
+            &date_or_none,
+            None,
+            None,
+        ),
+        (
+            "ConvenioCreate",
+            "registro_ans",
+            "^([0-9]{6})?$",
+            None,
+            None,
+        ),
+        ("ConvenioUpdate", "nome", not_blank, Some(1), Some(100)),
+        (
+            "ConvenioUpdate",
+            "registro_ans",
+            "^([0-9]{6})?$",
+            None,
+            None,
+        ),
     ];
     let Some(components) = doc.components.as_mut() else {
         return vec!["components".to_owned()];

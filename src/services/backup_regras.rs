@@ -7,7 +7,7 @@
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
-use super::{bloqueios, consultas, horarios, medicos};
+use super::{bloqueios, consultas, convenios, horarios, medicos};
 use crate::domain::{
     Cpf, Crm, Email, Intervalo, MAX_OBS, Momento, Nome, Telefone, convenio, especialidade,
     texto_opcional,
@@ -124,6 +124,46 @@ pub fn problemas(db: &Db, tirado_em: DateTime, hoje: Date, tz: &TimeZone) -> Vec
             .is_some_and(|m| !medicos::INTERVALO_MINUTOS.contains(&m))
         {
             p.push(c, id, "intervalo_minutos: fora de 0 a 240");
+        }
+    }
+    for r in db.medicos.iter() {
+        let (c, id) = ("médico", r.id.as_str());
+        for cv in &r.convenios_aceitos {
+            if db.convenios.get(cv).is_none() {
+                p.push(
+                    c,
+                    id,
+                    format!("convenios_aceitos: convênio {cv} não existe"),
+                );
+            }
+        }
+        if r.valor_particular_centavos
+            .is_some_and(|v| v > convenios::MAX_CENTAVOS)
+        {
+            p.push(c, id, "valor_particular_centavos: acima do máximo");
+        }
+    }
+    for r in db.pacientes.iter() {
+        let (c, id) = ("paciente", r.id.as_str());
+        if let Some(cv) = &r.convenio_id
+            && db.convenios.get(cv).is_none()
+        {
+            p.push(c, id, format!("convenio_id: convênio {cv} não existe"));
+        }
+        if let Some(k) = &r.carteirinha
+            && convenios::carteirinha(k).as_deref() != Ok(k.as_str())
+        {
+            p.push(c, id, "carteirinha: só letras e dígitos, de 1 a 30");
+        }
+    }
+    let mut nomes_convenio = std::collections::HashSet::new();
+    for r in db.convenios.iter() {
+        let (c, id) = ("convênio", r.id.as_str());
+        for (campo, m) in convenios::regras(r) {
+            p.push(c, id, format!("{campo}: {m}"));
+        }
+        if !nomes_convenio.insert(crate::domain::fold(&r.nome)) {
+            p.push(c, id, "nome: outro convênio tem o mesmo nome");
         }
     }
     for r in db.bloqueios.iter() {

@@ -26,6 +26,8 @@ pub struct NovaConsulta {
     pub status: StatusConsulta,
     /// Notes.
     pub observacoes: Option<String>,
+    /// How it is paid (SPEC-2 §12; `None`: `pagamento::forma_padrao`).
+    pub forma_pagamento: Option<crate::models::FormaPagamento>,
 }
 
 /// A validated partial update: `None` keeps a field, `Some(None)` clears the notes.
@@ -343,6 +345,15 @@ pub async fn create(
                 )?;
             }
             let (inicio_offset, fim_offset) = nova.intervalo.offsets(tz);
+            // The front desk's booking records the payment but is exempt from the
+            // refusals, like the §11 rules (see `pagamento::registrar`).
+            let pagamento = super::pagamento::registrar(
+                db,
+                &nova.paciente_id,
+                &nova.medico_id,
+                nova.forma_pagamento,
+                nova.intervalo.inicio.date(),
+            );
             let c = Arc::new(Consulta {
                 id: new_id(),
                 paciente_id: nova.paciente_id,
@@ -357,6 +368,7 @@ pub async fn create(
                 created_at: now.clone(),
                 updated_at: now,
                 motivo_cancelamento: None,
+                pagamento: Some(pagamento),
             });
             Ok((vec![Op::PutConsulta(c.clone())], c))
         })

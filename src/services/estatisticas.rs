@@ -15,7 +15,10 @@
 //! - `antecedencia_mediana_horas` = median of the hours from `created_at` to the start,
 //!   over the appointments created before their start (a record entered after the fact
 //!   would say nothing about how far ahead patients book);
-//! - a rate whose denominator is zero is `null`.
+//! - a rate whose denominator is zero is `null`;
+//! - `por_plano` and `recebido_centavos` (SPEC-2 §12) come from each appointment's own
+//!   `pagamento`, counted in the same pass (a plan id is an [`Fx`] lookup of the few plans
+//!   met); amounts received are the `valor_centavos` of payments `pago`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,7 +32,8 @@ use crate::domain::{DiaSemana, fold};
 use crate::error::AppError;
 use crate::models::{
     Consulta, EstatisticaConvenio, EstatisticaDiaSemana, EstatisticaEspecialidade, EstatisticaHora,
-    EstatisticaMedico, Estatisticas, Medico, PorStatus, StatusConsulta,
+    EstatisticaMedico, EstatisticaPlano, Estatisticas, FormaPagamento, Medico, PorStatus,
+    StatusConsulta, StatusPagamento,
 };
 use crate::repositories::Db;
 
@@ -354,6 +358,45 @@ pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppEr
         .filter(|(_, n)| *n > 0)
         .map(|(k, n)| (k.map(str::to_owned), *n))
         .collect();
+    let mut recebido_centavos = 0u64;
+    let mut por_plano: Vec<EstatisticaPlano> = contas
+        .planos
+        .iter()
+        .filter(|p| p.total > 0)
+        .map(|p| {
+            recebido_centavos = recebido_centavos.saturating_add(p.recebido);
+            EstatisticaPlano {
+                forma: p.forma,
+                convenio_id: p.convenio_id.map(str::to_owned),
+                nome: match (p.forma, p.convenio_id) {
+                    (None, _) => "Sem pagamento".to_owned(),
+                    (Some(FormaPagamento::Particular), _) => "Particular".to_owned(),
+                    (Some(FormaPagamento::Convenio), id) => {
+                        let id = id.unwrap_or_default();
+                        db.convenios.get(id).map_or_else(
+                            || format!("(convênio excluído) {id}"),
+                            |cv| cv.nome.clone(),
+                        )
+                    }
+                },
+                total: p.total,
+                recebido_centavos: p.recebido,
+            }
+        })
+        .collect();
+    por_plano.sort_by_cached_key(|p| {
+        let ordem = match p.forma {
+            Some(FormaPagamento::Convenio) => 0u8,
+            Some(FormaPagamento::Particular) => 1,
+            None => 2,
+        };
+        (
+            std::cmp::Reverse(p.total),
+            ordem,
+            fold(&p.nome),
+            p.convenio_id.clone(),
+        )
+    });
     let mut antecedencias = std::mem::take(&mut contas.antecedencias);
     let (por_dia, por_hora) = (contas.por_dia, contas.por_hora);
     drop(contas);
@@ -439,6 +482,8 @@ pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppEr
             })
             .collect(),
         por_convenio: convenios,
+        por_plano,
+        recebido_centavos,
     })
 }
 
@@ -499,7 +544,31 @@ struct Contas<'a> {
     /// Index into `convenios` of each convenio, and of each patient already met.
     convenio_idx: FxMap<Option<&'a str>, usize>,
     paciente_convenio: FxMap<&'a str, usize>,
+    /// Per form of payment and plan (SPEC-2 §12): row 0 no `pagamento`, row 1 private pay,
+    /// then each plan in order of first sight.
+    planos: Vec<ContaPlano<'a>>,
+    /// Row in `planos` of each plan id met.
+    plano_idx: FxMap<&'a str, usize>,
     antecedencias: Vec<f64>,
+}
+
+/// One row of the totals by form of payment and plan.
+struct ContaPlano<'a> {
+    forma: Option<FormaPagamento>,
+    convenio_id: Option<&'a str>,
+    total: u64,
+    recebido: u64,
+}
+
+impl<'a> ContaPlano<'a> {
+    fn new(forma: Option<FormaPagamento>, convenio_id: Option<&'a str>) -> Self {
+        Self {
+            forma,
+            convenio_id,
+            total: 0,
+            recebido: 0,
+        }
+    }
 }
 
 impl<'a> Contas<'a> {
@@ -515,7 +584,40 @@ impl<'a> Contas<'a> {
             convenios: Vec::new(),
             convenio_idx: FxMap::default(),
             paciente_convenio: FxMap::default(),
+            planos: vec![
+                ContaPlano::new(None, None),
+                ContaPlano::new(Some(FormaPagamento::Particular), None),
+            ],
+            plano_idx: FxMap::default(),
             antecedencias: Vec::new(),
+        }
+    }
+
+    /// Counts appointment `c` under its form of payment and plan.
+    fn plano(&mut self, c: &'a Consulta) {
+        let Some(p) = c.pagamento.as_ref() else {
+            self.planos[0].total += 1;
+            return;
+        };
+        let i = match (p.forma, p.convenio_id.as_deref()) {
+            (FormaPagamento::Convenio, id) => {
+                let id = id.unwrap_or_default();
+                match self.plano_idx.get(id) {
+                    Some(i) => *i,
+                    None => {
+                        self.planos
+                            .push(ContaPlano::new(Some(FormaPagamento::Convenio), Some(id)));
+                        self.plano_idx.insert(id, self.planos.len() - 1);
+                        self.planos.len() - 1
+                    }
+                }
+            }
+            (FormaPagamento::Particular, _) => 1,
+        };
+        let conta = &mut self.planos[i];
+        conta.total += 1;
+        if p.status == StatusPagamento::Pago {
+            conta.recebido = conta.recebido.saturating_add(p.valor_centavos.unwrap_or(0));
         }
     }
 
@@ -561,6 +663,7 @@ impl<'a> Contas<'a> {
         self.por_hora[usize::try_from(c.inicio.hour()).unwrap_or(0).min(23)] += 1;
         let k = self.convenio(db, &c.paciente_id);
         self.convenios[k].1 += 1;
+        self.plano(c);
         let (inicio, fim) = p.segundos(c, dia.map(|d| d.0), tz);
         let acc = &mut self.por_medico[i];
         acc.total += 1;
@@ -751,6 +854,7 @@ mod tests {
                 created_at: String::new(),
                 updated_at: String::new(),
                 motivo_cancelamento: None,
+                pagamento: None,
             };
             let iv = c.intervalo(&tz);
             assert_eq!(
@@ -818,6 +922,7 @@ mod tests {
                 motivo_cancelamento: None,
                 created_at: String::new(),
                 updated_at: String::new(),
+                pagamento: None,
             };
             let iv = c.intervalo(&tz);
             let dia = p.dia(c.inicio.date()).map(|d| d.0);

@@ -26,6 +26,12 @@ pub struct NovoMedico {
     pub duracao_consulta_minutos: Option<u16>,
     /// Minutes kept free after each appointment (`None`: 0).
     pub intervalo_minutos: Option<u16>,
+    /// Accepted insurance plans (ids, no repeats; each must exist).
+    pub convenios_aceitos: Vec<String>,
+    /// Whether private-pay bookings are taken.
+    pub aceita_particular: bool,
+    /// Private-pay price in centavos.
+    pub valor_particular_centavos: Option<u64>,
 }
 
 /// Bounds of `duracao_consulta_minutos` (SPEC-2 §11): 5 minutes to 8 hours.
@@ -60,6 +66,12 @@ pub struct AlteraMedico {
     pub duracao_consulta_minutos: Option<u16>,
     /// New buffer.
     pub intervalo_minutos: Option<u16>,
+    /// New list of accepted plans (replaces the old one; existing appointments keep theirs).
+    pub convenios_aceitos: Option<Vec<String>>,
+    /// New private-pay flag.
+    pub aceita_particular: Option<bool>,
+    /// New private-pay price (`Some(None)` clears it; booked appointments keep their amount).
+    pub valor_particular_centavos: Option<Option<u64>>,
 }
 
 /// Finds one doctor.
@@ -98,6 +110,7 @@ pub fn list(db: &Db, especialidade: Option<&str>) -> Vec<Arc<Medico>> {
 pub async fn create(app: &App, ctx: &Contexto, novo: NovoMedico) -> Result<Arc<Medico>, AppError> {
     let now = app.clock.stamp();
     app.commit(ctx, |db| {
+        super::convenios::existem(db, "convenios_aceitos", &novo.convenios_aceitos)?;
         if let Some(other) = db.medicos.id_by_unique(&Crm::key(&novo.crm)) {
             return Err(AppError::conflict(
                 "duplicate_crm",
@@ -118,6 +131,9 @@ pub async fn create(app: &App, ctx: &Contexto, novo: NovoMedico) -> Result<Arc<M
                     .unwrap_or(app.config.slot_minutes),
             ),
             intervalo_minutos: Some(novo.intervalo_minutos.unwrap_or(0)),
+            convenios_aceitos: novo.convenios_aceitos,
+            aceita_particular: novo.aceita_particular,
+            valor_particular_centavos: novo.valor_particular_centavos,
         });
         Ok((vec![Op::PutMedico(m.clone())], m))
     })
@@ -155,6 +171,16 @@ pub async fn update(
         }
         if let Some(v) = alt.intervalo_minutos {
             m.intervalo_minutos = Some(v);
+        }
+        if let Some(v) = alt.convenios_aceitos {
+            super::convenios::existem(db, "convenios_aceitos", &v)?;
+            m.convenios_aceitos = v;
+        }
+        if let Some(v) = alt.aceita_particular {
+            m.aceita_particular = v;
+        }
+        if let Some(v) = alt.valor_particular_centavos {
+            m.valor_particular_centavos = v;
         }
         if m == **old {
             return Ok((vec![], com_padroes(old.clone(), app.config.slot_minutes)));

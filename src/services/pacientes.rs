@@ -25,6 +25,12 @@ pub struct NovoPaciente {
     pub telefone: Option<String>,
     /// Insurance plan.
     pub convenio: Option<String>,
+    /// The plan in the registry (must exist).
+    pub convenio_id: Option<String>,
+    /// The plan card's number.
+    pub carteirinha: Option<String>,
+    /// The card's last valid day.
+    pub validade_carteirinha: Option<Date>,
     /// Receives e-mail about appointments (SPEC-2 §13).
     pub notificacoes_email: bool,
 }
@@ -44,6 +50,12 @@ pub struct AlteraPaciente {
     pub telefone: Option<Option<String>>,
     /// New insurance plan.
     pub convenio: Option<Option<String>>,
+    /// New registered plan.
+    pub convenio_id: Option<Option<String>>,
+    /// New card number.
+    pub carteirinha: Option<Option<String>>,
+    /// New card validity.
+    pub validade_carteirinha: Option<Option<Date>>,
     /// E-mail opt-in/opt-out (SPEC-2 §13).
     pub notificacoes_email: Option<bool>,
 }
@@ -142,6 +154,9 @@ pub async fn create(
         if let Some(other) = db.pacientes.id_by_unique(novo.cpf.as_str()) {
             return Err(duplicate_cpf(other));
         }
+        if let Some(c) = &novo.convenio_id {
+            super::convenios::existem(db, "convenio_id", std::slice::from_ref(c))?;
+        }
         let p = Arc::new(Paciente {
             id: new_id(),
             nome: novo.nome,
@@ -153,6 +168,9 @@ pub async fn create(
             notificacoes_email: novo.notificacoes_email,
             created_at: now.clone(),
             updated_at: now,
+            convenio_id: novo.convenio_id,
+            carteirinha: novo.carteirinha,
+            validade_carteirinha: novo.validade_carteirinha,
         });
         Ok((vec![Op::PutPaciente(p.clone())], p))
     })
@@ -195,6 +213,18 @@ pub async fn update(
         }
         if let Some(v) = alt.convenio {
             p.convenio = v;
+        }
+        if let Some(v) = alt.convenio_id {
+            if let Some(c) = &v {
+                super::convenios::existem(db, "convenio_id", std::slice::from_ref(c))?;
+            }
+            p.convenio_id = v;
+        }
+        if let Some(v) = alt.carteirinha {
+            p.carteirinha = v;
+        }
+        if let Some(v) = alt.validade_carteirinha {
+            p.validade_carteirinha = v;
         }
         if let Some(v) = alt.notificacoes_email {
             p.notificacoes_email = v;

@@ -8,11 +8,11 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::relatorio_pdf::{LinhaRelatorio, Relatorio, contem_identificador, render};
+use super::relatorio_pdf::{LinhaRelatorio, PlanoLinha, Relatorio, contem_identificador, render};
 use super::{App, Contexto, tarefas};
 use crate::error::{AppError, CampoErro};
 use crate::infra::arquivos;
-use crate::models::{Enfileirado, Tarefa, TipoTarefa};
+use crate::models::{Enfileirado, FormaPagamento, StatusPagamento, Tarefa, TipoTarefa};
 
 /// Body of `POST /relatorios/gerar` (all optional; dates inclusive).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -97,6 +97,23 @@ fn montar(app: &App, p: &ParamsRelatorio, task_id: &str) -> Relatorio {
                 .get(&c.paciente_id)
                 .map_or_else(|| "(paciente excluído)".to_owned(), |p| p.nome.clone()),
             status: c.status,
+            plano: match &c.pagamento {
+                None => PlanoLinha::SemPagamento,
+                Some(p) => match p.forma {
+                    FormaPagamento::Particular => PlanoLinha::Particular,
+                    FormaPagamento::Convenio => {
+                        let id = p.convenio_id.as_deref().unwrap_or_default();
+                        PlanoLinha::Convenio(db.convenios.get(id).map_or_else(
+                            || format!("(convênio excluído) {id}"),
+                            |cv| cv.nome.clone(),
+                        ))
+                    }
+                },
+            },
+            recebido_centavos: match &c.pagamento {
+                Some(p) if p.status == StatusPagamento::Pago => p.valor_centavos.unwrap_or(0),
+                _ => 0,
+            },
         })
         .collect();
     Relatorio {

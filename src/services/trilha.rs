@@ -85,6 +85,13 @@ pub fn da_escrita(db: &Db, ops: &[Op]) -> Option<(Acao, &'static str, String)> {
                 &r.id,
             ),
             Op::DelEspera(id) => (1, Acao::Excluir, "lista_espera", id),
+            Op::PutConvenio(r) => (
+                0,
+                criar_ou_alterar(db.convenios.get(&r.id).is_some()),
+                "convenios",
+                &r.id,
+            ),
+            Op::DelConvenio(id) => (0, Acao::Excluir, "convenios", id),
             Op::PutHorario(r) => (
                 1,
                 criar_ou_alterar(db.horarios.get(&r.id).is_some()),

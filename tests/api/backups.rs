@@ -17,13 +17,14 @@ use crate::sched_helpers::*;
 
 /// The collections a backup holds, in the order of their files.
 /// The collections a backup holds (their route is the name with `-` for `_`).
-pub const COLECOES: [&str; 6] = [
+pub const COLECOES: [&str; 7] = [
     "pacientes",
     "medicos",
     "horarios",
     "consultas",
     "bloqueios",
     "lista_espera",
+    "convenios",
 ];
 
 /// How long an event may take to show up on the stream.
@@ -421,6 +422,7 @@ async fn a_queued_backup_completes_and_its_zip_holds_every_collection_with_a_tru
         BTreeSet::from([
             "bloqueios.json",
             "consultas.json",
+            "convenios.json",
             "historico.json",
             "horarios.json",
             "lista_espera.json",

@@ -16,6 +16,7 @@ mod identidade;
 mod limits;
 mod lista_espera;
 mod logs;
+mod pagamentos;
 mod queue;
 mod regras;
 mod relatorios;

@@ -972,3 +972,98 @@ async fn blocks_and_grid_fields_are_backed_up_checked_and_an_older_archive_resto
     assert_eq!(r.body["duracao_consulta_minutos"], 30, "{}", r.text);
     assert_eq!(r.body["intervalo_minutos"], 0, "{}", r.text);
 }
+
+/// SPEC-2 §12: insurance plans travel in backups; a plan breaking the API's rules (a bad
+/// ANS number, a blank name, two plans with one name) is refused; an archive made before
+/// plans existed (no `convenios.json`) restores with none.
+#[tokio::test]
+async fn plans_are_backed_up_checked_and_an_older_archive_restores_without_them() {
+    let srv = TestServer::start();
+    popular(&srv).await;
+    for (nome, ans) in [("Unimed", "339679"), ("Amil", "326305")] {
+        srv.post("/convenios", &json!({"nome": nome, "registro_ans": ans}))
+            .await
+            .expect_status(201);
+    }
+    let antes = estado(&srv).await;
+    assert_eq!(antes["convenios"].as_array().map(Vec::len), Some(2));
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let (entries, manifest) = conteudo_backup(&srv, &nome).await;
+    assert_eq!(manifest["contagens"]["convenios"], 2, "{manifest}");
+
+    let um = str_field(&antes["convenios"].as_array().expect("list")[0], "id");
+    srv.delete(&format!("/convenios/{um}"))
+        .await
+        .expect_status(204);
+    srv.post("/convenios", &json!({"nome": "Bradesco Saúde"}))
+        .await
+        .expect_status(201);
+    restaurar_ok_simples(&srv, &nome).await;
+    assert_eq!(estado(&srv).await, antes, "plans restored");
+
+    let casos: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "a plan with a 5-digit ANS number",
+            com_registros(&entries, "convenios", |r| {
+                r[0]["registro_ans"] = json!("12345");
+            }),
+        ),
+        (
+            "a plan with a blank name",
+            com_registros(&entries, "convenios", |r| {
+                r[0]["nome"] = json!(" ");
+            }),
+        ),
+        (
+            "a doctor taking a plan that does not exist",
+            com_registros(&entries, "medicos", |r| {
+                r[0]["convenios_aceitos"] = json!(["nao-existe"]);
+            }),
+        ),
+        (
+            "a patient on a plan that does not exist",
+            com_registros(&entries, "pacientes", |r| {
+                r[0]["convenio_id"] = json!("nao-existe");
+            }),
+        ),
+        (
+            "a card number with punctuation",
+            com_registros(&entries, "pacientes", |r| {
+                r[0]["carteirinha"] = json!("12.34-5");
+            }),
+        ),
+        (
+            "two plans with one name (ignoring case and accents)",
+            com_registros(&entries, "convenios", |r| {
+                let n = r[0]["nome"].as_str().expect("nome").to_uppercase();
+                r[1]["nome"] = json!(n);
+            }),
+        ),
+    ];
+    let falhas = todos_recusados(&srv, &casos).await;
+    assert!(falhas.is_empty(), "not refused:\n{}", falhas.join("\n"));
+
+    // An archive from before plans: no convenios.json, no count.
+    let mut velho = entries.clone();
+    velho.remove("convenios.json");
+    let mut m: Value = serde_json::from_slice(&velho["manifest.json"]).expect("manifest");
+    m["contagens"]
+        .as_object_mut()
+        .expect("contagens")
+        .remove("convenios");
+    m["arquivos"]
+        .as_array_mut()
+        .expect("arquivos")
+        .retain(|a| a["nome"] != "convenios.json");
+    velho.insert(
+        "manifest.json".into(),
+        serde_json::to_vec_pretty(&m).expect("json"),
+    );
+    std::fs::write(
+        backup_dir(&srv).join("backup_20200304_000000.zip"),
+        zip_de(&velho),
+    )
+    .expect("plant archive");
+    restaurar_ok_simples(&srv, "backup_20200304_000000.zip").await;
+    assert_eq!(srv.get("/convenios").await.array().len(), 0);
+}

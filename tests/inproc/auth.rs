@@ -794,6 +794,10 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         ("POST", "/lista-espera" | "/lista-espera/{id}/aceitar" | "/lista-espera/{id}/recusar")
         | ("DELETE", "/lista-espera/{id}") => StaffOuPaciente,
         ("POST", "/consultas/agendar-serie" | "/consultas/series/{serie_id}/cancelar") => Staff,
+        // Insurance plans (SPEC-2 §12): staff write, every role reads.
+        ("GET", "/convenios" | "/convenios/{id}") => Todos,
+        ("POST", "/convenios") | ("PUT" | "DELETE", "/convenios/{id}") => Staff,
+        ("POST", "/consultas/{id}/pagamento") => Staff,
         _ => return None,
     })
 }

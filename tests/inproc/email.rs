@@ -104,6 +104,9 @@ fn paciente(nome: &str, email: &str) -> Paciente {
         notificacoes_email: true,
         created_at: "2026-01-01T08:00:00-03:00".into(),
         updated_at: "2026-01-01T08:00:00-03:00".into(),
+        convenio_id: None,
+        carteirinha: None,
+        validade_carteirinha: None,
     }
 }
 
@@ -119,6 +122,9 @@ fn medico() -> Medico {
         updated_at: "2026-01-01T08:00:00-03:00".into(),
         duracao_consulta_minutos: None,
         intervalo_minutos: None,
+        convenios_aceitos: Vec::new(),
+        aceita_particular: true,
+        valor_particular_centavos: None,
     }
 }
 
@@ -137,6 +143,7 @@ fn consulta() -> Consulta {
         created_at: "2026-01-01T08:00:00-03:00".into(),
         updated_at: "2026-01-01T08:00:00-03:00".into(),
         motivo_cancelamento: None,
+        pagamento: None,
     }
 }
 

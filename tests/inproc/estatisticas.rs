@@ -275,6 +275,13 @@ async fn estatisticas_gives_every_figure_of_a_seeded_week_exactly() {
             {"convenio": "Bradesco", "total": 2},
             {"convenio": null, "total": 2},
         ],
+        // Seeded through the front desk without forma_pagamento: patients without a
+        // convenio_id pay privately (SPEC-2 §12); nothing paid yet.
+        "por_plano": [
+            {"forma": "particular", "convenio_id": null, "nome": "Particular", "total": 7,
+                "recebido_centavos": 0},
+        ],
+        "recebido_centavos": 0,
     });
     // Dr. Bruno sorts before Dra. Ana by name ("dr. bruno" < "dra. ana").
     let mut expected = expected;

@@ -9,6 +9,7 @@ mod bloqueios;
 #[path = "../common/mod.rs"]
 mod common;
 mod consultas;
+mod convenios;
 mod conventions;
 mod email;
 mod errors;
@@ -22,6 +23,7 @@ mod metricas;
 mod openapi;
 mod operacoes;
 mod pacientes;
+mod pagamento_caminhos;
 mod painel;
 mod problemas;
 mod recursos;

@@ -2,6 +2,7 @@
 //! one write) and the booking job the worker runs (decide, journal, announce).
 
 use super::*;
+use crate::services::pagamento;
 
 /// What the booking task needs; the appointment id is chosen when the task is accepted, so
 /// a re-run after a crash finds the appointment it already created.
@@ -38,6 +39,10 @@ pub struct ParamsAgendar {
     /// The waiting-list entry whose accepted offer this books (SPEC-2 §11).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lista_espera_id: Option<String>,
+    /// The form of payment resolved at acceptance (SPEC-2 §12); absent in a task accepted
+    /// before payments existed (then the default form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forma_pagamento: Option<crate::models::FormaPagamento>,
 }
 
 /// The synchronous half of `POST /consultas/agendar`: checks the body, the grid, working
@@ -73,6 +78,15 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                     None,
                     now,
                 )?;
+                let forma = pagamento::forma_padrao(db, &nova.paciente_id, nova.forma_pagamento);
+                pagamento::checar(
+                    db,
+                    &nova.paciente_id,
+                    &nova.medico_id,
+                    Some(forma),
+                    iv.inicio.date(),
+                )
+                .map_err(pagamento::erro_api)?;
                 let regras = crate::services::regras::atuais(db);
                 let novas = cobertos
                     .iter()
@@ -106,6 +120,7 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                     fim_offset,
                     observacoes: nova.observacoes.clone(),
                     lista_espera_id: None,
+                    forma_pagamento: Some(forma),
                 };
                 let mut t = tarefas::nova(TipoTarefa::AgendarConsulta, &params, criado.clone())?;
                 // Whose task it is: a patient sees their own, and the appointment's audit
@@ -272,6 +287,16 @@ pub fn decidir(
         // The same check as the synchronous half, now under the write lock: a block or an
         // appointment (with its buffer) that appeared since the task was accepted wins.
         Some(imp.recusa(p.inicio))
+    } else if let Err(err) = pagamento::checar(
+        db,
+        &p.paciente_id,
+        &p.medico_id,
+        p.forma_pagamento,
+        p.inicio.date(),
+    ) {
+        // The payment check again under the write lock (SPEC-2 §12): a plan deactivated
+        // or a card expired since the acceptance fails the task with its code.
+        Some(err)
     } else {
         db.consultas
             .conflict(false, &p.paciente_id, iv, None, tz)
@@ -311,6 +336,14 @@ pub fn decidir(
                 created_at: agora.to_owned(),
                 updated_at: agora.to_owned(),
                 motivo_cancelamento: None,
+                pagamento: pagamento::checar(
+                    db,
+                    &p.paciente_id,
+                    &p.medico_id,
+                    p.forma_pagamento,
+                    p.inicio.date(),
+                )
+                .ok(),
             });
             ops.insert(0, Op::PutConsulta(c.clone()));
             // The appointment's own audit entry, in the same write (SPEC-2 §10): the user

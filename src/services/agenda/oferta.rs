@@ -3,17 +3,21 @@
 
 use super::*;
 use crate::models::{EntradaEspera, StatusEspera};
+use crate::services::pagamento;
 
 /// Accepts the pending offer of entry `id`: in one write the booking task is journaled
 /// (the hold stays the entry's, so nobody else can book the slot meanwhile, and it does
 /// not lapse while the task waits) and the entry records the task; then the worker books
 /// it (`decidir`), and the entry becomes `agendada` in the same write as the appointment.
 /// 404 outside the caller's scope, 409 `sem_oferta` / `oferta_aceita` / `oferta_expirada`.
+/// The payment check (SPEC-2 §12, `forma`: `None` = the default form) runs for the slot's
+/// date: 422 with its code, and the offer stays pending; the worker checks it again.
 pub async fn aceitar(
     app: &App,
     ctx: &Contexto,
     id: &str,
     escopo: &Escopo,
+    forma: Option<crate::models::FormaPagamento>,
 ) -> Result<Agendado, AppError> {
     let minutes = app.config.slot_minutes;
     let now = Timestamp::now();
@@ -62,6 +66,15 @@ pub async fn aceitar(
                     ));
                 };
                 let iv = Intervalo::slot(o.slot, minutes, tz);
+                let forma = pagamento::forma_padrao(db, &e.paciente_id, forma);
+                pagamento::checar(
+                    db,
+                    &e.paciente_id,
+                    &o.medico_id,
+                    Some(forma),
+                    iv.inicio.date(),
+                )
+                .map_err(pagamento::erro_api)?;
                 let (inicio_offset, fim_offset) = iv.offsets(tz);
                 let params = ParamsAgendar {
                     consulta_id: new_id(),
@@ -73,6 +86,7 @@ pub async fn aceitar(
                     fim_offset,
                     observacoes: None,
                     lista_espera_id: Some(e.id.clone()),
+                    forma_pagamento: Some(forma),
                 };
                 let mut t = tarefas::nova(TipoTarefa::AgendarConsulta, &params, criado.clone())?;
                 if let Some(c) = ctx.chamador.as_ref() {

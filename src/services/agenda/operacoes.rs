@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::models::{Consulta, StatusConsulta};
-use crate::services::{consultas, regras};
+use crate::services::{consultas, pagamento, regras};
 
 /// The appointment `id` as `ctx`'s caller may act on it: 404 when unknown or outside what
 /// they may see (SPEC-2 §10).
@@ -86,13 +86,16 @@ pub async fn cancelar(
 /// horizon) and the old one the cancellation cutoff; then, in one write, the new slots are
 /// taken (consuming the caller's own holds on them) and the old ones freed, or nothing
 /// changes. Events: `horario_disponivel` (`motivo: "remarcada"`) for the slots left,
-/// `horario_ocupado` for the slots taken.
+/// `horario_ocupado` for the slots taken. The payment check runs for the new date
+/// ([`pagamento::ao_remarcar`]: 422 with its code; the appointment keeps its `pagamento`
+/// unless `forma` changes it).
 pub async fn remarcar(
     app: &App,
     ctx: &Contexto,
     id: &str,
     inicio: Momento,
     fim: Option<Momento>,
+    forma: Option<crate::models::FormaPagamento>,
 ) -> Result<Arc<Consulta>, AppError> {
     let now = Timestamp::now();
     let minutes = app.config.slot_minutes;
@@ -127,8 +130,12 @@ pub async fn remarcar(
                     Some(id),
                     now,
                 )?;
+                let pagamento = pagamento::ao_remarcar(db, old, forma, iv.inicio.date())?;
                 let antigos = covered_slots(db, &old.medico_id, old.inicio, old.fim, minutes);
-                if iv.inicio_em == was.inicio_em && iv.fim_em == was.fim_em {
+                if iv.inicio_em == was.inicio_em
+                    && iv.fim_em == was.fim_em
+                    && (forma.is_none() || pagamento == old.pagamento)
+                {
                     return Ok((vec![], (old.clone(), None)));
                 }
                 let (inicio_offset, fim_offset) = iv.offsets(tz);
@@ -137,6 +144,7 @@ pub async fn remarcar(
                     fim: iv.fim,
                     inicio_offset,
                     fim_offset,
+                    pagamento,
                     updated_at: stamp,
                     ..Consulta::clone(old)
                 });

@@ -3,7 +3,10 @@
 //! /consultas/series/{serie_id}/cancelar` cancels the future ones.
 
 use super::*;
-use crate::models::{Consulta, ErroTarefa, SerieAgendada, SerieCancelada, StatusConsulta, Tarefa};
+use crate::models::{
+    Consulta, ErroTarefa, FormaPagamento, SerieAgendada, SerieCancelada, StatusConsulta, Tarefa,
+};
+use crate::services::pagamento;
 
 /// A series to book, validated by the controller.
 #[derive(Debug, Clone)]
@@ -20,6 +23,8 @@ pub struct NovaSerie {
     pub a_cada_semanas: u8,
     /// How many occurrences, 2..=52.
     pub ocorrencias: u8,
+    /// The form of payment asked for (SPEC-2 §12); `None`: the default form.
+    pub forma_pagamento: Option<FormaPagamento>,
 }
 
 /// What the series task needs; `serie_id` is chosen when it is accepted, so a re-run finds
@@ -42,10 +47,16 @@ pub struct ParamsSerie {
     pub a_cada_semanas: u8,
     /// How many.
     pub ocorrencias: u8,
+    /// The form of payment resolved at acceptance (SPEC-2 §12); absent in a task accepted
+    /// before payments existed (then the default form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forma_pagamento: Option<FormaPagamento>,
 }
 
 /// The synchronous half of `POST /consultas/agendar-serie`: the patient and doctor exist
-/// (422), then the task is journaled and queued on the booking lane. Answers 202.
+/// (422) and the payment check passes for every occurrence's date (422 with its code,
+/// [`pagamento::checar_dias`]), then the task is journaled and queued on the booking lane.
+/// Answers 202.
 pub async fn agendar_serie(
     app: &App,
     ctx: &Contexto,
@@ -57,6 +68,7 @@ pub async fn agendar_serie(
             ctx,
             |db| {
                 check_refs(db, &nova.paciente_id, &nova.medico_id)?;
+                let forma = pagamento::forma_padrao(db, &nova.paciente_id, nova.forma_pagamento);
                 let params = ParamsSerie {
                     serie_id: new_id(),
                     paciente_id: nova.paciente_id.clone(),
@@ -65,7 +77,17 @@ pub async fn agendar_serie(
                     fim: nova.fim,
                     a_cada_semanas: nova.a_cada_semanas,
                     ocorrencias: nova.ocorrencias,
+                    forma_pagamento: Some(forma),
                 };
+                let dias: Vec<Date> = ocorrencias(&params).iter().map(|o| o.0.date()).collect();
+                pagamento::checar_dias(
+                    db,
+                    &params.paciente_id,
+                    &params.medico_id,
+                    params.forma_pagamento,
+                    &dias,
+                )
+                .map_err(|(e, _)| pagamento::erro_api(e))?;
                 let mut t = tarefas::nova(TipoTarefa::AgendarSerie, &params, criado.clone())?;
                 if let Some(c) = ctx.chamador.as_ref() {
                     Arc::make_mut(&mut t).usuario_id = c.usuario_id.clone();
@@ -223,6 +245,15 @@ pub fn decidir_serie(app: &App, db: &Db, t: &Tarefa, agora: &str) -> (Vec<Op>, D
         );
     }
     let datas = ocorrencias(&p);
+    // The payment check again under the write lock (SPEC-2 §12), for every date: a plan
+    // deactivated or a card expired since the acceptance refuses the whole series with its
+    // code, the refused dates in `conflitos`.
+    let dias: Vec<Date> = datas.iter().map(|d| d.0.date()).collect();
+    let pagamentos =
+        match pagamento::checar_dias(db, &p.paciente_id, &p.medico_id, p.forma_pagamento, &dias) {
+            Ok(v) => v,
+            Err((e, _)) => return falha(&e.code, e.detail, e.conflitos),
+        };
     let mut conflitos = Vec::new();
     let mut motivos = Vec::new();
     let mut ivs = Vec::new();
@@ -269,7 +300,7 @@ pub fn decidir_serie(app: &App, db: &Db, t: &Tarefa, agora: &str) -> (Vec<Op>, D
     };
     let mut ops = Vec::new();
     let mut criadas = Vec::new();
-    for iv in ivs {
+    for (iv, pag) in ivs.into_iter().zip(pagamentos) {
         let (inicio_offset, fim_offset) = iv.offsets(tz);
         let c = Arc::new(Consulta {
             id: new_id(),
@@ -285,6 +316,7 @@ pub fn decidir_serie(app: &App, db: &Db, t: &Tarefa, agora: &str) -> (Vec<Op>, D
             created_at: agora.to_owned(),
             updated_at: agora.to_owned(),
             motivo_cancelamento: None,
+            pagamento: Some(pag),
         });
         let put = Op::PutConsulta(c.clone());
         // Its history starts in the same write (SPEC-2 §11).

@@ -61,6 +61,7 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
         Collection::Consultas => Some(&mut contagens.consultas),
         Collection::Bloqueios => Some(&mut contagens.bloqueios),
         Collection::ListaEspera => Some(&mut contagens.lista_espera),
+        Collection::Convenios => Some(&mut contagens.convenios),
         Collection::Idempotencia
         | Collection::Reservas
         | Collection::Tarefas
@@ -73,14 +74,15 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
 }
 
 /// Whether an archive may lack collection `c`: those added after the first backups were
-/// written (SPEC-2 §11: blocks, the waiting list, histories, rules); an older archive
-/// restores them empty.
+/// written (SPEC-2 §11: blocks, the waiting list, histories, rules; SPEC-2 §12: insurance
+/// plans); an older archive restores them empty.
 pub(super) fn opcional(c: Collection) -> bool {
     match c {
         Collection::Bloqueios
         | Collection::ListaEspera
         | Collection::Historico
-        | Collection::Regras => true,
+        | Collection::Regras
+        | Collection::Convenios => true,
         Collection::Pacientes
         | Collection::Medicos
         | Collection::Horarios

@@ -250,6 +250,9 @@ mod tests {
             notificacoes_email: optin,
             created_at: String::new(),
             updated_at: String::new(),
+            convenio_id: None,
+            carteirinha: None,
+            validade_carteirinha: None,
         }
     }
 
@@ -265,6 +268,9 @@ mod tests {
             updated_at: String::new(),
             duracao_consulta_minutos: None,
             intervalo_minutos: None,
+            convenios_aceitos: Vec::new(),
+            aceita_particular: true,
+            valor_particular_centavos: None,
         }
     }
 
@@ -283,6 +289,7 @@ mod tests {
             created_at: String::new(),
             updated_at: String::new(),
             motivo_cancelamento: Some("Médico em congresso".into()),
+            pagamento: None,
         }
     }
 

@@ -374,6 +374,76 @@ impl<'a> Escritor<'a> {
         if !medicos.is_empty() {
             self.tabela_totais("Por médico", "Médico", &medicos);
         }
+        self.totais_convenio(linhas);
+    }
+
+    /// The totals by insurance plan (SPEC-2 §12), after the others: appointments and the
+    /// amount received per plan (plans by name, then `Particular`, then `Sem pagamento`),
+    /// and the total received.
+    fn totais_convenio(&mut self, linhas: &[LinhaRelatorio]) {
+        if linhas.is_empty() {
+            return;
+        }
+        let mut por_plano: HashMap<&PlanoLinha, (usize, u64)> = HashMap::new();
+        let mut recebido: u64 = 0;
+        for l in linhas {
+            let e = por_plano.entry(&l.plano).or_default();
+            e.0 += 1;
+            e.1 = e.1.saturating_add(l.recebido_centavos);
+            recebido = recebido.saturating_add(l.recebido_centavos);
+        }
+        let mut planos: Vec<((u8, String), &PlanoLinha, usize, u64)> = por_plano
+            .into_iter()
+            .map(|(p, (n, v))| {
+                let chave = match p {
+                    PlanoLinha::Convenio(nome) => (0, chave_ordenacao(nome)),
+                    PlanoLinha::Particular => (1, String::new()),
+                    PlanoLinha::SemPagamento => (2, String::new()),
+                };
+                (chave, p, n, v)
+            })
+            .collect();
+        planos.sort_by(|a, b| a.0.cmp(&b.0));
+        let colunas = [
+            ("Convênio", TOTAL_NOME_W, Alinhamento::Esquerda),
+            ("Quantidade", TOTAL_QTD_W, Alinhamento::Direita),
+            ("Recebido", TOTAL_VALOR_W, Alinhamento::Direita),
+        ];
+        let largura = TOTAL_NOME_W + TOTAL_QTD_W + TOTAL_VALOR_W;
+        self.y -= 8.0;
+        self.cabe(18.0 + 2.0 * LINHA_H);
+        self.texto(MARGEM, self.y - 11.0, Fonte::Negrito, 11.0, "Por convênio");
+        self.y -= 18.0;
+        self.cabecalho_tabela(&colunas);
+        for (i, (_, plano, n, v)) in planos.iter().enumerate() {
+            if !self.cabe(LINHA_H) {
+                self.cabecalho_tabela(&colunas);
+            }
+            if i % 2 == 1 {
+                self.retangulo(MARGEM, self.y - LINHA_H, largura, LINHA_H, CINZA_ZEBRA);
+            }
+            let base = self.y - BASE_LINHA;
+            self.abrir_texto(Fonte::Normal, CORPO);
+            let celulas = [
+                (plano.rotulo().to_owned(), colunas[0]),
+                (n.to_string(), colunas[1]),
+                (reais(*v), colunas[2]),
+            ];
+            let mut x = MARGEM;
+            for (texto, (_, w, alinhamento)) in &celulas {
+                self.celula(x, *w, base, Fonte::Normal, texto, *alinhamento);
+                x += w;
+            }
+            self.fechar_texto();
+            self.y -= LINHA_H;
+        }
+        self.ops.push(Op::SetOutlineThickness { pt: Pt(0.75) });
+        self.linha(MARGEM, MARGEM + largura, self.y);
+        self.y -= 6.0;
+        self.cabe(15.0);
+        let total = format!("Total recebido: {}", reais(recebido));
+        self.texto(MARGEM, self.y - 10.0, Fonte::Negrito, 10.0, &total);
+        self.y -= 15.0;
     }
 }
 

@@ -32,6 +32,8 @@ pub(super) const COLUNAS: [(&str, f32); 5] = [
 /// The totals tables: name column and count column.
 pub(super) const TOTAL_NOME_W: f32 = 300.0;
 pub(super) const TOTAL_QTD_W: f32 = 80.0;
+/// The amount column of the totals by plan (SPEC-2 §12).
+pub(super) const TOTAL_VALOR_W: f32 = 110.0;
 
 pub(super) const CINZA_CABECALHO: f32 = 0.85;
 pub(super) const CINZA_ZEBRA: f32 = 0.95;

@@ -3,7 +3,8 @@
 //! [`render`] lays out an A4 document by hand with printpdf's ops: the title, the filters
 //! used, the generated-at line, a table (Data, Hora, Médico, Paciente, Status) that breaks
 //! across pages repeating its header, then the totals by status and by doctor and the
-//! overall count. Every page carries "Página N de M" in its footer.
+//! overall count, then the totals by insurance plan with the amounts received (SPEC-2 §12,
+//! [`reais`]). Every page carries "Página N de M" in its footer.
 //!
 //! Text uses the built-in Helvetica and Helvetica-Bold fonts, which printpdf writes with
 //! `/WinAnsiEncoding`: Portuguese accents, `º` and `—` render and extract as written.
@@ -43,6 +44,45 @@ pub struct LinhaRelatorio {
     pub paciente: String,
     /// Its status.
     pub status: StatusConsulta,
+    /// How it is paid, for the totals by plan (SPEC-2 §12).
+    pub plano: PlanoLinha,
+    /// What was received for it: its `valor_centavos` when the payment is `pago`, else 0.
+    pub recebido_centavos: u64,
+}
+
+/// How an appointment in the report is paid: one row of the totals by plan.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PlanoLinha {
+    /// By this insurance plan (its name).
+    Convenio(String),
+    /// Private pay: "Particular".
+    Particular,
+    /// Booked before payments existed: "Sem pagamento".
+    SemPagamento,
+}
+
+impl PlanoLinha {
+    /// The row's label.
+    pub fn rotulo(&self) -> &str {
+        match self {
+            PlanoLinha::Convenio(nome) => nome,
+            PlanoLinha::Particular => "Particular",
+            PlanoLinha::SemPagamento => "Sem pagamento",
+        }
+    }
+}
+
+/// An amount in integer centavos as Brazilians write it: `R$ 1.234,56`.
+pub fn reais(centavos: u64) -> String {
+    let inteiros = (centavos / 100).to_string();
+    let mut milhares = String::new();
+    for (i, c) in inteiros.chars().enumerate() {
+        if i > 0 && (inteiros.len() - i).is_multiple_of(3) {
+            milhares.push('.');
+        }
+        milhares.push(c);
+    }
+    format!("R$ {milhares},{:02}", centavos % 100)
 }
 
 /// Everything the report shows.

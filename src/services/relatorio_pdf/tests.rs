@@ -12,6 +12,8 @@ fn linha(inicio: &str, medico: &str, paciente: &str, status: StatusConsulta) -> 
         medico: medico.to_string(),
         paciente: paciente.to_string(),
         status,
+        plano: PlanoLinha::SemPagamento,
+        recebido_centavos: 0,
     }
 }
 
@@ -308,6 +310,8 @@ fn grande(n: usize) -> Relatorio {
             medico: medicos[i % medicos.len()].to_string(),
             paciente: format!("Paciente nº {i:05} Gonçalves"),
             status: StatusConsulta::ALL[i % StatusConsulta::ALL.len()],
+            plano: PlanoLinha::SemPagamento,
+            recebido_centavos: 0,
         })
         .collect();
     Relatorio {
@@ -384,4 +388,66 @@ fn amostra_em_disco() {
     r.linhas.sort_by_key(|l| l.inicio);
     let (pdf, _) = render_ok(&r);
     std::fs::write("/tmp/relatorio_amostra.pdf", pdf).expect("write");
+}
+
+#[test]
+fn amounts_are_written_in_reais() {
+    assert_eq!(reais(0), "R$ 0,00");
+    assert_eq!(reais(5), "R$ 0,05");
+    assert_eq!(reais(99_999), "R$ 999,99");
+    assert_eq!(reais(123_456), "R$ 1.234,56");
+    assert_eq!(reais(100_000_000), "R$ 1.000.000,00");
+    assert_eq!(reais(u64::MAX), "R$ 184.467.440.737.095.516,15");
+}
+
+#[test]
+fn totals_by_plan_follow_the_other_totals_with_the_amounts_received() {
+    let mut r = amostra();
+    let planos = [
+        (PlanoLinha::Convenio("Unimed".into()), 0),
+        (PlanoLinha::Particular, 25_000),
+        (PlanoLinha::Particular, 0),
+        (PlanoLinha::SemPagamento, 0),
+        (PlanoLinha::Convenio("Amil".into()), 0),
+        (PlanoLinha::Particular, 98_456),
+        (PlanoLinha::Convenio("Unimed".into()), 0),
+    ];
+    assert_eq!(r.linhas.len(), planos.len());
+    for (l, (p, v)) in r.linhas.iter_mut().zip(planos) {
+        l.plano = p;
+        l.recebido_centavos = v;
+    }
+    let (pdf, _) = render_ok(&r);
+    let texto = paginas(&pdf).join("\n");
+    let ls = linhas_texto(&texto);
+    let secao = ls
+        .iter()
+        .position(|l| *l == "Por convênio")
+        .expect("section");
+    assert!(
+        ls.iter().position(|l| *l == "Por médico").expect("médico") < secao,
+        "{ls:?}"
+    );
+    assert_eq!(
+        &ls[secao..secao + 17],
+        [
+            "Por convênio",
+            "Convênio",
+            "Quantidade",
+            "Recebido",
+            "Amil",
+            "1",
+            "R$ 0,00",
+            "Unimed",
+            "2",
+            "R$ 0,00",
+            "Particular",
+            "3",
+            "R$ 1.234,56",
+            "Sem pagamento",
+            "1",
+            "R$ 0,00",
+            "Total recebido: R$ 1.234,56",
+        ]
+    );
 }
