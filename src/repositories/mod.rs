@@ -18,7 +18,7 @@ use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
 use crate::models::{
     Bloqueio, Consulta, EntradaAuditoria, EntradaEspera, EntradaHistorico, Horario, Medico,
-    Paciente, Regras, Reserva, Sessao, Tarefa, Usuario,
+    Paciente, Regras, Reserva, Sessao, Tarefa, TokenCalendario, Usuario,
 };
 
 impl Record for Paciente {
@@ -161,6 +161,17 @@ impl Record for Regras {
     fn order(&self) {}
 }
 
+impl Record for TokenCalendario {
+    /// By owner (`medico:<id>`, `paciente:<id>`).
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        self.id.clone()
+    }
+}
+
 /// The first answer to a POST sent with an `Idempotency-Key`, kept 24 h (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdemEntry {
@@ -246,6 +257,10 @@ pub enum Op {
     PutRegras(Arc<Regras>),
     /// Back to the default rules (only to undo a refused write).
     DelRegras(String),
+    /// Issue a calendar feed token, replacing the owner's previous one (SPEC-2 §14).
+    PutTokenCalendario(Arc<TokenCalendario>),
+    /// Remove a feed token (only to undo a refused write).
+    DelTokenCalendario(String),
 }
 
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
@@ -284,6 +299,7 @@ impl StoreState for Db {
             Op::PutEspera(_) | Op::DelEspera(_) => Collection::ListaEspera,
             Op::PutHistorico(_) | Op::DelHistorico(_) => Collection::Historico,
             Op::PutRegras(_) | Op::DelRegras(_) => Collection::Regras,
+            Op::PutTokenCalendario(_) | Op::DelTokenCalendario(_) => Collection::TokensCalendario,
         }
     }
 
@@ -324,6 +340,16 @@ impl StoreState for Db {
             Op::DelHistorico(id) => self.historico.remove(&id).map(Op::PutHistorico),
             Op::PutRegras(r) => put(&mut self.regras, r, Op::PutRegras, Op::DelRegras),
             Op::DelRegras(id) => self.regras.remove(&id).map(Op::PutRegras),
+            Op::PutTokenCalendario(r) => put(
+                &mut self.calendario_tokens,
+                r,
+                Op::PutTokenCalendario,
+                Op::DelTokenCalendario,
+            ),
+            Op::DelTokenCalendario(id) => self
+                .calendario_tokens
+                .remove(&id)
+                .map(Op::PutTokenCalendario),
         }
     }
 
@@ -399,6 +425,11 @@ impl StoreState for Db {
             | Op::DelHistorico(_) => None,
             Op::PutRegras(r) => put(&self.regras, Collection::Regras, r.id()),
             Op::DelRegras(id) => del(Collection::Regras, id),
+            // A token's hash stays out of the log; its owner id is the record's id.
+            Op::PutTokenCalendario(r) => {
+                put(&self.calendario_tokens, Collection::TokensCalendario, &r.id)
+            }
+            Op::DelTokenCalendario(id) => del(Collection::TokensCalendario, id),
         }
     }
 

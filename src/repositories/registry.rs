@@ -18,7 +18,7 @@ use super::{Consultas, IdemEntry, Record, Table};
 use crate::infra::store::{CollectionId, Collections, parse_snapshot};
 use crate::models::{
     Bloqueio, Consulta, EntradaAuditoria, EntradaEspera, EntradaHistorico, Horario, Medico,
-    Paciente, Regras, Reserva, Sessao, Tarefa, Usuario,
+    Paciente, Regras, Reserva, Sessao, Tarefa, TokenCalendario, Usuario,
 };
 
 /// A collection's in-memory storage, as the registry sees it.
@@ -196,6 +196,9 @@ collections! {
     Historico => historico: Table<EntradaHistorico> = "historico", backup: true;
     /// The clinic's rules: one record, absent while they are the defaults (SPEC-2 §11).
     Regras => regras: Table<Regras> = "regras", backup: true;
+    /// Calendar feed tokens (SPEC-2 §14), by owner; only their SHA-256. Not in backups:
+    /// credentials stay with the server, like sessions (a restore keeps them).
+    TokensCalendario => calendario_tokens: Table<TokenCalendario> = "calendario_tokens", backup: false;
 }
 
 // A set of collections is one bit each in a `u64`.
@@ -237,7 +240,8 @@ mod tests {
                 "bloqueios",
                 "lista_espera",
                 "historico",
-                "regras"
+                "regras",
+                "calendario_tokens"
             ]
         );
         let backup: Vec<_> = Collection::in_backups().iter().map(|c| c.name()).collect();

@@ -27,6 +27,9 @@ pub mod usuarios;
 pub mod historico;
 pub mod regras;
 
+pub mod calendario;
+pub mod links;
+
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -107,6 +110,8 @@ pub struct App {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Recent login attempts, for the limits of SPEC-2 §10.
     pub tentativas: tentativas::Tentativas,
+    /// The server secret that signs public links (SPEC-2 §13), from the data folder.
+    pub segredo: crate::infra::segredo::SegredoServidor,
 }
 
 /// The cheap-to-clone handle handlers receive through `State`.
@@ -172,6 +177,8 @@ impl App {
             crate::infra::metricas::instalar();
         }
         let store = Store::<Db>::open(&config.data_dir, config.compact_every)?;
+        // With the data folder's lock held: one instance creates the secret.
+        let segredo = crate::infra::segredo::SegredoServidor::carregar_ou_criar(&config.data_dir)?;
         // Only once the data folder's lock is ours: another running instance may be writing them.
         crate::infra::arquivos::varrer_temporarios(&config.backup_dir, &config.reports_dir);
         Ok(Self {
@@ -184,6 +191,7 @@ impl App {
             queue: crate::infra::queue::Queue::new(),
             shutdown: tokio::sync::watch::Sender::new(false),
             tentativas: Default::default(),
+            segredo,
         })
     }
 
