@@ -1,0 +1,65 @@
+//! The server secret (SPEC-2 §13) with the real binary: created at the first start in the
+//! data folder with mode 0600, the same bytes after a restart (links keep working), never in
+//! a backup, and a corrupt file stops start-up instead of being replaced.
+
+use std::time::Duration;
+
+use crate::backups::{conteudo_backup, fazer_backup};
+use crate::helpers::TestServer;
+
+#[tokio::test]
+async fn the_secret_is_created_0600_kept_across_restarts_and_never_in_a_backup() {
+    let mut srv = TestServer::start();
+    let arquivo = srv.data_dir().join("segredo.bin");
+    let antes = std::fs::read(&arquivo).expect("segredo.bin created at start");
+    assert_eq!(antes.len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&arquivo)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+    }
+    srv.stop();
+    srv.restart();
+    assert_eq!(std::fs::read(&arquivo).expect("still there"), antes);
+
+    // A backup holds the clinic's records, not the server's secret.
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    let (entries, _) = conteudo_backup(&srv, &nome).await;
+    for (n, bytes) in &entries {
+        assert!(!n.contains("segredo"), "{n} in the backup");
+        assert!(
+            !bytes.windows(antes.len()).any(|w| w == antes.as_slice()),
+            "the secret's bytes are in {n}"
+        );
+    }
+    // Nor its bytes written as text anywhere in the archive (hex or base64 of it).
+    let hex: String = antes.iter().map(|b| format!("{b:02x}")).collect();
+    for (n, bytes) in &entries {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains(&hex),
+            "hex secret in {n}"
+        );
+    }
+    // Nothing about it reaches the log.
+    assert!(!srv.stderr().contains(&hex));
+}
+
+#[tokio::test]
+async fn a_corrupt_secret_stops_start_up_and_is_left_as_it_was() {
+    let mut srv = TestServer::start();
+    srv.stop();
+    let arquivo = srv.data_dir().join("segredo.bin");
+    std::fs::write(&arquivo, b"curto demais").expect("corrupt it");
+    let f = srv.start_expecting_failure(Duration::from_secs(20));
+    assert!(
+        f.status.is_some_and(|s| !s.success()),
+        "the server must not start: {f:?}"
+    );
+    assert!(f.stderr.contains("segredo"), "a clear error: {}", f.stderr);
+    assert!(f.stderr.contains("corrompido"), "{}", f.stderr);
+    assert_eq!(std::fs::read(&arquivo).expect("kept"), b"curto demais");
+}
