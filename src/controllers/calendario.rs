@@ -80,6 +80,8 @@ pub struct TokenBody {
 /// A new feed address for a doctor's or a patient's appointments (SPEC-2 §14). Exactly one
 /// of `medico_id`, `paciente_id` (422 otherwise). Staff for anyone; a doctor or patient for
 /// themself (404 for anyone else). The new token revokes the previous one of the same feed.
+/// `Idempotency-Key` is not replayed here (no answer holding a token is stored): a retry
+/// issues a new token.
 #[utoipa::path(post, path = "/calendario/token", tag = "calendario", request_body = TokenBody,
     responses((status = 200, description = "O endereço do calendário, com o token novo",
         body = UrlCalendario)))]
@@ -111,7 +113,11 @@ pub async fn create_token(
         }
     };
     let r = req.responde(StatusCode::OK);
-    let url = services::calendario::emitir_token(&app, r.ctx(), dono, &quem.escopo()).await?;
+    // No answer is kept for an `Idempotency-Key`: it would hold the token in clear. A retry
+    // issues another token (revoking the first), which is what a lost answer needs anyway.
+    let mut ctx = r.ctx().clone();
+    ctx.idempotencia = None;
+    let url = services::calendario::emitir_token(&app, &ctx, dono, &quem.escopo()).await?;
     Ok(Json(UrlCalendario { url }))
 }
 

@@ -272,7 +272,7 @@ pub async fn emitir_token(
             }
             Ok((vec![Op::PutTokenCalendario(registro)], ()))
         },
-        // An idempotent replay must not hand the token out again: nothing is kept.
+        // The controller sends no `Idempotency-Key` context: no answer (no token) is kept.
         |_| &(),
     )
     .await?;

@@ -811,3 +811,25 @@ async fn the_request_log_never_carries_a_link_token() {
     assert!(logs.text.contains("/c/{token}"), "{}", logs.text);
     assert!(!logs.text.contains(&token), "a token reached the log");
 }
+
+#[tokio::test]
+async fn an_idempotency_key_never_stores_a_feed_token() {
+    let app = TestApp::new().await;
+    let mid = app.medico(61, &[]).await;
+    let body = json!({"medico_id": mid}).to_string();
+    let h = [
+        ("content-type", "application/json"),
+        ("idempotency-key", "feed-1"),
+    ];
+    let a = app
+        .send(Method::POST, "/calendario/token", &h, body.clone())
+        .await;
+    a.expect_status(200);
+    let b = app.send(Method::POST, "/calendario/token", &h, body).await;
+    b.expect_status(200);
+    let (ua, ub) = (str_field(&a.body, "url"), str_field(&b.body, "url"));
+    assert_ne!(ua, ub, "a retry issues a new token");
+    assert_problem(&app.get(&ua).await, 404, "not_found");
+    app.get(&ub).await.expect_status(200);
+    assert!(app.state.store.read().idem.is_empty(), "no answer kept");
+}
