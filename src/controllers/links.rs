@@ -251,7 +251,11 @@ fn limitar(app: &AppState, ip: &str) -> Result<(), AppError> {
 #[utoipa::path(get, path = "/c/{token}", tag = "links",
     params(("token" = String, Path, description = "O token do link (e-mail da clínica)")),
     responses((status = 200, description = "A página da consulta (ou JSON com Accept: application/json)",
-        content((String = "text/html"), (ConsultaPublica = "application/json")))))]
+        content((String = "text/html"), (ConsultaPublica = "application/json"))),
+        (status = 404, description = "Link inválido ou expirado: a mesma página para todos (problem+json com Accept: application/json)",
+            content((String = "text/html"), (crate::error::Problema = "application/problem+json"))),
+        (status = 429, description = "Acessos demais a links deste endereço",
+            content((String = "text/html"), (crate::error::Problema = "application/problem+json")))))]
 pub async fn find_link(
     State(app): State<AppState>,
     Origem(ip): Origem,
@@ -326,7 +330,13 @@ async fn agir(
 #[utoipa::path(post, path = "/c/{token}/confirmar", tag = "links",
     params(("token" = String, Path, description = "O token do link")),
     responses((status = 200, description = "A consulta, confirmada (página, ou JSON com Accept: application/json)",
-        content((String = "text/html"), (ConsultaPublica = "application/json")))))]
+        content((String = "text/html"), (ConsultaPublica = "application/json"))),
+        (status = 404, description = "Link inválido ou expirado: a mesma página para todos (problem+json com Accept: application/json)",
+            content((String = "text/html"), (crate::error::Problema = "application/problem+json"))),
+        (status = 409, description = "Recusado (prazo de cancelamento, consulta cancelada ou encerrada): a página explica",
+            content((String = "text/html"), (crate::error::Problema = "application/problem+json"))),
+        (status = 429, description = "Acessos demais a links deste endereço",
+            content((String = "text/html"), (crate::error::Problema = "application/problem+json")))))]
 pub async fn create_confirmacao_link(
     State(app): State<AppState>,
     Origem(ip): Origem,
@@ -343,7 +353,13 @@ pub async fn create_confirmacao_link(
 #[utoipa::path(post, path = "/c/{token}/cancelar", tag = "links",
     params(("token" = String, Path, description = "O token do link")),
     responses((status = 200, description = "A consulta, cancelada (página, ou JSON com Accept: application/json)",
-        content((String = "text/html"), (ConsultaPublica = "application/json")))))]
+        content((String = "text/html"), (ConsultaPublica = "application/json"))),
+        (status = 404, description = "Link inválido ou expirado: a mesma página para todos (problem+json com Accept: application/json)",
+            content((String = "text/html"), (crate::error::Problema = "application/problem+json"))),
+        (status = 409, description = "Recusado (prazo de cancelamento, consulta cancelada ou encerrada): a página explica",
+            content((String = "text/html"), (crate::error::Problema = "application/problem+json"))),
+        (status = 429, description = "Acessos demais a links deste endereço",
+            content((String = "text/html"), (crate::error::Problema = "application/problem+json")))))]
 pub async fn create_cancelamento_link(
     State(app): State<AppState>,
     Origem(ip): Origem,
