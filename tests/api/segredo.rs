@@ -4,8 +4,11 @@
 
 use std::time::Duration;
 
+use agendamento::infra::segredo::SegredoServidor;
+
 use crate::backups::{conteudo_backup, fazer_backup};
-use crate::helpers::TestServer;
+use crate::common::str_field;
+use crate::helpers::{TestServer, criar_consulta, paciente_e_medico};
 
 #[tokio::test]
 async fn the_secret_is_created_0600_kept_across_restarts_and_never_in_a_backup() {
@@ -22,9 +25,28 @@ async fn the_secret_is_created_0600_kept_across_restarts_and_never_in_a_backup()
             .mode();
         assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
     }
+    // A link signed with the file's secret opens the appointment's page, before and after
+    // a restart: the server signs with that file and reads it back.
+    let (pid, mid) = paciente_e_medico(&srv).await;
+    let amanha = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(48))
+        .expect("time");
+    let local = amanha.in_tz("America/Sao_Paulo").expect("tz").datetime();
+    let ini = local.strftime("%Y-%m-%dT%H:00:00").to_string();
+    let fim = local.strftime("%Y-%m-%dT%H:30:00").to_string();
+    let c = criar_consulta(&srv, &pid, &mid, &ini, &fim).await;
+    let chave = SegredoServidor::de_bytes(antes.clone().try_into().expect("32 bytes"));
+    let token = agendamento::services::links::assinar(
+        &chave,
+        &str_field(&c, "id"),
+        amanha.as_second() + 3600,
+    )
+    .expect("uuid");
+    srv.get(&format!("/c/{token}")).await.expect_status(200);
     srv.stop();
     srv.restart();
     assert_eq!(std::fs::read(&arquivo).expect("still there"), antes);
+    srv.get(&format!("/c/{token}")).await.expect_status(200);
 
     // A backup holds the clinic's records, not the server's secret.
     let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
