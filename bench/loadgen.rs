@@ -480,7 +480,13 @@ async fn create_many(
 // consultas
 
 fn slot_text(t: u64, plus_minutes: i64) -> String {
-    let base = jiff::civil::date(2024, 1, 1).at(0, 0, 0, 0);
+    // `LOADGEN_BASE_DATE=YYYY-MM-DD` moves slot 0 (the `calendario` phase wants appointments
+    // inside a feed's window: the last 90 days and the future).
+    let base = std::env::var("LOADGEN_BASE_DATE")
+        .ok()
+        .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+        .unwrap_or(jiff::civil::date(2024, 1, 1))
+        .at(0, 0, 0, 0);
     let m = t as i64 * SLOT_MINUTES + plus_minutes;
     let dt = base
         .checked_add(jiff::Span::new().minutes(m))

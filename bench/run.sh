@@ -8,9 +8,10 @@
 # BENCH_SKIP_BUILD=1 (use the binaries already in target/release), BENCH_BIN (server binary to measure),
 # BENCH_SOAK_SECS (memory soak length, default 600; 0 skips it), BENCH_SOAK_RATE (300 req/s),
 # BENCH_SOAK_WORKERS (8), BENCH_SOAK_MIX (action weights, see bench/soak.rs),
-# BENCH_ONLY (comma-separated phases to run: foundation, sched, bloqueios, soak, espera, remarcar;
+# BENCH_ONLY (comma-separated phases to run: foundation, sched, bloqueios, soak, espera, remarcar, calendario;
 # default all; identidade and estatisticas run only when named, see the medidas block below),
-# BENCH_REMARCAR_STORED (consultas stored for the remarcar figure, default 100000).
+# BENCH_REMARCAR_STORED (consultas stored for the remarcar figure, default 100000),
+# BENCH_CAL_CONSULTAS (one doctor's appointments for the calendar feed figure, default 5000).
 #
 # Everything binds to and targets 127.0.0.1 only; every load loop is bounded in count and time.
 # The only process this script stops is the server it started, by its PID.
@@ -622,6 +623,39 @@ if want espera; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# Calendars (SPEC-2 §14): a server on a fresh data folder; one doctor with CAL_CONSULTAS
+# appointments every 30 minutes from 30 days ago (all inside a feed's window: the last 90 days
+# and the future), then sequential GETs of that doctor's feed.
+CAL_CONSULTAS=${BENCH_CAL_CONSULTAS:-5000}
+CAL_GETS=200
+if want calendario; then
+    section "15. calendar feed: one doctor with $CAL_CONSULTAS appointments"
+    DATA=$TMP/banco-cal
+    mkdir -p "$DATA"
+    if start_server; then
+        CAL_DE=$(date -d '30 days ago' +%F)
+        if lg setup --base "$BASE" --state "$TMP/cal.json" --doctors 1 --patients 200 --concurrency 8 &&
+            LOADGEN_BASE_DATE=$CAL_DE lg fill --base "$BASE" --state "$TMP/cal.json" --from 0 --to "$CAL_CONSULTAS" \
+                --concurrency "$FILL_CONC" --max-secs $FILL_MAX_SECS --label cal_fill; then
+            CAL_MED=$("$LOADGEN" show --state "$TMP/cal.json" --what medico0)
+            CAL_URL=$(curl -fsS -H 'content-type: application/json' -d "{\"medico_id\":\"$CAL_MED\"}" \
+                "$BASE/calendario/token" | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+            if [ -n "$CAL_URL" ]; then
+                curl -fsS "$BASE$CAL_URL" -o "$TMP/cal.ics"
+                put cal_events "$(grep -c '^BEGIN:VEVENT' "$TMP/cal.ics")"
+                put cal_bytes "$(wc -c <"$TMP/cal.ics")"
+                lg get-seq --url "$BASE$CAL_URL" --count $CAL_GETS --warmup 20 --label cal_feed
+            else
+                echo "bench: POST /calendario/token gave no url; the feed figure is missing"
+            fi
+        fi
+        stop_server
+    else
+        echo "bench: the calendar server did not start; its figure is missing"
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------------
 # Server-side problems worth reporting
 section "server stderr (warnings and errors)"
 for f in "$TMP"/server-*.err; do
@@ -792,6 +826,13 @@ if want espera; then
         echo "waiting list: freed slot -> offer | $(val espera_n) sequential front-desk cancellations (PUT status cancelada), each matching one waiting entry: request -> its vaga_oferecida on the stream | p50 $(f2 "$(val espera_p50_ms)") ms, p99 $(f2 "$(val espera_p99_ms)") ms | p50 < 50 ms | $(ok "$(val espera_p50_ms)" '<' 50)"
     else
         echo "waiting list: freed slot -> offer | $ESPERA_COUNT cancellations | not measured | p50 < 50 ms | ?"
+    fi
+fi
+if want calendario; then
+    if [ -n "$(val cal_feed_p50_ms)" ]; then
+        echo "GET /calendario/medico/{id}.ics | 1 médico, $(val cal_events) appointments in the feed (of $CAL_CONSULTAS stored, every 30 min from 30 days ago), $(val cal_feed_n) sequential; answer $(mib "$(awk -v b="$(val cal_bytes)" 'BEGIN {print b / 1024}')"); failed requests $(val cal_feed_errors) | p50 $(f2 "$(val cal_feed_p50_ms)") ms, p99 $(f2 "$(val cal_feed_p99_ms)") ms | p50 < 50 ms | $(ok "$(val cal_feed_p50_ms)" '<' 50)"
+    else
+        echo "GET /calendario/medico/{id}.ics | $CAL_CONSULTAS appointments | not measured | p50 < 50 ms | ?"
     fi
 fi
 } >"$TMP/table.md"

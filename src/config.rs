@@ -161,9 +161,32 @@ pub struct Config {
     /// CA; the tests' self-signed relay). Hidden from `--help`.
     #[arg(long, env = "AGENDAMENTO_SMTP_CA_EXTRA", hide = true)]
     pub smtp_ca_extra: Option<PathBuf>,
+    /// The clinic's public base URL (`https://agenda.clinica.example`): public links to
+    /// confirm or cancel (`/c/{token}`) and absolute calendar feed URLs are made with it
+    /// (SPEC-2 §13, §14). Unset: no public links.
+    #[arg(long, env = "AGENDAMENTO_URL_PUBLICA", value_parser = url_publica)]
+    pub url_publica: Option<String>,
     /// A maintenance command instead of serving.
     #[command(subcommand)]
     pub comando: Option<Comando>,
+}
+
+/// `--url-publica`: an `http(s)://host[...]` URL without query or fragment; kept without a
+/// trailing slash.
+fn url_publica(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    let resto = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"))
+        .ok_or("deve começar com http:// ou https://")?;
+    let host = resto.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') {
+        return Err("deve ter um endereço (host), sem usuário nem senha".into());
+    }
+    if v.contains(['?', '#']) || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("não pode ter consulta (?), fragmento (#) nem espaços".into());
+    }
+    Ok(v.trim_end_matches('/').to_owned())
 }
 
 /// A secret setting: its `Debug` never shows the value (the configuration may be printed).

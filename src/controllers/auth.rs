@@ -121,6 +121,7 @@ pub fn publica(method: &Method, path: &str) -> bool {
         || path.starts_with("/docs/")
         || path == "/openapi.json"
         || (method == Method::POST && path == "/auth/login")
+        || links_e_calendarios(method, path)
         || ((method == Method::GET || method == Method::HEAD) && publica_get(path))
 }
 
@@ -128,6 +129,23 @@ pub fn publica(method: &Method, path: &str) -> bool {
 /// record, only today's date, and asks for a sign-in itself).
 fn publica_get(path: &str) -> bool {
     matches!(path, "/sistema/saude" | "/painel")
+}
+
+/// SPEC-2 §13–§14: the public links (`/c/{token}`, its `confirmar` and `cancelar`; the
+/// token is the credential) and the calendar feeds (`?token=`), which apps fetch without a
+/// session.
+fn links_e_calendarios(method: &Method, path: &str) -> bool {
+    let get = method == Method::GET || method == Method::HEAD;
+    let Some(resto) = path.strip_prefix("/c/") else {
+        return get
+            && (path.starts_with("/calendario/medico/")
+                || path.starts_with("/calendario/paciente/"));
+    };
+    match resto.split_once('/') {
+        None => get,
+        Some((_, "confirmar" | "cancelar")) => method == Method::POST,
+        Some(_) => false,
+    }
 }
 
 /// Routes whose handler checks the bearer itself: `/metrics` also takes

@@ -5,6 +5,7 @@ pub mod events;
 pub mod logs;
 pub mod metricas;
 pub mod queue;
+pub mod segredo;
 pub mod server;
 pub mod sonda;
 pub mod store;

@@ -2,6 +2,7 @@
 //! Kept free of axum; every value here has already passed the domain checks.
 
 mod auditoria;
+mod calendario;
 mod embutidos;
 mod estatisticas;
 mod historico;
@@ -19,6 +20,7 @@ use utoipa::ToSchema;
 use crate::domain::{DiaSemana, Hora};
 
 pub use auditoria::{Acao, EntradaAuditoria};
+pub use calendario::{ConsultaPublica, TokenCalendario, UrlCalendario};
 pub use embutidos::{ConsultaDetalhada, MedicoResumo, PacienteResumo};
 pub use estatisticas::{
     EstatisticaConvenio, EstatisticaDiaSemana, EstatisticaEspecialidade, EstatisticaHora,

@@ -18,7 +18,7 @@ use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
 use crate::models::{
     Bloqueio, Consulta, Convenio, EntradaAuditoria, EntradaEspera, EntradaHistorico, Horario,
-    Medico, Paciente, Regras, Reserva, Sessao, Tarefa, Usuario,
+    Medico, Paciente, Regras, Reserva, Sessao, Tarefa, TokenCalendario, Usuario,
 };
 
 impl Record for Paciente {
@@ -175,6 +175,17 @@ impl Record for Convenio {
     }
 }
 
+impl Record for TokenCalendario {
+    /// By owner (`medico:<id>`, `paciente:<id>`).
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        self.id.clone()
+    }
+}
+
 /// The first answer to a POST sent with an `Idempotency-Key`, kept 24 h (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdemEntry {
@@ -264,6 +275,10 @@ pub enum Op {
     PutConvenio(Arc<Convenio>),
     /// Delete a plan by id (only as the undo of its creation; the API deactivates).
     DelConvenio(String),
+    /// Issue a calendar feed token, replacing the owner's previous one (SPEC-2 §14).
+    PutTokenCalendario(Arc<TokenCalendario>),
+    /// Remove a feed token (only to undo a refused write).
+    DelTokenCalendario(String),
 }
 
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
@@ -303,6 +318,7 @@ impl StoreState for Db {
             Op::PutHistorico(_) | Op::DelHistorico(_) => Collection::Historico,
             Op::PutRegras(_) | Op::DelRegras(_) => Collection::Regras,
             Op::PutConvenio(_) | Op::DelConvenio(_) => Collection::Convenios,
+            Op::PutTokenCalendario(_) | Op::DelTokenCalendario(_) => Collection::TokensCalendario,
         }
     }
 
@@ -345,6 +361,16 @@ impl StoreState for Db {
             Op::DelRegras(id) => self.regras.remove(&id).map(Op::PutRegras),
             Op::PutConvenio(r) => put(&mut self.convenios, r, Op::PutConvenio, Op::DelConvenio),
             Op::DelConvenio(id) => self.convenios.remove(&id).map(Op::PutConvenio),
+            Op::PutTokenCalendario(r) => put(
+                &mut self.calendario_tokens,
+                r,
+                Op::PutTokenCalendario,
+                Op::DelTokenCalendario,
+            ),
+            Op::DelTokenCalendario(id) => self
+                .calendario_tokens
+                .remove(&id)
+                .map(Op::PutTokenCalendario),
         }
     }
 
@@ -422,6 +448,11 @@ impl StoreState for Db {
             | Op::DelHistorico(_) => None,
             Op::PutRegras(r) => put(&self.regras, Collection::Regras, r.id()),
             Op::DelRegras(id) => del(Collection::Regras, id),
+            // A token's hash stays out of the log; its owner id is the record's id.
+            Op::PutTokenCalendario(r) => {
+                put(&self.calendario_tokens, Collection::TokensCalendario, &r.id)
+            }
+            Op::DelTokenCalendario(id) => del(Collection::TokensCalendario, id),
         }
     }
 

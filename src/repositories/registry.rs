@@ -18,7 +18,7 @@ use super::{Consultas, IdemEntry, Record, Table};
 use crate::infra::store::{CollectionId, Collections, parse_snapshot};
 use crate::models::{
     Bloqueio, Consulta, Convenio, EntradaAuditoria, EntradaEspera, EntradaHistorico, Horario,
-    Medico, Paciente, Regras, Reserva, Sessao, Tarefa, Usuario,
+    Medico, Paciente, Regras, Reserva, Sessao, Tarefa, TokenCalendario, Usuario,
 };
 
 /// A collection's in-memory storage, as the registry sees it.
@@ -198,6 +198,9 @@ collections! {
     Regras => regras: Table<Regras> = "regras", backup: true;
     /// Insurance plans, by name (SPEC-2 §12).
     Convenios => convenios: Table<Convenio> = "convenios", backup: true;
+    /// Calendar feed tokens (SPEC-2 §14), by owner; only their SHA-256. Not in backups:
+    /// credentials stay with the server, like sessions (a restore keeps them).
+    TokensCalendario => calendario_tokens: Table<TokenCalendario> = "calendario_tokens", backup: false;
 }
 
 // A set of collections is one bit each in a `u64`.
@@ -240,7 +243,8 @@ mod tests {
                 "lista_espera",
                 "historico",
                 "regras",
-                "convenios"
+                "convenios",
+                "calendario_tokens"
             ]
         );
         let backup: Vec<_> = Collection::in_backups().iter().map(|c| c.name()).collect();

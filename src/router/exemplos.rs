@@ -392,6 +392,44 @@ fn errors_of(
             "O pagamento da consulta está pago: a forma de pagamento só muda enquanto ele está pendente.",
         ));
     }
+    // SPEC-2 §13–§14: calendars and public links.
+    let link_429 = || AppError::Busy {
+        status: 429,
+        code: "muitas_tentativas",
+        detail: "Acessos demais a links; aguarde e tente novamente.".into(),
+        retry_after_secs: 60,
+    };
+    match op_id {
+        "find_ics" => errors.push(consulta()),
+        "create_token" => errors.extend([
+            medico(),
+            campo(
+                "medico_id",
+                "informe exatamente um: medico_id ou paciente_id",
+            ),
+        ]),
+        "find_feed_medico" | "find_feed_paciente" => {
+            errors.push(AppError::NotFound("Calendário não encontrado.".into()))
+        }
+        "find_link" => errors.extend([crate::services::links::link_invalido(), link_429()]),
+        "create_confirmacao_link" => errors.extend([
+            crate::services::links::link_invalido(),
+            link_429(),
+            conflict(
+                "invalid_status_transition",
+                "A consulta já foi cancelada e não pode mais ser alterada (estado final).",
+            ),
+        ]),
+        "create_cancelamento_link" => errors.extend([
+            crate::services::links::link_invalido(),
+            link_429(),
+            conflict(
+                "prazo_cancelamento",
+                "A consulta de 2026-03-02T08:00:00 começa em menos de 24 hora(s): o prazo para cancelar ou remarcar pela agenda acabou; fale com a recepção.",
+            ),
+        ]),
+        _ => {}
+    }
     errors
 }
 

@@ -15,6 +15,7 @@ use crate::controllers::{
     agenda, arquivos, auditoria, auth, bloqueios, consultas, estatisticas, horarios, medicos,
     metricas, pacientes, painel, regras, sistema, streams, tarefas, usuarios,
 };
+use crate::controllers::{calendario, links};
 use crate::controllers::{convenios, pagamentos};
 use crate::controllers::{lista_espera, series};
 use crate::error::{AppError, CampoErro, Problema};
@@ -50,6 +51,8 @@ use refine::refine_schemas;
         (name = "bloqueios", description = "Bloqueios de agenda: folgas, férias e feriados"),
         (name = "lista-espera", description = "Lista de espera: ofertas de horários liberados"),
         (name = "convenios", description = "Convênios (planos de saúde) aceitos pela clínica"),
+        (name = "calendario", description = "Calendários iCalendar: uma consulta e as assinaturas (feeds)"),
+        (name = "links", description = "Links públicos para o paciente confirmar ou cancelar"),
     )
 )]
 struct ApiDoc;
@@ -161,6 +164,13 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             convenios::delete_convenio
         ))
         .routes(routes!(pagamentos::update_pagamento))
+        .routes(routes!(calendario::find_ics))
+        .routes(routes!(calendario::create_token))
+        .routes(routes!(calendario::find_feed_medico))
+        .routes(routes!(calendario::find_feed_paciente))
+        .routes(routes!(links::find_link))
+        .routes(routes!(links::create_confirmacao_link))
+        .routes(routes!(links::create_cancelamento_link))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);
@@ -317,9 +327,14 @@ mod tests {
             publicas,
             [
                 "get /",
+                "get /c/{token}",
+                "get /calendario/medico/{arquivo}",
+                "get /calendario/paciente/{arquivo}",
                 "get /painel",
                 "get /sistema/saude",
-                "post /auth/login"
+                "post /auth/login",
+                "post /c/{token}/cancelar",
+                "post /c/{token}/confirmar"
             ]
         );
     }

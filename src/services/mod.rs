@@ -30,6 +30,9 @@ pub mod email;
 pub mod historico;
 pub mod regras;
 
+pub mod calendario;
+pub mod links;
+
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -112,6 +115,8 @@ pub struct App {
     pub tentativas: tentativas::Tentativas,
     /// The e-mail sender (SPEC-2 §13), when `--smtp-url` is set.
     pub email: Option<Arc<email::Remetente>>,
+    /// The server secret that signs public links (SPEC-2 §13), from the data folder.
+    pub segredo: crate::infra::segredo::SegredoServidor,
 }
 
 /// The cheap-to-clone handle handlers receive through `State`.
@@ -177,6 +182,8 @@ impl App {
             crate::infra::metricas::instalar();
         }
         let store = Store::<Db>::open(&config.data_dir, config.compact_every)?;
+        // With the data folder's lock held: one instance creates the secret.
+        let segredo = crate::infra::segredo::SegredoServidor::carregar_ou_criar(&config.data_dir)?;
         // Only once the data folder's lock is ours: another running instance may be writing them.
         crate::infra::arquivos::varrer_temporarios(&config.backup_dir, &config.reports_dir);
         let email = email::Remetente::da_config(&config)
@@ -193,6 +200,7 @@ impl App {
             shutdown: tokio::sync::watch::Sender::new(false),
             tentativas: Default::default(),
             email,
+            segredo,
         })
     }
 

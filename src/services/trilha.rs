@@ -120,6 +120,14 @@ pub fn da_escrita(db: &Db, ops: &[Op]) -> Option<(Acao, &'static str, String)> {
                 &regras_id,
             ),
             Op::DelRegras(id) => (0, Acao::Excluir, "regras", id),
+            // A feed token's record id is its owner (`medico:<id>`), never the token.
+            Op::PutTokenCalendario(r) => (
+                0,
+                criar_ou_alterar(db.calendario_tokens.get(&r.id).is_some()),
+                "calendario_tokens",
+                &r.id,
+            ),
+            Op::DelTokenCalendario(id) => (0, Acao::Excluir, "calendario_tokens", id),
             Op::PutIdem(_)
             | Op::DelIdem(_)
             | Op::PutSessao(_)

@@ -23,6 +23,7 @@ mod relatorios;
 mod restauracao;
 mod saude;
 mod sched_helpers;
+mod segredo;
 mod sse;
 mod startup;
 mod system;

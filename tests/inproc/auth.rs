@@ -798,6 +798,12 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         ("GET", "/convenios" | "/convenios/{id}") => Todos,
         ("POST", "/convenios") | ("PUT" | "DELETE", "/convenios/{id}") => Staff,
         ("POST", "/consultas/{id}/pagamento") => Staff,
+        // SPEC-2 §14: whoever reads the appointment downloads it (the patient's name only
+        // for staff and the patient); a feed token for oneself (staff for anyone).
+        ("GET", "/consultas/{id}/ics") | ("POST", "/calendario/token") => Todos,
+        // The feeds and the public links: the token is the credential (404 without it).
+        ("GET", "/calendario/medico/{arquivo}" | "/calendario/paciente/{arquivo}") => Publica,
+        ("GET", "/c/{token}") | ("POST", "/c/{token}/confirmar" | "/c/{token}/cancelar") => Publica,
         _ => return None,
     })
 }
@@ -827,7 +833,9 @@ async fn every_route_answers_each_role_as_the_permission_table_says() {
                 .replace("{nome}", "backup_20260101_000000.zip")
                 .replace("{id}", "0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b")
                 .replace("{medico_id}", "0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b")
-                .replace("{task_id}", "0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b");
+                .replace("{task_id}", "0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b")
+                .replace("{arquivo}", "0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b.ics")
+                .replace("{token}", "AAAA");
             let m = Method::from_bytes(method.as_bytes()).expect("method");
             let logout = path == "/auth/logout";
             let chamadores: [(&str, Option<String>, bool); 5] = [

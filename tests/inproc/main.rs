@@ -6,6 +6,7 @@
 mod agenda;
 mod auth;
 mod bloqueios;
+mod calendario;
 #[path = "../common/mod.rs"]
 mod common;
 mod consultas;

@@ -69,7 +69,8 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
         | Collection::Sessoes
         | Collection::Auditoria
         | Collection::Historico
-        | Collection::Regras => None,
+        | Collection::Regras
+        | Collection::TokensCalendario => None,
     }
 }
 
@@ -92,7 +93,8 @@ pub(super) fn opcional(c: Collection) -> bool {
         | Collection::Tarefas
         | Collection::Usuarios
         | Collection::Sessoes
-        | Collection::Auditoria => false,
+        | Collection::Auditoria
+        | Collection::TokensCalendario => false,
     }
 }
 

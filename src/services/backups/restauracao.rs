@@ -106,6 +106,8 @@ pub async fn restaurar(app: &Arc<App>, ctx: &Contexto, nome: &str) -> Result<Res
                     // SPEC-2 §10: a restore keeps users (and their sessions).
                     db.usuarios = cur.usuarios.clone();
                     db.sessoes = cur.sessoes.clone();
+                    // And the calendar feed tokens (credentials of this server, SPEC-2 §14).
+                    db.calendario_tokens = cur.calendario_tokens.clone();
                     // And the audit trail, with this restore's entry in the switched state.
                     db.auditoria = cur.auditoria.clone();
                     db.auditoria.put(registro.clone());
