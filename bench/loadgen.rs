@@ -247,6 +247,7 @@ fn client(conns: usize) -> Res<reqwest::Client> {
             .map_err(|e| format!("LOADGEN_BEARER: {e}"))?;
         headers.insert(reqwest::header::AUTHORIZATION, v);
     }
+    let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's rustls (SPEC-2 §13 webhooks) needs one
     reqwest::Client::builder()
         .default_headers(headers)
         .pool_max_idle_per_host(conns.max(1))

@@ -8,3 +8,4 @@ pub mod queue;
 pub mod server;
 pub mod sonda;
 pub mod store;
+pub mod webhooks;

@@ -6,6 +6,7 @@ mod embutidos;
 mod estatisticas;
 mod historico;
 mod lista_espera;
+mod notificacoes;
 mod regras;
 mod respostas;
 mod series;
@@ -25,6 +26,10 @@ pub use estatisticas::{
 };
 pub use historico::{AcaoHistorico, EntradaHistorico};
 pub use lista_espera::{EntradaEspera, Oferta, StatusEspera, VagaRecusada};
+pub use notificacoes::{
+    Canal, EVENTOS, Notificacao, NotificacaoPublica, StatusNotificacao, Webhook, WebhookCriado,
+    WebhookPublico,
+};
 pub use regras::Regras;
 pub use respostas::{
     Agendado, BloqueioCriado, Contagens, Enviado, Estado, HorarioAlterado, Liberado, Reservado,

@@ -14,11 +14,11 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Consultas, IdemEntry, Record, Table};
+use super::{Consultas, IdemEntry, Notificacoes, Record, Table};
 use crate::infra::store::{CollectionId, Collections, parse_snapshot};
 use crate::models::{
     Bloqueio, Consulta, EntradaAuditoria, EntradaEspera, EntradaHistorico, Horario, Medico,
-    Paciente, Regras, Reserva, Sessao, Tarefa, Usuario,
+    Notificacao, Paciente, Regras, Reserva, Sessao, Tarefa, Usuario, Webhook,
 };
 
 /// A collection's in-memory storage, as the registry sees it.
@@ -42,6 +42,19 @@ impl<T: Record + Serialize + DeserializeOwned> Rows for Table<T> {
         self.iter().cloned().collect()
     }
     fn insert(&mut self, row: Arc<T>) {
+        self.put(row);
+    }
+}
+
+impl Rows for Notificacoes {
+    type Row = Notificacao;
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn rows(&self) -> Vec<Arc<Notificacao>> {
+        self.iter().cloned().collect()
+    }
+    fn insert(&mut self, row: Arc<Notificacao>) {
         self.put(row);
     }
 }
@@ -196,6 +209,10 @@ collections! {
     Historico => historico: Table<EntradaHistorico> = "historico", backup: true;
     /// The clinic's rules: one record, absent while they are the defaults (SPEC-2 §11).
     Regras => regras: Table<Regras> = "regras", backup: true;
+    /// Webhooks (SPEC-2 §13), with their secrets: a restored webhook must still verify.
+    Webhooks => webhooks: Table<Webhook> = "webhooks", backup: true;
+    /// The outbox (SPEC-2 §13). Not in backups: pending deliveries are this server's work.
+    Notificacoes => notificacoes: Notificacoes = "notificacoes", backup: false;
 }
 
 // A set of collections is one bit each in a `u64`.
@@ -237,7 +254,9 @@ mod tests {
                 "bloqueios",
                 "lista_espera",
                 "historico",
-                "regras"
+                "regras",
+                "webhooks",
+                "notificacoes"
             ]
         );
         let backup: Vec<_> = Collection::in_backups().iter().map(|c| c.name()).collect();
@@ -251,7 +270,8 @@ mod tests {
                 "bloqueios",
                 "lista_espera",
                 "historico",
-                "regras"
+                "regras",
+                "webhooks"
             ]
         );
     }

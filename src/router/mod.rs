@@ -16,6 +16,7 @@ use crate::controllers::{
     metricas, pacientes, painel, regras, sistema, streams, tarefas, usuarios,
 };
 use crate::controllers::{lista_espera, series};
+use crate::controllers::{notificacoes, webhooks};
 use crate::error::{AppError, CampoErro, Problema};
 use crate::services::AppState;
 
@@ -48,6 +49,8 @@ use refine::refine_schemas;
         (name = "usuarios", description = "Usuários e papéis (somente administradores)"),
         (name = "bloqueios", description = "Bloqueios de agenda: folgas, férias e feriados"),
         (name = "lista-espera", description = "Lista de espera: ofertas de horários liberados"),
+        (name = "webhooks", description = "Webhooks: eventos da clínica assinados (somente administradores)"),
+        (name = "notificacoes", description = "Notificações: a caixa de saída e seus envios"),
     )
 )]
 struct ApiDoc;
@@ -149,6 +152,14 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(consultas::create_remarcacao))
         .routes(routes!(consultas::list_historico))
         .routes(routes!(regras::find_regras, regras::update_regras))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::find_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(notificacoes::list_notificacoes))
+        .routes(routes!(notificacoes::create_reenvio))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);

@@ -246,6 +246,12 @@ pub fn problemas(db: &Db, tirado_em: DateTime, hoje: Date, tz: &TimeZone) -> Vec
             );
         }
     }
+    // SPEC-2 §13: a restored webhook passes the API's own checks and can still sign.
+    for w in db.webhooks.iter() {
+        for m in super::webhooks::problemas(w) {
+            p.push("webhook", &w.id, m);
+        }
+    }
     let mut lista = p.lista;
     if p.total > lista.len() {
         lista.push(format!("e mais {} problema(s)", p.total - lista.len()));

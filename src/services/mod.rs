@@ -27,6 +27,9 @@ pub mod usuarios;
 pub mod historico;
 pub mod regras;
 
+pub mod notificacoes;
+pub mod webhooks;
+
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -107,6 +110,8 @@ pub struct App {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Recent login attempts, for the limits of SPEC-2 §10.
     pub tentativas: tentativas::Tentativas,
+    /// Wakes the notification delivery worker (SPEC-2 §13).
+    pub avisos: Arc<tokio::sync::Notify>,
 }
 
 /// The cheap-to-clone handle handlers receive through `State`.
@@ -184,6 +189,7 @@ impl App {
             queue: crate::infra::queue::Queue::new(),
             shutdown: tokio::sync::watch::Sender::new(false),
             tentativas: Default::default(),
+            avisos: Default::default(),
         })
     }
 

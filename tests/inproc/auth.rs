@@ -794,6 +794,9 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         ("POST", "/lista-espera" | "/lista-espera/{id}/aceitar" | "/lista-espera/{id}/recusar")
         | ("DELETE", "/lista-espera/{id}") => StaffOuPaciente,
         ("POST", "/consultas/agendar-serie" | "/consultas/series/{serie_id}/cancelar") => Staff,
+        // SPEC-2 §13: webhooks are the administrators'; the outbox is the staff's.
+        (_, "/webhooks" | "/webhooks/{id}") => Admin,
+        ("GET", "/notificacoes") | ("POST", "/notificacoes/{id}/reenviar") => Staff,
         _ => return None,
     })
 }

@@ -18,11 +18,14 @@ mod horarios;
 mod lista_espera;
 mod medicos;
 mod metricas;
+mod notificacoes;
 mod openapi;
 mod operacoes;
 mod pacientes;
 mod painel;
 mod problemas;
+#[path = "../common/receptor.rs"]
+mod receptor;
 mod recursos;
 mod series;
 mod tarefas;

@@ -68,7 +68,9 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
         | Collection::Sessoes
         | Collection::Auditoria
         | Collection::Historico
-        | Collection::Regras => None,
+        | Collection::Regras
+        | Collection::Webhooks
+        | Collection::Notificacoes => None,
     }
 }
 
@@ -80,7 +82,8 @@ pub(super) fn opcional(c: Collection) -> bool {
         Collection::Bloqueios
         | Collection::ListaEspera
         | Collection::Historico
-        | Collection::Regras => true,
+        | Collection::Regras
+        | Collection::Webhooks => true,
         Collection::Pacientes
         | Collection::Medicos
         | Collection::Horarios
@@ -90,7 +93,8 @@ pub(super) fn opcional(c: Collection) -> bool {
         | Collection::Tarefas
         | Collection::Usuarios
         | Collection::Sessoes
-        | Collection::Auditoria => false,
+        | Collection::Auditoria
+        | Collection::Notificacoes => false,
     }
 }
 
@@ -217,7 +221,10 @@ mod tests {
     fn the_manifest_counts_exactly_the_collections_a_backup_holds() {
         for &c in Collection::ALL {
             let counted = contagem(&mut Contagens::default(), c).is_some();
-            let sem_contagem = matches!(c, Collection::Historico | Collection::Regras);
+            let sem_contagem = matches!(
+                c,
+                Collection::Historico | Collection::Regras | Collection::Webhooks
+            );
             assert_eq!(counted, c.in_backup() && !sem_contagem, "{c:?}");
             assert!(!opcional(c) || c.in_backup(), "{c:?}");
         }
