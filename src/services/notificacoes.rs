@@ -650,3 +650,86 @@ pub async fn entregar_sempre(app: AppState) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn consulta(status: StatusConsulta) -> Consulta {
+        Consulta {
+            id: "c".into(),
+            paciente_id: "p".into(),
+            medico_id: "m".into(),
+            inicio: jiff::civil::datetime(2026, 3, 2, 9, 0, 0, 0),
+            fim: jiff::civil::datetime(2026, 3, 2, 9, 30, 0, 0),
+            inicio_offset: None,
+            fim_offset: None,
+            status,
+            observacoes: None,
+            serie_id: None,
+            created_at: "2026-03-01T08:00:00-03:00".into(),
+            updated_at: "2026-03-01T08:00:00-03:00".into(),
+            motivo_cancelamento: None,
+        }
+    }
+
+    /// A reminder still goes out after downtime if the appointment has not started; once it
+    /// started, or once it is no longer active, it is dropped.
+    #[test]
+    fn a_reminder_for_a_started_or_cancelled_appointment_is_dropped() {
+        let tz = TimeZone::get("America/Sao_Paulo").expect("zone");
+        let em = |h, m| {
+            jiff::civil::datetime(2026, 3, 2, h, m, 0, 0)
+                .to_zoned(tz.clone())
+                .expect("zoned")
+                .timestamp()
+        };
+        let c = consulta(StatusConsulta::Agendada);
+        assert_eq!(
+            lembrete_obsoleto(Some(&c), &tz, em(8, 59)),
+            None,
+            "late but before the start"
+        );
+        assert!(lembrete_obsoleto(Some(&c), &tz, em(9, 0)).is_some_and(|m| m.contains("começou")));
+        assert!(lembrete_obsoleto(Some(&c), &tz, em(10, 0)).is_some());
+        let cancelada = consulta(StatusConsulta::Cancelada);
+        assert!(
+            lembrete_obsoleto(Some(&cancelada), &tz, em(7, 0))
+                .is_some_and(|m| m.contains("cancelada"))
+        );
+        assert!(lembrete_obsoleto(None, &tz, em(7, 0)).is_some());
+    }
+
+    #[test]
+    fn the_retry_schedule_has_jitter_within_ten_percent_and_ends() {
+        let atrasos = [5, 300, 1800];
+        for (i, base) in atrasos.iter().enumerate() {
+            let n = u32::try_from(i + 1).expect("small");
+            for _ in 0..50 {
+                let d = atraso(&atrasos, n).expect("scheduled").as_millis() as f64;
+                let b = *base as f64 * 1000.0;
+                assert!(d >= b * 0.9 - 1.0 && d <= b * 1.1 + 1.0, "{d} vs {b}");
+            }
+        }
+        assert_eq!(atraso(&atrasos, 4), None, "after the last retry: falhou");
+        assert_eq!(atraso(&atrasos, 0), None);
+    }
+
+    #[test]
+    fn signatures_match_the_standard_webhooks_reference() {
+        // The example of the Standard Webhooks specification.
+        let segredo = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+        let body = br#"{"test": 2432232314}"#;
+        assert_eq!(
+            assinar(segredo, id, 1614265330, body).expect("signature"),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+    }
+
+    #[test]
+    fn e_mail_destinations_are_masked() {
+        assert_eq!(mascarar_email("joana@exemplo.com"), "j***@exemplo.com");
+        assert_eq!(mascarar_email("semarroba"), "***");
+    }
+}

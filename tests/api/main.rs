@@ -15,7 +15,10 @@ mod identidade;
 mod limits;
 mod lista_espera;
 mod logs;
+mod notificacoes;
 mod queue;
+#[path = "../common/receptor.rs"]
+mod receptor;
 mod regras;
 mod relatorios;
 mod restauracao;

@@ -70,17 +70,20 @@ async fn receber(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    // Recorded on arrival, answered after the delay: a slow receiver shows what is in flight.
+    let code = {
+        let mut e = estado.lock();
+        e.recebidas.push(Recebida {
+            id,
+            tipo: json["type"].as_str().unwrap_or_default().to_owned(),
+            corpo: json,
+            valida,
+        });
+        e.roteiro.pop_front().unwrap_or(e.padrao)
+    };
     if !atraso.is_zero() {
         tokio::time::sleep(atraso).await;
     }
-    let mut e = estado.lock();
-    e.recebidas.push(Recebida {
-        id,
-        tipo: json["type"].as_str().unwrap_or_default().to_owned(),
-        corpo: json,
-        valida,
-    });
-    let code = e.roteiro.pop_front().unwrap_or(e.padrao);
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
