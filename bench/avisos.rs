@@ -92,7 +92,8 @@ pub async fn drenar(a: &Args) -> Res<()> {
     let rss_inicio = rss_max;
     let mut primeiro: Option<f64> = None;
     let enviadas = loop {
-        let (st, tc, body) = get_text(&c, &format!("{base}/notificacoes?status=enviada&limit=1")).await?;
+        let (st, tc, body) =
+            get_text(&c, &format!("{base}/notificacoes?status=enviada&limit=1")).await?;
         if st != 200 {
             return Err(format!("GET /notificacoes: {st} {body}"));
         }
@@ -108,8 +109,10 @@ pub async fn drenar(a: &Args) -> Res<()> {
     };
     let secs = t0.elapsed().as_secs_f64();
     let rate = enviadas as f64 / secs;
-    let (_, pend, _) = get_text(&c, &format!("{base}/notificacoes?status=pendente&limit=1")).await?;
-    let (_, falhou, _) = get_text(&c, &format!("{base}/notificacoes?status=falhou&limit=1")).await?;
+    let (_, pend, _) =
+        get_text(&c, &format!("{base}/notificacoes?status=pendente&limit=1")).await?;
+    let (_, falhou, _) =
+        get_text(&c, &format!("{base}/notificacoes?status=falhou&limit=1")).await?;
     println!(
         "drain: {enviadas} of {count} notifications delivered in {secs:.2} s ({rate:.0}/s; first after {:.2} s); pendente {:?}, falhou {:?}; server RSS {} MiB at start, peak {} MiB",
         primeiro.unwrap_or(0.0),
