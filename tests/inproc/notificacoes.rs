@@ -465,9 +465,9 @@ async fn a_due_reminder_goes_out_once_and_past_lead_times_get_none() {
     webhook(&app, &r, &["consulta.lembrete"]).await;
     let p = app.paciente(93).await;
     let m = app.medico(94, &[]).await;
-    let (ini, fim) = daqui_uma_hora_e(&app, 3);
+    let (ini, fim) = daqui_uma_hora_e(&app, 6);
     let c = consulta(&app, &p, &m, &ini, &fim).await;
-    // 24 h before is already past: only the 1 h reminder exists, due in ~3 s.
+    // 24 h before is already past: only the 1 h reminder exists, due in ~6 s.
     let n = notificacoes(&app, &format!("consulta_id={c}")).await;
     assert_eq!(n.len(), 1, "{n:#?}");
     assert_eq!(n[0]["lembrete_horas"], 1);
