@@ -104,6 +104,7 @@ pub async fn login_storm(a: &Args) -> Res<()> {
         let mut tasks = Vec::new();
         for i in 0..logins {
             let origem = IpAddr::V4(Ipv4Addr::new(127, 1, r, i as u8 + 1));
+            let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's rustls (SPEC-2 §13 webhooks) needs one
             let c = reqwest::Client::builder()
                 .local_address(origem)
                 .timeout(Duration::from_secs(60))

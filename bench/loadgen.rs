@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod avisos;
 mod espera;
 mod identidade;
 mod remarcar;
@@ -55,7 +56,7 @@ fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = argv.first().cloned() else {
         eprintln!(
-            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show|sse-fanout|sched-setup|sched-fill|book|slots|backup-load|report|soak|login|login-storm|espera|remarcar> --flag value ..."
+            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show|sse-fanout|sched-setup|sched-fill|book|slots|backup-load|report|soak|login|login-storm|espera|remarcar|receptor|avisos-webhook|avisos-drenar> --flag value ..."
         );
         std::process::exit(2);
     };
@@ -93,6 +94,9 @@ fn main() {
             "login-storm" => identidade::login_storm(&args).await,
             "espera" => espera::espera(&args).await,
             "remarcar" => remarcar::remarcar(&args).await,
+            "receptor" => avisos::receptor(&args).await,
+            "avisos-webhook" => avisos::webhook(&args).await,
+            "avisos-drenar" => avisos::drenar(&args).await,
             other => Err(format!("unknown subcommand {other}")),
         }
     });
@@ -249,6 +253,7 @@ fn client(conns: usize) -> Res<reqwest::Client> {
             .map_err(|e| format!("LOADGEN_BEARER: {e}"))?;
         headers.insert(reqwest::header::AUTHORIZATION, v);
     }
+    let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's rustls (SPEC-2 §13 webhooks) needs one
     reqwest::Client::builder()
         .default_headers(headers)
         .pool_max_idle_per_host(conns.max(1))

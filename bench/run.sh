@@ -8,7 +8,7 @@
 # BENCH_SKIP_BUILD=1 (use the binaries already in target/release), BENCH_BIN (server binary to measure),
 # BENCH_SOAK_SECS (memory soak length, default 600; 0 skips it), BENCH_SOAK_RATE (300 req/s),
 # BENCH_SOAK_WORKERS (8), BENCH_SOAK_MIX (action weights, see bench/soak.rs),
-# BENCH_ONLY (comma-separated phases to run: foundation, sched, bloqueios, soak, espera, remarcar, calendario;
+# BENCH_ONLY (comma-separated phases to run: foundation, sched, bloqueios, soak, espera, remarcar, calendario, avisos;
 # default all; identidade and estatisticas run only when named, see the medidas block below),
 # BENCH_REMARCAR_STORED (consultas stored for the remarcar figure, default 100000),
 # BENCH_CAL_CONSULTAS (one doctor's appointments for the calendar feed figure, default 5000).
@@ -655,6 +655,52 @@ if want calendario; then
     fi
 fi
 
+# The outbox (SPEC-2 §13): booking throughput with one webhook subscribed to every event (a
+# local receiver, --webhooks-rede-local) against none, on the same server; then 10,000
+# notifications queued while the delivery worker is paused (--worker-paused), drained after a
+# restart, with the server's peak resident memory.
+AVISOS_BOOK=${BENCH_AVISOS_BOOKINGS:-1000}
+AVISOS_FILA=${BENCH_AVISOS_FILA:-10000}
+if want avisos; then
+    section "14. outbox: bookings with a webhook vs none; $AVISOS_FILA deliveries drained"
+    "$LOADGEN" receptor --addr-file "$TMP/receptor.addr" --max-secs 1800 >"$TMP/receptor.out" 2>&1 &
+    RECEPTOR_PID=$!
+    for _ in $(seq 1 500); do [ -s "$TMP/receptor.addr" ] && break; sleep 0.01; done
+    RECEPTOR=$(cat "$TMP/receptor.addr" 2>/dev/null)
+    DATA=$TMP/banco5
+    mkdir -p "$DATA"
+    if [ -n "$RECEPTOR" ] && SERVER_EXTRA="--webhooks-rede-local" start_server; then
+        if lg sched-setup --base "$BASE" --state "$TMP/avisos-grid.json" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC"; then
+            A0=0
+            A1=$((A0 + 10 + AVISOS_BOOK + 10))
+            lg book --base "$BASE" --state "$TMP/avisos-grid.json" --from $A0 --count "$AVISOS_BOOK" --concurrency $BOOK_CONC --seq 10 --max-secs 120
+            put avisos_sem_rps "$(val book_conc_rps)"
+            lg avisos-webhook --base "$BASE" --url "$RECEPTOR/gancho"
+            lg book --base "$BASE" --state "$TMP/avisos-grid.json" --from $A1 --count "$AVISOS_BOOK" --concurrency $BOOK_CONC --seq 10 --max-secs 120
+            put avisos_com_rps "$(val book_conc_rps)"
+        fi
+        stop_server
+    else
+        echo "bench: the outbox server (or its receiver) did not start; its figures are missing"
+    fi
+    DATA=$TMP/banco6
+    mkdir -p "$DATA"
+    if [ -n "$RECEPTOR" ] && SERVER_EXTRA="--webhooks-rede-local --worker-paused" start_server; then
+        if lg sched-setup --base "$BASE" --state "$TMP/avisos-fila.json" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC"; then
+            lg avisos-webhook --base "$BASE" --url "$RECEPTOR/gancho" --eventos consulta.agendada
+            lg sched-fill --base "$BASE" --state "$TMP/avisos-fila.json" --from 0 --to "$AVISOS_FILA" --concurrency "$FILL_CONC" --max-secs 600 --label avisos_fill
+        fi
+        stop_server
+        if SERVER_EXTRA="--webhooks-rede-local" start_server; then
+            lg avisos-drenar --base "$BASE" --pid "$SERVER_PID" --count "$AVISOS_FILA" --max-secs 300
+            stop_server
+        fi
+    fi
+    kill -TERM "$RECEPTOR_PID" 2>/dev/null
+    wait "$RECEPTOR_PID" 2>/dev/null
+    grep -h '^receptor:' "$TMP/receptor.out" | sed 's/^/  /'
+fi
+
 # ---------------------------------------------------------------------------------------------
 # Server-side problems worth reporting
 section "server stderr (warnings and errors)"
@@ -834,6 +880,11 @@ if want calendario; then
     else
         echo "GET /calendario/medico/{id}.ics | $CAL_CONSULTAS appointments | not measured | p50 < 50 ms | ?"
     fi
+fi
+if want avisos; then
+    AV_X=$(awk -v a="$(val avisos_com_rps)" -v b="$(val avisos_sem_rps)" 'BEGIN { if (a == "" || b == "" || b == 0) print ""; else printf "%.2f", a / b }')
+    echo "booking throughput with one webhook (every event, local receiver) / none | $AVISOS_BOOK POST /consultas/agendar at concurrency $BOOK_CONC each, same server, none first | $(val avisos_com_rps) / $(val avisos_sem_rps) bookings/s = ${AV_X:-?} x | >= 0.9 x | $(ok "$AV_X" '>=' 0.9)"
+    echo "outbox drain after a restart | $(val avisos_drain_n) of $AVISOS_FILA queued webhook deliveries (local receiver, 200), peak server RSS $(val avisos_drain_rss_mib) MiB, falhou $(val avisos_drain_falhou) | $(val avisos_drain_rps)/s in $(val avisos_drain_secs) s | >= 500/s | $(ok "$(val avisos_drain_rps)" '>=' 500)"
 fi
 } >"$TMP/table.md"
 

@@ -20,7 +20,11 @@ use crate::services::{App, AppState};
 
 /// Opens the data folder and builds the shared state (blocking: reads the data files).
 pub fn open_state(config: Config, logs: Arc<LogHub>) -> anyhow::Result<AppState> {
-    App::open(config, logs).map(|app| AppState(Arc::new(app)))
+    let app = App::open(config, logs)?;
+    // Every write carries the notifications it causes (SPEC-2 §13): installed here, before
+    // anything writes, so no path can write without them.
+    crate::services::notificacoes::instalar(&app.store, app.clock.clone(), app.avisos.clone());
+    Ok(AppState(Arc::new(app)))
 }
 
 fn cors(config: &Config) -> CorsLayer {
@@ -281,6 +285,12 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
     }
     tokio::spawn(expire_holds_forever(state.clone()));
     tokio::spawn(housekeeping_forever(state.clone()));
+    // The outbox's delivery worker (SPEC-2 §13); pending notifications survive restarts.
+    if !state.config.worker_paused {
+        tokio::spawn(crate::services::notificacoes::entregar_sempre(
+            state.clone(),
+        ));
+    }
     if let Some(handle) = crate::infra::metricas::handle().filter(|_| !state.config.no_metrics) {
         tokio::spawn(metrics_upkeep(state.clone(), handle));
     }

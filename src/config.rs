@@ -169,6 +169,21 @@ pub struct Config {
     /// A maintenance command instead of serving.
     #[command(subcommand)]
     pub comando: Option<Comando>,
+    /// Let webhooks reach loopback, private, link-local and CGNAT addresses (SPEC-2 §13):
+    /// for tests and for receivers inside the clinic's own network. Off: such addresses are
+    /// refused at every delivery attempt, after DNS.
+    #[arg(long, env = "AGENDAMENTO_WEBHOOKS_REDE_LOCAL", value_parser = BoolishValueParser::new())]
+    pub webhooks_rede_local: bool,
+    /// The waits before each retry of a failed notification, in seconds, comma-separated
+    /// (each with ±10 % jitter); after the last one fails the notification is `falhou`.
+    #[arg(
+        long,
+        env = "AGENDAMENTO_WEBHOOK_ATRASOS_SEGUNDOS",
+        value_delimiter = ',',
+        default_value = "5,300,1800,7200,18000,36000,36000",
+        value_parser = clap::value_parser!(u64).range(1..=604_800)
+    )]
+    pub webhook_atrasos_segundos: Vec<u64>,
 }
 
 /// `--url-publica`: an `http(s)://host[...]` URL without query or fragment; kept without a

@@ -132,7 +132,12 @@ impl AppError {
     pub fn not_found(what: &str) -> Self {
         let feminino = matches!(
             what,
-            "Consulta" | "Tarefa" | "Reserva" | "Série" | "Entrada da lista de espera"
+            "Consulta"
+                | "Tarefa"
+                | "Reserva"
+                | "Série"
+                | "Entrada da lista de espera"
+                | "Notificação"
         );
         let fim = if feminino { "a" } else { "o" };
         Self::NotFound(format!("{what} não encontrad{fim}."))

@@ -27,3 +27,6 @@ pub mod sistema;
 pub mod streams;
 pub mod tarefas;
 pub mod usuarios;
+
+pub mod notificacoes;
+pub mod webhooks;

@@ -39,6 +39,8 @@ pub const HOLDS: &str = "agendamento_holds_live";
 pub const BOOKINGS: &str = "agendamento_bookings_total";
 /// Resident memory of the process (VmRSS), in bytes.
 pub const MEMORY: &str = "agendamento_process_resident_memory_bytes";
+/// Notifications in the outbox (SPEC-2 §13): `status`, `canal`.
+pub const NOTIFICACOES: &str = "agendamento_notificacoes";
 
 /// Latency buckets (seconds) for HTTP requests.
 const HTTP_BUCKETS: &[f64] = &[
@@ -86,6 +88,7 @@ fn describe() {
         "Tarefas pendentes ou em execução, por tipo e status."
     );
     describe_gauge!(QUEUE_DEPTH, "Tarefas na fila de cada worker.");
+    describe_gauge!(NOTIFICACOES, "Notificações por status e canal.");
     describe_histogram!(
         TASK_DURATION,
         Unit::Seconds,

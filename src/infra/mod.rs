@@ -9,3 +9,4 @@ pub mod segredo;
 pub mod server;
 pub mod sonda;
 pub mod store;
+pub mod webhooks;

@@ -7,6 +7,7 @@ mod embutidos;
 mod estatisticas;
 mod historico;
 mod lista_espera;
+mod notificacoes;
 mod pagamento;
 mod regras;
 mod respostas;
@@ -28,6 +29,10 @@ pub use estatisticas::{
 };
 pub use historico::{AcaoHistorico, EntradaHistorico};
 pub use lista_espera::{EntradaEspera, Oferta, StatusEspera, VagaRecusada};
+pub use notificacoes::{
+    Canal, EVENTOS, Notificacao, NotificacaoPublica, StatusNotificacao, Webhook, WebhookCriado,
+    WebhookPublico,
+};
 pub use pagamento::{FormaPagamento, Pagamento, StatusPagamento};
 pub use regras::Regras;
 pub use respostas::{

@@ -24,7 +24,7 @@ pub struct Regras {
     #[schema(example = 30)]
     pub oferta_minutos: u32,
     /// When reminders go out: hours before the appointment.
-    #[schema(example = json!([24]))]
+    #[schema(example = json!([24, 2]))]
     pub lembretes_horas: Vec<u32>,
 }
 
@@ -36,7 +36,7 @@ impl Default for Regras {
             prazo_cancelamento_horas: None,
             max_reservas_por_paciente: None,
             oferta_minutos: 30,
-            lembretes_horas: vec![24],
+            lembretes_horas: vec![24, 2],
         }
     }
 }

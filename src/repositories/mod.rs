@@ -3,6 +3,7 @@
 //! (ARCHITECTURE "Reads never touch disk"), and the operations the journal records.
 
 mod consultas;
+mod notificacoes;
 mod registry;
 mod table;
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use consultas::{Consultas, SLACK_HORAS, Trecho};
+pub use notificacoes::Notificacoes;
 pub use registry::{Collection, Db, DbSnapshot, Rows};
 pub use table::{Record, Table};
 
@@ -18,7 +20,8 @@ use crate::domain::{Crm, DiaSemana, Hora, fold};
 use crate::infra::store::{Change, Collections, StoreState};
 use crate::models::{
     Bloqueio, Consulta, Convenio, EntradaAuditoria, EntradaEspera, EntradaHistorico, Horario,
-    Medico, Paciente, Regras, Reserva, Sessao, Tarefa, TokenCalendario, Usuario,
+    Medico, Notificacao, Paciente, Regras, Reserva, Sessao, Tarefa, TokenCalendario, Usuario,
+    Webhook,
 };
 
 impl Record for Paciente {
@@ -152,6 +155,17 @@ impl Record for EntradaHistorico {
     }
 }
 
+impl Record for Webhook {
+    /// UUID v7 ids sort by creation time.
+    type Order = String;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn order(&self) -> String {
+        self.id.clone()
+    }
+}
+
 impl Record for Regras {
     /// One record.
     type Order = ();
@@ -279,6 +293,14 @@ pub enum Op {
     PutTokenCalendario(Arc<TokenCalendario>),
     /// Remove a feed token (only to undo a refused write).
     DelTokenCalendario(String),
+    /// Insert or replace a webhook (SPEC-2 §13).
+    PutWebhook(Arc<Webhook>),
+    /// Delete a webhook by id.
+    DelWebhook(String),
+    /// Insert or replace a notification (SPEC-2 §13).
+    PutNotificacao(Arc<Notificacao>),
+    /// Delete a notification by id (a re-armed or cancelled reminder).
+    DelNotificacao(String),
 }
 
 /// Puts `rec` in `table`; returns its undo: the old version back, or a delete of the new one.
@@ -319,6 +341,8 @@ impl StoreState for Db {
             Op::PutRegras(_) | Op::DelRegras(_) => Collection::Regras,
             Op::PutConvenio(_) | Op::DelConvenio(_) => Collection::Convenios,
             Op::PutTokenCalendario(_) | Op::DelTokenCalendario(_) => Collection::TokensCalendario,
+            Op::PutWebhook(_) | Op::DelWebhook(_) => Collection::Webhooks,
+            Op::PutNotificacao(_) | Op::DelNotificacao(_) => Collection::Notificacoes,
         }
     }
 
@@ -371,6 +395,17 @@ impl StoreState for Db {
                 .calendario_tokens
                 .remove(&id)
                 .map(Op::PutTokenCalendario),
+            Op::PutWebhook(r) => put(&mut self.webhooks, r, Op::PutWebhook, Op::DelWebhook),
+            Op::DelWebhook(id) => self.webhooks.remove(&id).map(Op::PutWebhook),
+            Op::PutNotificacao(r) => {
+                let id = r.id.clone();
+                Some(
+                    self.notificacoes
+                        .put(r)
+                        .map_or_else(|| Op::DelNotificacao(id), Op::PutNotificacao),
+                )
+            }
+            Op::DelNotificacao(id) => self.notificacoes.remove(&id).map(Op::PutNotificacao),
         }
     }
 
@@ -453,6 +488,10 @@ impl StoreState for Db {
                 put(&self.calendario_tokens, Collection::TokensCalendario, &r.id)
             }
             Op::DelTokenCalendario(id) => del(Collection::TokensCalendario, id),
+            Op::PutWebhook(r) => put(&self.webhooks, Collection::Webhooks, &r.id),
+            Op::DelWebhook(id) => del(Collection::Webhooks, id),
+            // Delivery bookkeeping: a line per attempt would drown the log.
+            Op::PutNotificacao(_) | Op::DelNotificacao(_) => None,
         }
     }
 

@@ -14,11 +14,12 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Consultas, IdemEntry, Record, Table};
+use super::{Consultas, IdemEntry, Notificacoes, Record, Table};
 use crate::infra::store::{CollectionId, Collections, parse_snapshot};
 use crate::models::{
     Bloqueio, Consulta, Convenio, EntradaAuditoria, EntradaEspera, EntradaHistorico, Horario,
-    Medico, Paciente, Regras, Reserva, Sessao, Tarefa, TokenCalendario, Usuario,
+    Medico, Notificacao, Paciente, Regras, Reserva, Sessao, Tarefa, TokenCalendario, Usuario,
+    Webhook,
 };
 
 /// A collection's in-memory storage, as the registry sees it.
@@ -42,6 +43,19 @@ impl<T: Record + Serialize + DeserializeOwned> Rows for Table<T> {
         self.iter().cloned().collect()
     }
     fn insert(&mut self, row: Arc<T>) {
+        self.put(row);
+    }
+}
+
+impl Rows for Notificacoes {
+    type Row = Notificacao;
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn rows(&self) -> Vec<Arc<Notificacao>> {
+        self.iter().cloned().collect()
+    }
+    fn insert(&mut self, row: Arc<Notificacao>) {
         self.put(row);
     }
 }
@@ -201,6 +215,10 @@ collections! {
     /// Calendar feed tokens (SPEC-2 §14), by owner; only their SHA-256. Not in backups:
     /// credentials stay with the server, like sessions (a restore keeps them).
     TokensCalendario => calendario_tokens: Table<TokenCalendario> = "calendario_tokens", backup: false;
+    /// Webhooks (SPEC-2 §13), with their secrets: a restored webhook must still verify.
+    Webhooks => webhooks: Table<Webhook> = "webhooks", backup: true;
+    /// The outbox (SPEC-2 §13). Not in backups: pending deliveries are this server's work.
+    Notificacoes => notificacoes: Notificacoes = "notificacoes", backup: false;
 }
 
 // A set of collections is one bit each in a `u64`.
@@ -244,7 +262,9 @@ mod tests {
                 "historico",
                 "regras",
                 "convenios",
-                "calendario_tokens"
+                "calendario_tokens",
+                "webhooks",
+                "notificacoes"
             ]
         );
         let backup: Vec<_> = Collection::in_backups().iter().map(|c| c.name()).collect();
@@ -259,7 +279,8 @@ mod tests {
                 "lista_espera",
                 "historico",
                 "regras",
-                "convenios"
+                "convenios",
+                "webhooks"
             ]
         );
     }

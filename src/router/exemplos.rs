@@ -169,6 +169,10 @@ fn errors_of(
         "find_convenio" | "update_convenio" | "delete_convenio" => {
             errors.push(AppError::not_found("Convênio"))
         }
+        "find_webhook" | "update_webhook" | "delete_webhook" => {
+            errors.push(AppError::not_found("Webhook"))
+        }
+        "create_reenvio" => errors.push(AppError::not_found("Notificação")),
         _ => {}
     }
     match op_id {
@@ -308,6 +312,15 @@ fn errors_of(
             }
         }
         "update_regras" => errors.push(campo("horizonte_dias", "deve estar entre 1 e 3650")),
+        "create_webhook" | "update_webhook" => errors.extend([
+            campo("url", "deve usar http ou https"),
+            campo("eventos", "evento desconhecido: consulta.inventada"),
+        ]),
+        "create_reenvio" => errors.push(conflict(
+            "notificacao_ja_enviada",
+            "A notificação já foi entregue; não é reenviada.",
+        )),
+        "list_notificacoes" => errors.push(campo("status", "deve ser pendente, enviada ou falhou")),
         "create_relatorio" | "create_relatorio_task" => errors.push(data("periodo_inicio")),
         "list_slots" => errors.push(AppError::Unprocessable {
             code: "agenda_too_large",

@@ -18,6 +18,7 @@ use crate::controllers::{
 use crate::controllers::{calendario, links};
 use crate::controllers::{convenios, pagamentos};
 use crate::controllers::{lista_espera, series};
+use crate::controllers::{notificacoes, webhooks};
 use crate::error::{AppError, CampoErro, Problema};
 use crate::services::AppState;
 
@@ -53,6 +54,8 @@ use refine::refine_schemas;
         (name = "convenios", description = "Convênios (planos de saúde) aceitos pela clínica"),
         (name = "calendario", description = "Calendários iCalendar: uma consulta e as assinaturas (feeds)"),
         (name = "links", description = "Links públicos para o paciente confirmar ou cancelar"),
+        (name = "webhooks", description = "Webhooks: eventos da clínica assinados (somente administradores)"),
+        (name = "notificacoes", description = "Notificações: a caixa de saída e seus envios"),
     )
 )]
 struct ApiDoc;
@@ -171,6 +174,14 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(links::find_link))
         .routes(routes!(links::create_confirmacao_link))
         .routes(routes!(links::create_cancelamento_link))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::find_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(notificacoes::list_notificacoes))
+        .routes(routes!(notificacoes::create_reenvio))
         .with_state(state)
         .split_for_parts();
     add_problem_responses(&mut doc);

@@ -286,6 +286,12 @@ pub fn problemas(db: &Db, tirado_em: DateTime, hoje: Date, tz: &TimeZone) -> Vec
             );
         }
     }
+    // SPEC-2 §13: a restored webhook passes the API's own checks and can still sign.
+    for w in db.webhooks.iter() {
+        for m in super::webhooks::problemas(w) {
+            p.push("webhook", &w.id, m);
+        }
+    }
     let mut lista = p.lista;
     if p.total > lista.len() {
         lista.push(format!("e mais {} problema(s)", p.total - lista.len()));
@@ -359,5 +365,63 @@ mod tests {
             );
         }
         assert!(!texto.contains("lista de espera ok:"), "{texto}");
+    }
+}
+
+#[cfg(test)]
+mod webhooks_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::models::Webhook;
+
+    fn webhook(id: &str, url: &str, eventos: &[&str], segredo: &str) -> Arc<Webhook> {
+        Arc::new(Webhook {
+            id: id.into(),
+            url: url.into(),
+            eventos: eventos.iter().map(|e| (*e).to_owned()).collect(),
+            ativo: true,
+            segredo: segredo.into(),
+            created_at: "2026-03-01T08:00:00-03:00".into(),
+            updated_at: "2026-03-01T08:00:00-03:00".into(),
+        })
+    }
+
+    /// A restored webhook passes the API's checks (URL, events) and keeps a usable secret.
+    #[test]
+    fn restored_webhooks_are_checked() {
+        let tz = TimeZone::get("America/Sao_Paulo").expect("zone");
+        let (agora, hoje) = (
+            jiff::civil::date(2026, 3, 1).at(8, 0, 0, 0),
+            jiff::civil::date(2026, 3, 1),
+        );
+        let bom = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo=";
+        let mut db = Db::default();
+        db.webhooks.put(webhook(
+            "ok",
+            "https://exemplo.com/g",
+            &["consulta.agendada"],
+            bom,
+        ));
+        assert_eq!(problemas(&db, agora, hoje, &tz), Vec::<String>::new());
+        db.webhooks.put(webhook(
+            "a",
+            "ftp://exemplo.com/",
+            &["consulta.agendada"],
+            bom,
+        ));
+        db.webhooks
+            .put(webhook("b", "https://exemplo.com/", &["consulta.x"], bom));
+        db.webhooks.put(webhook(
+            "c",
+            "https://exemplo.com/",
+            &["consulta.agendada"],
+            "segredo",
+        ));
+        let p = problemas(&db, agora, hoje, &tz);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].starts_with("webhook a: url"), "{p:?}");
+        assert!(p[1].starts_with("webhook b: eventos"), "{p:?}");
+        assert!(p[2].starts_with("webhook c: segredo"), "{p:?}");
     }
 }

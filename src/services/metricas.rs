@@ -41,7 +41,7 @@ pub fn exposicao(app: &App) -> Result<String, AppError> {
             AppError::NotFound("As métricas estão desligadas neste servidor (--no-metrics).".into())
         })?;
     let mut tarefas = [[0u64; 2]; 4];
-    let holds = {
+    let (holds, notificacoes) = {
         let db = app.store.read();
         for t in db.tarefas.iter() {
             let s = match t.status {
@@ -51,8 +51,11 @@ pub fn exposicao(app: &App) -> Result<String, AppError> {
             };
             tarefas[t.tipo as usize][s] += 1;
         }
-        db.reservas.len()
+        (db.reservas.len(), super::notificacoes::contagens(&db))
     };
+    for (status, canal, n) in notificacoes {
+        metrics::gauge!(m::NOTIFICACOES, "status" => status, "canal" => canal).set(n as f64);
+    }
     for tipo in [
         TipoTarefa::AgendarConsulta,
         TipoTarefa::Backup,

@@ -32,6 +32,8 @@ pub mod regras;
 
 pub mod calendario;
 pub mod links;
+pub mod notificacoes;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -117,6 +119,8 @@ pub struct App {
     pub email: Option<Arc<email::Remetente>>,
     /// The server secret that signs public links (SPEC-2 §13), from the data folder.
     pub segredo: crate::infra::segredo::SegredoServidor,
+    /// Wakes the notification delivery worker (SPEC-2 §13).
+    pub avisos: Arc<tokio::sync::Notify>,
 }
 
 /// The cheap-to-clone handle handlers receive through `State`.
@@ -201,6 +205,7 @@ impl App {
             tentativas: Default::default(),
             email,
             segredo,
+            avisos: Default::default(),
         })
     }
 

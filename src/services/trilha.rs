@@ -128,6 +128,22 @@ pub fn da_escrita(db: &Db, ops: &[Op]) -> Option<(Acao, &'static str, String)> {
                 &r.id,
             ),
             Op::DelTokenCalendario(id) => (0, Acao::Excluir, "calendario_tokens", id),
+            Op::PutWebhook(r) => (
+                0,
+                criar_ou_alterar(db.webhooks.get(&r.id).is_some()),
+                "webhooks",
+                &r.id,
+            ),
+            Op::DelWebhook(id) => (0, Acao::Excluir, "webhooks", id),
+            // A resend (`POST /notificacoes/{id}/reenviar`) is its own write; notifications
+            // derived from another change never outrank it.
+            Op::PutNotificacao(r) => (
+                4,
+                criar_ou_alterar(db.notificacoes.get(&r.id).is_some()),
+                "notificacoes",
+                &r.id,
+            ),
+            Op::DelNotificacao(id) => (4, Acao::Excluir, "notificacoes", id),
             Op::PutIdem(_)
             | Op::DelIdem(_)
             | Op::PutSessao(_)

@@ -429,7 +429,8 @@ async fn a_queued_backup_completes_and_its_zip_holds_every_collection_with_a_tru
             "manifest.json",
             "medicos.json",
             "pacientes.json",
-            "regras.json"
+            "regras.json",
+            "webhooks.json"
         ])
     );
 
@@ -468,7 +469,7 @@ async fn a_queued_backup_completes_and_its_zip_holds_every_collection_with_a_tru
         listados,
         COLECOES
             .iter()
-            .chain(&["historico", "regras"])
+            .chain(&["historico", "regras", "webhooks"])
             .map(|c| format!("{c}.json"))
             .collect(),
         "the manifest lists every data file"
@@ -667,10 +668,10 @@ async fn a_restore_answered_200_survives_a_kill_9_right_after() {
     let seguranca = str_field(&r, "backup_seguranca");
     let (entries, manifest) = conteudo_backup(&srv, &seguranca).await;
     assert_eq!(manifest["tipo"], "seguranca");
-    // The collections, the histories, the rules and the manifest.
+    // The collections, the histories, the rules, the webhooks and the manifest.
     assert_eq!(
         entries.len(),
-        COLECOES.len() + 3,
+        COLECOES.len() + 4,
         "the safety backup is complete"
     );
     srv.post("/pacientes", &paciente_body("Depois do Kill", 101))

@@ -74,6 +74,7 @@ pub async fn read(resp: reqwest::Response) -> Resp {
 
 /// A client that does not follow redirects and ignores proxy variables.
 pub fn new_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's rustls (SPEC-2 §13 webhooks) needs one
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())

@@ -308,6 +308,7 @@ pub(crate) struct Fluxo {
 
 impl Fluxo {
     pub(crate) async fn abrir(base: &str, token: &str, path: &str) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's rustls (SPEC-2 §13 webhooks) needs one
         let resp = reqwest::Client::builder()
             .no_proxy()
             .build()
@@ -542,6 +543,7 @@ async fn agenda_events_are_filtered_per_role_over_a_real_socket() {
     );
     // Logs are the administrator's only.
     for t in [&pac, &med] {
+        let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's rustls (SPEC-2 §13 webhooks) needs one
         let r = reqwest::Client::builder()
             .no_proxy()
             .build()

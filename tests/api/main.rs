@@ -16,8 +16,11 @@ mod identidade;
 mod limits;
 mod lista_espera;
 mod logs;
+mod notificacoes;
 mod pagamentos;
 mod queue;
+#[path = "../common/receptor.rs"]
+mod receptor;
 mod regras;
 mod relatorios;
 mod restauracao;

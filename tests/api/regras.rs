@@ -106,7 +106,7 @@ async fn an_archive_from_before_rules_and_histories_restores_with_the_defaults()
 
     let regras: Value = srv.get("/sistema/regras").await.body;
     assert_eq!(regras["horizonte_dias"], Value::Null, "defaults: {regras}");
-    assert_eq!(regras["lembretes_horas"], json!([24]));
+    assert_eq!(regras["lembretes_horas"], json!([24, 2]));
     let c = srv.get(&format!("/consultas/{id}")).await;
     assert_eq!(c.body["status"], "cancelada");
     let h = srv.get(&format!("/consultas/{id}/historico")).await;

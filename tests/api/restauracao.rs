@@ -715,7 +715,7 @@ async fn a_restore_longer_than_the_request_timeout_answers_what_happened() {
     // Enough patients that validating and switching take well over a second.
     let grande = com_registros(&entries, "pacientes", |r| {
         let modelo = r[0].clone();
-        for i in 0..20_000u64 {
+        for i in 0..50_000u64 {
             let mut p = modelo.clone();
             p["id"] = json!(format!("p-{i:06}"));
             p["cpf"] = json!(cpf(500_000 + i));
@@ -733,11 +733,11 @@ async fn a_restore_longer_than_the_request_timeout_answers_what_happened() {
     r.expect_status(200);
     assert_eq!(
         r.body["contagens"]["pacientes"],
-        json!(20_003),
+        json!(50_003),
         "{}",
         r.text
     );
-    assert_eq!(srv.count("/pacientes").await, 20_003);
+    assert_eq!(srv.count("/pacientes").await, 50_003);
 }
 
 #[tokio::test]

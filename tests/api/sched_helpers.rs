@@ -330,6 +330,7 @@ impl SseEvent {
 
 /// A client without a total timeout, for streams that stay open.
 pub fn stream_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's rustls (SPEC-2 §13 webhooks) needs one
     reqwest::Client::builder()
         .no_proxy()
         .connect_timeout(Duration::from_secs(10))

@@ -164,6 +164,7 @@ async fn openapi_json_describes_error_responses_of_create_paciente() {
 #[tokio::test]
 async fn docs_serves_swagger_ui_html_from_the_binary() {
     let srv = TestServer::start();
+    let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's rustls (SPEC-2 §13 webhooks) needs one
     let following = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))

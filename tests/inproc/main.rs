@@ -21,12 +21,15 @@ mod horarios;
 mod lista_espera;
 mod medicos;
 mod metricas;
+mod notificacoes;
 mod openapi;
 mod operacoes;
 mod pacientes;
 mod pagamento_caminhos;
 mod painel;
 mod problemas;
+#[path = "../common/receptor.rs"]
+mod receptor;
 mod recursos;
 mod series;
 mod tarefas;

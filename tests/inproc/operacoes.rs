@@ -537,7 +537,7 @@ async fn regras_start_as_defaults_and_put_changes_only_the_fields_sent() {
         "prazo_cancelamento_horas": null,
         "max_reservas_por_paciente": null,
         "oferta_minutos": 30,
-        "lembretes_horas": [24]
+        "lembretes_horas": [24, 2]
     });
     assert_eq!(app.get("/sistema/regras").await.body, padrao);
 

@@ -51,7 +51,15 @@ pub(super) struct Inner<S: StoreState> {
     pub(super) compacting: AtomicBool,
     /// Serializes snapshot writers (background compaction, replace-all, the final one at close).
     pub(super) snapshot_lock: Mutex<()>,
+    /// Operations every write carries beside its own, derived from them (see
+    /// [`Store::set_derive`]).
+    pub(super) derive: std::sync::OnceLock<Derive<S>>,
 }
+
+/// A function that derives more operations from a write's own (run under the write lock,
+/// against the state before they apply).
+pub type Derive<S> =
+    Box<dyn Fn(&S, &[<S as StoreState>::Op]) -> Vec<<S as StoreState>::Op> + Send + Sync>;
 
 /// A submitted write; resolves once it is durable (or refused, and undone).
 #[must_use = "a submitted write is not durable until its ticket resolves"]
@@ -139,6 +147,7 @@ impl<S: StoreState> Store<S> {
             compact_every: compact_every.max(1),
             compacting: AtomicBool::new(false),
             snapshot_lock: Mutex::new(()),
+            derive: std::sync::OnceLock::new(),
         });
         let handle = Flusher::start(inner.clone(), loaded.entries).map_err(OpenError::Thread)?;
         Ok(Self {
@@ -148,6 +157,23 @@ impl<S: StoreState> Store<S> {
             }),
             inner,
         })
+    }
+
+    /// Sets the function every later write runs on its operations, under the write lock,
+    /// before they apply; what it returns is journaled and applied in the same entry. Set
+    /// once (at start); a second call is ignored and returns false.
+    pub fn set_derive(&self, derive: Derive<S>) -> bool {
+        self.inner.derive.set(derive).is_ok()
+    }
+
+    /// Sequence number of the newest applied write (durable or not yet).
+    pub fn applied_seq(&self) -> u64 {
+        self.inner.guarded.read().last_seq
+    }
+
+    /// Highest sequence number known to be durable.
+    pub fn durable_seq(&self) -> u64 {
+        self.inner.durable_seq.load(Ordering::Acquire)
     }
 
     /// Shared read access to the state. Never hold it across an `.await`.
@@ -186,9 +212,13 @@ impl<S: StoreState> Store<S> {
         if self.inner.broken.load(Ordering::Acquire) {
             return Err(StoreError::Unavailable("journal could not be repaired".into()).into());
         }
-        let (ops, out) = decide(&g.state)?;
+        let (mut ops, out) = decide(&g.state)?;
         if ops.is_empty() {
             return Ok((Ticket(None), out));
+        }
+        if let Some(derive) = self.inner.derive.get() {
+            let more = derive(&g.state, &ops);
+            ops.extend(more);
         }
         let seq = g.last_seq + 1;
         let entry = Entry { seq, ops };

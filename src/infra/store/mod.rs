@@ -30,7 +30,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use engine::{Store, Ticket};
+pub use engine::{Derive, Store, Ticket};
 pub use file::FileJournal;
 pub use format::{SNAPSHOT_VERSION, SnapshotFile, file_name, parse_snapshot};
 pub use journal::{AppendError, Batch, Journal, Loaded, ReplaceError};

@@ -70,7 +70,9 @@ fn contagem(contagens: &mut Contagens, c: Collection) -> Option<&mut usize> {
         | Collection::Auditoria
         | Collection::Historico
         | Collection::Regras
-        | Collection::TokensCalendario => None,
+        | Collection::TokensCalendario
+        | Collection::Webhooks
+        | Collection::Notificacoes => None,
     }
 }
 
@@ -83,7 +85,8 @@ pub(super) fn opcional(c: Collection) -> bool {
         | Collection::ListaEspera
         | Collection::Historico
         | Collection::Regras
-        | Collection::Convenios => true,
+        | Collection::Convenios
+        | Collection::Webhooks => true,
         Collection::Pacientes
         | Collection::Medicos
         | Collection::Horarios
@@ -94,7 +97,8 @@ pub(super) fn opcional(c: Collection) -> bool {
         | Collection::Usuarios
         | Collection::Sessoes
         | Collection::Auditoria
-        | Collection::TokensCalendario => false,
+        | Collection::TokensCalendario
+        | Collection::Notificacoes => false,
     }
 }
 
@@ -221,7 +225,10 @@ mod tests {
     fn the_manifest_counts_exactly_the_collections_a_backup_holds() {
         for &c in Collection::ALL {
             let counted = contagem(&mut Contagens::default(), c).is_some();
-            let sem_contagem = matches!(c, Collection::Historico | Collection::Regras);
+            let sem_contagem = matches!(
+                c,
+                Collection::Historico | Collection::Regras | Collection::Webhooks
+            );
             assert_eq!(counted, c.in_backup() && !sem_contagem, "{c:?}");
             assert!(!opcional(c) || c.in_backup(), "{c:?}");
         }

@@ -1,0 +1,97 @@
+//! `/notificacoes` (SPEC-2 §13, staff): the outbox — every notification with its delivery
+//! status — and resending one.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::auth::{Autorizado, Staff};
+use super::extract::{ApiPath, ApiQuery, Json, Lista, Pagina, Requisicao, filtro};
+use crate::error::{AppError, Erros};
+use crate::models::{Canal, EVENTOS, NotificacaoPublica, StatusNotificacao};
+use crate::services::notificacoes::FiltroNotificacoes;
+use crate::services::{self, AppState};
+
+/// Filters of `GET /notificacoes`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FiltroNotificacoesQuery {
+    /// `pendente`, `enviada` or `falhou`.
+    pub status: Option<String>,
+    /// `email` or `webhook`.
+    pub canal: Option<String>,
+    /// Only about this appointment.
+    pub consulta_id: Option<String>,
+    /// Only this event (e.g. `consulta.agendada`).
+    pub evento: Option<String>,
+}
+
+impl FiltroNotificacoesQuery {
+    fn validate(self) -> Result<FiltroNotificacoes, AppError> {
+        let mut e = Erros::default();
+        let status = filtro(self.status).and_then(|s| {
+            e.check(
+                "status",
+                StatusNotificacao::parse(&s).ok_or("deve ser pendente, enviada ou falhou"),
+            )
+        });
+        let canal = filtro(self.canal)
+            .and_then(|s| e.check("canal", Canal::parse(&s).ok_or("deve ser email ou webhook")));
+        let evento = filtro(self.evento).and_then(|s| {
+            e.check(
+                "evento",
+                if EVENTOS.contains(&s.as_str()) {
+                    Ok(s)
+                } else {
+                    Err(format!(
+                        "evento desconhecido (conhecidos: {})",
+                        EVENTOS.join(", ")
+                    ))
+                },
+            )
+        });
+        e.finish()?;
+        Ok(FiltroNotificacoes {
+            status,
+            canal,
+            consulta_id: filtro(self.consulta_id),
+            evento,
+        })
+    }
+}
+
+/// Lists notifications, newest first, filtered by status, channel, appointment and event.
+/// E-mail recipients are shown masked.
+#[utoipa::path(get, path = "/notificacoes", tag = "notificacoes",
+    params(Pagina, FiltroNotificacoesQuery),
+    responses((status = 200, description = "Notificações, mais novas primeiro",
+        body = [NotificacaoPublica],
+        headers(("x-total-count" = u64, description = "Total após o filtro")))))]
+pub async fn list_notificacoes(
+    _: Autorizado<Staff>,
+    State(app): State<AppState>,
+    ApiQuery(pagina): ApiQuery<Pagina>,
+    ApiQuery(f): ApiQuery<FiltroNotificacoesQuery>,
+) -> Result<Lista<NotificacaoPublica>, AppError> {
+    let f = f.validate()?;
+    let janela = pagina.janela()?;
+    Ok(Lista::from(services::notificacoes::page(&app, &f, janela)))
+}
+
+/// Sends a notification again: a `falhou` one becomes `pendente` with its attempts reset,
+/// a `pendente` one is tried now; both are due at once. An `enviada` one is 409
+/// `notificacao_ja_enviada`.
+#[utoipa::path(post, path = "/notificacoes/{id}/reenviar", tag = "notificacoes",
+    params(("id" = String, Path)),
+    responses((status = 202, description = "Agendada para envio imediato", body = NotificacaoPublica)))]
+pub async fn create_reenvio(
+    _: Autorizado<Staff>,
+    State(app): State<AppState>,
+    req: Requisicao,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<NotificacaoPublica>), AppError> {
+    let r = req.responde(StatusCode::ACCEPTED);
+    let out = services::notificacoes::reenviar(&app, r.ctx(), &id).await?;
+    Ok(r.json(out))
+}

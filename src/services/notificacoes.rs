@@ -1,0 +1,736 @@
+//! The outbox (SPEC-2 §13): notifications derived from every write's own operations and
+//! journaled in the same entry (the store runs [`derivar`] on every write, so no path can
+//! forget it), the delivery worker that sends them at least once, and the queries of
+//! `/notificacoes`.
+//!
+//! - One notification per event, channel and recipient: for each active webhook subscribed
+//!   to the event, one `webhook` notification (e-mail notifications join once an SMTP sender
+//!   exists: [`Canal::Email`] is the seam).
+//! - Reminders (`consulta.lembrete`): one per lead time of `lembretes_horas` per channel,
+//!   created with the booking (due at start − lead; none for a lead time already past),
+//!   deleted and created again when the appointment moves, deleted when it stops being
+//!   active. At delivery a reminder whose appointment started or is no longer active is
+//!   dropped (`falhou` with `ultimo_erro`, no attempt counted).
+//! - Delivery: a tokio task wakes at the earliest due notification (or when a write creates
+//!   one), sends up to [`EM_VOO`] at once, and journals each attempt's outcome; a crash
+//!   between sending and journaling sends again with the same `webhook-id`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use hmac::Mac as _;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use parking_lot::Mutex;
+
+use super::{App, AppState, Contexto, Janela, Recorte};
+use crate::domain::{Momento, Relogio};
+use crate::error::AppError;
+use crate::infra::webhooks::Cliente;
+use crate::models::{
+    Canal, Consulta, EntradaEspera, Notificacao, NotificacaoPublica, Regras, StatusConsulta,
+    StatusEspera, StatusNotificacao, Webhook,
+};
+use crate::repositories::{Db, Op};
+
+/// Deliveries in flight at once.
+pub const EM_VOO: usize = 32;
+/// The reminder event.
+pub const LEMBRETE: &str = "consulta.lembrete";
+/// Longest `ultimo_erro` kept.
+const MAX_ERRO: usize = 300;
+
+/// A new pending notification.
+#[allow(clippy::too_many_arguments)] // one per field of the record, all named at the call
+fn nova(
+    evento: &str,
+    canal: Canal,
+    destino: &str,
+    consulta_id: Option<&str>,
+    lista_espera_id: Option<&str>,
+    lembrete_horas: Option<u32>,
+    proxima: Option<Timestamp>,
+    em: &str,
+) -> Op {
+    Op::PutNotificacao(Arc::new(Notificacao {
+        id: uuid::Uuid::now_v7().to_string(),
+        evento: evento.to_owned(),
+        canal,
+        destino: destino.to_owned(),
+        consulta_id: consulta_id.map(str::to_owned),
+        lista_espera_id: lista_espera_id.map(str::to_owned),
+        lembrete_horas,
+        status: StatusNotificacao::Pendente,
+        tentativas: 0,
+        proxima_tentativa_em: proxima,
+        ultimo_erro: None,
+        created_at: em.to_owned(),
+        enviada_em: None,
+    }))
+}
+
+/// The notifications a write's `ops` cause, decided against `db` before they apply (see
+/// the module's documentation). `agora` decides which reminders are already past.
+pub fn derivar(db: &Db, ops: &[Op], tz: &TimeZone, agora: Timestamp, em: &str) -> Vec<Op> {
+    let ativos: Vec<&Arc<Webhook>> = db.webhooks.iter().filter(|w| w.ativo).collect();
+    if ativos.is_empty() && db.notificacoes.pendentes() == 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let para = |out: &mut Vec<Op>, evento: &str, c: Option<&str>, e: Option<&str>| {
+        for w in ativos.iter().filter(|w| w.recebe(evento)) {
+            out.push(nova(evento, Canal::Webhook, &w.id, c, e, None, None, em));
+        }
+    };
+    for op in ops {
+        match op {
+            Op::PutConsulta(c) => {
+                let (eventos, desarmar, armar) = mudancas(db.consultas.get(&c.id), c);
+                if desarmar {
+                    out.extend(lembretes_pendentes(db, &c.id));
+                }
+                for ev in eventos {
+                    para(&mut out, ev, Some(&c.id), None);
+                }
+                if armar {
+                    out.extend(lembretes(db, &ativos, c, tz, agora, em));
+                }
+            }
+            Op::DelConsulta(id) => out.extend(lembretes_pendentes(db, id)),
+            Op::PutEspera(e) if oferta_nova(db.lista_espera.get(&e.id), e) => {
+                para(&mut out, "lista_espera.vaga_oferecida", None, Some(&e.id));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What an appointment's change means: its events, whether its pending reminders go, and
+/// whether reminders are armed (again).
+fn mudancas(old: Option<&Arc<Consulta>>, c: &Consulta) -> (Vec<&'static str>, bool, bool) {
+    let Some(o) = old else {
+        return if c.status.is_active() {
+            (vec!["consulta.agendada"], false, true)
+        } else {
+            (vec![], false, false)
+        };
+    };
+    let mut eventos = Vec::new();
+    let movida = o.inicio != c.inicio || o.inicio_offset != c.inicio_offset;
+    if o.status != c.status {
+        match c.status {
+            StatusConsulta::Confirmada => eventos.push("consulta.confirmada"),
+            StatusConsulta::Cancelada => eventos.push("consulta.cancelada"),
+            StatusConsulta::Faltou => eventos.push("consulta.faltou"),
+            StatusConsulta::Agendada | StatusConsulta::Concluida => {}
+        }
+    }
+    if movida && c.status.is_active() {
+        eventos.push("consulta.remarcada");
+    }
+    let ativa = c.status.is_active();
+    let rearmar = ativa && (movida || !o.status.is_active());
+    let desarmar = rearmar || (o.status.is_active() && !ativa);
+    (eventos, desarmar, rearmar)
+}
+
+/// Whether `e` carries an offer `old` did not.
+fn oferta_nova(old: Option<&Arc<EntradaEspera>>, e: &EntradaEspera) -> bool {
+    e.status == StatusEspera::Oferecida
+        && e.oferta.is_some()
+        && old.is_none_or(|o| o.status != StatusEspera::Oferecida || o.oferta != e.oferta)
+}
+
+/// Deletes of the pending reminders of appointment `consulta_id`.
+fn lembretes_pendentes(db: &Db, consulta_id: &str) -> Vec<Op> {
+    db.notificacoes
+        .da_consulta(consulta_id)
+        .filter(|n| n.evento == LEMBRETE && n.status == StatusNotificacao::Pendente)
+        .map(|n| Op::DelNotificacao(n.id.clone()))
+        .collect()
+}
+
+/// The reminders of appointment `c`: one per lead time per subscribed webhook, due at its
+/// start minus the lead; none for a lead time already past at `agora`.
+fn lembretes(
+    db: &Db,
+    ativos: &[&Arc<Webhook>],
+    c: &Consulta,
+    tz: &TimeZone,
+    agora: Timestamp,
+    em: &str,
+) -> Vec<Op> {
+    let inscritos: Vec<_> = ativos.iter().filter(|w| w.recebe(LEMBRETE)).collect();
+    if inscritos.is_empty() {
+        return Vec::new();
+    }
+    let inicio = Momento::stored(c.inicio, c.inicio_offset, tz).instante;
+    let horas = db.regras.get(Regras::ID).map_or_else(
+        || Regras::default().lembretes_horas,
+        |r| r.lembretes_horas.clone(),
+    );
+    let mut out = Vec::new();
+    for h in horas {
+        let Ok(vence) = inicio.checked_sub(SignedDuration::from_hours(i64::from(h))) else {
+            continue;
+        };
+        if vence <= agora {
+            continue;
+        }
+        for w in &inscritos {
+            out.push(nova(
+                LEMBRETE,
+                Canal::Webhook,
+                &w.id,
+                Some(&c.id),
+                None,
+                Some(h),
+                Some(vence),
+                em,
+            ));
+        }
+    }
+    out
+}
+
+/// `j***@exemplo.com`.
+pub fn mascarar_email(s: &str) -> String {
+    match s.split_once('@') {
+        Some((local, dominio)) => {
+            let primeira: String = local.chars().take(1).collect();
+            format!("{primeira}***@{dominio}")
+        }
+        None => "***".into(),
+    }
+}
+
+/// A notification as the API shows it.
+pub fn publica(app: &App, n: &Notificacao) -> NotificacaoPublica {
+    NotificacaoPublica {
+        id: n.id.clone(),
+        evento: n.evento.clone(),
+        canal: n.canal,
+        destino: match n.canal {
+            Canal::Email => mascarar_email(&n.destino),
+            Canal::Webhook => n.destino.clone(),
+        },
+        consulta_id: n.consulta_id.clone(),
+        lista_espera_id: n.lista_espera_id.clone(),
+        lembrete_horas: n.lembrete_horas,
+        status: n.status,
+        tentativas: n.tentativas,
+        proxima_tentativa_em: n.proxima_tentativa_em.map(|t| app.clock.stamp_at(t)),
+        ultimo_erro: n.ultimo_erro.clone(),
+        created_at: n.created_at.clone(),
+        enviada_em: n.enviada_em.clone(),
+    }
+}
+
+/// Filters of `GET /notificacoes`.
+#[derive(Debug, Default)]
+pub struct FiltroNotificacoes {
+    /// Only this status.
+    pub status: Option<StatusNotificacao>,
+    /// Only this channel.
+    pub canal: Option<Canal>,
+    /// Only about this appointment.
+    pub consulta_id: Option<String>,
+    /// Only this event.
+    pub evento: Option<String>,
+}
+
+/// One page of the notifications that pass `f`, newest first.
+pub fn page(app: &App, f: &FiltroNotificacoes, janela: Janela) -> Recorte<NotificacaoPublica> {
+    let db = app.store.read();
+    let keep = |n: &&Arc<Notificacao>| {
+        f.status.is_none_or(|s| n.status == s)
+            && f.canal.is_none_or(|c| n.canal == c)
+            && f.consulta_id
+                .as_ref()
+                .is_none_or(|c| n.consulta_id.as_ref() == Some(c))
+            && f.evento.as_ref().is_none_or(|e| &n.evento == e)
+    };
+    let r = if let Some(c) = &f.consulta_id {
+        let mut v: Vec<&Arc<Notificacao>> = db.notificacoes.da_consulta(c).filter(keep).collect();
+        v.sort_by(|a, b| b.id.cmp(&a.id));
+        janela.recortar(v.into_iter(), None)
+    } else {
+        janela.recortar(db.notificacoes.iter().rev().filter(keep), None)
+    };
+    Recorte {
+        itens: r.itens.iter().map(|n| Arc::new(publica(app, n))).collect(),
+        total: r.total,
+    }
+}
+
+/// `POST /notificacoes/{id}/reenviar`: a `falhou` one is pending again with its attempts
+/// reset, due now; a `pendente` one is due now (attempts kept); an `enviada` one is 409
+/// `notificacao_ja_enviada` (its receiver has it; a resend would carry the same id).
+pub async fn reenviar(app: &App, ctx: &Contexto, id: &str) -> Result<NotificacaoPublica, AppError> {
+    let agora = Timestamp::now();
+    let n = app
+        .commit_reply(
+            ctx,
+            |db| {
+                let n = db
+                    .notificacoes
+                    .get(id)
+                    .ok_or_else(|| AppError::not_found("Notificação"))?;
+                let mut novo = Notificacao::clone(n);
+                match n.status {
+                    StatusNotificacao::Enviada => {
+                        return Err(AppError::conflict(
+                            "notificacao_ja_enviada",
+                            "A notificação já foi entregue; não é reenviada.",
+                        ));
+                    }
+                    StatusNotificacao::Falhou => {
+                        novo.tentativas = 0;
+                    }
+                    StatusNotificacao::Pendente => {}
+                }
+                novo.status = StatusNotificacao::Pendente;
+                novo.proxima_tentativa_em = Some(agora);
+                let novo = Arc::new(novo);
+                Ok((vec![Op::PutNotificacao(novo.clone())], publica(app, &novo)))
+            },
+            |p| p,
+        )
+        .await?;
+    app.events.publish("notificacao_atualizada", &n);
+    app.avisos.notify_one();
+    Ok(n)
+}
+
+/// Notifications by status and channel (the metrics gauge).
+pub fn contagens(db: &Db) -> Vec<(&'static str, &'static str, usize)> {
+    let mut c = std::collections::HashMap::<(StatusNotificacao, Canal), usize>::new();
+    for n in db.notificacoes.iter() {
+        *c.entry((n.status, n.canal)).or_default() += 1;
+    }
+    let mut out = Vec::new();
+    for s in [
+        StatusNotificacao::Pendente,
+        StatusNotificacao::Enviada,
+        StatusNotificacao::Falhou,
+    ] {
+        for k in [Canal::Email, Canal::Webhook] {
+            out.push((s.as_str(), k.as_str(), c.get(&(s, k)).copied().unwrap_or(0)));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Delivery
+
+/// The Standard Webhooks signature of `id.timestamp.body` with secret `segredo`
+/// (`v1,` + base64 of the HMAC-SHA256).
+pub fn assinar(segredo: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, String> {
+    let chave = super::webhooks::chave(segredo)?;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&chave)
+        .map_err(|_| "segredo: chave inválida".to_owned())?;
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    Ok(format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    ))
+}
+
+/// What one attempt came to.
+enum Desfecho {
+    /// 2xx.
+    Entregue,
+    /// Failed; retried on the schedule (`desativar`: a 410, which also ends it).
+    Falha { erro: String, desativar: bool },
+    /// Not attempted: it cannot be delivered (no attempt counted).
+    Descartada(String),
+}
+
+/// Why reminder `n` must not go out at `agora`: its appointment is gone, no longer active,
+/// or has started.
+pub fn lembrete_obsoleto(c: Option<&Consulta>, tz: &TimeZone, agora: Timestamp) -> Option<String> {
+    let Some(c) = c else {
+        return Some("a consulta foi excluída".into());
+    };
+    if !c.status.is_active() {
+        return Some(format!("a consulta está {}", c.status.as_str()));
+    }
+    let inicio = Momento::stored(c.inicio, c.inicio_offset, tz).instante;
+    (agora >= inicio).then(|| "a consulta já começou: lembrete descartado".into())
+}
+
+/// The body and the webhook of an attempt, or why there is none.
+fn preparar(
+    app: &App,
+    n: &Notificacao,
+    agora: Timestamp,
+) -> Result<(Arc<Webhook>, Vec<u8>), String> {
+    let db = app.store.read();
+    let w = db
+        .webhooks
+        .get(&n.destino)
+        .cloned()
+        .ok_or_else(|| "o webhook foi excluído".to_owned())?;
+    if !w.ativo {
+        return Err("o webhook está inativo".into());
+    }
+    let consulta = n
+        .consulta_id
+        .as_ref()
+        .map(|id| db.consultas.get(id).cloned());
+    if n.evento == LEMBRETE
+        && let Some(m) =
+            lembrete_obsoleto(consulta.clone().flatten().as_deref(), app.clock.tz(), agora)
+    {
+        return Err(m);
+    }
+    let paciente = |id: &str| {
+        db.pacientes.get(id).map(|p| {
+            serde_json::json!({"id": p.id, "nome": p.nome, "email": p.email, "telefone": p.telefone})
+        })
+    };
+    let medico = |id: &str| {
+        db.medicos.get(id).map(
+            |m| serde_json::json!({"id": m.id, "nome": m.nome, "especialidade": m.especialidade}),
+        )
+    };
+    let data = match (consulta, &n.lista_espera_id) {
+        (Some(None), _) => return Err("a consulta foi excluída".into()),
+        (Some(Some(c)), _) => serde_json::json!({
+            "consulta": c,
+            "paciente": paciente(&c.paciente_id),
+            "medico": medico(&c.medico_id),
+            "lembrete_horas": n.lembrete_horas,
+        }),
+        (None, Some(e)) => {
+            let e = db
+                .lista_espera
+                .get(e)
+                .cloned()
+                .ok_or_else(|| "a entrada da lista de espera não existe".to_owned())?;
+            let m = e.oferta.as_ref().map(|o| o.medico_id.clone());
+            serde_json::json!({
+                "lista_espera": e,
+                "paciente": paciente(&e.paciente_id),
+                "medico": m.as_deref().and_then(medico),
+            })
+        }
+        (None, None) => serde_json::json!({}),
+    };
+    let mut data = data;
+    if let Some(o) = data.as_object_mut() {
+        o.retain(|_, v| !v.is_null());
+    }
+    let body = serde_json::json!({
+        "type": n.evento,
+        "timestamp": agora.to_string(),
+        "data": data,
+    });
+    let bytes = serde_json::to_vec(&body).map_err(|e| format!("corpo: {e}"))?;
+    Ok((w, bytes))
+}
+
+/// One attempt at delivering `n`.
+async fn tentar(app: &App, cliente: &Cliente, n: &Notificacao) -> Desfecho {
+    if n.canal == Canal::Email {
+        // The e-mail sender plugs in here (SPEC-2 §13); none exists on this server yet.
+        return Desfecho::Descartada("envio de e-mail não configurado".into());
+    }
+    let agora = Timestamp::now();
+    let (w, body) = match preparar(app, n, agora) {
+        Ok(x) => x,
+        Err(m) => return Desfecho::Descartada(m),
+    };
+    let ts = agora.as_second();
+    let assinatura = match assinar(&w.segredo, &n.id, ts, &body) {
+        Ok(s) => s,
+        Err(m) => return Desfecho::Descartada(m),
+    };
+    let headers = [
+        ("webhook-id", n.id.clone()),
+        ("webhook-timestamp", ts.to_string()),
+        ("webhook-signature", assinatura),
+    ];
+    match cliente.post(&w.url, &headers, body).await {
+        Ok(s) if (200..300).contains(&s) => Desfecho::Entregue,
+        Ok(410) => Desfecho::Falha {
+            erro: "HTTP 410: o receptor encerrou o webhook (desativado)".into(),
+            desativar: true,
+        },
+        Ok(s) => Desfecho::Falha {
+            erro: format!("HTTP {s}"),
+            desativar: false,
+        },
+        Err(e) => Desfecho::Falha {
+            erro: e,
+            desativar: false,
+        },
+    }
+}
+
+/// The wait before retry number `tentativas` (1-based: after the first failed attempt),
+/// with ±10 % jitter; `None` when the schedule is over.
+pub fn atraso(atrasos: &[u64], tentativas: u32) -> Option<Duration> {
+    let base = *atrasos.get(usize::try_from(tentativas).ok()?.checked_sub(1)?)?;
+    let r = (uuid::Uuid::new_v4().as_u128() % 2001) as f64 / 10_000.0 - 0.1; // −0.1..=0.1
+    let ms = (base as f64 * 1000.0 * (1.0 + r)).max(1.0);
+    Some(Duration::from_millis(ms as u64))
+}
+
+/// Journals the outcome of the attempt that started from `n` (unless the notification was
+/// deleted or changed meanwhile) and announces it.
+async fn registrar(app: &App, n: &Notificacao, d: Desfecho) {
+    let agora = Timestamp::now();
+    let stamp = app.clock.stamp_at(agora);
+    let atrasos = &app.config.webhook_atrasos_segundos;
+    let out = app
+        .write(|db| {
+            let Some(cur) = db.notificacoes.get(&n.id) else {
+                return Ok((vec![], None));
+            };
+            if cur.status != StatusNotificacao::Pendente || cur.tentativas != n.tentativas {
+                return Ok((vec![], None));
+            }
+            let mut novo = Notificacao::clone(cur);
+            let mut ops = Vec::new();
+            match d {
+                Desfecho::Entregue => {
+                    novo.tentativas += 1;
+                    novo.status = StatusNotificacao::Enviada;
+                    novo.proxima_tentativa_em = None;
+                    novo.ultimo_erro = None;
+                    novo.enviada_em = Some(stamp);
+                }
+                Desfecho::Descartada(m) => {
+                    novo.status = StatusNotificacao::Falhou;
+                    novo.proxima_tentativa_em = None;
+                    novo.ultimo_erro = Some(m);
+                }
+                Desfecho::Falha { erro, desativar } => {
+                    novo.tentativas += 1;
+                    novo.ultimo_erro = Some(erro.chars().take(MAX_ERRO).collect());
+                    let proxima = atraso(atrasos, novo.tentativas).filter(|_| !desativar);
+                    match proxima {
+                        Some(d) => {
+                            novo.proxima_tentativa_em = agora
+                                .checked_add(SignedDuration::try_from(d).unwrap_or_default())
+                                .ok();
+                        }
+                        None => {
+                            novo.status = StatusNotificacao::Falhou;
+                            novo.proxima_tentativa_em = None;
+                        }
+                    }
+                    if desativar && let Some(w) = db.webhooks.get(&novo.destino).filter(|w| w.ativo)
+                    {
+                        let mut w = Webhook::clone(w);
+                        w.ativo = false;
+                        w.updated_at = app.clock.stamp_at(agora);
+                        ops.push(Op::PutWebhook(Arc::new(w)));
+                    }
+                }
+            }
+            let novo = Arc::new(novo);
+            ops.push(Op::PutNotificacao(novo.clone()));
+            Ok((ops, Some(novo)))
+        })
+        .await;
+    match out {
+        Ok(Some(novo)) => {
+            tracing::info!(target: "agendamento::notificacoes", notificacao_id = %novo.id,
+                evento = %novo.evento, status = novo.status.as_str(), tentativas = novo.tentativas,
+                "delivery attempt recorded");
+            app.events
+                .publish("notificacao_atualizada", &publica(app, &novo));
+        }
+        Ok(None) => {}
+        Err(e) => {
+            // Not journaled: the notification stays as it was and is tried again.
+            tracing::warn!(target: "agendamento::notificacoes", notificacao_id = %n.id, error = %e, "delivery outcome not recorded");
+        }
+    }
+}
+
+/// Waits until every write applied so far is durable (a notification is never sent for a
+/// change the disk might still refuse); gives up after a few seconds (the next round waits
+/// again).
+async fn esperar_duravel(app: &App) {
+    let alvo = app.store.applied_seq();
+    for _ in 0..5000 {
+        if app.store.durable_seq() >= alvo {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// How `derivar` runs on every write of `app`'s store; wakes the delivery worker when it
+/// created something.
+pub fn instalar(
+    store: &crate::infra::store::Store<Db>,
+    clock: Relogio,
+    acorda: Arc<tokio::sync::Notify>,
+) {
+    store.set_derive(Box::new(move |db, ops| {
+        let agora = Timestamp::now();
+        let out = derivar(db, ops, clock.tz(), agora, &clock.stamp_at(agora));
+        if !out.is_empty() {
+            acorda.notify_one();
+        }
+        out
+    }));
+}
+
+/// The delivery worker: runs until shutdown.
+pub async fn entregar_sempre(app: AppState) {
+    let cliente = match Cliente::new(app.config.webhooks_rede_local) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(target: "agendamento::notificacoes", error = %e, "webhook client unavailable; notifications wait");
+            return;
+        }
+    };
+    let vagas = Arc::new(tokio::sync::Semaphore::new(EM_VOO));
+    let em_voo: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut stop = app.shutdown.subscribe();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let agora = Timestamp::now().as_second();
+        let (lote, proxima) = {
+            let db = app.store.read();
+            let voando = em_voo.lock();
+            let lote: Vec<Arc<Notificacao>> = db
+                .notificacoes
+                .vencidas(agora)
+                .filter(|n| !voando.contains(&n.id))
+                .take(256)
+                .cloned()
+                .collect();
+            (lote, db.notificacoes.proxima())
+        };
+        if !lote.is_empty() {
+            esperar_duravel(&app).await;
+        }
+        let vazio = lote.is_empty();
+        for n in lote {
+            let Ok(vaga) = vagas.clone().acquire_owned().await else {
+                return;
+            };
+            em_voo.lock().insert(n.id.clone());
+            let (app2, cliente, em_voo) = (app.clone(), cliente.clone(), em_voo.clone());
+            tokio::spawn(async move {
+                let d = tentar(&app2, &cliente, &n).await;
+                registrar(&app2, &n, d).await;
+                em_voo.lock().remove(&n.id);
+                drop(vaga);
+                app2.avisos.notify_one();
+            });
+        }
+        if !vazio {
+            continue;
+        }
+        // Nothing due that is not already in flight: sleep until the next one is due, a
+        // write creates one, a delivery ends, or shutdown.
+        let espera = match proxima {
+            Some(t) if t > agora => Duration::from_secs(u64::try_from(t - agora).unwrap_or(1)),
+            Some(_) => Duration::from_secs(1),
+            None => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            _ = app.avisos.notified() => {}
+            _ = tokio::time::sleep(espera) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn consulta(status: StatusConsulta) -> Consulta {
+        Consulta {
+            id: "c".into(),
+            paciente_id: "p".into(),
+            medico_id: "m".into(),
+            inicio: jiff::civil::datetime(2026, 3, 2, 9, 0, 0, 0),
+            fim: jiff::civil::datetime(2026, 3, 2, 9, 30, 0, 0),
+            inicio_offset: None,
+            fim_offset: None,
+            status,
+            observacoes: None,
+            serie_id: None,
+            created_at: "2026-03-01T08:00:00-03:00".into(),
+            updated_at: "2026-03-01T08:00:00-03:00".into(),
+            motivo_cancelamento: None,
+            pagamento: None,
+        }
+    }
+
+    /// A reminder still goes out after downtime if the appointment has not started; once it
+    /// started, or once it is no longer active, it is dropped.
+    #[test]
+    fn a_reminder_for_a_started_or_cancelled_appointment_is_dropped() {
+        let tz = TimeZone::get("America/Sao_Paulo").expect("zone");
+        let em = |h, m| {
+            jiff::civil::datetime(2026, 3, 2, h, m, 0, 0)
+                .to_zoned(tz.clone())
+                .expect("zoned")
+                .timestamp()
+        };
+        let c = consulta(StatusConsulta::Agendada);
+        assert_eq!(
+            lembrete_obsoleto(Some(&c), &tz, em(8, 59)),
+            None,
+            "late but before the start"
+        );
+        assert!(lembrete_obsoleto(Some(&c), &tz, em(9, 0)).is_some_and(|m| m.contains("começou")));
+        assert!(lembrete_obsoleto(Some(&c), &tz, em(10, 0)).is_some());
+        let cancelada = consulta(StatusConsulta::Cancelada);
+        assert!(
+            lembrete_obsoleto(Some(&cancelada), &tz, em(7, 0))
+                .is_some_and(|m| m.contains("cancelada"))
+        );
+        assert!(lembrete_obsoleto(None, &tz, em(7, 0)).is_some());
+    }
+
+    #[test]
+    fn the_retry_schedule_has_jitter_within_ten_percent_and_ends() {
+        let atrasos = [5, 300, 1800];
+        for (i, base) in atrasos.iter().enumerate() {
+            let n = u32::try_from(i + 1).expect("small");
+            for _ in 0..50 {
+                let d = atraso(&atrasos, n).expect("scheduled").as_millis() as f64;
+                let b = *base as f64 * 1000.0;
+                assert!(d >= b * 0.9 - 1.0 && d <= b * 1.1 + 1.0, "{d} vs {b}");
+            }
+        }
+        assert_eq!(atraso(&atrasos, 4), None, "after the last retry: falhou");
+        assert_eq!(atraso(&atrasos, 0), None);
+    }
+
+    #[test]
+    fn signatures_match_the_standard_webhooks_reference() {
+        // The example of the Standard Webhooks specification.
+        let segredo = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+        let body = br#"{"test": 2432232314}"#;
+        assert_eq!(
+            assinar(segredo, id, 1614265330, body).expect("signature"),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+    }
+
+    #[test]
+    fn e_mail_destinations_are_masked() {
+        assert_eq!(mascarar_email("joana@exemplo.com"), "j***@exemplo.com");
+        assert_eq!(mascarar_email("semarroba"), "***");
+    }
+}

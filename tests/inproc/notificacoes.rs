@@ -1,0 +1,545 @@
+//! The outbox, webhooks and reminders (SPEC-2 §13) through the production router, with the
+//! real delivery worker and a real HTTP receiver on 127.0.0.1 that checks every signature
+//! with the independent `standardwebhooks` crate.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::{assert_problem, consulta_body, str_field};
+use crate::harness::TestApp;
+use crate::helpers::{at, monday};
+use crate::receptor::Receptor;
+
+/// The fast retry schedule of these tests: three retries a second apart, four attempts.
+const RAPIDO: &[&str] = &[
+    "--webhooks-rede-local",
+    "--webhook-atrasos-segundos",
+    "1,1,1",
+];
+
+/// An application with its delivery worker running.
+async fn app_com_entregas(args: &[&str]) -> TestApp {
+    let app = TestApp::with_args(args).await;
+    tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
+        app.state.clone(),
+    ));
+    app
+}
+
+/// `POST /webhooks` to the receiver for `eventos`; returns its id and tells the receiver
+/// its secret.
+async fn webhook(app: &TestApp, r: &Receptor, eventos: &[&str]) -> String {
+    let resp = app
+        .post("/webhooks", &json!({"url": r.url(), "eventos": eventos}))
+        .await;
+    resp.expect_status(201);
+    r.segredo(&str_field(&resp.body, "segredo"));
+    str_field(&resp.body, "id")
+}
+
+async fn notificacoes(app: &TestApp, query: &str) -> Vec<Value> {
+    let r = app.get(&format!("/notificacoes?{query}")).await;
+    r.expect_status(200);
+    r.body.as_array().cloned().unwrap_or_default()
+}
+
+/// Polls `GET /notificacoes?query` until `ok` holds.
+async fn esperar(app: &TestApp, query: &str, ok: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let fim = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = notificacoes(app, query).await;
+        if ok(&v) {
+            return v;
+        }
+        assert!(
+            Instant::now() < fim,
+            "notifications never satisfied the condition: {v:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A patient and a doctor working every weekday 08:00–18:00.
+async fn cenario(app: &TestApp) -> (String, String) {
+    let dias = ["segunda", "terca", "quarta", "quinta", "sexta"];
+    let h: Vec<(&str, &str, &str)> = dias.iter().map(|d| (*d, "08:00", "18:00")).collect();
+    let m = app.medico(90, &h).await;
+    let p = app.paciente(91).await;
+    (p, m)
+}
+
+async fn consulta(app: &TestApp, p: &str, m: &str, ini: &str, fim: &str) -> String {
+    let r = app.post("/consultas", &consulta_body(p, m, ini, fim)).await;
+    r.expect_status(201);
+    str_field(&r.body, "id")
+}
+
+/// The journal entries (one per durable write), each as its list of operations.
+fn journal(app: &TestApp) -> Vec<Vec<Value>> {
+    let text =
+        std::fs::read_to_string(app.dir.path().join("banco/journal.jsonl")).expect("journal");
+    text.lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("journal line");
+            v["ops"].as_array().cloned().unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Asserts that the journal entry creating `evento`'s notification about record `id` (an
+/// appointment, or with `espera` a waiting-list entry) also holds the change of that record.
+fn na_mesma_escrita(app: &TestApp, evento: &str, id: &str, espera: bool) {
+    let (campo, op) = if espera {
+        ("lista_espera_id", "put_espera")
+    } else {
+        ("consulta_id", "put_consulta")
+    };
+    let entradas = journal(app);
+    let entrada = entradas
+        .iter()
+        .find(|ops| {
+            ops.iter().any(|o| {
+                o["op"] == "put_notificacao"
+                    && o["dados"]["evento"] == evento
+                    && o["dados"]["status"] == "pendente"
+                    && o["dados"]["tentativas"] == 0
+                    && o["dados"][campo] == id
+            })
+        })
+        .unwrap_or_else(|| panic!("no journal entry creates {evento} for {id}"));
+    assert!(
+        entrada
+            .iter()
+            .any(|o| o["op"] == op && o["dados"]["id"] == id),
+        "{evento} was journaled without the change of {id}: {entrada:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_validate_their_input_and_show_the_secret_only_once() {
+    let app = TestApp::with_args(&[]).await;
+    let r = app
+        .post(
+            "/webhooks",
+            &json!({"url": "https://exemplo.com/gancho", "eventos": ["consulta.agendada"]}),
+        )
+        .await;
+    r.expect_status(201);
+    let segredo = str_field(&r.body, "segredo");
+    assert!(segredo.starts_with("whsec_"), "{segredo}");
+    assert_eq!(r.body["ativo"], true);
+    let id = str_field(&r.body, "id");
+
+    let one = app.get(&format!("/webhooks/{id}")).await;
+    one.expect_status(200);
+    assert!(one.body.get("segredo").is_none(), "{}", one.text);
+    let list = app.get("/webhooks").await;
+    list.expect_status(200);
+    assert_eq!(list.header("x-total-count"), "1");
+    assert!(!list.text.contains(&segredo), "{}", list.text);
+
+    let put = app
+        .put(&format!("/webhooks/{id}"), &json!({"ativo": false}))
+        .await;
+    put.expect_status(200);
+    assert_eq!(put.body["ativo"], false);
+    assert_eq!(put.body["url"], "https://exemplo.com/gancho");
+    assert_eq!(put.body["eventos"], json!(["consulta.agendada"]));
+
+    for (body, campo) in [
+        (
+            json!({"url": "ftp://exemplo.com/x", "eventos": ["consulta.agendada"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://u:s@exemplo.com/", "eventos": ["consulta.agendada"]}),
+            "url",
+        ),
+        (
+            json!({"url": "nada", "eventos": ["consulta.agendada"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://exemplo.com/", "eventos": []}),
+            "eventos",
+        ),
+        (
+            json!({"url": "https://exemplo.com/", "eventos": ["consulta.inventada"]}),
+            "eventos",
+        ),
+    ] {
+        let r = app.post("/webhooks", &body).await;
+        assert_problem(&r, 422, "validation_failed");
+        assert!(r.text.contains(campo), "{}", r.text);
+    }
+    let r = app
+        .put(&format!("/webhooks/{id}"), &json!({"eventos": []}))
+        .await;
+    assert_problem(&r, 422, "validation_failed");
+    assert_eq!(
+        app.count("/webhooks").await,
+        1,
+        "a refused request changes nothing"
+    );
+
+    // The administrators' writes are audited like the others.
+    let trilha = app.get("/sistema/auditoria?recurso=webhooks").await;
+    trilha.expect_status(200);
+    assert_eq!(
+        trilha.body.as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        trilha.text
+    );
+
+    app.delete(&format!("/webhooks/{id}"))
+        .await
+        .expect_status(204);
+    app.get(&format!("/webhooks/{id}")).await.expect_status(404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_writes_its_notification_in_the_same_write_as_the_change() {
+    let app = TestApp::with_args(RAPIDO).await;
+    let r = Receptor::iniciar().await;
+    let todos = [
+        "consulta.agendada",
+        "consulta.confirmada",
+        "consulta.remarcada",
+        "consulta.cancelada",
+        "consulta.faltou",
+        "lista_espera.vaga_oferecida",
+    ];
+    webhook(&app, &r, &todos).await;
+    let (p, m) = cenario(&app).await;
+    let seg = monday(1);
+
+    // The front desk's POST /consultas, then confirm, move, cancel.
+    let c1 = consulta(&app, &p, &m, &at(seg, "09:00"), &at(seg, "09:30")).await;
+    na_mesma_escrita(&app, "consulta.agendada", &c1, false);
+    app.put(
+        &format!("/consultas/{c1}"),
+        &json!({"status": "confirmada"}),
+    )
+    .await
+    .expect_status(200);
+    na_mesma_escrita(&app, "consulta.confirmada", &c1, false);
+    app.post(
+        &format!("/consultas/{c1}/remarcar"),
+        &json!({"inicio": at(seg, "10:00")}),
+    )
+    .await
+    .expect_status(200);
+    na_mesma_escrita(&app, "consulta.remarcada", &c1, false);
+
+    // A waiting-list entry for that doctor and day: the cancellation offers it the slot.
+    let dia = seg.to_string();
+    let outro = app.paciente(92).await;
+    let e = app
+        .post(
+            "/lista-espera",
+            &json!({"paciente_id": outro, "medico_id": m, "de": dia, "ate": dia}),
+        )
+        .await;
+    e.expect_status(201);
+    let eid = str_field(&e.body, "id");
+    app.post(
+        &format!("/consultas/{c1}/cancelar"),
+        &json!({"motivo": "viagem"}),
+    )
+    .await
+    .expect_status(200);
+    na_mesma_escrita(&app, "consulta.cancelada", &c1, false);
+    na_mesma_escrita(&app, "lista_espera.vaga_oferecida", &eid, true);
+
+    // A no-show, and a booking through the task queue.
+    let c2 = consulta(&app, &p, &m, &at(seg, "14:00"), &at(seg, "14:30")).await;
+    app.put(&format!("/consultas/{c2}"), &json!({"status": "faltou"}))
+        .await
+        .expect_status(200);
+    na_mesma_escrita(&app, "consulta.faltou", &c2, false);
+    let t = app
+        .post(
+            "/consultas/agendar",
+            &consulta_body(&p, &m, &at(seg, "15:00"), &at(seg, "15:30")),
+        )
+        .await;
+    t.expect_status(202);
+    app.run_tasks().await;
+    let c3 = app
+        .get(&format!("/sistema/tasks/{}", str_field(&t.body, "task_id")))
+        .await;
+    let c3 = str_field(&c3.body["resultado"]["consulta"], "id");
+    na_mesma_escrita(&app, "consulta.agendada", &c3, false);
+
+    // One notification per event and webhook, none delivered yet (no worker here).
+    let todas = notificacoes(&app, "").await;
+    let eventos: Vec<&str> = todas.iter().filter_map(|n| n["evento"].as_str()).collect();
+    assert_eq!(todas.len(), 8, "{eventos:?}");
+    assert!(
+        todas
+            .iter()
+            .all(|n| n["status"] == "pendente" && n["canal"] == "webhook")
+    );
+    assert_eq!(
+        notificacoes(&app, &format!("consulta_id={c1}")).await.len(),
+        4
+    );
+    assert_eq!(
+        notificacoes(&app, "evento=consulta.agendada").await.len(),
+        3
+    );
+    let r = app.get("/notificacoes?status=perdida").await;
+    assert_problem(&r, 422, "validation_failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_receiver_is_retried_with_the_same_webhook_id_until_it_accepts() {
+    let app = app_com_entregas(RAPIDO).await;
+    let r = Receptor::iniciar().await;
+    r.roteiro(&[500, 500], 200);
+    let wid = webhook(&app, &r, &["consulta.agendada"]).await;
+    let (p, m) = cenario(&app).await;
+    let seg = monday(1);
+    let c = consulta(&app, &p, &m, &at(seg, "09:00"), &at(seg, "09:30")).await;
+
+    let n = esperar(&app, "evento=consulta.agendada", |v| {
+        v.first().is_some_and(|n| n["status"] == "enviada")
+    })
+    .await;
+    assert_eq!(n[0]["tentativas"], 3, "{:#?}", n[0]);
+    assert_eq!(n[0]["destino"], json!(wid));
+    assert!(n[0]["enviada_em"].is_string());
+    let recebidas = r.recebidas();
+    assert_eq!(recebidas.len(), 3, "{recebidas:#?}");
+    for x in &recebidas {
+        assert_eq!(
+            x.id,
+            str_field(&n[0], "id"),
+            "the same webhook-id on every attempt"
+        );
+        assert!(x.valida, "standardwebhooks rejected the signature: {x:#?}");
+        assert_eq!(x.tipo, "consulta.agendada");
+        assert_eq!(x.corpo["data"]["consulta"]["id"], json!(c));
+        assert_eq!(x.corpo["data"]["paciente"]["id"], json!(p));
+        assert_eq!(x.corpo["data"]["medico"]["id"], json!(m));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_always_fails_ends_falhou_and_reenviar_delivers_once_it_recovers() {
+    let app = app_com_entregas(RAPIDO).await;
+    let r = Receptor::iniciar().await;
+    r.roteiro(&[], 500);
+    webhook(&app, &r, &["consulta.agendada"]).await;
+    let (p, m) = cenario(&app).await;
+    let seg = monday(1);
+    consulta(&app, &p, &m, &at(seg, "09:00"), &at(seg, "09:30")).await;
+    let (_, mut rx) = app.state.events.subscribe(None);
+
+    let n = esperar(&app, "evento=consulta.agendada", |v| {
+        v.first().is_some_and(|n| n["status"] == "falhou")
+    })
+    .await;
+    assert_eq!(
+        n[0]["tentativas"], 4,
+        "three retries, four attempts: {:#?}",
+        n[0]
+    );
+    assert_eq!(n[0]["ultimo_erro"], "HTTP 500");
+    assert_eq!(r.recebidas().len(), 4);
+    // Every attempt was announced to staff.
+    let mut atualizacoes = 0;
+    while let Ok(ev) = rx.try_recv() {
+        let v: Value = serde_json::from_str(&ev.data).expect("event");
+        if v["tipo"] == "notificacao_atualizada" && v["dados"]["id"] == n[0]["id"] {
+            atualizacoes += 1;
+        }
+    }
+    assert_eq!(atualizacoes, 4);
+
+    r.roteiro(&[], 200);
+    let id = str_field(&n[0], "id");
+    let again = app
+        .post(&format!("/notificacoes/{id}/reenviar"), &json!({}))
+        .await;
+    again.expect_status(202);
+    assert_eq!(again.body["status"], "pendente");
+    assert_eq!(again.body["tentativas"], 0);
+    let n = esperar(&app, "evento=consulta.agendada", |v| {
+        v.first().is_some_and(|n| n["status"] == "enviada")
+    })
+    .await;
+    assert_eq!(n[0]["tentativas"], 1);
+    let ultima = r.recebidas().pop().expect("delivered");
+    assert_eq!(ultima.id, id);
+    assert!(ultima.valida);
+    // Delivered: a resend is refused.
+    let r2 = app
+        .post(&format!("/notificacoes/{id}/reenviar"), &json!({}))
+        .await;
+    assert_problem(&r2, 409, "notificacao_ja_enviada");
+    let r3 = app
+        .post("/notificacoes/nao-existe/reenviar", &json!({}))
+        .await;
+    assert_problem(&r3, 404, "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gone_410_turns_the_webhook_off() {
+    let app = app_com_entregas(RAPIDO).await;
+    let r = Receptor::iniciar().await;
+    r.roteiro(&[], 410);
+    let wid = webhook(&app, &r, &["consulta.agendada"]).await;
+    let (p, m) = cenario(&app).await;
+    let seg = monday(1);
+    consulta(&app, &p, &m, &at(seg, "09:00"), &at(seg, "09:30")).await;
+    let n = esperar(&app, "", |v| {
+        v.first().is_some_and(|n| n["status"] == "falhou")
+    })
+    .await;
+    assert_eq!(n[0]["tentativas"], 1, "410 ends it at once");
+    let w = app.get(&format!("/webhooks/{wid}")).await;
+    assert_eq!(w.body["ativo"], false, "{}", w.text);
+    // An inactive webhook gets nothing new.
+    consulta(&app, &p, &m, &at(seg, "10:00"), &at(seg, "10:30")).await;
+    assert_eq!(notificacoes(&app, "").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_receivers_are_refused_without_the_local_network_flag() {
+    let app = app_com_entregas(&["--webhook-atrasos-segundos", "1"]).await;
+    let r = Receptor::iniciar().await;
+    // By IP literal and through a name that resolves to 127.0.0.1.
+    let por_ip = webhook(&app, &r, &["consulta.agendada"]).await;
+    let por_nome = app
+        .post(
+            "/webhooks",
+            &json!({"url": format!("http://localhost:{}/gancho", r.porta()),
+                    "eventos": ["consulta.agendada"]}),
+        )
+        .await;
+    por_nome.expect_status(201);
+    let (p, m) = cenario(&app).await;
+    let seg = monday(1);
+    consulta(&app, &p, &m, &at(seg, "09:00"), &at(seg, "09:30")).await;
+    let n = esperar(&app, "", |v| {
+        v.len() == 2 && v.iter().all(|n| n["status"] == "falhou")
+    })
+    .await;
+    for x in &n {
+        assert_eq!(x["tentativas"], 2, "a refusal counts as an attempt: {x:#?}");
+        let erro = x["ultimo_erro"].as_str().unwrap_or_default();
+        assert!(
+            erro.contains("recusado") && erro.contains("--webhooks-rede-local"),
+            "{erro}"
+        );
+    }
+    assert!(n.iter().any(|x| x["destino"] == json!(por_ip)));
+    assert!(r.recebidas().is_empty(), "nothing reached the receiver");
+}
+
+/// An appointment starting `segundos` seconds after an hour from now, in the clinic's
+/// time (the front desk's POST /consultas takes any start).
+fn daqui_uma_hora_e(app: &TestApp, segundos: i64) -> (String, String) {
+    let tz = app.state.clock.tz().clone();
+    let ini = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(3600 + segundos))
+        .expect("time")
+        .to_zoned(tz);
+    let fim = ini
+        .checked_add(jiff::SignedDuration::from_mins(30))
+        .expect("time");
+    let f = |z: &jiff::Zoned| z.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    (f(&ini), f(&fim))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_reminder_goes_out_once_and_past_lead_times_get_none() {
+    let app = app_com_entregas(RAPIDO).await;
+    app.put("/sistema/regras", &json!({"lembretes_horas": [24, 1]}))
+        .await
+        .expect_status(200);
+    let r = Receptor::iniciar().await;
+    webhook(&app, &r, &["consulta.lembrete"]).await;
+    let p = app.paciente(93).await;
+    let m = app.medico(94, &[]).await;
+    let (ini, fim) = daqui_uma_hora_e(&app, 6);
+    let c = consulta(&app, &p, &m, &ini, &fim).await;
+    // 24 h before is already past: only the 1 h reminder exists, due in ~6 s.
+    let n = notificacoes(&app, &format!("consulta_id={c}")).await;
+    assert_eq!(n.len(), 1, "{n:#?}");
+    assert_eq!(n[0]["lembrete_horas"], 1);
+    assert!(n[0]["proxima_tentativa_em"].is_string());
+    na_mesma_escrita(&app, "consulta.lembrete", &c, false);
+
+    let got = r.esperar(Duration::from_secs(20), |v| !v.is_empty()).await;
+    assert_eq!(got[0].tipo, "consulta.lembrete");
+    assert!(got[0].valida);
+    assert_eq!(got[0].corpo["data"]["lembrete_horas"], 1);
+    esperar(&app, &format!("consulta_id={c}"), |v| {
+        v[0]["status"] == "enviada"
+    })
+    .await;
+    assert_eq!(r.recebidas().len(), 1, "delivered exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_re_arms_reminders_and_cancelling_removes_them() {
+    let app = TestApp::with_args(RAPIDO).await;
+    let r = Receptor::iniciar().await;
+    webhook(&app, &r, &["consulta.lembrete"]).await;
+    let (p, m) = cenario(&app).await;
+    let seg = monday(2);
+    let c = consulta(&app, &p, &m, &at(seg, "09:00"), &at(seg, "09:30")).await;
+    let antes = notificacoes(&app, &format!("consulta_id={c}&evento=consulta.lembrete")).await;
+    assert_eq!(
+        antes.len(),
+        2,
+        "the default lead times 24 h and 2 h: {antes:#?}"
+    );
+
+    app.put(
+        &format!("/consultas/{c}"),
+        &json!({"inicio": at(seg, "11:00"), "fim": at(seg, "11:30")}),
+    )
+    .await
+    .expect_status(200);
+    let depois = notificacoes(&app, &format!("consulta_id={c}&evento=consulta.lembrete")).await;
+    assert_eq!(depois.len(), 2, "{depois:#?}");
+    for a in &antes {
+        assert!(
+            depois.iter().all(|d| d["id"] != a["id"]),
+            "the old reminders are gone"
+        );
+    }
+    let horas: Vec<_> = depois.iter().map(|d| d["lembrete_horas"].clone()).collect();
+    assert!(
+        horas.contains(&json!(24)) && horas.contains(&json!(2)),
+        "{horas:?}"
+    );
+    for d in &depois {
+        let t: jiff::Timestamp = d["proxima_tentativa_em"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("due time");
+        let inicio = seg
+            .at(11, 0, 0, 0)
+            .to_zoned(app.state.clock.tz().clone())
+            .expect("zoned")
+            .timestamp();
+        let h = d["lembrete_horas"].as_i64().expect("lead");
+        assert_eq!(inicio.duration_since(t).as_secs(), h * 3600, "{d:#?}");
+    }
+
+    app.post(&format!("/consultas/{c}/cancelar"), &json!({}))
+        .await
+        .expect_status(200);
+    assert!(
+        notificacoes(&app, &format!("consulta_id={c}&evento=consulta.lembrete"))
+            .await
+            .is_empty(),
+        "cancelling removes the pending reminders"
+    );
+}
