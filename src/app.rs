@@ -23,7 +23,12 @@ pub fn open_state(config: Config, logs: Arc<LogHub>) -> anyhow::Result<AppState>
     let app = App::open(config, logs)?;
     // Every write carries the notifications it causes (SPEC-2 §13): installed here, before
     // anything writes, so no path can write without them.
-    crate::services::notificacoes::instalar(&app.store, app.clock.clone(), app.avisos.clone());
+    crate::services::notificacoes::instalar(
+        &app.store,
+        app.clock.clone(),
+        app.avisos.clone(),
+        app.email.is_some(),
+    );
     Ok(AppState(Arc::new(app)))
 }
 

@@ -4,8 +4,10 @@
 //! `/notificacoes`.
 //!
 //! - One notification per event, channel and recipient: for each active webhook subscribed
-//!   to the event, one `webhook` notification (e-mail notifications join once an SMTP sender
-//!   exists: [`Canal::Email`] is the seam).
+//!   to the event, one `webhook` notification; with `--smtp-url`, one `email` notification
+//!   to the patient when they have an address and have not opted out (sent by
+//!   [`super::email`] with the appointment's `.ics` and its public link, from the records as
+//!   they are at delivery).
 //! - Reminders (`consulta.lembrete`): one per lead time of `lembretes_horas` per channel,
 //!   created with the booking (due at start − lead; none for a lead time already past),
 //!   deleted and created again when the appointment moves, deleted when it stops being
@@ -73,15 +75,27 @@ fn nova(
 
 /// The notifications a write's `ops` cause, decided against `db` before they apply (see
 /// the module's documentation). `agora` decides which reminders are already past.
-pub fn derivar(db: &Db, ops: &[Op], tz: &TimeZone, agora: Timestamp, em: &str) -> Vec<Op> {
+/// `email`: whether this server sends e-mail (`--smtp-url`): then each event also writes one
+/// `email` notification to the patient, when they have an address and have not opted out.
+pub fn derivar(
+    db: &Db,
+    ops: &[Op],
+    tz: &TimeZone,
+    agora: Timestamp,
+    em: &str,
+    email: bool,
+) -> Vec<Op> {
     let ativos: Vec<&Arc<Webhook>> = db.webhooks.iter().filter(|w| w.ativo).collect();
-    if ativos.is_empty() && db.notificacoes.pendentes() == 0 {
+    if ativos.is_empty() && !email && db.notificacoes.pendentes() == 0 {
         return Vec::new();
     }
     let mut out = Vec::new();
-    let para = |out: &mut Vec<Op>, evento: &str, c: Option<&str>, e: Option<&str>| {
+    let para = |out: &mut Vec<Op>, evento: &str, c: Option<&str>, e: Option<&str>, p: &str| {
         for w in ativos.iter().filter(|w| w.recebe(evento)) {
             out.push(nova(evento, Canal::Webhook, &w.id, c, e, None, None, em));
+        }
+        if let Some(endereco) = email.then(|| endereco_email(db, p)).flatten() {
+            out.push(nova(evento, Canal::Email, endereco, c, e, None, None, em));
         }
     };
     for op in ops {
@@ -92,15 +106,21 @@ pub fn derivar(db: &Db, ops: &[Op], tz: &TimeZone, agora: Timestamp, em: &str) -
                     out.extend(lembretes_pendentes(db, &c.id));
                 }
                 for ev in eventos {
-                    para(&mut out, ev, Some(&c.id), None);
+                    para(&mut out, ev, Some(&c.id), None, &c.paciente_id);
                 }
                 if armar {
-                    out.extend(lembretes(db, &ativos, c, tz, agora, em));
+                    out.extend(lembretes(db, &ativos, email, c, tz, agora, em));
                 }
             }
             Op::DelConsulta(id) => out.extend(lembretes_pendentes(db, id)),
             Op::PutEspera(e) if oferta_nova(db.lista_espera.get(&e.id), e) => {
-                para(&mut out, "lista_espera.vaga_oferecida", None, Some(&e.id));
+                para(
+                    &mut out,
+                    "lista_espera.vaga_oferecida",
+                    None,
+                    Some(&e.id),
+                    &e.paciente_id,
+                );
             }
             _ => {}
         }
@@ -153,18 +173,31 @@ fn lembretes_pendentes(db: &Db, consulta_id: &str) -> Vec<Op> {
         .collect()
 }
 
-/// The reminders of appointment `c`: one per lead time per subscribed webhook, due at its
-/// start minus the lead; none for a lead time already past at `agora`.
+/// The address patient `paciente_id` gets e-mail at: none without one or after the opt-out
+/// (`notificacoes_email: false`).
+fn endereco_email<'a>(db: &'a Db, paciente_id: &str) -> Option<&'a str> {
+    db.pacientes
+        .get(paciente_id)
+        .filter(|p| p.notificacoes_email)
+        .and_then(|p| p.email.as_deref())
+        .filter(|e| !e.trim().is_empty())
+}
+
+/// The reminders of appointment `c`: one per lead time per subscribed webhook (and, with
+/// `email`, to the patient's address), due at its start minus the lead; none for a lead
+/// time already past at `agora`.
 fn lembretes(
     db: &Db,
     ativos: &[&Arc<Webhook>],
+    email: bool,
     c: &Consulta,
     tz: &TimeZone,
     agora: Timestamp,
     em: &str,
 ) -> Vec<Op> {
     let inscritos: Vec<_> = ativos.iter().filter(|w| w.recebe(LEMBRETE)).collect();
-    if inscritos.is_empty() {
+    let endereco = email.then(|| endereco_email(db, &c.paciente_id)).flatten();
+    if inscritos.is_empty() && endereco.is_none() {
         return Vec::new();
     }
     let inicio = Momento::stored(c.inicio, c.inicio_offset, tz).instante;
@@ -180,11 +213,15 @@ fn lembretes(
         if vence <= agora {
             continue;
         }
-        for w in &inscritos {
+        let destinos = inscritos
+            .iter()
+            .map(|w| (Canal::Webhook, w.id.as_str()))
+            .chain(endereco.map(|e| (Canal::Email, e)));
+        for (canal, destino) in destinos {
             out.push(nova(
                 LEMBRETE,
-                Canal::Webhook,
-                &w.id,
+                canal,
+                destino,
                 Some(&c.id),
                 None,
                 Some(h),
@@ -349,6 +386,8 @@ enum Desfecho {
     Falha { erro: String, desativar: bool },
     /// Not attempted: it cannot be delivered (no attempt counted).
     Descartada(String),
+    /// Attempted and refused for good (an SMTP 5xx): `falhou` at once, the attempt counted.
+    Recusada(String),
 }
 
 /// Why reminder `n` must not go out at `agora`: its appointment is gone, no longer active,
@@ -435,11 +474,102 @@ fn preparar(
     Ok((w, bytes))
 }
 
+/// The e-mail of notification `n`, from the records as they are now (SPEC-2 §13): the
+/// patient's current address and opt-out, the appointment's `.ics` (the patient's copy) and
+/// its public link when `--url-publica` is set; or why there is none.
+fn mensagem_email(
+    app: &App,
+    n: &Notificacao,
+    agora: Timestamp,
+) -> Result<super::email::Mensagem, String> {
+    use super::email::{EventoConsulta, Links, Sobre, mensagem};
+    let db = app.store.read();
+    let sem_envio = || "o paciente não tem e-mail ou optou por não receber".to_owned();
+    let paciente = |id: &str| {
+        db.pacientes
+            .get(id)
+            .cloned()
+            .ok_or_else(|| "o paciente foi excluído".to_owned())
+    };
+    let medico = |id: &str| {
+        db.medicos
+            .get(id)
+            .cloned()
+            .ok_or_else(|| "o médico foi excluído".to_owned())
+    };
+    if let Some(id) = &n.consulta_id {
+        let c = db
+            .consultas
+            .get(id)
+            .cloned()
+            .ok_or_else(|| "a consulta foi excluída".to_owned())?;
+        if n.evento == LEMBRETE
+            && let Some(m) = lembrete_obsoleto(Some(&c), app.clock.tz(), agora)
+        {
+            return Err(m);
+        }
+        let evento = EventoConsulta::parse(&n.evento)
+            .ok_or_else(|| format!("evento sem e-mail: {}", n.evento))?;
+        let (p, m) = (paciente(&c.paciente_id)?, medico(&c.medico_id)?);
+        let ics = super::calendario::ics_consulta(app, &db, &c, true);
+        // The page shows the appointment with its two buttons (a GET never acts: mail
+        // scanners open links).
+        let links = super::links::url(app, &c).map(|ver| Links {
+            confirmar: format!("{ver}#confirmar"),
+            cancelar: format!("{ver}#cancelar"),
+            ver,
+        });
+        return mensagem(
+            Sobre::Consulta(evento, &c),
+            &p,
+            &m,
+            app.clock.tz(),
+            Some(ics),
+            links.as_ref(),
+        )
+        .ok_or_else(sem_envio);
+    }
+    let id = n
+        .lista_espera_id
+        .as_ref()
+        .ok_or_else(|| "notificação sem consulta nem lista de espera".to_owned())?;
+    let e = db
+        .lista_espera
+        .get(id)
+        .cloned()
+        .ok_or_else(|| "a entrada da lista de espera não existe".to_owned())?;
+    let o = e
+        .oferta
+        .as_ref()
+        .ok_or_else(|| "a oferta já não existe".to_owned())?;
+    let (p, m) = (paciente(&e.paciente_id)?, medico(&o.medico_id)?);
+    mensagem(Sobre::VagaOferecida(&e), &p, &m, app.clock.tz(), None, None).ok_or_else(sem_envio)
+}
+
+/// One attempt at e-mailing `n`: a temporary failure is retried on the schedule, a
+/// permanent one (an SMTP 5xx) ends it.
+async fn entregar_email(app: &App, n: &Notificacao) -> Desfecho {
+    let Some(remetente) = app.email.clone() else {
+        return Desfecho::Descartada("envio de e-mail não configurado (--smtp-url)".into());
+    };
+    let msg = match mensagem_email(app, n, Timestamp::now()) {
+        Ok(m) => m,
+        Err(m) => return Desfecho::Descartada(m),
+    };
+    match remetente.enviar(msg).await {
+        Ok(()) => Desfecho::Entregue,
+        Err(f) if f.repetir() => Desfecho::Falha {
+            erro: f.to_string(),
+            desativar: false,
+        },
+        Err(f) => Desfecho::Recusada(f.to_string()),
+    }
+}
+
 /// One attempt at delivering `n`.
 async fn tentar(app: &App, cliente: &Cliente, n: &Notificacao) -> Desfecho {
     if n.canal == Canal::Email {
-        // The e-mail sender plugs in here (SPEC-2 §13); none exists on this server yet.
-        return Desfecho::Descartada("envio de e-mail não configurado".into());
+        return entregar_email(app, n).await;
     }
     let agora = Timestamp::now();
     let (w, body) = match preparar(app, n, agora) {
@@ -511,6 +641,12 @@ async fn registrar(app: &App, n: &Notificacao, d: Desfecho) {
                     novo.proxima_tentativa_em = None;
                     novo.ultimo_erro = Some(m);
                 }
+                Desfecho::Recusada(m) => {
+                    novo.tentativas += 1;
+                    novo.status = StatusNotificacao::Falhou;
+                    novo.proxima_tentativa_em = None;
+                    novo.ultimo_erro = Some(m.chars().take(MAX_ERRO).collect());
+                }
                 Desfecho::Falha { erro, desativar } => {
                     novo.tentativas += 1;
                     novo.ultimo_erro = Some(erro.chars().take(MAX_ERRO).collect());
@@ -575,10 +711,11 @@ pub fn instalar(
     store: &crate::infra::store::Store<Db>,
     clock: Relogio,
     acorda: Arc<tokio::sync::Notify>,
+    email: bool,
 ) {
     store.set_derive(Box::new(move |db, ops| {
         let agora = Timestamp::now();
-        let out = derivar(db, ops, clock.tz(), agora, &clock.stamp_at(agora));
+        let out = derivar(db, ops, clock.tz(), agora, &clock.stamp_at(agora), email);
         if !out.is_empty() {
             acorda.notify_one();
         }

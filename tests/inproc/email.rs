@@ -496,3 +496,112 @@ async fn smtps_speaks_tls_from_the_first_byte_and_logs_in() {
         Some("Consulta agendada para 02/03/2026 às 08:00")
     );
 }
+
+/// Polls `GET /notificacoes?query` until `ok` holds.
+async fn notificacoes_ate(
+    app: &crate::harness::TestApp,
+    query: &str,
+    ok: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let fim = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = app.get(&format!("/notificacoes?{query}")).await;
+        r.expect_status(200);
+        let v = r.body.as_array().cloned().unwrap_or_default();
+        if ok(&v) {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < fim,
+            "notifications never satisfied the condition: {v:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+/// The outbox's e-mail channel end to end (SPEC-2 §13): a booking through the production
+/// router writes an `email` notification for a patient with an address, the delivery worker
+/// sends it through the real relay with the appointment's `.ics` and its public link, the
+/// listing shows the address masked; a patient who opted out gets no notification at all.
+#[tokio::test]
+async fn a_booking_e_mails_the_patient_through_the_outbox_and_an_opted_out_one_gets_nothing() {
+    use crate::helpers::{at, monday};
+    let Some(smtp) = ServidorSmtp::iniciar(&[]) else {
+        return;
+    };
+    let url = format!("smtp://127.0.0.1:{}", smtp.porta);
+    let app = crate::harness::TestApp::with_args(&[
+        "--smtp-url",
+        &url,
+        "--smtp-remetente",
+        "Clínica Teste <agenda@clinica.example>",
+        "--url-publica",
+        "https://clinica.example",
+    ])
+    .await;
+    tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
+        app.state.clone(),
+    ));
+    let dias = ["segunda", "terca", "quarta", "quinta", "sexta"];
+    let h: Vec<(&str, &str, &str)> = dias.iter().map(|d| (*d, "08:00", "18:00")).collect();
+    let m = app.medico(77, &h).await;
+    let mut quer = crate::helpers::paciente_body("Maria Quer", 71);
+    quer["email"] = serde_json::json!("maria@exemplo.com");
+    let mut nao = crate::helpers::paciente_body("João Não Quer", 72);
+    nao["email"] = serde_json::json!("joao@exemplo.com");
+    nao["notificacoes_email"] = serde_json::json!(false);
+    let mut ids = Vec::new();
+    for body in [&quer, &nao] {
+        let r = app.post("/pacientes", body).await;
+        r.expect_status(201);
+        ids.push(crate::helpers::str_field(&r.body, "id"));
+    }
+    let dia = monday(2);
+    let mut consultas = Vec::new();
+    for (p, hora) in ids.iter().zip(["09:00", "10:00"]) {
+        let fim = if hora == "09:00" { "09:30" } else { "10:30" };
+        let r = app
+            .post(
+                "/consultas",
+                &crate::helpers::consulta_body(p, &m, &at(dia, hora), &at(dia, fim)),
+            )
+            .await;
+        r.expect_status(201);
+        consultas.push(crate::helpers::str_field(&r.body, "id"));
+    }
+    let q = format!(
+        "canal=email&evento=consulta.agendada&consulta_id={}",
+        consultas[0]
+    );
+    let enviadas =
+        notificacoes_ate(&app, &q, |v| v.len() == 1 && v[0]["status"] == "enviada").await;
+    assert_eq!(enviadas[0]["destino"], "m***@exemplo.com", "{enviadas:#?}");
+    assert_eq!(enviadas[0]["tentativas"], 1);
+    let nada = app
+        .get(&format!(
+            "/notificacoes?canal=email&consulta_id={}",
+            consultas[1]
+        ))
+        .await;
+    nada.expect_status(200);
+    assert_eq!(nada.body, serde_json::json!([]), "the opted-out patient");
+    assert_eq!(smtp.quantas(), 1);
+    let (eml, envelope) = smtp.recebida(1);
+    assert_eq!(
+        envelope["rcpt_tos"],
+        serde_json::json!(["maria@exemplo.com"])
+    );
+    let msg = MessageParser::default().parse(&eml).expect("parses");
+    let texto = msg.body_text(0).expect("text part").into_owned();
+    assert!(
+        texto.contains("https://clinica.example/c/"),
+        "the public link: {texto}"
+    );
+    let ics = msg
+        .attachments()
+        .find(|a| a.attachment_name() == Some("consulta.ics"))
+        .map(|a| String::from_utf8_lossy(a.contents()).into_owned())
+        .expect("the .ics attached");
+    assert!(ics.contains(&format!("UID:{}", consultas[0])), "{ics}");
+    assert!(ics.contains("STATUS:TENTATIVE"), "{ics}");
+}
