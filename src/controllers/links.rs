@@ -27,52 +27,7 @@ gap:.4rem 1rem}dt{font-weight:600}.aviso{padding:.6rem .8rem;border-radius:.4rem
 padding:.6rem 1.2rem;border-radius:.4rem;border:1px solid #345;cursor:pointer}\
 .confirmar{background:#1f7a3d;color:#fff;border-color:#1f7a3d}";
 
-/// Escapes text for HTML.
-fn h(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-const DIAS: [&str; 7] = [
-    "segunda-feira",
-    "terça-feira",
-    "quarta-feira",
-    "quinta-feira",
-    "sexta-feira",
-    "sábado",
-    "domingo",
-];
-const MESES: [&str; 12] = [
-    "janeiro",
-    "fevereiro",
-    "março",
-    "abril",
-    "maio",
-    "junho",
-    "julho",
-    "agosto",
-    "setembro",
-    "outubro",
-    "novembro",
-    "dezembro",
-];
-
-/// "segunda-feira, 2 de março de 2026".
-fn data_extenso(d: jiff::civil::Date) -> String {
-    let dia = DIAS[usize::from(d.weekday().to_monday_zero_offset().unsigned_abs())];
-    let mes = MESES[usize::from(d.month().unsigned_abs()).saturating_sub(1) % 12];
-    format!("{dia}, {} de {mes} de {}", d.day(), d.year())
-}
+use crate::domain::extenso::{data as data_extenso, html as h};
 
 fn status_pt(s: StatusConsulta) -> &'static str {
     match s {

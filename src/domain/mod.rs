@@ -5,6 +5,7 @@ mod contato;
 mod cpf;
 mod crm;
 mod dia_semana;
+pub mod extenso;
 mod hora;
 mod instante;
 mod intervalo;

@@ -89,56 +89,15 @@ pub fn html(titulo: &str, b: &Bloco<'_>) -> String {
     s
 }
 
-/// HTML-escapes text for element content and quoted attributes.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-const DIAS: [&str; 7] = [
-    "segunda-feira",
-    "terça-feira",
-    "quarta-feira",
-    "quinta-feira",
-    "sexta-feira",
-    "sábado",
-    "domingo",
-];
-const MESES: [&str; 12] = [
-    "janeiro",
-    "fevereiro",
-    "março",
-    "abril",
-    "maio",
-    "junho",
-    "julho",
-    "agosto",
-    "setembro",
-    "outubro",
-    "novembro",
-    "dezembro",
-];
+pub use crate::domain::extenso::html as esc;
 
 /// A clinic-local time in words: `segunda-feira, 2 de março de 2026, às 08:00`; with
 /// `offset` (the later of a repeated hour, see `Consulta::inicio_offset`) the UTC offset
 /// follows, so the two 01:30s of a night can be told apart.
 pub fn quando(dt: DateTime, offset: Option<Offset>) -> String {
-    let dia = DIAS[usize::from(dt.weekday().to_monday_zero_offset().unsigned_abs())];
-    let mes = MESES[usize::from(dt.month().unsigned_abs()).saturating_sub(1)];
     let mut s = format!(
-        "{dia}, {} de {mes} de {}, às {:02}:{:02}",
-        dt.day(),
-        dt.year(),
+        "{}, às {:02}:{:02}",
+        crate::domain::extenso::data(dt.date()),
         dt.hour(),
         dt.minute()
     );
