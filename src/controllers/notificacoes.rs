@@ -18,27 +18,35 @@ use crate::services::{self, AppState};
 #[into_params(parameter_in = Query)]
 pub struct FiltroNotificacoesQuery {
     /// `pendente`, `enviada` or `falhou`.
+    #[param(pattern = "^(pendente|enviada|falhou)$")]
     pub status: Option<String>,
     /// `email` or `webhook`.
+    #[param(pattern = "^(email|webhook)$")]
     pub canal: Option<String>,
     /// Only about this appointment.
     pub consulta_id: Option<String>,
     /// Only this event (e.g. `consulta.agendada`).
+    #[param(
+        pattern = "^(consulta\\.(agendada|confirmada|remarcada|cancelada|faltou|lembrete)|lista_espera\\.vaga_oferecida)$"
+    )]
     pub evento: Option<String>,
 }
 
 impl FiltroNotificacoesQuery {
     fn validate(self) -> Result<FiltroNotificacoes, AppError> {
         let mut e = Erros::default();
-        let status = filtro(self.status).and_then(|s| {
+        // An empty status, channel or event is refused like any value outside the list (the
+        // schema's pattern says so), not read as "no filter".
+        let status = self.status.and_then(|s| {
             e.check(
                 "status",
                 StatusNotificacao::parse(&s).ok_or("deve ser pendente, enviada ou falhou"),
             )
         });
-        let canal = filtro(self.canal)
+        let canal = self
+            .canal
             .and_then(|s| e.check("canal", Canal::parse(&s).ok_or("deve ser email ou webhook")));
-        let evento = filtro(self.evento).and_then(|s| {
+        let evento = self.evento.and_then(|s| {
             e.check(
                 "evento",
                 if EVENTOS.contains(&s.as_str()) {

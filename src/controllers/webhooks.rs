@@ -20,12 +20,21 @@ use crate::services::{self, AppState};
 #[serde(deny_unknown_fields)]
 pub struct WebhookCreate {
     /// Where deliveries go: `http` or `https`, without user info.
-    #[schema(example = "https://exemplo.com/agendamento/webhook")]
+    #[schema(
+        example = "https://exemplo.com/agendamento/webhook",
+        min_length = 1,
+        max_length = 2000,
+        pattern = "^https?://"
+    )]
     pub url: String,
     /// The events it receives (at least one): `consulta.agendada`, `consulta.confirmada`,
     /// `consulta.remarcada`, `consulta.cancelada`, `consulta.faltou`, `consulta.lembrete`,
     /// `lista_espera.vaga_oferecida`.
-    #[schema(example = json!(["consulta.agendada", "consulta.cancelada"]))]
+    #[schema(
+        example = json!(["consulta.agendada", "consulta.cancelada"]),
+        value_type = Vec<crate::models::EventoNotificacao>,
+        min_items = 1
+    )]
     pub eventos: Vec<String>,
     /// Whether it receives deliveries (default `true`).
     #[serde(default)]
@@ -38,9 +47,11 @@ pub struct WebhookCreate {
 pub struct WebhookUpdate {
     /// New URL.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 2000, pattern = "^https?://")]
     pub url: Option<String>,
     /// New events (at least one).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<crate::models::EventoNotificacao>>, min_items = 1)]
     pub eventos: Option<Vec<String>>,
     /// Turn deliveries on or off.
     #[serde(default)]

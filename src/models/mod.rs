@@ -30,8 +30,8 @@ pub use estatisticas::{
 pub use historico::{AcaoHistorico, EntradaHistorico};
 pub use lista_espera::{EntradaEspera, Oferta, StatusEspera, VagaRecusada};
 pub use notificacoes::{
-    Canal, EVENTOS, Notificacao, NotificacaoPublica, StatusNotificacao, Webhook, WebhookCriado,
-    WebhookPublico,
+    Canal, EVENTOS, EventoNotificacao, Notificacao, NotificacaoPublica, StatusNotificacao, Webhook,
+    WebhookCriado, WebhookPublico,
 };
 pub use pagamento::{FormaPagamento, Pagamento, StatusPagamento};
 pub use regras::Regras;

@@ -16,6 +16,33 @@ pub const EVENTOS: [&str; 7] = [
     "lista_espera.vaga_oferecida",
 ];
 
+/// The events of [`EVENTOS`] as the OpenAPI document lists them (request bodies keep plain
+/// strings, checked against [`EVENTOS`] with a message that names the known ones).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub enum EventoNotificacao {
+    /// An appointment was booked.
+    #[serde(rename = "consulta.agendada")]
+    Agendada,
+    /// An appointment was confirmed.
+    #[serde(rename = "consulta.confirmada")]
+    Confirmada,
+    /// An appointment moved.
+    #[serde(rename = "consulta.remarcada")]
+    Remarcada,
+    /// An appointment was cancelled.
+    #[serde(rename = "consulta.cancelada")]
+    Cancelada,
+    /// The patient did not come.
+    #[serde(rename = "consulta.faltou")]
+    Faltou,
+    /// A reminder before the appointment.
+    #[serde(rename = "consulta.lembrete")]
+    Lembrete,
+    /// A freed slot offered to a waiting-list entry.
+    #[serde(rename = "lista_espera.vaga_oferecida")]
+    VagaOferecida,
+}
+
 /// How a notification reaches its recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -228,5 +255,34 @@ impl Webhook {
     /// Whether it is active and subscribed to `evento`.
     pub fn recebe(&self, evento: &str) -> bool {
         self.ativo && self.eventos.iter().any(|e| e == evento)
+    }
+}
+
+#[cfg(test)]
+mod evento_tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_events_are_exactly_the_known_ones() {
+        use EventoNotificacao::*;
+        let nomes: Vec<String> = [
+            Agendada,
+            Confirmada,
+            Remarcada,
+            Cancelada,
+            Faltou,
+            Lembrete,
+            VagaOferecida,
+        ]
+        .iter()
+        .map(|e| {
+            serde_json::to_value(e)
+                .expect("name")
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+        assert_eq!(nomes, EVENTOS);
     }
 }
