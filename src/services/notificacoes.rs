@@ -403,6 +403,60 @@ pub fn lembrete_obsoleto(c: Option<&Consulta>, tz: &TimeZone, agora: Timestamp) 
     (agora >= inicio).then(|| "a consulta já começou: lembrete descartado".into())
 }
 
+/// The records a notification is about, as they are at delivery.
+#[derive(Default)]
+struct Assunto {
+    /// Its appointment (`consulta.*` events).
+    consulta: Option<Arc<Consulta>>,
+    /// Its waiting-list entry (`lista_espera.vaga_oferecida`).
+    espera: Option<Arc<EntradaEspera>>,
+    /// The patient, when the record still exists.
+    paciente: Option<Arc<crate::models::Paciente>>,
+    /// The doctor (of the appointment, or of the entry's offer), when it still exists.
+    medico: Option<Arc<crate::models::Medico>>,
+}
+
+/// What notification `n` is about, or why it cannot be delivered: its appointment is gone,
+/// or it is a reminder whose appointment started or is no longer active; its waiting-list
+/// entry is gone. One lookup for every channel.
+fn assunto(db: &Db, n: &Notificacao, tz: &TimeZone, agora: Timestamp) -> Result<Assunto, String> {
+    if let Some(id) = &n.consulta_id {
+        let c = db
+            .consultas
+            .get(id)
+            .cloned()
+            .ok_or_else(|| "a consulta foi excluída".to_owned())?;
+        if n.evento == LEMBRETE
+            && let Some(m) = lembrete_obsoleto(Some(&c), tz, agora)
+        {
+            return Err(m);
+        }
+        return Ok(Assunto {
+            paciente: db.pacientes.get(&c.paciente_id).cloned(),
+            medico: db.medicos.get(&c.medico_id).cloned(),
+            consulta: Some(c),
+            espera: None,
+        });
+    }
+    let Some(id) = &n.lista_espera_id else {
+        return Ok(Assunto::default());
+    };
+    let e = db
+        .lista_espera
+        .get(id)
+        .cloned()
+        .ok_or_else(|| "a entrada da lista de espera não existe".to_owned())?;
+    Ok(Assunto {
+        paciente: db.pacientes.get(&e.paciente_id).cloned(),
+        medico: e
+            .oferta
+            .as_ref()
+            .and_then(|o| db.medicos.get(&o.medico_id).cloned()),
+        consulta: None,
+        espera: Some(e),
+    })
+}
+
 /// The body and the webhook of an attempt, or why there is none.
 fn preparar(
     app: &App,
@@ -418,50 +472,27 @@ fn preparar(
     if !w.ativo {
         return Err("o webhook está inativo".into());
     }
-    let consulta = n
-        .consulta_id
-        .as_ref()
-        .map(|id| db.consultas.get(id).cloned());
-    if n.evento == LEMBRETE
-        && let Some(m) =
-            lembrete_obsoleto(consulta.clone().flatten().as_deref(), app.clock.tz(), agora)
-    {
-        return Err(m);
-    }
-    let paciente = |id: &str| {
-        db.pacientes.get(id).map(|p| {
-            serde_json::json!({"id": p.id, "nome": p.nome, "email": p.email, "telefone": p.telefone})
-        })
-    };
-    let medico = |id: &str| {
-        db.medicos.get(id).map(
-            |m| serde_json::json!({"id": m.id, "nome": m.nome, "especialidade": m.especialidade}),
-        )
-    };
-    let data = match (consulta, &n.lista_espera_id) {
-        (Some(None), _) => return Err("a consulta foi excluída".into()),
-        (Some(Some(c)), _) => serde_json::json!({
+    let a = assunto(&db, n, app.clock.tz(), agora)?;
+    let paciente = a.paciente.map(|p| {
+        serde_json::json!({"id": p.id, "nome": p.nome, "email": p.email, "telefone": p.telefone})
+    });
+    let medico = a
+        .medico
+        .map(|m| serde_json::json!({"id": m.id, "nome": m.nome, "especialidade": m.especialidade}));
+    let mut data = match (a.consulta, a.espera) {
+        (Some(c), _) => serde_json::json!({
             "consulta": c,
-            "paciente": paciente(&c.paciente_id),
-            "medico": medico(&c.medico_id),
+            "paciente": paciente,
+            "medico": medico,
             "lembrete_horas": n.lembrete_horas,
         }),
-        (None, Some(e)) => {
-            let e = db
-                .lista_espera
-                .get(e)
-                .cloned()
-                .ok_or_else(|| "a entrada da lista de espera não existe".to_owned())?;
-            let m = e.oferta.as_ref().map(|o| o.medico_id.clone());
-            serde_json::json!({
-                "lista_espera": e,
-                "paciente": paciente(&e.paciente_id),
-                "medico": m.as_deref().and_then(medico),
-            })
-        }
+        (None, Some(e)) => serde_json::json!({
+            "lista_espera": e,
+            "paciente": paciente,
+            "medico": medico,
+        }),
         (None, None) => serde_json::json!({}),
     };
-    let mut data = data;
     if let Some(o) = data.as_object_mut() {
         o.retain(|_, v| !v.is_null());
     }
@@ -484,33 +515,16 @@ fn mensagem_email(
 ) -> Result<super::email::Mensagem, String> {
     use super::email::{EventoConsulta, Links, Sobre, mensagem};
     let db = app.store.read();
+    let a = assunto(&db, n, app.clock.tz(), agora)?;
     let sem_envio = || "o paciente não tem e-mail ou optou por não receber".to_owned();
-    let paciente = |id: &str| {
-        db.pacientes
-            .get(id)
-            .cloned()
-            .ok_or_else(|| "o paciente foi excluído".to_owned())
-    };
-    let medico = |id: &str| {
-        db.medicos
-            .get(id)
-            .cloned()
-            .ok_or_else(|| "o médico foi excluído".to_owned())
-    };
-    if let Some(id) = &n.consulta_id {
-        let c = db
-            .consultas
-            .get(id)
-            .cloned()
-            .ok_or_else(|| "a consulta foi excluída".to_owned())?;
-        if n.evento == LEMBRETE
-            && let Some(m) = lembrete_obsoleto(Some(&c), app.clock.tz(), agora)
-        {
-            return Err(m);
-        }
+    let paciente = a
+        .paciente
+        .ok_or_else(|| "o paciente foi excluído".to_owned());
+    let medico = a.medico.ok_or_else(|| "o médico foi excluído".to_owned());
+    if let Some(c) = a.consulta {
         let evento = EventoConsulta::parse(&n.evento)
             .ok_or_else(|| format!("evento sem e-mail: {}", n.evento))?;
-        let (p, m) = (paciente(&c.paciente_id)?, medico(&c.medico_id)?);
+        let (p, m) = (paciente?, medico?);
         let ics = super::calendario::ics_consulta(app, &db, &c, true);
         // The page shows the appointment with its two buttons (a GET never acts: mail
         // scanners open links).
@@ -529,20 +543,13 @@ fn mensagem_email(
         )
         .ok_or_else(sem_envio);
     }
-    let id = n
-        .lista_espera_id
-        .as_ref()
+    let e = a
+        .espera
         .ok_or_else(|| "notificação sem consulta nem lista de espera".to_owned())?;
-    let e = db
-        .lista_espera
-        .get(id)
-        .cloned()
-        .ok_or_else(|| "a entrada da lista de espera não existe".to_owned())?;
-    let o = e
-        .oferta
-        .as_ref()
-        .ok_or_else(|| "a oferta já não existe".to_owned())?;
-    let (p, m) = (paciente(&e.paciente_id)?, medico(&o.medico_id)?);
+    if e.oferta.is_none() {
+        return Err("a oferta já não existe".into());
+    }
+    let (p, m) = (paciente?, medico?);
     mensagem(Sobre::VagaOferecida(&e), &p, &m, app.clock.tz(), None, None).ok_or_else(sem_envio)
 }
 
