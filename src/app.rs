@@ -29,7 +29,77 @@ pub fn open_state(config: Config, logs: Arc<LogHub>) -> anyhow::Result<AppState>
         app.avisos.clone(),
         app.email.is_some(),
     );
+    if app.store.shared() {
+        seguir_o_banco(&app);
+    }
     Ok(AppState(Arc::new(app)))
+}
+
+/// With several instances (SPEC-2 §16): events go through the journal and every instance
+/// publishes them with their position as the id; tasks and notifications other instances
+/// write reach this one's worker when it leads.
+fn seguir_o_banco(app: &crate::services::App) {
+    use crate::infra::store::Hooks;
+    use crate::repositories::Op;
+    let store = app.store.clone();
+    app.events
+        .set_sink(Box::new(move |line| store.queue_event(line)));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    *app.seguidas.lock() = Some(rx);
+    let events = app.events.clone();
+    let avisos = app.avisos.clone();
+    let recarga = app.avisos.clone();
+    app.store.set_hooks(Hooks {
+        event: Box::new(move |seq, line| events.publish_at(seq, line)),
+        followed: Box::new(move |db, ops| {
+            for op in ops {
+                match op {
+                    Op::PutTarefa(t) if !t.status.is_final() && db.tarefas.get(&t.id).is_none() => {
+                        let _ = tx.send((crate::services::tarefas::lane(t.tipo), t.id.clone()));
+                    }
+                    Op::PutNotificacao(_) => avisos.notify_one(),
+                    _ => {}
+                }
+            }
+        }),
+        reloaded: Box::new(move |_| recarga.notify_one()),
+    });
+}
+
+/// Keeps (or takes over) the leadership every second; the new leader queues every
+/// unfinished task again, and runs the tasks other instances queue meanwhile.
+async fn liderar_sempre(state: AppState) {
+    let mut stop = state.shutdown.subscribe();
+    let mut seguidas = state.seguidas.lock().take();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let store = state.store.clone();
+                let lider = tokio::task::spawn_blocking(move || store.lead()).await.unwrap_or(false);
+                let antes = state.lider.swap(lider, std::sync::atomic::Ordering::AcqRel);
+                if lider && !antes {
+                    tracing::info!(target: "agendamento", "this instance leads: it runs the tasks and the timers");
+                    crate::services::tarefas::recover(&state);
+                    state.avisos.notify_one();
+                } else if !lider && antes {
+                    tracing::warn!(target: "agendamento", "leadership lost: tasks and timers stop here");
+                }
+            }
+            Some((lane, id)) = async {
+                match seguidas.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if state.lider() {
+                    state.queue.push(lane, id);
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 fn cors(config: &Config) -> CorsLayer {
@@ -47,6 +117,7 @@ fn cors(config: &Config) -> CorsLayer {
             HeaderName::from_static("x-total-count"),
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("idempotent-replayed"),
+            HeaderName::from_static(middleware::POSICAO),
         ])
         .max_age(Duration::from_secs(3600));
     if origins == "*" || origins.is_empty() {
@@ -71,7 +142,7 @@ pub fn build_router(state: AppState) -> Router {
         ))
         // Outside the idempotency layer: a stored answer is replayed only to a signed-in caller.
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            state.clone(),
             crate::controllers::auth::autenticar,
         ))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
@@ -79,6 +150,10 @@ pub fn build_router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             Duration::from_secs(config.request_timeout_secs.max(1)),
             middleware::timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::posicao,
         ))
         .layer(cors(&config))
         .layer(axum::middleware::from_fn(middleware::request_id_and_panics))
@@ -119,6 +194,48 @@ pub async fn criar_admin(
     Ok(())
 }
 
+/// `agendamento importar`: copies the data folder into the empty database of
+/// `--database-url` (SPEC-2 §16), with the server secret, so links already sent keep working.
+pub fn importar(config: &Config) -> anyhow::Result<String> {
+    use crate::infra::store::{Store, pg::PgJournal};
+    use crate::repositories::{Collection, Db};
+    let url = config
+        .database_url
+        .as_deref()
+        .context("importar precisa de --database-url (ou AGENDAMENTO_DATABASE_URL)")?;
+    if !config.data_dir.join("journal.jsonl").exists()
+        && !Collection::ALL
+            .iter()
+            .any(|c| config.data_dir.join(format!("{}.json", c.name())).exists())
+    {
+        anyhow::bail!(
+            "a pasta {} não tem dados do Agendamento",
+            config.data_dir.display()
+        );
+    }
+    let store = Store::<Db>::open(&config.data_dir, config.compact_every)?;
+    let (seq, snap, registros) =
+        store.snapshot_all(|db| Collection::ALL.iter().map(|c| db.count(*c)).sum::<usize>());
+    let pg = PgJournal::<Db>::open(url)?;
+    let segredo = crate::infra::segredo::SegredoServidor::carregar_ou_criar(&config.data_dir)?;
+    pg.import(seq, &snap).with_context(|| {
+        format!(
+            "não foi possível importar para {} (o banco precisa estar vazio)",
+            crate::infra::store::pg::without_password(url)
+        )
+    })?;
+    pg.segredo(segredo.bytes().to_vec())
+        .context("o segredo do servidor")?;
+    store
+        .close()
+        .context("não foi possível fechar a pasta de dados")?;
+    Ok(format!(
+        "importados {registros} registros de {} (posição {})",
+        config.data_dir.display(),
+        seq.max(1)
+    ))
+}
+
 /// Releases lapsed holds (SPEC §3) a few times a second until shutdown.
 async fn expire_holds_forever(state: AppState) {
     let mut stop = state.shutdown.subscribe();
@@ -127,6 +244,9 @@ async fn expire_holds_forever(state: AppState) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                if !state.lider() {
+                    continue;
+                }
                 if let Err(e) = crate::services::agenda::expire_holds(&state).await {
                     tracing::warn!(target: "agendamento::agenda", error = %e, "could not release lapsed holds; will retry");
                 }
@@ -144,6 +264,9 @@ async fn housekeeping_forever(state: AppState) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                if !state.lider() {
+                    continue;
+                }
                 // Batches of 5,000 until nothing is left, so pruning keeps up with any rate.
                 let mut removed = 0;
                 loop {
@@ -214,6 +337,9 @@ async fn automatic_backups(state: AppState) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                if !state.lider() {
+                    continue;
+                }
                 if let Err(e) = crate::services::backups::solicitar(
                     &state,
                     &crate::services::Contexto::interno("backup_automatico"),
@@ -279,7 +405,12 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
         // The relay with its password masked (`SmtpUrl`'s Display); never the credentials.
         tracing::info!(target: "agendamento", smtp = r.destino(), "e-mail on");
     }
-    crate::services::tarefas::recover(&state);
+    if state.lider() {
+        crate::services::tarefas::recover(&state);
+    }
+    if state.store.shared() {
+        tokio::spawn(liderar_sempre(state.clone()));
+    }
     if state.config.worker_paused {
         tracing::warn!(target: "agendamento", "worker paused by configuration: tasks wait on disk");
     } else {

@@ -166,6 +166,11 @@ pub struct Config {
     /// (SPEC-2 §13, §14). Unset: no public links.
     #[arg(long, env = "AGENDAMENTO_URL_PUBLICA", value_parser = url_publica)]
     pub url_publica: Option<String>,
+    /// PostgreSQL instead of the data folder (SPEC-2 §16): `postgres://user:senha@host/db`.
+    /// The journal and one table per collection live there, and several instances can serve
+    /// the same clinic at once; each still holds the whole data in memory.
+    #[arg(long, env = "AGENDAMENTO_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// A maintenance command instead of serving.
     #[command(subcommand)]
     pub comando: Option<Comando>,
@@ -232,6 +237,9 @@ pub enum Comando {
         #[command(subcommand)]
         acao: AcaoUsuarios,
     },
+    /// Copies the data folder (`--data-dir`) into the empty PostgreSQL database of
+    /// `--database-url` (SPEC-2 §16), while no server holds either.
+    Importar,
 }
 
 /// `agendamento usuarios …`

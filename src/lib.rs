@@ -17,5 +17,5 @@ pub mod router;
 pub mod services;
 pub mod worker;
 
-pub use app::{build_router, criar_admin, open_state, recusa_sem_auth, serve};
+pub use app::{build_router, criar_admin, importar, open_state, recusa_sem_auth, serve};
 pub use config::Config;

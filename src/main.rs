@@ -40,6 +40,18 @@ fn main() -> std::process::ExitCode {
     {
         return criar_admin(config, email, nome);
     }
+    if let Some(agendamento::config::Comando::Importar) = config.comando {
+        return match agendamento::importar(&config) {
+            Ok(resumo) => {
+                println!("{resumo}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("erro: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(motivo) = agendamento::recusa_sem_auth(&config) {
         eprintln!("erro: {motivo}");
         return std::process::ExitCode::from(2);

@@ -207,6 +207,45 @@ pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) ->
     }
 }
 
+/// The position header every answer carries (SPEC-2 §16).
+pub const POSICAO: &str = "x-posicao";
+/// The header with which a request asks for at least a position.
+pub const POSICAO_MINIMA: &str = "x-posicao-minima";
+
+/// SPEC-2 §16: a request with `x-posicao-minima: N` waits up to 1 s for this instance to have
+/// applied journal position N (else 503 with `Retry-After`), so a client behind a load
+/// balancer reads its own writes; every answer carries `x-posicao`, the position this
+/// instance had applied when it answered.
+pub async fn posicao(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(v) = req.headers().get(POSICAO_MINIMA) {
+        let Some(n) = v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) else {
+            return AppError::campo(
+                POSICAO_MINIMA,
+                "Deve ser uma posição do diário: um número inteiro não negativo.",
+            )
+            .into_response();
+        };
+        if !app.alcancar(n, Duration::from_secs(1)).await {
+            let mut r = AppError::Busy {
+                status: 503,
+                code: "posicao_nao_alcancada",
+                detail: format!(
+                    "Esta instância ainda não tem as alterações até a posição {n}; tente novamente em instantes."
+                ),
+                retry_after_secs: 1,
+            }
+            .into_response();
+            r.headers_mut()
+                .insert(POSICAO, HeaderValue::from(app.posicao()));
+            return r;
+        }
+    }
+    let mut r = next.run(req).await;
+    r.headers_mut()
+        .insert(POSICAO, HeaderValue::from(app.posicao()));
+    r
+}
+
 /// 404 problem for unknown routes.
 pub async fn fallback() -> AppError {
     AppError::NotFound("Recurso não encontrado.".into())

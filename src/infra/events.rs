@@ -37,10 +37,16 @@ struct Ring {
     recent: VecDeque<Published>,
 }
 
+/// Where events go instead of straight to the subscribers: with several instances
+/// (SPEC-2 §16) an event is journaled, and every instance publishes it with
+/// [`Broker::publish_at`] once it is in the journal.
+pub type Sink = Box<dyn Fn(Arc<str>) + Send + Sync>;
+
 /// Publishes events to live subscribers and remembers the recent ones.
 pub struct Broker {
     tx: broadcast::Sender<Published>,
     ring: Mutex<Ring>,
+    sink: std::sync::OnceLock<Sink>,
 }
 
 impl Default for Broker {
@@ -60,7 +66,32 @@ impl Broker {
                 next_id: start.max(1),
                 recent: VecDeque::with_capacity(REPLAY),
             }),
+            sink: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sends every later event to `sink` instead of the subscribers (set once, at start).
+    pub fn set_sink(&self, sink: Sink) -> bool {
+        self.sink.set(sink).is_ok()
+    }
+
+    /// Publishes an event line with a given id (its journal position). Ids only grow: one
+    /// at or below the newest published is ignored.
+    pub fn publish_at(&self, id: u64, data: &str) {
+        let mut ring = self.ring.lock();
+        if ring.recent.back().is_some_and(|e| e.id >= id) {
+            return;
+        }
+        let ev = Published {
+            id,
+            data: data.into(),
+        };
+        ring.next_id = id + 1;
+        if ring.recent.len() == REPLAY {
+            ring.recent.pop_front();
+        }
+        ring.recent.push_back(ev.clone());
+        let _ = self.tx.send(ev);
     }
 
     /// Live receivers: the open agenda event streams (SSE).
@@ -77,6 +108,10 @@ impl Broker {
                 return;
             }
         };
+        if let Some(sink) = self.sink.get() {
+            sink(data);
+            return;
+        }
         // Id assignment, ring and send under one lock, so subscribers see ids in order.
         let mut ring = self.ring.lock();
         let ev = Published {

@@ -33,7 +33,7 @@ impl SegredoServidor {
         &self.0
     }
 
-    /// A secret from given bytes (tests).
+    /// A secret from given bytes (tests, and the one instances share in PostgreSQL).
     pub fn de_bytes(b: [u8; TAMANHO]) -> Self {
         Self(b)
     }

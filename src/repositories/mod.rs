@@ -495,6 +495,56 @@ impl StoreState for Db {
         }
     }
 
+    fn row_of(op: &Op) -> (Collection, &str, bool) {
+        let c = Self::collection_of(op);
+        match op {
+            Op::PutPaciente(r) => (c, r.id(), true),
+            Op::DelPaciente(id) => (c, id, false),
+            Op::PutMedico(r) => (c, r.id(), true),
+            Op::DelMedico(id) => (c, id, false),
+            Op::PutHorario(r) => (c, r.id(), true),
+            Op::DelHorario(id) => (c, id, false),
+            Op::PutConsulta(r) => (c, r.id(), true),
+            Op::DelConsulta(id) => (c, id, false),
+            Op::PutIdem(r) => (c, r.id(), true),
+            Op::DelIdem(id) => (c, id, false),
+            Op::PutReserva(r) => (c, r.id(), true),
+            Op::DelReserva(id) => (c, id, false),
+            Op::PutTarefa(r) => (c, r.id(), true),
+            Op::DelTarefa(id) => (c, id, false),
+            Op::PutUsuario(r) => (c, r.id(), true),
+            Op::DelUsuario(id) => (c, id, false),
+            Op::PutSessao(r) => (c, r.id(), true),
+            Op::DelSessao(id) => (c, id, false),
+            Op::PutAuditoria(r) => (c, r.id(), true),
+            Op::DelAuditoria(id) => (c, id, false),
+            Op::PutBloqueio(r) => (c, r.id(), true),
+            Op::DelBloqueio(id) => (c, id, false),
+            Op::PutEspera(r) => (c, r.id(), true),
+            Op::DelEspera(id) => (c, id, false),
+            Op::PutHistorico(r) => (c, r.id(), true),
+            Op::DelHistorico(id) => (c, id, false),
+            Op::PutRegras(r) => (c, r.id(), true),
+            Op::DelRegras(id) => (c, id, false),
+            Op::PutConvenio(r) => (c, r.id(), true),
+            Op::DelConvenio(id) => (c, id, false),
+            Op::PutTokenCalendario(r) => (c, r.id(), true),
+            Op::DelTokenCalendario(id) => (c, id, false),
+            Op::PutWebhook(r) => (c, r.id(), true),
+            Op::DelWebhook(id) => (c, id, false),
+            Op::PutNotificacao(r) => (c, r.id(), true),
+            Op::DelNotificacao(id) => (c, id, false),
+        }
+    }
+
+    fn each_row(
+        snap: &DbSnapshot,
+        c: Collection,
+        f: &mut dyn FnMut(&str, &[u8]),
+    ) -> serde_json::Result<()> {
+        snap.each_row(c, f)
+    }
+
     fn load_collection(&mut self, c: Collection, bytes: &[u8]) -> serde_json::Result<u64> {
         self.load(c, bytes)
     }

@@ -25,7 +25,7 @@ use crate::models::{
 /// A collection's in-memory storage, as the registry sees it.
 pub trait Rows {
     /// The record type.
-    type Row: Serialize + DeserializeOwned;
+    type Row: Serialize + DeserializeOwned + Record;
     /// Number of records.
     fn count(&self) -> usize;
     /// A copy of every record, in listing order (cheap: `Arc`s).
@@ -174,6 +174,21 @@ macro_rules! collections {
             pub(super) fn write(&self, c: Collection, out: &mut dyn io::Write) -> serde_json::Result<()> {
                 match c {
                     $(Collection::$variant => serde_json::to_writer_pretty(out, &self.$field),)+
+                }
+            }
+
+            /// Calls `f` with the id and the JSON of every record of collection `c`.
+            pub(super) fn each_row(&self, c: Collection, f: &mut dyn FnMut(&str, &[u8])) -> serde_json::Result<()> {
+                match c {
+                    $(Collection::$variant => {
+                        let mut buf = Vec::new();
+                        for r in &self.$field {
+                            buf.clear();
+                            serde_json::to_writer(&mut buf, &**r)?;
+                            f(r.id(), &buf);
+                        }
+                        Ok(())
+                    })+
                 }
             }
         }

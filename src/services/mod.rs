@@ -106,7 +106,7 @@ pub struct App {
     /// Idempotency keys whose first request is still running.
     pub idem_inflight: parking_lot::Mutex<std::collections::HashSet<String>>,
     /// Live events for SSE subscribers.
-    pub events: crate::infra::events::Broker,
+    pub events: Arc<crate::infra::events::Broker>,
     /// Recent log lines and their stream.
     pub logs: Arc<crate::infra::logs::LogHub>,
     /// The task queue and its worker thread.
@@ -121,6 +121,13 @@ pub struct App {
     pub segredo: crate::infra::segredo::SegredoServidor,
     /// Wakes the notification delivery worker (SPEC-2 §13).
     pub avisos: Arc<tokio::sync::Notify>,
+    /// Whether this instance runs the task worker and the timers: always with the data
+    /// folder; with PostgreSQL, the one instance holding the leadership (SPEC-2 §16).
+    pub lider: Arc<std::sync::atomic::AtomicBool>,
+    /// Tasks other instances queued (PostgreSQL), for the leader's worker.
+    pub seguidas: parking_lot::Mutex<
+        Option<tokio::sync::mpsc::UnboundedReceiver<(crate::infra::queue::Lane, String)>>,
+    >,
 }
 
 /// The cheap-to-clone handle handlers receive through `State`.
@@ -185,20 +192,46 @@ impl App {
             // Once per process; later calls (another App in the same process) reuse it.
             crate::infra::metricas::instalar();
         }
-        let store = Store::<Db>::open(&config.data_dir, config.compact_every)?;
-        // With the data folder's lock held: one instance creates the secret.
-        let segredo = crate::infra::segredo::SegredoServidor::carregar_ou_criar(&config.data_dir)?;
+        let (store, segredo) = match &config.database_url {
+            Some(url) => {
+                let pg = crate::infra::store::pg::PgJournal::<Db>::open(url)?;
+                // One secret for every instance: links signed by one open on the others.
+                let mut novo = vec![0u8; crate::infra::segredo::TAMANHO];
+                getrandom::fill(&mut novo).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+                let bytes = pg.segredo(novo).context("o segredo do servidor no banco")?;
+                let b = <[u8; crate::infra::segredo::TAMANHO]>::try_from(bytes.as_slice())
+                    .map_err(|_| {
+                        anyhow::anyhow!("o segredo do servidor no banco está corrompido")
+                    })?;
+                let store = Store::<Db>::with_journal(Box::new(pg), config.compact_every)?;
+                (store, crate::infra::segredo::SegredoServidor::de_bytes(b))
+            }
+            None => {
+                let store = Store::<Db>::open(&config.data_dir, config.compact_every)?;
+                // With the data folder's lock held: one instance creates the secret.
+                let segredo =
+                    crate::infra::segredo::SegredoServidor::carregar_ou_criar(&config.data_dir)?;
+                (store, segredo)
+            }
+        };
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "não foi possível criar a pasta {}",
+                config.data_dir.display()
+            )
+        })?;
         // Only once the data folder's lock is ours: another running instance may be writing them.
         crate::infra::arquivos::varrer_temporarios(&config.backup_dir, &config.reports_dir);
         let email = email::Remetente::da_config(&config)
             .map_err(|e| anyhow::anyhow!("e-mail: {e}"))?
             .map(Arc::new);
+        let lider = Arc::new(std::sync::atomic::AtomicBool::new(!store.shared()));
         Ok(Self {
             store,
             clock: Relogio::new(tz),
             config,
             idem_inflight: Default::default(),
-            events: crate::infra::events::Broker::new(),
+            events: Arc::new(crate::infra::events::Broker::new()),
             logs,
             queue: crate::infra::queue::Queue::new(),
             shutdown: tokio::sync::watch::Sender::new(false),
@@ -206,7 +239,24 @@ impl App {
             email,
             segredo,
             avisos: Default::default(),
+            lider,
+            seguidas: parking_lot::Mutex::new(None),
         })
+    }
+
+    /// The journal position this instance has applied (SPEC-2 §16 `x-posicao`).
+    pub fn posicao(&self) -> u64 {
+        self.store.position()
+    }
+
+    /// Waits up to `timeout` for this instance to have applied position `n`.
+    pub async fn alcancar(&self, n: u64, timeout: std::time::Duration) -> bool {
+        self.store.wait_position(n, timeout).await
+    }
+
+    /// Whether this instance runs the task worker and the timers (SPEC-2 §16).
+    pub fn lider(&self) -> bool {
+        self.lider.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Runs a write through the store, without idempotency bookkeeping (the worker's writes).

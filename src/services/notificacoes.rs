@@ -746,6 +746,15 @@ pub async fn entregar_sempre(app: AppState) {
         if *stop.borrow() {
             return;
         }
+        // With several instances only the leader delivers (SPEC-2 §16).
+        if !app.lider() {
+            tokio::select! {
+                _ = app.avisos.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
         let agora = Timestamp::now().as_second();
         let (lote, proxima) = {
             let db = app.store.read();

@@ -115,7 +115,10 @@ pub fn lane(tipo: TipoTarefa) -> Lane {
 pub fn accepted(app: &App, t: &Tarefa) {
     tracing::info!(target: "agendamento::tasks", task_id = %t.id, tipo = ?t.tipo, "task accepted");
     announce(app, t);
-    app.queue.push(lane(t.tipo), t.id.clone());
+    // With several instances only the leader runs tasks; it finds this one in the journal.
+    if app.lider() {
+        app.queue.push(lane(t.tipo), t.id.clone());
+    }
 }
 
 /// 429 `queue_full` when `--tarefas-fila-max` backups and reports are already waiting or

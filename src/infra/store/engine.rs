@@ -11,7 +11,7 @@
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -19,8 +19,8 @@ use parking_lot::{Condvar, MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard
 use tokio::sync::oneshot;
 
 use super::flusher::{Flusher, Pending, Waiting};
-use super::format::{Entry, file_name, render_file};
-use super::journal::Journal;
+use super::format::{file_name, render_file};
+use super::journal::{Journal, Row};
 use super::{Collections, DataFile, FileJournal, OpenError, StoreError, StoreState};
 
 /// The state and the bookkeeping that changes with it, under one lock.
@@ -54,7 +54,45 @@ pub(super) struct Inner<S: StoreState> {
     /// Operations every write carries beside its own, derived from them (see
     /// [`Store::set_derive`]).
     pub(super) derive: std::sync::OnceLock<Derive<S>>,
+    /// The journal is shared with other processes (SPEC-2 §16): writes decide only while
+    /// the gate is open.
+    pub(super) shared: bool,
+    /// Whether a write may decide now. Always open for a private journal; for a shared one,
+    /// open while the flusher holds the right to append and the state is caught up with
+    /// every other process's entries (changed only under the write lock).
+    pub(super) gate: AtomicBool,
+    /// Writers (and queued events) waiting for the gate.
+    pub(super) wanting: AtomicUsize,
+    /// Woken when the gate opens, or when the flusher could not open it.
+    pub(super) gate_opened: tokio::sync::Notify,
+    /// What the application does with followed entries (see [`Store::set_hooks`]).
+    pub(super) hooks: std::sync::OnceLock<Hooks<S>>,
+    /// The newest position applied and durable (readers waiting for their own writes).
+    pub(super) visible: tokio::sync::watch::Sender<u64>,
+    /// Serializes catching up with other processes' entries.
+    pub(super) follow_lock: Mutex<()>,
 }
+
+/// Publishes one event entry's event: `(position, the event's JSON line)`.
+pub type EventHook = Box<dyn Fn(u64, &str) + Send + Sync>;
+/// Sees another process's operations against the state before they apply.
+pub type FollowHook<S> = Box<dyn Fn(&S, &[<S as StoreState>::Op]) + Send + Sync>;
+
+/// What the application does with the entries of a shared journal (SPEC-2 §16).
+pub struct Hooks<S: StoreState> {
+    /// An event entry's event, once durable (this process's) or applied (another's), in
+    /// journal order: `(position, the event's JSON line)`.
+    pub event: EventHook,
+    /// Another process's operations, under the write lock, against the state before they
+    /// apply. Must be quick and must not touch the store.
+    pub followed: FollowHook<S>,
+    /// The whole state was replaced (a restore elsewhere, or this process fell too far
+    /// behind and reloaded), under the write lock.
+    pub reloaded: Box<dyn Fn(&S) + Send + Sync>,
+}
+
+/// How long a writer waits for the right to write before it is answered 503.
+const GATE_WAIT: Duration = Duration::from_secs(5);
 
 /// A function that derives more operations from a write's own (run under the write lock,
 /// against the state before they apply).
@@ -89,6 +127,8 @@ pub struct Store<S: StoreState> {
 struct FlusherThread<S: StoreState> {
     inner: Arc<Inner<S>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The thread following other processes' entries (shared journals only).
+    follower: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl<S: StoreState> FlusherThread<S> {
@@ -97,6 +137,10 @@ impl<S: StoreState> FlusherThread<S> {
         self.inner.wake.notify_all();
         let thread = self.thread.lock().take();
         if let Some(h) = thread {
+            let _ = h.join();
+        }
+        let follower = self.follower.lock().take();
+        if let Some(h) = follower {
             let _ = h.join();
         }
     }
@@ -130,6 +174,7 @@ impl<S: StoreState> Store<S> {
         compact_every: u64,
     ) -> Result<Self, OpenError> {
         let loaded = journal.load()?;
+        let shared = journal.shared();
         let inner = Arc::new(Inner {
             journal,
             guarded: RwLock::new(Guarded {
@@ -148,15 +193,70 @@ impl<S: StoreState> Store<S> {
             compacting: AtomicBool::new(false),
             snapshot_lock: Mutex::new(()),
             derive: std::sync::OnceLock::new(),
+            shared,
+            gate: AtomicBool::new(!shared),
+            wanting: AtomicUsize::new(0),
+            gate_opened: tokio::sync::Notify::new(),
+            hooks: std::sync::OnceLock::new(),
+            visible: tokio::sync::watch::Sender::new(loaded.last_seq),
+            follow_lock: Mutex::new(()),
         });
         let handle = Flusher::start(inner.clone(), loaded.entries).map_err(OpenError::Thread)?;
-        Ok(Self {
-            flusher: Arc::new(FlusherThread {
-                inner: inner.clone(),
-                thread: Mutex::new(Some(handle)),
-            }),
-            inner,
-        })
+        let flusher = Arc::new(FlusherThread {
+            inner: inner.clone(),
+            thread: Mutex::new(Some(handle)),
+            follower: Mutex::new(None),
+        });
+        if shared {
+            let following = inner.clone();
+            let h = std::thread::Builder::new()
+                .name("store-follow".into())
+                .spawn(move || super::follow::follow_forever(&following))
+                .map_err(OpenError::Thread)?;
+            *flusher.follower.lock() = Some(h);
+        }
+        Ok(Self { flusher, inner })
+    }
+
+    /// Sets what the application does with the entries of a shared journal (events to
+    /// publish, other processes' operations, a reload). Set once, at start; a second call is
+    /// ignored and returns false.
+    pub fn set_hooks(&self, hooks: Hooks<S>) -> bool {
+        self.inner.hooks.set(hooks).is_ok()
+    }
+
+    /// Whether the journal is shared with other processes (SPEC-2 §16).
+    pub fn shared(&self) -> bool {
+        self.inner.shared
+    }
+
+    /// Hands an event to the shared journal: it becomes an entry of its own and is published
+    /// (through [`Hooks::event`], with its position) by every process once it is durable.
+    pub fn queue_event(&self, line: Arc<str>) {
+        {
+            let mut p = self.inner.pending.lock();
+            p.events.push(line);
+        }
+        self.inner.wake.notify_one();
+    }
+
+    /// The newest position applied here and durable.
+    pub fn position(&self) -> u64 {
+        *self.inner.visible.borrow()
+    }
+
+    /// Waits up to `timeout` until this process has applied position `seq`; true if it has.
+    pub async fn wait_position(&self, seq: u64, timeout: Duration) -> bool {
+        let mut rx = self.inner.visible.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|p| *p >= seq))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Takes or keeps the leadership among the processes sharing the journal; true while
+    /// this one has it (always, for a private journal). Blocking.
+    pub fn lead(&self) -> bool {
+        self.inner.journal.lead()
     }
 
     /// Sets the function every later write runs on its operations, under the write lock,
@@ -192,15 +292,66 @@ impl<S: StoreState> Store<S> {
     where
         E: From<StoreError>,
     {
-        let (ticket, out) = self.submit(decide)?;
+        let (ticket, out) = self.submit_when_open(decide).await?;
         ticket.durable().await?;
         Ok(out)
+    }
+
+    /// [`Store::submit`], waiting (up to [`GATE_WAIT`]) for the right to write when the
+    /// journal is shared and another process has it.
+    async fn submit_when_open<T, E, F>(&self, decide: F) -> Result<(Ticket, T), E>
+    where
+        F: FnOnce(&S) -> Result<(Vec<S::Op>, T), E>,
+        E: From<StoreError>,
+    {
+        /// Counts a writer waiting for the gate until it is dropped (also when the request
+        /// is cancelled mid-wait).
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let mut decide = decide;
+        let deadline = tokio::time::Instant::now() + GATE_WAIT;
+        let mut counted = None;
+        loop {
+            let opened = self.inner.gate_opened.notified();
+            tokio::pin!(opened);
+            opened.as_mut().enable();
+            match self.try_submit(decide) {
+                Ok(r) => return r,
+                Err(d) => decide = d,
+            }
+            if counted.is_none() {
+                self.inner.wanting.fetch_add(1, Ordering::AcqRel);
+                counted = Some(Waiting(&self.inner.wanting));
+                // Under the flusher's mutex, so it cannot miss the count between its check
+                // and its wait.
+                drop(self.inner.pending.lock());
+                self.inner.wake.notify_one();
+            }
+            tokio::select! {
+                () = &mut opened => {}
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(StoreError::Unavailable("the journal is busy".into()).into());
+                }
+            }
+            if !self.inner.gate.load(Ordering::Acquire)
+                && !self.inner.writable.load(Ordering::Acquire)
+            {
+                return Err(StoreError::Unavailable("the journal is unreachable".into()).into());
+            }
+        }
     }
 
     /// Like [`Store::write`], but returns as soon as the change is applied in memory and
     /// queued for the journal; [`Ticket::durable`] tells when it is durable. Lets one caller
     /// pipeline several dependent writes into one group commit (the worker does). Entries
     /// reach the journal in order, and a refused one takes every later one with it.
+    ///
+    /// With a shared journal this refuses (503) while another process has the right to
+    /// write; [`Store::write`] waits for it instead.
     pub fn submit<T, E>(
         &self,
         decide: impl FnOnce(&S) -> Result<(Vec<S::Op>, T), E>,
@@ -208,26 +359,62 @@ impl<S: StoreState> Store<S> {
     where
         E: From<StoreError>,
     {
+        match self.try_submit(decide) {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Unavailable("another instance is writing".into()).into()),
+        }
+    }
+
+    /// Decides and queues a write if the gate is open; hands `decide` back untouched if not.
+    #[allow(clippy::type_complexity)]
+    fn try_submit<T, E, F>(&self, decide: F) -> Result<Result<(Ticket, T), E>, F>
+    where
+        F: FnOnce(&S) -> Result<(Vec<S::Op>, T), E>,
+        E: From<StoreError>,
+    {
         let mut g = self.inner.guarded.write();
         if self.inner.broken.load(Ordering::Acquire) {
-            return Err(StoreError::Unavailable("journal could not be repaired".into()).into());
+            return Ok(Err(StoreError::Unavailable(
+                "journal could not be repaired".into(),
+            )
+            .into()));
         }
-        let (mut ops, out) = decide(&g.state)?;
+        if !self.inner.gate.load(Ordering::Acquire) {
+            return Err(decide);
+        }
+        let (mut ops, out) = match decide(&g.state) {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(e)),
+        };
         if ops.is_empty() {
-            return Ok((Ticket(None), out));
+            return Ok(Ok((Ticket(None), out)));
         }
         if let Some(derive) = self.inner.derive.get() {
             let more = derive(&g.state, &ops);
             ops.extend(more);
         }
         let seq = g.last_seq + 1;
-        let entry = Entry { seq, ops };
-        let mut line = serde_json::to_vec(&entry)
-            .map_err(|e| StoreError::Unavailable(format!("serialize: {e}")))?;
-        line.push(b'\n');
-        let mut undo = Vec::with_capacity(entry.ops.len());
+        let (line, spans) = match encode(seq, &ops, self.inner.shared) {
+            Ok(l) => l,
+            Err(e) => {
+                return Ok(Err(
+                    StoreError::Unavailable(format!("serialize: {e}")).into()
+                ));
+            }
+        };
+        let mut undo = Vec::with_capacity(ops.len());
         let mut changes = Vec::new();
-        for op in entry.ops {
+        let mut rows = Vec::with_capacity(spans.len());
+        for (i, op) in ops.into_iter().enumerate() {
+            if let Some(&(start, end)) = spans.get(i) {
+                let (c, id, put) = S::row_of(&op);
+                rows.push(Row {
+                    seq,
+                    collection: super::CollectionId::index(c),
+                    id: id.to_owned(),
+                    record: put.then(|| record_span(&line, start, end)),
+                });
+            }
             g.dirty.insert(S::collection_of(&op));
             changes.extend(g.state.change_of(&op));
             undo.extend(g.state.apply(op));
@@ -235,18 +422,35 @@ impl<S: StoreState> Store<S> {
         g.last_seq = seq;
         let (tx, rx) = oneshot::channel();
         let mut p = self.inner.pending.lock();
+        let base = p.buf.len();
         p.buf.extend_from_slice(&line);
+        p.rows.extend(rows.into_iter().map(|mut r| {
+            r.record = r.record.map(|(a, b)| (base + a, base + b));
+            r
+        }));
         p.waiting.push(Waiting {
             seq,
             bytes: line.len() as u64,
             undo,
             changes,
-            done: tx,
+            done: Some(tx),
+            event: None,
         });
         drop(p);
         drop(g);
         self.inner.wake.notify_one();
-        Ok((Ticket(Some(rx)), out))
+        Ok(Ok((Ticket(Some(rx)), out)))
+    }
+
+    /// A copy of every collection, the position it stands at and `f` of the state (blocking:
+    /// waits until the copy is durable; for `agendamento importar`).
+    pub fn snapshot_all<C>(&self, f: impl FnOnce(&S) -> C) -> (u64, S::Snapshot, C) {
+        let g = self.inner.guarded.read();
+        (
+            g.last_seq,
+            g.state.snapshot(super::Collections::all()),
+            f(&g.state),
+        )
     }
 
     /// Whether the last write (or probe) reached the journal.
@@ -308,6 +512,43 @@ impl<S: StoreState> Store<S> {
     pub(crate) fn fail_next_flush(&self) {
         self.inner.journal.fail_next_append();
     }
+}
+
+/// One journal entry as a JSON line (`{"seq":N,"ops":[...]}`, byte for byte what serde writes
+/// for an `Entry`); with `spans`, also where each operation's JSON sits in it.
+#[allow(clippy::type_complexity)]
+fn encode<O: serde::Serialize>(
+    seq: u64,
+    ops: &[O],
+    spans: bool,
+) -> serde_json::Result<(Vec<u8>, Vec<(usize, usize)>)> {
+    use std::io::Write as _;
+    let mut line = Vec::with_capacity(64 + 192 * ops.len());
+    let mut at = Vec::with_capacity(if spans { ops.len() } else { 0 });
+    let _ = write!(line, "{{\"seq\":{seq},\"ops\":[");
+    for (i, op) in ops.iter().enumerate() {
+        if i > 0 {
+            line.push(b',');
+        }
+        let start = line.len();
+        serde_json::to_writer(&mut line, op)?;
+        if spans {
+            at.push((start, line.len()));
+        }
+    }
+    line.extend_from_slice(b"]}\n");
+    Ok((line, at))
+}
+
+/// The record's JSON inside one encoded operation `line[start..end]`: the value of its
+/// `dados` field (operations are `{"op":…,"dados":…}`), or the whole operation for a state
+/// that encodes them otherwise.
+fn record_span(line: &[u8], start: usize, end: usize) -> (usize, usize) {
+    const KEY: &[u8] = b",\"dados\":";
+    line[start..end]
+        .windows(KEY.len())
+        .position(|w| w == KEY)
+        .map_or((start, end), |k| (start + k + KEY.len(), end - 1))
 }
 
 /// The snapshot files of the collections in `which`, standing at `seq`.

@@ -6,12 +6,19 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use super::engine::{Inner, compact};
-use super::journal::{AppendError, Batch};
+use super::format::Entry;
+use super::journal::{AppendError, Batch, Row};
 use super::{Change, StoreError, StoreState};
+
+/// A shared journal: how long the flusher keeps the right to write once nothing is queued
+/// (writers woken by the gate get to decide), and at most in one turn while others may wait.
+const LINGER: Duration = Duration::from_millis(2);
+const TURN_MAX: Duration = Duration::from_millis(25);
 
 /// A write waiting for its append.
 pub(super) struct Waiting<O> {
@@ -21,7 +28,10 @@ pub(super) struct Waiting<O> {
     pub(super) undo: Vec<O>,
     /// The record changes to log once the entry is durable.
     pub(super) changes: Vec<Change>,
-    pub(super) done: oneshot::Sender<Result<(), StoreError>>,
+    /// The writer's ticket (none for an event entry).
+    pub(super) done: Option<oneshot::Sender<Result<(), StoreError>>>,
+    /// An event entry's event (shared journals).
+    pub(super) event: Option<Arc<str>>,
 }
 
 /// What the writers hand to the flusher thread.
@@ -29,6 +39,10 @@ pub(super) struct Pending<O> {
     /// The encoded entries of `waiting`, back to back.
     pub(super) buf: Vec<u8>,
     pub(super) waiting: Vec<Waiting<O>>,
+    /// The records the entries in `buf` write (shared journals), offsets into `buf`.
+    pub(super) rows: Vec<Row>,
+    /// Events waiting to become entries of a shared journal.
+    pub(super) events: Vec<Arc<str>>,
     /// Drop the journal prefix up to this sequence number (every snapshot covers it).
     pub(super) drop_through: Option<u64>,
     /// The journal was emptied (restore): restart the count toward compaction.
@@ -41,6 +55,8 @@ impl<O> Default for Pending<O> {
         Self {
             buf: Vec::new(),
             waiting: Vec::new(),
+            rows: Vec::new(),
+            events: Vec::new(),
             drop_through: None,
             reset: false,
             shutdown: false,
@@ -72,6 +88,9 @@ impl<S: StoreState> Flusher<S> {
     }
 
     fn run(mut self) {
+        if self.inner.shared {
+            return self.run_shared();
+        }
         loop {
             let (buf, waiting, drop_through) = {
                 let mut p = self.inner.pending.lock();
@@ -91,7 +110,7 @@ impl<S: StoreState> Flusher<S> {
                 )
             };
             if !waiting.is_empty() {
-                self.flush(&buf, waiting);
+                self.flush(&buf, waiting, &[]);
             }
             if let Some(seq) = drop_through
                 && let Err(e) = self.inner.journal.drop_through(seq)
@@ -101,12 +120,159 @@ impl<S: StoreState> Flusher<S> {
         }
     }
 
-    fn flush(&mut self, buf: &[u8], waiting: Vec<Waiting<S::Op>>) {
+    /// The loop for a shared journal (SPEC-2 §16): takes the right to write when writers
+    /// (or events) wait for it, catches up and opens the gate; appends what is queued; gives
+    /// the right back once idle or after [`TURN_MAX`], so other processes get their turn.
+    fn run_shared(mut self) {
+        let mut holding = false;
+        let mut turn = Instant::now();
+        let mut failures = 0u32;
+        loop {
+            let (shutdown, work, wanted) = {
+                let mut p = self.inner.pending.lock();
+                loop {
+                    let wanting = self.inner.wanting.load(Ordering::Acquire) > 0;
+                    let work = !p.waiting.is_empty() || !p.events.is_empty();
+                    if p.shutdown || work || (wanting && !holding) {
+                        break (p.shutdown, work, wanting);
+                    }
+                    if !holding {
+                        self.inner.wake.wait(&mut p);
+                    } else if turn.elapsed() > TURN_MAX {
+                        break (false, false, wanting);
+                    } else if self.inner.wake.wait_for(&mut p, LINGER).timed_out()
+                        && self.inner.wanting.load(Ordering::Acquire) == 0
+                        && p.waiting.is_empty()
+                        && p.events.is_empty()
+                    {
+                        break (p.shutdown, false, false);
+                    }
+                }
+            };
+            if !holding {
+                if !wanted && !work {
+                    if shutdown {
+                        return;
+                    }
+                    continue;
+                }
+                match self.take_turn() {
+                    Ok(()) => {
+                        holding = true;
+                        turn = Instant::now();
+                        failures = 0;
+                    }
+                    Err(e) => {
+                        if failures == 0 {
+                            tracing::error!(target: "agendamento::store", error = %e, "the shared journal is unreachable; writes are refused until it is back");
+                        }
+                        failures = failures.saturating_add(1);
+                        self.inner.writable.store(false, Ordering::Release);
+                        self.inner.gate_opened.notify_waiters();
+                        if shutdown {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+                continue;
+            }
+            let refused = !self.flush_queued();
+            let idle = !work && !wanted;
+            if refused || idle || shutdown || turn.elapsed() > TURN_MAX {
+                self.end_turn();
+                holding = false;
+                if shutdown {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Takes the right to write, catches up with every other process's entries and opens
+    /// the gate.
+    fn take_turn(&mut self) -> io::Result<()> {
+        self.inner.journal.acquire()?;
+        if let Err(e) = super::follow::catch_up(&self.inner, true) {
+            let _ = self.inner.journal.release();
+            return Err(e);
+        }
+        {
+            let _g = self.inner.guarded.write();
+            self.inner.gate.store(true, Ordering::Release);
+        }
+        self.inner.writable.store(true, Ordering::Release);
+        self.inner.gate_opened.notify_waiters();
+        Ok(())
+    }
+
+    /// Closes the gate, appends what was queued before it closed and gives the right back.
+    fn end_turn(&mut self) {
+        {
+            let mut g = self.inner.guarded.write();
+            self.inner.gate.store(false, Ordering::Release);
+            self.seal_events(&mut g.last_seq);
+        }
+        self.flush_queued();
+        if let Err(e) = self.inner.journal.release() {
+            tracing::warn!(target: "agendamento::store", error = %e, "could not give the journal back; the database releases it with the connection");
+        }
+    }
+
+    /// Turns queued events into entries (under the write lock, with the gate open).
+    fn seal_events(&self, last_seq: &mut u64) {
+        let mut p = self.inner.pending.lock();
+        for line in std::mem::take(&mut p.events) {
+            let seq = *last_seq + 1;
+            let entry = Entry::<S::Op> {
+                seq,
+                ops: Vec::new(),
+                event: Some(line.to_string()),
+            };
+            let Ok(mut bytes) = serde_json::to_vec(&entry) else {
+                continue;
+            };
+            bytes.push(b'\n');
+            *last_seq = seq;
+            p.buf.extend_from_slice(&bytes);
+            p.waiting.push(Waiting {
+                seq,
+                bytes: bytes.len() as u64,
+                undo: Vec::new(),
+                changes: Vec::new(),
+                done: None,
+                event: Some(line),
+            });
+        }
+    }
+
+    /// Appends everything queued (with the gate open or just closed); false if refused.
+    fn flush_queued(&mut self) -> bool {
+        let (buf, waiting, rows) = {
+            let mut g = self.inner.guarded.write();
+            if self.inner.gate.load(Ordering::Acquire) {
+                self.seal_events(&mut g.last_seq);
+            }
+            let mut p = self.inner.pending.lock();
+            (
+                std::mem::take(&mut p.buf),
+                std::mem::take(&mut p.waiting),
+                std::mem::take(&mut p.rows),
+            )
+        };
+        if waiting.is_empty() {
+            return true;
+        }
+        self.flush(&buf, waiting, &rows)
+    }
+
+    fn flush(&mut self, buf: &[u8], waiting: Vec<Waiting<S::Op>>, rows: &[Row]) -> bool {
         self.marks.clear();
         self.marks.extend(waiting.iter().map(|w| (w.seq, w.bytes)));
         let batch = Batch {
             bytes: buf,
             entries: &self.marks,
+            rows,
         };
         let started = std::time::Instant::now();
         let appended = self.inner.journal.append(&batch);
@@ -116,21 +282,38 @@ impl<S: StoreState> Flusher<S> {
         metrics::histogram!(super::super::metricas::JOURNAL_BATCH).record(waiting.len() as f64);
         match appended {
             Ok(()) => {
-                if let Some(last) = waiting.last() {
-                    self.inner.durable_seq.store(last.seq, Ordering::Release);
+                let last = waiting.last().map(|w| w.seq);
+                if let Some(last) = last {
+                    self.inner.durable_seq.store(last, Ordering::Release);
                 }
                 self.inner.writable.store(true, Ordering::Release);
                 self.since_compaction += waiting.len() as u64;
+                // Before any ticket resolves: an answer's `x-posicao` covers its own write.
+                if let Some(last) = last {
+                    self.inner.visible.send_replace(last);
+                }
+                let hooks = self.inner.hooks.get();
                 for w in waiting {
                     // Logged here, once durable, so a refused (undone) write never shows as done.
                     for c in &w.changes {
                         tracing::info!(target: "agendamento::store", action = c.action, collection = c.collection, id = %c.id, "record changed");
                     }
-                    let _ = w.done.send(Ok(()));
+                    if let Some(done) = w.done {
+                        let _ = done.send(Ok(()));
+                    }
+                    if let (Some(h), Some(line)) = (hooks, &w.event) {
+                        (h.event)(w.seq, line);
+                    }
                 }
-                self.maybe_compact();
+                if !self.inner.shared {
+                    self.maybe_compact();
+                }
+                true
             }
-            Err(e) => self.roll_back(waiting, e),
+            Err(e) => {
+                self.roll_back(waiting, e);
+                false
+            }
         }
     }
 
@@ -147,17 +330,29 @@ impl<S: StoreState> Flusher<S> {
         let mut p = self.inner.pending.lock();
         let later = std::mem::take(&mut p.waiting);
         p.buf.clear();
+        p.rows.clear();
         drop(p);
         self.inner.rollbacks.fetch_add(1, Ordering::AcqRel);
         let first_seq = waiting.first().map(|w| w.seq).unwrap_or(g.last_seq + 1);
         let err = StoreError::Unavailable(e.error.to_string());
+        let mut events = Vec::new();
         for w in later.into_iter().rev().chain(waiting.into_iter().rev()) {
             for op in w.undo.into_iter().rev() {
                 g.state.apply(op);
             }
-            let _ = w.done.send(Err(err.clone()));
+            if let Some(done) = w.done {
+                let _ = done.send(Err(err.clone()));
+            }
+            // An event of a write that is durable: it goes out with the next turn.
+            events.extend(w.event);
         }
         g.last_seq = first_seq - 1;
+        if !events.is_empty() {
+            events.reverse();
+            let mut p = self.inner.pending.lock();
+            events.append(&mut p.events);
+            p.events = events;
+        }
     }
 
     fn maybe_compact(&mut self) {

@@ -30,11 +30,15 @@ pub fn parse_snapshot<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<S
 }
 
 /// One journal entry: a sequence number and the operations of one write, applied together.
-/// Written as one JSON line.
+/// Written as one JSON line. In a shared journal (SPEC-2 §16) an entry may instead carry one
+/// live event (`evento`: its JSON line), which every process publishes with the entry's
+/// position as its id.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Entry<O> {
     pub(super) seq: u64,
     pub(super) ops: Vec<O>,
+    #[serde(default, rename = "evento", skip_serializing_if = "Option::is_none")]
+    pub(super) event: Option<String>,
 }
 
 /// The snapshot file name of collection `c`: `<name>.json` (also its name in a backup).

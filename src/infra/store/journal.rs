@@ -7,6 +7,7 @@
 //! other processes) when it is constructed and released when it is dropped.
 
 use std::io;
+use std::time::Duration;
 
 use super::{Collections, OpenError, StoreState};
 
@@ -28,6 +29,31 @@ pub struct Batch<'a> {
     pub bytes: &'a [u8],
     /// `(seq, length in bytes)` of each entry in `bytes`, in order.
     pub entries: &'a [(u64, u64)],
+    /// For a [shared](Journal::shared) journal: the record each operation writes, in order
+    /// (empty for the others).
+    pub rows: &'a [Row],
+}
+
+/// The record one journaled operation writes (SPEC-2 §16: one table row per record).
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The entry's sequence number.
+    pub seq: u64,
+    /// The collection's index ([`CollectionId::index`](super::CollectionId::index)).
+    pub collection: usize,
+    /// The record's id.
+    pub id: String,
+    /// For a put, the byte range of the record's JSON in [`Batch::bytes`]; `None` for a delete.
+    pub record: Option<(usize, usize)>,
+}
+
+/// What a shared journal holds past a position.
+pub enum Caught<S: StoreState> {
+    /// The encoded entries after it, in order (possibly empty).
+    Entries(Vec<Vec<u8>>),
+    /// The entries right after it are gone (pruned, or a restore replaced everything): the
+    /// whole state as of the journal's newest position.
+    Reload(Loaded<S>),
 }
 
 /// A batch the journal refused.
@@ -84,6 +110,49 @@ pub trait Journal<S: StoreState>: Send + Sync + 'static {
 
     /// Checks that a durable write would succeed now (health).
     fn probe(&self) -> io::Result<()>;
+
+    /// Whether other processes append to the same journal (SPEC-2 §16). A shared journal
+    /// only accepts appends between [`Journal::acquire`] and [`Journal::release`], and the
+    /// core follows what others append with [`Journal::read_after`].
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Takes the right to append, waiting for it (shared journals; flusher only).
+    fn acquire(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Gives the right to append back (shared journals; flusher only).
+    fn release(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// What the journal holds after `seq` (shared journals; a private one holds nothing
+    /// the core has not written itself).
+    fn read_after(&self, _seq: u64) -> io::Result<Caught<S>> {
+        Ok(Caught::Entries(Vec::new()))
+    }
+
+    /// Waits up to `timeout` for news of entries appended by others; true when there may be
+    /// some (a notification, or the channel was re-established and may have missed one).
+    fn wait_news(&self, timeout: Duration) -> bool {
+        std::thread::sleep(timeout);
+        false
+    }
+
+    /// Tells the journal this process has everything up to `seq` (shared journals prune
+    /// entries every follower has).
+    fn report_position(&self, _seq: u64) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Takes or keeps the leadership among the processes sharing the journal (the one that
+    /// runs background work); true while this process has it. A private journal's process
+    /// always leads.
+    fn lead(&self) -> bool {
+        true
+    }
 
     /// Test hook: the next append fails half-way, as on a full disk.
     #[cfg(test)]

@@ -20,8 +20,10 @@
 mod engine;
 mod file;
 mod flusher;
+mod follow;
 mod format;
 mod journal;
+pub mod pg;
 mod replace;
 
 use std::io;
@@ -30,10 +32,10 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use engine::{Derive, Store, Ticket};
+pub use engine::{Derive, Hooks, Store, Ticket};
 pub use file::FileJournal;
 pub use format::{SNAPSHOT_VERSION, SnapshotFile, file_name, parse_snapshot};
-pub use journal::{AppendError, Batch, Journal, Loaded, ReplaceError};
+pub use journal::{AppendError, Batch, Caught, Journal, Loaded, ReplaceError, Row};
 
 /// One collection of a [`StoreState`]: a fieldless enum listing every collection once.
 pub trait CollectionId: Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
@@ -133,6 +135,15 @@ pub trait StoreState: Send + Sync + Sized + 'static {
     fn change_of(&self, _op: &Self::Op) -> Option<Change> {
         None
     }
+    /// The record `op` writes: its collection, its id, and whether it is put (else
+    /// deleted). A database journal keeps one row per record with it (SPEC-2 §16).
+    fn row_of(op: &Self::Op) -> (Self::Collection, &str, bool);
+    /// Calls `f` with the id and the JSON of every record of collection `c` in `snap`.
+    fn each_row(
+        snap: &Self::Snapshot,
+        c: Self::Collection,
+        f: &mut dyn FnMut(&str, &[u8]),
+    ) -> serde_json::Result<()>;
 }
 
 /// One record change, logged once it is on disk: ids only, never the record's contents.

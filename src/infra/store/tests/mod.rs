@@ -96,6 +96,26 @@ impl StoreState for Kv {
         };
         serde_json::to_writer_pretty(out, records)
     }
+    fn row_of(op: &KvOp) -> (KvCol, &str, bool) {
+        match op {
+            KvOp::Put(_, k, _) => (Self::collection_of(op), k, true),
+            KvOp::Del(_, k) => (Self::collection_of(op), k, false),
+        }
+    }
+    fn each_row(
+        snap: &Self::Snapshot,
+        c: KvCol,
+        f: &mut dyn FnMut(&str, &[u8]),
+    ) -> serde_json::Result<()> {
+        let records = match c {
+            KvCol::A => &snap.0,
+            KvCol::B => &snap.1,
+        };
+        for p in records {
+            f(&p.0, &serde_json::to_vec(p)?);
+        }
+        Ok(())
+    }
     fn load_collection(&mut self, c: KvCol, bytes: &[u8]) -> serde_json::Result<u64> {
         let f = parse_snapshot::<Pair>(bytes)?;
         for Pair(k, v) in f.registros {

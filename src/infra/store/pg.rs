@@ -1,0 +1,844 @@
+//! The journal in PostgreSQL (SPEC-2 §16): several processes share one ordered journal and
+//! one table per collection, and each keeps the whole state in memory as with the files.
+//!
+//! - `agendamento_journal (seq, entrada jsonb, recarga)`: the entries, the same JSON as a
+//!   `journal.jsonl` line. The primary key on `seq` is the last guard of the one order.
+//! - one table per collection (`pacientes`, `consultas`, …): `(id, registro jsonb, posicao)`,
+//!   one row per record, current as of `agendamento_estado.posicao`; written in the same
+//!   transaction as the entries, so a query always sees a state some position had.
+//! - `agendamento_instancias (id, posicao, visto_em)`: where each process is, so entries every
+//!   process has applied are pruned (the tables hold them).
+//!
+//! Appends are serialized with a session advisory lock held by the flusher's connection
+//! between [`Journal::acquire`] and [`Journal::release`]; the core only decides writes while
+//! it holds it and is caught up, so a decision is always made against the newest state and
+//! no write is ever decided twice. A stuck holder loses the lock with its connection
+//! (`idle_session_timeout`, `idle_in_transaction_session_timeout`). Followers are woken by
+//! `LISTEN/NOTIFY` and always read from their position, so a lost notification costs at
+//! most one poll. The leader (background work) holds another advisory lock.
+//!
+//! The database speaks async (`tokio-postgres`); the core's journal calls are blocking, so
+//! the journal runs its connections on a small runtime of its own and waits for the answers.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
+use std::marker::PhantomData;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio_postgres::{AsyncMessage, Client, NoTls, Statement};
+
+use super::journal::{AppendError, Batch, Caught, Journal, Loaded, ReplaceError};
+use super::{CollectionId, Collections, OpenError, StoreState};
+
+/// Advisory lock keys ("AGEN" + a number): the right to append, the leadership, migrations.
+const WRITE_KEY: i64 = 0x4147_454E_0000_0001;
+const LEADER_KEY: i64 = 0x4147_454E_0000_0002;
+const MIGRATE_KEY: i64 = 0x4147_454E_0000_0003;
+/// The channel the entries are announced on.
+const CHANNEL: &str = "agendamento_journal";
+/// How many entries one read past a position returns at most.
+const READ_MAX: i64 = 5_000;
+
+/// The schema, one step per version, applied in order at start (each once).
+const MIGRATIONS: &[(i32, &str)] = &[(
+    1,
+    "CREATE TABLE agendamento_journal (
+         seq bigint PRIMARY KEY,
+         entrada jsonb NOT NULL,
+         recarga boolean NOT NULL DEFAULT false
+     );
+     CREATE TABLE agendamento_estado (
+         id int PRIMARY KEY CHECK (id = 1),
+         posicao bigint NOT NULL
+     );
+     INSERT INTO agendamento_estado VALUES (1, 0);
+     CREATE TABLE agendamento_instancias (
+         id text PRIMARY KEY,
+         posicao bigint NOT NULL,
+         visto_em timestamptz NOT NULL DEFAULT now()
+     );
+     CREATE TABLE agendamento_segredo (
+         id int PRIMARY KEY CHECK (id = 1),
+         valor bytea NOT NULL
+     );",
+)];
+
+fn db_err(e: tokio_postgres::Error) -> io::Error {
+    // The server's own message (`DbError`) says what went wrong; the outer one only "db error".
+    match e.as_db_error() {
+        Some(d) => io::Error::other(format!("postgres: {}", d.message())),
+        None => io::Error::other(format!("postgres: {e}")),
+    }
+}
+
+fn open_err(url_safe: &str) -> impl Fn(io::Error) -> OpenError + '_ {
+    move |source| OpenError::Io {
+        path: url_safe.to_owned(),
+        source,
+    }
+}
+
+/// The flusher's connection: holds the right to append while it has it.
+struct Writer {
+    client: Client,
+    journal: Statement,
+    /// Per collection index: (upsert, delete).
+    tables: Vec<(Statement, Statement)>,
+    state: Statement,
+    notify: Statement,
+}
+
+/// The journal in a PostgreSQL database.
+pub struct PgJournal<S: StoreState> {
+    rt: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    config: tokio_postgres::Config,
+    pool: deadpool_postgres::Pool,
+    writer: Arc<tokio::sync::Mutex<Option<Writer>>>,
+    leader: Arc<tokio::sync::Mutex<Option<(Client, bool)>>>,
+    listener: Mutex<Option<(Client, mpsc::Receiver<()>)>>,
+    /// This process's row in `agendamento_instancias`.
+    instance: String,
+    /// The database named without its password (for messages).
+    shown: String,
+    _state: PhantomData<fn() -> S>,
+}
+
+impl<S: StoreState> Drop for PgJournal<S> {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            // Dropping a runtime may block; this may run inside another runtime.
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// The table names, in collection index order.
+fn tables<S: StoreState>() -> Vec<&'static str> {
+    S::Collection::ALL.iter().map(|c| c.name()).collect()
+}
+
+/// `postgres://user:senha@host/db` → `postgres://user@host/db` (for messages and logs).
+pub fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => "postgres://…".into(),
+    }
+}
+
+impl<S: StoreState> PgJournal<S> {
+    /// Connects to `url`, runs the migrations and creates the collection tables.
+    pub fn open(url: &str) -> Result<Self, OpenError> {
+        let shown = without_password(url);
+        let fail = open_err(&shown);
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| fail(io::Error::new(io::ErrorKind::InvalidInput, e.to_string())))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(3));
+        }
+        config.application_name("agendamento");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("pg-io")
+            .enable_all()
+            .build()
+            .map_err(&fail)?;
+        let handle = rt.handle().clone();
+        let pool = {
+            let _in = rt.enter();
+            let manager = deadpool_postgres::Manager::from_config(
+                config.clone(),
+                NoTls,
+                deadpool_postgres::ManagerConfig {
+                    recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+                },
+            );
+            deadpool_postgres::Pool::builder(manager)
+                .max_size(4)
+                .build()
+                .map_err(|e| fail(io::Error::other(e.to_string())))?
+        };
+        let journal = Self {
+            rt: Some(rt),
+            handle,
+            config,
+            pool,
+            writer: Arc::default(),
+            leader: Arc::default(),
+            listener: Mutex::new(None),
+            instance: uuid::Uuid::new_v4().to_string(),
+            shown: shown.clone(),
+            _state: PhantomData,
+        };
+        let pool = journal.pool.clone();
+        journal
+            .block(migrate(pool, tables::<S>()))
+            .and_then(|r| r)
+            .map_err(open_err(&shown))?;
+        Ok(journal)
+    }
+
+    /// Runs `f` on the journal's runtime and waits for it (from any thread).
+    fn block<F, T>(&self, f: F) -> io::Result<T>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.handle.spawn(async move {
+            let _ = tx.send(f.await);
+        });
+        rx.recv()
+            .map_err(|_| io::Error::other("the database connection's runtime stopped"))
+    }
+
+    /// Replaces the database's whole contents with `snap` at position `seq`, provided the
+    /// database stands at `expected` (a restore: `seq - 1`; an import into an empty
+    /// database: 0). Followers reload from the tables.
+    fn replace(&self, expected: u64, seq: u64, snap: &S::Snapshot) -> io::Result<()> {
+        let mut rows: Vec<(usize, Vec<String>, Vec<String>)> = Vec::new();
+        for &c in S::Collection::ALL {
+            let mut ids = Vec::new();
+            let mut recs = Vec::new();
+            S::each_row(snap, c, &mut |id, json| {
+                ids.push(id.to_owned());
+                recs.push(String::from_utf8_lossy(json).into_owned());
+            })
+            .map_err(io::Error::other)?;
+            rows.push((c.index(), ids, recs));
+        }
+        let names = tables::<S>();
+        let pool = self.pool.clone();
+        self.block(async move {
+            let mut client = pool.get().await.map_err(io::Error::other)?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_KEY])
+                .await
+                .map_err(db_err)?;
+            let at: i64 = tx
+                .query_one("SELECT posicao FROM agendamento_estado", &[])
+                .await
+                .map_err(db_err)?
+                .get(0);
+            if at != expected as i64 {
+                return Err(io::Error::other(format!(
+                    "the database is at position {at}, not {expected}"
+                )));
+            }
+            let seq_i = seq as i64;
+            for (c, ids, recs) in rows {
+                let name = names[c];
+                tx.batch_execute(&format!("TRUNCATE \"{name}\""))
+                    .await
+                    .map_err(db_err)?;
+                for (ids, recs) in ids.chunks(5_000).zip(recs.chunks(5_000)) {
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO \"{name}\" (id, registro, posicao) \
+                             SELECT i, r::jsonb, $3 FROM unnest($1::text[], $2::text[]) AS t(i, r)"
+                        ),
+                        &[&ids, &recs, &seq_i],
+                    )
+                    .await
+                    .map_err(db_err)?;
+                }
+            }
+            let entry = format!("{{\"seq\":{seq},\"ops\":[]}}");
+            tx.execute(
+                "INSERT INTO agendamento_journal (seq, entrada, recarga) VALUES ($1, $2::text::jsonb, true)",
+                &[&seq_i, &entry],
+            )
+            .await
+            .map_err(db_err)?;
+            tx.execute("UPDATE agendamento_estado SET posicao = $1", &[&seq_i])
+                .await
+                .map_err(db_err)?;
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &seq.to_string()])
+                .await
+                .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)
+        })?
+    }
+
+    /// Copies a whole state (an embedded store's) into this database, which must be empty
+    /// (`agendamento importar`).
+    pub fn import(&self, seq: u64, snap: &S::Snapshot) -> io::Result<()> {
+        self.replace(0, seq.max(1), snap)
+    }
+
+    /// The secret every instance signs public links with: `novo` if the database had none
+    /// (the first instance creates it), else the one stored.
+    pub fn segredo(&self, novo: Vec<u8>) -> io::Result<Vec<u8>> {
+        let pool = self.pool.clone();
+        self.block(async move {
+            let client = pool.get().await.map_err(io::Error::other)?;
+            client
+                .execute(
+                    "INSERT INTO agendamento_segredo (id, valor) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+                    &[&novo],
+                )
+                .await
+                .map_err(db_err)?;
+            let row = client
+                .query_one("SELECT valor FROM agendamento_segredo WHERE id = 1", &[])
+                .await
+                .map_err(db_err)?;
+            Ok(row.get::<_, Vec<u8>>(0))
+        })?
+    }
+
+    /// The whole state as of the newest position (one consistent read).
+    fn load_all(&self) -> io::Result<Loaded<S>> {
+        let names = tables::<S>();
+        let pool = self.pool.clone();
+        let (pos, files) = self.block(async move {
+            let mut client = pool.get().await.map_err(io::Error::other)?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(db_err)?;
+            let pos: i64 = tx
+                .query_one("SELECT posicao FROM agendamento_estado", &[])
+                .await
+                .map_err(db_err)?
+                .get(0);
+            let mut files = Vec::with_capacity(names.len());
+            for name in names {
+                let row = tx
+                    .query_one(
+                        &format!(
+                            "SELECT coalesce(string_agg(registro::text, ','), '') FROM \"{name}\""
+                        ),
+                        &[],
+                    )
+                    .await
+                    .map_err(db_err)?;
+                let records: String = row.get(0);
+                files.push(
+                    format!("{{\"versao\":1,\"seq\":{pos},\"registros\":[{records}]}}")
+                        .into_bytes(),
+                );
+            }
+            tx.commit().await.map_err(db_err)?;
+            Ok::<_, io::Error>((pos.max(0) as u64, files))
+        })??;
+        let mut state = S::empty();
+        for (&c, bytes) in S::Collection::ALL.iter().zip(files) {
+            state
+                .load_collection(c, &bytes)
+                .map_err(|e| io::Error::other(format!("table {}: {e}", c.name())))?;
+        }
+        Ok(Loaded {
+            state,
+            last_seq: pos,
+            dirty: Collections::NONE,
+            entries: 0,
+        })
+    }
+}
+
+/// Creates the schema (the migrations not yet applied, then a table per collection), under
+/// an advisory lock so instances starting together do it once.
+async fn migrate(pool: deadpool_postgres::Pool, names: Vec<&'static str>) -> io::Result<()> {
+    let mut client = pool.get().await.map_err(io::Error::other)?;
+    let tx = client.transaction().await.map_err(db_err)?;
+    // "already exists, skipping" notices are not news.
+    tx.batch_execute("SET LOCAL client_min_messages = warning")
+        .await
+        .map_err(db_err)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_KEY])
+        .await
+        .map_err(db_err)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS agendamento_migracoes (
+             versao int PRIMARY KEY,
+             aplicada_em timestamptz NOT NULL DEFAULT now()
+         )",
+    )
+    .await
+    .map_err(db_err)?;
+    let done: Vec<i32> = tx
+        .query("SELECT versao FROM agendamento_migracoes", &[])
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for (versao, sql) in MIGRATIONS {
+        if done.contains(versao) {
+            continue;
+        }
+        tx.batch_execute(sql).await.map_err(db_err)?;
+        tx.execute(
+            "INSERT INTO agendamento_migracoes (versao) VALUES ($1)",
+            &[versao],
+        )
+        .await
+        .map_err(db_err)?;
+    }
+    for name in names {
+        tx.batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS \"{name}\" (
+                 id text PRIMARY KEY,
+                 registro jsonb NOT NULL,
+                 posicao bigint NOT NULL
+             )"
+        ))
+        .await
+        .map_err(db_err)?;
+    }
+    tx.commit().await.map_err(db_err)
+}
+
+/// Connects once, the connection driven on the current runtime.
+async fn connect(config: &tokio_postgres::Config) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// The flusher's connection, with its statements prepared. A session that sits idle (a
+/// stuck process) is ended by the server, which frees the right to append.
+async fn connect_writer(
+    config: &tokio_postgres::Config,
+    names: &[&'static str],
+) -> Result<Writer, tokio_postgres::Error> {
+    let client = connect(config).await?;
+    client
+        .batch_execute(
+            "SET idle_session_timeout = '5s';
+             SET idle_in_transaction_session_timeout = '5s';
+             SET lock_timeout = '5s';
+             SET synchronous_commit = on",
+        )
+        .await?;
+    let journal = client
+        .prepare(
+            "INSERT INTO agendamento_journal (seq, entrada) \
+             SELECT s, e::jsonb FROM unnest($1::int8[], $2::text[]) AS t(s, e)",
+        )
+        .await?;
+    let mut tables = Vec::with_capacity(names.len());
+    for name in names {
+        let put = client
+            .prepare(&format!(
+                "INSERT INTO \"{name}\" (id, registro, posicao) \
+                 SELECT i, r::jsonb, p FROM unnest($1::text[], $2::text[], $3::int8[]) AS t(i, r, p) \
+                 ON CONFLICT (id) DO UPDATE SET registro = EXCLUDED.registro, posicao = EXCLUDED.posicao"
+            ))
+            .await?;
+        let del = client
+            .prepare(&format!(
+                "DELETE FROM \"{name}\" WHERE id = ANY($1::text[])"
+            ))
+            .await?;
+        tables.push((put, del));
+    }
+    let state = client
+        .prepare("UPDATE agendamento_estado SET posicao = $1")
+        .await?;
+    let notify = client.prepare("SELECT pg_notify($1, $2)").await?;
+    Ok(Writer {
+        client,
+        journal,
+        tables,
+        state,
+        notify,
+    })
+}
+
+/// What one batch writes to one collection's table: the last change of each record.
+#[derive(Default)]
+struct TableChanges {
+    collection: usize,
+    ids: Vec<String>,
+    records: Vec<String>,
+    seqs: Vec<i64>,
+    deleted: Vec<String>,
+}
+
+/// What one batch writes: the entries and the tables' changes.
+struct Prepared {
+    seqs: Vec<i64>,
+    entries: Vec<String>,
+    tables: Vec<TableChanges>,
+    last: i64,
+}
+
+fn prepare(batch: &Batch<'_>) -> io::Result<Prepared> {
+    let mut seqs = Vec::with_capacity(batch.entries.len());
+    let mut entries = Vec::with_capacity(batch.entries.len());
+    let mut at = 0usize;
+    for &(seq, len) in batch.entries {
+        let end = at + len as usize;
+        let bytes = batch
+            .bytes
+            .get(at..end)
+            .ok_or_else(|| io::Error::other("batch shorter than its entries"))?;
+        let text = std::str::from_utf8(bytes).map_err(io::Error::other)?;
+        seqs.push(seq as i64);
+        entries.push(text.trim_end().to_owned());
+        at = end;
+    }
+    // The last change of each record wins (a put after a delete, or the reverse).
+    let mut last: BTreeMap<(usize, &str), &super::Row> = BTreeMap::new();
+    for r in batch.rows {
+        last.insert((r.collection, &r.id), r);
+    }
+    let mut tables: Vec<TableChanges> = Vec::new();
+    for ((c, id), row) in last {
+        if tables.last().is_none_or(|t| t.collection != c) {
+            tables.push(TableChanges {
+                collection: c,
+                ..TableChanges::default()
+            });
+        }
+        let Some(t) = tables.last_mut() else { continue };
+        match row.record {
+            Some((a, b)) => {
+                let json = batch
+                    .bytes
+                    .get(a..b)
+                    .ok_or_else(|| io::Error::other("record outside its batch"))?;
+                t.ids.push(id.to_owned());
+                t.records.push(
+                    std::str::from_utf8(json)
+                        .map_err(io::Error::other)?
+                        .to_owned(),
+                );
+                t.seqs.push(row.seq as i64);
+            }
+            None => t.deleted.push(id.to_owned()),
+        }
+    }
+    let last = seqs.last().copied().unwrap_or(0);
+    Ok(Prepared {
+        seqs,
+        entries,
+        tables,
+        last,
+    })
+}
+
+/// Appends one prepared batch in one transaction (entries, tables, position, notification).
+async fn append_prepared(w: &mut Writer, p: Prepared) -> Result<(), tokio_postgres::Error> {
+    type Params<'a> = Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)>;
+    let note = p.last.to_string();
+    let mut calls: Vec<(&Statement, Params<'_>)> = Vec::with_capacity(3 + 2 * p.tables.len());
+    calls.push((&w.journal, vec![&p.seqs, &p.entries]));
+    for t in &p.tables {
+        let Some((put, del)) = w.tables.get(t.collection) else {
+            continue;
+        };
+        if !t.ids.is_empty() {
+            calls.push((put, vec![&t.ids, &t.records, &t.seqs]));
+        }
+        if !t.deleted.is_empty() {
+            calls.push((del, vec![&t.deleted]));
+        }
+    }
+    calls.push((&w.state, vec![&p.last]));
+    calls.push((&w.notify, vec![&CHANNEL, &note]));
+    let tx = w.client.transaction().await?;
+    // The statements are pipelined on the connection, in order: one round trip.
+    futures_util::future::try_join_all(calls.iter().map(|(s, params)| tx.execute(*s, params)))
+        .await?;
+    tx.commit().await
+}
+
+impl<S: StoreState> Journal<S> for PgJournal<S> {
+    fn load(&mut self) -> Result<Loaded<S>, OpenError> {
+        self.load_all().map_err(open_err(&self.shown))
+    }
+
+    fn append(&self, batch: &Batch<'_>) -> Result<(), AppendError> {
+        let repaired = |error| AppendError {
+            error,
+            // A transaction either committed or did not; if the answer to a commit was lost,
+            // the entries are there and the follower applies them like another's.
+            repaired: true,
+        };
+        let prepared = prepare(batch).map_err(repaired)?;
+        let writer = self.writer.clone();
+        let result = self.block(async move {
+            let mut guard = writer.lock().await;
+            let Some(w) = guard.as_mut() else {
+                return Err(io::Error::other("not holding the journal"));
+            };
+            match append_prepared(w, prepared).await {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    // The connection (and with it the right to append) is dropped: nothing
+                    // this process has not applied can follow this failure.
+                    *guard = None;
+                    Err(db_err(e))
+                }
+            }
+        });
+        result.and_then(|r| r).map_err(repaired)
+    }
+
+    fn write_snapshots(
+        &self,
+        _seq: u64,
+        _snap: &S::Snapshot,
+        _which: Collections<S::Collection>,
+    ) -> io::Result<()> {
+        // The tables are current with every append.
+        Ok(())
+    }
+
+    fn drop_through(&self, _seq: u64) -> io::Result<()> {
+        // Pruning waits for every process (see `report_position`).
+        Ok(())
+    }
+
+    fn truncate(&self) -> io::Result<()> {
+        // Other processes may still need the entries.
+        Ok(())
+    }
+
+    fn replace_all(&self, seq: u64, snap: &S::Snapshot) -> Result<(), ReplaceError> {
+        // One transaction: committed or not; never half.
+        self.replace(seq.saturating_sub(1), seq, snap)
+            .map_err(|error| ReplaceError {
+                error,
+                committed: false,
+            })
+    }
+
+    fn probe(&self) -> io::Result<()> {
+        let pool = self.pool.clone();
+        self.block(async move {
+            let client = tokio::time::timeout(Duration::from_secs(2), pool.get())
+                .await
+                .map_err(|_| io::Error::other("timeout"))?
+                .map_err(io::Error::other)?;
+            client.simple_query("SELECT 1").await.map_err(db_err)?;
+            Ok(())
+        })?
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn acquire(&self) -> io::Result<()> {
+        let writer = self.writer.clone();
+        let config = self.config.clone();
+        let names = tables::<S>();
+        self.block(async move {
+            let mut guard = writer.lock().await;
+            if guard.as_ref().is_none_or(|w| w.client.is_closed()) {
+                *guard = Some(connect_writer(&config, &names).await.map_err(db_err)?);
+            }
+            let Some(w) = guard.as_ref() else {
+                return Err(io::Error::other("no connection"));
+            };
+            match w
+                .client
+                .execute("SELECT pg_advisory_lock($1)", &[&WRITE_KEY])
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    *guard = None;
+                    Err(db_err(e))
+                }
+            }
+        })?
+    }
+
+    fn release(&self) -> io::Result<()> {
+        let writer = self.writer.clone();
+        self.block(async move {
+            let mut guard = writer.lock().await;
+            let Some(w) = guard.as_ref() else {
+                return Ok(());
+            };
+            if let Err(e) = w
+                .client
+                .execute("SELECT pg_advisory_unlock($1)", &[&WRITE_KEY])
+                .await
+            {
+                // Dropping the connection releases the lock too.
+                *guard = None;
+                return Err(db_err(e));
+            }
+            Ok(())
+        })?
+    }
+
+    fn read_after(&self, seq: u64) -> io::Result<Caught<S>> {
+        let pool = self.pool.clone();
+        let from = seq as i64;
+        let (rows, reload) = self.block(async move {
+            let client = pool.get().await.map_err(io::Error::other)?;
+            let rows = client
+                .query(
+                    "SELECT seq, entrada::text, recarga FROM agendamento_journal \
+                     WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    &[&from, &READ_MAX],
+                )
+                .await
+                .map_err(db_err)?;
+            let first = rows.first().map(|r| r.get::<_, i64>(0));
+            let reload = rows.iter().any(|r| r.get::<_, bool>(2))
+                || first.is_some_and(|f| f != from + 1)
+                || (first.is_none() && {
+                    let at: i64 = client
+                        .query_one("SELECT posicao FROM agendamento_estado", &[])
+                        .await
+                        .map_err(db_err)?
+                        .get(0);
+                    at > from
+                });
+            let entries: Vec<Vec<u8>> = rows
+                .iter()
+                .map(|r| r.get::<_, String>(1).into_bytes())
+                .collect();
+            Ok::<_, io::Error>((entries, reload))
+        })??;
+        if reload {
+            return self.load_all().map(Caught::Reload);
+        }
+        Ok(Caught::Entries(rows))
+    }
+
+    fn wait_news(&self, timeout: Duration) -> bool {
+        let mut listener = self.listener.lock();
+        if listener.is_none() {
+            let config = self.config.clone();
+            let started = self.block(async move {
+                let (client, mut connection) = config.connect(NoTls).await.map_err(db_err)?;
+                let (tx, rx) = mpsc::channel();
+                tokio::spawn(async move {
+                    while let Some(m) = std::future::poll_fn(|cx| connection.poll_message(cx)).await
+                    {
+                        match m {
+                            Ok(AsyncMessage::Notification(_)) => {
+                                if tx.send(()).is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(_) => return,
+                        }
+                    }
+                });
+                client
+                    .batch_execute(&format!("LISTEN {CHANNEL}"))
+                    .await
+                    .map_err(db_err)?;
+                Ok::<_, io::Error>((client, rx))
+            });
+            match started {
+                Ok(Ok(l)) => {
+                    *listener = Some(l);
+                    // Notifications sent while nobody listened are lost: read anyway.
+                    return true;
+                }
+                _ => {
+                    drop(listener);
+                    std::thread::sleep(timeout);
+                    return true;
+                }
+            }
+        }
+        let Some((_, rx)) = listener.as_ref() else {
+            return true;
+        };
+        match rx.recv_timeout(timeout) {
+            Ok(()) => {
+                while rx.try_recv().is_ok() {}
+                true
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => false,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                *listener = None;
+                true
+            }
+        }
+    }
+
+    fn report_position(&self, seq: u64) -> io::Result<()> {
+        let pool = self.pool.clone();
+        let id = self.instance.clone();
+        let seq = seq as i64;
+        self.block(async move {
+            let client = pool.get().await.map_err(io::Error::other)?;
+            client
+                .execute(
+                    "INSERT INTO agendamento_instancias (id, posicao, visto_em) VALUES ($1, $2, now()) \
+                     ON CONFLICT (id) DO UPDATE SET posicao = EXCLUDED.posicao, visto_em = now()",
+                    &[&id, &seq],
+                )
+                .await
+                .map_err(db_err)?;
+            client
+                .batch_execute(
+                    "DELETE FROM agendamento_instancias WHERE visto_em < now() - interval '1 day';
+                     DELETE FROM agendamento_journal WHERE seq <= (
+                         SELECT min(posicao) FROM agendamento_instancias
+                         WHERE visto_em > now() - interval '1 minute')",
+                )
+                .await
+                .map_err(db_err)
+        })?
+    }
+
+    fn lead(&self) -> bool {
+        let leader = self.leader.clone();
+        let config = self.config.clone();
+        self.block(async move {
+            let mut guard = leader.lock().await;
+            if let Some((client, leading)) = guard.as_ref() {
+                if client.simple_query("SELECT 1").await.is_err() {
+                    *guard = None;
+                } else if *leading {
+                    return true;
+                }
+            }
+            if guard.is_none() {
+                let Ok(client) = connect(&config).await else {
+                    return false;
+                };
+                // A stuck leader's idle session is ended, which hands the leadership on.
+                let _ = client
+                    .batch_execute("SET idle_session_timeout = '5s'")
+                    .await;
+                *guard = Some((client, false));
+            }
+            let Some((client, leading)) = guard.as_mut() else {
+                return false;
+            };
+            match client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_KEY])
+                .await
+            {
+                Ok(row) => {
+                    *leading = row.get(0);
+                    *leading
+                }
+                Err(_) => {
+                    *guard = None;
+                    false
+                }
+            }
+        })
+        .unwrap_or(false)
+    }
+}
