@@ -153,6 +153,12 @@ impl Runner for Worker {
     fn run_batch(&self, task_ids: &[String]) {
         let started_at = std::time::Instant::now();
         let minutes = self.app.config.slot_minutes;
+        // With several instances, the right to write is taken once for the whole batch.
+        let turn = if self.app.store.shared() {
+            self.rt.block_on(self.app.store.ready()).ok()
+        } else {
+            None
+        };
         let mut pipeline = Vec::new();
         let mut one_by_one = Vec::new();
         for id in task_ids {
@@ -192,6 +198,7 @@ impl Runner for Worker {
                 }
             }
         }
+        drop(turn);
         for (id, running, started, decided, d) in pipeline {
             let durable = self
                 .rt

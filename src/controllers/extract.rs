@@ -209,6 +209,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         return Err(AppError::campo("corpo", "deve ser um objeto JSON"));
     };
     let keys: Vec<String> = object.keys().cloned().collect();
+    if let Some(campo) = com_nulo(&value, "") {
+        return Err(AppError::campo(
+            if campo.is_empty() { "corpo" } else { &campo },
+            "não pode conter o caractere nulo (U+0000)",
+        ));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let msg = e.inner().to_string();
         match msg.strip_prefix("unknown field ") {
@@ -219,6 +225,35 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             }
         }
     })
+}
+
+/// The path of the first string (or key) holding U+0000, if any: no stored text may carry
+/// it (PostgreSQL's `jsonb` refuses it, so with `--database-url` it could never be
+/// journaled; and no name, note or address has a use for it).
+fn com_nulo(v: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match v {
+        Value::String(s) => s.contains('\0').then(|| path.to_owned()),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| com_nulo(x, &format!("{path}[{i}]"))),
+        Value::Object(o) => o.iter().find_map(|(k, x)| {
+            if k.contains('\0') {
+                Some(join(&k.replace('\0', "")))
+            } else {
+                com_nulo(x, &join(k))
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// Fields the server sets itself: sending them is refused, not ignored.

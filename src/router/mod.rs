@@ -33,7 +33,7 @@ use refine::refine_schemas;
 #[openapi(
     info(
         title = "Agendamento",
-        description = "Agendamento de consultas médicas: pacientes, médicos, horários e consultas.",
+        description = "Agendamento de consultas médicas: pacientes, médicos, horários e consultas.\n\nToda resposta traz o cabeçalho `x-posicao`: a posição do diário que esta instância já aplicou. Com várias instâncias num PostgreSQL (`--database-url`), uma requisição com `x-posicao-minima: N` espera até 1 s esta instância alcançar a posição N (senão 503 `posicao_nao_alcancada` com `Retry-After`): devolva o maior `x-posicao` recebido para ler as próprias escritas através de qualquer instância.",
     ),
     components(schemas(Problema, CampoErro)),
     tags(

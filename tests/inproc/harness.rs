@@ -20,6 +20,27 @@ use tower::ServiceExt as _;
 
 pub use crate::common::Resp;
 
+/// SPEC-2 §16: with this variable set to a PostgreSQL server's URL, every [`TestApp`] opens
+/// a fresh database on that server (`--database-url`) instead of a data folder: the same
+/// tests against the other backend (`.ci/run` runs the part-1 modules that way).
+pub const PG_ENV: &str = "AGENDAMENTO_TESTE_PG";
+
+/// Creates an empty database on the server at `servidor`; returns its URL.
+async fn banco_novo(servidor: &str) -> String {
+    let (client, conn) = tokio_postgres::connect(servidor, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("{PG_ENV}: cannot connect: {e}"));
+    tokio::spawn(conn);
+    let nome = format!("t_{}", uuid::Uuid::new_v4().simple());
+    client
+        .batch_execute(&format!("CREATE DATABASE {nome}"))
+        .await
+        .expect("CREATE DATABASE");
+    let mut url = url::Url::parse(servidor).expect("a postgres:// URL");
+    url.set_path(&nome);
+    url.to_string()
+}
+
 /// The production router with the path normalization `serve` puts in front of it.
 type Service = tower::util::MapRequest<axum::Router, fn(Request<Body>) -> Request<Body>>;
 
@@ -54,6 +75,11 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_tests(dir.path());
         tweak(&mut config);
+        if let Ok(servidor) = std::env::var(PG_ENV)
+            && config.database_url.is_none()
+        {
+            config.database_url = Some(banco_novo(&servidor).await);
+        }
         let hub = Arc::new(LogHub::new(jiff::tz::TimeZone::UTC));
         if logs {
             use tracing_subscriber::layer::SubscriberExt as _;
@@ -67,6 +93,12 @@ impl TestApp {
             .await
             .expect("open_state did not panic")
             .expect("state opens");
+        if state.store.shared() {
+            // One instance: it leads (runs the tasks the test steps through).
+            state
+                .lider
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
         let normalize: fn(Request<Body>) -> Request<Body> = agendamento::router::normalize_path;
         let service = agendamento::build_router(state.clone()).map_request(normalize);
         Self {

@@ -355,3 +355,37 @@ async fn off_grid_lunch_break_and_saturday_each_get_their_own_message() {
     );
     assert!(sab.contains("não atende aos sábados"), "{sab}");
 }
+
+#[tokio::test]
+async fn a_nul_character_in_any_text_is_422_naming_the_field_and_changes_nothing() {
+    // PostgreSQL's jsonb cannot hold U+0000 (SPEC-2 §16): such text is refused at the door
+    // on both backends, instead of failing the journal write of everyone batched with it.
+    let srv = TestApp::new().await;
+    let mut body = paciente_body("Ana\u{0}Nula", 7);
+    let r = srv.post("/pacientes", &body).await;
+    let p = assert_refuses_fields(&r, &["nome"], "NUL in nome");
+    assert!(
+        p["errors"][0]["mensagem"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nulo")
+    );
+    body["nome"] = json!("Ana Nula");
+    body["email"] = json!("ana\u{0}@exemplo.com");
+    assert_refuses_fields(
+        &srv.post("/pacientes", &body).await,
+        &["email"],
+        "NUL in email",
+    );
+    assert_eq!(srv.count("/pacientes").await, 0);
+
+    let p = criar_paciente(&srv, "Bruno Nulo", 8).await;
+    let id = p["id"].as_str().unwrap_or_default();
+    let r = srv
+        .put(
+            &format!("/pacientes/{id}"),
+            &json!({"telefone": "11 9\u{0}"}),
+        )
+        .await;
+    assert_refuses_fields(&r, &["telefone"], "NUL in a PUT");
+}

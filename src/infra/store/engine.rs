@@ -91,6 +91,16 @@ pub struct Hooks<S: StoreState> {
     pub reloaded: Box<dyn Fn(&S) + Send + Sync>,
 }
 
+/// Counts a writer waiting for (or about to use) the right to write until it is dropped
+/// (also when a request is cancelled mid-wait): see [`Store::ready`].
+pub struct Wanting<'a>(&'a AtomicUsize);
+
+impl Drop for Wanting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// How long a writer waits for the right to write before it is answered 503.
 const GATE_WAIT: Duration = Duration::from_secs(5);
 
@@ -297,6 +307,37 @@ impl<S: StoreState> Store<S> {
         Ok(out)
     }
 
+    /// With a shared journal, waits (up to [`GATE_WAIT`]) until writes may decide, and keeps
+    /// the flusher from giving that right back for idleness while the returned guard lives
+    /// (at most one turn): a caller about to [`Store::submit`] several writes in a row (the
+    /// worker's pipelined batch) gets them decided together.
+    pub async fn ready(&self) -> Result<Wanting<'_>, StoreError> {
+        self.inner.wanting.fetch_add(1, Ordering::AcqRel);
+        let guard = Wanting(&self.inner.wanting);
+        drop(self.inner.pending.lock());
+        self.inner.wake.notify_one();
+        let deadline = tokio::time::Instant::now() + GATE_WAIT;
+        loop {
+            let opened = self.inner.gate_opened.notified();
+            tokio::pin!(opened);
+            opened.as_mut().enable();
+            if self.inner.gate.load(Ordering::Acquire) {
+                return Ok(guard);
+            }
+            tokio::select! {
+                () = &mut opened => {}
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(StoreError::Unavailable("the journal is busy".into()));
+                }
+            }
+            if !self.inner.gate.load(Ordering::Acquire)
+                && !self.inner.writable.load(Ordering::Acquire)
+            {
+                return Err(StoreError::Unavailable("the journal is unreachable".into()));
+            }
+        }
+    }
+
     /// [`Store::submit`], waiting (up to [`GATE_WAIT`]) for the right to write when the
     /// journal is shared and another process has it.
     async fn submit_when_open<T, E, F>(&self, decide: F) -> Result<(Ticket, T), E>
@@ -304,14 +345,6 @@ impl<S: StoreState> Store<S> {
         F: FnOnce(&S) -> Result<(Vec<S::Op>, T), E>,
         E: From<StoreError>,
     {
-        /// Counts a writer waiting for the gate until it is dropped (also when the request
-        /// is cancelled mid-wait).
-        struct Waiting<'a>(&'a AtomicUsize);
-        impl Drop for Waiting<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
         let mut decide = decide;
         let deadline = tokio::time::Instant::now() + GATE_WAIT;
         let mut counted = None;
@@ -325,7 +358,7 @@ impl<S: StoreState> Store<S> {
             }
             if counted.is_none() {
                 self.inner.wanting.fetch_add(1, Ordering::AcqRel);
-                counted = Some(Waiting(&self.inner.wanting));
+                counted = Some(Wanting(&self.inner.wanting));
                 // Under the flusher's mutex, so it cannot miss the count between its check
                 // and its wait.
                 drop(self.inner.pending.lock());

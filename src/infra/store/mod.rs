@@ -32,7 +32,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use engine::{Derive, Hooks, Store, Ticket};
+pub use engine::{Derive, Hooks, Store, Ticket, Wanting};
 pub use file::FileJournal;
 pub use format::{SNAPSHOT_VERSION, SnapshotFile, file_name, parse_snapshot};
 pub use journal::{AppendError, Batch, Caught, Journal, Loaded, ReplaceError, Row};
