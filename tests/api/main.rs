@@ -18,6 +18,9 @@ mod lista_espera;
 mod logs;
 mod notificacoes;
 mod pagamentos;
+#[path = "../common/pg.rs"]
+mod pg;
+mod pg_cluster;
 mod queue;
 #[path = "../common/receptor.rs"]
 mod receptor;

@@ -27,6 +27,8 @@ mod operacoes;
 mod pacientes;
 mod pagamento_caminhos;
 mod painel;
+#[path = "../common/pg.rs"]
+mod pg;
 mod problemas;
 #[path = "../common/receptor.rs"]
 mod receptor;
