@@ -255,5 +255,17 @@ def main() -> int:
     return 0
 
 
+def run_with_cluster(command: list[str]) -> int:
+    """`pg.py run -- CMD…`: runs CMD with a fresh cluster, its server's URL (database
+    `postgres`, where a test may CREATE DATABASE) in AGENDAMENTO_TESTE_PG."""
+    import os
+    with cluster() as pg:
+        env = dict(os.environ)
+        env["AGENDAMENTO_TESTE_PG"] = f"postgres://postgres@127.0.0.1:{pg.port}/postgres"
+        return subprocess.run(command, env=env).returncode
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "run" and sys.argv[2] == "--":
+        sys.exit(run_with_cluster(sys.argv[3:]))
     sys.exit(main())

@@ -134,8 +134,9 @@ def fmt(t):
 # ------------------------------------------------------------------------------------------
 
 class Server:
-    def __init__(self, binary, root, compact_every):
+    def __init__(self, binary, root, compact_every, database_url=None):
         self.compact_every = compact_every
+        self.database_url = database_url
         self.binary = binary
         self.root = root
         self.dirs = {k: os.path.join(root, k) for k in ("banco", "backups", "reports", "logs")}
@@ -156,6 +157,8 @@ class Server:
             "--no-demo-data", "--auth", "off", "--backup-interval-secs", "0",
             "--hold-ttl-secs", str(HOLD_TTL), "--compact-every", str(self.compact_every),
         ]
+        if self.database_url:
+            cmd += ["--database-url", self.database_url]
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info")
         with open(out, "wb") as fo, open(err, "wb") as fe:
@@ -1067,7 +1070,20 @@ def main():
     ap.add_argument("--compact-every", type=int, default=300,
                     help="server's --compact-every: small, so kills also land mid-compaction")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    ap.add_argument("--postgres", action="store_true",
+                    help="SPEC-2 §16: the server keeps its journal in a throwaway PostgreSQL "
+                         "cluster (stress/pg.py) instead of the data folder")
     args = ap.parse_args()
+    if args.postgres:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import pg  # noqa: E402 (stress/pg.py, next to this file)
+        with pg.cluster() as c:
+            print(f"torture: PostgreSQL at {c.url}", flush=True)
+            return run(args, c.url)
+    return run(args, None)
+
+
+def run(args, database_url):
 
     binary = os.path.abspath(args.binary)
     if not os.access(binary, os.X_OK):
@@ -1078,7 +1094,7 @@ def main():
     root = tempfile.mkdtemp(prefix="agendamento-torture-")
     print(f"torture: seed {seed_v}, {args.rounds} rounds, {args.threads} threads, "
           f"compact every {args.compact_every}, folders {root}", flush=True)
-    srv = Server(binary, root, args.compact_every)
+    srv = Server(binary, root, args.compact_every, database_url)
     m = Model(rng)
     passed = failed = 0
     t_start = time.monotonic()

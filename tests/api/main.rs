@@ -13,6 +13,7 @@ mod durability;
 mod email;
 mod helpers;
 mod identidade;
+mod instancias;
 mod limits;
 mod lista_espera;
 mod logs;

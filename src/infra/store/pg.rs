@@ -202,8 +202,10 @@ impl<S: StoreState> PgJournal<S> {
 
     /// Replaces the database's whole contents with `snap` at position `seq`, provided the
     /// database stands at `expected` (a restore: `seq - 1`; an import into an empty
-    /// database: 0). Followers reload from the tables.
-    fn replace(&self, expected: u64, seq: u64, snap: &S::Snapshot) -> io::Result<()> {
+    /// database: 0). Followers reload from the tables. A restore runs on the writer
+    /// connection, which holds the right to append (see the core's `replace_after`); an
+    /// import takes it for its transaction on a connection of its own.
+    fn replace(&self, expected: u64, seq: u64, snap: &S::Snapshot, import: bool) -> io::Result<()> {
         let mut rows: Vec<(usize, Vec<String>, Vec<String>)> = Vec::new();
         for &c in S::Collection::ALL {
             let mut ids = Vec::new();
@@ -217,61 +219,29 @@ impl<S: StoreState> PgJournal<S> {
         }
         let names = tables::<S>();
         let pool = self.pool.clone();
+        let writer = self.writer.clone();
         self.block(async move {
-            let mut client = pool.get().await.map_err(io::Error::other)?;
-            let tx = client.transaction().await.map_err(db_err)?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_KEY])
-                .await
-                .map_err(db_err)?;
-            let at: i64 = tx
-                .query_one("SELECT posicao FROM agendamento_estado", &[])
-                .await
-                .map_err(db_err)?
-                .get(0);
-            if at != expected as i64 {
-                return Err(io::Error::other(format!(
-                    "the database is at position {at}, not {expected}"
-                )));
-            }
-            let seq_i = seq as i64;
-            for (c, ids, recs) in rows {
-                let name = names[c];
-                tx.batch_execute(&format!("TRUNCATE \"{name}\""))
-                    .await
-                    .map_err(db_err)?;
-                for (ids, recs) in ids.chunks(5_000).zip(recs.chunks(5_000)) {
-                    tx.execute(
-                        &format!(
-                            "INSERT INTO \"{name}\" (id, registro, posicao) \
-                             SELECT i, r::jsonb, $3 FROM unnest($1::text[], $2::text[]) AS t(i, r)"
-                        ),
-                        &[&ids, &recs, &seq_i],
-                    )
-                    .await
-                    .map_err(db_err)?;
+            if import {
+                let mut client = pool.get().await.map_err(io::Error::other)?;
+                replace_on(&mut client, true, expected, seq, rows, &names).await
+            } else {
+                let mut guard = writer.lock().await;
+                let Some(w) = guard.as_mut() else {
+                    return Err(io::Error::other("not holding the journal"));
+                };
+                let r = replace_on(&mut w.client, false, expected, seq, rows, &names).await;
+                if w.client.is_closed() {
+                    *guard = None;
                 }
+                r
             }
-            let entry = format!("{{\"seq\":{seq},\"ops\":[]}}");
-            tx.execute(
-                "INSERT INTO agendamento_journal (seq, entrada, recarga) VALUES ($1, $2::text::jsonb, true)",
-                &[&seq_i, &entry],
-            )
-            .await
-            .map_err(db_err)?;
-            tx.execute("UPDATE agendamento_estado SET posicao = $1", &[&seq_i])
-                .await
-                .map_err(db_err)?;
-            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &seq.to_string()])
-                .await
-                .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)
         })?
     }
 
     /// Copies a whole state (an embedded store's) into this database, which must be empty
     /// (`agendamento importar`).
     pub fn import(&self, seq: u64, snap: &S::Snapshot) -> io::Result<()> {
-        self.replace(0, seq.max(1), snap)
+        self.replace(0, seq.max(1), snap, true)
     }
 
     /// The secret every instance signs public links with: `novo` if the database had none
@@ -346,6 +316,66 @@ impl<S: StoreState> PgJournal<S> {
             entries: 0,
         })
     }
+}
+
+/// One transaction that replaces every table and journals a reload marker (see
+/// `PgJournal::replace`); with `lock`, it takes the right to append for itself.
+async fn replace_on(
+    client: &mut Client,
+    lock: bool,
+    expected: u64,
+    seq: u64,
+    rows: Vec<(usize, Vec<String>, Vec<String>)>,
+    names: &[&'static str],
+) -> io::Result<()> {
+    let tx = client.transaction().await.map_err(db_err)?;
+    if lock {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_KEY])
+            .await
+            .map_err(db_err)?;
+    }
+    let at: i64 = tx
+        .query_one("SELECT posicao FROM agendamento_estado", &[])
+        .await
+        .map_err(db_err)?
+        .get(0);
+    if at != expected as i64 {
+        return Err(io::Error::other(format!(
+            "the database is at position {at}, not {expected}"
+        )));
+    }
+    let seq_i = seq as i64;
+    for (c, ids, recs) in rows {
+        let name = names[c];
+        tx.batch_execute(&format!("TRUNCATE \"{name}\""))
+            .await
+            .map_err(db_err)?;
+        for (ids, recs) in ids.chunks(5_000).zip(recs.chunks(5_000)) {
+            tx.execute(
+                &format!(
+                    "INSERT INTO \"{name}\" (id, registro, posicao) \
+                     SELECT i, r::jsonb, $3 FROM unnest($1::text[], $2::text[]) AS t(i, r)"
+                ),
+                &[&ids, &recs, &seq_i],
+            )
+            .await
+            .map_err(db_err)?;
+        }
+    }
+    let entry = format!("{{\"seq\":{seq},\"ops\":[]}}");
+    tx.execute(
+        "INSERT INTO agendamento_journal (seq, entrada, recarga) VALUES ($1, $2::text::jsonb, true)",
+        &[&seq_i, &entry],
+    )
+    .await
+    .map_err(db_err)?;
+    tx.execute("UPDATE agendamento_estado SET posicao = $1", &[&seq_i])
+        .await
+        .map_err(db_err)?;
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &seq.to_string()])
+        .await
+        .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)
 }
 
 /// Creates the schema (the migrations not yet applied, then a table per collection), under
@@ -613,7 +643,7 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
 
     fn replace_all(&self, seq: u64, snap: &S::Snapshot) -> Result<(), ReplaceError> {
         // One transaction: committed or not; never half.
-        self.replace(seq.saturating_sub(1), seq, snap)
+        self.replace(seq.saturating_sub(1), seq, snap, false)
             .map_err(|error| ReplaceError {
                 error,
                 committed: false,

@@ -41,6 +41,28 @@ impl<S: StoreState> Store<S> {
         build: impl FnOnce(&S) -> S,
     ) -> io::Result<(u64, T)> {
         let inner = &self.inner;
+        if inner.shared {
+            // SPEC-2 §16: no other instance appends meanwhile, and this one has every entry
+            // before the switch (so the safety copy holds every acknowledged write).
+            inner.journal.acquire()?;
+            let r = super::follow::catch_up(inner, true)
+                .and_then(|()| self.replace_locked(which, before, build));
+            if let Err(e) = inner.journal.release() {
+                tracing::warn!(target: "agendamento::store", error = %e, "could not give the journal back after a restore");
+            }
+            return r;
+        }
+        self.replace_locked(which, before, build)
+    }
+
+    /// [`Store::replace_after`] once no other process can append.
+    fn replace_locked<T>(
+        &self,
+        which: Collections<S::Collection>,
+        before: impl FnOnce(u64, Vec<DataFile>, &S) -> io::Result<T>,
+        build: impl FnOnce(&S) -> S,
+    ) -> io::Result<(u64, T)> {
+        let inner = &self.inner;
         let _no_compaction = inner.snapshot_lock.lock();
         // Keep writers out (an upgradable read lock: readers go on) with nothing in flight,
         // so the journal is quiet; the lock is upgraded only for the switch in memory.
@@ -85,6 +107,8 @@ impl<S: StoreState> Store<S> {
         g.last_seq = seq;
         g.dirty = Collections::NONE;
         inner.durable_seq.store(seq, Ordering::Release);
+        drop(g);
+        inner.visible.send_replace(seq);
         Ok((seq, extra))
     }
 
