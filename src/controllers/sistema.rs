@@ -41,6 +41,20 @@ pub struct SaudeWorker {
     pub vivo: bool,
 }
 
+/// This instance's part of the health answer (SPEC-2 §16).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Instancia {
+    /// Where the data lives: `pasta` (the data folder) or `postgres` (`--database-url`,
+    /// several instances).
+    #[schema(example = "pasta")]
+    pub banco: &'static str,
+    /// Whether this instance runs the task worker and the timers (always with `pasta`; with
+    /// `postgres`, exactly one instance at a time).
+    pub lider: bool,
+    /// The journal position this instance has applied (also in every answer's `x-posicao`).
+    pub posicao: u64,
+}
+
 /// Answer of `GET /sistema/saude`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Saude {
@@ -55,6 +69,8 @@ pub struct Saude {
     pub fila: Fila,
     /// Background worker.
     pub worker: SaudeWorker,
+    /// This instance.
+    pub instancia: Instancia,
 }
 
 /// Says the server is up.
@@ -88,6 +104,15 @@ pub async fn find_saude(State(app): State<AppState>) -> (StatusCode, Json<Saude>
                 pendentes: app.queue.pending() as u64,
             },
             worker: SaudeWorker { vivo },
+            instancia: Instancia {
+                banco: if app.compartilhado() {
+                    "postgres"
+                } else {
+                    "pasta"
+                },
+                lider: app.lider(),
+                posicao: app.posicao(),
+            },
         }),
     )
 }

@@ -244,6 +244,11 @@ impl App {
         })
     }
 
+    /// Whether the data lives in PostgreSQL, shared with other instances (SPEC-2 §16).
+    pub fn compartilhado(&self) -> bool {
+        self.store.shared()
+    }
+
     /// The journal position this instance has applied (SPEC-2 §16 `x-posicao`).
     pub fn posicao(&self) -> u64 {
         self.store.position()

@@ -248,6 +248,17 @@ async fn when_the_workers_instance_is_killed_another_finishes_its_tasks_none_twi
         );
         tasks.push(agendar_ok(&srvs[1], p, &mid, &ini, &fim).await);
     }
+    let saude = srvs[1].get("/sistema/saude").await;
+    assert_eq!(
+        saude.body["instancia"]["banco"], "postgres",
+        "{}",
+        saude.text
+    );
+    assert_eq!(saude.body["instancia"]["lider"], false);
+    assert_eq!(
+        srvs[0].get("/sistema/saude").await.body["instancia"]["lider"],
+        true
+    );
     srvs[0].kill9();
     let killed = Instant::now();
     wait_leader(&srvs[1]);

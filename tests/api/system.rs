@@ -48,6 +48,15 @@ async fn saude_reports_storage_queue_and_worker() {
         "fila.pendentes: {}",
         r.text
     );
+    // One instance on the data folder: it leads; its position is the answer's x-posicao.
+    assert_eq!(b["instancia"]["banco"], "pasta", "{}", r.text);
+    assert_eq!(b["instancia"]["lider"], true, "{}", r.text);
+    assert_eq!(
+        b["instancia"]["posicao"].as_u64().map(|p| p.to_string()),
+        Some(r.header("x-posicao").to_owned()),
+        "{}",
+        r.text
+    );
     assert!(b["worker"]["vivo"].is_boolean(), "worker.vivo: {}", r.text);
 }
 
