@@ -12,6 +12,8 @@
 # default all; identidade and estatisticas run only when named, see the medidas block below),
 # BENCH_REMARCAR_STORED (consultas stored for the remarcar figure, default 100000),
 # BENCH_CAL_CONSULTAS (one doctor's appointments for the calendar feed figure, default 5000).
+# BENCH_AVISOS_BOOKINGS (bookings per run of the outbox comparison, default 1000), BENCH_AVISOS_ROUNDS
+# (its alternating rounds, default 5), BENCH_AVISOS_FILA (deliveries queued for the drain, default 10000).
 #
 # Everything binds to and targets 127.0.0.1 only; every load loop is bounded in count and time.
 # The only process this script stops is the server it started, by its PID.
@@ -656,32 +658,82 @@ if want calendario; then
 fi
 
 # The outbox (SPEC-2 §13): booking throughput with one webhook subscribed to every event (a
-# local receiver, --webhooks-rede-local) against none, on the same server; then 10,000
-# notifications queued while the delivery worker is paused (--worker-paused), drained after a
-# restart, with the server's peak resident memory.
+# local receiver) against none, on two servers with their own fresh data folders and the same
+# setup (both --webhooks-rede-local; only the subscription differs), restarted for every run
+# and alternating com/sem, sem/com, ... BENCH_AVISOS_ROUNDS times; each run books a fresh range
+# of the grid at the same concurrency. After each run with the webhook the deliveries still
+# queued are counted, then drained (not timed) so the next run starts with an empty outbox.
+# Then 10,000 notifications queued while the delivery worker is paused (--worker-paused),
+# drained after a restart, with the server's peak resident memory.
 AVISOS_BOOK=${BENCH_AVISOS_BOOKINGS:-1000}
 AVISOS_FILA=${BENCH_AVISOS_FILA:-10000}
+AVISOS_ROUNDS=${BENCH_AVISOS_ROUNDS:-5}
+case $AVISOS_ROUNDS in '' | *[!0-9]* | 0) echo "bench: BENCH_AVISOS_ROUNDS must be a positive whole number" >&2; exit 2 ;; esac
+# av_count QUERY: x-total-count of GET /notificacoes?QUERY&limit=1 on the running server.
+av_count() {
+    "$LOADGEN" get-seq --url "$BASE/notificacoes?$1&limit=1" --count 1 --warmup 0 --label n 2>/dev/null |
+        sed -n 's/^RESULT n_total_count=//p'
+}
+# av_run com|sem ROUND FROM: one run on that server; stores avisos_<com|sem>_<ROUND>_rps and,
+# with the webhook, avisos_fila_<ROUND> (consulta.agendada deliveries still queued when the
+# bookings ended) and avisos_drenar_<ROUND>_s (how long they then took).
+av_run() {
+    local w=$1 i=$2 from=$3 total enviadas t0
+    DATA=$TMP/banco5-$w
+    put book_conc_rps ""
+    if SERVER_EXTRA="--webhooks-rede-local" start_server; then
+        lg book --base "$BASE" --state "$TMP/avisos-$w.json" --from "$from" --count "$AVISOS_BOOK" \
+            --concurrency $BOOK_CONC --seq 10 --max-secs 120
+        put "avisos_${w}_${i}_rps" "$(val book_conc_rps)"
+        if [ "$w" = com ]; then
+            total=$(av_count evento=consulta.agendada)
+            enviadas=$(av_count "evento=consulta.agendada&status=enviada")
+            put "avisos_fila_$i" "$(awk -v a="$total" -v b="$enviadas" 'BEGIN { if (a == "" || b == "") print "?"; else print a - b }')"
+            t0=$(now_ns)
+            while [ -n "$total" ] && [ "${enviadas:-0}" -lt "$total" ] && [ $(($(now_ns) - t0)) -lt 120000000000 ]; do
+                sleep 0.05
+                enviadas=$(av_count "evento=consulta.agendada&status=enviada")
+            done
+            put "avisos_drenar_${i}_s" "$(awk -v a="$t0" -v b="$(now_ns)" 'BEGIN {printf "%.2f", (b - a) / 1e9}')"
+            echo "  [com $i] consulta.agendada: $total created, $(val "avisos_fila_$i") still queued when the bookings ended, all $enviadas delivered $(val "avisos_drenar_${i}_s") s later"
+        fi
+    fi
+    stop_server
+}
 if want avisos; then
-    section "14. outbox: bookings with a webhook vs none; $AVISOS_FILA deliveries drained"
+    section "14. outbox: bookings with a webhook vs none ($AVISOS_ROUNDS alternating rounds); $AVISOS_FILA deliveries drained"
     "$LOADGEN" receptor --addr-file "$TMP/receptor.addr" --max-secs 1800 >"$TMP/receptor.out" 2>&1 &
     RECEPTOR_PID=$!
     for _ in $(seq 1 500); do [ -s "$TMP/receptor.addr" ] && break; sleep 0.01; done
     RECEPTOR=$(cat "$TMP/receptor.addr" 2>/dev/null)
-    DATA=$TMP/banco5
-    mkdir -p "$DATA"
-    if [ -n "$RECEPTOR" ] && SERVER_EXTRA="--webhooks-rede-local" start_server; then
-        if lg sched-setup --base "$BASE" --state "$TMP/avisos-grid.json" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC"; then
-            A0=0
-            A1=$((A0 + 10 + AVISOS_BOOK + 10))
-            lg book --base "$BASE" --state "$TMP/avisos-grid.json" --from $A0 --count "$AVISOS_BOOK" --concurrency $BOOK_CONC --seq 10 --max-secs 120
-            put avisos_sem_rps "$(val book_conc_rps)"
-            lg avisos-webhook --base "$BASE" --url "$RECEPTOR/gancho"
-            lg book --base "$BASE" --state "$TMP/avisos-grid.json" --from $A1 --count "$AVISOS_BOOK" --concurrency $BOOK_CONC --seq 10 --max-secs 120
-            put avisos_com_rps "$(val book_conc_rps)"
-        fi
-        stop_server
+    AV_OK=0
+    if [ -n "$RECEPTOR" ]; then
+        AV_OK=1
+        for w in com sem; do
+            DATA=$TMP/banco5-$w
+            mkdir -p "$DATA"
+            if SERVER_EXTRA="--webhooks-rede-local" start_server &&
+                lg sched-setup --base "$BASE" --state "$TMP/avisos-$w.json" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC"; then
+                [ $w = com ] && { lg avisos-webhook --base "$BASE" --url "$RECEPTOR/gancho" || AV_OK=0; }
+            else
+                AV_OK=0
+            fi
+            stop_server
+        done
+    fi
+    if [ $AV_OK = 1 ]; then
+        # Each run uses grid cells [K, K + 10 warm-up + AVISOS_BOOK + 10 one at a time).
+        AV_STEP=$((10 + AVISOS_BOOK + 10))
+        for i in $(seq 1 "$AVISOS_ROUNDS"); do
+            K=$(((i - 1) * AV_STEP))
+            if [ $((i % 2)) = 1 ]; then
+                av_run com "$i" $K; av_run sem "$i" $K
+            else
+                av_run sem "$i" $K; av_run com "$i" $K
+            fi
+        done
     else
-        echo "bench: the outbox server (or its receiver) did not start; its figures are missing"
+        echo "bench: the outbox servers (or their receiver) could not be set up; the booking figure is missing"
     fi
     DATA=$TMP/banco6
     mkdir -p "$DATA"
@@ -882,8 +934,11 @@ if want calendario; then
     fi
 fi
 if want avisos; then
-    AV_X=$(awk -v a="$(val avisos_com_rps)" -v b="$(val avisos_sem_rps)" 'BEGIN { if (a == "" || b == "" || b == 0) print ""; else printf "%.2f", a / b }')
-    echo "booking throughput with one webhook (every event, local receiver) / none | $AVISOS_BOOK POST /consultas/agendar at concurrency $BOOK_CONC each, same server, none first | $(val avisos_com_rps) / $(val avisos_sem_rps) bookings/s = ${AV_X:-?} x | >= 0.9 x | $(ok "$AV_X" '>=' 0.9)"
+    # ratios (medidas block) counts ID_ROUNDS rounds: here AVISOS_ROUNDS, for this call only.
+    ID_ROUNDS=$AVISOS_ROUNDS ratios avisos_com avisos_sem _rps
+    AV_FILA=""
+    for i in $(seq 1 "$AVISOS_ROUNDS"); do AV_FILA="$AV_FILA${AV_FILA:+, }$(val "avisos_fila_$i") ($(val "avisos_drenar_${i}_s") s)"; done
+    echo "booking throughput with one webhook (every event, local receiver) / none | $AVISOS_BOOK POST /consultas/agendar at concurrency $BOOK_CONC per run, two servers (fresh data, same setup), restarted for every run, alternating $AVISOS_ROUNDS x (com / sem bookings/s = ratio); deliveries still queued after each webhook run (drained in) $AV_FILA | $RATIOS; median ${MEDIAN_RATIO:-?} | >= 0.9 x | $(ok "$MEDIAN_RATIO" '>=' 0.9)"
     echo "outbox drain after a restart | $(val avisos_drain_n) of $AVISOS_FILA queued webhook deliveries (local receiver, 200), peak server RSS $(val avisos_drain_rss_mib) MiB, falhou $(val avisos_drain_falhou) | $(val avisos_drain_rps)/s in $(val avisos_drain_secs) s | >= 500/s | $(ok "$(val avisos_drain_rps)" '>=' 500)"
 fi
 } >"$TMP/table.md"

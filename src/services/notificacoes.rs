@@ -14,7 +14,8 @@
 //!   active. At delivery a reminder whose appointment started or is no longer active is
 //!   dropped (`falhou` with `ultimo_erro`, no attempt counted).
 //! - Delivery: a tokio task wakes at the earliest due notification (or when a write creates
-//!   one), sends up to [`EM_VOO`] at once, and journals each attempt's outcome; a crash
+//!   one), sends up to [`EM_VOO`] at once, and journals each attempt's outcome (the outcomes
+//!   that end while a write is on its way to the disk share the next journal entry); a crash
 //!   between sending and journaling sends again with the same `webhook-id`.
 
 use std::collections::HashSet;
@@ -463,16 +464,20 @@ fn preparar(
     n: &Notificacao,
     agora: Timestamp,
 ) -> Result<(Arc<Webhook>, Vec<u8>), String> {
-    let db = app.store.read();
-    let w = db
-        .webhooks
-        .get(&n.destino)
-        .cloned()
-        .ok_or_else(|| "o webhook foi excluído".to_owned())?;
-    if !w.ativo {
-        return Err("o webhook está inativo".into());
-    }
-    let a = assunto(&db, n, app.clock.tz(), agora)?;
+    // Only the lookups hold the store's read lock (the records are shared `Arc`s): the
+    // body is built after it is released, so deliveries never hold up the writes.
+    let (w, a) = {
+        let db = app.store.read();
+        let w = db
+            .webhooks
+            .get(&n.destino)
+            .cloned()
+            .ok_or_else(|| "o webhook foi excluído".to_owned())?;
+        if !w.ativo {
+            return Err("o webhook está inativo".into());
+        }
+        (w, assunto(&db, n, app.clock.tz(), agora)?)
+    };
     let paciente = a.paciente.map(|p| {
         serde_json::json!({"id": p.id, "nome": p.nome, "email": p.email, "telefone": p.telefone})
     });
@@ -619,82 +624,133 @@ pub fn atraso(atrasos: &[u64], tentativas: u32) -> Option<Duration> {
     Some(Duration::from_millis(ms as u64))
 }
 
-/// Journals the outcome of the attempt that started from `n` (unless the notification was
-/// deleted or changed meanwhile) and announces it.
-async fn registrar(app: &App, n: &Notificacao, d: Desfecho) {
+/// An attempt's outcome on its way to the journal; its delivery slot (`vaga`) is freed
+/// once the outcome is recorded.
+struct Resultado {
+    n: Arc<Notificacao>,
+    d: Desfecho,
+    vaga: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Most outcomes journaled in one write.
+const POR_ESCRITA: usize = 256;
+
+/// Journals the attempts' outcomes as they arrive: each write takes every outcome waiting
+/// (up to [`POR_ESCRITA`]), so deliveries that end while a write is on its way to the disk
+/// share the next journal entry instead of one write (and group-commit turn) each; a lone
+/// outcome is written at once. Then frees their slots and wakes the worker. Ends when every
+/// sender is gone (the worker stopped and its deliveries ended).
+async fn registrar_sempre(
+    app: AppState,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Resultado>,
+    em_voo: Arc<Mutex<HashSet<String>>>,
+) {
+    let mut lote = Vec::with_capacity(POR_ESCRITA);
+    while rx.recv_many(&mut lote, POR_ESCRITA).await > 0 {
+        let (feitos, vagas): (Vec<_>, Vec<_>) =
+            lote.drain(..).map(|r| ((r.n, r.d), r.vaga)).unzip();
+        let ids: Vec<String> = feitos.iter().map(|(n, _)| n.id.clone()).collect();
+        registrar(&app, feitos).await;
+        {
+            let mut voando = em_voo.lock();
+            for id in &ids {
+                voando.remove(id);
+            }
+        }
+        drop(vagas);
+        app.avisos.notify_one();
+    }
+}
+
+/// Journals, in one write, the outcome of each attempt of `lote` (each started from its
+/// notification as it was then; skipped when the notification was deleted or changed
+/// meanwhile) and announces each.
+async fn registrar(app: &App, lote: Vec<(Arc<Notificacao>, Desfecho)>) {
     let agora = Timestamp::now();
     let stamp = app.clock.stamp_at(agora);
     let atrasos = &app.config.webhook_atrasos_segundos;
+    let ids: Vec<String> = lote.iter().map(|(n, _)| n.id.clone()).collect();
     let out = app
         .write(|db| {
-            let Some(cur) = db.notificacoes.get(&n.id) else {
-                return Ok((vec![], None));
-            };
-            if cur.status != StatusNotificacao::Pendente || cur.tentativas != n.tentativas {
-                return Ok((vec![], None));
-            }
-            let mut novo = Notificacao::clone(cur);
             let mut ops = Vec::new();
-            match d {
-                Desfecho::Entregue => {
-                    novo.tentativas += 1;
-                    novo.status = StatusNotificacao::Enviada;
-                    novo.proxima_tentativa_em = None;
-                    novo.ultimo_erro = None;
-                    novo.enviada_em = Some(stamp);
+            let mut novos = Vec::new();
+            // A webhook turned off by an earlier 410 of the same write.
+            let mut desativados = HashSet::new();
+            for (n, d) in lote {
+                let Some(cur) = db.notificacoes.get(&n.id) else {
+                    continue;
+                };
+                if cur.status != StatusNotificacao::Pendente || cur.tentativas != n.tentativas {
+                    continue;
                 }
-                Desfecho::Descartada(m) => {
-                    novo.status = StatusNotificacao::Falhou;
-                    novo.proxima_tentativa_em = None;
-                    novo.ultimo_erro = Some(m);
-                }
-                Desfecho::Recusada(m) => {
-                    novo.tentativas += 1;
-                    novo.status = StatusNotificacao::Falhou;
-                    novo.proxima_tentativa_em = None;
-                    novo.ultimo_erro = Some(m.chars().take(MAX_ERRO).collect());
-                }
-                Desfecho::Falha { erro, desativar } => {
-                    novo.tentativas += 1;
-                    novo.ultimo_erro = Some(erro.chars().take(MAX_ERRO).collect());
-                    let proxima = atraso(atrasos, novo.tentativas).filter(|_| !desativar);
-                    match proxima {
-                        Some(d) => {
-                            novo.proxima_tentativa_em = agora
-                                .checked_add(SignedDuration::try_from(d).unwrap_or_default())
-                                .ok();
+                let mut novo = Notificacao::clone(cur);
+                match d {
+                    Desfecho::Entregue => {
+                        novo.tentativas += 1;
+                        novo.status = StatusNotificacao::Enviada;
+                        novo.proxima_tentativa_em = None;
+                        novo.ultimo_erro = None;
+                        novo.enviada_em = Some(stamp.clone());
+                    }
+                    Desfecho::Descartada(m) => {
+                        novo.status = StatusNotificacao::Falhou;
+                        novo.proxima_tentativa_em = None;
+                        novo.ultimo_erro = Some(m);
+                    }
+                    Desfecho::Recusada(m) => {
+                        novo.tentativas += 1;
+                        novo.status = StatusNotificacao::Falhou;
+                        novo.proxima_tentativa_em = None;
+                        novo.ultimo_erro = Some(m.chars().take(MAX_ERRO).collect());
+                    }
+                    Desfecho::Falha { erro, desativar } => {
+                        novo.tentativas += 1;
+                        novo.ultimo_erro = Some(erro.chars().take(MAX_ERRO).collect());
+                        let proxima = atraso(atrasos, novo.tentativas).filter(|_| !desativar);
+                        match proxima {
+                            Some(d) => {
+                                novo.proxima_tentativa_em = agora
+                                    .checked_add(SignedDuration::try_from(d).unwrap_or_default())
+                                    .ok();
+                            }
+                            None => {
+                                novo.status = StatusNotificacao::Falhou;
+                                novo.proxima_tentativa_em = None;
+                            }
                         }
-                        None => {
-                            novo.status = StatusNotificacao::Falhou;
-                            novo.proxima_tentativa_em = None;
+                        if desativar
+                            && let Some(w) = db.webhooks.get(&novo.destino).filter(|w| w.ativo)
+                            && desativados.insert(w.id.clone())
+                        {
+                            let mut w = Webhook::clone(w);
+                            w.ativo = false;
+                            w.updated_at = stamp.clone();
+                            ops.push(Op::PutWebhook(Arc::new(w)));
                         }
                     }
-                    if desativar && let Some(w) = db.webhooks.get(&novo.destino).filter(|w| w.ativo)
-                    {
-                        let mut w = Webhook::clone(w);
-                        w.ativo = false;
-                        w.updated_at = app.clock.stamp_at(agora);
-                        ops.push(Op::PutWebhook(Arc::new(w)));
-                    }
                 }
+                let novo = Arc::new(novo);
+                ops.push(Op::PutNotificacao(novo.clone()));
+                novos.push(novo);
             }
-            let novo = Arc::new(novo);
-            ops.push(Op::PutNotificacao(novo.clone()));
-            Ok((ops, Some(novo)))
+            Ok((ops, novos))
         })
         .await;
     match out {
-        Ok(Some(novo)) => {
-            tracing::info!(target: "agendamento::notificacoes", notificacao_id = %novo.id,
-                evento = %novo.evento, status = novo.status.as_str(), tentativas = novo.tentativas,
-                "delivery attempt recorded");
-            app.events
-                .publish("notificacao_atualizada", &publica(app, &novo));
+        Ok(novos) => {
+            for novo in novos {
+                tracing::info!(target: "agendamento::notificacoes", notificacao_id = %novo.id,
+                    evento = %novo.evento, status = novo.status.as_str(), tentativas = novo.tentativas,
+                    "delivery attempt recorded");
+                app.events
+                    .publish("notificacao_atualizada", &publica(app, &novo));
+            }
         }
-        Ok(None) => {}
         Err(e) => {
-            // Not journaled: the notification stays as it was and is tried again.
-            tracing::warn!(target: "agendamento::notificacoes", notificacao_id = %n.id, error = %e, "delivery outcome not recorded");
+            // Not journaled: the notifications stay as they were and are tried again.
+            for id in &ids {
+                tracing::warn!(target: "agendamento::notificacoes", notificacao_id = %id, error = %e, "delivery outcome not recorded");
+            }
         }
     }
 }
@@ -741,6 +797,8 @@ pub async fn entregar_sempre(app: AppState) {
     };
     let vagas = Arc::new(tokio::sync::Semaphore::new(EM_VOO));
     let em_voo: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let (resultados, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(registrar_sempre(app.clone(), rx, em_voo.clone()));
     let mut stop = app.shutdown.subscribe();
     loop {
         if *stop.borrow() {
@@ -777,13 +835,12 @@ pub async fn entregar_sempre(app: AppState) {
                 return;
             };
             em_voo.lock().insert(n.id.clone());
-            let (app2, cliente, em_voo) = (app.clone(), cliente.clone(), em_voo.clone());
+            let (app2, cliente, resultados) = (app.clone(), cliente.clone(), resultados.clone());
             tokio::spawn(async move {
                 let d = tentar(&app2, &cliente, &n).await;
-                registrar(&app2, &n, d).await;
-                em_voo.lock().remove(&n.id);
-                drop(vaga);
-                app2.avisos.notify_one();
+                // The recorder ends only after every sender is gone, so this fails only if
+                // it panicked: the notification then stays pending (sent again after a restart).
+                let _ = resultados.send(Resultado { n, d, vaga });
             });
         }
         if !vazio {

@@ -33,6 +33,8 @@ struct Estado {
     roteiro: VecDeque<u16>,
     padrao: u16,
     atraso: Duration,
+    /// Answers wait until this many requests arrived (0: none wait).
+    reter: usize,
     recebidas: Vec<Recebida>,
 }
 
@@ -44,6 +46,13 @@ pub struct Receptor {
     tarefa: tokio::task::JoinHandle<()>,
 }
 
+/// The receiver's state and the signal of each arrival (for [`Receptor::reter`]).
+#[derive(Clone)]
+struct Compartilhado {
+    estado: Arc<Mutex<Estado>>,
+    chegou: Arc<tokio::sync::Notify>,
+}
+
 impl Drop for Receptor {
     fn drop(&mut self) {
         self.tarefa.abort();
@@ -51,7 +60,7 @@ impl Drop for Receptor {
 }
 
 async fn receber(
-    State(estado): State<Arc<Mutex<Estado>>>,
+    State(Compartilhado { estado, chegou }): State<Compartilhado>,
     headers: HeaderMap,
     corpo: Bytes,
 ) -> StatusCode {
@@ -81,6 +90,19 @@ async fn receber(
         });
         e.roteiro.pop_front().unwrap_or(e.padrao)
     };
+    chegou.notify_waiters();
+    loop {
+        // Registered before the check, so an arrival in between is not missed.
+        let proxima = chegou.notified();
+        let todas = {
+            let e = estado.lock();
+            e.recebidas.len() >= e.reter
+        };
+        if todas {
+            break;
+        }
+        proxima.await;
+    }
     if !atraso.is_zero() {
         tokio::time::sleep(atraso).await;
     }
@@ -96,7 +118,10 @@ impl Receptor {
         }));
         let app = axum::Router::new()
             .route("/gancho", axum::routing::post(receber))
-            .with_state(estado.clone());
+            .with_state(Compartilhado {
+                estado: estado.clone(),
+                chegou: Arc::default(),
+            });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind receiver");
@@ -135,6 +160,11 @@ impl Receptor {
         let mut e = self.estado.lock();
         e.roteiro = codes.iter().copied().collect();
         e.padrao = padrao;
+    }
+
+    /// Holds every answer until `n` requests have arrived: then they all go out together.
+    pub fn reter(&self, n: usize) {
+        self.estado.lock().reter = n;
     }
 
     /// Waits this long before answering each request.

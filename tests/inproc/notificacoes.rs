@@ -548,3 +548,54 @@ async fn moving_re_arms_reminders_and_cancelling_removes_them() {
         "cancelling removes the pending reminders"
     );
 }
+
+/// Deliveries that end together share journal writes (the delivery worker's outcomes are
+/// batched, so a burst of webhooks does not add one write and group-commit turn per
+/// delivery to the bookings' journal): 32 queued notifications (as many as are in flight at
+/// once) and a receiver that answers them all together once all 32 arrived; far fewer than
+/// 32 entries record them; each is delivered once, `enviada` after one attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_of_deliveries_ending_together_share_journal_writes() {
+    // No delivery worker yet: the notifications queue first.
+    let app = TestApp::with_args(RAPIDO).await;
+    let r = Receptor::iniciar().await;
+    let total = agendamento::services::notificacoes::EM_VOO;
+    r.reter(total);
+    webhook(&app, &r, &["consulta.agendada"]).await;
+    let (p, m) = cenario(&app).await;
+    // Half-hour slots 08:00-18:00 (20 a day) on the Mondays one and two weeks ahead.
+    for k in 0..total {
+        let dia = monday(1 + i64::try_from(k / 20).expect("small"));
+        let (h, min) = (8 + (k % 20) / 2, if k % 2 == 0 { "00" } else { "30" });
+        let (h2, min2) = if k % 2 == 0 { (h, "30") } else { (h + 1, "00") };
+        consulta(
+            &app,
+            &p,
+            &m,
+            &at(dia, &format!("{h:02}:{min}")),
+            &at(dia, &format!("{h2:02}:{min2}")),
+        )
+        .await;
+    }
+    let pendentes = notificacoes(&app, "status=pendente&limit=100").await;
+    assert_eq!(pendentes.len(), total);
+    tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
+        app.state.clone(),
+    ));
+    let n = esperar(&app, "status=enviada&limit=100", |v| v.len() == total).await;
+    assert!(n.iter().all(|x| x["tentativas"] == 1), "{n:#?}");
+    let recebidas = r.recebidas();
+    assert_eq!(recebidas.len(), total, "each delivered once");
+    assert!(recebidas.iter().all(|x| x.valida));
+    let escritas = journal(&app)
+        .iter()
+        .filter(|ops| {
+            ops.iter()
+                .any(|o| o["op"] == "put_notificacao" && o["dados"]["status"] == "enviada")
+        })
+        .count();
+    assert!(
+        escritas <= total / 2,
+        "{total} outcomes that ended together took {escritas} journal writes"
+    );
+}
