@@ -423,9 +423,8 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
     tokio::spawn(housekeeping_forever(state.clone()));
     // The outbox's delivery worker (SPEC-2 §13); pending notifications survive restarts.
     if !state.config.worker_paused {
-        tokio::spawn(crate::services::notificacoes::entregar_sempre(
-            state.clone(),
-        ));
+        crate::services::notificacoes::iniciar(state.clone())
+            .context("não foi possível iniciar a entrega de notificações")?;
     }
     if let Some(handle) = crate::infra::metricas::handle().filter(|_| !state.config.no_metrics) {
         tokio::spawn(metrics_upkeep(state.clone(), handle));
