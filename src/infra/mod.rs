@@ -4,6 +4,7 @@ pub mod arquivos;
 pub mod events;
 pub mod logs;
 pub mod metricas;
+pub mod prioridade;
 pub mod queue;
 pub mod segredo;
 pub mod server;

@@ -798,10 +798,7 @@ pub fn iniciar(app: AppState) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("entregas".into())
         .spawn(move || {
-            // On Linux a thread's niceness is its own; a failure (a locked-down sandbox)
-            // leaves it at the normal priority.
-            #[cfg(unix)]
-            let _ = rustix::process::setpriority_process(None, NICE_ENTREGAS);
+            crate::infra::prioridade::baixar(NICE_ENTREGAS);
             match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -103,11 +103,7 @@ fn fila_argon2() -> &'static std::sync::mpsc::SyncSender<Trabalho> {
             let started = std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
-                    // On Linux a thread's niceness is its own (setpriority's "process" 0 is
-                    // the calling thread). A failure (a locked-down sandbox) leaves it at
-                    // the normal priority.
-                    #[cfg(unix)]
-                    let _ = rustix::process::setpriority_process(None, NICE_ARGON2);
+                    crate::infra::prioridade::baixar(NICE_ARGON2);
                     loop {
                         let job = match rx.lock() {
                             Ok(rx) => rx.recv(),
@@ -747,19 +743,9 @@ mod tests {
         assert_ne!(hash_token(&a), a);
     }
 
-    /// The niceness of this process's thread named `nome`, from /proc (Linux).
     #[cfg(target_os = "linux")]
     fn nice_da_thread(nome: &str) -> Option<i64> {
-        for t in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-            if comm.trim() == nome {
-                let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
-                // Fields after the parenthesised name: state is field 3, nice field 19.
-                let resto = &stat[stat.rfind(')')? + 2..];
-                return resto.split(' ').nth(16)?.parse().ok();
-            }
-        }
-        None
+        crate::infra::prioridade::nice_da_thread("self", nome)
     }
 
     #[cfg(target_os = "linux")]

@@ -136,24 +136,6 @@ async fn a_delivered_reminder_is_not_sent_again_after_a_restart() {
     assert_eq!(n[0]["tentativas"], 1);
 }
 
-/// The niceness of the thread named `nome` of process `pid`, from /proc (Linux).
-#[cfg(target_os = "linux")]
-fn nice_da_thread(pid: u32, nome: &str) -> Option<i64> {
-    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .ok()?
-        .flatten()
-    {
-        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-        if comm.trim() == nome {
-            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
-            // Fields after the parenthesised name: state is field 3, nice field 19.
-            let resto = &stat[stat.rfind(')')? + 2..];
-            return resto.split(' ').nth(16)?.parse().ok();
-        }
-    }
-    None
-}
-
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn deliveries_run_on_their_own_lower_priority_thread() {
@@ -161,13 +143,15 @@ async fn deliveries_run_on_their_own_lower_priority_thread() {
     // catch up when the CPU is idle.
     let srv = TestServer::start();
     let pid = srv.pid().expect("running");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(5);
     let nice = loop {
-        if let Some(n) = nice_da_thread(pid, "entregas") {
+        if let Some(n) =
+            agendamento::infra::prioridade::nice_da_thread(&pid.to_string(), "entregas")
+        {
             break n;
         }
-        assert!(std::time::Instant::now() < deadline, "no `entregas` thread");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(Instant::now() < deadline, "no `entregas` thread");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(nice, 10);
 }

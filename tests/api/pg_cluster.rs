@@ -30,6 +30,15 @@ async fn connect(cluster: &PgCluster) -> Client {
 }
 
 /// The values of table `t`, in order.
+/// The one value of a one-row, one-column query.
+async fn valor<T: for<'a> tokio_postgres::types::FromSql<'a>>(client: &Client, sql: &str) -> T {
+    client
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
+}
+
 async fn values(client: &Client) -> Vec<i32> {
     client
         .query("SELECT v FROM t ORDER BY v", &[])
@@ -70,29 +79,13 @@ async fn pg_cluster_answers_with_fsync_on_keeps_data_across_stops_and_leaves_not
     assert!(postmaster_running(&dir.join("data")));
 
     let client = connect(&cluster).await;
-    let one: i32 = client
-        .query_one("SELECT 1", &[])
-        .await
-        .expect("select 1")
-        .get(0);
+    let one: i32 = valor(&client, "SELECT 1").await;
     assert_eq!(one, 1);
-    let fsync: String = client
-        .query_one("SHOW fsync", &[])
-        .await
-        .expect("show")
-        .get(0);
+    let fsync: String = valor(&client, "SHOW fsync").await;
     assert_eq!(fsync, "on");
-    let max: String = client
-        .query_one("SHOW max_connections", &[])
-        .await
-        .expect("show max_connections")
-        .get(0);
+    let max: String = valor(&client, "SHOW max_connections").await;
     assert_eq!(max, "200");
-    let database: String = client
-        .query_one("SELECT current_database()", &[])
-        .await
-        .expect("current_database")
-        .get(0);
+    let database: String = valor(&client, "SELECT current_database()").await;
     assert_eq!(database, "agendamento");
     client
         .batch_execute("CREATE TABLE t (v int); INSERT INTO t VALUES (1)")
@@ -128,11 +121,7 @@ async fn pg_cluster_answers_with_fsync_on_keeps_data_across_stops_and_leaves_not
     cluster.restart_db();
     let client = connect(&cluster).await;
     assert_eq!(values(&client).await, vec![1, 2]);
-    let fsync: String = client
-        .query_one("SHOW fsync", &[])
-        .await
-        .expect("show")
-        .get(0);
+    let fsync: String = valor(&client, "SHOW fsync").await;
     assert_eq!(fsync, "on");
 
     drop(client);
