@@ -49,6 +49,7 @@ fn seguir_o_banco(app: &crate::services::App) {
     let events = app.events.clone();
     let avisos = app.avisos.clone();
     let recarga = app.avisos.clone();
+    let tarefas = tx.clone();
     app.store.set_hooks(Hooks {
         event: Box::new(move |seq, line| events.publish_at(seq, line)),
         followed: Box::new(move |db, ops| {
@@ -62,7 +63,15 @@ fn seguir_o_banco(app: &crate::services::App) {
                 }
             }
         }),
-        reloaded: Box::new(move |_| recarga.notify_one()),
+        // A reload skips the entries in between: the tasks they queued are found in the state.
+        reloaded: Box::new(move |db| {
+            for t in db.tarefas.iter() {
+                if t.status == crate::models::StatusTarefa::Pendente {
+                    let _ = tarefas.send((crate::services::tarefas::lane(t.tipo), t.id.clone()));
+                }
+            }
+            recarga.notify_one();
+        }),
     });
 }
 

@@ -717,28 +717,27 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
         let from = seq as i64;
         let (rows, reload) = self.block(async move {
             let client = pool.get().await.map_err(io::Error::other)?;
+            // One statement, one snapshot: the position and the entries past `from` are read
+            // together, so a commit between two reads can never look like pruned entries.
             let rows = client
                 .query(
-                    "SELECT seq, entrada::text, recarga FROM agendamento_journal \
-                     WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    "SELECT e.posicao, j.seq, j.entrada::text, j.recarga \
+                     FROM agendamento_estado e LEFT JOIN LATERAL ( \
+                         SELECT seq, entrada, recarga FROM agendamento_journal \
+                         WHERE seq > $1 ORDER BY seq LIMIT $2) j ON true",
                     &[&from, &READ_MAX],
                 )
                 .await
                 .map_err(db_err)?;
-            let first = rows.first().map(|r| r.get::<_, i64>(0));
-            let reload = rows.iter().any(|r| r.get::<_, bool>(2))
+            let at: i64 = rows.first().map_or(from, |r| r.get(0));
+            let first: Option<i64> = rows.first().and_then(|r| r.get(1));
+            let reload = rows.iter().any(|r| r.get::<_, Option<bool>>(3) == Some(true))
                 || first.is_some_and(|f| f != from + 1)
-                || (first.is_none() && {
-                    let at: i64 = client
-                        .query_one("SELECT posicao FROM agendamento_estado", &[])
-                        .await
-                        .map_err(db_err)?
-                        .get(0);
-                    at > from
-                });
+                || (first.is_none() && at > from);
             let entries: Vec<Vec<u8>> = rows
                 .iter()
-                .map(|r| r.get::<_, String>(1).into_bytes())
+                .filter_map(|r| r.get::<_, Option<String>>(2))
+                .map(String::into_bytes)
                 .collect();
             Ok::<_, io::Error>((entries, reload))
         })??;
