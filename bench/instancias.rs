@@ -365,10 +365,13 @@ pub async fn multi_book(a: &Args) -> Res<()> {
 // ---------------------------------------------------------------------------------------------
 // propagacao
 
+/// Wakes whoever waits for one event: when it was read and its id.
+type SeenTx = tokio::sync::oneshot::Sender<(Instant, Option<u64>)>;
+
 /// Who waits for which event ("tipo|medico_id|slot") on one instance's stream.
 #[derive(Default)]
 struct Seen {
-    waiters: Mutex<HashMap<String, tokio::sync::oneshot::Sender<(Instant, Option<u64>)>>>,
+    waiters: Mutex<HashMap<String, SeenTx>>,
     connected: AtomicBool,
     stop: AtomicBool,
     errors: Mutex<Vec<String>>,
@@ -398,7 +401,8 @@ async fn watch(hp: String, s: Arc<Seen>) {
                     d["medico_id"].as_str().unwrap_or(""),
                     d["slot"].as_str().unwrap_or("")
                 );
-                if let Some(tx) = lock(&s.waiters).remove(&key) {
+                let waiter = lock(&s.waiters).remove(&key);
+                if let Some(tx) = waiter {
                     let _ = tx.send((now, ev.id));
                 }
             }
