@@ -883,6 +883,7 @@ if wanted_only instancias; then
                     --count $((INST_BOOK * n)) --concurrency $BOOK_CONC --max-secs 120 --label "inst_pg$n" \
                     --pids "$(IFS=,; echo "${INST_PIDS[*]}")" --pg-pid "$INST_PG_PID"
                 put "inst_pg${n}_leader" "${L:-?}"
+                put "inst_pg${n}_reloads" "$(cat "$TMP"/inst-"$INST_DB"-*/err | grep -c 'reloading the whole state')"
                 C=$((10 * n + INST_BOOK * n + 100))
                 if [ $n = 3 ]; then
                     # (c) propagation #1 -> #2, on the quiet cluster.
@@ -914,6 +915,7 @@ if wanted_only instancias; then
             sleep 2
             BASE=${INST_BASES[1]}
             put inst_pg_stored "$(stored)"
+            put inst_pg_reloads2 "$(grep -c 'reloading the whole state' "${INST_ERRS[1]}")"
             for k in 1 2; do
                 put "inst_pg_rss${k}_kib" "$(rss_kib "${INST_PIDS[$((k - 1))]}" VmRSS)"
                 put "inst_pg_hwm${k}_kib" "$(rss_kib "${INST_PIDS[$((k - 1))]}" VmHWM)"
@@ -1126,7 +1128,8 @@ if wanted_only instancias; then
         if [ $n = emb ]; then
             WHAT="embedded store (no --database-url), 1 server"; TARGET="reference"; OK="-"
         else
-            WHAT="${n#pg} instance(s) on PostgreSQL (leader #$(val "inst_${n}_leader")), PostgreSQL CPU $(val "inst_${n}_cpu_pg_pct")%, journal $(val "inst_${n}_journal_per_s") entries/s"
+            L=$(val "inst_${n}_leader")
+            WHAT="${n#pg} instance(s) on PostgreSQL (leader #$L: $(val "inst_${n}_appends${L}_per_s") appends/s of $(val "inst_${n}_append${L}_ms") ms), PostgreSQL CPU $(val "inst_${n}_cpu_pg_pct")%, journal $(val "inst_${n}_journal_per_s") entries/s, whole-state reloads $(val "inst_${n}_reloads")"
             TARGET=">= 2000/s"; OK=$(ok "$(val "inst_${n}_rps")" '>=' 2000)
         fi
         BAD=$(awk -v a="$(val "inst_${n}_falhou")" -v b="$(val "inst_${n}_409")" -v c="$(val "inst_${n}_timeouts")" -v d="$(val "inst_${n}_unfinished")" -v e="$(val "inst_${n}_errors")" \
@@ -1145,7 +1148,7 @@ if wanted_only instancias; then
         echo "failover (PostgreSQL, 3 instances) | - | not measured | < 5 s | ?"
     fi
     echo "memory, embedded store | $(val inst_emb_stored) consultas (sched-fill at concurrency $FILL_CONC: $(val inst_emb_fill_rps) req/s), VmRSS (VmHWM) | $(mib "$(val inst_emb_rss_kib)") ($(mib "$(val inst_emb_hwm_kib)")) | report | -"
-    echo "memory per instance, PostgreSQL | $(val inst_pg_stored) consultas written through #1 (sched-fill at concurrency $FILL_CONC: $(val inst_pg_fill_rps) req/s), #2 following; VmRSS (VmHWM) | #1 $(mib "$(val inst_pg_rss1_kib)") ($(mib "$(val inst_pg_hwm1_kib)")), #2 $(mib "$(val inst_pg_rss2_kib)") ($(mib "$(val inst_pg_hwm2_kib)")) | report | -"
+    echo "memory per instance, PostgreSQL | $(val inst_pg_stored) consultas written through #1 (sched-fill at concurrency $FILL_CONC: $(val inst_pg_fill_rps) req/s), #2 following ($(val inst_pg_reloads2) whole-state reloads on #2); VmRSS (VmHWM) | #1 $(mib "$(val inst_pg_rss1_kib)") ($(mib "$(val inst_pg_hwm1_kib)")), #2 $(mib "$(val inst_pg_rss2_kib)") ($(mib "$(val inst_pg_hwm2_kib)")) | report | -"
 fi
 } >"$TMP/table.md"
 
