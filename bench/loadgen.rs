@@ -23,6 +23,8 @@
 //!   function); `espera`: a freed slot to its `vaga_oferecida` event, in `bench/espera.rs`.
 //! * `remarcar --base URL --state F --filled N [--count 300]`: `POST /consultas/{id}/remarcar`
 //!   latency over a `sched-fill`ed grid, in `bench/remarcar.rs`.
+//! * `multi-book`, `propagacao`, `failover`: several instances on one PostgreSQL (SPEC-2 §16),
+//!   in `bench/instancias.rs`.
 //!
 //! Every figure is also printed as a machine-readable line `RESULT name=value`.
 //!
@@ -43,6 +45,7 @@ use serde_json::{Value, json};
 mod avisos;
 mod espera;
 mod identidade;
+mod instancias;
 mod remarcar;
 mod sched;
 mod soak;
@@ -56,7 +59,7 @@ fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = argv.first().cloned() else {
         eprintln!(
-            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show|sse-fanout|sched-setup|sched-fill|book|slots|backup-load|report|soak|login|login-storm|espera|remarcar|receptor|avisos-webhook|avisos-drenar> --flag value ..."
+            "usage: loadgen <fsync-probe|setup|fill|post-seq|post-conc|get-seq|show|sse-fanout|sched-setup|sched-fill|book|slots|backup-load|report|soak|login|login-storm|espera|remarcar|receptor|avisos-webhook|avisos-drenar|multi-book|propagacao|failover> --flag value ..."
         );
         std::process::exit(2);
     };
@@ -97,6 +100,9 @@ fn main() {
             "receptor" => avisos::receptor(&args).await,
             "avisos-webhook" => avisos::webhook(&args).await,
             "avisos-drenar" => avisos::drenar(&args).await,
+            "multi-book" => instancias::multi_book(&args).await,
+            "propagacao" => instancias::propagacao(&args).await,
+            "failover" => instancias::failover(&args).await,
             other => Err(format!("unknown subcommand {other}")),
         }
     });

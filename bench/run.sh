@@ -9,7 +9,8 @@
 # BENCH_SOAK_SECS (memory soak length, default 600; 0 skips it), BENCH_SOAK_RATE (300 req/s),
 # BENCH_SOAK_WORKERS (8), BENCH_SOAK_MIX (action weights, see bench/soak.rs),
 # BENCH_ONLY (comma-separated phases to run: foundation, sched, bloqueios, soak, espera, remarcar, calendario, avisos;
-# default all; identidade and estatisticas run only when named, see the medidas block below),
+# default all; identidade and estatisticas run only when named, see the medidas block below,
+# and so does instancias: several instances on one PostgreSQL, see its block),
 # BENCH_REMARCAR_STORED (consultas stored for the remarcar figure, default 100000),
 # BENCH_CAL_CONSULTAS (one doctor's appointments for the calendar feed figure, default 5000).
 # BENCH_AVISOS_BOOKINGS (bookings per run of the outbox comparison, default 1000), BENCH_AVISOS_ROUNDS
@@ -754,6 +755,240 @@ if want avisos; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# Several instances on one PostgreSQL (SPEC-2 §16; runs only when BENCH_ONLY names
+# `instancias`): a throwaway PostgreSQL cluster (Debian's binaries, BENCH_PG_BIN), a fresh
+# database per measurement, instances of $BIN with --database-url, each on its own data folder.
+# Bookings end to end with 1, 2 and 3 instances (BOOK_CONC per instance) next to the embedded
+# store, propagation from one instance to another, failover of the worker instance, and
+# memory per instance with INST_MEM consultas next to the embedded store.
+INST_PG_BIN=${BENCH_PG_BIN:-/usr/lib/postgresql/15/bin}
+INST_BOOK=${BENCH_INST_BOOKINGS:-3000}     # bookings per instance and configuration
+INST_PROP=${BENCH_INST_PROPAGACAO:-300}    # holds written on #1, watched on #2
+INST_MEM=${BENCH_INST_CONSULTAS:-100000}   # consultas stored for the memory figure
+INST_PGDIR=""
+INST_PG_PID=""
+INST_PGURL=""
+INST_PIDS=()
+INST_BASES=()
+INST_ERRS=()
+INST_DB=0
+
+# Runs a PostgreSQL program as the cluster's owner (initdb refuses root).
+inst_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Stops every instance this phase started (by PID), then the cluster, and removes its folder.
+inst_cleanup() {
+    local p
+    for p in "${INST_PIDS[@]}"; do
+        [ -n "$p" ] && [ -e "/proc/$p" ] && kill -TERM "$p" 2>/dev/null
+    done
+    for p in "${INST_PIDS[@]}"; do
+        [ -n "$p" ] && wait "$p" 2>/dev/null
+    done
+    INST_PIDS=()
+    if [ -n "$INST_PGDIR" ]; then
+        inst_pg "$INST_PG_BIN/pg_ctl" -D "$INST_PGDIR/data" -m fast -w stop >/dev/null 2>&1
+        rm -rf "$INST_PGDIR"
+        INST_PGDIR=""
+    fi
+}
+
+# Starts the throwaway cluster on a free port; sets INST_PGURL's host part and INST_PG_PID.
+inst_pg_start() {
+    local port i
+    [ -x "$INST_PG_BIN/initdb" ] || { echo "bench: $INST_PG_BIN/initdb missing (BENCH_PG_BIN)" >&2; return 1; }
+    INST_PGDIR=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/agendamento-pg.XXXXXX") || return 1
+    [ "$(id -u)" = 0 ] && chown postgres: "$INST_PGDIR"
+    inst_pg "$INST_PG_BIN/initdb" -D "$INST_PGDIR/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 \
+        >"$TMP/pg-initdb.out" 2>&1 || { tail -n 5 "$TMP/pg-initdb.out" >&2; return 1; }
+    for i in $(seq 1 50); do
+        port=$((20000 + RANDOM % 20000))
+        ss -ltn 2>/dev/null | awk '{print $4}' | grep -q ":$port\$" || break
+    done
+    inst_pg "$INST_PG_BIN/pg_ctl" -D "$INST_PGDIR/data" -l "$INST_PGDIR/postgres.log" \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $INST_PGDIR/data -c fsync=on -c max_connections=300" \
+        -w start >/dev/null || { tail -n 5 "$INST_PGDIR/postgres.log" >&2; return 1; }
+    INST_PG_PID=$(head -n1 "$INST_PGDIR/data/postmaster.pid")
+    INST_PGPORT=$port
+    echo "PostgreSQL $("$INST_PG_BIN/postgres" --version | awk '{print $3}') (pid $INST_PG_PID) on 127.0.0.1:$port, data in $INST_PGDIR (fsync on, synchronous_commit on)"
+}
+
+# A fresh database; sets INST_PGURL.
+inst_db() {
+    INST_DB=$((INST_DB + 1))
+    inst_pg "$INST_PG_BIN/createdb" -h 127.0.0.1 -p "$INST_PGPORT" -U postgres "bench$INST_DB" || return 1
+    INST_PGURL="postgres://postgres@127.0.0.1:$INST_PGPORT/bench$INST_DB"
+}
+
+# inst_start K: instance K (1-based) on $INST_PGURL, its own data folder; sets INST_PIDS[K-1],
+# INST_BASES[K-1], INST_ERRS[K-1].
+inst_start() {
+    local k=$1 dir=$TMP/inst-$INST_DB-$1 line="" t0
+    mkdir -p "$dir"
+    AGENDAMENTO_BACKUP_INTERVAL_SECS=0 "$BIN" --auth off --no-demo-data --addr 127.0.0.1:0 --data-dir "$dir/banco" \
+        --backup-dir "$dir/backups" --reports-dir "$dir/reports" --logs-dir "$dir/logs" \
+        --database-url "$INST_PGURL" >"$dir/out" 2>"$dir/err" &
+    INST_PIDS[$((k - 1))]=$!
+    INST_ERRS[$((k - 1))]=$dir/err
+    t0=$(now_ns)
+    while :; do
+        line=$(grep -m1 -o 'listening on http://[0-9.]*:[0-9]*' "$dir/out" 2>/dev/null)
+        [ -n "$line" ] && break
+        if ! kill -0 "${INST_PIDS[$((k - 1))]}" 2>/dev/null; then
+            echo "bench: instance #$k exited before listening; stderr:" >&2
+            tail -n 10 "$dir/err" >&2
+            return 1
+        fi
+        [ $(($(now_ns) - t0)) -gt 60000000000 ] && { echo "bench: instance #$k not listening within 60 s" >&2; return 1; }
+        sleep 0.01
+    done
+    INST_BASES[$((k - 1))]=${line#listening on }
+    echo "instance #$k (pid ${INST_PIDS[$((k - 1))]}) listening on ${INST_BASES[$((k - 1))]}"
+}
+
+# The 1-based number of the instance that logged it leads (waits up to 10 s); empty if none.
+inst_leader() {
+    local i k
+    for i in $(seq 1 1000); do
+        for k in "${!INST_ERRS[@]}"; do
+            if [ -e "/proc/${INST_PIDS[$k]}" ] && grep -q 'this instance leads' "${INST_ERRS[$k]}" 2>/dev/null; then
+                echo $((k + 1))
+                return 0
+            fi
+        done
+        sleep 0.01
+    done
+}
+
+# SIGTERM to every running instance; waits for them.
+inst_stop_all() {
+    local p
+    for p in "${INST_PIDS[@]}"; do
+        [ -n "$p" ] && [ -e "/proc/$p" ] && kill -TERM "$p" 2>/dev/null
+    done
+    for p in "${INST_PIDS[@]}"; do
+        [ -n "$p" ] && wait "$p" 2>/dev/null
+    done
+    INST_PIDS=()
+    INST_BASES=()
+}
+
+# Waits (max 30 s) until every running instance answers the same x-posicao as #1.
+inst_caught_up() {
+    local i k p1 pk same
+    for i in $(seq 1 300); do
+        p1=$(curl -fsS -o /dev/null -D - "${INST_BASES[0]}/sistema/saude" | awk -F': ' 'tolower($1) == "x-posicao" {print $2+0}')
+        same=1
+        for k in "${!INST_BASES[@]}"; do
+            pk=$(curl -fsS -o /dev/null -D - "${INST_BASES[$k]}/sistema/saude" | awk -F': ' 'tolower($1) == "x-posicao" {print $2+0}')
+            [ "$pk" = "$p1" ] || same=0
+        done
+        [ $same = 1 ] && { echo "  every instance at position $p1"; return 0; }
+        sleep 0.1
+    done
+    echo "  instances not at the same position after 30 s"
+    return 1
+}
+
+if wanted_only instancias; then
+    section "16. several instances on one PostgreSQL (SPEC-2 §16)"
+    trap 'inst_cleanup; cleanup' EXIT
+    # (a) the embedded store, for comparison: bookings, then memory with INST_MEM consultas.
+    DATA=$TMP/banco-inst-emb
+    mkdir -p "$DATA"
+    if start_server; then
+        if lg sched-setup --base "$BASE" --state "$TMP/inst-emb.json" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC"; then
+            lg multi-book --bases "$BASE" --state "$TMP/inst-emb.json" --from 0 --count "$INST_BOOK" \
+                --concurrency $BOOK_CONC --max-secs 120 --label inst_emb --pids "$SERVER_PID"
+        fi
+        stop_server
+    fi
+    DATA=$TMP/banco-inst-emb-mem
+    mkdir -p "$DATA"
+    if start_server; then
+        if lg sched-setup --base "$BASE" --state "$TMP/inst-emb-mem.json" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC"; then
+            lg sched-fill --base "$BASE" --state "$TMP/inst-emb-mem.json" --from 0 --to "$INST_MEM" --concurrency "$FILL_CONC" --max-secs 900 --label inst_emb_fill
+            sleep 2
+            put inst_emb_stored "$(stored)"
+            put inst_emb_rss_kib "$(rss_kib "$SERVER_PID" VmRSS)"
+            put inst_emb_hwm_kib "$(rss_kib "$SERVER_PID" VmHWM)"
+            echo "  embedded store with $(val inst_emb_stored) consultas: VmRSS $(val inst_emb_rss_kib) KiB, VmHWM $(val inst_emb_hwm_kib) KiB"
+        fi
+        stop_server
+        rm -rf "$TMP/banco-inst-emb" "$TMP/banco-inst-emb-mem"
+    fi
+    if inst_pg_start; then
+        # (b) bookings with 1, 2, 3 instances, each on a fresh database.
+        for n in 1 2 3; do
+            echo "-- $n instance(s)"
+            inst_db || break
+            up=1
+            for k in $(seq 1 $n); do inst_start "$k" || up=0; done
+            L=$(inst_leader)
+            echo "  leader: #${L:-none}"
+            if [ $up = 1 ] && lg sched-setup --base "${INST_BASES[0]}" --state "$TMP/inst-$n.json" --doctors "$N_DOCTORS" \
+                --patients "$N_PATIENTS" --concurrency "$FILL_CONC"; then
+                inst_caught_up
+                lg multi-book --bases "$(IFS=,; echo "${INST_BASES[*]}")" --state "$TMP/inst-$n.json" --from 0 \
+                    --count $((INST_BOOK * n)) --concurrency $BOOK_CONC --max-secs 120 --label "inst_pg$n" \
+                    --pids "$(IFS=,; echo "${INST_PIDS[*]}")" --pg-pid "$INST_PG_PID"
+                put "inst_pg${n}_leader" "${L:-?}"
+                put "inst_pg${n}_reloads" "$(cat "$TMP"/inst-"$INST_DB"-*/err | grep -c 'reloading the whole state')"
+                C=$((10 * n + INST_BOOK * n + 100))
+                if [ $n = 3 ]; then
+                    # (c) propagation #1 -> #2, on the quiet cluster.
+                    inst_caught_up
+                    lg propagacao --write "${INST_BASES[0]}" --read "${INST_BASES[1]}" --state "$TMP/inst-$n.json" \
+                        --from "$C" --count "$INST_PROP" --pace-ms 20 --label inst_prop
+                    C=$((C + INST_PROP + 10))
+                    # (d) failover: SIGKILL to the leader, a booking on another instance.
+                    if [ -n "$L" ]; then
+                        O=$(( L % n + 1 ))
+                        lg failover --leader "${INST_BASES[$((L - 1))]}" --other "${INST_BASES[$((O - 1))]}" \
+                            --kill-pid "${INST_PIDS[$((L - 1))]}" --state "$TMP/inst-$n.json" --cell "$C" --max-secs 30 --label inst_failover
+                        wait "${INST_PIDS[$((L - 1))]}" 2>/dev/null
+                        L2=$(inst_leader)
+                        echo "  new leader: #${L2:-none} (instance #$L was killed; #$O got the booking)"
+                    fi
+                fi
+            fi
+            inst_stop_all
+        done
+        # (e) memory: INST_MEM consultas through #1 with #2 following.
+        echo "-- memory with $INST_MEM consultas, 2 instances"
+        if inst_db && inst_start 1 && inst_start 2 &&
+            lg sched-setup --base "${INST_BASES[0]}" --state "$TMP/inst-mem.json" --doctors "$N_DOCTORS" \
+                --patients "$N_PATIENTS" --concurrency "$FILL_CONC"; then
+            lg sched-fill --base "${INST_BASES[0]}" --state "$TMP/inst-mem.json" --from 0 --to "$INST_MEM" \
+                --concurrency "$FILL_CONC" --max-secs 900 --label inst_pg_fill
+            inst_caught_up
+            sleep 2
+            BASE=${INST_BASES[1]}
+            put inst_pg_stored "$(stored)"
+            put inst_pg_reloads2 "$(grep -c 'reloading the whole state' "${INST_ERRS[1]}")"
+            for k in 1 2; do
+                put "inst_pg_rss${k}_kib" "$(rss_kib "${INST_PIDS[$((k - 1))]}" VmRSS)"
+                put "inst_pg_hwm${k}_kib" "$(rss_kib "${INST_PIDS[$((k - 1))]}" VmHWM)"
+                echo "  instance #$k with $(val inst_pg_stored) consultas: VmRSS $(val "inst_pg_rss${k}_kib") KiB, VmHWM $(val "inst_pg_hwm${k}_kib") KiB"
+            done
+            echo "  PostgreSQL: $(inst_pg "$INST_PG_BIN/psql" -h 127.0.0.1 -p "$INST_PGPORT" -U postgres -d "bench$INST_DB" -Atc \
+                "SELECT 'journal rows ' || (SELECT count(*) FROM agendamento_journal) || ', consultas rows ' || (SELECT count(*) FROM consultas) || ', database ' || pg_size_pretty(pg_database_size(current_database()))" 2>&1)"
+        fi
+        inst_stop_all
+        for k in "$TMP"/inst-*/err; do
+            n=$(grep -ciE 'warn|error|panic' "$k")
+            echo "  $(basename "$(dirname "$k")") stderr: $(wc -l <"$k") lines, $n mentioning warn/error/panic, $(grep -c 'reloading the whole state' "$k") whole-state reloads"
+            grep -iE 'panic|error' "$k" | head -n 3 | cut -c1-300 | sed 's/^/    /'
+        done
+    else
+        echo "bench: PostgreSQL could not be started; the instancias figures are missing"
+    fi
+    inst_cleanup
+fi
+
+# ---------------------------------------------------------------------------------------------
 # Server-side problems worth reporting
 section "server stderr (warnings and errors)"
 for f in "$TMP"/server-*.err; do
@@ -940,6 +1175,35 @@ if want avisos; then
     for i in $(seq 1 "$AVISOS_ROUNDS"); do AV_FILA="$AV_FILA${AV_FILA:+, }$(val "avisos_fila_$i") ($(val "avisos_drenar_${i}_s") s)"; done
     echo "booking throughput with one webhook (every event, local receiver) / none | $AVISOS_BOOK POST /consultas/agendar at concurrency $BOOK_CONC per run, two servers (fresh data, same setup), restarted for every run, alternating $AVISOS_ROUNDS x (com / sem bookings/s = ratio); deliveries still queued after each webhook run (drained in) $AV_FILA | $RATIOS; median ${MEDIAN_RATIO:-?} | >= 0.9 x | $(ok "$MEDIAN_RATIO" '>=' 0.9)"
     echo "outbox drain after a restart | $(val avisos_drain_n) of $AVISOS_FILA queued webhook deliveries (local receiver, 200), peak server RSS $(val avisos_drain_rss_mib) MiB, falhou $(val avisos_drain_falhou) | $(val avisos_drain_rps)/s in $(val avisos_drain_secs) s | >= 500/s | $(ok "$(val avisos_drain_rps)" '>=' 500)"
+fi
+if wanted_only instancias; then
+    for n in emb pg1 pg2 pg3; do
+        [ -n "$(val "inst_${n}_rps")" ] || { echo "bookings end to end ($n) | - | not measured | - | ?"; continue; }
+        CPU="instance CPU $(for k in 1 2 3; do v=$(val "inst_${n}_cpu${k}_pct"); [ -n "$v" ] && printf '#%s %s%% ' "$k" "$v"; done)"
+        if [ $n = emb ]; then
+            WHAT="embedded store (no --database-url), 1 server"; TARGET="reference"; OK="-"
+        else
+            L=$(val "inst_${n}_leader")
+            WHAT="${n#pg} instance(s) on PostgreSQL (leader #$L: $(val "inst_${n}_appends${L}_per_s") appends/s of $(val "inst_${n}_append${L}_ms") ms), PostgreSQL CPU $(val "inst_${n}_cpu_pg_pct")%, journal $(val "inst_${n}_journal_per_s") entries/s, whole-state reloads $(val "inst_${n}_reloads")"
+            TARGET=">= 2000/s"; OK=$(ok "$(val "inst_${n}_rps")" '>=' 2000)
+        fi
+        BAD=$(awk -v a="$(val "inst_${n}_falhou")" -v b="$(val "inst_${n}_409")" -v c="$(val "inst_${n}_timeouts")" -v d="$(val "inst_${n}_unfinished")" -v e="$(val "inst_${n}_errors")" \
+            'BEGIN { if (a == "" || b == "" || c == "" || d == "") print "?"; else print a + b + c + d + e }')
+        echo "bookings end to end, $WHAT | $(val "inst_${n}_sent") POST /consultas/agendar, concurrency $BOOK_CONC per instance, each until its horario_ocupado on its own instance's stream; ${CPU% }; failed/409/unseen/unfinished: $BAD | $(val "inst_${n}_rps") bookings/s (p50 $(f2 "$(val "inst_${n}_p50_ms")") ms, p99 $(f2 "$(val "inst_${n}_p99_ms")") ms) | $TARGET | $OK"
+    done
+    if [ -n "$(val inst_prop_n)" ]; then
+        echo "propagation #1 -> #2 (PostgreSQL) | $(val inst_prop_n) POST /agenda/reservar on #1 one at a time ($(val inst_prop_missed) not seen in 5 s): #1's 2xx -> horario_reservado on #2's stream | p50 $(f2 "$(val inst_prop_p50_ms)") ms, p99 $(f2 "$(val inst_prop_p99_ms)") ms, max $(f2 "$(val inst_prop_max_ms)") ms | p99 < 100 ms | $(ok "$(val inst_prop_p99_ms)" '<' 100)"
+    else
+        echo "propagation #1 -> #2 (PostgreSQL) | - | not measured | p99 < 100 ms | ?"
+    fi
+    if [ -n "$(val inst_failover_secs)" ]; then
+        FO_OK=$(ok "$(val inst_failover_secs)" '<' 5); [ "$(val inst_failover_status)" = concluida ] || FO_OK=NO
+        echo "failover (PostgreSQL, 3 instances) | SIGKILL to the leader, then POST /consultas/agendar on another instance: signal -> its task $(val inst_failover_status) | $(val inst_failover_secs) s | < 5 s | $FO_OK"
+    else
+        echo "failover (PostgreSQL, 3 instances) | - | not measured | < 5 s | ?"
+    fi
+    echo "memory, embedded store | $(val inst_emb_stored) consultas (sched-fill at concurrency $FILL_CONC: $(val inst_emb_fill_rps) req/s), VmRSS (VmHWM) | $(mib "$(val inst_emb_rss_kib)") ($(mib "$(val inst_emb_hwm_kib)")) | report | -"
+    echo "memory per instance, PostgreSQL | $(val inst_pg_stored) consultas written through #1 (sched-fill at concurrency $FILL_CONC: $(val inst_pg_fill_rps) req/s), #2 following ($(val inst_pg_reloads2) whole-state reloads on #2); VmRSS (VmHWM) | #1 $(mib "$(val inst_pg_rss1_kib)") ($(mib "$(val inst_pg_hwm1_kib)")), #2 $(mib "$(val inst_pg_rss2_kib)") ($(mib "$(val inst_pg_hwm2_kib)")) | report | -"
 fi
 } >"$TMP/table.md"
 

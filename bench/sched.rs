@@ -28,7 +28,7 @@ const DIAS: [&str; 7] = [
     "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
 ];
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -241,20 +241,20 @@ pub async fn fill(a: &Args) -> Res<()> {
 // book: POST /consultas/agendar -> horario_ocupado on the SSE stream
 
 #[derive(Default)]
-struct Watch {
+pub(crate) struct Watch {
     /// "medico_id|slot" -> who waits for its horario_ocupado.
     waiters: Mutex<HashMap<String, tokio::sync::oneshot::Sender<Instant>>>,
-    events: AtomicU64,
-    unmatched: AtomicU64,
-    reconnects: AtomicU64,
-    connected: AtomicBool,
-    stop: AtomicBool,
-    errors: Mutex<Vec<String>>,
+    pub(crate) events: AtomicU64,
+    pub(crate) unmatched: AtomicU64,
+    pub(crate) reconnects: AtomicU64,
+    pub(crate) connected: AtomicBool,
+    pub(crate) stop: AtomicBool,
+    pub(crate) errors: Mutex<Vec<String>>,
 }
 
 /// Reads the agenda stream, wakes the booking that waits for each `horario_ocupado`;
 /// reconnects with `Last-Event-ID` (at most 5 times) if the server ends the stream.
-async fn listen(hp: String, w: Arc<Watch>) {
+pub(crate) async fn listen(hp: String, w: Arc<Watch>) {
     let mut last: Option<u64> = None;
     let mut attempts = 0;
     while attempts <= 5 && !w.stop.load(Ordering::Relaxed) {
@@ -316,14 +316,14 @@ async fn listen(hp: String, w: Arc<Watch>) {
     }
 }
 
-struct BookOutcome {
-    e2e: Vec<Duration>,
-    http: Vec<Duration>,
-    n409: u64,
-    timeouts: u64,
-    errors: Errors,
-    elapsed: f64,
-    sent: u64,
+pub(crate) struct BookOutcome {
+    pub(crate) e2e: Vec<Duration>,
+    pub(crate) http: Vec<Duration>,
+    pub(crate) n409: u64,
+    pub(crate) timeouts: u64,
+    pub(crate) errors: Errors,
+    pub(crate) elapsed: f64,
+    pub(crate) sent: u64,
 }
 
 async fn book_run(
@@ -335,9 +335,23 @@ async fn book_run(
     conc: usize,
     max_secs: f64,
 ) -> Res<BookOutcome> {
+    let next = Arc::new(AtomicU64::new(from));
+    book_run_shared(base, g, w, next, to, conc, max_secs).await
+}
+
+/// [`book_run`] taking its cells from `next` (up to `to`), which several runs may share
+/// (one per instance, `bench/instancias.rs`).
+pub(crate) async fn book_run_shared(
+    base: &str,
+    g: Arc<Grid>,
+    w: Arc<Watch>,
+    next: Arc<AtomicU64>,
+    to: u64,
+    conc: usize,
+    max_secs: f64,
+) -> Res<BookOutcome> {
     let c = client(conc)?;
     let url = format!("{base}/consultas/agendar");
-    let next = Arc::new(AtomicU64::new(from));
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(max_secs);
     let mut tasks = Vec::new();
