@@ -467,7 +467,7 @@ impl<S: StoreState> Store<S> {
             undo,
             changes,
             done: Some(tx),
-            event: None,
+            events: Vec::new(),
         });
         drop(p);
         drop(g);

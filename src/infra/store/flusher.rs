@@ -19,6 +19,9 @@ use super::{Change, StoreError, StoreState};
 /// (writers woken by the gate get to decide), and at most in one turn while others may wait.
 const LINGER: Duration = Duration::from_millis(2);
 const TURN_MAX: Duration = Duration::from_millis(25);
+/// How long the flusher keeps the right to write while idle when nobody else waited for it
+/// at its last append (so one busy instance does not pay a hand-over per batch).
+const IDLE_MAX: Duration = Duration::from_millis(50);
 
 /// A write waiting for its append.
 pub(super) struct Waiting<O> {
@@ -30,8 +33,9 @@ pub(super) struct Waiting<O> {
     pub(super) changes: Vec<Change>,
     /// The writer's ticket (none for an event entry).
     pub(super) done: Option<oneshot::Sender<Result<(), StoreError>>>,
-    /// An event entry's event (shared journals).
-    pub(super) event: Option<Arc<str>>,
+    /// An event entry's events (shared journals): the entry takes positions `seq` to
+    /// `seq + events.len() - 1`, one per event.
+    pub(super) events: Vec<Arc<str>>,
 }
 
 /// What the writers hand to the flusher thread.
@@ -136,11 +140,16 @@ impl<S: StoreState> Flusher<S> {
                     if p.shutdown || work || (wanting && !holding) {
                         break (p.shutdown, work, wanting);
                     }
+                    let contended = self.inner.journal.contended();
                     if !holding {
                         self.inner.wake.wait(&mut p);
-                    } else if turn.elapsed() > TURN_MAX {
+                    } else if contended && turn.elapsed() > TURN_MAX {
                         break (false, false, wanting);
-                    } else if self.inner.wake.wait_for(&mut p, LINGER).timed_out()
+                    } else if self
+                        .inner
+                        .wake
+                        .wait_for(&mut p, if contended { LINGER } else { IDLE_MAX })
+                        .timed_out()
                         && self.inner.wanting.load(Ordering::Acquire) == 0
                         && p.waiting.is_empty()
                         && p.events.is_empty()
@@ -179,7 +188,8 @@ impl<S: StoreState> Flusher<S> {
             }
             let refused = !self.flush_queued();
             let idle = !work && !wanted;
-            if refused || idle || shutdown || turn.elapsed() > TURN_MAX {
+            let contended = self.inner.journal.contended();
+            if refused || idle || shutdown || (contended && turn.elapsed() > TURN_MAX) {
                 self.end_turn();
                 holding = false;
                 if shutdown {
@@ -219,31 +229,33 @@ impl<S: StoreState> Flusher<S> {
         }
     }
 
-    /// Turns queued events into entries (under the write lock, with the gate open).
+    /// Turns the queued events into one entry, a position each (under the write lock,
+    /// with the gate open).
     fn seal_events(&self, last_seq: &mut u64) {
         let mut p = self.inner.pending.lock();
-        for line in std::mem::take(&mut p.events) {
-            let seq = *last_seq + 1;
-            let entry = Entry::<S::Op> {
-                seq,
-                ops: Vec::new(),
-                event: Some(line.to_string()),
-            };
-            let Ok(mut bytes) = serde_json::to_vec(&entry) else {
-                continue;
-            };
-            bytes.push(b'\n');
-            *last_seq = seq;
-            p.buf.extend_from_slice(&bytes);
-            p.waiting.push(Waiting {
-                seq,
-                bytes: bytes.len() as u64,
-                undo: Vec::new(),
-                changes: Vec::new(),
-                done: None,
-                event: Some(line),
-            });
+        if p.events.is_empty() {
+            return;
         }
+        let events = std::mem::take(&mut p.events);
+        let entry = Entry::<S::Op> {
+            seq: *last_seq + 1,
+            ops: Vec::new(),
+            events: events.iter().map(|l| l.to_string()).collect(),
+        };
+        let Ok(mut bytes) = serde_json::to_vec(&entry) else {
+            return;
+        };
+        bytes.push(b'\n');
+        *last_seq = entry.last();
+        p.buf.extend_from_slice(&bytes);
+        p.waiting.push(Waiting {
+            seq: entry.seq,
+            bytes: bytes.len() as u64,
+            undo: Vec::new(),
+            changes: Vec::new(),
+            done: None,
+            events,
+        });
     }
 
     /// Appends everything queued (with the gate open or just closed); false if refused.
@@ -273,6 +285,9 @@ impl<S: StoreState> Flusher<S> {
             bytes: buf,
             entries: &self.marks,
             rows,
+            last_seq: waiting
+                .last()
+                .map_or(0, |w| w.seq + (w.events.len() as u64).max(1) - 1),
         };
         let started = std::time::Instant::now();
         let appended = self.inner.journal.append(&batch);
@@ -282,7 +297,9 @@ impl<S: StoreState> Flusher<S> {
         metrics::histogram!(super::super::metricas::JOURNAL_BATCH).record(waiting.len() as f64);
         match appended {
             Ok(()) => {
-                let last = waiting.last().map(|w| w.seq);
+                let last = waiting
+                    .last()
+                    .map(|w| w.seq + (w.events.len() as u64).max(1) - 1);
                 if let Some(last) = last {
                     self.inner.durable_seq.store(last, Ordering::Release);
                 }
@@ -301,8 +318,10 @@ impl<S: StoreState> Flusher<S> {
                     if let Some(done) = w.done {
                         let _ = done.send(Ok(()));
                     }
-                    if let (Some(h), Some(line)) = (hooks, &w.event) {
-                        (h.event)(w.seq, line);
+                    if let Some(h) = hooks {
+                        for (i, line) in w.events.iter().enumerate() {
+                            (h.event)(w.seq + i as u64, line);
+                        }
                     }
                 }
                 if !self.inner.shared {
@@ -343,8 +362,8 @@ impl<S: StoreState> Flusher<S> {
             if let Some(done) = w.done {
                 let _ = done.send(Err(err.clone()));
             }
-            // An event of a write that is durable: it goes out with the next turn.
-            events.extend(w.event);
+            // Events of writes that are durable: they go out with the next turn.
+            events.extend(w.events.into_iter().rev());
         }
         g.last_seq = first_seq - 1;
         if !events.is_empty() {

@@ -79,14 +79,19 @@ pub(super) fn catch_up<S: StoreState>(inner: &Inner<S>, by_flusher: bool) -> io:
                 if let Some(h) = hooks {
                     (h.followed)(&g.state, &entry.ops);
                 }
+                let last = entry.last();
                 for op in entry.ops {
                     g.dirty.insert(S::collection_of(&op));
                     g.state.apply(op);
                 }
-                g.last_seq = entry.seq;
-                if let Some(line) = entry.event {
-                    events.push((entry.seq, line));
-                }
+                g.last_seq = last;
+                events.extend(
+                    entry
+                        .events
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, line)| (entry.seq + i as u64, line)),
+                );
             }
         }
         Caught::Reload(loaded) => {

@@ -30,15 +30,22 @@ pub fn parse_snapshot<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<S
 }
 
 /// One journal entry: a sequence number and the operations of one write, applied together.
-/// Written as one JSON line. In a shared journal (SPEC-2 §16) an entry may instead carry one
-/// live event (`evento`: its JSON line), which every process publishes with the entry's
-/// position as its id.
+/// Written as one JSON line. In a shared journal (SPEC-2 §16) an entry may instead carry
+/// live events (`eventos`: their JSON lines); it then takes one position per event, from
+/// `seq` on, and every process publishes each event with its position as its id.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Entry<O> {
     pub(super) seq: u64,
     pub(super) ops: Vec<O>,
-    #[serde(default, rename = "evento", skip_serializing_if = "Option::is_none")]
-    pub(super) event: Option<String>,
+    #[serde(default, rename = "eventos", skip_serializing_if = "Vec::is_empty")]
+    pub(super) events: Vec<String>,
+}
+
+impl<O> Entry<O> {
+    /// The last position the entry takes.
+    pub(super) fn last(&self) -> u64 {
+        self.seq + (self.events.len() as u64).max(1) - 1
+    }
 }
 
 /// The snapshot file name of collection `c`: `<name>.json` (also its name in a backup).

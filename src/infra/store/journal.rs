@@ -32,6 +32,8 @@ pub struct Batch<'a> {
     /// For a [shared](Journal::shared) journal: the record each operation writes, in order
     /// (empty for the others).
     pub rows: &'a [Row],
+    /// The last position the batch takes (an entry of events takes one per event).
+    pub last_seq: u64,
 }
 
 /// The record one journaled operation writes (SPEC-2 §16: one table row per record).
@@ -121,6 +123,12 @@ pub trait Journal<S: StoreState>: Send + Sync + 'static {
     /// Takes the right to append, waiting for it (shared journals; flusher only).
     fn acquire(&self) -> io::Result<()> {
         Ok(())
+    }
+
+    /// Whether another process waits for the right to append (as of the last append): the
+    /// flusher then gives it back as soon as it is idle, else it keeps it a little longer.
+    fn contended(&self) -> bool {
+        false
     }
 
     /// Gives the right to append back (shared journals; flusher only).

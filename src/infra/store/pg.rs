@@ -26,6 +26,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -91,6 +92,8 @@ struct Writer {
     tables: Vec<(Statement, Statement)>,
     state: Statement,
     notify: Statement,
+    /// How many sessions wait for the right to append.
+    waiters: Statement,
 }
 
 /// The journal in a PostgreSQL database.
@@ -104,6 +107,8 @@ pub struct PgJournal<S: StoreState> {
     listener: Mutex<Option<(Client, mpsc::Receiver<()>)>>,
     /// This process's row in `agendamento_instancias`.
     instance: String,
+    /// Whether another session waited for the right to append at the last append.
+    contended: AtomicBool,
     /// The database named without its password (for messages).
     shown: String,
     _state: PhantomData<fn() -> S>,
@@ -175,6 +180,7 @@ impl<S: StoreState> PgJournal<S> {
             leader: Arc::default(),
             listener: Mutex::new(None),
             instance: uuid::Uuid::new_v4().to_string(),
+            contended: AtomicBool::new(false),
             shown: shown.clone(),
             _state: PhantomData,
         };
@@ -481,12 +487,20 @@ async fn connect_writer(
         .prepare("UPDATE agendamento_estado SET posicao = $1")
         .await?;
     let notify = client.prepare("SELECT pg_notify($1, $2)").await?;
+    // A bigint advisory key is (classid, objid) = (high, low 32 bits), objsubid 1.
+    let waiters = client
+        .prepare(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND classid::int8 = $1 AND objid::int8 = $2 AND objsubid = 1",
+        )
+        .await?;
     Ok(Writer {
         client,
         journal,
         tables,
         state,
         notify,
+        waiters,
     })
 }
 
@@ -554,7 +568,7 @@ fn prepare(batch: &Batch<'_>) -> io::Result<Prepared> {
             None => t.deleted.push(id.to_owned()),
         }
     }
-    let last = seqs.last().copied().unwrap_or(0);
+    let last = batch.last_seq as i64;
     Ok(Prepared {
         seqs,
         entries,
@@ -563,10 +577,17 @@ fn prepare(batch: &Batch<'_>) -> io::Result<Prepared> {
     })
 }
 
-/// Appends one prepared batch in one transaction (entries, tables, position, notification).
-async fn append_prepared(w: &mut Writer, p: Prepared) -> Result<(), tokio_postgres::Error> {
+/// Appends one prepared batch in one transaction (entries, tables, position, notification)
+/// and tells whether other sessions wait for the right to append. Every statement, `BEGIN`
+/// and `COMMIT` included, is pipelined on the connection: one round trip. (After a failed
+/// statement the others fail too and `COMMIT` rolls back; the first error is returned.)
+async fn append_prepared(w: &mut Writer, p: Prepared) -> Result<bool, tokio_postgres::Error> {
+    use futures_util::FutureExt as _;
     type Params<'a> = Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)>;
+    type Call<'a> =
+        std::pin::Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send + 'a>>;
     let note = p.last.to_string();
+    let (hi, lo) = (WRITE_KEY >> 32, WRITE_KEY & 0xFFFF_FFFF);
     let mut calls: Vec<(&Statement, Params<'_>)> = Vec::with_capacity(3 + 2 * p.tables.len());
     calls.push((&w.journal, vec![&p.seqs, &p.entries]));
     for t in &p.tables {
@@ -582,11 +603,20 @@ async fn append_prepared(w: &mut Writer, p: Prepared) -> Result<(), tokio_postgr
     }
     calls.push((&w.state, vec![&p.last]));
     calls.push((&w.notify, vec![&CHANNEL, &note]));
-    let tx = w.client.transaction().await?;
-    // The statements are pipelined on the connection, in order: one round trip.
-    futures_util::future::try_join_all(calls.iter().map(|(s, params)| tx.execute(*s, params)))
-        .await?;
-    tx.commit().await
+    let key: Params<'_> = vec![&hi, &lo];
+    let client = &w.client;
+    let waiting = AtomicBool::new(false);
+    let mut pipeline: Vec<Call<'_>> = Vec::with_capacity(calls.len() + 3);
+    pipeline.push(Box::pin(client.batch_execute("BEGIN")));
+    for (s, params) in &calls {
+        pipeline.push(Box::pin(client.execute(*s, params).map(|r| r.map(|_| ()))));
+    }
+    pipeline.push(Box::pin(client.query_one(&w.waiters, &key).map(|r| {
+        r.map(|row| waiting.store(row.get::<_, i64>(0) > 0, Ordering::Relaxed))
+    })));
+    pipeline.push(Box::pin(client.batch_execute("COMMIT")));
+    futures_util::future::try_join_all(pipeline).await?;
+    Ok(waiting.load(Ordering::Relaxed))
 }
 
 impl<S: StoreState> Journal<S> for PgJournal<S> {
@@ -609,7 +639,7 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
                 return Err(io::Error::other("not holding the journal"));
             };
             match append_prepared(w, prepared).await {
-                Ok(()) => Ok(()),
+                Ok(waiting) => Ok(waiting),
                 Err(e) => {
                     // The connection (and with it the right to append) is dropped: nothing
                     // this process has not applied can follow this failure.
@@ -618,7 +648,9 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
                 }
             }
         });
-        result.and_then(|r| r).map_err(repaired)
+        let waiting = result.and_then(|r| r).map_err(repaired)?;
+        self.contended.store(waiting, Ordering::Release);
+        Ok(())
     }
 
     fn write_snapshots(
@@ -666,7 +698,12 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
         true
     }
 
+    fn contended(&self) -> bool {
+        self.contended.load(Ordering::Acquire)
+    }
+
     fn acquire(&self) -> io::Result<()> {
+        self.contended.store(false, Ordering::Release);
         let writer = self.writer.clone();
         let config = self.config.clone();
         let names = tables::<S>();
@@ -731,7 +768,9 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
                 .map_err(db_err)?;
             let at: i64 = rows.first().map_or(from, |r| r.get(0));
             let first: Option<i64> = rows.first().and_then(|r| r.get(1));
-            let reload = rows.iter().any(|r| r.get::<_, Option<bool>>(3) == Some(true))
+            let reload = rows
+                .iter()
+                .any(|r| r.get::<_, Option<bool>>(3) == Some(true))
                 || first.is_some_and(|f| f != from + 1)
                 || (first.is_none() && at > from);
             let entries: Vec<Vec<u8>> = rows
