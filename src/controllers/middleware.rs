@@ -217,33 +217,39 @@ pub const POSICAO_MINIMA: &str = "x-posicao-minima";
 /// balancer reads its own writes; every answer carries `x-posicao`, the position this
 /// instance had applied when it answered.
 pub async fn posicao(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(v) = req.headers().get(POSICAO_MINIMA) {
-        let Some(n) = v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) else {
-            return AppError::campo(
-                POSICAO_MINIMA,
-                "Deve ser uma posição do diário: um número inteiro não negativo.",
-            )
-            .into_response();
-        };
-        if !app.alcancar(n, Duration::from_secs(1)).await {
-            let mut r = AppError::Busy {
-                status: 503,
-                code: "posicao_nao_alcancada",
-                detail: format!(
-                    "Esta instância ainda não tem as alterações até a posição {n}; tente novamente em instantes."
-                ),
-                retry_after_secs: 1,
-            }
-            .into_response();
-            r.headers_mut()
-                .insert(POSICAO, HeaderValue::from(app.posicao()));
-            return r;
-        }
-    }
-    let mut r = next.run(req).await;
+    let minima = req.headers().get(POSICAO_MINIMA).cloned();
+    let mut r = match alcancada(&app, minima).await {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    };
     r.headers_mut()
         .insert(POSICAO, HeaderValue::from(app.posicao()));
     r
+}
+
+/// Waits for the position `x-posicao-minima` asks for, if any: 422 when it is not a
+/// number, 503 with `Retry-After` when this instance does not reach it within 1 s.
+async fn alcancada(app: &AppState, minima: Option<HeaderValue>) -> Result<(), AppError> {
+    let Some(v) = minima else {
+        return Ok(());
+    };
+    let Some(n) = v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) else {
+        return Err(AppError::campo(
+            POSICAO_MINIMA,
+            "Deve ser uma posição do diário: um número inteiro não negativo.",
+        ));
+    };
+    if app.alcancar(n, Duration::from_secs(1)).await {
+        return Ok(());
+    }
+    Err(AppError::Busy {
+        status: 503,
+        code: "posicao_nao_alcancada",
+        detail: format!(
+            "Esta instância ainda não tem as alterações até a posição {n}; tente novamente em instantes."
+        ),
+        retry_after_secs: 1,
+    })
 }
 
 /// 404 problem for unknown routes.

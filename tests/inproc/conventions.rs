@@ -428,3 +428,60 @@ async fn concurrent_requests_with_one_idempotency_key_create_one_record() {
     }
     assert_eq!(srv.count("/pacientes").await, 1);
 }
+
+#[tokio::test]
+async fn every_answer_carries_x_posicao_and_x_posicao_minima_waits_for_it() {
+    // SPEC-2 §16, on the data folder as on PostgreSQL.
+    let app = TestApp::new().await;
+    let p = criar_paciente(&app, "Posição Alcançada", 9_100).await;
+    let r = app
+        .get(&format!(
+            "/pacientes/{}",
+            p["id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    let pos: u64 = r
+        .header("x-posicao")
+        .parse()
+        .expect("x-posicao is a number");
+    assert!(pos >= 1, "a write was journaled: {pos}");
+
+    // Reached: the answer as usual.
+    let at = pos.to_string();
+    let r = app
+        .send(
+            Method::GET,
+            "/medicos",
+            &[("x-posicao-minima", &at)],
+            Body::empty(),
+        )
+        .await;
+    r.expect_status(200);
+    // Not a number: 422 naming the header, still with x-posicao.
+    let r = app
+        .send(
+            Method::GET,
+            "/medicos",
+            &[("x-posicao-minima", "abc")],
+            Body::empty(),
+        )
+        .await;
+    let b = assert_problem(&r, 422, "validation_failed");
+    assert_eq!(campos(&b), ["x-posicao-minima"]);
+    assert_eq!(r.header("x-posicao"), at);
+    // Never reached within 1 s: 503 with Retry-After and the position this instance has.
+    let longe = (pos + 1_000).to_string();
+    let started = std::time::Instant::now();
+    let r = app
+        .send(
+            Method::GET,
+            "/medicos",
+            &[("x-posicao-minima", &longe)],
+            Body::empty(),
+        )
+        .await;
+    assert_problem(&r, 503, "posicao_nao_alcancada");
+    assert_eq!(r.header("retry-after"), "1");
+    assert_eq!(r.header("x-posicao"), at);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+}

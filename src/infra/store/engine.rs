@@ -312,14 +312,23 @@ impl<S: StoreState> Store<S> {
     /// (at most one turn): a caller about to [`Store::submit`] several writes in a row (the
     /// worker's pipelined batch) gets them decided together.
     pub async fn ready(&self) -> Result<Wanting<'_>, StoreError> {
+        self.wait_gate(tokio::time::Instant::now() + GATE_WAIT)
+            .await
+    }
+
+    /// Counts the caller among the writers waiting for the gate, wakes the flusher and
+    /// waits until the gate is open (or `deadline`: 503, or the journal unreachable: 503).
+    async fn wait_gate(&self, deadline: tokio::time::Instant) -> Result<Wanting<'_>, StoreError> {
         self.inner.wanting.fetch_add(1, Ordering::AcqRel);
         let guard = Wanting(&self.inner.wanting);
+        // Under the flusher's mutex, so it cannot miss the count between its check and its
+        // wait.
         drop(self.inner.pending.lock());
         self.inner.wake.notify_one();
-        let deadline = tokio::time::Instant::now() + GATE_WAIT;
         loop {
             let opened = self.inner.gate_opened.notified();
             tokio::pin!(opened);
+            // Enabled before the check, so an opening between the two is not missed.
             opened.as_mut().enable();
             if self.inner.gate.load(Ordering::Acquire) {
                 return Ok(guard);
@@ -345,36 +354,17 @@ impl<S: StoreState> Store<S> {
         F: FnOnce(&S) -> Result<(Vec<S::Op>, T), E>,
         E: From<StoreError>,
     {
-        let mut decide = decide;
         let deadline = tokio::time::Instant::now() + GATE_WAIT;
-        let mut counted = None;
+        let mut decide = decide;
+        // Counted among the waiting writers from the first closed gate until this returns,
+        // so the flusher keeps the gate open for this write.
+        let mut _waiting = None;
         loop {
-            let opened = self.inner.gate_opened.notified();
-            tokio::pin!(opened);
-            opened.as_mut().enable();
             match self.try_submit(decide) {
                 Ok(r) => return r,
                 Err(d) => decide = d,
             }
-            if counted.is_none() {
-                self.inner.wanting.fetch_add(1, Ordering::AcqRel);
-                counted = Some(Wanting(&self.inner.wanting));
-                // Under the flusher's mutex, so it cannot miss the count between its check
-                // and its wait.
-                drop(self.inner.pending.lock());
-                self.inner.wake.notify_one();
-            }
-            tokio::select! {
-                () = &mut opened => {}
-                () = tokio::time::sleep_until(deadline) => {
-                    return Err(StoreError::Unavailable("the journal is busy".into()).into());
-                }
-            }
-            if !self.inner.gate.load(Ordering::Acquire)
-                && !self.inner.writable.load(Ordering::Acquire)
-            {
-                return Err(StoreError::Unavailable("the journal is unreachable".into()).into());
-            }
+            _waiting = Some(self.wait_gate(deadline).await?);
         }
     }
 
@@ -475,8 +465,9 @@ impl<S: StoreState> Store<S> {
         Ok(Ok((Ticket(Some(rx)), out)))
     }
 
-    /// A copy of every collection, the position it stands at and `f` of the state (blocking:
-    /// waits until the copy is durable; for `agendamento importar`).
+    /// A copy of every collection, the position it stands at and `f` of the state, taken
+    /// under the state lock (for `agendamento importar`, on a store just opened: nothing is
+    /// in flight, so all of it is durable).
     pub fn snapshot_all<C>(&self, f: impl FnOnce(&S) -> C) -> (u64, S::Snapshot, C) {
         let g = self.inner.guarded.read();
         (

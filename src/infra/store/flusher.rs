@@ -38,6 +38,13 @@ pub(super) struct Waiting<O> {
     pub(super) events: Vec<Arc<str>>,
 }
 
+impl<O> Waiting<O> {
+    /// The last position its entry takes (an entry of events takes one per event).
+    fn last(&self) -> u64 {
+        self.seq + (self.events.len() as u64).max(1) - 1
+    }
+}
+
 /// What the writers hand to the flusher thread.
 pub(super) struct Pending<O> {
     /// The encoded entries of `waiting`, back to back.
@@ -285,9 +292,7 @@ impl<S: StoreState> Flusher<S> {
             bytes: buf,
             entries: &self.marks,
             rows,
-            last_seq: waiting
-                .last()
-                .map_or(0, |w| w.seq + (w.events.len() as u64).max(1) - 1),
+            last_seq: waiting.last().map_or(0, Waiting::last),
         };
         let started = std::time::Instant::now();
         let appended = self.inner.journal.append(&batch);
@@ -297,9 +302,7 @@ impl<S: StoreState> Flusher<S> {
         metrics::histogram!(super::super::metricas::JOURNAL_BATCH).record(waiting.len() as f64);
         match appended {
             Ok(()) => {
-                let last = waiting
-                    .last()
-                    .map(|w| w.seq + (w.events.len() as u64).max(1) - 1);
+                let last = waiting.last().map(Waiting::last);
                 if let Some(last) = last {
                     self.inner.durable_seq.store(last, Ordering::Release);
                 }
