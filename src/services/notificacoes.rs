@@ -16,7 +16,9 @@
 //! - Delivery: a tokio task wakes at the earliest due notification (or when a write creates
 //!   one), sends up to [`EM_VOO`] at once, and journals each attempt's outcome (the outcomes
 //!   that end while a write is on its way to the disk share the next journal entry); a crash
-//!   between sending and journaling sends again with the same `webhook-id`.
+//!   between sending and journaling sends again with the same `webhook-id`. The attempts run
+//!   on a lower-priority thread of their own ([`iniciar`]); their outcomes are journaled on
+//!   the server's runtime, so the store's lock is never held by a thread that yields its core.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -458,6 +460,48 @@ fn assunto(db: &Db, n: &Notificacao, tz: &TimeZone, agora: Timestamp) -> Result<
     })
 }
 
+/// A webhook delivery's body (SPEC-2 §13): `{"type", "timestamp", "data"}`, serialized
+/// straight from the records (absent parts of `data` are left out).
+#[derive(serde::Serialize)]
+struct Corpo<'a> {
+    #[serde(rename = "type")]
+    tipo: &'a str,
+    timestamp: String,
+    data: DadosDoCorpo<'a>,
+}
+
+/// The `data` of a webhook body.
+#[derive(serde::Serialize, Default)]
+struct DadosDoCorpo<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consulta: Option<&'a Consulta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lista_espera: Option<&'a EntradaEspera>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paciente: Option<PacienteDoCorpo<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    medico: Option<MedicoDoCorpo<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lembrete_horas: Option<u32>,
+}
+
+/// The patient as a webhook body shows them.
+#[derive(serde::Serialize)]
+struct PacienteDoCorpo<'a> {
+    id: &'a str,
+    nome: &'a str,
+    email: Option<&'a str>,
+    telefone: Option<&'a str>,
+}
+
+/// The doctor as a webhook body shows them.
+#[derive(serde::Serialize)]
+struct MedicoDoCorpo<'a> {
+    id: &'a str,
+    nome: &'a str,
+    especialidade: &'a str,
+}
+
 /// The body and the webhook of an attempt, or why there is none.
 fn preparar(
     app: &App,
@@ -478,34 +522,39 @@ fn preparar(
         }
         (w, assunto(&db, n, app.clock.tz(), agora)?)
     };
-    let paciente = a.paciente.map(|p| {
-        serde_json::json!({"id": p.id, "nome": p.nome, "email": p.email, "telefone": p.telefone})
+    let paciente = a.paciente.as_deref().map(|p| PacienteDoCorpo {
+        id: &p.id,
+        nome: &p.nome,
+        email: p.email.as_deref(),
+        telefone: p.telefone.as_deref(),
     });
-    let medico = a
-        .medico
-        .map(|m| serde_json::json!({"id": m.id, "nome": m.nome, "especialidade": m.especialidade}));
-    let mut data = match (a.consulta, a.espera) {
-        (Some(c), _) => serde_json::json!({
-            "consulta": c,
-            "paciente": paciente,
-            "medico": medico,
-            "lembrete_horas": n.lembrete_horas,
-        }),
-        (None, Some(e)) => serde_json::json!({
-            "lista_espera": e,
-            "paciente": paciente,
-            "medico": medico,
-        }),
-        (None, None) => serde_json::json!({}),
+    let medico = a.medico.as_deref().map(|m| MedicoDoCorpo {
+        id: &m.id,
+        nome: &m.nome,
+        especialidade: &m.especialidade,
+    });
+    let data = match (a.consulta.as_deref(), a.espera.as_deref()) {
+        (Some(c), _) => DadosDoCorpo {
+            consulta: Some(c),
+            lista_espera: None,
+            paciente,
+            medico,
+            lembrete_horas: n.lembrete_horas,
+        },
+        (None, Some(e)) => DadosDoCorpo {
+            consulta: None,
+            lista_espera: Some(e),
+            paciente,
+            medico,
+            lembrete_horas: None,
+        },
+        (None, None) => DadosDoCorpo::default(),
     };
-    if let Some(o) = data.as_object_mut() {
-        o.retain(|_, v| !v.is_null());
-    }
-    let body = serde_json::json!({
-        "type": n.evento,
-        "timestamp": agora.to_string(),
-        "data": data,
-    });
+    let body = Corpo {
+        tipo: &n.evento,
+        timestamp: agora.to_string(),
+        data,
+    };
     let bytes = serde_json::to_vec(&body).map_err(|e| format!("corpo: {e}"))?;
     Ok((w, bytes))
 }
@@ -739,9 +788,16 @@ async fn registrar(app: &App, lote: Vec<(Arc<Notificacao>, Desfecho)>) {
     match out {
         Ok(novos) => {
             for novo in novos {
-                tracing::info!(target: "agendamento::notificacoes", notificacao_id = %novo.id,
-                    evento = %novo.evento, status = novo.status.as_str(), tentativas = novo.tentativas,
-                    "delivery attempt recorded");
+                // A delivery is debug (at a busy clinic's pace a line each would cost more
+                // than the request); a failed or retried attempt is what an operator reads.
+                if novo.status == StatusNotificacao::Enviada {
+                    tracing::debug!(target: "agendamento::notificacoes", notificacao_id = %novo.id,
+                        evento = %novo.evento, tentativas = novo.tentativas, "notification delivered");
+                } else {
+                    tracing::info!(target: "agendamento::notificacoes", notificacao_id = %novo.id,
+                        evento = %novo.evento, status = novo.status.as_str(), tentativas = novo.tentativas,
+                        "delivery attempt recorded");
+                }
                 app.events
                     .publish("notificacao_atualizada", &publica(app, &novo));
             }
@@ -788,13 +844,15 @@ pub fn instalar(
 
 /// The niceness of the delivery thread: on a busy machine deliveries yield the cores to
 /// bookings and other requests (which run at the process's own priority) and catch up with
-/// the idle CPU; the outbox keeps them meanwhile. Measured: on 2 busy cores each delivery
-/// costs about 40 % of a booking's own CPU (bench phase `avisos`).
+/// the idle CPU; the outbox keeps them meanwhile (bench phase `avisos`).
 const NICE_ENTREGAS: i32 = 10;
 
 /// Starts the delivery worker ([`entregar_sempre`]) on a thread of its own, at a lower
 /// priority ([`NICE_ENTREGAS`]), with its own single-threaded runtime. It ends at shutdown.
 pub fn iniciar(app: AppState) -> std::io::Result<()> {
+    // Outcomes are journaled on the caller's runtime, at the normal priority: that write
+    // holds the store's lock, which a thread that yields its core must never hold.
+    let principal = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name("entregas".into())
         .spawn(move || {
@@ -803,7 +861,7 @@ pub fn iniciar(app: AppState) -> std::io::Result<()> {
                 .enable_all()
                 .build()
             {
-                Ok(rt) => rt.block_on(entregar_sempre(app)),
+                Ok(rt) => rt.block_on(entregar(app, principal)),
                 Err(e) => {
                     tracing::error!(target: "agendamento::notificacoes", error = %e, "delivery runtime unavailable; notifications wait");
                 }
@@ -812,8 +870,13 @@ pub fn iniciar(app: AppState) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The delivery worker: runs until shutdown.
+/// The delivery worker: runs until shutdown, journaling the outcomes on this runtime.
 pub async fn entregar_sempre(app: AppState) {
+    entregar(app, tokio::runtime::Handle::current()).await;
+}
+
+/// The delivery worker: sends on the current runtime, journals the outcomes on `registro`.
+async fn entregar(app: AppState, registro: tokio::runtime::Handle) {
     let cliente = match Cliente::new(app.config.webhooks_rede_local) {
         Ok(c) => c,
         Err(e) => {
@@ -824,7 +887,7 @@ pub async fn entregar_sempre(app: AppState) {
     let vagas = Arc::new(tokio::sync::Semaphore::new(EM_VOO));
     let em_voo: Arc<Mutex<HashSet<String>>> = Arc::default();
     let (resultados, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(registrar_sempre(app.clone(), rx, em_voo.clone()));
+    registro.spawn(registrar_sempre(app.clone(), rx, em_voo.clone()));
     let mut stop = app.shutdown.subscribe();
     loop {
         if *stop.borrow() {

@@ -329,6 +329,20 @@ async fn a_failing_receiver_is_retried_with_the_same_webhook_id_until_it_accepts
         assert_eq!(x.corpo["data"]["consulta"]["id"], json!(c));
         assert_eq!(x.corpo["data"]["paciente"]["id"], json!(p));
         assert_eq!(x.corpo["data"]["medico"]["id"], json!(m));
+        // The body's shape: only the parts this event has, the patient and doctor as the
+        // receiver needs them (absent contact details as null).
+        let mut partes: Vec<&String> = x.corpo["data"].as_object().expect("data").keys().collect();
+        partes.sort();
+        assert_eq!(partes, ["consulta", "medico", "paciente"], "{:#?}", x.corpo);
+        let mut campos: Vec<&String> = x.corpo["data"]["paciente"]
+            .as_object()
+            .expect("paciente")
+            .keys()
+            .collect();
+        campos.sort();
+        assert_eq!(campos, ["email", "id", "nome", "telefone"]);
+        assert!(x.corpo["data"]["medico"]["especialidade"].is_string());
+        assert!(x.corpo["timestamp"].is_string());
     }
 }
 
