@@ -150,6 +150,11 @@ impl<S: StoreState> PgJournal<S> {
             config.connect_timeout(Duration::from_secs(3));
         }
         config.application_name("agendamento");
+        // No JIT for these sessions: the journal's statements are short and many, and
+        // compiling them cost more than running them (measured: with JIT on, LLVM took over
+        // half of PostgreSQL's CPU under bookings). Options in the URL still apply.
+        let options = without_jit(config.get_options());
+        config.options(&options);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("pg-io")
@@ -435,6 +440,14 @@ async fn migrate(pool: deadpool_postgres::Pool, names: Vec<&'static str>) -> io:
         .map_err(db_err)?;
     }
     tx.commit().await.map_err(db_err)
+}
+
+/// The sessions' startup `options`: the URL's own (if any) and JIT off.
+fn without_jit(url_options: Option<&str>) -> String {
+    match url_options.map(str::trim) {
+        Some(o) if !o.is_empty() => format!("{o} -c jit=off"),
+        _ => "-c jit=off".to_owned(),
+    }
 }
 
 /// Connects once, the connection driven on the current runtime.
@@ -908,5 +921,27 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
             }
         })
         .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_jit;
+
+    #[test]
+    fn sessions_turn_jit_off_and_keep_the_urls_own_options() {
+        assert_eq!(without_jit(None), "-c jit=off");
+        assert_eq!(without_jit(Some("  ")), "-c jit=off");
+        assert_eq!(
+            without_jit(Some("-c search_path=clinica")),
+            "-c search_path=clinica -c jit=off"
+        );
+        // The URL form tokio-postgres parses the options from.
+        let mut c: tokio_postgres::Config = "postgres://u@h/db?options=-c%20work_mem%3D8MB"
+            .parse()
+            .expect("url");
+        let o = without_jit(c.get_options());
+        c.options(&o);
+        assert_eq!(c.get_options(), Some("-c work_mem=8MB -c jit=off"));
     }
 }
