@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::sched::{BookOutcome, Grid, Watch, book_run_shared, get_text, listen, lock};
+use crate::sched::{BookOutcome, Grid, Watch, book_run_shared, connected, get_text, listen, lock};
 use crate::sse::{SseConn, host_port};
 use crate::{Args, Errors, Res, Stats, client, error_kind, post_json, result};
 
@@ -160,15 +160,7 @@ pub async fn multi_book(a: &Args) -> Res<()> {
     }
     let t = Instant::now();
     for w in &watches {
-        while !w.connected.load(Ordering::Relaxed) {
-            if t.elapsed() > Duration::from_secs(10) {
-                return Err(format!(
-                    "SSE subscriber not connected: {:?}",
-                    lock(&w.errors)
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        connected(w, t).await?;
     }
     // Warm-up: 10 sequential bookings on each instance (not counted).
     let next = Arc::new(AtomicU64::new(from));

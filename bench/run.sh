@@ -780,14 +780,7 @@ inst_pg() {
 
 # Stops every instance this phase started (by PID), then the cluster, and removes its folder.
 inst_cleanup() {
-    local p
-    for p in "${INST_PIDS[@]}"; do
-        [ -n "$p" ] && [ -e "/proc/$p" ] && kill -TERM "$p" 2>/dev/null
-    done
-    for p in "${INST_PIDS[@]}"; do
-        [ -n "$p" ] && wait "$p" 2>/dev/null
-    done
-    INST_PIDS=()
+    inst_stop_all
     if [ -n "$INST_PGDIR" ]; then
         inst_pg "$INST_PG_BIN/pg_ctl" -D "$INST_PGDIR/data" -m fast -w stop >/dev/null 2>&1
         rm -rf "$INST_PGDIR"

@@ -252,6 +252,20 @@ pub(crate) struct Watch {
     pub(crate) errors: Mutex<Vec<String>>,
 }
 
+/// Waits until `w`'s subscriber is connected, at most 10 s after `since`.
+pub(crate) async fn connected(w: &Watch, since: Instant) -> Res<()> {
+    while !w.connected.load(Ordering::Relaxed) {
+        if since.elapsed() > Duration::from_secs(10) {
+            return Err(format!(
+                "SSE subscriber not connected: {:?}",
+                lock(&w.errors)
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
 /// Reads the agenda stream, wakes the booking that waits for each `horario_ocupado`;
 /// reconnects with `Last-Event-ID` (at most 5 times) if the server ends the stream.
 pub(crate) async fn listen(hp: String, w: Arc<Watch>) {
@@ -465,16 +479,7 @@ pub async fn book(a: &Args) -> Res<()> {
 
     let w = Arc::new(Watch::default());
     let listener = tokio::spawn(listen(hp, w.clone()));
-    let t = Instant::now();
-    while !w.connected.load(Ordering::Relaxed) {
-        if t.elapsed() > Duration::from_secs(10) {
-            return Err(format!(
-                "SSE subscriber not connected: {:?}",
-                lock(&w.errors)
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    connected(&w, Instant::now()).await?;
     // Warm-up: 10 sequential bookings (not counted), so connections and caches are warm.
     let warm = 10;
     let o = book_run(&base, g.clone(), w.clone(), from, from + warm, 1, 30.0).await?;
