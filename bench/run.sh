@@ -765,6 +765,7 @@ INST_PG_BIN=${BENCH_PG_BIN:-/usr/lib/postgresql/15/bin}
 INST_BOOK=${BENCH_INST_BOOKINGS:-3000}     # bookings per instance and configuration
 INST_PROP=${BENCH_INST_PROPAGACAO:-300}    # holds written on #1, watched on #2
 INST_MEM=${BENCH_INST_CONSULTAS:-100000}   # consultas stored for the memory figure
+INST_NS=${BENCH_INST_INSTANCIAS:-1 2 3}    # the instance counts measured (propagation and failover need 3)
 INST_PGDIR=""
 INST_PG_PID=""
 INST_PGURL=""
@@ -914,7 +915,7 @@ if wanted_only instancias; then
     fi
     if inst_pg_start; then
         # (b) bookings with 1, 2, 3 instances, each on a fresh database.
-        for n in 1 2 3; do
+        for n in $INST_NS; do
             echo "-- $n instance(s)"
             inst_db || break
             up=1

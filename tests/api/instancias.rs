@@ -489,3 +489,186 @@ async fn importar_moves_a_data_folder_into_an_empty_database_once() {
         .expect("the secret row");
     assert_eq!(row.get::<_, Vec<u8>>(0), segredo);
 }
+
+/// A plain connection to `pg` for the test's own SQL.
+async fn sql(pg: &PgCluster) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_append_that_does_not_start_where_the_journal_ends_is_refused_and_changes_nothing() {
+    let pg = PgCluster::start();
+    let srv = TestServer::start_with(&["--database-url", &pg.url()]);
+    let client = sql(&pg).await;
+    // A writer keeps the instance's turn to append (writes keep coming) while the journal's
+    // position is moved under it, as a second appender would: the next append must not
+    // follow it, and nothing of it may reach the tables.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (c, url, stop) = (srv.client.clone(), srv.url("/pacientes"), stop.clone());
+        tokio::spawn(async move {
+            let (mut ok, mut refused) = (Vec::new(), Vec::new());
+            let mut seed = 6_600u64;
+            while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                seed += 1;
+                let nome = format!("Sequência {seed}");
+                let r = read(
+                    c.post(&url)
+                        .json(&paciente_body(&nome, seed))
+                        .send()
+                        .await
+                        .expect("POST"),
+                )
+                .await;
+                match r.status {
+                    201 => ok.push(r.id()),
+                    503 => refused.push(nome),
+                    s => panic!("unexpected {s}: {}", r.text),
+                }
+            }
+            (ok, refused)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let moved = client
+        .execute(
+            "UPDATE agendamento_estado SET posicao = posicao + 1000",
+            &[],
+        )
+        .await
+        .expect("move the position");
+    assert_eq!(moved, 1);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    let (ok, refused) = writer.await.expect("the writer did not panic");
+    assert!(!refused.is_empty(), "the append after the move was refused");
+    assert!(ok.len() > refused.len(), "writes went on after the refusal");
+    // Refused writes are nowhere; acknowledged ones are rows and served.
+    let nomes: BTreeSet<String> = client
+        .query("SELECT registro->>'nome' FROM pacientes", &[])
+        .await
+        .expect("query the table")
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    for nome in &refused {
+        assert!(!nomes.contains(nome), "refused but stored: {nome}");
+    }
+    let ids: BTreeSet<String> = client
+        .query("SELECT id FROM pacientes", &[])
+        .await
+        .expect("query the table")
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    for id in &ok {
+        assert!(ids.contains(id), "acknowledged but not a row: {id}");
+        srv.get(&format!("/pacientes/{id}"))
+            .await
+            .expect_status(200);
+    }
+    // The journal never goes back: every entry after the move is past it.
+    let gap: i64 = client
+        .query_one(
+            "SELECT count(*) FROM agendamento_journal j WHERE NOT EXISTS \
+             (SELECT 1 FROM agendamento_journal k WHERE k.seq = j.seq - 1) \
+             AND j.seq > (SELECT min(seq) FROM agendamento_journal)",
+            &[],
+        )
+        .await
+        .expect("query the journal")
+        .get(0);
+    assert!(gap <= 1, "at most the one jump the test made: {gap}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_of_schema_version_1_is_migrated_and_stays_queryable() {
+    let pg = PgCluster::start();
+    let mut srv = TestServer::start_with(&["--database-url", &pg.url()]);
+    let p = srv
+        .post("/pacientes", &paciente_body("Versão Um", 6_700))
+        .await;
+    p.expect_status(201);
+    srv.stop();
+    // Back to what version 1 created: entries as jsonb, tables without the page setting.
+    let client = sql(&pg).await;
+    client
+        .batch_execute(
+            "ALTER TABLE agendamento_journal ALTER COLUMN entrada TYPE jsonb USING entrada::jsonb;
+             ALTER TABLE agendamento_journal RESET (toast_tuple_target);
+             ALTER TABLE pacientes RESET (toast_tuple_target);
+             DELETE FROM agendamento_migracoes WHERE versao = 2;",
+        )
+        .await
+        .expect("downgrade to version 1");
+    let srv = TestServer::start_with(&["--database-url", &pg.url()]);
+    let r = srv.get(&format!("/pacientes/{}", p.id())).await;
+    r.expect_status(200);
+    assert_eq!(r.body["nome"], "Versão Um");
+    srv.post("/pacientes", &paciente_body("Versão Dois", 6_701))
+        .await
+        .expect_status(201);
+    let tipo: String = client
+        .query_one(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+             WHERE attrelid = 'agendamento_journal'::regclass AND attname = 'entrada'",
+            &[],
+        )
+        .await
+        .expect("the column's type")
+        .get(0);
+    assert_eq!(tipo, "json");
+    let versoes: Vec<i32> = client
+        .query(
+            "SELECT versao FROM agendamento_migracoes ORDER BY versao",
+            &[],
+        )
+        .await
+        .expect("versions")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versoes, vec![1, 2]);
+    let opcoes: Vec<String> = client
+        .query_one(
+            "SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = 'pacientes'::regclass",
+            &[],
+        )
+        .await
+        .expect("the table's options")
+        .get(0);
+    assert_eq!(opcoes, vec!["toast_tuple_target=8160".to_owned()]);
+    // Both the tables and the journal answer SQL.
+    let nomes: Vec<String> = client
+        .query(
+            "SELECT registro->>'nome' FROM pacientes ORDER BY registro->>'nome'",
+            &[],
+        )
+        .await
+        .expect("query the table")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        nomes,
+        vec!["Versão Dois".to_owned(), "Versão Um".to_owned()]
+    );
+    let ultimo: i64 = client
+        .query_one(
+            "SELECT (entrada->>'seq')::int8 FROM agendamento_journal ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .expect("query the journal")
+        .get(0);
+    let posicao: i64 = client
+        .query_one("SELECT posicao FROM agendamento_estado", &[])
+        .await
+        .expect("the position")
+        .get(0);
+    assert!(ultimo <= posicao && ultimo > 0, "{ultimo} vs {posicao}");
+}

@@ -1,11 +1,12 @@
 //! The journal in PostgreSQL (SPEC-2 §16): several processes share one ordered journal and
 //! one table per collection, and each keeps the whole state in memory as with the files.
 //!
-//! - `agendamento_journal (seq, entrada jsonb, recarga)`: the entries, the same JSON as a
-//!   `journal.jsonl` line. The primary key on `seq` is the last guard of the one order.
+//! - `agendamento_journal (seq, entrada json, recarga)`: the entries, the same JSON as a
+//!   `journal.jsonl` line. The primary key on `seq` is the last guard of the one order, and
+//!   an append moves `agendamento_estado.posicao` only from where its batch starts.
 //! - one table per collection (`pacientes`, `consultas`, …): `(id, registro jsonb, posicao)`,
 //!   one row per record, current as of `agendamento_estado.posicao`; written in the same
-//!   transaction as the entries, so a query always sees a state some position had.
+//!   statement as the entries, so a query always sees a state some position had.
 //! - `agendamento_instancias (id, posicao, visto_em)`: where each process is, so entries every
 //!   process has applied are pruned (the tables hold them).
 //!
@@ -46,9 +47,10 @@ const CHANNEL: &str = "agendamento_journal";
 const READ_MAX: i64 = 5_000;
 
 /// The schema, one step per version, applied in order at start (each once).
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE agendamento_journal (
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE agendamento_journal (
          seq bigint PRIMARY KEY,
          entrada jsonb NOT NULL,
          recarga boolean NOT NULL DEFAULT false
@@ -67,7 +69,18 @@ const MIGRATIONS: &[(i32, &str)] = &[(
          id int PRIMARY KEY CHECK (id = 1),
          valor bytea NOT NULL
      );",
-)];
+    ),
+    // The entries are `json`, not `jsonb`: PostgreSQL only checks the text instead of
+    // converting it (and converting it back for every follower's read), and entries up to a
+    // page stay in the row uncompressed. Measured under bookings: turning entries into
+    // `jsonb` and compressing them took about a fifth of PostgreSQL's CPU. (Version 2 also
+    // sets `toast_tuple_target` on the collection tables: see `migrate`.)
+    (
+        2,
+        "ALTER TABLE agendamento_journal ALTER COLUMN entrada TYPE json USING entrada::json;
+         ALTER TABLE agendamento_journal SET (toast_tuple_target = 8160);",
+    ),
+];
 
 fn db_err(e: tokio_postgres::Error) -> io::Error {
     // The server's own message (`DbError`) says what went wrong; the outer one only "db error".
@@ -87,14 +100,32 @@ fn open_err(url_safe: &str) -> impl Fn(io::Error) -> OpenError + '_ {
 /// The flusher's connection: holds the right to append while it has it.
 struct Writer {
     client: Client,
-    journal: Statement,
-    /// Per collection index: (upsert, delete).
-    tables: Vec<(Statement, Statement)>,
-    state: Statement,
-    notify: Statement,
-    /// How many sessions wait for the right to append.
-    waiters: Statement,
+    /// The append statement of each shape seen (see [`Shape`]), prepared on first use.
+    appends: std::collections::HashMap<Shape, Statement>,
+    /// The collection table names, in collection index order.
+    names: Vec<&'static str>,
+    /// When an append last asked whether others wait (see [`ASK_EVERY`]).
+    asked: Option<std::time::Instant>,
 }
+
+/// What an append statement writes: per collection, whether it upserts and whether it
+/// deletes (two bits each), and whether it asks for the sessions waiting to append.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Shape {
+    puts: u64,
+    dels: u64,
+    ask: bool,
+}
+
+/// At most this many append statements are kept prepared per connection (a batch's shape
+/// depends on which collections it touches; a few shapes cover nearly every batch).
+const SHAPES_MAX: usize = 64;
+
+/// How often an append asks whether other sessions wait for the right to append: reading
+/// `pg_locks` copies the server's whole lock table, which took about a twentieth of
+/// PostgreSQL's CPU when every append asked; a turn lasts longer anyway (the flusher's
+/// `TURN_MAX`).
+const ASK_EVERY: Duration = Duration::from_millis(10);
 
 /// The journal in a PostgreSQL database.
 pub struct PgJournal<S: StoreState> {
@@ -375,7 +406,7 @@ async fn replace_on(
     }
     let entry = format!("{{\"seq\":{seq},\"ops\":[]}}");
     tx.execute(
-        "INSERT INTO agendamento_journal (seq, entrada, recarga) VALUES ($1, $2::text::jsonb, true)",
+        "INSERT INTO agendamento_journal (seq, entrada, recarga) VALUES ($1, $2::text::json, true)",
         &[&seq_i, &entry],
     )
     .await
@@ -416,10 +447,12 @@ async fn migrate(pool: deadpool_postgres::Pool, names: Vec<&'static str>) -> io:
         .iter()
         .map(|r| r.get(0))
         .collect();
+    let mut applied = Vec::new();
     for (versao, sql) in MIGRATIONS {
         if done.contains(versao) {
             continue;
         }
+        applied.push(*versao);
         tx.batch_execute(sql).await.map_err(db_err)?;
         tx.execute(
             "INSERT INTO agendamento_migracoes (versao) VALUES ($1)",
@@ -428,16 +461,25 @@ async fn migrate(pool: deadpool_postgres::Pool, names: Vec<&'static str>) -> io:
         .await
         .map_err(db_err)?;
     }
+    // Records up to a page stay in the row uncompressed (compressing them cost more CPU than
+    // the bytes it saved); tables older than migration 2 get the setting with it.
     for name in names {
         tx.batch_execute(&format!(
             "CREATE TABLE IF NOT EXISTS \"{name}\" (
                  id text PRIMARY KEY,
                  registro jsonb NOT NULL,
                  posicao bigint NOT NULL
-             )"
+             ) WITH (toast_tuple_target = 8160)"
         ))
         .await
         .map_err(db_err)?;
+        if applied.contains(&2) {
+            tx.batch_execute(&format!(
+                "ALTER TABLE \"{name}\" SET (toast_tuple_target = 8160)"
+            ))
+            .await
+            .map_err(db_err)?;
+        }
     }
     tx.commit().await.map_err(db_err)
 }
@@ -474,47 +516,71 @@ async fn connect_writer(
              SET synchronous_commit = on",
         )
         .await?;
-    let journal = client
-        .prepare(
-            "INSERT INTO agendamento_journal (seq, entrada) \
-             SELECT s, e::jsonb FROM unnest($1::int8[], $2::text[]) AS t(s, e)",
-        )
-        .await?;
-    let mut tables = Vec::with_capacity(names.len());
-    for name in names {
-        let put = client
-            .prepare(&format!(
-                "INSERT INTO \"{name}\" (id, registro, posicao) \
-                 SELECT i, r::jsonb, p FROM unnest($1::text[], $2::text[], $3::int8[]) AS t(i, r, p) \
-                 ON CONFLICT (id) DO UPDATE SET registro = EXCLUDED.registro, posicao = EXCLUDED.posicao"
-            ))
-            .await?;
-        let del = client
-            .prepare(&format!(
-                "DELETE FROM \"{name}\" WHERE id = ANY($1::text[])"
-            ))
-            .await?;
-        tables.push((put, del));
-    }
-    let state = client
-        .prepare("UPDATE agendamento_estado SET posicao = $1")
-        .await?;
-    let notify = client.prepare("SELECT pg_notify($1, $2)").await?;
-    // A bigint advisory key is (classid, objid) = (high, low 32 bits), objsubid 1.
-    let waiters = client
-        .prepare(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
-             AND classid::int8 = $1 AND objid::int8 = $2 AND objsubid = 1",
-        )
-        .await?;
+    // What still gets compressed (entries or records over a page) is compressed with lz4,
+    // several times faster than the default pglz; a server built without lz4 keeps pglz.
+    let _ = client
+        .batch_execute("SET default_toast_compression = lz4")
+        .await;
     Ok(Writer {
         client,
-        journal,
-        tables,
-        state,
-        notify,
-        waiters,
+        appends: std::collections::HashMap::new(),
+        names: names.to_vec(),
+        asked: None,
     })
+}
+
+/// The one statement that appends a batch of `shape`: the entries, each table's upserts and
+/// deletions, the position (only if the journal still ends where the batch starts: else a
+/// division by zero aborts it), the notification, and, if asked, how many sessions wait for
+/// the right to append. One statement is one implicit transaction and one round trip, and
+/// the server answers it in one write (measured: as statements of their own, each with its
+/// own answer, sending the answers alone took about a seventh of the writer's time).
+fn append_sql(shape: Shape, names: &[&'static str]) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::from(
+        "WITH j AS (INSERT INTO agendamento_journal (seq, entrada) \
+         SELECT s, e::json FROM unnest($1::int8[], $2::text[]) AS t(s, e))",
+    );
+    let mut n = 2;
+    for (c, name) in names.iter().enumerate() {
+        if shape.puts & (1 << c) != 0 {
+            let _ = write!(
+                sql,
+                ", p{c} AS (INSERT INTO \"{name}\" (id, registro, posicao) \
+                 SELECT i, r::jsonb, p FROM unnest(${}::text[], ${}::text[], ${}::int8[]) AS t(i, r, p) \
+                 ON CONFLICT (id) DO UPDATE SET registro = EXCLUDED.registro, posicao = EXCLUDED.posicao)",
+                n + 1,
+                n + 2,
+                n + 3
+            );
+            n += 3;
+        }
+        if shape.dels & (1 << c) != 0 {
+            let _ = write!(
+                sql,
+                ", d{c} AS (DELETE FROM \"{name}\" WHERE id = ANY(${}::text[]))",
+                n + 1
+            );
+            n += 1;
+        }
+    }
+    let (last, prev) = (n + 1, n + 2);
+    let _ = write!(
+        sql,
+        ", u AS (UPDATE agendamento_estado SET posicao = ${last}::int8 \
+         WHERE posicao = ${prev}::int8 RETURNING 1) \
+         SELECT 1 / (SELECT count(*)::int FROM u), pg_notify('{CHANNEL}', ${last}::int8::text)"
+    );
+    if shape.ask {
+        // A bigint advisory key is (classid, objid) = (high, low 32 bits), objsubid 1.
+        let (hi, lo) = (WRITE_KEY >> 32, WRITE_KEY & 0xFFFF_FFFF);
+        let _ = write!(
+            sql,
+            ", (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND classid::int8 = {hi} AND objid::int8 = {lo} AND objsubid = 1)"
+        );
+    }
+    sql
 }
 
 /// What one batch writes to one collection's table: the last change of each record.
@@ -533,6 +599,8 @@ struct Prepared {
     entries: Vec<String>,
     tables: Vec<TableChanges>,
     last: i64,
+    /// Where the journal must end for the batch to follow it.
+    prev: i64,
 }
 
 fn prepare(batch: &Batch<'_>) -> io::Result<Prepared> {
@@ -582,54 +650,63 @@ fn prepare(batch: &Batch<'_>) -> io::Result<Prepared> {
         }
     }
     let last = batch.last_seq as i64;
+    let prev = seqs.first().map_or(last, |&s| s - 1);
     Ok(Prepared {
         seqs,
         entries,
         tables,
         last,
+        prev,
     })
 }
 
-/// Appends one prepared batch in one transaction (entries, tables, position, notification)
-/// and tells whether other sessions wait for the right to append. Every statement, `BEGIN`
-/// and `COMMIT` included, is pipelined on the connection: one round trip. (After a failed
-/// statement the others fail too and `COMMIT` rolls back; the first error is returned.)
-async fn append_prepared(w: &mut Writer, p: Prepared) -> Result<bool, tokio_postgres::Error> {
-    use futures_util::FutureExt as _;
+/// Appends one prepared batch with one statement (see [`append_sql`]) and, at most every
+/// [`ASK_EVERY`], tells whether other sessions wait for the right to append.
+async fn append_prepared(
+    w: &mut Writer,
+    p: Prepared,
+) -> Result<Option<bool>, tokio_postgres::Error> {
     type Params<'a> = Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)>;
-    type Call<'a> =
-        std::pin::Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send + 'a>>;
-    let note = p.last.to_string();
-    let (hi, lo) = (WRITE_KEY >> 32, WRITE_KEY & 0xFFFF_FFFF);
-    let mut calls: Vec<(&Statement, Params<'_>)> = Vec::with_capacity(3 + 2 * p.tables.len());
-    calls.push((&w.journal, vec![&p.seqs, &p.entries]));
+    let ask = w.asked.is_none_or(|t| t.elapsed() >= ASK_EVERY);
+    let mut shape = Shape {
+        puts: 0,
+        dels: 0,
+        ask,
+    };
+    let mut params: Params<'_> = Vec::with_capacity(5 + 4 * p.tables.len());
+    params.push(&p.seqs);
+    params.push(&p.entries);
     for t in &p.tables {
-        let Some((put, del)) = w.tables.get(t.collection) else {
-            continue;
-        };
         if !t.ids.is_empty() {
-            calls.push((put, vec![&t.ids, &t.records, &t.seqs]));
+            shape.puts |= 1 << t.collection;
+            params.push(&t.ids);
+            params.push(&t.records);
+            params.push(&t.seqs);
         }
         if !t.deleted.is_empty() {
-            calls.push((del, vec![&t.deleted]));
+            shape.dels |= 1 << t.collection;
+            params.push(&t.deleted);
         }
     }
-    calls.push((&w.state, vec![&p.last]));
-    calls.push((&w.notify, vec![&CHANNEL, &note]));
-    let key: Params<'_> = vec![&hi, &lo];
-    let client = &w.client;
-    let waiting = AtomicBool::new(false);
-    let mut pipeline: Vec<Call<'_>> = Vec::with_capacity(calls.len() + 3);
-    pipeline.push(Box::pin(client.batch_execute("BEGIN")));
-    for (s, params) in &calls {
-        pipeline.push(Box::pin(client.execute(*s, params).map(|r| r.map(|_| ()))));
+    params.push(&p.last);
+    params.push(&p.prev);
+    let statement = match w.appends.get(&shape) {
+        Some(s) => s.clone(),
+        None => {
+            let s = w.client.prepare(&append_sql(shape, &w.names)).await?;
+            if w.appends.len() >= SHAPES_MAX {
+                w.appends.clear();
+            }
+            w.appends.insert(shape, s.clone());
+            s
+        }
+    };
+    let row = w.client.query_one(&statement, &params).await?;
+    if !ask {
+        return Ok(None);
     }
-    pipeline.push(Box::pin(client.query_one(&w.waiters, &key).map(|r| {
-        r.map(|row| waiting.store(row.get::<_, i64>(0) > 0, Ordering::Relaxed))
-    })));
-    pipeline.push(Box::pin(client.batch_execute("COMMIT")));
-    futures_util::future::try_join_all(pipeline).await?;
-    Ok(waiting.load(Ordering::Relaxed))
+    w.asked = Some(std::time::Instant::now());
+    Ok(Some(row.get::<_, i64>(2) > 0))
 }
 
 impl<S: StoreState> Journal<S> for PgJournal<S> {
@@ -657,12 +734,18 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
                     // The connection (and with it the right to append) is dropped: nothing
                     // this process has not applied can follow this failure.
                     *guard = None;
+                    if e.code() == Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO) {
+                        return Err(io::Error::other(
+                            "the journal does not end where this batch starts",
+                        ));
+                    }
                     Err(db_err(e))
                 }
             }
         });
-        let waiting = result.and_then(|r| r).map_err(repaired)?;
-        self.contended.store(waiting, Ordering::Release);
+        if let Some(waiting) = result.and_then(|r| r).map_err(repaired)? {
+            self.contended.store(waiting, Ordering::Release);
+        }
         Ok(())
     }
 
@@ -769,14 +852,18 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
             let client = pool.get().await.map_err(io::Error::other)?;
             // One statement, one snapshot: the position and the entries past `from` are read
             // together, so a commit between two reads can never look like pruned entries.
-            let rows = client
-                .query(
+            // Prepared once per pooled connection: a follower reads after every append.
+            let read = client
+                .prepare_cached(
                     "SELECT e.posicao, j.seq, j.entrada::text, j.recarga \
                      FROM agendamento_estado e LEFT JOIN LATERAL ( \
                          SELECT seq, entrada, recarga FROM agendamento_journal \
                          WHERE seq > $1 ORDER BY seq LIMIT $2) j ON true",
-                    &[&from, &READ_MAX],
                 )
+                .await
+                .map_err(db_err)?;
+            let rows = client
+                .query(&read, &[&from, &READ_MAX])
                 .await
                 .map_err(db_err)?;
             let at: i64 = rows.first().map_or(from, |r| r.get(0));
