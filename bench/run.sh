@@ -749,6 +749,8 @@ if want avisos; then
             stop_server
         fi
     fi
+    # The receiver stands for another machine; here it shares the 2 cores with the server.
+    echo "  receiver CPU over the whole phase: $(awk '{printf "%.2f s", ($14 + $15) / 100}' "/proc/$RECEPTOR_PID/stat" 2>/dev/null)"
     kill -TERM "$RECEPTOR_PID" 2>/dev/null
     wait "$RECEPTOR_PID" 2>/dev/null
     grep -h '^receptor:' "$TMP/receptor.out" | sed 's/^/  /'

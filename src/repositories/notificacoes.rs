@@ -62,11 +62,18 @@ impl Notificacoes {
         self.table.iter()
     }
 
-    /// The pending notifications due at or before `agora` (Unix seconds), earliest first.
-    pub fn vencidas(&self, agora: i64) -> impl Iterator<Item = &Arc<Notificacao>> + '_ {
+    /// The pending notifications due at or before `agora` (Unix seconds), earliest first,
+    /// except those `pular` names (checked before the lookup: the delivery worker skips the
+    /// ones in flight on every round).
+    pub fn vencidas<'a>(
+        &'a self,
+        agora: i64,
+        pular: impl Fn(&str) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a Arc<Notificacao>> + 'a {
         self.fila
             .iter()
             .take_while(move |(t, _)| *t <= agora)
+            .filter(move |(_, id)| !pular(id))
             .filter_map(|(_, id)| self.table.get(id))
     }
 

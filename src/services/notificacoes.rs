@@ -813,14 +813,11 @@ async fn registrar(app: &App, lote: Vec<(Arc<Notificacao>, Desfecho)>) {
 
 /// Waits until every write applied so far is durable (a notification is never sent for a
 /// change the disk might still refuse); gives up after a few seconds (the next round waits
-/// again).
+/// again). Woken by the store when the position moves, not by polling.
 async fn esperar_duravel(app: &App) {
     let alvo = app.store.applied_seq();
-    for _ in 0..5000 {
-        if app.store.durable_seq() >= alvo {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+    if app.store.durable_seq() < alvo {
+        app.store.wait_position(alvo, Duration::from_secs(5)).await;
     }
 }
 
@@ -908,8 +905,7 @@ async fn entregar(app: AppState, registro: tokio::runtime::Handle) {
             let voando = em_voo.lock();
             let lote: Vec<Arc<Notificacao>> = db
                 .notificacoes
-                .vencidas(agora)
-                .filter(|n| !voando.contains(&n.id))
+                .vencidas(agora, |id| voando.contains(id))
                 .take(256)
                 .cloned()
                 .collect();
