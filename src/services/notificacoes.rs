@@ -816,9 +816,7 @@ async fn registrar(app: &App, lote: Vec<(Arc<Notificacao>, Desfecho)>) {
 /// again). Woken by the store when the position moves, not by polling.
 async fn esperar_duravel(app: &App) {
     let alvo = app.store.applied_seq();
-    if app.store.durable_seq() < alvo {
-        app.store.wait_position(alvo, Duration::from_secs(5)).await;
-    }
+    app.store.wait_position(alvo, Duration::from_secs(5)).await;
 }
 
 /// How `derivar` runs on every write of `app`'s store; wakes the delivery worker when it

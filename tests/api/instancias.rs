@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
-use crate::pg::PgCluster;
+use crate::pg::{PgCluster, coluna, valor};
 use crate::sched_helpers::*;
 
 /// How long a leader may take to appear (it checks every second).
@@ -393,15 +393,11 @@ async fn postgres_stopped_and_started_under_load_loses_no_acknowledged_write() {
             srv.url("")
         );
     }
-    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+    let client = pg.client().await;
+    let in_table: BTreeSet<String> = coluna::<String>(&client, "SELECT id FROM pacientes")
         .await
-        .expect("connect");
-    tokio::spawn(conn);
-    let rows = client
-        .query("SELECT id FROM pacientes", &[])
-        .await
-        .expect("query the table");
-    let in_table: BTreeSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+        .into_iter()
+        .collect();
     assert!(
         acked.iter().all(|id| in_table.contains(id)),
         "every acknowledged patient is a row"
@@ -479,31 +475,16 @@ async fn importar_moves_a_data_folder_into_an_empty_database_once() {
     r.expect_status(200);
     assert_eq!(r.body["nome"], "Importada Silva");
     let segredo = std::fs::read(embutido.data_dir().join("segredo.bin")).expect("segredo.bin");
-    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(conn);
-    let row = client
-        .query_one("SELECT valor FROM agendamento_segredo", &[])
-        .await
-        .expect("the secret row");
-    assert_eq!(row.get::<_, Vec<u8>>(0), segredo);
-}
-
-/// A plain connection to `pg` for the test's own SQL.
-async fn sql(pg: &PgCluster) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(conn);
-    client
+    let client = pg.client().await;
+    let guardado: Vec<u8> = valor(&client, "SELECT valor FROM agendamento_segredo").await;
+    assert_eq!(guardado, segredo);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_append_that_does_not_start_where_the_journal_ends_is_refused_and_changes_nothing() {
     let pg = PgCluster::start();
     let srv = TestServer::start_with(&["--database-url", &pg.url()]);
-    let client = sql(&pg).await;
+    let client = pg.client().await;
     // A writer keeps the instance's turn to append (writes keep coming) while the journal's
     // position is moved under it, as a second appender would: the next append must not
     // follow it, and nothing of it may reach the tables.
@@ -548,22 +529,17 @@ async fn an_append_that_does_not_start_where_the_journal_ends_is_refused_and_cha
     assert!(!refused.is_empty(), "the append after the move was refused");
     assert!(ok.len() > refused.len(), "writes went on after the refusal");
     // Refused writes are nowhere; acknowledged ones are rows and served.
-    let nomes: BTreeSet<String> = client
-        .query("SELECT registro->>'nome' FROM pacientes", &[])
-        .await
-        .expect("query the table")
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect();
+    let nomes: BTreeSet<String> =
+        coluna::<String>(&client, "SELECT registro->>'nome' FROM pacientes")
+            .await
+            .into_iter()
+            .collect();
     for nome in &refused {
         assert!(!nomes.contains(nome), "refused but stored: {nome}");
     }
-    let ids: BTreeSet<String> = client
-        .query("SELECT id FROM pacientes", &[])
+    let ids: BTreeSet<String> = coluna::<String>(&client, "SELECT id FROM pacientes")
         .await
-        .expect("query the table")
-        .iter()
-        .map(|r| r.get::<_, String>(0))
+        .into_iter()
         .collect();
     for id in &ok {
         assert!(ids.contains(id), "acknowledged but not a row: {id}");
@@ -572,16 +548,13 @@ async fn an_append_that_does_not_start_where_the_journal_ends_is_refused_and_cha
             .expect_status(200);
     }
     // The journal never goes back: every entry after the move is past it.
-    let gap: i64 = client
-        .query_one(
-            "SELECT count(*) FROM agendamento_journal j WHERE NOT EXISTS \
-             (SELECT 1 FROM agendamento_journal k WHERE k.seq = j.seq - 1) \
-             AND j.seq > (SELECT min(seq) FROM agendamento_journal)",
-            &[],
-        )
-        .await
-        .expect("query the journal")
-        .get(0);
+    let gap: i64 = valor(
+        &client,
+        "SELECT count(*) FROM agendamento_journal j WHERE NOT EXISTS \
+         (SELECT 1 FROM agendamento_journal k WHERE k.seq = j.seq - 1) \
+         AND j.seq > (SELECT min(seq) FROM agendamento_journal)",
+    )
+    .await;
     assert!(gap <= 1, "at most the one jump the test made: {gap}");
 }
 
@@ -595,7 +568,7 @@ async fn a_database_of_schema_version_1_is_migrated_and_stays_queryable() {
     p.expect_status(201);
     srv.stop();
     // Back to what version 1 created: entries as jsonb, tables without the page setting.
-    let client = sql(&pg).await;
+    let client = pg.client().await;
     client
         .batch_execute(
             "ALTER TABLE agendamento_journal ALTER COLUMN entrada TYPE jsonb USING entrada::jsonb;
@@ -612,63 +585,40 @@ async fn a_database_of_schema_version_1_is_migrated_and_stays_queryable() {
     srv.post("/pacientes", &paciente_body("Versão Dois", 6_701))
         .await
         .expect_status(201);
-    let tipo: String = client
-        .query_one(
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
-             WHERE attrelid = 'agendamento_journal'::regclass AND attname = 'entrada'",
-            &[],
-        )
-        .await
-        .expect("the column's type")
-        .get(0);
+    let tipo: String = valor(
+        &client,
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+         WHERE attrelid = 'agendamento_journal'::regclass AND attname = 'entrada'",
+    )
+    .await;
     assert_eq!(tipo, "json");
-    let versoes: Vec<i32> = client
-        .query(
-            "SELECT versao FROM agendamento_migracoes ORDER BY versao",
-            &[],
-        )
-        .await
-        .expect("versions")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let versoes: Vec<i32> = coluna(
+        &client,
+        "SELECT versao FROM agendamento_migracoes ORDER BY versao",
+    )
+    .await;
     assert_eq!(versoes, vec![1, 2]);
-    let opcoes: Vec<String> = client
-        .query_one(
-            "SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = 'pacientes'::regclass",
-            &[],
-        )
-        .await
-        .expect("the table's options")
-        .get(0);
+    let opcoes: Vec<String> = valor(
+        &client,
+        "SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = 'pacientes'::regclass",
+    )
+    .await;
     assert_eq!(opcoes, vec!["toast_tuple_target=8160".to_owned()]);
     // Both the tables and the journal answer SQL.
-    let nomes: Vec<String> = client
-        .query(
-            "SELECT registro->>'nome' FROM pacientes ORDER BY registro->>'nome'",
-            &[],
-        )
-        .await
-        .expect("query the table")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let nomes: Vec<String> = coluna(
+        &client,
+        "SELECT registro->>'nome' FROM pacientes ORDER BY registro->>'nome'",
+    )
+    .await;
     assert_eq!(
         nomes,
         vec!["Versão Dois".to_owned(), "Versão Um".to_owned()]
     );
-    let ultimo: i64 = client
-        .query_one(
-            "SELECT (entrada->>'seq')::int8 FROM agendamento_journal ORDER BY seq DESC LIMIT 1",
-            &[],
-        )
-        .await
-        .expect("query the journal")
-        .get(0);
-    let posicao: i64 = client
-        .query_one("SELECT posicao FROM agendamento_estado", &[])
-        .await
-        .expect("the position")
-        .get(0);
+    let ultimo: i64 = valor(
+        &client,
+        "SELECT (entrada->>'seq')::int8 FROM agendamento_journal ORDER BY seq DESC LIMIT 1",
+    )
+    .await;
+    let posicao: i64 = valor(&client, "SELECT posicao FROM agendamento_estado").await;
     assert!(ultimo <= posicao && ultimo > 0, "{ultimo} vs {posicao}");
 }

@@ -7,47 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tokio_postgres::{Client, NoTls};
-
-use crate::pg::{PgCluster, port_accepts, postmaster_running, wait_until};
+use crate::pg::{PgCluster, coluna, port_accepts, postmaster_running, valor, wait_until};
 
 /// How long cleanup by the watchdog may take after its owner died.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The environment variable that lets [`cluster_owner_for_the_kill_test`] run.
 const OWNER_ENV: &str = "AGENDAMENTO_TEST_PG_OWNER";
-
-/// Connects to the cluster's database, driving the connection on a task.
-async fn connect(cluster: &PgCluster) -> Client {
-    let (client, connection) = tokio_postgres::connect(&cluster.url(), NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("connect to {}: {e}\n{}", cluster.url(), cluster.log()));
-    tokio::spawn(async move {
-        // Ends with an error when the server stops: expected in these tests.
-        let _ = connection.await;
-    });
-    client
-}
-
-/// The values of table `t`, in order.
-/// The one value of a one-row, one-column query.
-async fn valor<T: for<'a> tokio_postgres::types::FromSql<'a>>(client: &Client, sql: &str) -> T {
-    client
-        .query_one(sql, &[])
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .get(0)
-}
-
-async fn values(client: &Client) -> Vec<i32> {
-    client
-        .query("SELECT v FROM t ORDER BY v", &[])
-        .await
-        .expect("select from t")
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
-}
 
 /// Asserts that a dropped cluster left nothing: no folder, nothing on the port, no server.
 #[track_caller]
@@ -78,7 +44,7 @@ async fn pg_cluster_answers_with_fsync_on_keeps_data_across_stops_and_leaves_not
     assert!(dir.join("data").is_dir());
     assert!(postmaster_running(&dir.join("data")));
 
-    let client = connect(&cluster).await;
+    let client = cluster.client().await;
     let one: i32 = valor(&client, "SELECT 1").await;
     assert_eq!(one, 1);
     let fsync: String = valor(&client, "SHOW fsync").await;
@@ -100,8 +66,11 @@ async fn pg_cluster_answers_with_fsync_on_keeps_data_across_stops_and_leaves_not
     );
     assert!(client.query_one("SELECT 1", &[]).await.is_err());
     cluster.start_again();
-    let client = connect(&cluster).await;
-    assert_eq!(values(&client).await, vec![1]);
+    let client = cluster.client().await;
+    assert_eq!(
+        coluna::<i32>(&client, "SELECT v FROM t ORDER BY v").await,
+        vec![1]
+    );
 
     // A crash-like stop: the committed row survives the WAL replay.
     client
@@ -114,13 +83,19 @@ async fn pg_cluster_answers_with_fsync_on_keeps_data_across_stops_and_leaves_not
         "port {port} still open after stop_immediate"
     );
     cluster.start_again();
-    let client = connect(&cluster).await;
-    assert_eq!(values(&client).await, vec![1, 2]);
+    let client = cluster.client().await;
+    assert_eq!(
+        coluna::<i32>(&client, "SELECT v FROM t ORDER BY v").await,
+        vec![1, 2]
+    );
 
     // restart_db: stop and start in one call.
     cluster.restart_db();
-    let client = connect(&cluster).await;
-    assert_eq!(values(&client).await, vec![1, 2]);
+    let client = cluster.client().await;
+    assert_eq!(
+        coluna::<i32>(&client, "SELECT v FROM t ORDER BY v").await,
+        vec![1, 2]
+    );
     let fsync: String = valor(&client, "SHOW fsync").await;
     assert_eq!(fsync, "on");
 

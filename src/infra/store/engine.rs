@@ -281,11 +281,6 @@ impl<S: StoreState> Store<S> {
         self.inner.guarded.read().last_seq
     }
 
-    /// Highest sequence number known to be durable.
-    pub fn durable_seq(&self) -> u64 {
-        self.inner.durable_seq.load(Ordering::Acquire)
-    }
-
     /// Shared read access to the state. Never hold it across an `.await`.
     pub fn read(&self) -> MappedRwLockReadGuard<'_, S> {
         RwLockReadGuard::map(self.inner.guarded.read(), |g| &g.state)
