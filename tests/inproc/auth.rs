@@ -1273,7 +1273,7 @@ async fn reads_of_a_patient_sign_ins_and_sign_outs_are_in_the_trail_and_it_filte
     r.expect_status(200);
     assert_eq!(r.array().len(), 1);
     assert_eq!(r.total_count(), 4);
-    let hoje = jiff::Zoned::now().date().to_string();
+    let hoje = app.state.clock.today().to_string();
     assert!(
         !trilha(&app, &p.admin, &format!("?de={hoje}&ate=2100-01-01"))
             .await
@@ -1394,7 +1394,7 @@ async fn a_hold_belongs_to_its_holder_and_a_patient_books_only_for_themselves() 
         r.expect_status(201);
         str_field(&r.body, "id")
     };
-    let amanha = jiff::Zoned::now().date().tomorrow().expect("tomorrow");
+    let amanha = app.state.clock.today().tomorrow().expect("tomorrow");
     let slot = |h: u8| format!("{amanha}T{h:02}:00:00");
     let fim = |h: u8| format!("{amanha}T{h:02}:30:00");
     let hold = |s: String| json!({"medico_id": med, "slot": s});
@@ -1603,7 +1603,7 @@ async fn a_doctor_holds_and_releases_slots_of_their_own_agenda_only() {
             .expect_status(201);
         }
     }
-    let amanha = jiff::Zoned::now().date().tomorrow().expect("tomorrow");
+    let amanha = app.state.clock.today().tomorrow().expect("tomorrow");
     let hold =
         |med: &str, h: u8| json!({"medico_id": med, "slot": format!("{amanha}T{h:02}:00:00")});
     let estado = |med: String, h: u8| {
@@ -1839,7 +1839,7 @@ async fn a_booking_made_by_the_worker_is_audited_under_the_user_who_asked_for_it
         .await
         .expect_status(201);
     }
-    let dia = jiff::Zoned::now().date().tomorrow().expect("tomorrow");
+    let dia = app.state.clock.today().tomorrow().expect("tomorrow");
     let r = com(
         &app,
         &p.paciente,

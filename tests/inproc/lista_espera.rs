@@ -403,7 +403,7 @@ async fn bad_input_and_unknown_ids_are_problems_never_5xx() {
     let app = TestApp::new().await;
     let p = app.paciente(90).await;
     let m = app.medico(90, &[("segunda", "08:00", "12:00")]).await;
-    let hoje = jiff::Zoned::now().date().to_string();
+    let hoje = app.state.clock.today().to_string();
     let bad = [
         (
             json!({"paciente_id": p, "de": "2026-13-01", "ate": hoje}),
