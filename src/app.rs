@@ -265,8 +265,32 @@ async fn expire_holds_forever(state: AppState) {
     }
 }
 
-/// Every minute, forgets old finished tasks and expired idempotency answers (bounded memory).
+/// Rows removed or moved per write by housekeeping.
+const LOTE_LIMPEZA: usize = 5_000;
+
+/// Runs `passo` (one write of at most [`LOTE_LIMPEZA`]) until a batch comes back short, so
+/// pruning keeps up with any rate; how many went in all.
+async fn em_lotes<F, Fut>(mut passo: F) -> Result<usize, crate::error::AppError>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<usize, crate::error::AppError>>,
+{
+    let mut total = 0;
+    loop {
+        let n = passo(LOTE_LIMPEZA).await?;
+        total += n;
+        if n < LOTE_LIMPEZA {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Every minute (on the leader), bounds memory: forgets old finished tasks, expired
+/// idempotency answers and finished notifications past `--notificacoes-dias`, and moves old
+/// audit entries to their daily files.
 async fn housekeeping_forever(state: AppState) {
+    use crate::services::{auditoria, notificacoes, tarefas};
     let mut stop = state.shutdown.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -276,42 +300,21 @@ async fn housekeeping_forever(state: AppState) {
                 if !state.lider() {
                     continue;
                 }
-                // Batches of 5,000 until nothing is left, so pruning keeps up with any rate.
-                let mut removed = 0;
-                loop {
-                    match crate::services::tarefas::housekeeping(&state, 5_000).await {
-                        Ok(n) => {
-                            removed += n;
-                            if n < 5_000 {
-                                break;
-                            }
-                            tokio::task::yield_now().await;
-                        }
-                        Err(e) => {
-                            tracing::warn!(target: "agendamento::tasks", error = %e, "housekeeping failed; will retry");
-                            break;
-                        }
-                    }
+                match em_lotes(|max| tarefas::housekeeping(&state, max)).await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(target: "agendamento::tasks", removed, "old tasks and idempotency answers forgotten"),
+                    Err(e) => tracing::warn!(target: "agendamento::tasks", error = %e, "housekeeping failed; will retry"),
                 }
-                if removed > 0 {
-                    tracing::info!(target: "agendamento::tasks", removed, "old tasks and idempotency answers forgotten");
+                match em_lotes(|max| notificacoes::esquecer(&state, max)).await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(target: "agendamento::notificacoes", removed, "old finished notifications forgotten"),
+                    Err(e) => tracing::warn!(target: "agendamento::notificacoes", error = %e, "notification retention failed; will retry"),
                 }
-                // Audit entries older than the days kept in memory go to their daily files
-                // (and files past `--auditoria-dias` are deleted), in batches.
-                loop {
-                    match crate::services::auditoria::arquivar(&state, 5_000).await {
-                        Ok(5_000) => tokio::task::yield_now().await,
-                        Ok(n) => {
-                            if n > 0 {
-                                tracing::info!(target: "agendamento::auditoria", moved = n, "audit entries moved to their daily files");
-                            }
-                            break;
-                        }
-                        Err(e) => {
-                            tracing::warn!(target: "agendamento::auditoria", error = %e, "audit retention failed; will retry");
-                            break;
-                        }
-                    }
+                // Files past `--auditoria-dias` are deleted on the way.
+                match em_lotes(|max| auditoria::arquivar(&state, max)).await {
+                    Ok(0) => {}
+                    Ok(moved) => tracing::info!(target: "agendamento::auditoria", moved, "audit entries moved to their daily files"),
+                    Err(e) => tracing::warn!(target: "agendamento::auditoria", error = %e, "audit retention failed; will retry"),
                 }
             }
             _ = stop.changed() => return,

@@ -137,6 +137,11 @@ pub struct Config {
     /// Days the audit trail is kept (SPEC-2 §10); older entries are deleted by housekeeping.
     #[arg(long, env = "AGENDAMENTO_AUDITORIA_DIAS", default_value_t = 1825, value_parser = clap::value_parser!(u64).range(90..=36500))]
     pub auditoria_dias: u64,
+    /// Days a delivered or failed notification stays listed (SPEC-2 §13); counted from the
+    /// latest of its creation, its delivery and, for a reminder, its appointment's start.
+    /// Pending ones are never forgotten.
+    #[arg(long, env = "AGENDAMENTO_NOTIFICACOES_DIAS", default_value_t = 90, value_parser = clap::value_parser!(u64).range(7..=36500))]
+    pub notificacoes_dias: u64,
     /// Seconds a waiting-list offer holds its slot (SPEC-2 §11), overriding the clinic rule
     /// `oferta_minutos`; for tests and benchmarks (hidden from `--help`).
     #[arg(long, env = "AGENDAMENTO_OFERTA_SEGUNDOS", hide = true)]

@@ -345,6 +345,48 @@ pub async fn reenviar(app: &App, ctx: &Contexto, id: &str) -> Result<Notificacao
     Ok(n)
 }
 
+/// The deletions of the finished (`enviada` or `falhou`) notifications whose last activity
+/// was before `limite`: the latest of their creation, their delivery and, for a reminder,
+/// their appointment's start (a reminder created months ahead and delivered yesterday stays).
+/// At most `max`; pending ones are never among them.
+pub fn esquecidas(db: &Db, tz: &TimeZone, limite: Timestamp, max: usize) -> Vec<Op> {
+    let antes = |s: &str| s.parse::<Timestamp>().is_ok_and(|t| t < limite);
+    db.notificacoes
+        .iter()
+        // Oldest first (UUID v7 ids): nothing created after the limit qualifies.
+        .take_while(|n| antes(&n.created_at))
+        .filter(|n| n.status != StatusNotificacao::Pendente)
+        .filter(|n| n.enviada_em.as_deref().is_none_or(antes))
+        .filter(|n| {
+            n.evento != LEMBRETE
+                || n.consulta_id
+                    .as_deref()
+                    .and_then(|id| db.consultas.get(id))
+                    .is_none_or(|c| {
+                        Momento::stored(c.inicio, c.inicio_offset, tz).instante < limite
+                    })
+        })
+        .take(max)
+        .map(|n| Op::DelNotificacao(n.id.clone()))
+        .collect()
+}
+
+/// Forgets at most `max` finished notifications older than `--notificacoes-dias` (see
+/// [`esquecidas`]), in one write; returns how many went.
+pub async fn esquecer(app: &App, max: usize) -> Result<usize, AppError> {
+    let dias = i64::try_from(app.config.notificacoes_dias).unwrap_or(36_500);
+    let limite = Timestamp::now()
+        .checked_sub(SignedDuration::from_hours(dias.saturating_mul(24)))
+        .unwrap_or(Timestamp::MIN);
+    let tz = app.clock.tz().clone();
+    app.write(move |db| {
+        let ops = esquecidas(db, &tz, limite, max);
+        let n = ops.len();
+        Ok((ops, n))
+    })
+    .await
+}
+
 /// Notifications by status and channel (the metrics gauge).
 pub fn contagens(db: &Db) -> Vec<(&'static str, &'static str, usize)> {
     let mut c = std::collections::HashMap::<(StatusNotificacao, Canal), usize>::new();

@@ -625,3 +625,122 @@ async fn outcomes_of_deliveries_ending_together_share_journal_writes() {
         "{total} outcomes that ended together took {escritas} journal writes"
     );
 }
+
+/// A finished-or-not notification journaled as if created `dias_criada` days ago.
+fn antiga(
+    dias_criada: i64,
+    status: agendamento::models::StatusNotificacao,
+    enviada_dias: Option<i64>,
+    lembrete_de: Option<&str>,
+) -> agendamento::models::Notificacao {
+    let ha = |dias: i64| {
+        jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_hours(dias * 24))
+            .expect("time")
+    };
+    let criada = ha(dias_criada);
+    // UUID v7 of the creation time, as the outbox makes them (ids sort by creation).
+    let ts = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        u64::try_from(criada.as_second()).expect("after 1970"),
+        0,
+    );
+    agendamento::models::Notificacao {
+        id: uuid::Uuid::new_v7(ts).to_string(),
+        evento: if lembrete_de.is_some() {
+            "consulta.lembrete"
+        } else {
+            "consulta.agendada"
+        }
+        .into(),
+        canal: agendamento::models::Canal::Webhook,
+        destino: "wh".into(),
+        consulta_id: lembrete_de.map(str::to_owned),
+        lista_espera_id: None,
+        lembrete_horas: lembrete_de.map(|_| 24),
+        status,
+        tentativas: 1,
+        proxima_tentativa_em: (status == agendamento::models::StatusNotificacao::Pendente)
+            .then(|| ha(-30)),
+        ultimo_erro: None,
+        created_at: criada.to_string(),
+        enviada_em: enviada_dias.map(|d| ha(d).to_string()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_notifications_past_the_retention_are_forgotten_pending_and_recent_ones_stay() {
+    use agendamento::models::StatusNotificacao::{Enviada, Falhou, Pendente};
+    use agendamento::services::notificacoes::esquecer;
+    let app = TestApp::new().await;
+    let (p, m) = cenario(&app).await;
+    // An appointment a month ago (the front desk records any start).
+    let hoje = app.state.clock.today();
+    let dia = hoje.checked_sub(jiff::Span::new().days(30)).expect("date");
+    let c = consulta(&app, &p, &m, &at(dia, "09:00"), &at(dia, "09:30")).await;
+    let velhas = [
+        (
+            "entregue há 100 dias",
+            antiga(100, Enviada, Some(100), None),
+        ),
+        ("falhou há 100 dias", antiga(100, Falhou, None, None)),
+    ];
+    let ficam = [
+        (
+            "pendente criada há 100 dias",
+            antiga(100, Pendente, None, None),
+        ),
+        (
+            "criada há 100 dias, entregue há 10",
+            antiga(100, Enviada, Some(10), None),
+        ),
+        (
+            "lembrete de uma consulta de 30 dias atrás",
+            antiga(120, Enviada, Some(95), Some(&c)),
+        ),
+        ("entregue há 89 dias", antiga(89, Enviada, Some(89), None)),
+    ];
+    let ops: Vec<_> = velhas
+        .iter()
+        .chain(&ficam)
+        .map(|(_, n)| agendamento::repositories::Op::PutNotificacao(std::sync::Arc::new(n.clone())))
+        .collect();
+    app.state.write(|_| Ok((ops, ()))).await.expect("journaled");
+    let ids = |v: Vec<Value>| -> Vec<String> { v.iter().map(|n| str_field(n, "id")).collect() };
+    assert_eq!(notificacoes(&app, "limit=500").await.len(), 6);
+
+    // One write at a time, as housekeeping runs it: a batch of one, then the rest.
+    assert_eq!(esquecer(&app.state, 1).await.expect("write"), 1);
+    assert_eq!(esquecer(&app.state, 5_000).await.expect("write"), 1);
+    assert_eq!(esquecer(&app.state, 5_000).await.expect("write"), 0);
+    let restam = ids(notificacoes(&app, "limit=500").await);
+    for (porque, n) in &velhas {
+        assert!(!restam.contains(&n.id), "{porque}: forgotten");
+    }
+    for (porque, n) in &ficam {
+        assert!(restam.contains(&n.id), "{porque}: kept");
+    }
+    assert_eq!(restam.len(), ficam.len());
+
+    // Forgotten for good: the deletions are journaled (a restart replays them).
+    let apagadas: Vec<Value> = journal(&app)
+        .into_iter()
+        .flatten()
+        .filter(|o| o["op"] == "del_notificacao")
+        .collect();
+    assert_eq!(apagadas.len(), 2, "{apagadas:#?}");
+}
+
+#[test]
+fn the_retention_flag_takes_seven_days_or_more() {
+    use agendamento::config::Config;
+    let com = |dias: &str| {
+        <Config as clap::Parser>::try_parse_from(["agendamento", "--notificacoes-dias", dias])
+    };
+    assert_eq!(com("7").expect("7 days").notificacoes_dias, 7);
+    for ruim in ["6", "0", "-1", "muitos", "36501"] {
+        assert!(com(ruim).is_err(), "--notificacoes-dias {ruim} is refused");
+    }
+    let padrao = <Config as clap::Parser>::try_parse_from(["agendamento"]).expect("defaults");
+    assert_eq!(padrao.notificacoes_dias, 90);
+}
