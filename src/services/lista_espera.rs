@@ -616,7 +616,7 @@ pub fn announce(app: &App, e: &Arc<EntradaEspera>) {
     );
 }
 
-/// `vaga_oferecida` and `horario_reservado` for a new offer, and the notification hook.
+/// `vaga_oferecida` and `horario_reservado` for a new offer, and its log line.
 fn announce_oferta(app: &App, e: &Arc<EntradaEspera>) {
     let Some(o) = &e.oferta else {
         return;
@@ -631,11 +631,12 @@ fn announce_oferta(app: &App, e: &Arc<EntradaEspera>) {
         &serde_json::json!({"lista_espera_id": e.id, "paciente_id": e.paciente_id,
             "medico_id": o.medico_id, "slot": slot, "expira_em": o.expira_em}),
     );
-    notificar_oferta(app, e);
+    registrar_oferta(e);
 }
 
-/// The notification hook of an offer (SPEC-2 §13 fills it: e-mail/SMS to the patient).
-/// Today it logs the entry's id only — no personal data in logs.
-pub fn notificar_oferta(_app: &App, e: &EntradaEspera) {
+/// Logs an offer (the entry's id only: no personal data in logs). The patient hears of it
+/// through the outbox: the write that makes the offer also writes its
+/// `lista_espera.vaga_oferecida` notifications (`notificacoes::derivar`).
+fn registrar_oferta(e: &EntradaEspera) {
     tracing::info!(target: "agendamento::lista_espera", lista_espera_id = %e.id, "slot offered");
 }
