@@ -70,8 +70,10 @@ impl FiltroNotificacoesQuery {
 }
 
 /// Lists notifications, newest first, filtered by status, channel, appointment and event.
-/// E-mail recipients are shown masked. Finished ones (`enviada`, `falhou`) are kept
-/// `--notificacoes-dias` (default 90) after their last activity; pending ones always.
+/// E-mail recipients are shown masked.
+///
+/// Finished ones (`enviada`, `falhou`) stay listed `--notificacoes-dias` (default 90) after
+/// their last activity; pending ones always.
 #[utoipa::path(get, path = "/notificacoes", tag = "notificacoes",
     params(Pagina, FiltroNotificacoesQuery),
     responses((status = 200, description = "Notificações, mais novas primeiro",
