@@ -107,13 +107,12 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
     }
     // Answers are per user (SPEC-2 §10): the stored key carries the caller's user id, so
     // one user's key never replays another's answer. The system (single-user mode) keeps
-    // the bare key, as in part 1.
-    let key = idempotency::escopada(
-        req.extensions()
-            .get::<crate::services::Chamador>()
-            .and_then(|c| c.usuario_id.as_deref()),
-        &key,
-    );
+    // the bare key, as in part 1. A caller without a sign-in (the public links, the sign-in
+    // itself) gets no stored answers: nobody could tell whose they would be.
+    let Some(chamador) = req.extensions().get::<crate::services::Chamador>() else {
+        return next.run(req).await;
+    };
+    let key = idempotency::escopada(chamador.usuario_id.as_deref(), &key);
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, app.config.body_limit_bytes).await {
         Ok(b) => b,
@@ -188,11 +187,15 @@ pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) ->
         return next.run(req).await;
     }
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // The route's template, never the path: a path can carry a link's token (`/c/{token}`).
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "-".to_owned(), |m| m.as_str().to_owned());
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
         Err(_) => {
-            tracing::warn!(target: "agendamento::http", %method, %path, limit_secs = limit.as_secs(), "request timed out");
+            tracing::warn!(target: "agendamento::http", %method, %route, limit_secs = limit.as_secs(), "request timed out");
             AppError::Busy {
                 status: 503,
                 code: "request_timeout",

@@ -115,11 +115,14 @@ pub fn abrir(app: &App, token: &str) -> Option<Visao> {
 }
 
 /// The context of a write made through a link: no user (the audit trail's `usuario_id` is
-/// `null`), `request_id` `link público:<x-request-id>` so the trail names the actor.
+/// `null`), `request_id` `link público:<x-request-id>` so the trail names the actor, and
+/// no `Idempotency-Key`: a stored answer would be the whole appointment record, replayed
+/// to whoever repeats the request.
 fn contexto_link(ctx: &Contexto) -> Contexto {
     Contexto {
         request_id: format!("link público:{}", ctx.request_id),
         chamador: None,
+        idempotencia: None,
         ..ctx.clone()
     }
 }

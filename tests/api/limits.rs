@@ -88,6 +88,35 @@ async fn a_request_past_the_timeout_answers_503_problem_json_with_retry_after() 
         "{resp}"
     );
     assert_eq!(srv.count("/pacientes").await, 0, "nothing was created");
+
+    // The timeout's log line names the route, never the path (a path can carry a public
+    // link's token).
+    let mut s = TcpStream::connect(host(&srv)).await.expect("connect");
+    s.write_all(
+        b"PUT /pacientes/segredo-no-caminho HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .await
+    .expect("write");
+    let resp = read_response(&mut s, Duration::from_secs(10)).await;
+    assert!(
+        resp.to_ascii_lowercase().starts_with("http/1.1 503"),
+        "{resp}"
+    );
+    // The line may reach the log a moment after the answer.
+    let fim = Instant::now() + Duration::from_secs(5);
+    let log = loop {
+        let log = srv.stderr();
+        if log.contains("route=/pacientes/{id}") || Instant::now() > fim {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        log.lines()
+            .any(|l| l.contains("request timed out") && l.contains("route=/pacientes/{id}")),
+        "{log}"
+    );
+    assert!(!log.contains("segredo-no-caminho"), "{log}");
 }
 
 /// The first Monday of `year`.

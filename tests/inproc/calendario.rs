@@ -833,3 +833,46 @@ async fn an_idempotency_key_never_stores_a_feed_token() {
     app.get(&ub).await.expect_status(200);
     assert!(app.state.store.read().idem.is_empty(), "no answer kept");
 }
+
+/// POSTs `/c/{token}/confirmar` twice with the same `Idempotency-Key`, without a session:
+/// both answers are the link's page, never a stored answer (which would be the whole
+/// appointment record, notes and payment included, to whoever repeats the request).
+async fn confirmar_duas_vezes_com_a_mesma_chave(app: &TestApp, token: &str) {
+    let uri = format!("/c/{token}/confirmar");
+    let h = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("idempotency-key", "link-1"),
+    ];
+    for vez in ["first", "second"] {
+        let r = app.send(Method::POST, &uri, &h, "").await;
+        r.expect_status(200);
+        assert!(
+            r.header("content-type").starts_with("text/html"),
+            "{vez} answer: {} {}",
+            r.header("content-type"),
+            r.text
+        );
+        assert_eq!(r.header("idempotent-replayed"), "", "{vez} answer replayed");
+        assert!(!r.text.contains("observacoes"), "{vez}: {}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_on_a_link_never_replays_the_appointment_record() {
+    // Single-user mode (a caller is always there): the link's write stores no answer.
+    let (app, _, token, _) = com_link(&[]).await;
+    confirmar_duas_vezes_com_a_mesma_chave(&app, &token).await;
+    // Sign-in on: a caller without a session gets no stored answers at all.
+    let c = cena().await;
+    let consulta = c
+        .app
+        .state
+        .store
+        .read()
+        .consultas
+        .get(&c.consulta)
+        .cloned()
+        .expect("stored");
+    let token = agendamento::services::links::token(&c.app.state, &consulta).expect("token");
+    confirmar_duas_vezes_com_a_mesma_chave(&c.app, &token).await;
+}
