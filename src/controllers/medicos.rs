@@ -247,28 +247,32 @@ impl MedicoUpdate {
 }
 
 /// Lists doctors by name, optionally of one speciality.
+///
+/// A patient gets them without `email` and `telefone` (null).
 #[utoipa::path(get, path = "/medicos", tag = "medicos", params(Pagina, FiltroMedicos),
     responses((status = 200, description = "Médicos por nome", body = [Medico],
         headers(("x-total-count" = u64, description = "Total após o filtro")))))]
 pub async fn list_medicos(
-    _: Autorizado<Autenticado>,
+    quem: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(f): ApiQuery<FiltroMedicos>,
 ) -> Result<Lista<Medico>, AppError> {
     let janela = pagina.janela()?;
-    Ok(services::medicos::page(&app, f.especialidade.as_deref(), janela).into())
+    Ok(services::medicos::page(&app, f.especialidade.as_deref(), janela, quem.0.papel).into())
 }
 
 /// Finds one doctor.
+///
+/// A patient gets them without `email` and `telefone` (null).
 #[utoipa::path(get, path = "/medicos/{id}", tag = "medicos", params(("id" = String, Path)),
     responses((status = 200, body = Medico)))]
 pub async fn find_medico(
-    _: Autorizado<Autenticado>,
+    quem: Autorizado<Autenticado>,
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Arc<Medico>>, AppError> {
-    services::medicos::find(&app, &id).map(Json)
+    services::medicos::find(&app, &id, quem.0.papel).map(Json)
 }
 
 /// Registers a doctor.

@@ -1,12 +1,14 @@
 //! Outgoing webhook requests (SPEC-2 §13): one shared HTTP client that never follows a
 //! redirect, gives up after 10 s, ignores proxy variables and, unless the local network is
 //! allowed (`--webhooks-rede-local`), refuses to connect to loopback, private, link-local,
-//! CGNAT, unspecified or multicast addresses (and IPv4-mapped IPv6 forms of them).
+//! CGNAT, benchmarking, reserved, unspecified or multicast addresses (and the IPv6 forms
+//! that carry one: IPv4-mapped, IPv4-compatible, NAT64).
 //!
 //! The check sits in the client's own DNS resolver: the addresses checked are exactly the
 //! ones the connection uses, so a DNS answer that changes between a check and the connect
 //! (rebinding) cannot slip past it. A URL whose host is an IP literal is checked before the
-//! request (the resolver is not asked for those). Every attempt checks again.
+//! request (the resolver is not asked for those). Every new connection checks again; an
+//! attempt that reuses a pooled connection goes to an address already checked.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -31,17 +33,32 @@ impl std::error::Error for Bloqueado {}
 pub fn publico(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => publico_v4(a),
-        IpAddr::V6(a) => match a.to_ipv4_mapped() {
-            Some(v4) => publico_v4(v4),
+        // IPv4-mapped (::ffff:a.b.c.d), the old IPv4-compatible form (::a.b.c.d) and NAT64
+        // (64:ff9b::a.b.c.d) reach an IPv4 address: it is that address that is checked.
+        IpAddr::V6(a) => match a.to_ipv4().or_else(|| nat64(a)) {
+            Some(v4) => publico_v4(v4) && publico_v6(a),
             None => publico_v6(a),
         },
     }
 }
 
+/// The IPv4 address inside a NAT64 address (64:ff9b::/96, RFC 6052).
+fn nat64(a: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = a.segments();
+    (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]).then(|| {
+        let [.., a, b, c, d] = a.octets();
+        Ipv4Addr::new(a, b, c, d)
+    })
+}
+
 fn publico_v4(a: Ipv4Addr) -> bool {
     let [o0, o1, ..] = a.octets();
     let cgnat = o0 == 100 && (64..128).contains(&o1);
-    !(a.is_loopback()
+    let benchmark = o0 == 198 && (o1 == 18 || o1 == 19); // 198.18.0.0/15
+    let reservado = o0 >= 240; // 240.0.0.0/4 and broadcast
+    !(benchmark
+        || reservado
+        || a.is_loopback()
         || a.is_private()
         || a.is_link_local()
         || a.is_unspecified()
@@ -55,7 +72,13 @@ fn publico_v6(a: Ipv6Addr) -> bool {
     let s0 = a.segments()[0];
     let unico_local = (s0 & 0xfe00) == 0xfc00; // fc00::/7
     let link_local = (s0 & 0xffc0) == 0xfe80; // fe80::/10
-    !(a.is_loopback() || a.is_unspecified() || a.is_multicast() || unico_local || link_local)
+    let site_local = (s0 & 0xffc0) == 0xfec0; // fec0::/10 (deprecated, still routed in places)
+    !(a.is_loopback()
+        || a.is_unspecified()
+        || a.is_multicast()
+        || unico_local
+        || link_local
+        || site_local)
 }
 
 fn recusa(ip: IpAddr) -> Bloqueado {
@@ -194,6 +217,14 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "::ffff:169.254.1.1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "fec0::1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "240.0.0.1",
         ] {
             assert!(!publico(ip.parse().expect("ip")), "{ip} should be refused");
         }
@@ -202,6 +233,8 @@ mod tests {
             "100.128.0.1",
             "200.160.2.3",
             "2001:4860:4860::8888",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
         ] {
             assert!(publico(ip.parse().expect("ip")), "{ip} should pass");
         }

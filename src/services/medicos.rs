@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{App, Contexto, Janela, Recorte, new_id};
 use crate::domain::{Crm, fold};
 use crate::error::AppError;
-use crate::models::Medico;
+use crate::models::{Medico, Papel};
 use crate::repositories::{Db, Op};
 
 /// A validated new doctor.
@@ -74,19 +74,37 @@ pub struct AlteraMedico {
     pub valor_particular_centavos: Option<Option<u64>>,
 }
 
-/// Finds one doctor.
-pub fn find(app: &App, id: &str) -> Result<Arc<Medico>, AppError> {
+/// A doctor as `papel` sees them: a patient gets no e-mail or phone (SPEC-2 §10: a patient
+/// reads a doctor's name, speciality and hours; what booking needs — plans, private price,
+/// slot length — and the CRM, a public registry, stay).
+fn visto_por(m: Arc<Medico>, papel: Papel) -> Arc<Medico> {
+    if papel != Papel::Paciente || (m.email.is_none() && m.telefone.is_none()) {
+        return m;
+    }
+    let mut m = Medico::clone(&m);
+    m.email = None;
+    m.telefone = None;
+    Arc::new(m)
+}
+
+/// Finds one doctor, as `papel` sees them.
+pub fn find(app: &App, id: &str, papel: Papel) -> Result<Arc<Medico>, AppError> {
     let found = app.store.read().medicos.get(id).cloned();
     found
-        .map(|m| com_padroes(m, app.config.slot_minutes))
+        .map(|m| visto_por(com_padroes(m, app.config.slot_minutes), papel))
         .ok_or_else(|| AppError::not_found("Médico"))
 }
 
-/// One page of [`list`].
-pub fn page(app: &App, especialidade: Option<&str>, janela: Janela) -> Recorte<Medico> {
+/// One page of [`list`], as `papel` sees it.
+pub fn page(
+    app: &App,
+    especialidade: Option<&str>,
+    janela: Janela,
+    papel: Papel,
+) -> Recorte<Medico> {
     let all: Vec<Arc<Medico>> = list(&app.store.read(), especialidade)
         .into_iter()
-        .map(|m| com_padroes(m, app.config.slot_minutes))
+        .map(|m| visto_por(com_padroes(m, app.config.slot_minutes), papel))
         .collect();
     janela.de(&all)
 }

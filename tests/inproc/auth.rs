@@ -1998,3 +1998,30 @@ async fn the_live_page_shell_opens_without_a_session_and_holds_no_record() {
         .await
         .expect_status(200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_patient_reads_doctors_without_their_e_mail_and_phone() {
+    let app = app().await;
+    let p = papeis(&app).await;
+    let lista = com(&app, &p.admin, Method::GET, "/medicos", None).await;
+    lista.expect_status(200);
+    let id = str_field(&lista.array()[0], "id");
+    let um = format!("/medicos/{id}");
+    for (papel, tok, contato) in [
+        ("admin", &p.admin, true),
+        ("recepcao", &p.recepcao, true),
+        ("medico", &p.medico, true),
+        ("paciente", &p.paciente, false),
+    ] {
+        let lista = com(&app, tok, Method::GET, "/medicos", None).await;
+        lista.expect_status(200);
+        let um = com(&app, tok, Method::GET, &um, None).await;
+        um.expect_status(200);
+        for m in [&lista.array()[0], &um.body] {
+            assert_eq!(m["nome"], "Dr. Marco", "{papel}: {m}");
+            assert_eq!(m["especialidade"], "Clínica Geral", "{papel}: {m}");
+            assert_eq!(m["email"].is_string(), contato, "{papel}: {m}");
+            assert_eq!(m["telefone"].is_string(), contato, "{papel}: {m}");
+        }
+    }
+}
