@@ -401,9 +401,11 @@ pub async fn create_remarcacao(
     let tz = app.clock.tz();
     let mut e = Erros::default();
     let inicio = e.check("inicio", parse_momento(&body.inicio, tz));
+    // SPEC §1: an optional text sent as `""` is absent (the duration is kept).
     let fim = body
         .fim
         .as_deref()
+        .filter(|f| !f.trim().is_empty())
         .and_then(|f| e.check("fim", parse_momento(f, tz)));
     e.finish()?;
     let inicio =

@@ -173,6 +173,10 @@ pub struct AceiteBody {
 /// Accepts the slot offered to the entry: 202, a booking task for it (the slot stays held
 /// for the entry meanwhile); when it is booked the entry becomes `agendada`. The body may
 /// be empty; it may name the form of payment.
+///
+/// The appointment takes the doctor's slot length. The clinic's rules apply as to
+/// `agendar`: a slot they now forbid is 422 `antecedencia_minima` / `fora_do_horizonte`,
+/// and the offer stays as it was.
 #[utoipa::path(post, path = "/lista-espera/{id}/aceitar", tag = "lista-espera", params(("id" = String, Path)),
     request_body(content = AceiteBody, description = "Opcional; sem corpo = forma de pagamento padrão"),
     responses((status = 202, body = Agendado)))]

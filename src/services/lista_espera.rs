@@ -361,6 +361,9 @@ fn ofertar(
     let expira = now.saturating_add(oferta_duracao(app, db)).unwrap_or(now);
     let expira_em = app.clock.stamp_at(expira);
     let agora = app.clock.stamp();
+    // A slot the clinic's rules would refuse to `agendar` is not offered (SPEC-2 §11).
+    let r = regras::atuais(db);
+    let hoje = app.clock.today();
     let mut usadas: HashSet<&str> = HashSet::new();
     let mut vistos: HashSet<DateTime> = HashSet::new();
     for &slot in slots {
@@ -372,7 +375,10 @@ fn ofertar(
             continue;
         }
         let iv = Intervalo::slot(slot, len, tz);
-        if alvo::alvo(db, medico_id, iv, None, app.config.slot_minutes, tz).is_err() {
+        if alvo::alvo(db, medico_id, iv, None, app.config.slot_minutes, tz).is_err()
+            || regras::antecedencia(&r, now, iv.inicio_em, iv.inicio).is_err()
+            || regras::horizonte(&r, hoje, iv.inicio).is_err()
+        {
             continue;
         }
         let escolhida = db.lista_espera.iter().find(|e| {

@@ -795,3 +795,80 @@ async fn cancelar_and_remarcar_offer_the_freed_slot_for_the_clinics_offer_time()
     assert_eq!(ec["status"], "oferecida", "{ec}");
     assert_eq!(ec["oferta"]["slot"], json!(at(seg, "10:00")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_offer_is_booked_for_the_doctors_own_slot_length() {
+    let app = TestApp::new().await;
+    let (m, [a, b, _], seg) = cenario(&app).await;
+    app.put(
+        &format!("/medicos/{m}"),
+        &json!({"duracao_consulta_minutos": 20}),
+    )
+    .await
+    .expect_status(200);
+    let cid = consulta(&app, &a, &m, &at(seg, "09:00"), &at(seg, "09:20")).await;
+    let dia = seg.to_string();
+    let e = entrada(&app, &b, json!({"medico_id": m}), &dia, &dia).await;
+    let id = str_field(&e, "id");
+    cancelar_consulta(&app, &cid).await;
+    assert_eq!(
+        get_entrada(&app, &id).await["oferta"]["slot"],
+        json!(at(seg, "09:00"))
+    );
+
+    app.post(&format!("/lista-espera/{id}/aceitar"), &json!({}))
+        .await
+        .expect_status(202);
+    assert_eq!(app.run_tasks().await, 1);
+    let e = get_entrada(&app, &id).await;
+    assert_eq!(e["status"], "agendada", "{e}");
+    let r = app
+        .get(&format!("/consultas?paciente_id={b}&status=agendada"))
+        .await;
+    r.expect_status(200);
+    let c = &r.array()[0];
+    assert_eq!(c["inicio"], json!(at(seg, "09:00")), "{c}");
+    assert_eq!(
+        c["fim"],
+        json!(at(seg, "09:20")),
+        "20 minutes, not the server's 30: {c}"
+    );
+    assert_eq!(app.slot_state(&m, &at(seg, "09:20")).await, "disponivel");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slots_the_clinic_rules_forbid_are_not_offered_and_cannot_be_accepted() {
+    let app = TestApp::new().await;
+    let (m, [a, b, _], seg) = cenario(&app).await;
+    let dia = seg.to_string();
+    let e = entrada(&app, &b, json!({"medico_id": m}), &dia, &dia).await;
+    let id = str_field(&e, "id");
+    // Beyond the horizon: the freed slot is not offered.
+    app.put("/sistema/regras", &json!({"horizonte_dias": 1}))
+        .await
+        .expect_status(200);
+    let c1 = consulta(&app, &a, &m, &at(seg, "09:00"), &at(seg, "09:30")).await;
+    cancelar_consulta(&app, &c1).await;
+    let e = get_entrada(&app, &id).await;
+    assert_eq!(e["status"], "aguardando", "{e}");
+    assert_eq!(app.slot_state(&m, &at(seg, "09:00")).await, "disponivel");
+
+    // Offered while allowed; the rule comes back before the patient accepts: 422, and the
+    // offer stays as it was.
+    app.put("/sistema/regras", &json!({"horizonte_dias": null}))
+        .await
+        .expect_status(200);
+    let c2 = consulta(&app, &a, &m, &at(seg, "10:00"), &at(seg, "10:30")).await;
+    cancelar_consulta(&app, &c2).await;
+    let antes = get_entrada(&app, &id).await;
+    assert_eq!(antes["status"], "oferecida", "{antes}");
+    app.put("/sistema/regras", &json!({"horizonte_dias": 1}))
+        .await
+        .expect_status(200);
+    let r = app
+        .post(&format!("/lista-espera/{id}/aceitar"), &json!({}))
+        .await;
+    assert_problem(&r, 422, "fora_do_horizonte");
+    assert_eq!(get_entrada(&app, &id).await, antes, "nothing changed");
+    assert_eq!(app.run_tasks().await, 0, "no booking task");
+}

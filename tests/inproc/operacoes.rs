@@ -171,6 +171,11 @@ async fn remarcar_moves_the_same_appointment_keeping_its_duration_and_frees_the_
     assert_eq!(r.body["fim"], json!(at(seg, "11:00")));
     assert_eq!(app.slot_state(&mid, &at(seg, "10:00")).await, "ocupado");
     assert_eq!(app.slot_state(&mid, &at(seg, "10:30")).await, "ocupado");
+
+    // `"fim": ""` is absent (SPEC §1): the duration (now an hour) is kept.
+    let r = remarcar(&app, &id, &json!({"inicio": at(seg, "08:00"), "fim": ""})).await;
+    r.expect_status(200);
+    assert_eq!(r.body["fim"], json!(at(seg, "09:00")), "{}", r.text);
 }
 
 #[tokio::test]

@@ -9,7 +9,8 @@ use crate::services::pagamento;
 /// (the hold stays the entry's, so nobody else can book the slot meanwhile, and it does
 /// not lapse while the task waits) and the entry records the task; then the worker books
 /// it (`decidir`), and the entry becomes `agendada` in the same write as the appointment.
-/// 404 outside the caller's scope, 409 `sem_oferta` / `oferta_aceita` / `oferta_expirada`.
+/// 404 outside the caller's scope, 409 `sem_oferta` / `oferta_aceita` / `oferta_expirada`,
+/// 422 `antecedencia_minima` / `fora_do_horizonte` when the clinic's rules now forbid it.
 /// The payment check (SPEC-2 §12, `forma`: `None` = the default form) runs for the slot's
 /// date: 422 with its code, and the offer stays pending; the worker checks it again.
 pub async fn aceitar(
@@ -23,6 +24,7 @@ pub async fn aceitar(
     let now = Timestamp::now();
     let criado = app.clock.stamp();
     let tz = app.clock.tz();
+    let hoje = app.clock.today();
     let (out, tarefa) = app
         .commit_reply(
             ctx,
@@ -65,7 +67,14 @@ pub async fn aceitar(
                         format!("A oferta do horário {} expirou.", format_datetime(o.slot)),
                     ));
                 };
-                let iv = Intervalo::slot(o.slot, minutes, tz);
+                // The doctor's own slot length, as the offer was made (SPEC-2 §11).
+                let (len, _) =
+                    crate::services::horarios::grade_do_medico(db, &o.medico_id, minutes);
+                let iv = Intervalo::slot(o.slot, len, tz);
+                // The clinic's rules apply as to `agendar`: 422, and the offer stays.
+                let r = crate::services::regras::atuais(db);
+                crate::services::regras::antecedencia(&r, now, iv.inicio_em, iv.inicio)?;
+                crate::services::regras::horizonte(&r, hoje, iv.inicio)?;
                 let forma = pagamento::forma_padrao(db, &e.paciente_id, forma);
                 pagamento::checar(
                     db,
