@@ -23,6 +23,12 @@ async fn entrada(app: &TestApp, paciente_id: &str, extra: Value, de: &str, ate: 
     r.body
 }
 
+/// `POST /lista-espera/{id}/aceitar` without a body.
+async fn aceitar(app: &TestApp, id: &str) -> Resp {
+    app.post(&format!("/lista-espera/{id}/aceitar"), &json!({}))
+        .await
+}
+
 async fn get_entrada(app: &TestApp, id: &str) -> Value {
     let r = app.get(&format!("/lista-espera/{id}")).await;
     r.expect_status(200);
@@ -128,16 +134,12 @@ async fn accepting_an_offer_books_the_slot_through_the_queue_and_the_entry_becom
     let id = str_field(&e, "id");
     cancelar_consulta(&app, &cid).await;
 
-    let r = app
-        .post(&format!("/lista-espera/{id}/aceitar"), &json!({}))
-        .await;
+    let r = aceitar(&app, &id).await;
     r.expect_status(202);
     assert_eq!(r.body["status"], "pendente");
     let task_id = str_field(&r.body, "task_id");
     // Accepted once: a second accept, a refusal or a cancellation is 409 while it books.
-    let again = app
-        .post(&format!("/lista-espera/{id}/aceitar"), &json!({}))
-        .await;
+    let again = aceitar(&app, &id).await;
     assert_problem(&again, 409, "oferta_aceita");
     let refuse = app
         .post(&format!("/lista-espera/{id}/recusar"), &json!({}))
@@ -155,9 +157,7 @@ async fn accepting_an_offer_books_the_slot_through_the_queue_and_the_entry_becom
     assert_eq!(c.body["paciente_id"], json!(b));
     assert_eq!(c.body["inicio"], json!(ini));
     assert_eq!(app.slot_state(&m, &ini).await, "ocupado");
-    let r = app
-        .post(&format!("/lista-espera/{id}/aceitar"), &json!({}))
-        .await;
+    let r = aceitar(&app, &id).await;
     assert_problem(&r, 409, "sem_oferta");
 }
 
@@ -197,9 +197,7 @@ async fn refusing_keeps_the_place_passes_the_slot_on_and_never_offers_it_again()
     let b_entry = get_entrada(&app, &eb).await;
     assert_eq!(b_entry["status"], "oferecida", "{b_entry}");
     assert_eq!(b_entry["oferta"]["slot"], json!(i2));
-    let r = app
-        .post(&format!("/lista-espera/{ec}/aceitar"), &json!({}))
-        .await;
+    let r = aceitar(&app, &ec).await;
     assert_problem(&r, 409, "sem_oferta");
 }
 
@@ -230,9 +228,7 @@ async fn an_offer_left_to_expire_becomes_expirada_and_passes_the_slot_on() {
     let c_entry = get_entrada(&app, &ec).await;
     assert_eq!(c_entry["status"], "oferecida", "{c_entry}");
     assert_eq!(c_entry["oferta"]["slot"], json!(ini));
-    let r = app
-        .post(&format!("/lista-espera/{eb}/aceitar"), &json!({}))
-        .await;
+    let r = aceitar(&app, &eb).await;
     assert_problem(&r, 409, "sem_oferta");
 }
 
@@ -385,9 +381,7 @@ async fn a_cancelled_slot_raced_by_50_bookings_and_an_entry_ends_with_one_appoin
         0 => {
             assert_eq!(e["status"], "oferecida", "{e}");
             assert_eq!(holds, 1, "one hold: the offer's");
-            app.post(&format!("/lista-espera/{eb}/aceitar"), &json!({}))
-                .await
-                .expect_status(202);
+            aceitar(&app, &eb).await.expect_status(202);
             app.run_tasks().await;
             let lista = app.get(&format!("/consultas?medico_id={m}")).await;
             let agora = ativas(&lista.body);
@@ -682,9 +676,7 @@ async fn a_new_horario_offers_its_slots_and_an_accepted_offer_refused_by_the_wor
     assert_eq!(e["oferta"]["slot"], json!(slot));
     // B accepts, but is booked elsewhere at that time before the worker runs: the booking is
     // refused, B waits again (that slot refused) and C gets the slot.
-    app.post(&format!("/lista-espera/{eb}/aceitar"), &json!({}))
-        .await
-        .expect_status(202);
+    aceitar(&app, &eb).await.expect_status(202);
     consulta(&app, &b, &outro, &slot, &at(seg, "09:30")).await;
     app.run_tasks().await;
     let e = get_entrada(&app, &eb).await;
@@ -816,9 +808,7 @@ async fn an_accepted_offer_is_booked_for_the_doctors_own_slot_length() {
         json!(at(seg, "09:00"))
     );
 
-    app.post(&format!("/lista-espera/{id}/aceitar"), &json!({}))
-        .await
-        .expect_status(202);
+    aceitar(&app, &id).await.expect_status(202);
     assert_eq!(app.run_tasks().await, 1);
     let e = get_entrada(&app, &id).await;
     assert_eq!(e["status"], "agendada", "{e}");
@@ -865,9 +855,7 @@ async fn slots_the_clinic_rules_forbid_are_not_offered_and_cannot_be_accepted() 
     app.put("/sistema/regras", &json!({"horizonte_dias": 1}))
         .await
         .expect_status(200);
-    let r = app
-        .post(&format!("/lista-espera/{id}/aceitar"), &json!({}))
-        .await;
+    let r = aceitar(&app, &id).await;
     assert_problem(&r, 422, "fora_do_horizonte");
     assert_eq!(get_entrada(&app, &id).await, antes, "nothing changed");
     assert_eq!(app.run_tasks().await, 0, "no booking task");
