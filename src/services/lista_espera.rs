@@ -24,7 +24,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::grade::grid;
 use super::{App, Contexto, Escopo, Janela, Recorte, new_id};
-use super::{alvo, horarios, regras};
+use super::{alvo, horarios, pagamento, regras};
 use crate::domain::{DiaSemana, Intervalo, Momento, fold, format_datetime};
 use crate::error::{AppError, CampoErro};
 use crate::models::{
@@ -339,6 +339,21 @@ fn casa(e: &EntradaEspera, medico_id: &str, esp: &str, dia: Date) -> bool {
         }
 }
 
+/// Whether patient `paciente_id` could book `medico_id` on `dia` with some form of payment
+/// (SPEC-2 §12): their default one, or paying privately. A slot no form would let them book
+/// is not offered to them (it would sit held for nobody until the offer lapsed).
+fn pode_pagar(db: &Db, paciente_id: &str, medico_id: &str, dia: Date) -> bool {
+    pagamento::checar(db, paciente_id, medico_id, None, dia).is_ok()
+        || pagamento::checar(
+            db,
+            paciente_id,
+            medico_id,
+            Some(crate::models::FormaPagamento::Particular),
+            dia,
+        )
+        .is_ok()
+}
+
 /// The offers to make for the freed `slots` of `medico_id`, decided on `db` under the write
 /// lock: the operations (hold + entry per offer) and the entries offered.
 fn ofertar(
@@ -391,6 +406,7 @@ fn ofertar(
                     .consultas
                     .conflict(false, &e.paciente_id, iv, None, tz)
                     .is_none()
+                && pode_pagar(db, &e.paciente_id, medico_id, slot.date())
         });
         let Some(e) = escolhida else {
             continue;

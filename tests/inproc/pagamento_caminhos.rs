@@ -231,30 +231,8 @@ async fn a_waiting_list_acceptance_checks_payment_at_once_and_in_the_worker() {
     let app = TestApp::new().await;
     let seg = monday(1);
     let c = cena(&app, seg).await;
-    let outro = app.paciente(302).await;
-    let (ini, fim) = (at(seg, "09:00"), at(seg, "09:30"));
-    let ocupada = app
-        .post(
-            "/consultas",
-            &json!({"paciente_id": outro, "medico_id": c.medico, "inicio": ini, "fim": fim}),
-        )
-        .await;
-    ocupada.expect_status(201);
-    let dia = seg.to_string();
-    let e = app
-        .post(
-            "/lista-espera",
-            &json!({"paciente_id": c.paciente, "medico_id": c.medico, "de": dia, "ate": dia}),
-        )
-        .await;
-    e.expect_status(201);
-    let eid = str_field(&e.body, "id");
-    app.put(
-        &format!("/consultas/{}", str_field(&ocupada.body, "id")),
-        &json!({"status": "cancelada"}),
-    )
-    .await
-    .expect_status(200);
+    let (ids, _) = vaga_liberada(&app, &c, seg, &[&c.paciente]).await;
+    let eid = ids[0].clone();
     assert_eq!(entrada(&app, &eid).await["status"], "oferecida");
 
     // The card expired the day before the slot: 422 with the code, the offer stays.
@@ -304,29 +282,8 @@ async fn a_waiting_list_booking_records_the_payment() {
     let app = TestApp::new().await;
     let seg = monday(1);
     let c = cena(&app, seg).await;
-    let outro = app.paciente(303).await;
-    let (ini, fim) = (at(seg, "09:00"), at(seg, "09:30"));
-    let ocupada = app
-        .post(
-            "/consultas",
-            &json!({"paciente_id": outro, "medico_id": c.medico, "inicio": ini, "fim": fim}),
-        )
-        .await;
-    ocupada.expect_status(201);
-    let dia = seg.to_string();
-    let e = app
-        .post(
-            "/lista-espera",
-            &json!({"paciente_id": c.paciente, "medico_id": c.medico, "de": dia, "ate": dia}),
-        )
-        .await;
-    let eid = str_field(&e.body, "id");
-    app.put(
-        &format!("/consultas/{}", str_field(&ocupada.body, "id")),
-        &json!({"status": "cancelada"}),
-    )
-    .await
-    .expect_status(200);
+    let (ids, _) = vaga_liberada(&app, &c, seg, &[&c.paciente]).await;
+    let eid = &ids[0];
     // No body: the default form (the patient's plan).
     let r = app
         .send(
@@ -519,4 +476,64 @@ async fn statistics_count_appointments_by_plan_and_the_amounts_received() {
     );
     // The existing breakdown by the patients' free-text plan is unchanged.
     assert!(r.body["por_convenio"].is_array(), "{}", r.text);
+}
+
+/// The scene's doctor's 09:00 on `seg` is booked by another patient, each of `pacientes`
+/// (in this order) waits for that doctor that day, and the appointment is cancelled; the
+/// entries' ids and the freed slot.
+async fn vaga_liberada(
+    app: &TestApp,
+    c: &crate::convenios::Cena,
+    seg: jiff::civil::Date,
+    pacientes: &[&str],
+) -> (Vec<String>, String) {
+    let outro = app.paciente(302).await;
+    let (ini, fim) = (at(seg, "09:00"), at(seg, "09:30"));
+    let ocupada = app
+        .post(
+            "/consultas",
+            &json!({"paciente_id": outro, "medico_id": c.medico, "inicio": ini, "fim": fim}),
+        )
+        .await;
+    ocupada.expect_status(201);
+    let dia = seg.to_string();
+    let mut ids = Vec::new();
+    for p in pacientes {
+        let e = app
+            .post(
+                "/lista-espera",
+                &json!({"paciente_id": p, "medico_id": c.medico, "de": dia, "ate": dia}),
+            )
+            .await;
+        e.expect_status(201);
+        ids.push(str_field(&e.body, "id"));
+    }
+    app.put(
+        &format!("/consultas/{}", str_field(&ocupada.body, "id")),
+        &json!({"status": "cancelada"}),
+    )
+    .await
+    .expect_status(200);
+    (ids, ini)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freed_slot_skips_a_waiting_patient_who_could_not_pay_for_it() {
+    let app = TestApp::new().await;
+    let seg = monday(1);
+    let c = cena(&app, plus_days(seg, 365)).await;
+    // The doctor takes the plan only: a patient without one cannot book them at all.
+    app.put(
+        &format!("/medicos/{}", c.medico),
+        &json!({"aceita_particular": false}),
+    )
+    .await
+    .expect_status(200);
+    let sem_plano = app.paciente(303).await;
+    // The patient without a plan waits first; the one with the plan second.
+    let (ids, ini) = vaga_liberada(&app, &c, seg, &[&sem_plano, &c.paciente]).await;
+    assert_eq!(entrada(&app, &ids[0]).await["status"], "aguardando");
+    let e = entrada(&app, &ids[1]).await;
+    assert_eq!(e["status"], "oferecida", "{e}");
+    assert_eq!(e["oferta"]["slot"], json!(ini));
 }
