@@ -378,7 +378,6 @@ fn ofertar(
     let agora = app.clock.stamp();
     // A slot the clinic's rules would refuse to `agendar` is not offered (SPEC-2 §11).
     let r = regras::atuais(db);
-    let hoje = app.clock.today();
     let mut usadas: HashSet<&str> = HashSet::new();
     let mut vistos: HashSet<DateTime> = HashSet::new();
     for &slot in slots {
@@ -391,8 +390,7 @@ fn ofertar(
         }
         let iv = Intervalo::slot(slot, len, tz);
         if alvo::alvo(db, medico_id, iv, None, app.config.slot_minutes, tz).is_err()
-            || regras::antecedencia(&r, now, iv.inicio_em, iv.inicio).is_err()
-            || regras::horizonte(&r, hoje, iv.inicio).is_err()
+            || regras::marcacao(&r, now, tz, iv.inicio_em, iv.inicio).is_err()
         {
             continue;
         }

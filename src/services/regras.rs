@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use super::{App, Contexto};
@@ -149,7 +150,7 @@ pub fn problemas(r: &Regras) -> Vec<String> {
 
 /// 422 `antecedencia_minima`: a booking, hold or move to `inicio` (an instant) sooner than
 /// the minimum notice after `agora`. Exactly at the notice is allowed.
-pub fn antecedencia(
+fn antecedencia(
     r: &Regras,
     agora: Timestamp,
     inicio: Timestamp,
@@ -176,7 +177,7 @@ pub fn antecedencia(
 
 /// 422 `fora_do_horizonte`: a booking, hold or move to a day after `hoje` plus the
 /// clinic's horizon. The last day of the horizon is allowed.
-pub fn horizonte(r: &Regras, hoje: Date, local: DateTime) -> Result<(), AppError> {
+fn horizonte(r: &Regras, hoje: Date, local: DateTime) -> Result<(), AppError> {
     let Some(dias) = r.horizonte_dias else {
         return Ok(());
     };
@@ -191,6 +192,20 @@ pub fn horizonte(r: &Regras, hoje: Date, local: DateTime) -> Result<(), AppError
         });
     }
     Ok(())
+}
+
+/// The rules a booking, hold, move or waiting-list offer to `inicio` (an instant; `local`,
+/// the clinic's time of it) must pass as of `agora` (SPEC-2 §11): the minimum notice
+/// ([`antecedencia`]), then the horizon ([`horizonte`], counted from today in `tz`).
+pub fn marcacao(
+    r: &Regras,
+    agora: Timestamp,
+    tz: &TimeZone,
+    inicio: Timestamp,
+    local: DateTime,
+) -> Result<(), AppError> {
+    antecedencia(r, agora, inicio, local)?;
+    horizonte(r, agora.to_zoned(tz.clone()).date(), local)
 }
 
 /// 409 `prazo_cancelamento`: cancelling or moving an appointment that starts at `inicio`

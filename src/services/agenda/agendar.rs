@@ -180,8 +180,7 @@ pub fn check_alvo(
         other => other,
     })?;
     let regras = crate::services::regras::atuais(db);
-    crate::services::regras::antecedencia(&regras, now, iv.inicio_em, iv.inicio)?;
-    crate::services::regras::horizonte(&regras, now.to_zoned(tz.clone()).date(), iv.inicio)?;
+    crate::services::regras::marcacao(&regras, now, tz, iv.inicio_em, iv.inicio)?;
     // Grid, working hours, blocks, the doctor's buffer (SPEC-2 §11): the one check.
     alvo(db, medico_id, iv, except, minutes, tz).map_err(|e| e.erro("inicio", iv.inicio))?;
     let cobertos = covered_slots(db, medico_id, iv.inicio, iv.fim, minutes);
@@ -261,11 +260,7 @@ pub fn decidir(
         .parse::<Timestamp>()
         .unwrap_or_else(|_| Timestamp::now());
     let regras = crate::services::regras::atuais(db);
-    let regra = crate::services::regras::antecedencia(&regras, agora_em, iv.inicio_em, iv.inicio)
-        .and_then(|()| {
-            let hoje = agora_em.to_zoned(tz.clone()).date();
-            crate::services::regras::horizonte(&regras, hoje, iv.inicio)
-        })
+    let regra = crate::services::regras::marcacao(&regras, agora_em, tz, iv.inicio_em, iv.inicio)
         .err()
         .map(|e| {
             let p = e.problema();

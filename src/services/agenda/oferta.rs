@@ -24,7 +24,6 @@ pub async fn aceitar(
     let now = Timestamp::now();
     let criado = app.clock.stamp();
     let tz = app.clock.tz();
-    let hoje = app.clock.today();
     let (out, tarefa) = app
         .commit_reply(
             ctx,
@@ -73,8 +72,7 @@ pub async fn aceitar(
                 let iv = Intervalo::slot(o.slot, len, tz);
                 // The clinic's rules apply as to `agendar`: 422, and the offer stays.
                 let r = crate::services::regras::atuais(db);
-                crate::services::regras::antecedencia(&r, now, iv.inicio_em, iv.inicio)?;
-                crate::services::regras::horizonte(&r, hoje, iv.inicio)?;
+                crate::services::regras::marcacao(&r, now, tz, iv.inicio_em, iv.inicio)?;
                 let forma = pagamento::forma_padrao(db, &e.paciente_id, forma);
                 pagamento::checar(
                     db,

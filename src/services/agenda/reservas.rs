@@ -21,8 +21,7 @@ pub async fn reservar(
             let regras = crate::services::regras::atuais(db);
             let tz = app.clock.tz();
             let instante = Momento::stored(slot, None, tz).instante;
-            crate::services::regras::antecedencia(&regras, now, instante, slot)?;
-            crate::services::regras::horizonte(&regras, now.to_zoned(tz.clone()).date(), slot)?;
+            crate::services::regras::marcacao(&regras, now, tz, instante, slot)?;
             let (len, _) = horarios::grade_do_medico(db, medico_id, minutes);
             match alvo(
                 db,
