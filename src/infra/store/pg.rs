@@ -131,6 +131,9 @@ const ASK_EVERY: Duration = Duration::from_millis(10);
 pub struct PgJournal<S: StoreState> {
     rt: Option<tokio::runtime::Runtime>,
     handle: tokio::runtime::Handle,
+    /// The writer connection's own runtime, driven by the thread that uses it (the
+    /// flusher's): an append then costs no hand-over to `pg-io` and back.
+    writer_rt: Option<tokio::runtime::Runtime>,
     config: tokio_postgres::Config,
     pool: deadpool_postgres::Pool,
     writer: Arc<tokio::sync::Mutex<Option<Writer>>>,
@@ -147,8 +150,11 @@ pub struct PgJournal<S: StoreState> {
 
 impl<S: StoreState> Drop for PgJournal<S> {
     fn drop(&mut self) {
+        // Dropping a runtime may block; this may run inside another runtime.
         if let Some(rt) = self.rt.take() {
-            // Dropping a runtime may block; this may run inside another runtime.
+            rt.shutdown_background();
+        }
+        if let Some(rt) = self.writer_rt.take() {
             rt.shutdown_background();
         }
     }
@@ -193,6 +199,10 @@ impl<S: StoreState> PgJournal<S> {
             .build()
             .map_err(&fail)?;
         let handle = rt.handle().clone();
+        let writer_rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(&fail)?;
         let pool = {
             let _in = rt.enter();
             let manager = deadpool_postgres::Manager::from_config(
@@ -210,6 +220,7 @@ impl<S: StoreState> PgJournal<S> {
         let journal = Self {
             rt: Some(rt),
             handle,
+            writer_rt: Some(writer_rt),
             config,
             pool,
             writer: Arc::default(),
@@ -242,6 +253,15 @@ impl<S: StoreState> PgJournal<S> {
             .map_err(|_| io::Error::other("the database connection's runtime stopped"))
     }
 
+    /// Runs `f`, which uses the writer connection, on the writer's runtime, driven by the
+    /// calling thread (a plain thread: the flusher, or a blocking task for a restore).
+    fn block_writer<F: Future>(&self, f: F) -> io::Result<F::Output> {
+        match &self.writer_rt {
+            Some(rt) => Ok(rt.block_on(f)),
+            None => Err(io::Error::other("the writer connection's runtime stopped")),
+        }
+    }
+
     /// Replaces the database's whole contents with `snap` at position `seq`, provided the
     /// database stands at `expected` (a restore: `seq - 1`; an import into an empty
     /// database: 0). Followers reload from the tables. A restore runs on the writer
@@ -260,23 +280,24 @@ impl<S: StoreState> PgJournal<S> {
             rows.push((c.index(), ids, recs));
         }
         let names = tables::<S>();
-        let pool = self.pool.clone();
-        let writer = self.writer.clone();
-        self.block(async move {
-            if import {
+        if import {
+            let pool = self.pool.clone();
+            return self.block(async move {
                 let mut client = pool.get().await.map_err(io::Error::other)?;
                 replace_on(&mut client, true, expected, seq, rows, &names).await
-            } else {
-                let mut guard = writer.lock().await;
-                let Some(w) = guard.as_mut() else {
-                    return Err(io::Error::other("not holding the journal"));
-                };
-                let r = replace_on(&mut w.client, false, expected, seq, rows, &names).await;
-                if w.client.is_closed() {
-                    *guard = None;
-                }
-                r
+            })?;
+        }
+        let writer = self.writer.clone();
+        self.block_writer(async move {
+            let mut guard = writer.lock().await;
+            let Some(w) = guard.as_mut() else {
+                return Err(io::Error::other("not holding the journal"));
+            };
+            let r = replace_on(&mut w.client, false, expected, seq, rows, &names).await;
+            if w.client.is_closed() {
+                *guard = None;
             }
+            r
         })?
     }
 
@@ -723,7 +744,7 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
         };
         let prepared = prepare(batch).map_err(repaired)?;
         let writer = self.writer.clone();
-        let result = self.block(async move {
+        let result = self.block_writer(async move {
             let mut guard = writer.lock().await;
             let Some(w) = guard.as_mut() else {
                 return Err(io::Error::other("not holding the journal"));
@@ -803,7 +824,7 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
         let writer = self.writer.clone();
         let config = self.config.clone();
         let names = tables::<S>();
-        self.block(async move {
+        self.block_writer(async move {
             let mut guard = writer.lock().await;
             if guard.as_ref().is_none_or(|w| w.client.is_closed()) {
                 *guard = Some(connect_writer(&config, &names).await.map_err(db_err)?);
@@ -827,7 +848,7 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
 
     fn release(&self) -> io::Result<()> {
         let writer = self.writer.clone();
-        self.block(async move {
+        self.block_writer(async move {
             let mut guard = writer.lock().await;
             let Some(w) = guard.as_ref() else {
                 return Ok(());
