@@ -172,15 +172,9 @@ impl Runner for Worker {
                 one_by_one.push(id.clone());
                 continue;
             }
+            // The start and the decision are one journal entry: the final record carries the
+            // attempt (a crash before it leaves the task pending, and it runs again).
             let running = self.starting(&t);
-            let started = self
-                .app
-                .store
-                .submit::<_, AppError>(|_| Ok((vec![Op::PutTarefa(running.clone())], ())));
-            let Ok((started, ())) = started else {
-                one_by_one.push(id.clone());
-                continue;
-            };
             let agora = self.app.clock.stamp();
             match self.app.store.submit::<_, AppError>(|db| {
                 Ok(agenda::decidir(
@@ -191,18 +185,13 @@ impl Runner for Worker {
                     self.app.clock.tz(),
                 ))
             }) {
-                Ok((decided, d)) => pipeline.push((id.clone(), running, started, decided, d)),
-                Err(_) => {
-                    let _ = self.rt.block_on(started.durable());
-                    one_by_one.push(id.clone());
-                }
+                Ok((decided, d)) => pipeline.push((id.clone(), running, decided, d)),
+                Err(_) => one_by_one.push(id.clone()),
             }
         }
         drop(turn);
-        for (id, running, started, decided, d) in pipeline {
-            let durable = self
-                .rt
-                .block_on(async { started.durable().await.and(decided.durable().await) });
+        for (id, running, decided, d) in pipeline {
+            let durable = self.rt.block_on(decided.durable());
             match durable {
                 Ok(()) => {
                     announce(&self.app, &running);
