@@ -231,6 +231,34 @@ async fn a_write_through_one_instance_is_visible_on_the_others_and_sse_ids_agree
     assert_eq!(pairs(&replayed), pairs(&a[2..]), "replay on C after A's id");
 }
 
+/// The writer's session is ended by PostgreSQL after 5 s without a statement
+/// (`idle_session_timeout`, so a stuck process frees the right to append): a quiet instance
+/// must reconnect on its next write, not answer 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_after_a_quiet_spell_longer_than_the_idle_session_timeout_succeeds() {
+    let pg = PgCluster::start();
+    let srvs = instancias(&pg, 2);
+    for (i, srv) in srvs.iter().enumerate() {
+        srv.post("/pacientes", &paciente_body("Antes Quieto", 6_200 + i as u64))
+            .await
+            .expect_status(201);
+    }
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    for (i, srv) in srvs.iter().enumerate() {
+        let r = srv
+            .post("/pacientes", &paciente_body("Depois Quieto", 6_300 + i as u64))
+            .await;
+        r.expect_status(201);
+    }
+    for srv in &srvs {
+        assert!(
+            !srv.stderr().contains("unreachable"),
+            "no write was refused:\n{}",
+            srv.stderr()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn when_the_workers_instance_is_killed_another_finishes_its_tasks_none_twice() {
     let pg = PgCluster::start();

@@ -826,21 +826,34 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
         let names = tables::<S>();
         self.block_writer(async move {
             let mut guard = writer.lock().await;
-            if guard.as_ref().is_none_or(|w| w.client.is_closed()) {
-                *guard = Some(connect_writer(&config, &names).await.map_err(db_err)?);
-            }
-            let Some(w) = guard.as_ref() else {
-                return Err(io::Error::other("no connection"));
-            };
-            match w
-                .client
-                .execute("SELECT pg_advisory_lock($1)", &[&WRITE_KEY])
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    *guard = None;
-                    Err(db_err(e))
+            // Nothing drives the writer's runtime between calls, so a connection the server
+            // ended meanwhile (`idle_session_timeout` after a quiet spell) shows as closed
+            // only once used: then a fresh connection asks again, once.
+            let mut fresh = false;
+            loop {
+                if guard.as_ref().is_none_or(|w| w.client.is_closed()) {
+                    *guard = Some(connect_writer(&config, &names).await.map_err(db_err)?);
+                    fresh = true;
+                }
+                let Some(w) = guard.as_ref() else {
+                    return Err(io::Error::other("no connection"));
+                };
+                match w
+                    .client
+                    .execute("SELECT pg_advisory_lock($1)", &[&WRITE_KEY])
+                    .await
+                {
+                    Ok(_) => return Ok(()),
+                    Err(e) => {
+                        let ended = e.is_closed()
+                            || w.client.is_closed()
+                            || e.code()
+                                == Some(&tokio_postgres::error::SqlState::IDLE_SESSION_TIMEOUT);
+                        *guard = None;
+                        if fresh || !ended {
+                            return Err(db_err(e));
+                        }
+                    }
                 }
             }
         })?
