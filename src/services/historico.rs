@@ -52,7 +52,13 @@ pub fn derivar(db: &Db, ops: &[Op], em: &str, usuario_id: Option<&str>) -> Vec<O
                     None,
                 )),
                 Some(old) => {
-                    if old.inicio != c.inicio || old.inicio_offset != c.inicio_offset {
+                    // A new end alone is a move too (`de`/`para` are then the same start): the
+                    // entry is what makes the `.ics` SEQUENCE grow (SPEC-2 §14).
+                    if old.inicio != c.inicio
+                        || old.inicio_offset != c.inicio_offset
+                        || old.fim != c.fim
+                        || old.fim_offset != c.fim_offset
+                    {
                         out.push(entrada(
                             c,
                             em,
