@@ -288,7 +288,8 @@ where
 
 /// Every minute (on the leader), bounds memory: forgets old finished tasks, expired
 /// idempotency answers and finished notifications past `--notificacoes-dias`, and moves old
-/// audit entries to their daily files.
+/// audit entries to their daily files; and brings the reminders of the appointments ahead
+/// in line with the clinic's rules, webhooks and addresses.
 async fn housekeeping_forever(state: AppState) {
     use crate::services::{auditoria, notificacoes, tarefas};
     let mut stop = state.shutdown.subscribe();
@@ -309,6 +310,11 @@ async fn housekeeping_forever(state: AppState) {
                     Ok(0) => {}
                     Ok(removed) => tracing::info!(target: "agendamento::notificacoes", removed, "old finished notifications forgotten"),
                     Err(e) => tracing::warn!(target: "agendamento::notificacoes", error = %e, "notification retention failed; will retry"),
+                }
+                match notificacoes::acertar_lembretes(&state).await {
+                    Ok(0) => {}
+                    Ok(consultas) => tracing::info!(target: "agendamento::notificacoes", consultas, "reminders brought in line with the clinic's rules, webhooks and addresses"),
+                    Err(e) => tracing::warn!(target: "agendamento::notificacoes", error = %e, "reminders not brought in line; will retry"),
                 }
                 // Files past `--auditoria-dias` are deleted on the way.
                 match em_lotes(|max| auditoria::arquivar(&state, max)).await {

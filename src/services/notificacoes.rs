@@ -21,11 +21,13 @@
 //!   the server's runtime, so the store's lock is never held by a thread that yields its core.
 
 use std::collections::HashSet;
+use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use hmac::Mac as _;
+use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use parking_lot::Mutex;
@@ -186,30 +188,29 @@ fn endereco_email<'a>(db: &'a Db, paciente_id: &str) -> Option<&'a str> {
         .filter(|e| !e.trim().is_empty())
 }
 
-/// The reminders of appointment `c`: one per lead time per subscribed webhook (and, with
-/// `email`, to the patient's address), due at its start minus the lead; none for a lead
-/// time already past at `agora`.
-fn lembretes(
-    db: &Db,
-    ativos: &[&Arc<Webhook>],
+/// The reminders appointment `c` should have: `(lead time, due, channel, destination)` for
+/// each lead time of the clinic's rules still ahead of `agora`, for every webhook of `ativos`
+/// subscribed to reminders and (with `email`) the patient's address.
+fn desejados<'a>(
+    db: &'a Db,
+    ativos: &[&'a Arc<Webhook>],
     email: bool,
     c: &Consulta,
     tz: &TimeZone,
     agora: Timestamp,
-    em: &str,
-) -> Vec<Op> {
-    let inscritos: Vec<_> = ativos.iter().filter(|w| w.recebe(LEMBRETE)).collect();
+) -> Vec<(u32, Timestamp, Canal, &'a str)> {
+    let inscritos: Vec<&'a Arc<Webhook>> = ativos
+        .iter()
+        .copied()
+        .filter(|w| w.recebe(LEMBRETE))
+        .collect();
     let endereco = email.then(|| endereco_email(db, &c.paciente_id)).flatten();
     if inscritos.is_empty() && endereco.is_none() {
         return Vec::new();
     }
     let inicio = Momento::stored(c.inicio, c.inicio_offset, tz).instante;
-    let horas = db.regras.get(Regras::ID).map_or_else(
-        || Regras::default().lembretes_horas,
-        |r| r.lembretes_horas.clone(),
-    );
     let mut out = Vec::new();
-    for h in horas {
+    for h in lembretes_horas(db) {
         let Ok(vence) = inicio.checked_sub(SignedDuration::from_hours(i64::from(h))) else {
             continue;
         };
@@ -220,20 +221,178 @@ fn lembretes(
             .iter()
             .map(|w| (Canal::Webhook, w.id.as_str()))
             .chain(endereco.map(|e| (Canal::Email, e)));
-        for (canal, destino) in destinos {
-            out.push(nova(
-                LEMBRETE,
-                canal,
-                destino,
-                Some(&c.id),
-                None,
-                Some(h),
-                Some(vence),
-                em,
-            ));
-        }
+        out.extend(destinos.map(|(canal, destino)| (h, vence, canal, destino)));
     }
     out
+}
+
+/// The clinic's reminder lead times, in hours.
+fn lembretes_horas(db: &Db) -> Vec<u32> {
+    db.regras.get(Regras::ID).map_or_else(
+        || Regras::default().lembretes_horas,
+        |r| r.lembretes_horas.clone(),
+    )
+}
+
+/// The reminders of appointment `c` (see [`desejados`]), as new pending notifications.
+fn lembretes(
+    db: &Db,
+    ativos: &[&Arc<Webhook>],
+    email: bool,
+    c: &Consulta,
+    tz: &TimeZone,
+    agora: Timestamp,
+    em: &str,
+) -> Vec<Op> {
+    desejados(db, ativos, email, c, tz, agora)
+        .into_iter()
+        .map(|d| lembrete(&c.id, d, em))
+        .collect()
+}
+
+/// A new pending reminder of appointment `consulta_id`, as [`desejados`] describes it.
+fn lembrete(
+    consulta_id: &str,
+    (h, vence, canal, destino): (u32, Timestamp, Canal, &str),
+    em: &str,
+) -> Op {
+    nova(
+        LEMBRETE,
+        canal,
+        destino,
+        Some(consulta_id),
+        None,
+        Some(h),
+        Some(vence),
+        em,
+    )
+}
+
+/// What keeps appointment `c`'s reminders from being in line with the clinic as it is now:
+/// the pending ones for a lead time no longer in `lembretes_horas` (to delete), and the
+/// reminders [`desejados`] that have no notification yet (to make). One in any status counts:
+/// a reminder already sent or failed is never made again; an e-mail reminder goes to the
+/// patient's address of the day it is sent, so any e-mail one counts for its lead time.
+/// Without this, a webhook subscribed, an e-mail address or a lead time added after the
+/// booking, or a restore (which leaves the outbox behind), would leave an active appointment
+/// without the reminders SPEC-2 §13 promises.
+#[allow(clippy::type_complexity)]
+fn desacertos<'a>(
+    db: &'a Db,
+    ativos: &[&'a Arc<Webhook>],
+    email: bool,
+    c: &Consulta,
+    tz: &TimeZone,
+    agora: Timestamp,
+) -> (Vec<&'a str>, Vec<(u32, Timestamp, Canal, &'a str)>) {
+    let horas = lembretes_horas(db);
+    let existentes: Vec<&Arc<Notificacao>> = db
+        .notificacoes
+        .da_consulta(&c.id)
+        .filter(|n| n.evento == LEMBRETE)
+        .collect();
+    let obsoletos = existentes
+        .iter()
+        .filter(|n| n.status == StatusNotificacao::Pendente)
+        .filter(|n| n.lembrete_horas.is_none_or(|h| !horas.contains(&h)))
+        .map(|n| n.id.as_str())
+        .collect();
+    let faltam = desejados(db, ativos, email, c, tz, agora)
+        .into_iter()
+        .filter(|&(h, _, canal, destino)| {
+            !existentes.iter().any(|e| {
+                e.lembrete_horas == Some(h)
+                    && e.canal == canal
+                    && (canal == Canal::Email || e.destino == destino)
+            })
+        })
+        .collect();
+    (obsoletos, faltam)
+}
+
+/// The writes that put appointment `c`'s reminders in line (see [`desacertos`]).
+fn acertos(
+    db: &Db,
+    ativos: &[&Arc<Webhook>],
+    email: bool,
+    c: &Consulta,
+    tz: &TimeZone,
+    agora: Timestamp,
+    em: &str,
+) -> Vec<Op> {
+    let (obsoletos, faltam) = desacertos(db, ativos, email, c, tz, agora);
+    let mut out: Vec<Op> = obsoletos
+        .into_iter()
+        .map(|id| Op::DelNotificacao(id.to_owned()))
+        .collect();
+    out.extend(faltam.into_iter().map(|d| lembrete(&c.id, d, em)));
+    out
+}
+
+/// The ids of the active appointments still ahead whose reminders [`acertos`] would change.
+/// A read through the appointments ahead, by start (housekeeping then writes only for these).
+pub fn lembretes_a_acertar(db: &Db, tz: &TimeZone, agora: Timestamp, email: bool) -> Vec<String> {
+    let ativos: Vec<&Arc<Webhook>> = db.webhooks.iter().filter(|w| w.ativo).collect();
+    let algum = email || ativos.iter().any(|w| w.recebe(LEMBRETE));
+    if !algum && db.notificacoes.pendentes() == 0 {
+        return Vec::new();
+    }
+    // A day of margin covers any offset between the stored local start and `agora`.
+    let desde = agora
+        .to_zoned(tz.clone())
+        .datetime()
+        .checked_sub(SignedDuration::from_hours(24))
+        .unwrap_or(DateTime::MIN);
+    db.consultas
+        .starting_between(Bound::Included(desde), Bound::Unbounded)
+        .filter(|c| c.status.is_active())
+        .filter(|c| Momento::stored(c.inicio, c.inicio_offset, tz).instante > agora)
+        .filter(|c| {
+            let (obsoletos, faltam) = desacertos(db, &ativos, email, c, tz, agora);
+            !obsoletos.is_empty() || !faltam.is_empty()
+        })
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+/// Appointments whose reminders are put in line per write.
+const LOTE_ACERTO: usize = 5_000;
+
+/// Brings the reminders of every active appointment ahead in line (see [`acertos`]): finds
+/// them with a read ([`lembretes_a_acertar`]), then writes for those only, [`LOTE_ACERTO`]
+/// per write; returns how many it went through. Housekeeping runs it every minute, and a
+/// restore right after it switched the state.
+pub async fn acertar_lembretes(app: &App) -> Result<usize, AppError> {
+    let ids = {
+        let db = app.store.read();
+        lembretes_a_acertar(&db, app.clock.tz(), Timestamp::now(), app.email.is_some())
+    };
+    let mut total = 0;
+    for lote in ids.chunks(LOTE_ACERTO) {
+        total += acertar_lote(app, lote.to_vec()).await?;
+    }
+    Ok(total)
+}
+
+/// Brings the reminders of the appointments `ids` in line (see [`acertos`]), in one write;
+/// returns how many appointments it went through.
+async fn acertar_lote(app: &App, ids: Vec<String>) -> Result<usize, AppError> {
+    let email = app.email.is_some();
+    let clock = app.clock.clone();
+    let n = ids.len();
+    app.write(move |db| {
+        let agora = Timestamp::now();
+        let em = clock.stamp_at(agora);
+        let ativos: Vec<&Arc<Webhook>> = db.webhooks.iter().filter(|w| w.ativo).collect();
+        let ops = ids
+            .iter()
+            .filter_map(|id| db.consultas.get(id))
+            .filter(|c| c.status.is_active())
+            .flat_map(|c| acertos(db, &ativos, email, c, clock.tz(), agora, &em))
+            .collect();
+        Ok((ops, n))
+    })
+    .await
 }
 
 /// `j***@exemplo.com`.

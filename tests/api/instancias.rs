@@ -239,14 +239,20 @@ async fn a_write_after_a_quiet_spell_longer_than_the_idle_session_timeout_succee
     let pg = PgCluster::start();
     let srvs = instancias(&pg, 2);
     for (i, srv) in srvs.iter().enumerate() {
-        srv.post("/pacientes", &paciente_body("Antes Quieto", 6_200 + i as u64))
-            .await
-            .expect_status(201);
+        srv.post(
+            "/pacientes",
+            &paciente_body("Antes Quieto", 6_200 + i as u64),
+        )
+        .await
+        .expect_status(201);
     }
     tokio::time::sleep(Duration::from_secs(7)).await;
     for (i, srv) in srvs.iter().enumerate() {
         let r = srv
-            .post("/pacientes", &paciente_body("Depois Quieto", 6_300 + i as u64))
+            .post(
+                "/pacientes",
+                &paciente_body("Depois Quieto", 6_300 + i as u64),
+            )
             .await;
         r.expect_status(201);
     }

@@ -155,3 +155,44 @@ async fn deliveries_run_on_their_own_lower_priority_thread() {
     };
     assert_eq!(nice, 10);
 }
+
+/// Backups leave the outbox out (a restore must not send old messages again), so a restore
+/// re-arms the reminders of the restored appointments ahead at once.
+#[tokio::test]
+async fn a_restore_re_arms_the_reminders_of_the_appointments_ahead() {
+    use crate::backups::{fazer_backup, post_vazio};
+    use crate::sched_helpers::{at, monday};
+    let srv = TestServer::start_with(ARGS);
+    let r = Receptor::iniciar().await;
+    webhook(&srv, &r, &["consulta.lembrete"]).await;
+    let (p, m) = paciente_e_medico(&srv).await;
+    let seg = monday(2);
+    let c = srv
+        .post(
+            "/consultas",
+            &json!({"paciente_id": p, "medico_id": m, "inicio": at(seg, "09:00"), "fim": at(seg, "09:30")}),
+        )
+        .await;
+    c.expect_status(201);
+    let q = format!(
+        "consulta_id={}&evento=consulta.lembrete",
+        str_field(&c.body, "id")
+    );
+    let antes = srv.get(&format!("/notificacoes?{q}")).await.body;
+    assert_eq!(antes.as_array().map(Vec::len), Some(2), "{antes:#?}");
+
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    post_vazio(&srv, &format!("/backup/restaurar/{nome}"))
+        .await
+        .expect_status(200);
+    let depois = srv.get(&format!("/notificacoes?{q}")).await.body;
+    let mut horas: Vec<i64> = depois
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|n| n["status"] == "pendente")
+        .filter_map(|n| n["lembrete_horas"].as_i64())
+        .collect();
+    horas.sort_unstable();
+    assert_eq!(horas, vec![2, 24], "{depois:#?}");
+}

@@ -142,18 +142,34 @@ async fn the_uid_stays_across_a_move_the_sequence_grows_and_a_cancelled_one_is_c
 
     // A new end alone is a change too: the history says `remarcada` from and to the same
     // start, and the calendar sees a new SEQUENCE with the new DTEND.
-    app.put(&format!("/consultas/{id}"), &json!({"fim": at(seg, "11:00")}))
-        .await
-        .expect_status(200);
+    app.put(
+        &format!("/consultas/{id}"),
+        &json!({"fim": at(seg, "11:00")}),
+    )
+    .await
+    .expect_status(200);
     let e3 = ics(&app, &id).await;
     assert_eq!(e3["sequence"], 3);
     assert_eq!(e3["dtend"], utc(&at(seg, "11:00")));
     let h = app.get(&format!("/consultas/{id}/historico")).await;
     h.expect_status(200);
-    let ultima = h.body.as_array().and_then(|a| a.last()).cloned().expect("entries");
+    let ultima = h
+        .body
+        .as_array()
+        .and_then(|a| a.last())
+        .cloned()
+        .expect("entries");
     assert_eq!(
-        (ultima["acao"].clone(), ultima["de"].clone(), ultima["para"].clone()),
-        (json!("remarcada"), json!(at(seg, "10:00")), json!(at(seg, "10:00")))
+        (
+            ultima["acao"].clone(),
+            ultima["de"].clone(),
+            ultima["para"].clone()
+        ),
+        (
+            json!("remarcada"),
+            json!(at(seg, "10:00")),
+            json!(at(seg, "10:00"))
+        )
     );
 
     app.post(&format!("/consultas/{id}/cancelar"), &json!({}))

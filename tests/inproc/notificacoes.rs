@@ -575,6 +575,72 @@ async fn moving_re_arms_reminders_and_cancelling_removes_them() {
     );
 }
 
+/// Reminders follow the clinic, not only the booking: an appointment booked before a
+/// reminder webhook existed gets its reminders from housekeeping, a change of
+/// `lembretes_horas` replaces the pending ones, and running it again changes nothing.
+#[tokio::test]
+async fn housekeeping_arms_reminders_missing_since_the_booking_and_follows_the_lead_times() {
+    use agendamento::services::notificacoes::acertar_lembretes;
+    let app = TestApp::with_args(RAPIDO).await;
+    let (p, m) = cenario(&app).await;
+    let seg = monday(2);
+    let c = consulta(&app, &p, &m, &at(seg, "09:00"), &at(seg, "09:30")).await;
+    let q = format!("consulta_id={c}&evento=consulta.lembrete");
+    assert!(
+        notificacoes(&app, &q).await.is_empty(),
+        "no destination yet"
+    );
+    assert_eq!(acertar_lembretes(&app.state).await.expect("write"), 0);
+
+    let r = Receptor::iniciar().await;
+    let w = webhook(&app, &r, &["consulta.lembrete"]).await;
+    assert_eq!(acertar_lembretes(&app.state).await.expect("write"), 1);
+    let armados = notificacoes(&app, &q).await;
+    let mut horas: Vec<_> = armados
+        .iter()
+        .map(|n| n["lembrete_horas"].clone())
+        .collect();
+    horas.sort_by_key(|h| h.as_i64());
+    assert_eq!(horas, vec![json!(2), json!(24)], "{armados:#?}");
+    assert!(
+        armados
+            .iter()
+            .all(|n| n["destino"] == w.as_str() && n["status"] == "pendente")
+    );
+    assert_eq!(
+        acertar_lembretes(&app.state).await.expect("write"),
+        0,
+        "nothing left"
+    );
+    assert_eq!(notificacoes(&app, &q).await.len(), 2);
+
+    let mut regras = app.get("/sistema/regras").await.body;
+    regras["lembretes_horas"] = json!([48, 2]);
+    app.put("/sistema/regras", &regras).await.expect_status(200);
+    assert_eq!(acertar_lembretes(&app.state).await.expect("write"), 1);
+    let depois = notificacoes(&app, &q).await;
+    let mut horas: Vec<_> = depois.iter().map(|n| n["lembrete_horas"].clone()).collect();
+    horas.sort_by_key(|h| h.as_i64());
+    assert_eq!(horas, vec![json!(2), json!(48)], "{depois:#?}");
+    let dois = |v: &[Value]| {
+        v.iter()
+            .find(|n| n["lembrete_horas"] == 2)
+            .map(|n| n["id"].clone())
+    };
+    assert_eq!(
+        dois(&depois),
+        dois(&armados),
+        "the 2 h reminder is the same one"
+    );
+
+    // A cancelled appointment is left alone.
+    app.post(&format!("/consultas/{c}/cancelar"), &json!({}))
+        .await
+        .expect_status(200);
+    assert_eq!(acertar_lembretes(&app.state).await.expect("write"), 0);
+    assert!(notificacoes(&app, &q).await.is_empty());
+}
+
 /// Deliveries that end together share journal writes (the delivery worker's outcomes are
 /// batched, so a burst of webhooks does not add one write and group-commit turn per
 /// delivery to the bookings' journal): 32 queued notifications (as many as are in flight at

@@ -131,6 +131,11 @@ pub async fn restaurar(app: &Arc<App>, ctx: &Contexto, nome: &str) -> Result<Res
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))??;
+    // The outbox stays out of backups (it would send last week's messages again): the
+    // restored appointments ahead get their reminders now, not at the next housekeeping.
+    if let Err(e) = crate::services::notificacoes::acertar_lembretes(app).await {
+        tracing::warn!(target: "agendamento::notificacoes", error = %e, "reminders not re-armed after the restore; housekeeping retries within a minute");
+    }
     // Every agenda may have changed: tell the dashboards to reload them.
     let medicos: Vec<String> = app
         .store
