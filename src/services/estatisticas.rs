@@ -37,6 +37,9 @@ use crate::models::{
 };
 use crate::repositories::Db;
 
+/// How a deleted doctor shows: their row's name, and their speciality in `por_especialidade`.
+const EXCLUIDO: &str = "(médico excluído)";
+
 /// The longest period one request may cover, in days (a leap year).
 pub const MAX_DIAS: i64 = 366;
 
@@ -345,7 +348,7 @@ pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppEr
             }
             None => linhas.push(linha(
                 contas.ids[i].to_owned(),
-                "(médico excluído)".to_owned(),
+                EXCLUIDO.to_owned(),
                 String::new(),
                 acc,
                 0,
@@ -419,11 +422,18 @@ pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppEr
 
     let mut esp_acc: Vec<EstatisticaEspecialidade> = Vec::new();
     let mut esp_idx: HashMap<String, usize> = HashMap::new();
-    for l in linhas.iter().filter(|l| !l.especialidade.is_empty()) {
-        let k = fold(&l.especialidade);
+    for l in &linhas {
+        // A deleted doctor's speciality is gone with their record: their appointments still
+        // count, under the same label as their row.
+        let especialidade = if l.especialidade.is_empty() {
+            EXCLUIDO
+        } else {
+            l.especialidade.as_str()
+        };
+        let k = fold(especialidade);
         let i = *esp_idx.entry(k).or_insert_with(|| {
             esp_acc.push(EstatisticaEspecialidade {
-                especialidade: l.especialidade.clone(),
+                especialidade: especialidade.to_owned(),
                 total: 0,
                 minutos_ocupados: 0,
                 minutos_trabalho: 0,

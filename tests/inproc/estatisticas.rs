@@ -476,3 +476,53 @@ async fn estatisticas_occupancy_leaves_blocked_working_minutes_out() {
     // (150 + 90) / (300 + 240).
     assert_eq!(r.body["taxa_ocupacao"], json!(0.4444), "{}", r.text);
 }
+
+/// Every breakdown counts every appointment of the period: a deleted doctor's speciality is
+/// gone with their record, so theirs count under `(médico excluído)` in `por_especialidade`
+/// as in `por_medico`.
+#[tokio::test]
+async fn a_deleted_doctors_appointments_still_count_by_speciality() {
+    let s = seed().await;
+    let davi = medico_com(
+        &s.app,
+        "Dr. Davi",
+        4,
+        "Pediatria",
+        &[("quinta", "08:00", "10:00")],
+    )
+    .await;
+    let p = paciente_com(&s.app, "Paciente Quatro", 4, None).await;
+    consulta(
+        &s.app,
+        &p,
+        &davi,
+        "2026-03-05T08:00:00",
+        "2026-03-05T08:30:00",
+        "concluida",
+        24,
+    )
+    .await;
+    s.app
+        .delete(&format!("/medicos/{davi}"))
+        .await
+        .expect_status(204);
+
+    let r = s.app.get(SEMANA).await;
+    r.expect_status(200);
+    let b = &r.body;
+    let esp = b["por_especialidade"].as_array().expect("a list");
+    let soma: u64 = esp.iter().filter_map(|e| e["total"].as_u64()).sum();
+    assert_eq!(Some(soma), b["total"].as_u64(), "{esp:#?}");
+    let excluido = esp
+        .iter()
+        .find(|e| e["especialidade"] == "(médico excluído)")
+        .expect("the deleted doctor's speciality row");
+    assert_eq!(excluido["total"], 1);
+    assert!(
+        b["por_medico"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|m| m["nome"] == "(médico excluído)" && m["total"] == 1)
+    );
+}
