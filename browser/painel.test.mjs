@@ -56,6 +56,8 @@ function startServer() {
     '--data-dir', join(dir, 'banco'), '--backup-dir', join(dir, 'backups'),
     '--reports-dir', join(dir, 'reports'), '--logs-dir', join(dir, 'logs'),
     '--backup-interval-secs', '0', '--timezone', 'UTC', '--auth', 'on',
+    // A failed delivery ends `falhou` after one retry, a second later (the failed-notifications test).
+    '--webhook-atrasos-segundos', '1',
   ], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, AGENDAMENTO_ADMIN_EMAIL: ADMIN.email, AGENDAMENTO_ADMIN_SENHA: ADMIN.senha },
@@ -418,6 +420,33 @@ test('the front desk signs in and sees the agenda without the log tail; "Sair" e
     const eu = await page.evaluate(async () => (await fetch('/auth/eu')).status);
     assert.equal(eu, 401);
   } finally {
+    await page.close();
+  }
+});
+
+test('a notification that failed shows live in its panel, and "Reenviar" sends it again', async () => {
+  const { page, erros } = await abrir();
+  let webhook;
+  try {
+    const { medico, paciente, slots } = await arrange();
+    // Loopback is refused at delivery (no --webhooks-rede-local): every attempt fails.
+    webhook = await api('POST', '/webhooks', { url: 'http://127.0.0.1:9/gancho', eventos: ['consulta.agendada'] });
+    await api('POST', '/consultas', { paciente_id: paciente.id, medico_id: medico.id, inicio: slots[3], fim: fimDe(slots[3]) });
+    const item = page.locator('#lista-falhas li', { hasText: 'Consulta agendada' }).first();
+    await item.waitFor({ timeout: 15_000 });
+    assert.match(await item.innerText(), /webhook · 2 tentativas · /);
+    assert.equal(await page.isVisible('#sem-falhas'), false);
+    await page.locator('#falhas').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'painel-falhas.png') });
+    const [resposta] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes('/reenviar') && r.request().method() === 'POST'),
+      item.getByRole('button', { name: /Reenviar/ }).click(),
+    ]);
+    assert.equal(resposta.status(), 202);
+    // The earlier test signed out: this page's first `GET /auth/eu` was a 401 (then the form).
+    assert.deepEqual(erros.filter((e) => !/status of 401/.test(e)), []);
+  } finally {
+    if (webhook) await api('DELETE', `/webhooks/${webhook.id}`);
     await page.close();
   }
 });

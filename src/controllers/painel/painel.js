@@ -5,10 +5,11 @@
 // `POST /auth/login` sets that cookie. Single-user mode (`--auth off`) answers 404 there
 // and the page goes on as the administrator. The log tail is shown to administrators only.
 // Then the agenda event stream is opened and every (re)opening triggers `sincronizar`, which
-// refetches the day's slots, the doctors and the tasks: whatever happened while the stream
-// was down (a server restart empties the server's replay buffer) is caught up that way. The
-// browser's EventSource reconnects by itself sending `Last-Event-ID`; events that arrive
-// while a refetch is in flight are kept and applied after it, in order.
+// refetches the day's slots, the doctors, the tasks and (for staff) the failed notifications:
+// whatever happened while the stream was down (a server restart empties the server's replay
+// buffer) is caught up that way. The browser's EventSource reconnects by itself sending
+// `Last-Event-ID`; events that arrive while a refetch is in flight are kept and applied after
+// it, in order.
 'use strict';
 
 const HOJE = document.documentElement.dataset.hoje;
@@ -16,7 +17,17 @@ const NOMES_ESTADO = { disponivel: 'disponível', reservado: 'reservado', ocupad
 const CURTO_ESTADO = { disponivel: 'livre', reservado: 'reserv.', ocupado: 'ocupado' };
 const NOMES_TIPO = { agendar_consulta: 'Agendar consulta', backup: 'Backup', gerar_relatorio: 'Gerar relatório' };
 const NOMES_STATUS = { pendente: 'pendente', executando: 'executando', concluida: 'concluída', falhou: 'falhou' };
+const NOMES_EVENTO = {
+  'consulta.agendada': 'Consulta agendada',
+  'consulta.confirmada': 'Consulta confirmada',
+  'consulta.remarcada': 'Consulta remarcada',
+  'consulta.cancelada': 'Consulta cancelada',
+  'consulta.faltou': 'Falta registrada',
+  'consulta.lembrete': 'Lembrete de consulta',
+  'lista_espera.vaga_oferecida': 'Vaga oferecida (lista de espera)',
+};
 const MAX_TAREFAS = 15;
+const MAX_FALHAS = 20;
 const MAX_LOGS = 200;
 
 const el = (id) => document.getElementById(id);
@@ -26,6 +37,7 @@ const painel = {
   slots: new Map(), // medico_id -> Map(slot -> estado), the shown day only
   celulas: new Map(), // `${medico_id}|${slot}` -> <li>
   tarefas: new Map(), // id -> {id, tipo, status, progresso}
+  falhas: new Map(), // id -> failed notification, newest first (staff only)
   sincronizando: false,
   deNovo: false,
   pendentes: [], // events received during a refetch
@@ -89,6 +101,8 @@ function mostrarUsuario() {
   if (u) el('nome-usuario').textContent = `${u.nome} (${NOMES_PAPEL[u.papel] ?? u.papel})`;
   // Logs are for administrators (SPEC-2 §10); single-user mode is the administrator.
   el('logs').hidden = !!u && u.papel !== 'admin';
+  // Notifications are for staff (`GET /notificacoes`).
+  el('falhas').hidden = !!u && u.papel !== 'admin' && u.papel !== 'recepcao';
 }
 
 /** Who is calling: a signed-in user, single-user mode, or the sign-in form first. */
@@ -307,6 +321,8 @@ async function sincronizar() {
           obter(`/agenda/slots?days=1&de=${dia}`),
           carregarMedicos(),
           carregarTarefas(),
+          // Its own message: a failed load of this list does not hide the agenda.
+          carregarFalhas().catch(() => {}),
         ]);
         if (dia !== painel.dia) {
           painel.deNovo = true;
@@ -365,6 +381,76 @@ function atualizarTarefa(d) {
   desenharTarefas();
 }
 
+// ---- failed notifications ---------------------------------------------------------------
+
+async function carregarFalhas() {
+  if (el('falhas').hidden) return;
+  const lista = await obter(`/notificacoes?status=falhou&limit=${MAX_FALHAS}`);
+  painel.falhas = new Map(lista.map((n) => [n.id, n]));
+  desenharFalhas();
+}
+
+function desenharFalhas() {
+  const itens = [...painel.falhas.values()].slice(0, MAX_FALHAS).map((n) => {
+    const li = document.createElement('li');
+    li.className = 'falha';
+    li.dataset.notificacao = n.id;
+    const nome = document.createElement('span');
+    nome.className = 'evento';
+    nome.textContent = NOMES_EVENTO[n.evento] ?? n.evento;
+    nome.title = `Notificação ${n.id}`;
+    const detalhe = document.createElement('span');
+    detalhe.className = 'detalhe';
+    const canal = n.canal === 'email' ? `e-mail para ${n.destino}` : 'webhook';
+    const vezes = `${n.tentativas} tentativa${n.tentativas === 1 ? '' : 's'}`;
+    detalhe.textContent = [canal, vezes, n.ultimo_erro].filter(Boolean).join(' · ');
+    const botao = document.createElement('button');
+    botao.type = 'button';
+    botao.textContent = 'Reenviar';
+    botao.setAttribute('aria-label', `Reenviar: ${nome.textContent}`);
+    botao.addEventListener('click', () => reenviar(n.id, botao));
+    li.append(nome, botao, detalhe);
+    return li;
+  });
+  el('lista-falhas').replaceChildren(...itens);
+  el('sem-falhas').hidden = itens.length > 0;
+}
+
+/** `POST /notificacoes/{id}/reenviar`: a write, so it carries this browser's bearer token. */
+async function reenviar(id, botao) {
+  botao.disabled = true;
+  const token = localStorage.getItem(CHAVE_TOKEN);
+  try {
+    const r = await fetch(`/notificacoes/${encodeURIComponent(id)}/reenviar`, {
+      method: 'POST',
+      headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    });
+    if (r.status === 401) {
+      sessaoEncerrada();
+      return;
+    }
+    if (!r.ok) {
+      const corpo = await r.json().catch(() => ({}));
+      avisar(corpo.detail ?? `Não foi possível reenviar (erro ${r.status}).`);
+      return;
+    }
+    painel.falhas.delete(id);
+    desenharFalhas();
+  } catch {
+    avisar('Sem conexão com o servidor.');
+  } finally {
+    botao.disabled = false;
+  }
+}
+
+/** A notification's new state (`notificacao_atualizada`): listed while it is `falhou`. */
+function atualizarFalha(n) {
+  if (el('falhas').hidden || !n.id) return;
+  const outras = [...painel.falhas].filter(([id]) => id !== n.id);
+  painel.falhas = new Map(n.status === 'falhou' ? [[n.id, n], ...outras] : outras);
+  desenharFalhas();
+}
+
 // ---- events ---------------------------------------------------------------------------
 
 function aplicar(m) {
@@ -385,6 +471,9 @@ function aplicar(m) {
       break;
     case 'tarefa_atualizada':
       atualizarTarefa(d);
+      break;
+    case 'notificacao_atualizada':
+      atualizarFalha(d);
       break;
     default:
       break;
