@@ -95,6 +95,8 @@ pub fn derivar(
         return Vec::new();
     }
     let mut out = Vec::new();
+    // Only for writes that arm reminders.
+    let mut lembrar: Option<Lembrar<'_>> = None;
     let para = |out: &mut Vec<Op>, evento: &str, c: Option<&str>, e: Option<&str>, p: &str| {
         for w in ativos.iter().filter(|w| w.recebe(evento)) {
             out.push(nova(evento, Canal::Webhook, &w.id, c, e, None, None, em));
@@ -114,7 +116,12 @@ pub fn derivar(
                     para(&mut out, ev, Some(&c.id), None, &c.paciente_id);
                 }
                 if armar {
-                    out.extend(lembretes(db, &ativos, email, c, tz, agora, em));
+                    let l = lembrar.get_or_insert_with(|| Lembrar::de(db, &ativos, email));
+                    out.extend(
+                        l.desejados(db, c, tz, agora)
+                            .into_iter()
+                            .map(|d| lembrete(&c.id, d, em)),
+                    );
                 }
             }
             Op::DelConsulta(id) => out.extend(lembretes_pendentes(db, id)),
@@ -188,69 +195,109 @@ fn endereco_email<'a>(db: &'a Db, paciente_id: &str) -> Option<&'a str> {
         .filter(|e| !e.trim().is_empty())
 }
 
-/// The reminders appointment `c` should have: `(lead time, due, channel, destination)` for
-/// each lead time of the clinic's rules still ahead of `agora`, for every webhook of `ativos`
-/// subscribed to reminders and (with `email`) the patient's address.
-fn desejados<'a>(
-    db: &'a Db,
-    ativos: &[&'a Arc<Webhook>],
+/// Where and when reminders go, as the clinic stands: the active webhooks subscribed to
+/// them, whether e-mail is on, and the lead times of the rules. Taken once per write or pass.
+struct Lembrar<'a> {
+    inscritos: Vec<&'a Arc<Webhook>>,
     email: bool,
-    c: &Consulta,
-    tz: &TimeZone,
-    agora: Timestamp,
-) -> Vec<(u32, Timestamp, Canal, &'a str)> {
-    let inscritos: Vec<&'a Arc<Webhook>> = ativos
-        .iter()
-        .copied()
-        .filter(|w| w.recebe(LEMBRETE))
-        .collect();
-    let endereco = email.then(|| endereco_email(db, &c.paciente_id)).flatten();
-    if inscritos.is_empty() && endereco.is_none() {
-        return Vec::new();
-    }
-    let inicio = Momento::stored(c.inicio, c.inicio_offset, tz).instante;
-    let mut out = Vec::new();
-    for h in lembretes_horas(db) {
-        let Ok(vence) = inicio.checked_sub(SignedDuration::from_hours(i64::from(h))) else {
-            continue;
-        };
-        if vence <= agora {
-            continue;
+    horas: Vec<u32>,
+}
+
+impl<'a> Lembrar<'a> {
+    fn de(db: &'a Db, ativos: &[&'a Arc<Webhook>], email: bool) -> Self {
+        Lembrar {
+            inscritos: ativos
+                .iter()
+                .copied()
+                .filter(|w| w.recebe(LEMBRETE))
+                .collect(),
+            email,
+            horas: db.regras.get(Regras::ID).map_or_else(
+                || Regras::default().lembretes_horas,
+                |r| r.lembretes_horas.clone(),
+            ),
         }
-        let destinos = inscritos
-            .iter()
-            .map(|w| (Canal::Webhook, w.id.as_str()))
-            .chain(endereco.map(|e| (Canal::Email, e)));
-        out.extend(destinos.map(|(canal, destino)| (h, vence, canal, destino)));
     }
-    out
+
+    /// The reminders appointment `c` should have: `(lead time, due, channel, destination)`
+    /// for each lead time still ahead of `agora`, for every subscribed webhook and (with
+    /// e-mail on) the patient's address.
+    fn desejados(
+        &self,
+        db: &'a Db,
+        c: &Consulta,
+        tz: &TimeZone,
+        agora: Timestamp,
+    ) -> Vec<(u32, Timestamp, Canal, &'a str)> {
+        let endereco = self
+            .email
+            .then(|| endereco_email(db, &c.paciente_id))
+            .flatten();
+        if self.inscritos.is_empty() && endereco.is_none() {
+            return Vec::new();
+        }
+        let inicio = Momento::stored(c.inicio, c.inicio_offset, tz).instante;
+        let mut out = Vec::new();
+        for &h in &self.horas {
+            let Ok(vence) = inicio.checked_sub(SignedDuration::from_hours(i64::from(h))) else {
+                continue;
+            };
+            if vence <= agora {
+                continue;
+            }
+            let destinos = self
+                .inscritos
+                .iter()
+                .map(|w| (Canal::Webhook, w.id.as_str()))
+                .chain(endereco.map(|e| (Canal::Email, e)));
+            out.extend(destinos.map(|(canal, destino)| (h, vence, canal, destino)));
+        }
+        out
+    }
+
+    /// What keeps appointment `c`'s reminders from being in line with the clinic as it is
+    /// now: the pending ones for a lead time no longer in `lembretes_horas` (to delete), and
+    /// the reminders [`Lembrar::desejados`] that have no notification yet (to make). One in
+    /// any status counts: a reminder already sent or failed is never made again; an e-mail
+    /// reminder goes to the patient's address of the day it is sent, so any e-mail one counts
+    /// for its lead time. Without this, a webhook subscribed, an e-mail address or a lead
+    /// time added after the booking, or a restore (which leaves the outbox behind), would
+    /// leave an active appointment without the reminders SPEC-2 §13 promises.
+    #[allow(clippy::type_complexity)]
+    fn desacertos(
+        &self,
+        db: &'a Db,
+        c: &Consulta,
+        tz: &TimeZone,
+        agora: Timestamp,
+    ) -> (Vec<&'a str>, Vec<(u32, Timestamp, Canal, &'a str)>) {
+        let existentes: Vec<&'a Arc<Notificacao>> = db
+            .notificacoes
+            .da_consulta(&c.id)
+            .filter(|n| n.evento == LEMBRETE)
+            .collect();
+        let obsoletos = existentes
+            .iter()
+            .filter(|n| n.status == StatusNotificacao::Pendente)
+            .filter(|n| n.lembrete_horas.is_none_or(|h| !self.horas.contains(&h)))
+            .map(|n| n.id.as_str())
+            .collect();
+        let faltam = self
+            .desejados(db, c, tz, agora)
+            .into_iter()
+            .filter(|&(h, _, canal, destino)| {
+                !existentes.iter().any(|e| {
+                    e.lembrete_horas == Some(h)
+                        && e.canal == canal
+                        && (canal == Canal::Email || e.destino == destino)
+                })
+            })
+            .collect();
+        (obsoletos, faltam)
+    }
 }
 
-/// The clinic's reminder lead times, in hours.
-fn lembretes_horas(db: &Db) -> Vec<u32> {
-    db.regras.get(Regras::ID).map_or_else(
-        || Regras::default().lembretes_horas,
-        |r| r.lembretes_horas.clone(),
-    )
-}
-
-/// The reminders of appointment `c` (see [`desejados`]), as new pending notifications.
-fn lembretes(
-    db: &Db,
-    ativos: &[&Arc<Webhook>],
-    email: bool,
-    c: &Consulta,
-    tz: &TimeZone,
-    agora: Timestamp,
-    em: &str,
-) -> Vec<Op> {
-    desejados(db, ativos, email, c, tz, agora)
-        .into_iter()
-        .map(|d| lembrete(&c.id, d, em))
-        .collect()
-}
-
-/// A new pending reminder of appointment `consulta_id`, as [`desejados`] describes it.
+/// A new pending reminder of appointment `consulta_id`, as [`Lembrar::desejados`] describes it.
 fn lembrete(
     consulta_id: &str,
     (h, vence, canal, destino): (u32, Timestamp, Canal, &str),
@@ -268,87 +315,26 @@ fn lembrete(
     )
 }
 
-/// What keeps appointment `c`'s reminders from being in line with the clinic as it is now:
-/// the pending ones for a lead time no longer in `lembretes_horas` (to delete), and the
-/// reminders [`desejados`] that have no notification yet (to make). One in any status counts:
-/// a reminder already sent or failed is never made again; an e-mail reminder goes to the
-/// patient's address of the day it is sent, so any e-mail one counts for its lead time.
-/// Without this, a webhook subscribed, an e-mail address or a lead time added after the
-/// booking, or a restore (which leaves the outbox behind), would leave an active appointment
-/// without the reminders SPEC-2 §13 promises.
-#[allow(clippy::type_complexity)]
-fn desacertos<'a>(
-    db: &'a Db,
-    ativos: &[&'a Arc<Webhook>],
-    email: bool,
-    c: &Consulta,
-    tz: &TimeZone,
-    agora: Timestamp,
-) -> (Vec<&'a str>, Vec<(u32, Timestamp, Canal, &'a str)>) {
-    let horas = lembretes_horas(db);
-    let existentes: Vec<&Arc<Notificacao>> = db
-        .notificacoes
-        .da_consulta(&c.id)
-        .filter(|n| n.evento == LEMBRETE)
-        .collect();
-    let obsoletos = existentes
-        .iter()
-        .filter(|n| n.status == StatusNotificacao::Pendente)
-        .filter(|n| n.lembrete_horas.is_none_or(|h| !horas.contains(&h)))
-        .map(|n| n.id.as_str())
-        .collect();
-    let faltam = desejados(db, ativos, email, c, tz, agora)
-        .into_iter()
-        .filter(|&(h, _, canal, destino)| {
-            !existentes.iter().any(|e| {
-                e.lembrete_horas == Some(h)
-                    && e.canal == canal
-                    && (canal == Canal::Email || e.destino == destino)
-            })
-        })
-        .collect();
-    (obsoletos, faltam)
-}
-
-/// The writes that put appointment `c`'s reminders in line (see [`desacertos`]).
-fn acertos(
+/// The ids of the active appointments starting (clinic time) in `[de, ate)` and still ahead
+/// of `agora` whose reminders are not in line (see [`Lembrar::desacertos`]).
+pub fn lembretes_a_acertar(
     db: &Db,
-    ativos: &[&Arc<Webhook>],
-    email: bool,
-    c: &Consulta,
     tz: &TimeZone,
     agora: Timestamp,
-    em: &str,
-) -> Vec<Op> {
-    let (obsoletos, faltam) = desacertos(db, ativos, email, c, tz, agora);
-    let mut out: Vec<Op> = obsoletos
-        .into_iter()
-        .map(|id| Op::DelNotificacao(id.to_owned()))
-        .collect();
-    out.extend(faltam.into_iter().map(|d| lembrete(&c.id, d, em)));
-    out
-}
-
-/// The ids of the active appointments still ahead whose reminders [`acertos`] would change.
-/// A read through the appointments ahead, by start (housekeeping then writes only for these).
-pub fn lembretes_a_acertar(db: &Db, tz: &TimeZone, agora: Timestamp, email: bool) -> Vec<String> {
+    email: bool,
+    (de, ate): (DateTime, DateTime),
+) -> Vec<String> {
     let ativos: Vec<&Arc<Webhook>> = db.webhooks.iter().filter(|w| w.ativo).collect();
-    let algum = email || ativos.iter().any(|w| w.recebe(LEMBRETE));
-    if !algum && db.notificacoes.pendentes() == 0 {
+    let lembrar = Lembrar::de(db, &ativos, email);
+    if lembrar.inscritos.is_empty() && !email && db.notificacoes.pendentes() == 0 {
         return Vec::new();
     }
-    // A day of margin covers any offset between the stored local start and `agora`.
-    let desde = agora
-        .to_zoned(tz.clone())
-        .datetime()
-        .checked_sub(SignedDuration::from_hours(24))
-        .unwrap_or(DateTime::MIN);
     db.consultas
-        .starting_between(Bound::Included(desde), Bound::Unbounded)
+        .starting_between(Bound::Included(de), Bound::Excluded(ate))
         .filter(|c| c.status.is_active())
         .filter(|c| Momento::stored(c.inicio, c.inicio_offset, tz).instante > agora)
         .filter(|c| {
-            let (obsoletos, faltam) = desacertos(db, &ativos, email, c, tz, agora);
+            let (obsoletos, faltam) = lembrar.desacertos(db, c, tz, agora);
             !obsoletos.is_empty() || !faltam.is_empty()
         })
         .map(|c| c.id.clone())
@@ -358,15 +344,43 @@ pub fn lembretes_a_acertar(db: &Db, tz: &TimeZone, agora: Timestamp, email: bool
 /// Appointments whose reminders are put in line per write.
 const LOTE_ACERTO: usize = 5_000;
 
-/// Brings the reminders of every active appointment ahead in line (see [`acertos`]): finds
-/// them with a read ([`lembretes_a_acertar`]), then writes for those only, [`LOTE_ACERTO`]
-/// per write; returns how many it went through. Housekeeping runs it every minute, and a
-/// restore right after it switched the state.
+/// Brings the reminders of every active appointment ahead in line (see
+/// [`Lembrar::desacertos`]): finds them with reads of one day of appointments each (a
+/// short read lock each, so writers never wait behind the whole agenda), then writes for
+/// those only, [`LOTE_ACERTO`] per write; returns how many it went through. Housekeeping
+/// runs it every minute, and a restore right after it switched the state.
 pub async fn acertar_lembretes(app: &App) -> Result<usize, AppError> {
-    let ids = {
+    let agora = Timestamp::now();
+    let tz = app.clock.tz();
+    let email = app.email.is_some();
+    // A day of margin covers any offset between a stored local start and `agora`.
+    let mut dia = agora
+        .to_zoned(tz.clone())
+        .datetime()
+        .date()
+        .yesterday()
+        .unwrap_or(jiff::civil::Date::MIN)
+        .to_datetime(jiff::civil::Time::midnight());
+    let ultimo = app
+        .store
+        .read()
+        .consultas
+        .iter()
+        .next_back()
+        .map(|c| c.inicio);
+    let mut ids = Vec::new();
+    while let Some(fim) = ultimo.filter(|f| *f >= dia) {
+        let seguinte = dia
+            .checked_add(jiff::Span::new().days(1))
+            .unwrap_or(DateTime::MAX);
         let db = app.store.read();
-        lembretes_a_acertar(&db, app.clock.tz(), Timestamp::now(), app.email.is_some())
-    };
+        ids.extend(lembretes_a_acertar(&db, tz, agora, email, (dia, seguinte)));
+        drop(db);
+        if seguinte == DateTime::MAX || seguinte > fim {
+            break;
+        }
+        dia = seguinte;
+    }
     let mut total = 0;
     for lote in ids.chunks(LOTE_ACERTO) {
         total += acertar_lote(app, lote.to_vec()).await?;
@@ -374,8 +388,8 @@ pub async fn acertar_lembretes(app: &App) -> Result<usize, AppError> {
     Ok(total)
 }
 
-/// Brings the reminders of the appointments `ids` in line (see [`acertos`]), in one write;
-/// returns how many appointments it went through.
+/// Brings the reminders of the appointments `ids` in line (see [`Lembrar::desacertos`]), in
+/// one write; returns how many appointments it went through.
 async fn acertar_lote(app: &App, ids: Vec<String>) -> Result<usize, AppError> {
     let email = app.email.is_some();
     let clock = app.clock.clone();
@@ -384,12 +398,20 @@ async fn acertar_lote(app: &App, ids: Vec<String>) -> Result<usize, AppError> {
         let agora = Timestamp::now();
         let em = clock.stamp_at(agora);
         let ativos: Vec<&Arc<Webhook>> = db.webhooks.iter().filter(|w| w.ativo).collect();
-        let ops = ids
-            .iter()
-            .filter_map(|id| db.consultas.get(id))
-            .filter(|c| c.status.is_active())
-            .flat_map(|c| acertos(db, &ativos, email, c, clock.tz(), agora, &em))
-            .collect();
+        let lembrar = Lembrar::de(db, &ativos, email);
+        let mut ops = Vec::new();
+        for c in ids.iter().filter_map(|id| db.consultas.get(id)) {
+            if !c.status.is_active() {
+                continue;
+            }
+            let (obsoletos, faltam) = lembrar.desacertos(db, c, clock.tz(), agora);
+            ops.extend(
+                obsoletos
+                    .into_iter()
+                    .map(|id| Op::DelNotificacao(id.to_owned())),
+            );
+            ops.extend(faltam.into_iter().map(|d| lembrete(&c.id, d, &em)));
+        }
         Ok((ops, n))
     })
     .await
