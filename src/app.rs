@@ -311,9 +311,10 @@ async fn housekeeping_forever(state: AppState) {
                     Ok(removed) => tracing::info!(target: "agendamento::notificacoes", removed, "old finished notifications forgotten"),
                     Err(e) => tracing::warn!(target: "agendamento::notificacoes", error = %e, "notification retention failed; will retry"),
                 }
+                let inicio = std::time::Instant::now();
                 match notificacoes::acertar_lembretes(&state).await {
                     Ok(0) => {}
-                    Ok(consultas) => tracing::info!(target: "agendamento::notificacoes", consultas, "reminders brought in line with the clinic's rules, webhooks and addresses"),
+                    Ok(consultas) => tracing::info!(target: "agendamento::notificacoes", consultas, ms = inicio.elapsed().as_millis() as u64, "reminders brought in line with the clinic's rules, webhooks and addresses"),
                     Err(e) => tracing::warn!(target: "agendamento::notificacoes", error = %e, "reminders not brought in line; will retry"),
                 }
                 // Files past `--auditoria-dias` are deleted on the way.
