@@ -606,8 +606,9 @@ pub fn assinar(segredo: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<S
 
 /// What one attempt came to.
 enum Desfecho {
-    /// 2xx.
-    Entregue,
+    /// 2xx (a webhook) or accepted by the relay (an e-mail: the address it went to, the
+    /// patient's of the day it was sent).
+    Entregue(Option<String>),
     /// Failed; retried on the schedule (`desativar`: a 410, which also ends it).
     Falha { erro: String, desativar: bool },
     /// Not attempted: it cannot be delivered (no attempt counted).
@@ -840,8 +841,9 @@ async fn entregar_email(app: &App, n: &Notificacao) -> Desfecho {
         Ok(m) => m,
         Err(m) => return Desfecho::Descartada(m),
     };
+    let para = msg.para_email.clone();
     match remetente.enviar(msg).await {
-        Ok(()) => Desfecho::Entregue,
+        Ok(()) => Desfecho::Entregue(Some(para)),
         Err(f) if f.repetir() => Desfecho::Falha {
             erro: f.to_string(),
             desativar: false,
@@ -871,7 +873,7 @@ async fn tentar(app: &App, cliente: &Cliente, n: &Notificacao) -> Desfecho {
         ("webhook-signature", assinatura),
     ];
     match cliente.post(&w.url, &headers, body).await {
-        Ok(s) if (200..300).contains(&s) => Desfecho::Entregue,
+        Ok(s) if (200..300).contains(&s) => Desfecho::Entregue(None),
         Ok(410) => Desfecho::Falha {
             erro: "HTTP 410: o receptor encerrou o webhook (desativado)".into(),
             desativar: true,
@@ -957,7 +959,12 @@ async fn registrar(app: &App, lote: Vec<(Arc<Notificacao>, Desfecho)>) {
                 }
                 let mut novo = Notificacao::clone(cur);
                 match d {
-                    Desfecho::Entregue => {
+                    Desfecho::Entregue(para) => {
+                        // What `/notificacoes` shows is where it went, not the address the
+                        // patient had when it was written.
+                        if let Some(para) = para {
+                            novo.destino = para;
+                        }
                         novo.tentativas += 1;
                         novo.status = StatusNotificacao::Enviada;
                         novo.proxima_tentativa_em = None;

@@ -519,6 +519,20 @@ async fn notificacoes_ate(
     }
 }
 
+/// The production app sending e-mail through `smtp` (and `extra` flags); its delivery worker
+/// is not started.
+async fn app_com_email(smtp: &ServidorSmtp, extra: &[&str]) -> crate::harness::TestApp {
+    let url = format!("smtp://127.0.0.1:{}", smtp.porta);
+    let mut args = vec![
+        "--smtp-url",
+        url.as_str(),
+        "--smtp-remetente",
+        "Clínica Teste <agenda@clinica.example>",
+    ];
+    args.extend_from_slice(extra);
+    crate::harness::TestApp::with_args(&args).await
+}
+
 /// The outbox's e-mail channel end to end (SPEC-2 §13): a booking through the production
 /// router writes an `email` notification for a patient with an address, the delivery worker
 /// sends it through the real relay with the appointment's `.ics` and its public link, the
@@ -529,16 +543,7 @@ async fn a_booking_e_mails_the_patient_through_the_outbox_and_an_opted_out_one_g
     let Some(smtp) = ServidorSmtp::iniciar(&[]) else {
         return;
     };
-    let url = format!("smtp://127.0.0.1:{}", smtp.porta);
-    let app = crate::harness::TestApp::with_args(&[
-        "--smtp-url",
-        &url,
-        "--smtp-remetente",
-        "Clínica Teste <agenda@clinica.example>",
-        "--url-publica",
-        "https://clinica.example",
-    ])
-    .await;
+    let app = app_com_email(&smtp, &["--url-publica", "https://clinica.example"]).await;
     tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
         app.state.clone(),
     ));
@@ -604,4 +609,53 @@ async fn a_booking_e_mails_the_patient_through_the_outbox_and_an_opted_out_one_g
         .expect("the .ics attached");
     assert!(ics.contains(&format!("UID:{}", consultas[0])), "{ics}");
     assert!(ics.contains("STATUS:TENTATIVE"), "{ics}");
+}
+
+/// An e-mail goes to the patient's address of the day it is sent, and the listing then shows
+/// that address (masked), not the one the patient had when the notification was written.
+#[tokio::test]
+async fn a_delivered_e_mail_lists_the_address_it_went_to() {
+    use crate::helpers::{at, monday};
+    let Some(smtp) = ServidorSmtp::iniciar(&[]) else {
+        return;
+    };
+    let app = app_com_email(&smtp, &[]).await;
+    let m = app.medico(78, &[("segunda", "08:00", "12:00")]).await;
+    let mut body = crate::helpers::paciente_body("Ana Muda", 73);
+    body["email"] = serde_json::json!("ana@exemplo.com");
+    let p = app.post("/pacientes", &body).await;
+    p.expect_status(201);
+    let pid = crate::helpers::str_field(&p.body, "id");
+    let dia = monday(2);
+    let c = app
+        .post(
+            "/consultas",
+            &crate::helpers::consulta_body(&pid, &m, &at(dia, "09:00"), &at(dia, "09:30")),
+        )
+        .await;
+    c.expect_status(201);
+    let q = format!(
+        "canal=email&evento=consulta.agendada&consulta_id={}",
+        crate::helpers::str_field(&c.body, "id")
+    );
+    let antes = notificacoes_ate(&app, &q, |v| v.len() == 1).await;
+    assert_eq!(antes[0]["destino"], "a***@exemplo.com");
+    // The patient changes address before the worker sends it.
+    app.put(
+        &format!("/pacientes/{pid}"),
+        &serde_json::json!({"email": "beatriz@exemplo.com"}),
+    )
+    .await
+    .expect_status(200);
+    tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
+        app.state.clone(),
+    ));
+    let enviadas =
+        notificacoes_ate(&app, &q, |v| v.len() == 1 && v[0]["status"] == "enviada").await;
+    assert_eq!(enviadas[0]["destino"], "b***@exemplo.com", "{enviadas:#?}");
+    let (_, envelope) = smtp.recebida(1);
+    assert_eq!(
+        envelope["rcpt_tos"],
+        serde_json::json!(["beatriz@exemplo.com"])
+    );
 }
