@@ -37,8 +37,8 @@ use crate::domain::{Momento, Relogio};
 use crate::error::AppError;
 use crate::infra::webhooks::Cliente;
 use crate::models::{
-    Canal, Consulta, EntradaEspera, Notificacao, NotificacaoPublica, Regras, StatusConsulta,
-    StatusEspera, StatusNotificacao, Webhook,
+    Canal, Consulta, EntradaEspera, Notificacao, NotificacaoPublica, StatusConsulta, StatusEspera,
+    StatusNotificacao, Webhook,
 };
 use crate::repositories::{Db, Op};
 
@@ -116,7 +116,7 @@ pub fn derivar(
                     para(&mut out, ev, Some(&c.id), None, &c.paciente_id);
                 }
                 if armar {
-                    let l = lembrar.get_or_insert_with(|| Lembrar::de(db, &ativos, email));
+                    let l = lembrar.get_or_insert_with(|| Lembrar::de(db, email));
                     out.extend(
                         l.desejados(db, c, tz, agora)
                             .into_iter()
@@ -195,8 +195,9 @@ fn endereco_email<'a>(db: &'a Db, paciente_id: &str) -> Option<&'a str> {
         .filter(|e| !e.trim().is_empty())
 }
 
-/// Where and when reminders go, as the clinic stands: the active webhooks subscribed to
-/// them, whether e-mail is on, and the lead times of the rules. Taken once per write or pass.
+/// Where and when reminders go, as the clinic stands in `db`: the active webhooks subscribed
+/// to them, whether e-mail is on, and the lead times of the rules. Taken once per write or
+/// pass.
 struct Lembrar<'a> {
     inscritos: Vec<&'a Arc<Webhook>>,
     email: bool,
@@ -204,18 +205,15 @@ struct Lembrar<'a> {
 }
 
 impl<'a> Lembrar<'a> {
-    fn de(db: &'a Db, ativos: &[&'a Arc<Webhook>], email: bool) -> Self {
+    fn de(db: &'a Db, email: bool) -> Self {
         Lembrar {
-            inscritos: ativos
+            inscritos: db
+                .webhooks
                 .iter()
-                .copied()
-                .filter(|w| w.recebe(LEMBRETE))
+                .filter(|w| w.ativo && w.recebe(LEMBRETE))
                 .collect(),
             email,
-            horas: db.regras.get(Regras::ID).map_or_else(
-                || Regras::default().lembretes_horas,
-                |r| r.lembretes_horas.clone(),
-            ),
+            horas: super::regras::atuais(db).lembretes_horas,
         }
     }
 
@@ -324,8 +322,7 @@ pub fn lembretes_a_acertar(
     email: bool,
     (de, ate): (DateTime, DateTime),
 ) -> Vec<String> {
-    let ativos: Vec<&Arc<Webhook>> = db.webhooks.iter().filter(|w| w.ativo).collect();
-    let lembrar = Lembrar::de(db, &ativos, email);
+    let lembrar = Lembrar::de(db, email);
     if lembrar.inscritos.is_empty() && !email && db.notificacoes.pendentes() == 0 {
         return Vec::new();
     }
@@ -397,8 +394,7 @@ async fn acertar_lote(app: &App, ids: Vec<String>) -> Result<usize, AppError> {
     app.write(move |db| {
         let agora = Timestamp::now();
         let em = clock.stamp_at(agora);
-        let ativos: Vec<&Arc<Webhook>> = db.webhooks.iter().filter(|w| w.ativo).collect();
-        let lembrar = Lembrar::de(db, &ativos, email);
+        let lembrar = Lembrar::de(db, email);
         let mut ops = Vec::new();
         for c in ids.iter().filter_map(|id| db.consultas.get(id)) {
             if !c.status.is_active() {
