@@ -17,6 +17,10 @@ use std::time::Duration;
 /// Per-attempt timeout (connect, send, answer headers).
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most of an answer's body read (and dropped) so its connection can be reused; a
+/// longer one ends the connection instead.
+const RESPOSTA_MAX: usize = 64 * 1024;
+
 /// Why an address was refused.
 #[derive(Debug)]
 struct Bloqueado(String);
@@ -140,7 +144,7 @@ impl Cliente {
     }
 
     /// `POST`s `body` (JSON) to `url` with `headers`; the answer's status, or why no answer
-    /// came (Portuguese, for `ultimo_erro`). The answer's body is not read.
+    /// came (Portuguese, for `ultimo_erro`). The answer's body is read but not kept.
     pub async fn post(
         &self,
         url: &str,
@@ -164,7 +168,20 @@ impl Cliente {
             req = req.header(*k, v.as_str());
         }
         match req.body(body).send().await {
-            Ok(resp) => Ok(resp.status().as_u16()),
+            Ok(mut resp) => {
+                let status = resp.status().as_u16();
+                // The answer's body is read to its end (up to RESPOSTA_MAX, within the same
+                // timeout) and dropped: only then does the connection go back to the pool,
+                // instead of a new connection per delivery. The status alone decides.
+                let mut resto = RESPOSTA_MAX;
+                while let Ok(Some(parte)) = resp.chunk().await {
+                    resto = match resto.checked_sub(parte.len()) {
+                        Some(r) => r,
+                        None => break,
+                    };
+                }
+                Ok(status)
+            }
             Err(e) => Err(explica(&e)),
         }
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -35,7 +35,11 @@ struct Estado {
     atraso: Duration,
     /// Answers wait until this many requests arrived (0: none wait).
     reter: usize,
+    /// The body of every answer (empty by default).
+    corpo: String,
     recebidas: Vec<Recebida>,
+    /// The peer address of each connection a request came on.
+    conexoes: std::collections::HashSet<std::net::SocketAddr>,
 }
 
 /// The receiver; stops when dropped.
@@ -61,9 +65,10 @@ impl Drop for Receptor {
 
 async fn receber(
     State(Compartilhado { estado, chegou }): State<Compartilhado>,
+    ConnectInfo(par): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     corpo: Bytes,
-) -> StatusCode {
+) -> (StatusCode, String) {
     let (segredo, atraso) = {
         let e = estado.lock();
         (e.segredo.clone(), e.atraso)
@@ -80,15 +85,16 @@ async fn receber(
         .unwrap_or_default()
         .to_owned();
     // Recorded on arrival, answered after the delay: a slow receiver shows what is in flight.
-    let code = {
+    let (code, resposta) = {
         let mut e = estado.lock();
+        e.conexoes.insert(par);
         e.recebidas.push(Recebida {
             id,
             tipo: json["type"].as_str().unwrap_or_default().to_owned(),
             corpo: json,
             valida,
         });
-        e.roteiro.pop_front().unwrap_or(e.padrao)
+        (e.roteiro.pop_front().unwrap_or(e.padrao), e.corpo.clone())
     };
     chegou.notify_waiters();
     loop {
@@ -106,7 +112,10 @@ async fn receber(
     if !atraso.is_zero() {
         tokio::time::sleep(atraso).await;
     }
-    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        resposta,
+    )
 }
 
 impl Receptor {
@@ -127,6 +136,7 @@ impl Receptor {
             .expect("bind receiver");
         let addr = listener.local_addr().expect("receiver address");
         let tarefa = tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             let _ = axum::serve(listener, app).await;
         });
         Self {
@@ -165,6 +175,16 @@ impl Receptor {
     /// Holds every answer until `n` requests have arrived: then they all go out together.
     pub fn reter(&self, n: usize) {
         self.estado.lock().reter = n;
+    }
+
+    /// Answers every request with this body.
+    pub fn corpo(&self, corpo: impl Into<String>) {
+        self.estado.lock().corpo = corpo.into();
+    }
+
+    /// How many connections requests came on.
+    pub fn conexoes(&self) -> usize {
+        self.estado.lock().conexoes.len()
     }
 
     /// Waits this long before answering each request.

@@ -810,3 +810,39 @@ fn the_retention_flag_takes_seven_days_or_more() {
     let padrao = <Config as clap::Parser>::try_parse_from(["agendamento"]).expect("defaults");
     assert_eq!(padrao.notificacoes_dias, 90);
 }
+
+/// A receiver that answers with a body keeps its connection: each answer is read to its end
+/// (up to 64 KiB), so the connection goes back to the client's pool instead of a new TCP
+/// (and, for `https`, TLS) handshake per delivery. A 60 kB answer (a page, say) to each of
+/// twelve deliveries one after another: at most two connections (unread, it took twelve).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_to_a_receiver_that_answers_a_body_reuse_the_connection() {
+    let app = app_com_entregas(RAPIDO).await;
+    let r = Receptor::iniciar().await;
+    r.corpo(format!(
+        "<html><body>{}</body></html>",
+        "recebido ".repeat(6_700)
+    ));
+    webhook(&app, &r, &["consulta.agendada"]).await;
+    let (p, m) = cenario(&app).await;
+    let total = 12;
+    for k in 0..total {
+        let h = 8 + k;
+        consulta(
+            &app,
+            &p,
+            &m,
+            &at(monday(1), &format!("{h:02}:00")),
+            &at(monday(1), &format!("{h:02}:30")),
+        )
+        .await;
+        r.esperar(Duration::from_secs(10), |v| v.len() == k + 1)
+            .await;
+    }
+    esperar(&app, "status=enviada&limit=100", |v| v.len() == total).await;
+    let conexoes = r.conexoes();
+    assert!(
+        conexoes <= 2,
+        "{total} deliveries one after another took {conexoes} connections"
+    );
+}
