@@ -168,9 +168,11 @@ impl App {
     }
 
     /// Whether storage can write now. After a failed write marked it unwritable, a probe
-    /// (on a blocking thread) lets the answer recover once the disk does.
+    /// (on a blocking thread) lets the answer recover once the disk does. With several
+    /// instances the database is asked every time: an instance that has not written since
+    /// it went away would not know.
     pub async fn gravavel(&self) -> bool {
-        if self.store.writable() {
+        if self.store.writable() && !self.store.shared() {
             return true;
         }
         let store = self.store.clone();

@@ -438,6 +438,38 @@ async fn postgres_stopped_and_started_under_load_loses_no_acknowledged_write() {
     );
 }
 
+/// "PostgreSQL down or unreachable: … `/sistema/saude` says `degradado`" (SPEC-2 §16) on
+/// every instance, also one that writes nothing meanwhile (it used to answer `ok` until a
+/// write of its own failed); `ok` again once PostgreSQL is back, with no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn health_says_degradado_on_every_instance_while_postgres_is_down_even_without_writes() {
+    let pg = PgCluster::start();
+    let srvs = instancias(&pg, 2);
+    for srv in &srvs {
+        let s = srv.get("/sistema/saude").await;
+        assert_eq!(s.body["status"], "ok", "{}", s.text);
+    }
+    pg.stop_immediate();
+    for srv in &srvs {
+        let s = srv.get("/sistema/saude").await;
+        s.expect_status(503);
+        assert_eq!(s.body["status"], "degradado", "{}", s.text);
+        assert_eq!(s.body["armazenamento"]["gravavel"], false, "{}", s.text);
+    }
+    pg.start_again();
+    for srv in &srvs {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = srv.get("/sistema/saude").await;
+            if s.status == 200 && s.body["status"] == "ok" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "still {}", s.text);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restore_through_one_instance_switches_every_instance() {
     let pg = PgCluster::start();
