@@ -63,6 +63,10 @@ pub(super) fn catch_up<S: StoreState>(inner: &Inner<S>, by_flusher: bool) -> io:
     }
     let hooks = inner.hooks.get();
     match caught {
+        // Nothing past this position. Its in-memory position may hold this process's own
+        // last batch, still on its way to the journal (the flusher appends it after closing
+        // the gate): it is not durable, so it is not published as such.
+        Caught::Entries(list) if list.is_empty() => return Ok(()),
         Caught::Entries(list) => {
             for bytes in list {
                 let entry: Entry<S::Op> = serde_json::from_slice(&bytes)
