@@ -163,7 +163,14 @@ pub async fn stream_agenda(
                 // `None` also when it fell behind the bounded buffer (Lagged): the
                 // subscriber is dropped and reconnects with Last-Event-ID.
                 let p = next?;
-                // Each role sees only what it may (SPEC-2 §10).
+                // What the client already has: an instance still behind the one it came
+                // from publishes those again as it catches up (SPEC-2 §16).
+                if last.is_some_and(|l| p.id <= l) {
+                    continue;
+                }
+                // A session that ended (logout, deactivation) receives nothing more; a
+                // changed role sees what the new one may (SPEC-2 §10).
+                let quem = services::usuarios::vigente(&app, &quem)?;
                 if let Some(visto) = filtrar(&app, &quem, &p) {
                     return Some((Ok(event(&visto)), s));
                 }
@@ -195,21 +202,31 @@ pub async fn list_logs(
 #[utoipa::path(get, path = "/sistema/logs/stream", tag = "sistema",
     responses((status = 200, description = "Fluxo SSE de linhas de log", content_type = "text/event-stream", body = String)))]
 pub async fn stream_logs(
-    _: Autorizado<Admin>,
+    autorizado: Autorizado<Admin>,
     State(app): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = app.logs.subscribe();
     let stop = app.shutdown.subscribe();
-    let stream = futures_util::stream::unfold((rx, stop), |(mut rx, mut stop)| async move {
-        loop {
-            let next = tokio::select! {
-                r = rx.recv() => r,
-                _ = stop.wait_for(|s| *s) => return None,
-            };
-            match next {
-                Ok(line) => return Some((Ok(Event::default().data(&*line)), (rx, stop))),
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return None,
+    let quem = autorizado.0;
+    let stream = futures_util::stream::unfold((rx, stop), move |(mut rx, mut stop)| {
+        let (app, quem) = (app.clone(), quem.clone());
+        async move {
+            loop {
+                let next = tokio::select! {
+                    r = rx.recv() => r,
+                    _ = stop.wait_for(|s| *s) => return None,
+                };
+                // Admin only, for as long as the session lasts and the user stays admin.
+                let admin = services::usuarios::vigente(&app, &quem)
+                    .is_some_and(|q| q.papel == crate::models::Papel::Admin);
+                if !admin {
+                    return None;
+                }
+                match next {
+                    Ok(line) => return Some((Ok(Event::default().data(&*line)), (rx, stop))),
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                }
             }
         }
     });

@@ -546,6 +546,24 @@ pub fn autenticar(app: &App, token: &str) -> Option<Chamador> {
     Some(chamador_de(u, Some(id)))
 }
 
+/// The caller `quem` stands for now, checked again against its session: `None` once that
+/// session ended (logout, expiry, a new password) or its user was deactivated; the user's
+/// current role otherwise. A caller without a session (single-user mode, the system) stands
+/// as it is. Open event streams ask this before each event (SPEC-2 §10: a dead token
+/// receives nothing more).
+pub fn vigente(app: &App, quem: &Chamador) -> Option<Chamador> {
+    let Some(id) = quem.sessao.as_deref() else {
+        return Some(quem.clone());
+    };
+    let db = app.store.read();
+    let s = db.sessoes.get(id)?;
+    if s.expira_em <= jiff::Timestamp::now().as_second() {
+        return None;
+    }
+    let u = db.usuarios.get(&s.usuario_id).filter(|u| u.ativo)?;
+    Some(chamador_de(u, Some(id.to_owned())))
+}
+
 /// The caller user `u` is, with the session it came with.
 fn chamador_de(u: &Usuario, sessao: Option<String>) -> Chamador {
     Chamador {

@@ -326,6 +326,27 @@ impl Fluxo {
         }
     }
 
+    /// Reads until the server ends the stream (bounded by 20 s); the events that came
+    /// meanwhile are added to `dados`.
+    pub(crate) async fn encerrado(&mut self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("the stream stayed open; got {:#?}", self.dados));
+            match chunk {
+                Ok(Some(c)) => self.buf.push_str(&String::from_utf8_lossy(&c)),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        for linha in self.buf.lines() {
+            if let Some(d) = linha.strip_prefix("data:") {
+                self.dados
+                    .push(serde_json::from_str(d.trim()).unwrap_or_else(|_| d.trim().into()));
+            }
+        }
+    }
+
     /// Reads until an event satisfies `pred` (bounded by 20 s).
     pub(crate) async fn ate(&mut self, pred: impl Fn(&serde_json::Value) -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -334,8 +355,9 @@ impl Fluxo {
                 let bloco: String = self.buf.drain(..fim + 2).collect();
                 for linha in bloco.lines() {
                     if let Some(d) = linha.strip_prefix("data:") {
+                        // Agenda events are JSON; a log line is kept as a string.
                         let v: serde_json::Value =
-                            serde_json::from_str(d.trim()).expect("data is JSON");
+                            serde_json::from_str(d.trim()).unwrap_or_else(|_| d.trim().into());
                         let achou = pred(&v);
                         self.dados.push(v);
                         if achou {
@@ -555,4 +577,117 @@ async fn agenda_events_are_filtered_per_role_over_a_real_socket() {
             .expect("logs stream");
         assert_eq!(r.status().as_u16(), 403);
     }
+}
+
+/// "`POST /auth/logout` → 204 and the token is dead … Deactivating a user ends their
+/// sessions" (SPEC-2 §10) also for event streams opened before: a receptionist's agenda
+/// stream ends at the next event after logging out, without delivering it; an administrator
+/// deactivated by another loses the log stream the same way. (They used to go on for as
+/// long as the connection stayed open.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_streams_end_with_their_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [
+        ("AGENDAMENTO_ADMIN_EMAIL", "chefe@clinica.example"),
+        ("AGENDAMENTO_ADMIN_SENHA", "senha-da-chefe"),
+    ];
+    let srv = iniciar(
+        dir.path(),
+        &["--addr", "127.0.0.1:0", "--no-demo-data"],
+        &env,
+    )
+    .expect("start");
+    let base = srv.base.clone();
+    let tok = |r: crate::common::Resp| crate::common::str_field(&r.body, "token");
+    let adm = tok(login(&base, "chefe@clinica.example", "senha-da-chefe").await);
+    let cliente = new_client();
+    let enviar = |metodo: reqwest::Method, tok: &str, path: &str, body: serde_json::Value| {
+        let req = cliente
+            .request(metodo, format!("{base}{path}"))
+            .bearer_auth(tok)
+            .json(&body);
+        async move { read(req.send().await.expect("request")).await }
+    };
+    let post = |tok: &str, path: &str, body: serde_json::Value| {
+        enviar(reqwest::Method::POST, tok, path, body)
+    };
+    let m = post(
+        &adm,
+        "/medicos",
+        crate::common::medico_body("Dr. Fluxo", 71, "Clínica Geral"),
+    )
+    .await;
+    m.expect_status(201);
+    let m = crate::common::str_field(&m.body, "id");
+    for dia in [
+        "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
+    ] {
+        post(
+            &adm,
+            &format!("/horarios/medico/{m}"),
+            json!({"dia_semana": dia, "hora_inicio": "08:00", "hora_fim": "12:00"}),
+        )
+        .await
+        .expect_status(201);
+    }
+    let mut ids = Vec::new();
+    for (email, papel) in [
+        ("rec@clinica.example", "recepcao"),
+        ("adm2@clinica.example", "admin"),
+    ] {
+        let r = post(
+            &adm,
+            "/usuarios",
+            json!({"nome": "Usuário", "email": email, "senha": "senha-comum-1", "papel": papel}),
+        )
+        .await;
+        r.expect_status(201);
+        ids.push(crate::common::str_field(&r.body, "id"));
+    }
+    let rec = tok(login(&base, "rec@clinica.example", "senha-comum-1").await);
+    let adm2 = tok(login(&base, "adm2@clinica.example", "senha-comum-1").await);
+    let mut agenda = Fluxo::abrir(&base, &rec, "/sistema/agenda/stream").await;
+    let mut logs = Fluxo::abrir(&base, &adm2, "/sistema/logs/stream").await;
+    let dia = jiff::Zoned::now().date().tomorrow().expect("tomorrow");
+    let reservar = |h: u8| json!({"medico_id": m, "slot": format!("{dia}T{h:02}:00:00")});
+    let reservado = |h: u8| {
+        move |v: &serde_json::Value| {
+            v["tipo"] == "horario_reservado"
+                && v["dados"]["slot"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with(&format!("T{h:02}:00:00")))
+        }
+    };
+    // Both streams live.
+    post(&adm, "/agenda/reservar", reservar(9))
+        .await
+        .expect_status(200);
+    agenda.ate(reservado(9)).await;
+    logs.ate(|_| true).await;
+    // The receptionist signs out; the next event is not delivered and the stream ends.
+    post(&rec, "/auth/logout", json!({}))
+        .await
+        .expect_status(204);
+    post(&adm, "/agenda/reservar", reservar(10))
+        .await
+        .expect_status(200);
+    agenda.encerrado().await;
+    assert!(
+        !agenda.dados.iter().any(reservado(10)),
+        "an event after logout: {:#?}",
+        agenda.dados
+    );
+    // The second administrator is deactivated: their log stream ends.
+    enviar(
+        reqwest::Method::DELETE,
+        &adm,
+        &format!("/usuarios/{}", ids[1]),
+        json!(null),
+    )
+    .await
+    .expect_status(204);
+    post(&adm, "/agenda/reservar", reservar(11))
+        .await
+        .expect_status(200);
+    logs.encerrado().await;
 }

@@ -170,6 +170,22 @@ impl TestApp {
         }
     }
 
+    /// Sends a request and returns its status and its body unread (for endless bodies such
+    /// as SSE streams, read frame by frame).
+    pub async fn stream(&self, uri: &str, headers: &[(&str, &str)]) -> (u16, Body) {
+        let mut req = Request::builder().method(Method::GET).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = self
+            .service
+            .clone()
+            .oneshot(req.body(Body::empty()).expect("valid request"))
+            .await
+            .expect("the router is infallible");
+        (resp.status().as_u16(), resp.into_body())
+    }
+
     /// Sends a request and returns only the status and headers, dropping the body unread
     /// (for endless bodies such as SSE streams).
     pub async fn status_of(&self, method: Method, uri: &str, headers: &[(&str, &str)]) -> u16 {

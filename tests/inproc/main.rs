@@ -15,6 +15,7 @@ mod conventions;
 mod email;
 mod errors;
 mod estatisticas;
+mod eventos;
 mod harness;
 mod helpers;
 mod horarios;
