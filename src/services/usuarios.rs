@@ -621,7 +621,8 @@ pub async fn trocar_senha(
     let hash = hash_senha(nova).await?;
     let manter = ctx.chamador.as_ref().and_then(|c| c.sessao.clone());
     let agora = app.clock.stamp();
-    app.write(|db| {
+    // Audited like any change to a user (SPEC-2 §10), in the same write.
+    app.commit(ctx, |db| {
         let cur = db
             .usuarios
             .get(&u.id)

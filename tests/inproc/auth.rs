@@ -306,9 +306,16 @@ async fn a_password_change_ends_the_other_sessions_and_keeps_this_one() {
     )
     .await
     .expect_status(204);
-    com(&app, &a, Method::GET, "/auth/eu", None)
-        .await
-        .expect_status(200);
+    let eu = com(&app, &a, Method::GET, "/auth/eu", None).await;
+    eu.expect_status(200);
+    // Audited like any change (SPEC-2 §10: a change never exists without its entry).
+    let eu = str_field(&eu.body, "id");
+    let e = trilha(&app, &a, "?acao=alterar&recurso=usuarios").await;
+    assert!(
+        e.iter()
+            .any(|x| x["recurso_id"] == eu.as_str() && x["usuario_id"] == eu.as_str()),
+        "the password change left no audit entry: {e:#?}"
+    );
     assert_problem(
         &com(&app, &b, Method::GET, "/auth/eu", None).await,
         401,
