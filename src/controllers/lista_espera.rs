@@ -47,7 +47,8 @@ impl EntradaCreate {
             e.push("paciente_id", "campo obrigatório");
         }
         let medico_id = filtro(self.medico_id);
-        let especialidade = match self.especialidade.as_deref() {
+        // "" or blanks mean absent (SPEC §1), as for medico_id.
+        let especialidade = match filtro(self.especialidade).as_deref() {
             None => None,
             Some(s) => e.check("especialidade", especialidade(s)),
         };

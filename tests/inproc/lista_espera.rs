@@ -426,6 +426,17 @@ async fn bad_input_and_unknown_ids_are_problems_never_5xx() {
         let got = crate::common::campos(&prob);
         assert_eq!(got, campos, "{body}: {}", r.text);
     }
+    // An empty or blank optional text is absent (SPEC §1): with a doctor, the entry is theirs.
+    for vazio in ["", "  "] {
+        let r = app
+            .post(
+                "/lista-espera",
+                &json!({"paciente_id": p, "medico_id": m, "especialidade": vazio, "de": hoje, "ate": hoje}),
+            )
+            .await;
+        r.expect_status(201);
+        assert_eq!(r.body["especialidade"], Value::Null, "{}", r.text);
+    }
     let r = app
         .post(
             "/lista-espera",
