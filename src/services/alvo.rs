@@ -95,13 +95,10 @@ impl Impedimento {
                 "O horário não está mais dentro do horário de atendimento do médico.".to_owned(),
             ),
             Self::Bloqueado(b) => ("horario_bloqueado", texto_bloqueado(inicio, b)),
-            Self::Ocupado(c) => (
+            // Not naming the appointment: the task may be a patient's, and it someone else's.
+            Self::Ocupado(_) => (
                 "horario_ocupado",
-                format!(
-                    "O horário {} já está ocupado pela consulta {}.",
-                    format_datetime(inicio),
-                    c.id
-                ),
+                format!("O horário {} já está ocupado.", format_datetime(inicio)),
             ),
         };
         crate::models::ErroTarefa {

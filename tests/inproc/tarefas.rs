@@ -74,6 +74,12 @@ async fn two_bookings_for_one_slot_create_one_consulta_and_fail_the_other() {
     let consultas = app.get("/consultas").await;
     assert_eq!(consultas.array().len(), 1, "{}", consultas.text);
     assert_eq!(consultas.array()[0]["paciente_id"], json!(p1));
+    // The refusal does not name the other patient's appointment: a patient reads their own
+    // tasks (SPEC-2 §10), and that appointment is outside what they may see.
+    let outra = consultas.array()[0]["id"].as_str().expect("id").to_owned();
+    let detail = second["erro"]["detail"].as_str().expect("detail");
+    assert!(!detail.contains(&outra), "{detail}");
+    assert!(detail.contains("já está ocupado"), "{detail}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
