@@ -443,8 +443,24 @@ async fn replace_on(
 
 /// Creates the schema (the migrations not yet applied, then a table per collection), under
 /// an advisory lock so instances starting together do it once.
+/// The oldest PostgreSQL served (`server_version_num`): 14 brought `idle_session_timeout`,
+/// which ends a frozen process's session and with it its right to append.
+const VERSION_MIN: i32 = 140_000;
+
 async fn migrate(pool: deadpool_postgres::Pool, names: Vec<&'static str>) -> io::Result<()> {
     let mut client = pool.get().await.map_err(io::Error::other)?;
+    let version: i32 = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(db_err)?
+        .get(0);
+    if version < VERSION_MIN {
+        return Err(io::Error::other(format!(
+            "PostgreSQL 14 ou mais novo é necessário (este é {}.{})",
+            version / 10_000,
+            version % 10_000 / 100
+        )));
+    }
     let tx = client.transaction().await.map_err(db_err)?;
     // "already exists, skipping" notices are not news.
     tx.batch_execute("SET LOCAL client_min_messages = warning")
