@@ -102,6 +102,11 @@ impl Worker {
 
     fn run_attempts(&self, task_id: &str) {
         loop {
+            // An instance that lost the leadership (SPEC-2 §16) starts nothing more: the new
+            // leader queued every unfinished task again and runs it.
+            if !self.app.lider() {
+                return;
+            }
             let Some(t) = self.app.store.read().tarefas.get(task_id).cloned() else {
                 return;
             };
@@ -151,6 +156,10 @@ impl Runner for Worker {
     /// in one or a few group commits. Nothing is announced before it is durable; a write the
     /// disk refuses is undone with everything after it, and those tasks run again one by one.
     fn run_batch(&self, task_ids: &[String]) {
+        // See `run_attempts`: after losing the leadership, nothing more starts here.
+        if !self.app.lider() {
+            return;
+        }
         let started_at = std::time::Instant::now();
         let minutes = self.app.config.slot_minutes;
         // With several instances, the right to write is taken once for the whole batch.

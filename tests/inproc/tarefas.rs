@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::common::str_field;
 use crate::harness::TestApp;
 use crate::helpers::{at, consulta_body, monday};
 
@@ -171,4 +172,42 @@ async fn a_booking_task_fails_patient_overlap_and_frees_the_slot() {
     assert_eq!(failed["status"], "falhou", "{failed}");
     assert_eq!(failed["erro"]["code"], "patient_overlap", "{failed}");
     assert_eq!(app.slot_state(&mid, &ini).await, "disponivel");
+}
+
+/// An instance that lost the leadership (SPEC-2 §16: exactly one instance runs the worker)
+/// starts none of the tasks still in its queue: the new leader queued every unfinished task
+/// again and runs them, so running them here too would do a backup or a report twice. They
+/// stay `pendente`; with the leadership back, they run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_losing_the_leadership_queued_tasks_are_left_to_the_new_leader() {
+    use std::sync::atomic::Ordering;
+    let app = TestApp::new().await;
+    let p = app.paciente(55).await;
+    let m = app.medico(55, &[("segunda", "08:00", "12:00")]).await;
+    let seg = monday(1);
+    let reserva = app
+        .post(
+            "/consultas/agendar",
+            &consulta_body(&p, &m, &at(seg, "09:00"), &at(seg, "09:30")),
+        )
+        .await;
+    reserva.expect_status(202);
+    let booking = str_field(&reserva.body, "task_id");
+    let backup = app.post("/sistema/tasks/backup", &json!({})).await;
+    backup.expect_status(202);
+    let backup = str_field(&backup.body, "task_id");
+    app.state.lider.store(false, Ordering::Release);
+    app.run_tasks().await;
+    for id in [&booking, &backup] {
+        assert_eq!(task(&app, id).await["status"], "pendente", "{id}");
+    }
+    assert_eq!(app.get("/backup").await.body["arquivos"], json!([]));
+    assert_eq!(app.get("/consultas").await.array().len(), 0);
+    // Leading again (the new leader queues every unfinished task, as `recover` does).
+    app.state.lider.store(true, Ordering::Release);
+    agendamento::services::tarefas::recover(&app.state);
+    app.run_tasks().await;
+    for id in [&booking, &backup] {
+        assert_eq!(task(&app, id).await["status"], "concluida", "{id}");
+    }
 }
