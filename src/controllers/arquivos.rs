@@ -9,15 +9,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
-use super::auth::{Admin, Autorizado, Staff};
+use super::auth::{Admin, Autorizado, StaffOuMedico};
 use super::extract::{ApiPath, Json, Requisicao, body_bytes, filtro, is_json, parse_json};
 use super::problema::problem_response;
 use crate::domain::{parse_date, parse_datetime};
 use crate::error::{AppError, Erros};
 use crate::models::{Acao, Enfileirado, Enviado, Restaurado};
 use crate::services::backups::{self, listar, nome_valido};
+use crate::services::contexto::so_o_proprio_medico;
 use crate::services::relatorios::{self, ParamsRelatorio};
-use crate::services::{AppState, auditoria};
+use crate::services::{AppState, Escopo, auditoria};
 
 /// Answer of the listing routes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -259,13 +260,15 @@ impl RelatorioBody {
     request_body(content = RelatorioBody, description = "Filtros (opcionais; sem corpo = sem filtros)"),
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_relatorio(
-    _: Autorizado<Staff>,
+    quem: Autorizado<StaffOuMedico>,
     State(app): State<AppState>,
     req: Requisicao,
     CorpoOpcional(body): CorpoOpcional<RelatorioBody>,
 ) -> Result<(StatusCode, Json<Enfileirado>), AppError> {
     let r = req.responde(StatusCode::ACCEPTED);
-    let params = body.validate(app.clock.tz())?;
+    let mut params = body.validate(app.clock.tz())?;
+    // A doctor's report is of their own appointments (another doctor's id: 404).
+    so_o_proprio_medico(&mut params.medico_id, &quem.escopo())?;
     let out = relatorios::solicitar(&app, r.ctx(), params).await?;
     Ok(r.json(out))
 }
@@ -275,7 +278,7 @@ pub async fn create_relatorio(
     request_body(content = RelatorioBody, description = "Filtros (opcionais; sem corpo = sem filtros)"),
     responses((status = 202, body = Enfileirado)))]
 pub async fn create_relatorio_task(
-    quem: Autorizado<Staff>,
+    quem: Autorizado<StaffOuMedico>,
     state: State<AppState>,
     req: Requisicao,
     body: CorpoOpcional<RelatorioBody>,
@@ -286,20 +289,52 @@ pub async fn create_relatorio_task(
 /// Lists the reports, newest first.
 #[utoipa::path(get, path = "/relatorios", tag = "relatorios", responses((status = 200, body = Arquivos)))]
 pub async fn list_relatorios(
-    _: Autorizado<Staff>,
+    quem: Autorizado<StaffOuMedico>,
     State(app): State<AppState>,
 ) -> Result<Json<Arquivos>, AppError> {
-    listing(app.config.reports_dir.clone(), "relatorio", "pdf").await
+    let dir = app.config.reports_dir.clone();
+    let Json(mut lista) = listing(dir.clone(), "relatorio", "pdf").await?;
+    match quem.escopo() {
+        Escopo::Tudo => {}
+        // A doctor sees the reports filtered by them alone.
+        Escopo::Medico(m) => {
+            lista.arquivos = tokio::task::spawn_blocking(move || {
+                lista
+                    .arquivos
+                    .into_iter()
+                    .filter(|nome| relatorios::do_medico(&dir, nome, &m))
+                    .collect()
+            })
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        }
+        _ => lista.arquivos.clear(),
+    }
+    Ok(Json(lista))
 }
 
 /// Downloads a report.
 #[utoipa::path(get, path = "/relatorios/download/{nome}", tag = "relatorios", params(("nome" = String, Path)),
     responses((status = 200, description = "O PDF", content_type = "application/pdf", body = Vec<u8>)))]
 pub async fn find_relatorio(
-    _: Autorizado<Staff>,
+    quem: Autorizado<StaffOuMedico>,
     State(app): State<AppState>,
     ApiPath(nome): ApiPath<String>,
 ) -> Result<Response, AppError> {
+    // A doctor downloads only their own reports: another is 404, as if it did not exist.
+    let proprio = match quem.escopo() {
+        Escopo::Tudo => true,
+        Escopo::Medico(m) => {
+            let (dir, nome) = (app.config.reports_dir.clone(), nome.clone());
+            tokio::task::spawn_blocking(move || relatorios::do_medico(&dir, &nome, &m))
+                .await
+                .unwrap_or(false)
+        }
+        _ => false,
+    };
+    if !proprio {
+        return Err(AppError::NotFound("Arquivo não encontrado.".into()));
+    }
     download(
         &app.config.reports_dir,
         &nome,

@@ -90,3 +90,20 @@ impl Contexto {
         }
     }
 }
+
+/// A filter by doctor as `escopo` may ask it (reports and statistics, SPEC-2 §10: staff any
+/// doctor or none, a `medico` their own): a `medico`'s is set to their own; another doctor's
+/// id, or a caller with no doctor, is 404 `Médico`, as if it did not exist.
+pub fn so_o_proprio_medico(
+    medico_id: &mut Option<String>,
+    escopo: &Escopo,
+) -> Result<(), crate::error::AppError> {
+    match escopo {
+        Escopo::Tudo => Ok(()),
+        Escopo::Medico(m) if medico_id.as_ref().is_none_or(|x| x == m) => {
+            *medico_id = Some(m.clone());
+            Ok(())
+        }
+        _ => Err(crate::error::AppError::not_found("Médico")),
+    }
+}

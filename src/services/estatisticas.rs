@@ -252,14 +252,7 @@ fn minutos_bloqueados(db: &Db, medico_id: &str, from: DateTime, to: DateTime) ->
 /// Narrows the filters to what the caller may see (SPEC-2 §10: staff all, a `medico` their
 /// own figures; another doctor's id is 404, as if it did not exist).
 pub fn restringir(f: &mut FiltroEstatisticas, escopo: &Escopo) -> Result<(), AppError> {
-    match escopo {
-        Escopo::Tudo => Ok(()),
-        Escopo::Medico(m) if f.medico_id.as_ref().is_none_or(|x| x == m) => {
-            f.medico_id = Some(m.clone());
-            Ok(())
-        }
-        _ => Err(AppError::not_found("Médico")),
-    }
+    super::contexto::so_o_proprio_medico(&mut f.medico_id, escopo)
 }
 
 /// Computes every figure of SPEC-2 §15 for the filters (404 for an unknown doctor).

@@ -136,6 +136,27 @@ fn ja_escrito(dir: &std::path::Path, base: &str, task_id: &str) -> Option<String
         .find(|nome| fs::read(dir.join(nome)).is_ok_and(|pdf| contem_identificador(&pdf, task_id)))
 }
 
+/// The file naming the doctor a report `nome` (`relatorio_….pdf`) was filtered by, next to
+/// it: `relatorio_….medico`. A doctor lists and downloads only the reports it names them in
+/// (SPEC-2 §10: reports, their own).
+fn dono(dir: &std::path::Path, nome: &str) -> std::path::PathBuf {
+    dir.join(format!("{}.medico", nome.trim_end_matches(".pdf")))
+}
+
+/// Whether report `nome` is of doctor `medico_id` alone (filtered by them).
+pub fn do_medico(dir: &std::path::Path, nome: &str, medico_id: &str) -> bool {
+    fs::read_to_string(dono(dir, nome)).is_ok_and(|m| m.trim() == medico_id)
+}
+
+/// Records that report `nome` is of doctor `medico_id` (written once the PDF is published:
+/// a crash in between leaves it to staff only, never shows it to the wrong doctor).
+fn marcar_dono(dir: &std::path::Path, nome: &str, medico_id: &str) -> std::io::Result<()> {
+    let path = dono(dir, nome);
+    let tmp = path.with_extension("medico.tmp");
+    fs::write(&tmp, medico_id)?;
+    fs::rename(&tmp, &path)
+}
+
 /// Deletes the oldest reports beyond `keep` (`--relatorios-manter`).
 pub fn reter(dir: &std::path::Path, keep: usize) -> std::io::Result<Vec<String>> {
     let mut removed = Vec::new();
@@ -143,6 +164,7 @@ pub fn reter(dir: &std::path::Path, keep: usize) -> std::io::Result<Vec<String>>
         .into_iter()
         .skip(keep)
     {
+        let _ = fs::remove_file(dono(dir, &nome));
         fs::remove_file(dir.join(&nome))?;
         tracing::info!(target: "agendamento::relatorio", arquivo = %nome, "old report removed");
         removed.push(nome);
@@ -196,6 +218,9 @@ pub fn executar(app: &App, rt: &tokio::runtime::Handle, t: &Tarefa) -> Result<()
             (nome, Some(relatorio.linhas.len()))
         }
     };
+    if let Some(m) = &p.medico_id {
+        marcar_dono(dir, &nome, m).map_err(transient)?;
+    }
     let keep = usize::try_from(app.config.relatorios_manter).unwrap_or(usize::MAX);
     if let Err(e) = reter(dir, keep) {
         tracing::warn!(target: "agendamento::relatorio", error = %e, "report retention failed; will retry after the next report");

@@ -790,8 +790,9 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         ("GET", "/sistema/tasks" | "/sistema/tasks/{task_id}") => Todos,
         // Filtered per role (SPEC-2 §10).
         ("GET", "/sistema/agenda/stream") => Todos,
-        ("POST", "/sistema/tasks/relatorio" | "/relatorios/gerar") => Staff,
-        ("GET", "/relatorios" | "/relatorios/download/{nome}") => Staff,
+        // A doctor's own reports (SPEC-2 §10), tested in `a_doctor_makes_lists_and_downloads_their_own_reports_only`.
+        ("POST", "/sistema/tasks/relatorio" | "/relatorios/gerar") => StaffOuMedico,
+        ("GET", "/relatorios" | "/relatorios/download/{nome}") => StaffOuMedico,
         // Time off and holidays (SPEC-2 §11): staff write, every role reads.
         ("GET", "/bloqueios" | "/bloqueios/{id}") => Todos,
         ("POST", "/bloqueios" | "/bloqueios/feriados") | ("DELETE", "/bloqueios/{id}") => Staff,
@@ -1916,23 +1917,30 @@ async fn metrics_take_an_admin_session_or_the_metrics_token_and_refuse_other_rol
     assert_eq!(anonimo.header("www-authenticate"), "Bearer");
 }
 
+/// The signed-in doctor's id, and another doctor's (created with CRM seed `seed`).
+async fn meu_e_outro(app: &TestApp, p: &Papeis, seed: u32) -> (String, String) {
+    let eu = com(app, &p.medico, Method::GET, "/auth/eu", None).await;
+    eu.expect_status(200);
+    let outro = com(
+        app,
+        &p.admin,
+        Method::POST,
+        "/medicos",
+        Some(&medico_body("Dra. Outra", seed, "Cardiologia")),
+    )
+    .await;
+    outro.expect_status(201);
+    (
+        str_field(&eu.body, "medico_id"),
+        str_field(&outro.body, "id"),
+    )
+}
+
 #[tokio::test]
 async fn a_doctor_sees_only_their_own_statistics_and_a_patient_none() {
     let app = app().await;
     let p = papeis(&app).await;
-    let eu = com(&app, &p.medico, Method::GET, "/auth/eu", None).await;
-    eu.expect_status(200);
-    let meu = str_field(&eu.body, "medico_id");
-    let outro = com(
-        &app,
-        &p.admin,
-        Method::POST,
-        "/medicos",
-        Some(&medico_body("Dra. Outra", 2, "Cardiologia")),
-    )
-    .await;
-    outro.expect_status(201);
-    let outro = str_field(&outro.body, "id");
+    let (meu, outro) = meu_e_outro(&app, &p, 2).await;
     let pac = com(
         &app,
         &p.admin,
@@ -1988,6 +1996,84 @@ async fn a_doctor_sees_only_their_own_statistics_and_a_patient_none() {
         403,
         "sem_permissao",
     );
+}
+
+/// SPEC-2 §10: "reports | all | all | their own | —". A doctor queues a report of their own
+/// appointments (no `medico_id` means theirs; another doctor's id is 404), lists only the
+/// reports filtered by them and downloads those alone (another is 404); staff list and
+/// download every one; a patient gets 403.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_doctor_makes_lists_and_downloads_their_own_reports_only() {
+    let app = app().await;
+    let p = papeis(&app).await;
+    let (meu, outro) = meu_e_outro(&app, &p, 3).await;
+    let gerar = |tok: &str, body: Value| {
+        let tok = tok.to_owned();
+        let app = &app;
+        async move { com(app, &tok, Method::POST, "/relatorios/gerar", Some(&body)).await }
+    };
+    assert_problem(
+        &gerar(&p.medico, json!({"medico_id": outro})).await,
+        404,
+        "not_found",
+    );
+    assert_problem(&gerar(&p.paciente, json!({})).await, 403, "sem_permissao");
+    // The doctor's own report (no medico_id: theirs), then the whole clinic's and the other
+    // doctor's by the front desk; each in its own second (file names are per second).
+    let proprio = gerar(&p.medico, json!({})).await;
+    proprio.expect_status(202);
+    let tarefa = str_field(&proprio.body, "task_id");
+    app.run_tasks().await;
+    let t = com(
+        &app,
+        &p.medico,
+        Method::GET,
+        &format!("/sistema/tasks/{tarefa}"),
+        None,
+    )
+    .await;
+    t.expect_status(200);
+    assert_eq!(t.body["status"], "concluida", "{}", t.text);
+    assert_eq!(
+        t.body["parametros"]["medico_id"],
+        meu.as_str(),
+        "{}",
+        t.text
+    );
+    let meu_pdf = str_field(&t.body["resultado"], "arquivo");
+    for body in [json!({}), json!({"medico_id": outro})] {
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        gerar(&p.recepcao, body).await.expect_status(202);
+        app.run_tasks().await;
+    }
+    let lista = |tok: &str| {
+        let tok = tok.to_owned();
+        let app = &app;
+        async move {
+            let r = com(app, &tok, Method::GET, "/relatorios", None).await;
+            r.expect_status(200);
+            r.body["arquivos"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let todos = lista(&p.recepcao).await;
+    assert_eq!(todos.len(), 3, "{todos:?}");
+    assert_eq!(lista(&p.medico).await, [Value::from(meu_pdf.as_str())]);
+    let baixar = |tok: &str, nome: &str| {
+        let (tok, uri) = (tok.to_owned(), format!("/relatorios/download/{nome}"));
+        let app = &app;
+        async move { com(app, &tok, Method::GET, &uri, None).await }
+    };
+    let pdf = baixar(&p.medico, &meu_pdf).await;
+    pdf.expect_status(200);
+    assert!(pdf.text.starts_with("%PDF"), "a PDF");
+    for alheio in todos
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|n| *n != meu_pdf)
+    {
+        assert_problem(&baixar(&p.medico, alheio).await, 404, "not_found");
+        baixar(&p.recepcao, alheio).await.expect_status(200);
+    }
 }
 
 #[tokio::test]
