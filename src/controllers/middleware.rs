@@ -132,7 +132,23 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         hex::encode(h.finalize())
     };
     let now = jiff::Timestamp::now().as_second();
-    let replay = |e: &crate::repositories::IdemEntry| {
+    let stored = match app.resposta_guardada(&key, now) {
+        Some(e) => Some(e),
+        None if !app.idem_inflight.lock().insert(key.clone()) => {
+            return idempotency::in_progress().into_response();
+        }
+        // A request with this key may have ended between the look above and the insert (it
+        // leaves the in-flight set once its answer is stored and durable): replay that
+        // answer instead of running the request a second time.
+        None => {
+            let e = app.resposta_guardada(&key, now);
+            if e.is_some() {
+                app.idem_inflight.lock().remove(&key);
+            }
+            e
+        }
+    };
+    if let Some(e) = stored {
         if e.fingerprint != fingerprint {
             return idempotency::reused().into_response();
         }
@@ -150,20 +166,7 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         }
         res.headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
-        res
-    };
-    if let Some(e) = app.resposta_guardada(&key, now) {
-        return replay(&e);
-    }
-    if !app.idem_inflight.lock().insert(key.clone()) {
-        return idempotency::in_progress().into_response();
-    }
-    // A request with this key may have ended between the look above and the insert (it
-    // leaves the in-flight set once its answer is stored and durable): replay that answer
-    // instead of running the request a second time.
-    if let Some(e) = app.resposta_guardada(&key, now) {
-        app.idem_inflight.lock().remove(&key);
-        return replay(&e);
+        return res;
     }
     let mut req = Request::from_parts(parts, Body::from(bytes));
     // The handler's `Requisicao` extractor puts it into the request's `Contexto`.
