@@ -143,17 +143,26 @@ fn dono(dir: &std::path::Path, nome: &str) -> std::path::PathBuf {
     dir.join(format!("{}.medico", nome.trim_end_matches(".pdf")))
 }
 
-/// Whether report `nome` is of doctor `medico_id` alone (filtered by them).
+/// Whether report `nome` is of doctor `medico_id` alone (filtered by them). Only a report's
+/// exact name is looked up: any other never leaves the folder.
 pub fn do_medico(dir: &std::path::Path, nome: &str, medico_id: &str) -> bool {
-    fs::read_to_string(dono(dir, nome)).is_ok_and(|m| m.trim() == medico_id)
+    arquivos::nome_valido(nome, "relatorio", "pdf")
+        && fs::read_to_string(dono(dir, nome)).is_ok_and(|m| m.trim() == medico_id)
 }
 
-/// Records that report `nome` is of doctor `medico_id` (written once the PDF is published:
-/// a crash in between leaves it to staff only, never shows it to the wrong doctor).
-fn marcar_dono(dir: &std::path::Path, nome: &str, medico_id: &str) -> std::io::Result<()> {
+/// Records whose report `nome` is: doctor `medico_id`, or nobody's in particular (staff
+/// only: a file left by an older report of the same name is removed). Done once the PDF is
+/// published: a crash in between leaves it to staff only, never to the wrong doctor.
+fn marcar_dono(dir: &std::path::Path, nome: &str, medico_id: Option<&str>) -> std::io::Result<()> {
     let path = dono(dir, nome);
+    let Some(m) = medico_id else {
+        return match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    };
     let tmp = path.with_extension("medico.tmp");
-    fs::write(&tmp, medico_id)?;
+    fs::write(&tmp, m)?;
     fs::rename(&tmp, &path)
 }
 
@@ -164,8 +173,8 @@ pub fn reter(dir: &std::path::Path, keep: usize) -> std::io::Result<Vec<String>>
         .into_iter()
         .skip(keep)
     {
-        let _ = fs::remove_file(dono(dir, &nome));
         fs::remove_file(dir.join(&nome))?;
+        marcar_dono(dir, &nome, None)?;
         tracing::info!(target: "agendamento::relatorio", arquivo = %nome, "old report removed");
         removed.push(nome);
     }
@@ -218,9 +227,7 @@ pub fn executar(app: &App, rt: &tokio::runtime::Handle, t: &Tarefa) -> Result<()
             (nome, Some(relatorio.linhas.len()))
         }
     };
-    if let Some(m) = &p.medico_id {
-        marcar_dono(dir, &nome, m).map_err(transient)?;
-    }
+    marcar_dono(dir, &nome, p.medico_id.as_deref()).map_err(transient)?;
     let keep = usize::try_from(app.config.relatorios_manter).unwrap_or(usize::MAX);
     if let Err(e) = reter(dir, keep) {
         tracing::warn!(target: "agendamento::relatorio", error = %e, "report retention failed; will retry after the next report");

@@ -2074,6 +2074,39 @@ async fn a_doctor_makes_lists_and_downloads_their_own_reports_only() {
         assert_problem(&baixar(&p.medico, alheio).await, 404, "not_found");
         baixar(&p.recepcao, alheio).await.expect_status(200);
     }
+    // Only a report's exact name is looked up: a file outside the folder naming the doctor
+    // does not count (it used to be read before the name was checked).
+    let dir = app.state.config.reports_dir.clone();
+    let fora = dir.parent().expect("parent").join("fora.medico");
+    std::fs::write(&fora, &meu).expect("write");
+    assert!(!agendamento::services::relatorios::do_medico(
+        &dir,
+        "../fora.pdf",
+        &meu
+    ));
+    // A file left naming a doctor next to a report name that an unfiltered report then
+    // takes is removed: that report stays staff-only.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let geral = gerar(&p.recepcao, json!({})).await;
+    geral.expect_status(202);
+    let tarefa = str_field(&geral.body, "task_id");
+    let t = com(
+        &app,
+        &p.recepcao,
+        Method::GET,
+        &format!("/sistema/tasks/{tarefa}"),
+        None,
+    )
+    .await;
+    let criado: jiff::Timestamp = str_field(&t.body, "criado_em").parse().expect("timestamp");
+    let sobra = dir.join(format!(
+        "relatorio_{}.medico",
+        app.state.clock.file_stamp(criado)
+    ));
+    std::fs::write(&sobra, &meu).expect("write");
+    app.run_tasks().await;
+    assert!(!sobra.exists(), "the leftover owner file is removed");
+    assert_eq!(lista(&p.medico).await, [Value::from(meu_pdf.as_str())]);
 }
 
 #[tokio::test]
