@@ -294,23 +294,27 @@ pub async fn list_relatorios(
 ) -> Result<Json<Arquivos>, AppError> {
     let dir = app.config.reports_dir.clone();
     let Json(mut lista) = listing(dir.clone(), "relatorio", "pdf").await?;
-    match quem.escopo() {
-        Escopo::Tudo => {}
-        // A doctor sees the reports filtered by them alone.
-        Escopo::Medico(m) => {
-            lista.arquivos = tokio::task::spawn_blocking(move || {
-                lista
-                    .arquivos
-                    .into_iter()
-                    .filter(|nome| relatorios::do_medico(&dir, nome, &m))
-                    .collect()
-            })
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        }
-        _ => lista.arquivos.clear(),
-    }
+    let escopo = quem.escopo();
+    lista.arquivos = tokio::task::spawn_blocking(move || {
+        lista
+            .arquivos
+            .into_iter()
+            .filter(|nome| relatorio_visivel(&escopo, &dir, nome))
+            .collect()
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(Json(lista))
+}
+
+/// Whether `escopo` may see report `nome` of `dir` (SPEC-2 §10): staff every one, a doctor
+/// those filtered by them alone, nobody else any. Reads a file: call off the runtime.
+fn relatorio_visivel(escopo: &Escopo, dir: &std::path::Path, nome: &str) -> bool {
+    match escopo {
+        Escopo::Tudo => true,
+        Escopo::Medico(m) => relatorios::do_medico(dir, nome, m),
+        _ => false,
+    }
 }
 
 /// Downloads a report.
@@ -322,17 +326,11 @@ pub async fn find_relatorio(
     ApiPath(nome): ApiPath<String>,
 ) -> Result<Response, AppError> {
     // A doctor downloads only their own reports: another is 404, as if it did not exist.
-    let proprio = match quem.escopo() {
-        Escopo::Tudo => true,
-        Escopo::Medico(m) => {
-            let (dir, nome) = (app.config.reports_dir.clone(), nome.clone());
-            tokio::task::spawn_blocking(move || relatorios::do_medico(&dir, &nome, &m))
-                .await
-                .unwrap_or(false)
-        }
-        _ => false,
-    };
-    if !proprio {
+    let (escopo, dir, alvo) = (quem.escopo(), app.config.reports_dir.clone(), nome.clone());
+    let visivel = tokio::task::spawn_blocking(move || relatorio_visivel(&escopo, &dir, &alvo))
+        .await
+        .unwrap_or(false);
+    if !visivel {
         return Err(AppError::NotFound("Arquivo não encontrado.".into()));
     }
     download(

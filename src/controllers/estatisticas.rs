@@ -99,6 +99,7 @@ pub async fn find_estatisticas(
     ApiQuery(q): ApiQuery<FiltroEstatisticasQuery>,
 ) -> Result<Json<Estatisticas>, AppError> {
     let mut filtro = q.validate(app.clock.today())?;
-    services::estatisticas::restringir(&mut filtro, &auth.escopo())?;
+    // Staff see all, a `medico` their own figures (another doctor's id: 404).
+    services::contexto::so_o_proprio_medico(&mut filtro.medico_id, &auth.escopo())?;
     services::estatisticas::calcular(&app, &filtro).map(Json)
 }

@@ -27,7 +27,7 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::{Offset, TimeZone};
 
-use super::{App, Escopo, bloqueios, horarios};
+use super::{App, bloqueios, horarios};
 use crate::domain::{DiaSemana, fold};
 use crate::error::AppError;
 use crate::models::{
@@ -247,12 +247,6 @@ fn minutos_bloqueados(db: &Db, medico_id: &str, from: DateTime, to: DateTime) ->
         }
     }
     total
-}
-
-/// Narrows the filters to what the caller may see (SPEC-2 §10: staff all, a `medico` their
-/// own figures; another doctor's id is 404, as if it did not exist).
-pub fn restringir(f: &mut FiltroEstatisticas, escopo: &Escopo) -> Result<(), AppError> {
-    super::contexto::so_o_proprio_medico(&mut f.medico_id, escopo)
 }
 
 /// Computes every figure of SPEC-2 §15 for the filters (404 for an unknown doctor).

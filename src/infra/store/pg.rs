@@ -441,12 +441,13 @@ async fn replace_on(
     tx.commit().await.map_err(db_err)
 }
 
-/// Creates the schema (the migrations not yet applied, then a table per collection), under
-/// an advisory lock so instances starting together do it once.
 /// The oldest PostgreSQL served (`server_version_num`): 14 brought `idle_session_timeout`,
 /// which ends a frozen process's session and with it its right to append.
 const VERSION_MIN: i32 = 140_000;
 
+/// Creates the schema (the migrations not yet applied, then a table per collection), under
+/// an advisory lock so instances starting together do it once. Refuses a server older than
+/// [`VERSION_MIN`].
 async fn migrate(pool: deadpool_postgres::Pool, names: Vec<&'static str>) -> io::Result<()> {
     let mut client = pool.get().await.map_err(io::Error::other)?;
     let version: i32 = client
