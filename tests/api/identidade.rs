@@ -103,6 +103,19 @@ pub(crate) fn iniciar(
     Ok(Servidor { child, base, saida })
 }
 
+/// A server in `dir` with sign-in on, no demo data and the administrator
+/// `chefe@clinica.example` (from the environment), with that administrator's token.
+pub(crate) async fn com_chefe(dir: &Path) -> (Servidor, String) {
+    let env = [
+        ("AGENDAMENTO_ADMIN_EMAIL", "chefe@clinica.example"),
+        ("AGENDAMENTO_ADMIN_SENHA", "senha-da-chefe"),
+    ];
+    let srv = iniciar(dir, &["--addr", "127.0.0.1:0", "--no-demo-data"], &env).expect("start");
+    let r = login(&srv.base, "chefe@clinica.example", "senha-da-chefe").await;
+    let token = crate::common::str_field(&r.body, "token");
+    (srv, token)
+}
+
 pub(crate) async fn login(base: &str, email: &str, senha: &str) -> crate::common::Resp {
     read(
         new_client()
@@ -379,23 +392,8 @@ impl Fluxo {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agenda_events_are_filtered_per_role_over_a_real_socket() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = [
-        ("AGENDAMENTO_ADMIN_EMAIL", "chefe@clinica.example"),
-        ("AGENDAMENTO_ADMIN_SENHA", "senha-da-chefe"),
-    ];
-    let srv = iniciar(
-        dir.path(),
-        &["--addr", "127.0.0.1:0", "--no-demo-data"],
-        &env,
-    )
-    .expect("start");
+    let (srv, adm) = com_chefe(dir.path()).await;
     let base = srv.base.clone();
-    let adm = crate::common::str_field(
-        &login(&base, "chefe@clinica.example", "senha-da-chefe")
-            .await
-            .body,
-        "token",
-    );
     let cliente = new_client();
     let post = |tok: &str, path: &str, body: serde_json::Value| {
         let req = cliente
@@ -587,19 +585,9 @@ async fn agenda_events_are_filtered_per_role_over_a_real_socket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_streams_end_with_their_session() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = [
-        ("AGENDAMENTO_ADMIN_EMAIL", "chefe@clinica.example"),
-        ("AGENDAMENTO_ADMIN_SENHA", "senha-da-chefe"),
-    ];
-    let srv = iniciar(
-        dir.path(),
-        &["--addr", "127.0.0.1:0", "--no-demo-data"],
-        &env,
-    )
-    .expect("start");
+    let (srv, adm) = com_chefe(dir.path()).await;
     let base = srv.base.clone();
     let tok = |r: crate::common::Resp| crate::common::str_field(&r.body, "token");
-    let adm = tok(login(&base, "chefe@clinica.example", "senha-da-chefe").await);
     let cliente = new_client();
     let enviar = |metodo: reqwest::Method, tok: &str, path: &str, body: serde_json::Value| {
         let req = cliente

@@ -114,21 +114,11 @@ async fn an_offer_that_lapsed_while_down_is_expired_at_start_and_passed_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vaga_oferecida_reaches_staff_and_that_patient_only() {
-    use crate::identidade::{Fluxo, iniciar, login};
+    use crate::identidade::{Fluxo, com_chefe, login};
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = [
-        ("AGENDAMENTO_ADMIN_EMAIL", "chefe@clinica.example"),
-        ("AGENDAMENTO_ADMIN_SENHA", "senha-da-chefe"),
-    ];
-    let srv = iniciar(
-        dir.path(),
-        &["--addr", "127.0.0.1:0", "--no-demo-data"],
-        &env,
-    )
-    .expect("start");
+    let (srv, adm) = com_chefe(dir.path()).await;
     let base = srv.base.clone();
     let tok = |r: crate::common::Resp| str_field(&r.body, "token");
-    let adm = tok(login(&base, "chefe@clinica.example", "senha-da-chefe").await);
     let cliente = crate::helpers::new_client();
     let send = |metodo: reqwest::Method, path: String, body: Value| {
         let req = cliente
