@@ -15,7 +15,7 @@
 //!   dropped (`falhou` with `ultimo_erro`, no attempt counted).
 //! - Delivery: a tokio task wakes at the earliest due notification (or when a write creates
 //!   one), sends up to [`EM_VOO`] at once, and journals each attempt's outcome (the outcomes
-//!   that end while a write is on its way to the disk share the next journal entry); a crash
+//!   that end within 50 ms of each other share one journal entry); a crash
 //!   between sending and journaling sends again with the same `webhook-id`. The attempts run
 //!   on a lower-priority thread of their own ([`iniciar`]); their outcomes are journaled on
 //!   the server's runtime, so the store's lock is never held by a thread that yields its core.
@@ -894,22 +894,31 @@ pub fn atraso(atrasos: &[u64], tentativas: u32) -> Option<Duration> {
     Some(Duration::from_millis(ms as u64))
 }
 
-/// An attempt's outcome on its way to the journal; its delivery slot (`vaga`) is freed
-/// once the outcome is recorded.
+/// An attempt's outcome on its way to the journal; its place among the outcomes not yet
+/// journaled (`vaga`, one of [`POR_REGISTRAR`]) is freed once it is recorded.
 struct Resultado {
     n: Arc<Notificacao>,
     d: Desfecho,
     vaga: tokio::sync::OwnedSemaphorePermit,
 }
 
+/// Attempts started or ended but not yet journaled, at most (a bound on what a slow disk
+/// lets pile up; [`EM_VOO`] bounds those in flight).
+const POR_REGISTRAR: usize = 1024;
+
 /// Most outcomes journaled in one write.
 const POR_ESCRITA: usize = 256;
+/// How long outcomes gather after the first before their write.
+const JANELA: Duration = Duration::from_millis(50);
 
-/// Journals the attempts' outcomes as they arrive: each write takes every outcome waiting
-/// (up to [`POR_ESCRITA`]), so deliveries that end while a write is on its way to the disk
-/// share the next journal entry instead of one write (and group-commit turn) each; a lone
-/// outcome is written at once. Then frees their slots and wakes the worker. Ends when every
-/// sender is gone (the worker stopped and its deliveries ended).
+/// Journals the attempts' outcomes: each write takes the outcomes that arrive within
+/// [`JANELA`] of the first (up to [`POR_ESCRITA`]), so a busy outbox costs the journal a
+/// few writes a second instead of one write (and one turn of the group commit, which the
+/// bookings wait for) per delivery. A notification whose outcome waits is still in flight
+/// to the worker (never picked again); a crash meanwhile sends it again with the same
+/// `webhook-id`, as a crash between sending and journaling always could. Then frees their
+/// places and wakes the worker. Ends when every sender is gone (the worker stopped and its
+/// deliveries ended).
 async fn registrar_sempre(
     app: AppState,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Resultado>,
@@ -917,6 +926,14 @@ async fn registrar_sempre(
 ) {
     let mut lote = Vec::with_capacity(POR_ESCRITA);
     while rx.recv_many(&mut lote, POR_ESCRITA).await > 0 {
+        let ate = tokio::time::Instant::now() + JANELA;
+        while lote.len() < POR_ESCRITA {
+            let falta = POR_ESCRITA - lote.len();
+            match tokio::time::timeout_at(ate, rx.recv_many(&mut lote, falta)).await {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
         let (feitos, vagas): (Vec<_>, Vec<_>) =
             lote.drain(..).map(|r| ((r.n, r.d), r.vaga)).unzip();
         let ids: Vec<String> = feitos.iter().map(|(n, _)| n.id.clone()).collect();
@@ -1106,6 +1123,7 @@ async fn entregar(app: AppState, registro: tokio::runtime::Handle) {
         }
     };
     let vagas = Arc::new(tokio::sync::Semaphore::new(EM_VOO));
+    let registros = Arc::new(tokio::sync::Semaphore::new(POR_REGISTRAR));
     let em_voo: Arc<Mutex<HashSet<String>>> = Arc::default();
     let (resultados, rx) = tokio::sync::mpsc::unbounded_channel();
     registro.spawn(registrar_sempre(app.clone(), rx, em_voo.clone()));
@@ -1140,13 +1158,17 @@ async fn entregar(app: AppState, registro: tokio::runtime::Handle) {
         }
         let vazio = lote.is_empty();
         for n in lote {
-            let Ok(vaga) = vagas.clone().acquire_owned().await else {
+            let Ok(vaga) = registros.clone().acquire_owned().await else {
+                return;
+            };
+            let Ok(voo) = vagas.clone().acquire_owned().await else {
                 return;
             };
             em_voo.lock().insert(n.id.clone());
             let (app2, cliente, resultados) = (app.clone(), cliente.clone(), resultados.clone());
             tokio::spawn(async move {
                 let d = tentar(&app2, &cliente, &n).await;
+                drop(voo);
                 // The recorder ends only after every sender is gone, so this fails only if
                 // it panicked: the notification then stays pending (sent again after a restart).
                 let _ = resultados.send(Resultado { n, d, vaga });

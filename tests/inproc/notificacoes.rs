@@ -846,3 +846,43 @@ async fn deliveries_to_a_receiver_that_answers_a_body_reuse_the_connection() {
         "{total} deliveries one after another took {conexoes} connections"
     );
 }
+
+/// Deliveries that end a few milliseconds apart (bookings one after another, each delivered
+/// at once) have their outcomes journaled in one write, not one write each: every write is
+/// a turn of the group commit the bookings wait for.
+#[tokio::test]
+async fn outcomes_of_deliveries_ending_close_together_share_one_journal_write() {
+    let app = app_com_entregas(RAPIDO).await;
+    let r = Receptor::iniciar().await;
+    webhook(&app, &r, &["consulta.agendada"]).await;
+    let (p, m) = cenario(&app).await;
+    let total = 8;
+    for k in 0..total {
+        let h = 8 + k;
+        consulta(
+            &app,
+            &p,
+            &m,
+            &at(monday(1), &format!("{h:02}:00")),
+            &at(monday(1), &format!("{h:02}:30")),
+        )
+        .await;
+        // Each delivery ends on its own, a few milliseconds after the one before.
+        tokio::time::sleep(Duration::from_millis(4)).await;
+    }
+    let enviadas = esperar(&app, "status=enviada&limit=100", |v| v.len() == total).await;
+    for n in &enviadas {
+        assert_eq!(n["tentativas"], 1, "{n:#?}");
+    }
+    let escritas = journal(&app)
+        .iter()
+        .filter(|ops| {
+            ops.iter()
+                .any(|o| o["op"] == "put_notificacao" && o["dados"]["status"] == "enviada")
+        })
+        .count();
+    assert!(
+        escritas <= 2,
+        "{total} deliveries within a few milliseconds took {escritas} journal writes"
+    );
+}
