@@ -87,6 +87,29 @@ fn journal(app: &TestApp) -> Vec<Vec<Value>> {
         .collect()
 }
 
+/// How many journal entries record a delivery (`enviada`).
+fn escritas_de_entregas(app: &TestApp) -> usize {
+    journal(app)
+        .iter()
+        .filter(|ops| {
+            ops.iter()
+                .any(|o| o["op"] == "put_notificacao" && o["dados"]["status"] == "enviada")
+        })
+        .count()
+}
+
+/// Books the half hour from `h`:00 on the Monday a week ahead.
+async fn na_hora(app: &TestApp, p: &str, m: &str, h: usize) -> String {
+    consulta(
+        app,
+        p,
+        m,
+        &at(monday(1), &format!("{h:02}:00")),
+        &at(monday(1), &format!("{h:02}:30")),
+    )
+    .await
+}
+
 /// Asserts that the journal entry creating `evento`'s notification about record `id` (an
 /// appointment, or with `espera` a waiting-list entry) also holds the change of that record.
 fn na_mesma_escrita(app: &TestApp, evento: &str, id: &str, espera: bool) {
@@ -679,13 +702,7 @@ async fn outcomes_of_deliveries_ending_together_share_journal_writes() {
     let recebidas = r.recebidas();
     assert_eq!(recebidas.len(), total, "each delivered once");
     assert!(recebidas.iter().all(|x| x.valida));
-    let escritas = journal(&app)
-        .iter()
-        .filter(|ops| {
-            ops.iter()
-                .any(|o| o["op"] == "put_notificacao" && o["dados"]["status"] == "enviada")
-        })
-        .count();
+    let escritas = escritas_de_entregas(&app);
     assert!(
         escritas <= total / 2,
         "{total} outcomes that ended together took {escritas} journal writes"
@@ -827,15 +844,7 @@ async fn deliveries_to_a_receiver_that_answers_a_body_reuse_the_connection() {
     let (p, m) = cenario(&app).await;
     let total = 12;
     for k in 0..total {
-        let h = 8 + k;
-        consulta(
-            &app,
-            &p,
-            &m,
-            &at(monday(1), &format!("{h:02}:00")),
-            &at(monday(1), &format!("{h:02}:30")),
-        )
-        .await;
+        na_hora(&app, &p, &m, 8 + k).await;
         r.esperar(Duration::from_secs(10), |v| v.len() == k + 1)
             .await;
     }
@@ -858,15 +867,7 @@ async fn outcomes_of_deliveries_ending_close_together_share_one_journal_write() 
     let (p, m) = cenario(&app).await;
     let total = 8;
     for k in 0..total {
-        let h = 8 + k;
-        consulta(
-            &app,
-            &p,
-            &m,
-            &at(monday(1), &format!("{h:02}:00")),
-            &at(monday(1), &format!("{h:02}:30")),
-        )
-        .await;
+        na_hora(&app, &p, &m, 8 + k).await;
         // Each delivery ends on its own, a few milliseconds after the one before.
         tokio::time::sleep(Duration::from_millis(4)).await;
     }
@@ -874,13 +875,7 @@ async fn outcomes_of_deliveries_ending_close_together_share_one_journal_write() 
     for n in &enviadas {
         assert_eq!(n["tentativas"], 1, "{n:#?}");
     }
-    let escritas = journal(&app)
-        .iter()
-        .filter(|ops| {
-            ops.iter()
-                .any(|o| o["op"] == "put_notificacao" && o["dados"]["status"] == "enviada")
-        })
-        .count();
+    let escritas = escritas_de_entregas(&app);
     assert!(
         escritas <= 2,
         "{total} deliveries within a few milliseconds took {escritas} journal writes"
