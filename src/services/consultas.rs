@@ -202,7 +202,23 @@ pub fn announce_taken(app: &App, c: &Arc<Consulta>, slots: &[DateTime]) {
             &serde_json::json!({"medico_id": c.medico_id, "slot": format_datetime(*s), "consulta": c}),
         );
     }
+    announce_buffer(app, &c.medico_id, slots);
     announce(app, c);
+}
+
+/// With a buffer (SPEC-2 §11) an appointment also takes or gives back the slots around it
+/// (one ending within the buffer before it, one starting within the buffer after it), which
+/// their own events do not name: `horario_atualizado` tells a dashboard to read that
+/// doctor's grid again. Nothing without a buffer or when no slot changed.
+fn announce_buffer(app: &App, medico_id: &str, slots: &[DateTime]) {
+    if slots.is_empty() {
+        return;
+    }
+    let (_, buffer) =
+        super::horarios::grade_do_medico(&app.store.read(), medico_id, app.config.slot_minutes);
+    if buffer > 0 {
+        super::horarios::announce(app, medico_id);
+    }
 }
 
 /// `consulta_atualizada`.
@@ -265,11 +281,13 @@ pub fn vaga_liberada(app: &App, medico_id: &str, slot: DateTime, por: Liberacao)
     );
 }
 
-/// Announces slots an appointment no longer holds.
-fn announce_freed(app: &App, medico_id: &str, slots: &[DateTime], por: Liberacao) {
+/// Announces slots an appointment no longer holds (and, with a buffer, that the doctor's
+/// grid changed around them).
+pub fn announce_freed(app: &App, medico_id: &str, slots: &[DateTime], por: Liberacao) {
     for s in slots {
         vaga_liberada(app, medico_id, *s, por);
     }
+    announce_buffer(app, medico_id, slots);
 }
 
 /// 409 when the doctor or the patient already has a time-blocking appointment overlapping

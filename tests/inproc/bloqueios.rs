@@ -235,6 +235,65 @@ async fn the_grid_uses_the_doctors_length_and_a_buffer_takes_the_slots_around_an
     );
 }
 
+/// A dashboard keeps its grid from the events (SPEC §5). With a buffer an appointment also
+/// takes and gives back the slots around it, which the slot events do not name: its booking,
+/// move and cancellation each also publish `horario_atualizado` for the doctor, so the grid is
+/// read again. A doctor without a buffer gets the slot events only.
+#[tokio::test]
+async fn with_a_buffer_an_appointments_changes_also_say_the_grid_changed() {
+    let app = TestApp::new().await;
+    let pid = app.paciente(7020).await;
+    let com = medico_grade(&app, 7020, 45, 15).await;
+    let sem = medico_grade(&app, 7021, 45, 0).await;
+    let seg = monday(1);
+    let grade_mudou = |ev: &[Value], m: &str| {
+        ev.iter()
+            .any(|e| e["tipo"] == "horario_atualizado" && e["dados"]["medico_id"] == m)
+    };
+    let (_, mut rx) = app.state.events.subscribe(None);
+
+    let c = app
+        .post(
+            "/consultas",
+            &consulta_body(&pid, &com, &at(seg, "08:45"), &at(seg, "09:30")),
+        )
+        .await;
+    c.expect_status(201);
+    let ev = eventos(&mut rx);
+    assert!(grade_mudou(&ev, &com), "booking: {ev:#?}");
+    // 08:00 and 09:30 are now taken too, as the grid read again shows.
+    let estados = slots_do_dia(&app, &com, seg).await;
+    assert!(estados.contains(&(at(seg, "08:00"), "ocupado".to_owned())));
+    assert!(estados.contains(&(at(seg, "09:30"), "ocupado".to_owned())));
+
+    let id = c.id();
+    app.post(
+        &format!("/consultas/{id}/remarcar"),
+        &json!({"inicio": at(seg, "10:15")}),
+    )
+    .await
+    .expect_status(200);
+    let ev = eventos(&mut rx);
+    assert!(grade_mudou(&ev, &com), "move: {ev:#?}");
+    app.post(&format!("/consultas/{id}/cancelar"), &json!({}))
+        .await
+        .expect_status(200);
+    let ev = eventos(&mut rx);
+    assert!(grade_mudou(&ev, &com), "cancellation: {ev:#?}");
+    let livres = slots_do_dia(&app, &com, seg).await;
+    assert!(livres.iter().all(|(_, e)| e == "disponivel"), "{livres:?}");
+
+    app.post(
+        "/consultas",
+        &consulta_body(&pid, &sem, &at(seg, "08:45"), &at(seg, "09:30")),
+    )
+    .await
+    .expect_status(201);
+    let ev = eventos(&mut rx);
+    assert!(ev.iter().any(|e| e["tipo"] == "horario_ocupado"), "{ev:#?}");
+    assert!(!grade_mudou(&ev, &sem), "without a buffer: {ev:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_block_hides_its_slots_refuses_holds_and_bookings_and_deleting_it_gives_them_back() {
     let app = TestApp::new().await;

@@ -71,9 +71,7 @@ pub async fn cancelar(
         )
         .await?;
     tracing::info!(target: "agendamento::agenda", consulta_id = %c.id, "appointment cancelled");
-    for s in &freed {
-        vaga_liberada(app, &c.medico_id, *s, Liberacao::Cancelada);
-    }
+    consultas::announce_freed(app, &c.medico_id, &freed, Liberacao::Cancelada);
     consultas::announce(app, &c);
     // The waiting list (SPEC-2 §11): the freed slots go to the oldest matching entry.
     lista_espera::vaga_liberada(app, &c.medico_id, &freed).await;
@@ -177,9 +175,7 @@ pub async fn remarcar(
         return Ok(c);
     };
     tracing::info!(target: "agendamento::agenda", consulta_id = %c.id, "appointment moved");
-    for s in &freed {
-        vaga_liberada(app, &c.medico_id, *s, Liberacao::Remarcada);
-    }
+    consultas::announce_freed(app, &c.medico_id, &freed, Liberacao::Remarcada);
     if taken.is_empty() {
         consultas::announce(app, &c);
     } else {

@@ -424,9 +424,7 @@ pub async fn cancelar_serie(
     let minutes = app.config.slot_minutes;
     for c in &out.canceladas {
         let slots = covered_slots(&app.store.read(), &c.medico_id, c.inicio, c.fim, minutes);
-        for s in &slots {
-            vaga_liberada(app, &c.medico_id, *s, Liberacao::Cancelada);
-        }
+        crate::services::consultas::announce_freed(app, &c.medico_id, &slots, Liberacao::Cancelada);
         app.events.publish(
             "consulta_atualizada",
             &serde_json::json!({"consulta": c, "medico_id": c.medico_id, "status": c.status}),
