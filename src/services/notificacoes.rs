@@ -740,6 +740,11 @@ fn preparar(
         if !w.ativo {
             return Err("o webhook está inativo".into());
         }
+        // Its subscription as it is now: an event taken off `eventos` is no longer sent,
+        // not even what was queued (or armed, as reminders are) before the change.
+        if !w.eventos.contains(&n.evento) {
+            return Err("o webhook não assina mais este evento".into());
+        }
         (w, assunto(&db, n, app.clock.tz(), agora)?)
     };
     let paciente = a.paciente.as_deref().map(|p| PacienteDoCorpo {

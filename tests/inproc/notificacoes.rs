@@ -881,3 +881,44 @@ async fn outcomes_of_deliveries_ending_close_together_share_one_journal_write() 
         "{total} deliveries within a few milliseconds took {escritas} journal writes"
     );
 }
+
+/// A webhook gets only the events it subscribes to now: one taken off its `eventos` is not
+/// sent, not even what was queued before the change (reminders are armed weeks ahead). The
+/// dropped notification is `falhou` with the reason, no attempt counted; the rest go out.
+#[tokio::test]
+async fn an_event_taken_off_a_webhooks_subscription_is_no_longer_sent() {
+    // No delivery worker yet: the notifications queue first.
+    let app = TestApp::with_args(RAPIDO).await;
+    let r = Receptor::iniciar().await;
+    let w = webhook(&app, &r, &["consulta.agendada", "consulta.cancelada"]).await;
+    let (p, m) = cenario(&app).await;
+    let c = na_hora(&app, &p, &m, 9).await;
+    app.post(&format!("/consultas/{c}/cancelar"), &json!({}))
+        .await
+        .expect_status(200);
+    assert_eq!(notificacoes(&app, "status=pendente").await.len(), 2);
+    app.put(
+        &format!("/webhooks/{w}"),
+        &json!({"eventos": ["consulta.agendada"]}),
+    )
+    .await
+    .expect_status(200);
+    tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
+        app.state.clone(),
+    ));
+    esperar(&app, "evento=consulta.agendada&status=enviada", |v| {
+        v.len() == 1
+    })
+    .await;
+    let falhou = esperar(&app, "evento=consulta.cancelada&status=falhou", |v| {
+        v.len() == 1
+    })
+    .await;
+    assert_eq!(falhou[0]["tentativas"], 0, "{falhou:#?}");
+    assert_eq!(
+        falhou[0]["ultimo_erro"], "o webhook não assina mais este evento",
+        "{falhou:#?}"
+    );
+    let tipos: Vec<String> = r.recebidas().into_iter().map(|x| x.tipo).collect();
+    assert_eq!(tipos, ["consulta.agendada"]);
+}
