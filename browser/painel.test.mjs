@@ -450,3 +450,36 @@ test('a notification that failed shows live in its panel, and "Reenviar" sends i
     await page.close();
   }
 });
+
+test("a page left open overnight moves on to the next day at the clinic's midnight", async () => {
+  const page = await browser.newPage();
+  const erros = [];
+  page.on('pageerror', (e) => erros.push(String(e)));
+  try {
+    // The browser's own zone is far from the clinic's (UTC): the day follows the clinic's.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Emulation.setTimezoneOverride', { timezoneId: 'Pacific/Kiritimati' });
+    await page.clock.install();
+    await page.goto(`${base}/painel`, { waitUntil: 'load' });
+    await page.waitForSelector('#entrada:not([hidden]), #quem:not([hidden])', { timeout: 10_000 });
+    if (await page.isVisible('#entrada')) await entrarComo(page, ADMIN);
+    await page.waitForSelector('#quem:not([hidden])', { timeout: 10_000 });
+    const hoje = await page.$eval('html', (h) => h.dataset.hoje);
+    assert.equal(hoje, new Date().toISOString().slice(0, 10));
+    assert.equal(await page.inputValue('#dia'), hoje);
+
+    // 25 hours later, without a reload.
+    const antes = new Date(Date.now() + 25 * 3_600_000).toISOString().slice(0, 10);
+    await page.clock.fastForward('25:00:00');
+    await page.waitForFunction(
+      (velho) => document.getElementById('dia').value !== velho, hoje, { timeout: 10_000 });
+    const depois = new Date(Date.now() + 25 * 3_600_000).toISOString().slice(0, 10);
+    const dia = await page.inputValue('#dia');
+    assert.ok(dia === antes || dia === depois, `the picker shows ${dia}, not ${antes}`);
+    assert.equal(await page.innerText('#titulo-agenda'), 'Agenda de hoje');
+    await page.waitForFunction(() => /^Hoje, /.test(document.getElementById('resumo').textContent), null, { timeout: 10_000 });
+    assert.deepEqual(erros, []);
+  } finally {
+    await page.close();
+  }
+});

@@ -17,7 +17,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::services::AppState;
 
-/// The page's markup; `<!--estilo-->`, `<!--script-->` and `__HOJE__` are filled in.
+/// The page's markup; `<!--estilo-->`, `<!--script-->`, `__HOJE__` and `__FUSO__` are
+/// filled in.
 const HTML: &str = include_str!("painel/painel.html");
 /// The page's stylesheet, inlined into `<style>`.
 const CSS: &str = include_str!("painel/painel.css");
@@ -25,31 +26,30 @@ const CSS: &str = include_str!("painel/painel.css");
 const JS: &str = include_str!("painel/painel.js");
 /// Where today's clinic-local date goes.
 const HOJE: &str = "__HOJE__";
+/// Where the clinic's time zone (IANA name) goes.
+const FUSO: &str = "__FUSO__";
 
 /// Nothing but this page's own inline code and same-origin requests.
 const CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
     connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
     frame-ancestors 'none'";
 
-/// The page split around today's date, assembled once.
-static PARTES: LazyLock<(String, String)> = LazyLock::new(|| {
-    let page = HTML
-        .replacen("<!--estilo-->", CSS, 1)
-        .replacen("<!--script-->", JS, 1);
-    match page.split_once(HOJE) {
-        Some((a, b)) => (a.to_owned(), b.to_owned()),
-        None => (page, String::new()),
-    }
+/// The page with its code inlined, assembled once.
+static PAGINA: LazyLock<String> = LazyLock::new(|| {
+    HTML.replacen("<!--estilo-->", CSS, 1)
+        .replacen("<!--script-->", JS, 1)
 });
 
-/// The page with today's date (`YYYY-MM-DD`) in place.
-pub fn pagina(hoje: &str) -> String {
-    let (a, b) = &*PARTES;
-    let mut s = String::with_capacity(a.len() + hoje.len() + b.len());
-    s.push_str(a);
-    s.push_str(hoje);
-    s.push_str(b);
-    s
+/// The page with today's date (`YYYY-MM-DD`) and the clinic's time zone in place (so the
+/// page moves on to the next day at the clinic's midnight). A zone name with anything but
+/// the characters of IANA names is left out (the page then keeps the day it came with).
+pub fn pagina(hoje: &str, fuso: &str) -> String {
+    let iana = fuso
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
+    PAGINA
+        .replacen(HOJE, hoje, 1)
+        .replacen(FUSO, if iana { fuso } else { "" }, 1)
 }
 
 /// The live page: today's agenda per doctor, tasks and the log tail.
@@ -62,6 +62,7 @@ pub fn pagina(hoje: &str) -> String {
     responses((status = 200, description = "Página HTML do painel", content_type = "text/html", body = String)))]
 pub async fn find_painel(State(app): State<AppState>) -> Response {
     let hoje = app.clock.today().to_string();
+    let fuso = app.clock.tz().iana_name().unwrap_or_default();
     (
         [
             (
@@ -78,7 +79,7 @@ pub async fn find_painel(State(app): State<AppState>) -> Response {
                 HeaderValue::from_static("nosniff"),
             ),
         ],
-        pagina(&hoje),
+        pagina(&hoje, fuso),
     )
         .into_response()
 }
@@ -89,17 +90,24 @@ mod tests {
 
     #[test]
     fn the_page_has_its_parts_and_the_date_in_place() {
-        let p = pagina("2026-12-03");
-        assert!(p.contains("2026-12-03"));
-        assert!(!p.contains(HOJE), "placeholder left");
+        let p = pagina("2026-12-03", "America/Sao_Paulo");
+        assert!(p.contains(r#"data-hoje="2026-12-03" data-fuso="America/Sao_Paulo""#));
+        assert!(!p.contains(HOJE) && !p.contains(FUSO), "placeholder left");
         assert!(!p.contains("<!--estilo-->") && !p.contains("<!--script-->"));
         assert!(p.contains("function entrar"), "the script is inlined");
         assert!(p.contains(".slot"), "the stylesheet is inlined");
     }
 
     #[test]
+    fn a_zone_name_that_is_not_an_iana_name_is_left_out() {
+        let p = pagina("2026-12-03", r#""><script>alert(1)</script>"#);
+        assert!(p.contains(r#"data-fuso="""#));
+        assert!(!p.contains("alert(1)"));
+    }
+
+    #[test]
     fn the_page_loads_nothing_from_another_host() {
-        let p = pagina("2026-12-03");
+        let p = pagina("2026-12-03", "UTC");
         for bad in [
             "src=\"http",
             "href=\"http",

@@ -12,7 +12,11 @@
 // it, in order.
 'use strict';
 
-const HOJE = document.documentElement.dataset.hoje;
+// Today in the clinic's zone: the server's date when the page loaded, then followed by the
+// browser's clock in the clinic's zone (`data-fuso`, an IANA name), so a page left open
+// overnight moves on to the new day (acompanharDia).
+let HOJE = document.documentElement.dataset.hoje;
+const FUSO = document.documentElement.dataset.fuso;
 const NOMES_ESTADO = { disponivel: 'disponível', reservado: 'reservado', ocupado: 'ocupado' };
 const CURTO_ESTADO = { disponivel: 'livre', reservado: 'reserv.', ocupado: 'ocupado' };
 const NOMES_TIPO = { agendar_consulta: 'Agendar consulta', backup: 'Backup', gerar_relatorio: 'Gerar relatório' };
@@ -551,12 +555,49 @@ function abrirLogs() {
 
 // ---- date picker ----------------------------------------------------------------------
 
+/** The agenda's heading: today's, or the shown day's date. */
+function titular() {
+  const dia = painel.dia;
+  el('titulo-agenda').textContent = dia === HOJE ? 'Agenda de hoje' : `Agenda de ${dia.split('-').reverse().join('/')}`;
+}
+
 function mudarDia(dia) {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(dia)) return;
   painel.dia = dia;
   el('dia').value = dia;
-  el('titulo-agenda').textContent = dia === HOJE ? 'Agenda de hoje' : `Agenda de ${dia.split('-').reverse().join('/')}`;
+  titular();
   sincronizar();
+}
+
+/** Today's date (`YYYY-MM-DD`) in the clinic's zone by the browser's clock; the date the page
+ * came with when the zone is unknown to the browser. */
+function hojeNaClinica() {
+  if (!FUSO) return HOJE;
+  try {
+    const partes = new Intl.DateTimeFormat('en-CA', {
+      timeZone: FUSO, year: 'numeric', month: '2-digit', day: '2-digit',
+    }).formatToParts(new Date());
+    const v = (t) => partes.find((p) => p.type === t)?.value;
+    const dia = `${v('year')}-${v('month')}-${v('day')}`;
+    return /^\d{4}-\d{2}-\d{2}$/.test(dia) ? dia : HOJE;
+  } catch {
+    return HOJE;
+  }
+}
+
+/** At the clinic's midnight "today" moves on: a page showing today shows the new day; one
+ * showing another day stays on it (only the labels and the "Hoje" button change). */
+function acompanharDia() {
+  const agora = hojeNaClinica();
+  if (agora === HOJE) return;
+  const estavaEmHoje = painel.dia === HOJE;
+  HOJE = agora;
+  if (estavaEmHoje) {
+    mudarDia(agora);
+  } else {
+    titular();
+    resumir();
+  }
 }
 
 function somarDias(dia, n) {
@@ -566,13 +607,14 @@ function somarDias(dia, n) {
 
 async function iniciar() {
   el('dia').value = painel.dia;
-  el('titulo-agenda').textContent = 'Agenda de hoje';
+  titular();
   el('dia').addEventListener('change', (e) => mudarDia(e.target.value));
   el('escolha-dia').addEventListener('submit', (e) => e.preventDefault());
   el('hoje').addEventListener('click', () => mudarDia(HOJE));
   el('anterior').addEventListener('click', () => mudarDia(somarDias(painel.dia, -1)));
   el('seguinte').addEventListener('click', () => mudarDia(somarDias(painel.dia, 1)));
   el('sair').addEventListener('click', sair);
+  setInterval(acompanharDia, 30_000);
   await entrar();
   abrirAgenda();
   abrirLogs();
