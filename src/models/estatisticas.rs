@@ -52,7 +52,7 @@ pub struct EstatisticaMedico {
     pub por_status: PorStatus,
     /// Minutes of their non-cancelled appointments.
     pub minutos_ocupados: u64,
-    /// Minutes of their weekly horários over the period's days.
+    /// Minutes of their weekly horários over the period's days, less their blocks.
     pub minutos_trabalho: u64,
     /// `minutos_ocupados / minutos_trabalho` (at most 1), `null` without working minutes.
     #[schema(example = 0.75)]
@@ -111,9 +111,11 @@ pub struct EstatisticaConvenio {
 pub struct EstatisticaPlano {
     /// `convenio` or `particular`; `null` for appointments without `pagamento`.
     pub forma: Option<crate::models::FormaPagamento>,
-    /// The plan, for `convenio`; `null` otherwise.
+    /// The plan, for `convenio`; `null` otherwise (and for a plan payment recorded without
+    /// a plan).
     pub convenio_id: Option<String>,
-    /// The plan's name (from `/convenios`), `Particular` or `Sem pagamento`.
+    /// The plan's name (from `/convenios`), `Convênio não informado` (a plan payment
+    /// recorded without a plan), `Particular` or `Sem pagamento`.
     #[schema(example = "Unimed")]
     pub nome: String,
     /// Appointments, cancelled ones included.
@@ -133,8 +135,8 @@ pub struct Estatisticas {
     /// `total` per status.
     pub por_status: PorStatus,
     /// Minutes of non-cancelled appointments / working minutes of the doctors in scope over
-    /// the period (their weekly horários on each day; blocks of SPEC-2 §11 do not exist yet,
-    /// so nothing is subtracted). At most 1; `null` when there are no working minutes.
+    /// the period (their weekly horários on each day, less the minutes their blocks of
+    /// SPEC-2 §11 take). At most 1; `null` when there are no working minutes.
     #[schema(example = 0.625)]
     pub taxa_ocupacao: Option<f64>,
     /// `faltou / (concluida + faltou)`; `null` when both are zero.

@@ -123,6 +123,20 @@ pub fn regras(c: &Convenio) -> Vec<(&'static str, String)> {
     out
 }
 
+/// The name reports and statistics give a payment by plan `id`: the plan's name; "Convênio
+/// não informado" when the appointment names no plan (the front desk may record one without
+/// it); the id of a plan not on record (plans are never deleted, but a restored backup may
+/// predate one).
+pub fn nome_do_plano(db: &Db, id: Option<&str>) -> String {
+    match id.filter(|id| !id.is_empty()) {
+        None => "Convênio não informado".to_owned(),
+        Some(id) => db.convenios.get(id).map_or_else(
+            || format!("(convênio não encontrado) {id}"),
+            |cv| cv.nome.clone(),
+        ),
+    }
+}
+
 /// Finds one plan.
 pub fn find(app: &App, id: &str) -> Result<Arc<Convenio>, AppError> {
     let found = app.store.read().convenios.get(id).cloned();

@@ -9,7 +9,7 @@
 //! - `taxa_ocupacao` = minutes of non-cancelled appointments (real elapsed minutes between
 //!   start and end) / working minutes of the doctors in scope (each day of the period, the
 //!   minutes of that doctor's horários on its weekday; today's horários, since they keep no
-//!   history; no blocks yet, SPEC-2 §11), capped at 1 (an appointment recorded outside the
+//!   history; less the minutes of their blocks, SPEC-2 §11), capped at 1 (an appointment recorded outside the
 //!   working hours would otherwise push it over);
 //! - `taxa_faltas` = `faltou / (concluida + faltou)`; `taxa_cancelamento` = `cancelada / total`;
 //! - `antecedencia_mediana_horas` = median of the hours from `created_at` to the start,
@@ -357,16 +357,12 @@ pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppEr
             recebido_centavos = recebido_centavos.saturating_add(p.recebido);
             EstatisticaPlano {
                 forma: p.forma,
-                convenio_id: p.convenio_id.map(str::to_owned),
+                convenio_id: p.convenio_id.filter(|id| !id.is_empty()).map(str::to_owned),
                 nome: match (p.forma, p.convenio_id) {
                     (None, _) => "Sem pagamento".to_owned(),
                     (Some(FormaPagamento::Particular), _) => "Particular".to_owned(),
                     (Some(FormaPagamento::Convenio), id) => {
-                        let id = id.unwrap_or_default();
-                        db.convenios.get(id).map_or_else(
-                            || format!("(convênio excluído) {id}"),
-                            |cv| cv.nome.clone(),
-                        )
+                        super::convenios::nome_do_plano(&db, id)
                     }
                 },
                 total: p.total,

@@ -101,13 +101,9 @@ fn montar(app: &App, p: &ParamsRelatorio, task_id: &str) -> Relatorio {
                 None => PlanoLinha::SemPagamento,
                 Some(p) => match p.forma {
                     FormaPagamento::Particular => PlanoLinha::Particular,
-                    FormaPagamento::Convenio => {
-                        let id = p.convenio_id.as_deref().unwrap_or_default();
-                        PlanoLinha::Convenio(db.convenios.get(id).map_or_else(
-                            || format!("(convênio excluído) {id}"),
-                            |cv| cv.nome.clone(),
-                        ))
-                    }
+                    FormaPagamento::Convenio => PlanoLinha::Convenio(
+                        super::convenios::nome_do_plano(&db, p.convenio_id.as_deref()),
+                    ),
                 },
             },
             recebido_centavos: match &c.pagamento {

@@ -537,3 +537,33 @@ async fn a_freed_slot_skips_a_waiting_patient_who_could_not_pay_for_it() {
     assert_eq!(e["status"], "oferecida", "{e}");
     assert_eq!(e["oferta"]["slot"], json!(ini));
 }
+
+/// The front desk may record a plan payment for a patient with no plan (its `POST /consultas`
+/// is free of the refusals): the statistics name that row "Convênio não informado", with no
+/// `convenio_id`, not a deleted plan (plans are never deleted).
+#[tokio::test]
+async fn a_plan_payment_without_a_plan_is_named_as_such_in_the_statistics() {
+    let app = TestApp::new().await;
+    let seg = monday(1);
+    let m = app.medico(8101, &[("segunda", "08:00", "12:00")]).await;
+    let p = app.paciente(8101).await;
+    app.post(
+        "/consultas",
+        &json!({"paciente_id": p, "medico_id": m, "inicio": at(seg, "08:00"),
+            "fim": at(seg, "08:30"), "forma_pagamento": "convenio"}),
+    )
+    .await
+    .expect_status(201);
+    let dia = seg.to_string();
+    let r = app
+        .get(&format!("/relatorios/estatisticas?de={dia}&ate={dia}"))
+        .await;
+    r.expect_status(200);
+    assert_eq!(
+        r.body["por_plano"],
+        json!([{"forma": "convenio", "convenio_id": null, "nome": "Convênio não informado",
+            "total": 1, "recebido_centavos": 0}]),
+        "{}",
+        r.text
+    );
+}
