@@ -76,7 +76,11 @@ impl Worker {
         };
         metrics::histogram!(metricas::TASK_DURATION, "tipo" => tipo, "status" => status)
             .record(started.elapsed().as_secs_f64());
-        if t.tipo == TipoTarefa::AgendarConsulta {
+        // Both booking tasks: one appointment, or a whole series (SPEC-2 §11).
+        if matches!(
+            t.tipo,
+            TipoTarefa::AgendarConsulta | TipoTarefa::AgendarSerie
+        ) {
             let outcome = match &t.erro {
                 None => "agendada".to_owned(),
                 Some(e) => e.code.clone(),

@@ -389,6 +389,21 @@ async fn metrics_record_bookings_tasks_holds_and_the_journal() {
             - valor(&antes, b, &[("outcome", "agendada")]),
         1.0
     );
+    // A series is a booking task too: one count for the whole series.
+    app.post(
+        "/consultas/agendar-serie",
+        &serde_json::json!({"paciente_id": pid, "medico_id": mid, "inicio": at(seg, "11:00"),
+            "fim": at(seg, "11:30"), "repeticao": {"a_cada_semanas": 1, "ocorrencias": 3}}),
+    )
+    .await
+    .expect_status(202);
+    assert_eq!(app.run_tasks().await, 1);
+    let serie = scrape(&app).await;
+    assert_eq!(
+        valor(&serie, b, &[("outcome", "agendada")])
+            - valor(&depois, b, &[("outcome", "agendada")]),
+        1.0
+    );
     let t = "agendamento_task_duration_seconds_count";
     let com = [("tipo", "agendar_consulta"), ("status", "concluida")];
     assert_eq!(valor(&depois, t, &com) - valor(&antes, t, &com), 1.0);

@@ -19,7 +19,7 @@ let HOJE = document.documentElement.dataset.hoje;
 const FUSO = document.documentElement.dataset.fuso;
 const NOMES_ESTADO = { disponivel: 'disponível', reservado: 'reservado', ocupado: 'ocupado' };
 const CURTO_ESTADO = { disponivel: 'livre', reservado: 'reserv.', ocupado: 'ocupado' };
-const NOMES_TIPO = { agendar_consulta: 'Agendar consulta', backup: 'Backup', gerar_relatorio: 'Gerar relatório' };
+const NOMES_TIPO = { agendar_consulta: 'Agendar consulta', agendar_serie: 'Agendar série', backup: 'Backup', gerar_relatorio: 'Gerar relatório' };
 const NOMES_STATUS = { pendente: 'pendente', executando: 'executando', concluida: 'concluída', falhou: 'falhou' };
 const NOMES_EVENTO = {
   'consulta.agendada': 'Consulta agendada',
