@@ -183,7 +183,8 @@ pub fn checar_dias(
 /// /consultas/{id}/remarcar`), paying by `forma` (`None`: the form it has, else
 /// [`forma_padrao`]). [`checar`] runs for the new date (422 with the code). The appointment
 /// keeps its `pagamento` as it is (plan, price copied at booking, status) when the form
-/// stays the same; a new form, or an appointment booked before payments existed, gets the
+/// stays the same, except that a pending plan payment takes the plan the check approved
+/// (the patient's plan now, the one the move was checked against); a new form, or an appointment booked before payments existed, gets the
 /// check's fresh `pagamento` (`pendente`). A new form on a payment that is no longer
 /// `pendente` is 409 `pagamento_nao_pendente` (settle it first, e.g. `pago` → `estornado`).
 pub fn ao_remarcar(
@@ -196,6 +197,16 @@ pub fn ao_remarcar(
     let forma = forma.or(atual.map(|p| p.forma));
     let novo = checar(db, &c.paciente_id, &c.medico_id, forma, dia).map_err(erro_api)?;
     match atual {
+        Some(p)
+            if p.forma == novo.forma
+                && p.status == StatusPagamento::Pendente
+                && p.convenio_id != novo.convenio_id =>
+        {
+            Ok(Some(Pagamento {
+                convenio_id: novo.convenio_id,
+                ..p.clone()
+            }))
+        }
         Some(p) if p.forma == novo.forma => Ok(Some(p.clone())),
         Some(p) if p.status != StatusPagamento::Pendente => Err(AppError::conflict(
             "pagamento_nao_pendente",

@@ -567,3 +567,54 @@ async fn a_plan_payment_without_a_plan_is_named_as_such_in_the_statistics() {
         r.text
     );
 }
+
+/// A patient who changed plans since booking: moving a still-pending plan payment checks the
+/// new plan and records it, so reports credit the plan that pays. A settled one keeps its plan.
+#[tokio::test]
+async fn remarcar_records_the_patients_current_plan_on_a_pending_plan_payment() {
+    let app = TestApp::new().await;
+    let seg = monday(2);
+    let c = cena(&app, plus_days(seg, 60)).await;
+    let pendente = str_field(&agendada(&app, &c, &at(seg, "08:00")).await, "id");
+    let paga = str_field(&agendada(&app, &c, &at(seg, "08:30")).await, "id");
+    app.post(
+        &format!("/consultas/{paga}/pagamento"),
+        &json!({"status": "pago"}),
+    )
+    .await
+    .expect_status(200);
+    let amil = app.post("/convenios", &json!({"nome": "Amil"})).await;
+    amil.expect_status(201);
+    let amil = amil.id();
+    app.put(
+        &format!("/medicos/{}", c.medico),
+        &json!({"convenios_aceitos": [c.plano, amil]}),
+    )
+    .await
+    .expect_status(200);
+    app.put(
+        &format!("/pacientes/{}", c.paciente),
+        &json!({"convenio_id": amil}),
+    )
+    .await
+    .expect_status(200);
+
+    let r = remarcar(&app, &pendente, json!({"inicio": at(seg, "10:00")})).await;
+    r.expect_status(200);
+    assert_eq!(
+        r.body["pagamento"]["convenio_id"],
+        json!(amil),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.body["pagamento"]["status"], "pendente");
+    let r = remarcar(&app, &paga, json!({"inicio": at(seg, "10:30")})).await;
+    r.expect_status(200);
+    assert_eq!(
+        r.body["pagamento"]["convenio_id"],
+        json!(c.plano),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.body["pagamento"]["status"], "pago");
+}
