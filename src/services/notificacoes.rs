@@ -806,12 +806,23 @@ fn mensagem_email(
         let (p, m) = (paciente?, medico?);
         let ics = super::calendario::ics_consulta(app, &db, &c, true);
         // The page shows the appointment with its two buttons (a GET never acts: mail
-        // scanners open links).
-        let links = super::links::url(app, &c).map(|ver| Links {
-            confirmar: format!("{ver}#confirmar"),
-            cancelar: format!("{ver}#cancelar"),
-            ver,
-        });
+        // scanners open links). None once it started (the link expires then); no cancel
+        // button once the cancellation cutoff passed (it would only answer 409).
+        let iv = c.intervalo(app.clock.tz());
+        let cancelavel = super::regras::prazo_cancelamento(
+            &super::regras::atuais(&db),
+            agora,
+            iv.inicio_em,
+            c.inicio,
+        )
+        .is_ok();
+        let links = super::links::url(app, &c)
+            .filter(|_| agora < iv.inicio_em)
+            .map(|ver| Links {
+                confirmar: format!("{ver}#confirmar"),
+                cancelar: cancelavel.then(|| format!("{ver}#cancelar")),
+                ver,
+            });
         return mensagem(
             Sobre::Consulta(evento, &c),
             &p,

@@ -184,7 +184,7 @@ async fn a_booking_email_arrives_with_both_parts_the_ics_and_escaped_html() {
     let nome = "Conceição <script>alert('x')</script>";
     let links = Links {
         confirmar: "https://clinica.example/c/tok?a=1&b=2/confirmar".into(),
-        cancelar: "https://clinica.example/c/tok/cancelar".into(),
+        cancelar: Some("https://clinica.example/c/tok/cancelar".into()),
         ver: "https://clinica.example/c/tok".into(),
     };
     let msg = mensagem(
@@ -658,4 +658,47 @@ async fn a_delivered_e_mail_lists_the_address_it_went_to() {
         envelope["rcpt_tos"],
         serde_json::json!(["beatriz@exemplo.com"])
     );
+}
+
+/// Past the cancellation cutoff of `/sistema/regras` an e-mail offers no cancel link (it
+/// would only answer `prazo_cancelamento`): the page's link stays, and the closing line asks
+/// the patient to tell the clinic instead.
+#[tokio::test]
+async fn inside_the_cancellation_cutoff_the_e_mail_offers_no_cancel_link() {
+    use crate::helpers::{at, monday};
+    let Some(smtp) = ServidorSmtp::iniciar(&[]) else {
+        return;
+    };
+    let app = app_com_email(&smtp, &["--url-publica", "https://clinica.example"]).await;
+    app.put(
+        "/sistema/regras",
+        &serde_json::json!({"prazo_cancelamento_horas": 24 * 60}),
+    )
+    .await
+    .expect_status(200);
+    tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
+        app.state.clone(),
+    ));
+    let m = app.medico(78, &[("segunda", "08:00", "18:00")]).await;
+    let mut corpo = crate::helpers::paciente_body("Maria Prazo", 73);
+    corpo["email"] = serde_json::json!("maria@exemplo.com");
+    let r = app.post("/pacientes", &corpo).await;
+    r.expect_status(201);
+    let p = crate::helpers::str_field(&r.body, "id");
+    let dia = monday(2);
+    app.post(
+        "/consultas",
+        &crate::helpers::consulta_body(&p, &m, &at(dia, "09:00"), &at(dia, "09:30")),
+    )
+    .await
+    .expect_status(201);
+    notificacoes_ate(&app, "canal=email&status=enviada", |v| v.len() == 1).await;
+    let (eml, _) = smtp.recebida(1);
+    let msg = MessageParser::default().parse(&eml).expect("parses");
+    let texto = msg.body_text(0).expect("text part").into_owned();
+    assert!(texto.contains("Ver a consulta"), "{texto}");
+    assert!(texto.contains("Confirmar presença"), "{texto}");
+    assert!(!texto.contains("Cancelar a consulta"), "{texto}");
+    assert!(!texto.contains("#cancelar"), "{texto}");
+    assert!(texto.contains("avise a clínica"), "{texto}");
 }

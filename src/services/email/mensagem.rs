@@ -75,8 +75,9 @@ impl Sobre<'_> {
 pub struct Links {
     /// Confirms the appointment (accepts an offer).
     pub confirmar: String,
-    /// Cancels the appointment (refuses an offer).
-    pub cancelar: String,
+    /// Cancels the appointment (refuses an offer); `None` once the cancellation cutoff of
+    /// `/sistema/regras` has passed (the link would only answer `prazo_cancelamento`).
+    pub cancelar: Option<String>,
     /// Shows the appointment.
     pub ver: String,
 }
@@ -125,6 +126,7 @@ pub fn mensagem(
     }
     let medico_linha = format!("{} — {}", medico.nome, medico.especialidade);
     let mut fatos = vec![("Médico(a)", medico_linha)];
+    let mut ics = ics;
     let (assunto, abertura, acoes, fecho) = match sobre {
         Sobre::Consulta(evento, c) => {
             let quando = modelo::quando(c.inicio, c.inicio_offset);
@@ -164,21 +166,31 @@ pub fn mensagem(
             }
             let ativa = c.status.is_active()
                 && !matches!(evento, EventoConsulta::Cancelada | EventoConsulta::Faltou);
+            // A missed appointment is over: no link (each expires at the start) and no
+            // calendar file to add it.
+            let passada = evento == EventoConsulta::Faltou;
+            if passada {
+                ics = None;
+            }
             let mut acoes = Vec::new();
-            if let Some(l) = links {
+            let mut cancelavel = false;
+            if let Some(l) = links.filter(|_| !passada) {
                 if ativa && c.status == StatusConsulta::Agendada {
                     acoes.push(("Confirmar presença", l.confirmar.clone()));
                 }
-                if ativa {
-                    acoes.push(("Cancelar a consulta", l.cancelar.clone()));
+                if ativa && let Some(cancelar) = &l.cancelar {
+                    acoes.push(("Cancelar a consulta", cancelar.clone()));
+                    cancelavel = true;
                 }
                 acoes.push(("Ver a consulta", l.ver.clone()));
             }
-            let fecho = if ativa {
-                "Se não puder comparecer, cancele com antecedência para liberar o horário \
-                 a outro paciente."
-            } else {
-                ""
+            let fecho = match (ativa, cancelavel || links.is_none()) {
+                (false, _) => "",
+                (true, true) => {
+                    "Se não puder comparecer, cancele com antecedência para liberar o horário \
+                     a outro paciente."
+                }
+                (true, false) => "Se não puder comparecer, avise a clínica.",
             };
             (assunto, abertura.to_owned(), acoes, fecho.to_owned())
         }
@@ -196,7 +208,10 @@ pub fn mensagem(
                 Some(l) => (
                     vec![
                         ("Aceitar a vaga", l.confirmar.clone()),
-                        ("Recusar a vaga", l.cancelar.clone()),
+                        (
+                            "Recusar a vaga",
+                            l.cancelar.clone().unwrap_or_else(|| l.ver.clone()),
+                        ),
                         ("Ver a oferta", l.ver.clone()),
                     ],
                     format!("Se não responder até {expira}, a vaga passa para o próximo da lista."),
@@ -300,7 +315,7 @@ mod tests {
     fn links() -> Links {
         Links {
             confirmar: "https://c/x/confirmar".into(),
-            cancelar: "https://c/x/cancelar".into(),
+            cancelar: Some("https://c/x/cancelar".into()),
             ver: "https://c/x".into(),
         }
     }
@@ -321,6 +336,47 @@ mod tests {
         }
         let p = paciente(Some("zoe@exemplo.com"), true);
         assert!(mensagem(sobre, &p, &medico(), &tz(), None, None).is_some());
+    }
+
+    #[test]
+    fn past_the_cancellation_cutoff_there_is_no_cancel_link_and_a_missed_one_has_no_ics() {
+        let p = paciente(Some("zoe@exemplo.com"), true);
+        let c = consulta(StatusConsulta::Confirmada);
+        let sem_cancelar = Links {
+            cancelar: None,
+            ..links()
+        };
+        let m = mensagem(
+            Sobre::Consulta(EventoConsulta::Lembrete, &c),
+            &p,
+            &medico(),
+            &tz(),
+            Some("BEGIN:VCALENDAR".into()),
+            Some(&sem_cancelar),
+        )
+        .expect("message");
+        assert!(!m.texto.contains("Cancelar a consulta"), "{}", m.texto);
+        assert!(!m.texto.contains("cancele com antecedência"), "{}", m.texto);
+        assert!(m.texto.contains("avise a clínica"), "{}", m.texto);
+        assert!(m.texto.contains("Ver a consulta"), "{}", m.texto);
+        assert!(m.ics.is_some());
+
+        let c = consulta(StatusConsulta::Faltou);
+        let m = mensagem(
+            Sobre::Consulta(EventoConsulta::Faltou, &c),
+            &p,
+            &medico(),
+            &tz(),
+            Some("BEGIN:VCALENDAR".into()),
+            Some(&links()),
+        )
+        .expect("message");
+        assert!(
+            m.ics.is_none(),
+            "a missed appointment is not added to a calendar"
+        );
+        assert!(!m.texto.contains("https://c/x"), "{}", m.texto);
+        assert!(!m.texto.contains("consulta.ics"), "{}", m.texto);
     }
 
     #[test]
@@ -361,7 +417,7 @@ mod tests {
                 EventoConsulta::Faltou,
                 StatusConsulta::Faltou,
                 "Consulta não realizada: 04/03/2026 às 14:30",
-                1,
+                0,
             ),
         ];
         for (evento, status, assunto, n_links) in casos {
