@@ -777,11 +777,26 @@ fn preparar(
     };
     let body = Corpo {
         tipo: &n.evento,
-        timestamp: agora.to_string(),
+        timestamp: ocorrido(n, a.consulta.as_deref(), app.clock.tz(), agora).to_string(),
         data,
     };
     let bytes = serde_json::to_vec(&body).map_err(|e| format!("corpo: {e}"))?;
     Ok((w, bytes))
+}
+
+/// When notification `n`'s event happened (the body's `timestamp`, per Standard Webhooks;
+/// the `webhook-timestamp` header carries the attempt's time): a reminder's is when it fell
+/// due (the appointment's start less its lead time), any other's when it was written (the
+/// change's write). `agora` only if neither can be read.
+fn ocorrido(n: &Notificacao, c: Option<&Consulta>, tz: &TimeZone, agora: Timestamp) -> Timestamp {
+    if let (Some(h), Some(c)) = (n.lembrete_horas, c) {
+        return c
+            .intervalo(tz)
+            .inicio_em
+            .checked_sub(SignedDuration::from_hours(i64::from(h)))
+            .unwrap_or(agora);
+    }
+    n.created_at.parse().unwrap_or(agora)
 }
 
 /// The e-mail of notification `n`, from the records as they are now (SPEC-2 §13): the

@@ -365,7 +365,15 @@ async fn a_failing_receiver_is_retried_with_the_same_webhook_id_until_it_accepts
         campos.sort();
         assert_eq!(campos, ["email", "id", "nome", "telefone"]);
         assert!(x.corpo["data"]["medico"]["especialidade"].is_string());
-        assert!(x.corpo["timestamp"].is_string());
+        // When the event happened (Standard Webhooks), the same on every attempt: the
+        // notification's creation, not the attempt (that is the webhook-timestamp header).
+        let quando: jiff::Timestamp = x.corpo["timestamp"]
+            .as_str()
+            .expect("timestamp")
+            .parse()
+            .expect("RFC 3339");
+        let criada: jiff::Timestamp = str_field(&n[0], "created_at").parse().expect("created_at");
+        assert_eq!(quando, criada, "{:#?}", x.corpo);
     }
 }
 
