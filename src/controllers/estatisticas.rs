@@ -19,8 +19,8 @@ pub struct FiltroEstatisticasQuery {
     /// First day (`YYYY-MM-DD`); default 29 days before `ate` (a 30-day period).
     #[param(example = "2026-03-01")]
     pub de: Option<String>,
-    /// Last day, inclusive, at most 366 days after `de`; default 29 days after `de`, or
-    /// today when `de` is absent too.
+    /// Last day, inclusive: a period of at most 366 days (`ate` at most 365 days after
+    /// `de`); default 29 days after `de`, or today when `de` is absent too.
     #[param(example = "2026-03-31")]
     pub ate: Option<String>,
     /// Only this doctor (404 when unknown).

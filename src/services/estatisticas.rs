@@ -48,7 +48,7 @@ pub const MAX_DIAS: i64 = 366;
 pub struct FiltroEstatisticas {
     /// First day, inclusive.
     pub de: Date,
-    /// Last day, inclusive (not before `de`, at most [`MAX_DIAS`] days from it).
+    /// Last day, inclusive (not before `de`; the period is at most [`MAX_DIAS`] days).
     pub ate: Date,
     /// Only this doctor (404 when unknown).
     pub medico_id: Option<String>,
