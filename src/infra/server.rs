@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -35,7 +36,7 @@ use tower::ServiceExt as _;
 
 /// The connection limits (`--max-conexoes`, `--timeout-cabecalhos-secs`,
 /// `--timeout-ocioso-secs`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Most connections open at once.
     pub max: usize,
@@ -43,6 +44,26 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Longest time a connection may stay open with no request.
     pub idle_timeout: Duration,
+    /// The clinic's reverse proxies (`--proxy-confiavel`): see [`cliente`].
+    pub proxies: Arc<[IpAddr]>,
+}
+
+/// The client's address: the peer's, or for a peer among `proxies` (the clinic's own
+/// reverse proxies) the last address in `X-Forwarded-For`, the one that proxy added (those
+/// before it were sent by the client and prove nothing). A missing or unreadable header
+/// leaves the peer's.
+pub fn cliente(peer: SocketAddr, headers: &http::HeaderMap, proxies: &[IpAddr]) -> SocketAddr {
+    if !proxies.contains(&peer.ip()) {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
+        .map_or(peer, |ip| SocketAddr::new(ip, 0))
 }
 
 /// The default cap on connections: the open-file limit minus a reserve for the data,
@@ -270,7 +291,7 @@ where
     // Each connection task holds a sender; `recv` ends once all of them are gone.
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     let sweeper = {
-        let registry = registry.clone();
+        let (registry, limits) = (registry.clone(), limits.clone());
         let every = (limits.header_timeout.min(limits.idle_timeout) / 4)
             .clamp(Duration::from_millis(50), Duration::from_secs(1));
         tokio::spawn(async move {
@@ -312,12 +333,15 @@ where
         });
         let svc = {
             let (conn, registry, service) = (conn.clone(), registry.clone(), service.clone());
+            let proxies = limits.proxies.clone();
             hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let busy = Busy::new(conn.clone(), registry.clone());
                 let mut req = req.map(Body::new);
-                // The client's address, for the per-address login limit (SPEC-2 §10).
+                // The client's address, for the per-address limits (SPEC-2 §10) and the
+                // audit trail.
+                let quem = cliente(peer, req.headers(), &proxies);
                 req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
+                    .insert(axum::extract::ConnectInfo(quem));
                 let call = service.clone().oneshot(req);
                 async move {
                     let res = call.await?;
@@ -361,4 +385,41 @@ where
     let _ = alive_rx.recv().await;
     sweeper.abort();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xff(valores: &[&str]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for v in valores {
+            h.append(
+                "x-forwarded-for",
+                http::HeaderValue::from_str(v).expect("header"),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client_and_only_by_its_last_hop() {
+        let proxy: SocketAddr = "10.0.0.5:4000".parse().expect("addr");
+        let outro: SocketAddr = "192.0.2.9:4000".parse().expect("addr");
+        let confiaveis: [IpAddr; 1] = ["10.0.0.5".parse().expect("ip")];
+        let ip = |peer, h: &http::HeaderMap| cliente(peer, h, &confiaveis).ip().to_string();
+        let h = xff(&["198.51.100.1, 203.0.113.7"]);
+        assert_eq!(ip(proxy, &h), "203.0.113.7");
+        assert_eq!(
+            ip(outro, &h),
+            "192.0.2.9",
+            "an untrusted peer's header is ignored"
+        );
+        // Several header lines: the last line's last address.
+        let h = xff(&["198.51.100.1", "2001:db8::7"]);
+        assert_eq!(ip(proxy, &h), "2001:db8::7");
+        // Missing or unreadable: the peer's.
+        assert_eq!(ip(proxy, &http::HeaderMap::new()), "10.0.0.5");
+        assert_eq!(ip(proxy, &xff(&["203.0.113.7, nada"])), "10.0.0.5");
+    }
 }

@@ -679,3 +679,58 @@ async fn open_streams_end_with_their_session() {
         .expect_status(200);
     logs.encerrado().await;
 }
+
+/// The failed sign-in's audit entry, with `X-Forwarded-For: 198.51.100.1, 203.0.113.7`
+/// sent by the client, on a server started with `extra`; its `ip`.
+async fn ip_auditado(extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [
+        ("AGENDAMENTO_ADMIN_EMAIL", "chefe@clinica.example"),
+        ("AGENDAMENTO_ADMIN_SENHA", "senha-da-chefe"),
+    ];
+    let mut args = vec!["--addr", "127.0.0.1:0", "--no-demo-data"];
+    args.extend_from_slice(extra);
+    let srv = iniciar(dir.path(), &args, &env).expect("start");
+    let r = new_client()
+        .post(format!("{}/auth/login", srv.base))
+        .header("x-forwarded-for", "198.51.100.1, 203.0.113.7")
+        .json(&json!({"email": "chefe@clinica.example", "senha": "errada"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 401);
+    let token = crate::common::str_field(
+        &login(&srv.base, "chefe@clinica.example", "senha-da-chefe")
+            .await
+            .body,
+        "token",
+    );
+    let a = read(
+        new_client()
+            .get(format!("{}/sistema/auditoria?acao=login_falhou", srv.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("audit"),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    crate::common::str_field(&a.body[0], "ip")
+}
+
+/// Behind the clinic's reverse proxy (`--proxy-confiavel`) the client's address is the one
+/// that proxy added last to `X-Forwarded-For`, in the audit trail and the per-address
+/// limits; without the setting the header is the client's word and is ignored.
+#[tokio::test]
+async fn the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy() {
+    assert_eq!(ip_auditado(&[]).await, "127.0.0.1");
+    assert_eq!(
+        ip_auditado(&["--proxy-confiavel", "127.0.0.1"]).await,
+        "203.0.113.7"
+    );
+    // Another proxy's address: still the peer's.
+    assert_eq!(
+        ip_auditado(&["--proxy-confiavel", "10.0.0.1,::1"]).await,
+        "127.0.0.1"
+    );
+}
