@@ -141,6 +141,10 @@ pub struct Notificacao {
     /// When it was delivered (RFC 3339, clinic offset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enviada_em: Option<String>,
+    /// The appointment as it was when it was deleted while this was still pending: the
+    /// delivery is made from it then (SPEC-2 §13: a notification is never lost). Not shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consulta: Option<std::sync::Arc<super::Consulta>>,
 }
 
 /// A notification as `GET /notificacoes` shows it (e-mail addresses masked).

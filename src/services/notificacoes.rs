@@ -75,6 +75,7 @@ fn nova(
         ultimo_erro: None,
         created_at: em.to_owned(),
         enviada_em: None,
+        consulta: None,
     }))
 }
 
@@ -124,7 +125,10 @@ pub fn derivar(
                     );
                 }
             }
-            Op::DelConsulta(id) => out.extend(lembretes_pendentes(db, id)),
+            Op::DelConsulta(id) => {
+                out.extend(lembretes_pendentes(db, id));
+                out.extend(guardar_consulta(db, id));
+            }
             Op::PutEspera(e) if oferta_nova(db.lista_espera.get(&e.id), e) => {
                 para(
                     &mut out,
@@ -182,6 +186,25 @@ fn lembretes_pendentes(db: &Db, consulta_id: &str) -> Vec<Op> {
         .da_consulta(consulta_id)
         .filter(|n| n.evento == LEMBRETE && n.status == StatusNotificacao::Pendente)
         .map(|n| Op::DelNotificacao(n.id.clone()))
+        .collect()
+}
+
+/// An appointment about to be deleted: each of its pending notifications but reminders
+/// (dropped with it) keeps a copy of it, so it still goes out (a `consulta.cancelada` whose
+/// receiver was down, then the appointment deleted).
+fn guardar_consulta(db: &Db, consulta_id: &str) -> Vec<Op> {
+    let Some(c) = db.consultas.get(consulta_id) else {
+        return Vec::new();
+    };
+    db.notificacoes
+        .da_consulta(consulta_id)
+        .filter(|n| n.evento != LEMBRETE && n.status == StatusNotificacao::Pendente)
+        .map(|n| {
+            Op::PutNotificacao(Arc::new(Notificacao {
+                consulta: Some(c.clone()),
+                ..Notificacao::clone(n)
+            }))
+        })
         .collect()
 }
 
@@ -647,6 +670,7 @@ fn assunto(db: &Db, n: &Notificacao, tz: &TimeZone, agora: Timestamp) -> Result<
         let c = db
             .consultas
             .get(id)
+            .or(n.consulta.as_ref())
             .cloned()
             .ok_or_else(|| "a consulta foi excluída".to_owned())?;
         if n.evento == LEMBRETE
@@ -821,7 +845,8 @@ fn mensagem_email(
         let (p, m) = (paciente?, medico?);
         let ics = super::calendario::ics_consulta(app, &db, &c, true);
         // The page shows the appointment with its two buttons (a GET never acts: mail
-        // scanners open links). None once it started (the link expires then); no cancel
+        // scanners open links). None once it started (the link expires then) or once it
+        // was deleted (sent from the notification's copy); no cancel
         // button once the cancellation cutoff passed (it would only answer 409).
         let iv = c.intervalo(app.clock.tz());
         let cancelavel = super::regras::prazo_cancelamento(
@@ -832,7 +857,7 @@ fn mensagem_email(
         )
         .is_ok();
         let links = super::links::url(app, &c)
-            .filter(|_| agora < iv.inicio_em)
+            .filter(|_| agora < iv.inicio_em && db.consultas.get(&c.id).is_some())
             .map(|ver| Links {
                 confirmar: format!("{ver}#confirmar"),
                 cancelar: cancelavel.then(|| format!("{ver}#cancelar")),

@@ -756,6 +756,7 @@ fn antiga(
         ultimo_erro: None,
         created_at: criada.to_string(),
         enviada_em: enviada_dias.map(|d| ha(d).to_string()),
+        consulta: None,
     }
 }
 
@@ -929,4 +930,43 @@ async fn an_event_taken_off_a_webhooks_subscription_is_no_longer_sent() {
     );
     let tipos: Vec<String> = r.recebidas().into_iter().map(|x| x.tipo).collect();
     assert_eq!(tipos, ["consulta.agendada"]);
+}
+
+/// A notification still pending when its appointment is deleted goes out all the same (none
+/// is lost), with the appointment as it was: a `consulta.cancelada` whose receiver was down,
+/// then the appointment deleted by the front desk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_notification_of_a_deleted_appointment_is_still_delivered() {
+    let app = app_com_entregas(RAPIDO).await;
+    let r = Receptor::iniciar().await;
+    r.roteiro(&[500], 200);
+    webhook(&app, &r, &["consulta.cancelada", "consulta.lembrete"]).await;
+    let (p, m) = cenario(&app).await;
+    let c = na_hora(&app, &p, &m, 9).await;
+    app.post(&format!("/consultas/{c}/cancelar"), &json!({}))
+        .await
+        .expect_status(200);
+    // The first attempt failed (500): the next is a second later.
+    esperar(&app, "evento=consulta.cancelada", |v| {
+        v.first().is_some_and(|n| n["tentativas"] == 1)
+    })
+    .await;
+    app.delete(&format!("/consultas/{c}"))
+        .await
+        .expect_status(204);
+    let n = esperar(&app, "evento=consulta.cancelada", |v| {
+        v.first().is_some_and(|n| n["status"] != "pendente")
+    })
+    .await;
+    assert_eq!(n[0]["status"], "enviada", "{n:#?}");
+    assert_eq!(n[0]["tentativas"], 2);
+    let ultima = r.recebidas().pop().expect("a delivery");
+    assert!(ultima.valida);
+    assert_eq!(ultima.corpo["data"]["consulta"]["id"], json!(c));
+    assert_eq!(ultima.corpo["data"]["consulta"]["status"], "cancelada");
+    assert!(
+        notificacoes(&app, "evento=consulta.lembrete")
+            .await
+            .is_empty()
+    );
 }
