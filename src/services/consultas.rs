@@ -194,7 +194,8 @@ pub fn slots_of(app: &App, c: &Consulta) -> Vec<DateTime> {
     )
 }
 
-/// Announces the slots an appointment took, and the appointment itself.
+/// Announces the slots an appointment took, and the appointment itself. Reads the store:
+/// never call it while holding the store's lock.
 pub fn announce_taken(app: &App, c: &Arc<Consulta>, slots: &[DateTime]) {
     for s in slots {
         app.events.publish(
@@ -282,7 +283,7 @@ pub fn vaga_liberada(app: &App, medico_id: &str, slot: DateTime, por: Liberacao)
 }
 
 /// Announces slots an appointment no longer holds (and, with a buffer, that the doctor's
-/// grid changed around them).
+/// grid changed around them). Reads the store: never call it while holding its lock.
 pub fn announce_freed(app: &App, medico_id: &str, slots: &[DateTime], por: Liberacao) {
     for s in slots {
         vaga_liberada(app, medico_id, *s, por);

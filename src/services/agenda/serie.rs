@@ -360,12 +360,18 @@ pub fn executar_serie(
     let agora = app.clock.stamp();
     let d = rt.block_on(app.write(|db| Ok(decidir_serie(app, db, t, &agora))))?;
     let minutes = app.config.slot_minutes;
-    {
+    // The slots under one read of the store, announced after it is released (announcing
+    // reads the store again, and a second read on this thread could wait behind a writer
+    // that waits for the first).
+    let tomados: Vec<Vec<_>> = {
         let db = app.store.read();
-        for c in &d.criadas {
-            let slots = covered_slots(&db, &c.medico_id, c.inicio, c.fim, minutes);
-            crate::services::consultas::announce_taken(app, c, &slots);
-        }
+        d.criadas
+            .iter()
+            .map(|c| covered_slots(&db, &c.medico_id, c.inicio, c.fim, minutes))
+            .collect()
+    };
+    for (c, slots) in d.criadas.iter().zip(&tomados) {
+        crate::services::consultas::announce_taken(app, c, slots);
     }
     tracing::info!(target: "agendamento::agenda", task_id = %d.tarefa.id, consultas = d.criadas.len(), "series decided");
     tarefas::announce(app, &d.tarefa);
