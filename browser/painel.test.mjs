@@ -459,7 +459,8 @@ test("a page left open overnight moves on to the next day at the clinic's midnig
     // The browser's own zone is far from the clinic's (UTC): the day follows the clinic's.
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Emulation.setTimezoneOverride', { timezoneId: 'Pacific/Kiritimati' });
-    await page.clock.install();
+    // And the browser's clock is three days behind: the page goes by the server's.
+    await page.clock.install({ time: Date.now() - 3 * 86_400_000 });
     await page.goto(`${base}/painel`, { waitUntil: 'load' });
     await page.waitForSelector('#entrada:not([hidden]), #quem:not([hidden])', { timeout: 10_000 });
     if (await page.isVisible('#entrada')) await entrarComo(page, ADMIN);

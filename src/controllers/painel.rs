@@ -28,6 +28,8 @@ const JS: &str = include_str!("painel/painel.js");
 const HOJE: &str = "__HOJE__";
 /// Where the clinic's time zone (IANA name) goes.
 const FUSO: &str = "__FUSO__";
+/// Where the server's clock (Unix milliseconds) goes.
+const AGORA: &str = "__AGORA__";
 
 /// Nothing but this page's own inline code and same-origin requests.
 const CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
@@ -40,16 +42,18 @@ static PAGINA: LazyLock<String> = LazyLock::new(|| {
         .replacen("<!--script-->", JS, 1)
 });
 
-/// The page with today's date (`YYYY-MM-DD`) and the clinic's time zone in place (so the
-/// page moves on to the next day at the clinic's midnight). A zone name with anything but
-/// the characters of IANA names is left out (the page then keeps the day it came with).
-pub fn pagina(hoje: &str, fuso: &str) -> String {
+/// The page with today's date (`YYYY-MM-DD`), the clinic's time zone and the server's clock
+/// (`agora_ms`, Unix milliseconds) in place, so the page moves on to the next day at the
+/// clinic's midnight by the server's clock. A zone name with anything but the characters
+/// of IANA names is left out (the page then keeps the day it came with).
+pub fn pagina(hoje: &str, fuso: &str, agora_ms: i64) -> String {
     let iana = fuso
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
     PAGINA
         .replacen(HOJE, hoje, 1)
         .replacen(FUSO, if iana { fuso } else { "" }, 1)
+        .replacen(AGORA, &agora_ms.to_string(), 1)
 }
 
 /// The live page: today's agenda per doctor, tasks and the log tail.
@@ -79,7 +83,7 @@ pub async fn find_painel(State(app): State<AppState>) -> Response {
                 HeaderValue::from_static("nosniff"),
             ),
         ],
-        pagina(&hoje, fuso),
+        pagina(&hoje, fuso, jiff::Timestamp::now().as_millisecond()),
     )
         .into_response()
 }
@@ -90,9 +94,13 @@ mod tests {
 
     #[test]
     fn the_page_has_its_parts_and_the_date_in_place() {
-        let p = pagina("2026-12-03", "America/Sao_Paulo");
+        let p = pagina("2026-12-03", "America/Sao_Paulo", 1_764_720_000_000);
         assert!(p.contains(r#"data-hoje="2026-12-03" data-fuso="America/Sao_Paulo""#));
-        assert!(!p.contains(HOJE) && !p.contains(FUSO), "placeholder left");
+        assert!(p.contains(r#"data-agora="1764720000000""#));
+        assert!(
+            !p.contains(HOJE) && !p.contains(FUSO) && !p.contains(AGORA),
+            "placeholder left"
+        );
         assert!(!p.contains("<!--estilo-->") && !p.contains("<!--script-->"));
         assert!(p.contains("function entrar"), "the script is inlined");
         assert!(p.contains(".slot"), "the stylesheet is inlined");
@@ -100,14 +108,14 @@ mod tests {
 
     #[test]
     fn a_zone_name_that_is_not_an_iana_name_is_left_out() {
-        let p = pagina("2026-12-03", r#""><script>alert(1)</script>"#);
+        let p = pagina("2026-12-03", r#""><script>alert(1)</script>"#, 0);
         assert!(p.contains(r#"data-fuso="""#));
         assert!(!p.contains("alert(1)"));
     }
 
     #[test]
     fn the_page_loads_nothing_from_another_host() {
-        let p = pagina("2026-12-03", "UTC");
+        let p = pagina("2026-12-03", "UTC", 0);
         for bad in [
             "src=\"http",
             "href=\"http",

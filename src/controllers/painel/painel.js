@@ -13,10 +13,12 @@
 'use strict';
 
 // Today in the clinic's zone: the server's date when the page loaded, then followed by the
-// browser's clock in the clinic's zone (`data-fuso`, an IANA name), so a page left open
-// overnight moves on to the new day (acompanharDia).
+// server's clock (the browser's, corrected by how far it was from the server's at load,
+// `data-agora`) in the clinic's zone (`data-fuso`, an IANA name), so a page left open
+// overnight moves on to the new day (acompanharDia) even on a machine whose clock is wrong.
 let HOJE = document.documentElement.dataset.hoje;
 const FUSO = document.documentElement.dataset.fuso;
+const DESVIO = (Number(document.documentElement.dataset.agora) - Date.now()) || 0;
 const NOMES_ESTADO = { disponivel: 'disponível', reservado: 'reservado', ocupado: 'ocupado' };
 const CURTO_ESTADO = { disponivel: 'livre', reservado: 'reserv.', ocupado: 'ocupado' };
 const NOMES_TIPO = { agendar_consulta: 'Agendar consulta', agendar_serie: 'Agendar série', backup: 'Backup', gerar_relatorio: 'Gerar relatório' };
@@ -569,14 +571,14 @@ function mudarDia(dia) {
   sincronizar();
 }
 
-/** Today's date (`YYYY-MM-DD`) in the clinic's zone by the browser's clock; the date the page
+/** Today's date (`YYYY-MM-DD`) in the clinic's zone by the server's clock; the date the page
  * came with when the zone is unknown to the browser. */
 function hojeNaClinica() {
   if (!FUSO) return HOJE;
   try {
     const partes = new Intl.DateTimeFormat('en-CA', {
       timeZone: FUSO, year: 'numeric', month: '2-digit', day: '2-digit',
-    }).formatToParts(new Date());
+    }).formatToParts(new Date(Date.now() + DESVIO));
     const v = (t) => partes.find((p) => p.type === t)?.value;
     const dia = `${v('year')}-${v('month')}-${v('day')}`;
     return /^\d{4}-\d{2}-\d{2}$/.test(dia) ? dia : HOJE;
