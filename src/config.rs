@@ -112,10 +112,11 @@ pub struct Config {
     /// idle: they keep their own keep-alive).
     #[arg(long, env = "AGENDAMENTO_TIMEOUT_OCIOSO_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ocioso_secs: u64,
-    /// Addresses of the clinic's own reverse proxies (comma-separated IPs). A request from
-    /// one of them is taken to come from the last address in its `X-Forwarded-For` (the one
-    /// that proxy added), for the per-address limits and the audit trail; from any other
-    /// peer the header is ignored, so a client cannot choose its own address.
+    /// Addresses of the clinic's own reverse proxies (comma-separated IPs; every proxy of a
+    /// chain). A request from one of them is taken to come from the nearest address in its
+    /// `X-Forwarded-For` that is not one of them, for the per-address limits and the audit
+    /// trail; from any other peer the header is ignored, so a client cannot choose its own
+    /// address.
     #[arg(long, env = "AGENDAMENTO_PROXY_CONFIAVEL", value_delimiter = ',')]
     pub proxy_confiavel: Vec<std::net::IpAddr>,
     /// Seconds a request may take to its response head before it is answered 503

@@ -48,22 +48,37 @@ pub struct Limits {
     pub proxies: Arc<[IpAddr]>,
 }
 
-/// The client's address: the peer's, or for a peer among `proxies` (the clinic's own
-/// reverse proxies) the last address in `X-Forwarded-For`, the one that proxy added (those
-/// before it were sent by the client and prove nothing). A missing or unreadable header
-/// leaves the peer's.
+/// The client's address: the peer's, or, when the peer is among `proxies` (the clinic's
+/// own reverse proxies), the nearest address in `X-Forwarded-For` that is not one of them:
+/// read from the right (the entries the proxies added), so what a client wrote itself on
+/// the left is never taken while a proxy's entry follows it. An entry that does not parse
+/// stops the walk at the last proxy passed. IPv4 addresses seen as IPv6 (`::ffff:a.b.c.d`,
+/// on a dual-stack listener) compare as IPv4.
 pub fn cliente(peer: SocketAddr, headers: &http::HeaderMap, proxies: &[IpAddr]) -> SocketAddr {
-    if !proxies.contains(&peer.ip()) {
+    let confiavel = |ip: IpAddr| {
+        proxies
+            .iter()
+            .any(|p| p.to_canonical() == ip.to_canonical())
+    };
+    if !confiavel(peer.ip()) {
         return peer;
     }
-    headers
+    let mut quem = peer.ip();
+    let linhas: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .next_back()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
-        .map_or(peer, |ip| SocketAddr::new(ip, 0))
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    for entrada in linhas.iter().rev().flat_map(|l| l.rsplit(',')) {
+        let Ok(ip) = entrada.trim().parse::<IpAddr>() else {
+            break;
+        };
+        quem = ip.to_canonical();
+        if !confiavel(ip) {
+            break;
+        }
+    }
+    SocketAddr::new(quem, if quem == peer.ip() { peer.port() } else { 0 })
 }
 
 /// The default cap on connections: the open-file limit minus a reserve for the data,
@@ -421,5 +436,15 @@ mod tests {
         // Missing or unreadable: the peer's.
         assert_eq!(ip(proxy, &http::HeaderMap::new()), "10.0.0.5");
         assert_eq!(ip(proxy, &xff(&["203.0.113.7, nada"])), "10.0.0.5");
+        // A chain of the clinic's proxies (CDN, then this one): the nearest other address.
+        let dois: [IpAddr; 2] = [
+            "10.0.0.5".parse().expect("ip"),
+            "198.51.100.9".parse().expect("ip"),
+        ];
+        let h = xff(&["192.0.2.66, 203.0.113.7, 198.51.100.9"]);
+        assert_eq!(cliente(proxy, &h, &dois).ip().to_string(), "203.0.113.7");
+        // An IPv4 proxy seen on a dual-stack listener.
+        let mapeado: SocketAddr = "[::ffff:10.0.0.5]:4000".parse().expect("addr");
+        assert_eq!(ip(mapeado, &xff(&["203.0.113.7"])), "203.0.113.7");
     }
 }
