@@ -189,16 +189,24 @@ fn lembretes_pendentes(db: &Db, consulta_id: &str) -> Vec<Op> {
         .collect()
 }
 
-/// An appointment about to be deleted: each of its pending notifications but reminders
-/// (dropped with it) keeps a copy of it, so it still goes out (a `consulta.cancelada` whose
-/// receiver was down, then the appointment deleted).
+/// The events that still go out after their appointment is deleted: the ones that say it
+/// ended. A pending `agendada`, `confirmada`, `remarcada` or reminder of a deleted
+/// appointment is dropped: it would announce an appointment that no longer exists.
+const DEPOIS_DE_EXCLUIDA: [&str; 2] = ["consulta.cancelada", "consulta.faltou"];
+
+/// An appointment about to be deleted: each of its pending notifications of
+/// [`DEPOIS_DE_EXCLUIDA`] keeps a copy of it, so it still goes out (a `consulta.cancelada`
+/// whose receiver was down, then the appointment deleted).
 fn guardar_consulta(db: &Db, consulta_id: &str) -> Vec<Op> {
     let Some(c) = db.consultas.get(consulta_id) else {
         return Vec::new();
     };
     db.notificacoes
         .da_consulta(consulta_id)
-        .filter(|n| n.evento != LEMBRETE && n.status == StatusNotificacao::Pendente)
+        .filter(|n| {
+            DEPOIS_DE_EXCLUIDA.contains(&n.evento.as_str())
+                && n.status == StatusNotificacao::Pendente
+        })
         .map(|n| {
             Op::PutNotificacao(Arc::new(Notificacao {
                 consulta: Some(c.clone()),
@@ -981,13 +989,18 @@ async fn registrar_sempre(
     em_voo: Arc<Mutex<HashSet<String>>>,
 ) {
     let mut lote = Vec::with_capacity(POR_ESCRITA);
+    let mut stop = app.shutdown.subscribe();
     while rx.recv_many(&mut lote, POR_ESCRITA).await > 0 {
+        // The window closes early at shutdown: what was delivered is recorded at once.
         let ate = tokio::time::Instant::now() + JANELA;
-        while lote.len() < POR_ESCRITA {
+        while lote.len() < POR_ESCRITA && !*stop.borrow() {
             let falta = POR_ESCRITA - lote.len();
-            match tokio::time::timeout_at(ate, rx.recv_many(&mut lote, falta)).await {
-                Ok(n) if n > 0 => {}
-                _ => break,
+            tokio::select! {
+                r = tokio::time::timeout_at(ate, rx.recv_many(&mut lote, falta)) => match r {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                },
+                _ = stop.changed() => break,
             }
         }
         let (feitos, vagas): (Vec<_>, Vec<_>) =

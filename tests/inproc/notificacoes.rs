@@ -885,8 +885,10 @@ async fn outcomes_of_deliveries_ending_close_together_share_one_journal_write() 
         assert_eq!(n["tentativas"], 1, "{n:#?}");
     }
     let escritas = escritas_de_entregas(&app);
+    // One or two windows of 50 ms on an idle machine; a loaded one may stretch the bookings
+    // over a third or fourth. One write per delivery was 8.
     assert!(
-        escritas <= 2,
+        escritas <= 4,
         "{total} deliveries within a few milliseconds took {escritas} journal writes"
     );
 }
@@ -932,41 +934,50 @@ async fn an_event_taken_off_a_webhooks_subscription_is_no_longer_sent() {
     assert_eq!(tipos, ["consulta.agendada"]);
 }
 
-/// A notification still pending when its appointment is deleted goes out all the same (none
-/// is lost), with the appointment as it was: a `consulta.cancelada` whose receiver was down,
-/// then the appointment deleted by the front desk.
+/// A `consulta.cancelada` still pending when its appointment is deleted goes out all the
+/// same (none is lost), with the appointment as it was: its receiver was down, then the front
+/// desk deleted the appointment. A pending `consulta.agendada` of it is dropped instead: it
+/// would announce an appointment that no longer exists.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pending_notification_of_a_deleted_appointment_is_still_delivered() {
+async fn a_pending_cancellation_of_a_deleted_appointment_is_still_delivered() {
     let app = app_com_entregas(RAPIDO).await;
     let r = Receptor::iniciar().await;
-    r.roteiro(&[500], 200);
-    webhook(&app, &r, &["consulta.cancelada", "consulta.lembrete"]).await;
+    r.roteiro(&[500, 500], 200);
+    webhook(&app, &r, &["consulta.agendada", "consulta.cancelada"]).await;
     let (p, m) = cenario(&app).await;
     let c = na_hora(&app, &p, &m, 9).await;
     app.post(&format!("/consultas/{c}/cancelar"), &json!({}))
         .await
         .expect_status(200);
-    // The first attempt failed (500): the next is a second later.
-    esperar(&app, "evento=consulta.cancelada", |v| {
-        v.first().is_some_and(|n| n["tentativas"] == 1)
+    // Both first attempts failed (500): the next are a second later.
+    esperar(&app, &format!("consulta_id={c}"), |v| {
+        v.len() == 2 && v.iter().all(|n| n["tentativas"] == 1)
     })
     .await;
     app.delete(&format!("/consultas/{c}"))
         .await
         .expect_status(204);
-    let n = esperar(&app, "evento=consulta.cancelada", |v| {
-        v.first().is_some_and(|n| n["status"] != "pendente")
+    let n = esperar(&app, &format!("consulta_id={c}"), |v| {
+        v.len() == 2 && v.iter().all(|n| n["status"] != "pendente")
     })
     .await;
-    assert_eq!(n[0]["status"], "enviada", "{n:#?}");
-    assert_eq!(n[0]["tentativas"], 2);
-    let ultima = r.recebidas().pop().expect("a delivery");
+    let de = |evento: &str| {
+        n.iter()
+            .find(|x| x["evento"] == evento)
+            .cloned()
+            .expect("notification")
+    };
+    let cancelada = de("consulta.cancelada");
+    assert_eq!(cancelada["status"], "enviada", "{n:#?}");
+    assert_eq!(cancelada["tentativas"], 2);
+    let agendada = de("consulta.agendada");
+    assert_eq!(agendada["status"], "falhou", "{n:#?}");
+    assert_eq!(agendada["ultimo_erro"], "a consulta foi excluída");
+    let recebidas = r.recebidas();
+    assert_eq!(recebidas.len(), 3, "{recebidas:#?}");
+    let ultima = recebidas.last().expect("a delivery");
     assert!(ultima.valida);
+    assert_eq!(ultima.tipo, "consulta.cancelada");
     assert_eq!(ultima.corpo["data"]["consulta"]["id"], json!(c));
     assert_eq!(ultima.corpo["data"]["consulta"]["status"], "cancelada");
-    assert!(
-        notificacoes(&app, "evento=consulta.lembrete")
-            .await
-            .is_empty()
-    );
 }

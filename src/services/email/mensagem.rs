@@ -206,14 +206,14 @@ pub fn mensagem(
                 .to_owned();
             let (acoes, fecho) = match links {
                 Some(l) => (
-                    vec![
-                        ("Aceitar a vaga", l.confirmar.clone()),
-                        (
-                            "Recusar a vaga",
-                            l.cancelar.clone().unwrap_or_else(|| l.ver.clone()),
-                        ),
-                        ("Ver a oferta", l.ver.clone()),
-                    ],
+                    [
+                        Some(("Aceitar a vaga", l.confirmar.clone())),
+                        l.cancelar.clone().map(|c| ("Recusar a vaga", c)),
+                        Some(("Ver a oferta", l.ver.clone())),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
                     format!("Se não responder até {expira}, a vaga passa para o próximo da lista."),
                 ),
                 None => (
