@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::services::AppState;
 
-/// The page's markup; `<!--estilo-->`, `<!--script-->`, `__HOJE__` and `__FUSO__` are
-/// filled in.
+/// The page's markup; `<!--estilo-->`, `<!--script-->`, `__HOJE__`, `__FUSO__` and
+/// `__AGORA__` are filled in.
 const HTML: &str = include_str!("painel/painel.html");
 /// The page's stylesheet, inlined into `<style>`.
 const CSS: &str = include_str!("painel/painel.css");

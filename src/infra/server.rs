@@ -63,22 +63,23 @@ pub fn cliente(peer: SocketAddr, headers: &http::HeaderMap, proxies: &[IpAddr]) 
     if !confiavel(peer.ip()) {
         return peer;
     }
-    let mut quem = peer.ip();
-    let linhas: Vec<&str> = headers
+    let mut quem = None;
+    let entradas = headers
         .get_all("x-forwarded-for")
         .iter()
+        .rev()
         .filter_map(|v| v.to_str().ok())
-        .collect();
-    for entrada in linhas.iter().rev().flat_map(|l| l.rsplit(',')) {
+        .flat_map(|l| l.rsplit(','));
+    for entrada in entradas {
         let Ok(ip) = entrada.trim().parse::<IpAddr>() else {
             break;
         };
-        quem = ip.to_canonical();
+        quem = Some(ip.to_canonical());
         if !confiavel(ip) {
             break;
         }
     }
-    SocketAddr::new(quem, if quem == peer.ip() { peer.port() } else { 0 })
+    quem.map_or(peer, |ip| SocketAddr::new(ip, 0))
 }
 
 /// The default cap on connections: the open-file limit minus a reserve for the data,

@@ -9,8 +9,8 @@
 //! - `taxa_ocupacao` = minutes of non-cancelled appointments (real elapsed minutes between
 //!   start and end) / working minutes of the doctors in scope (each day of the period, the
 //!   minutes of that doctor's horários on its weekday; today's horários, since they keep no
-//!   history; less the minutes of their blocks, SPEC-2 §11), capped at 1 (an appointment recorded outside the
-//!   working hours would otherwise push it over);
+//!   history; less the minutes of their blocks, SPEC-2 §11), capped at 1 (an appointment
+//!   recorded outside the working hours would otherwise push it over);
 //! - `taxa_faltas` = `faltou / (concluida + faltou)`; `taxa_cancelamento` = `cancelada / total`;
 //! - `antecedencia_mediana_horas` = median of the hours from `created_at` to the start,
 //!   over the appointments created before their start (a record entered after the fact
@@ -357,7 +357,7 @@ pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppEr
             recebido_centavos = recebido_centavos.saturating_add(p.recebido);
             EstatisticaPlano {
                 forma: p.forma,
-                convenio_id: p.convenio_id.filter(|id| !id.is_empty()).map(str::to_owned),
+                convenio_id: p.convenio_id.map(str::to_owned),
                 nome: match (p.forma, p.convenio_id) {
                     (None, _) => "Sem pagamento".to_owned(),
                     (Some(FormaPagamento::Particular), _) => "Particular".to_owned(),
@@ -541,7 +541,7 @@ struct Contas<'a> {
     /// then each plan in order of first sight.
     planos: Vec<ContaPlano<'a>>,
     /// Row in `planos` of each plan id met.
-    plano_idx: FxMap<&'a str, usize>,
+    plano_idx: FxMap<Option<&'a str>, usize>,
     antecedencias: Vec<f64>,
 }
 
@@ -594,12 +594,13 @@ impl<'a> Contas<'a> {
         };
         let i = match (p.forma, p.convenio_id.as_deref()) {
             (FormaPagamento::Convenio, id) => {
-                let id = id.unwrap_or_default();
-                match self.plano_idx.get(id) {
+                // A plan payment recorded without a plan is a row of its own.
+                let id = id.filter(|id| !id.is_empty());
+                match self.plano_idx.get(&id) {
                     Some(i) => *i,
                     None => {
                         self.planos
-                            .push(ContaPlano::new(Some(FormaPagamento::Convenio), Some(id)));
+                            .push(ContaPlano::new(Some(FormaPagamento::Convenio), id));
                         self.plano_idx.insert(id, self.planos.len() - 1);
                         self.planos.len() - 1
                     }

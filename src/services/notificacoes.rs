@@ -15,8 +15,8 @@
 //!   dropped (`falhou` with `ultimo_erro`, no attempt counted).
 //! - Delivery: a tokio task wakes at the earliest due notification (or when a write creates
 //!   one), sends up to [`EM_VOO`] at once, and journals each attempt's outcome (the outcomes
-//!   that end within 50 ms of each other share one journal entry); a crash
-//!   between sending and journaling sends again with the same `webhook-id`. The attempts run
+//!   that end within 50 ms of each other share one journal entry); a crash between
+//!   sending and journaling sends again with the same `webhook-id`. The attempts run
 //!   on a lower-priority thread of their own ([`iniciar`]); their outcomes are journaled on
 //!   the server's runtime, so the store's lock is never held by a thread that yields its core.
 
@@ -854,8 +854,8 @@ fn mensagem_email(
         let ics = super::calendario::ics_consulta(app, &db, &c, true);
         // The page shows the appointment with its two buttons (a GET never acts: mail
         // scanners open links). None once it started (the link expires then) or once it
-        // was deleted (sent from the notification's copy); no cancel
-        // button once the cancellation cutoff passed (it would only answer 409).
+        // was deleted (sent from the notification's copy); no cancel button once the
+        // cancellation cutoff passed (it would only answer 409).
         let iv = c.intervalo(app.clock.tz());
         let cancelavel = super::regras::prazo_cancelamento(
             &super::regras::atuais(&db),

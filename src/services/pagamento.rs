@@ -184,8 +184,9 @@ pub fn checar_dias(
 /// [`forma_padrao`]). [`checar`] runs for the new date (422 with the code). The appointment
 /// keeps its `pagamento` as it is (plan, price copied at booking, status) when the form
 /// stays the same, except that a pending plan payment takes the plan the check approved
-/// (the patient's plan now, the one the move was checked against); a new form, or an appointment booked before payments existed, gets the
-/// check's fresh `pagamento` (`pendente`). A new form on a payment that is no longer
+/// (the patient's plan now, the one the move was checked against); a new form, or an
+/// appointment booked before payments existed, gets the check's fresh `pagamento`
+/// (`pendente`). A new form on a payment that is no longer
 /// `pendente` is 409 `pagamento_nao_pendente` (settle it first, e.g. `pago` → `estornado`).
 pub fn ao_remarcar(
     db: &Db,
