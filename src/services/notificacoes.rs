@@ -878,6 +878,7 @@ fn mensagem_email(
             app.clock.tz(),
             Some(ics),
             links.as_ref(),
+            cancelavel,
         )
         .ok_or_else(sem_envio);
     }
@@ -888,7 +889,16 @@ fn mensagem_email(
         return Err("a oferta já não existe".into());
     }
     let (p, m) = (paciente?, medico?);
-    mensagem(Sobre::VagaOferecida(&e), &p, &m, app.clock.tz(), None, None).ok_or_else(sem_envio)
+    mensagem(
+        Sobre::VagaOferecida(&e),
+        &p,
+        &m,
+        app.clock.tz(),
+        None,
+        None,
+        true,
+    )
+    .ok_or_else(sem_envio)
 }
 
 /// One attempt at e-mailing `n`: a temporary failure is retried on the schedule, a

@@ -167,6 +167,7 @@ fn agendada_para(email: &str) -> Mensagem {
         &tz(),
         None,
         None,
+        true,
     )
     .expect("a message")
 }
@@ -194,6 +195,7 @@ async fn a_booking_email_arrives_with_both_parts_the_ics_and_escaped_html() {
         &tz(),
         Some(ICS.to_owned()),
         Some(&links),
+        true,
     )
     .expect("a message");
     let r = remetente(&format!("smtp://127.0.0.1:{}", srv.porta), None);

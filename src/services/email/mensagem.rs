@@ -110,7 +110,9 @@ impl std::fmt::Debug for Mensagem {
 }
 
 /// The message `sobre` sends to `paciente`, whose doctor is `medico`; times are shown in the
-/// clinic's zone `tz`. `None` when the patient has no e-mail or opted out
+/// clinic's zone `tz`. `cancelavel`: the appointment may still be cancelled (the cutoff of
+/// `/sistema/regras` has not passed), so the closing line asks the patient to cancel in time
+/// rather than to tell the clinic. `None` when the patient has no e-mail or opted out
 /// (`notificacoes_email: false`), or when an offer event's entry has no offer.
 pub fn mensagem(
     sobre: Sobre<'_>,
@@ -119,6 +121,7 @@ pub fn mensagem(
     tz: &TimeZone,
     ics: Option<String>,
     links: Option<&Links>,
+    cancelavel: bool,
 ) -> Option<Mensagem> {
     let para_email = paciente.email.as_deref().filter(|e| !e.trim().is_empty())?;
     if !paciente.notificacoes_email {
@@ -173,18 +176,19 @@ pub fn mensagem(
                 ics = None;
             }
             let mut acoes = Vec::new();
-            let mut cancelavel = false;
             if let Some(l) = links.filter(|_| !passada) {
                 if ativa && c.status == StatusConsulta::Agendada {
                     acoes.push(("Confirmar presença", l.confirmar.clone()));
                 }
-                if ativa && let Some(cancelar) = &l.cancelar {
+                if ativa
+                    && cancelavel
+                    && let Some(cancelar) = &l.cancelar
+                {
                     acoes.push(("Cancelar a consulta", cancelar.clone()));
-                    cancelavel = true;
                 }
                 acoes.push(("Ver a consulta", l.ver.clone()));
             }
-            let fecho = match (ativa, cancelavel || links.is_none()) {
+            let fecho = match (ativa, cancelavel) {
                 (false, _) => "",
                 (true, true) => {
                     "Se não puder comparecer, cancele com antecedência para liberar o horário \
@@ -330,12 +334,12 @@ mod tests {
             (paciente(Some("zoe@exemplo.com"), false), "opted out"),
         ] {
             assert!(
-                mensagem(sobre, &p, &medico(), &tz(), None, None).is_none(),
+                mensagem(sobre, &p, &medico(), &tz(), None, None, true).is_none(),
                 "{why}"
             );
         }
         let p = paciente(Some("zoe@exemplo.com"), true);
-        assert!(mensagem(sobre, &p, &medico(), &tz(), None, None).is_some());
+        assert!(mensagem(sobre, &p, &medico(), &tz(), None, None, true).is_some());
     }
 
     #[test]
@@ -353,6 +357,7 @@ mod tests {
             &tz(),
             Some("BEGIN:VCALENDAR".into()),
             Some(&sem_cancelar),
+            false,
         )
         .expect("message");
         assert!(!m.texto.contains("Cancelar a consulta"), "{}", m.texto);
@@ -360,6 +365,24 @@ mod tests {
         assert!(m.texto.contains("avise a clínica"), "{}", m.texto);
         assert!(m.texto.contains("Ver a consulta"), "{}", m.texto);
         assert!(m.ics.is_some());
+        // Without public links (no `--url-publica`) the closing line follows the cutoff too.
+        for (cancelavel, fecho) in [
+            (false, "avise a clínica"),
+            (true, "cancele com antecedência"),
+        ] {
+            let m = mensagem(
+                Sobre::Consulta(EventoConsulta::Lembrete, &c),
+                &p,
+                &medico(),
+                &tz(),
+                None,
+                None,
+                cancelavel,
+            )
+            .expect("message");
+            assert!(m.texto.contains(fecho), "{cancelavel}: {}", m.texto);
+            assert!(m.html.contains(fecho), "{cancelavel}: {}", m.html);
+        }
 
         let c = consulta(StatusConsulta::Faltou);
         let m = mensagem(
@@ -369,6 +392,7 @@ mod tests {
             &tz(),
             Some("BEGIN:VCALENDAR".into()),
             Some(&links()),
+            true,
         )
         .expect("message");
         assert!(
@@ -429,6 +453,7 @@ mod tests {
                 &tz(),
                 None,
                 Some(&links()),
+                true,
             )
             .expect("message");
             assert_eq!(m.assunto, assunto);
@@ -481,7 +506,7 @@ mod tests {
             created_at: String::new(),
             updated_at: String::new(),
         };
-        let m = mensagem(Sobre::VagaOferecida(&e), &p, &medico(), &tz(), None, None).expect("m");
+        let m = oferta(&e, &p, None).expect("m");
         assert_eq!(
             Sobre::VagaOferecida(&e).evento(),
             "lista_espera.vaga_oferecida"
@@ -502,15 +527,7 @@ mod tests {
                 "{corpo}"
             );
         }
-        let com = mensagem(
-            Sobre::VagaOferecida(&e),
-            &p,
-            &medico(),
-            &tz(),
-            None,
-            Some(&links()),
-        )
-        .expect("m");
+        let com = oferta(&e, &p, Some(&links())).expect("m");
         assert!(
             com.texto.contains("Aceitar a vaga: https://c/x/confirmar"),
             "{}",
@@ -522,6 +539,19 @@ mod tests {
             com.texto
         );
         e.oferta = None;
-        assert!(mensagem(Sobre::VagaOferecida(&e), &p, &medico(), &tz(), None, None).is_none());
+        assert!(oferta(&e, &p, None).is_none());
+    }
+
+    /// The message of `e`'s offer to `p`.
+    fn oferta(e: &EntradaEspera, p: &Paciente, links: Option<&Links>) -> Option<Mensagem> {
+        mensagem(
+            Sobre::VagaOferecida(e),
+            p,
+            &medico(),
+            &tz(),
+            None,
+            links,
+            true,
+        )
     }
 }
