@@ -158,7 +158,7 @@ pub struct Config {
     #[arg(long, env = "AGENDAMENTO_ADMIN_EMAIL")]
     pub admin_email: Option<String>,
     /// Password of the first administrator (environment only: a flag would show in `ps`).
-    #[arg(skip = std::env::var("AGENDAMENTO_ADMIN_SENHA").ok().map(Segredo))]
+    #[arg(skip = std::env::var("AGENDAMENTO_ADMIN_SENHA").ok().filter(|s| !s.is_empty()).map(Segredo))]
     pub admin_senha: Option<Segredo>,
     /// The e-mail relay (SPEC-2 §13): `smtp://host:port`, `smtp://host:port?tls=starttls` or
     /// `smtps://user:pass@host:465` (user and password percent-encoded); e-mail is off
@@ -181,7 +181,12 @@ pub struct Config {
     /// PostgreSQL instead of the data folder (SPEC-2 §16): `postgres://user:senha@host/db`.
     /// The journal and one table per collection live there, and several instances can serve
     /// the same clinic at once; each still holds the whole data in memory.
-    #[arg(long, env = "AGENDAMENTO_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "AGENDAMENTO_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_url: Option<String>,
     /// A maintenance command instead of serving.
     #[command(subcommand)]
@@ -362,5 +367,45 @@ mod smtp_tests {
         ])
         .expect_err("a path is refused");
         assert!(!e.to_string().contains("s3nh4-secreta"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod comando_tests {
+    use clap::Parser as _;
+
+    use super::{Comando, Config};
+
+    /// `agendamento importar --data-dir banco --database-url …` (the README's order) parses:
+    /// both flags are accepted after the subcommand.
+    #[test]
+    fn the_database_url_may_follow_the_import_subcommand() {
+        for args in [
+            [
+                "agendamento",
+                "importar",
+                "--data-dir",
+                "banco",
+                "--database-url",
+                "postgres://u@h/db",
+            ],
+            [
+                "agendamento",
+                "--database-url",
+                "postgres://u@h/db",
+                "importar",
+                "--data-dir",
+                "banco",
+            ],
+        ] {
+            let c = Config::try_parse_from(args).expect("parses");
+            assert!(matches!(c.comando, Some(Comando::Importar)), "{args:?}");
+            assert_eq!(
+                c.database_url.as_deref(),
+                Some("postgres://u@h/db"),
+                "{args:?}"
+            );
+            assert_eq!(c.data_dir, std::path::Path::new("banco"), "{args:?}");
+        }
     }
 }

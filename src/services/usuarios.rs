@@ -666,10 +666,25 @@ pub async fn criar_admin(
 }
 
 /// At start: when no user exists and `AGENDAMENTO_ADMIN_EMAIL` and `AGENDAMENTO_ADMIN_SENHA`
-/// are set, creates that administrator. Returns whether it did.
+/// are set, creates that administrator. Returns whether it did. An empty value counts as
+/// unset (a compose file's `${VAR:-}` passes one); only one of the two set is a warning, not
+/// an administrator.
 pub async fn primeiro_admin(app: &App) -> Result<bool, AppError> {
-    let (Some(email), Some(senha)) = (&app.config.admin_email, &app.config.admin_senha) else {
-        return Ok(false);
+    let email = app
+        .config
+        .admin_email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let senha = app.config.admin_senha.as_ref().filter(|s| !s.0.is_empty());
+    let (email, senha) = match (email, senha) {
+        (Some(e), Some(s)) => (e, s),
+        (None, None) => return Ok(false),
+        (Some(_), None) | (None, Some(_)) => {
+            tracing::warn!(target: "agendamento::usuarios",
+                "AGENDAMENTO_ADMIN_EMAIL and AGENDAMENTO_ADMIN_SENHA must both be set to create the first administrator; none was created");
+            return Ok(false);
+        }
     };
     if !app.store.read().usuarios.is_empty() {
         return Ok(false);

@@ -200,6 +200,35 @@ async fn the_first_administrator_comes_from_the_environment() {
     assert_eq!(r.body["usuario"]["papel"], "admin");
 }
 
+/// A compose file's `${AGENDAMENTO_ADMIN_EMAIL:-}` passes empty values when the operator set
+/// nothing: the server starts without an administrator instead of exiting on a blank one.
+#[tokio::test]
+async fn empty_administrator_variables_count_as_unset() {
+    for env in [
+        [
+            ("AGENDAMENTO_ADMIN_EMAIL", ""),
+            ("AGENDAMENTO_ADMIN_SENHA", ""),
+        ],
+        [
+            ("AGENDAMENTO_ADMIN_EMAIL", "chefe@clinica.example"),
+            ("AGENDAMENTO_ADMIN_SENHA", ""),
+        ],
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let srv = iniciar(
+            dir.path(),
+            &["--addr", "127.0.0.1:0", "--no-demo-data"],
+            &env,
+        )
+        .unwrap_or_else(|code| panic!("{env:?}: exited with {code:?}"));
+        let r = login(&srv.base, "chefe@clinica.example", "").await;
+        assert_ne!(
+            r.status, 200,
+            "{env:?}: no administrator with a blank password"
+        );
+    }
+}
+
 #[tokio::test]
 async fn criar_admin_reads_the_password_from_stdin_and_is_refused_while_a_server_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
