@@ -100,7 +100,7 @@ pub struct Config {
     #[arg(long, env = "AGENDAMENTO_TAREFAS_FILA_MAX", default_value_t = 32, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub tarefas_fila_max: usize,
     /// Most connections open at once (default: the open-file limit minus a reserve, at most
-    /// 10,000). At the cap a new connection closes the longest-waiting idle one, or is
+    /// 50,000). At the cap a new connection closes the longest-waiting idle one, or is
     /// answered 503 `too_many_connections` when all are busy.
     #[arg(long, env = "AGENDAMENTO_MAX_CONEXOES", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_conexoes: Option<usize>,
@@ -123,8 +123,9 @@ pub struct Config {
     /// problem+json `request_timeout` with `Retry-After` (stream bodies are not cut).
     #[arg(long, env = "AGENDAMENTO_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
-    /// Bearer token `GET /metrics` requires (`Authorization: Bearer …`); without one the
-    /// metrics are open to any caller (single-user mode).
+    /// Bearer token that opens `GET /metrics` (`Authorization: Bearer …`) to a scraper. Without
+    /// one, `/metrics` is for administrators with sign-in on, and open to any caller in
+    /// single-user mode (`--auth off`).
     #[arg(long, env = "AGENDAMENTO_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
     /// Do not record metrics (no recorder is installed; `GET /metrics` answers 404).

@@ -129,9 +129,22 @@ pub fn publicar(dir: &Path, tmp: &Path, base: &str, ext: &str) -> io::Result<Str
 
 /// Removes the temporary files a crash (kill -9 mid-backup, mid-upload or mid-report) left
 /// behind: `.backup-*.tmp` and `.upload-*.tmp` in the backup folder, `.relatorio-*.tmp` in
-/// the report folder. Called at start, before anything could be writing them. Returns how
-/// many it removed.
-pub fn varrer_temporarios(backup_dir: &Path, reports_dir: &Path) -> usize {
+/// the report folder. Called at start. `parados_ha`: `None` when nothing else can be writing
+/// them (this process holds the data folder's lock); with several instances sharing the
+/// folders, only files nobody has written to for that long go (another instance may be
+/// writing the others right now). Returns how many it removed.
+pub fn varrer_temporarios(
+    backup_dir: &Path,
+    reports_dir: &Path,
+    parados_ha: Option<std::time::Duration>,
+) -> usize {
+    let parado = |e: &fs::DirEntry| {
+        parados_ha.is_none_or(|d| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|idade| idade >= d))
+        })
+    };
     let mut n = 0;
     for (dir, prefixes) in [
         (backup_dir, &["backup", "upload"][..]),
@@ -147,7 +160,10 @@ pub fn varrer_temporarios(backup_dir: &Path, reports_dir: &Path) -> usize {
                     nome.strip_prefix('.')
                         .is_some_and(|n| n.starts_with(&format!("{p}-")))
                 });
-            if tmp && e.file_type().is_ok_and(|t| t.is_file()) && fs::remove_file(e.path()).is_ok()
+            if tmp
+                && e.file_type().is_ok_and(|t| t.is_file())
+                && parado(&e)
+                && fs::remove_file(e.path()).is_ok()
             {
                 tracing::info!(target: "agendamento::backup", arquivo = %nome, "temporary file left by a crash removed");
                 n += 1;
@@ -160,6 +176,49 @@ pub fn varrer_temporarios(backup_dir: &Path, reports_dir: &Path) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leftovers_go_at_start_and_with_shared_folders_only_once_nobody_writes_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (b, r) = (dir.path().join("b"), dir.path().join("r"));
+        fs::create_dir_all(&b).expect("b");
+        fs::create_dir_all(&r).expect("r");
+        for f in [
+            b.join(".backup-1.tmp"),
+            b.join(".upload-2.tmp"),
+            r.join(".relatorio-3.tmp"),
+            b.join("backup-2026-01-01T00-00-00.zip"),
+        ] {
+            fs::write(&f, b"x").expect("write");
+        }
+        let hora = std::time::Duration::from_secs(3600);
+        assert_eq!(
+            varrer_temporarios(&b, &r, Some(hora)),
+            0,
+            "just written: another instance may be writing them"
+        );
+        let velho = std::time::SystemTime::now() - 2 * hora;
+        fs::File::options()
+            .write(true)
+            .open(b.join(".upload-2.tmp"))
+            .and_then(|f| f.set_modified(velho))
+            .expect("set mtime");
+        assert_eq!(
+            varrer_temporarios(&b, &r, Some(hora)),
+            1,
+            "idle for two hours"
+        );
+        assert!(!b.join(".upload-2.tmp").exists());
+        assert_eq!(
+            varrer_temporarios(&b, &r, None),
+            2,
+            "with the lock: every leftover"
+        );
+        assert!(
+            b.join("backup-2026-01-01T00-00-00.zip").exists(),
+            "a backup stays"
+        );
+    }
 
     #[test]
     fn only_exact_names_are_valid() {

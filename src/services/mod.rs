@@ -222,8 +222,16 @@ impl App {
                 config.data_dir.display()
             )
         })?;
-        // Only once the data folder's lock is ours: another running instance may be writing them.
-        crate::infra::arquivos::varrer_temporarios(&config.backup_dir, &config.reports_dir);
+        // Only once the data folder's lock is ours: another running instance may be writing
+        // them. With a shared journal there is no such lock and other instances may share
+        // the folders: only files left untouched for an hour go.
+        crate::infra::arquivos::varrer_temporarios(
+            &config.backup_dir,
+            &config.reports_dir,
+            store
+                .shared()
+                .then_some(std::time::Duration::from_secs(3600)),
+        );
         let email = email::Remetente::da_config(&config)
             .map_err(|e| anyhow::anyhow!("e-mail: {e}"))?
             .map(Arc::new);
