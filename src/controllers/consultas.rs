@@ -361,8 +361,9 @@ pub async fn create_agendamento(
 
 /// Cancels an appointment (SPEC-2 §11): it becomes `cancelada` with `motivo_cancelamento`,
 /// and its slots are freed (`horario_disponivel`, `motivo: "cancelada"`). Staff cancel any
-/// appointment, a patient their own; the clinic's cancellation cutoff applies to everyone.
-/// The body may be empty.
+/// appointment, a patient their own; the clinic's cancellation cutoff applies to everyone,
+/// and a patient cannot cancel one that already started (409 `prazo_cancelamento`). The body
+/// may be empty.
 #[utoipa::path(post, path = "/consultas/{id}/cancelar", tag = "consultas",
     params(("id" = String, Path)), request_body(content = Option<CancelarBody>),
     responses((status = 200, description = "A consulta, cancelada", body = Consulta)))]
@@ -387,7 +388,7 @@ pub async fn create_cancelamento(
 /// `POST /consultas/agendar` (grid, working hours, free, nobody else's hold, the clinic's
 /// notice and horizon) and the old one against the cancellation cutoff; the new slots are
 /// taken and the old ones freed in one write, or nothing changes. Staff move any
-/// appointment, a patient their own.
+/// appointment, a patient their own, unless it already started (409 `prazo_cancelamento`).
 #[utoipa::path(post, path = "/consultas/{id}/remarcar", tag = "consultas",
     params(("id" = String, Path)), request_body = RemarcarBody,
     responses((status = 200, description = "A consulta, no novo horário", body = Consulta)))]

@@ -2151,3 +2151,104 @@ async fn a_patient_reads_doctors_without_their_e_mail_and_phone() {
         }
     }
 }
+
+/// A patient cannot cancel or move an appointment that already started (or that they
+/// missed), even with no cancellation cutoff set; the front desk still can.
+#[tokio::test]
+async fn a_patient_cannot_cancel_or_move_an_appointment_that_already_started() {
+    let app = app().await;
+    let p = papeis(&app).await;
+    let eu = com(&app, &p.paciente, Method::GET, "/auth/eu", None).await;
+    let pac = str_field(&eu.body, "paciente_id");
+    let med = {
+        let r = com(&app, &p.admin, Method::GET, "/medicos", None).await;
+        r.expect_status(200);
+        str_field(&r.body[0], "id")
+    };
+    // Every weekday, so the move below is on the grid whatever day it is.
+    for dia in [
+        "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
+    ] {
+        com(
+            &app,
+            &p.admin,
+            Method::POST,
+            &format!("/horarios/medico/{med}"),
+            Some(&json!({"dia_semana": dia, "hora_inicio": "08:00", "hora_fim": "12:00"})),
+        )
+        .await
+        .expect_status(201);
+    }
+    let ontem = app.state.clock.today().yesterday().expect("yesterday");
+    let amanha = app.state.clock.today().tomorrow().expect("tomorrow");
+    // The front desk records yesterday's appointment (POST /consultas allows the past).
+    let criar = |dia: jiff::civil::Date| {
+        json!({"medico_id": med, "paciente_id": pac,
+               "inicio": format!("{dia}T09:00:00"), "fim": format!("{dia}T09:30:00")})
+    };
+    let r = com(
+        &app,
+        &p.admin,
+        Method::POST,
+        "/consultas",
+        Some(&criar(ontem)),
+    )
+    .await;
+    r.expect_status(201);
+    let id = str_field(&r.body, "id");
+    let nova = json!({"inicio": format!("{amanha}T10:00:00")});
+    for (uri, body) in [
+        (format!("/consultas/{id}/cancelar"), json!({})),
+        (format!("/consultas/{id}/remarcar"), nova.clone()),
+    ] {
+        let r = com(&app, &p.paciente, Method::POST, &uri, Some(&body)).await;
+        r.expect_status(409);
+        assert_eq!(r.body["code"], "prazo_cancelamento", "{uri}: {}", r.body);
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("já começou")),
+            "{}",
+            r.body
+        );
+    }
+    let r = com(
+        &app,
+        &p.paciente,
+        Method::GET,
+        &format!("/consultas/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.body["status"], "agendada", "nothing changed");
+    // Tomorrow's appointment: the patient may still cancel it (no cutoff set).
+    let r = com(
+        &app,
+        &p.admin,
+        Method::POST,
+        "/consultas",
+        Some(&criar(amanha)),
+    )
+    .await;
+    r.expect_status(201);
+    let futura = str_field(&r.body, "id");
+    com(
+        &app,
+        &p.paciente,
+        Method::POST,
+        &format!("/consultas/{futura}/cancelar"),
+        Some(&json!({})),
+    )
+    .await
+    .expect_status(200);
+    // The front desk rebooks the missed one.
+    com(
+        &app,
+        &p.recepcao,
+        Method::POST,
+        &format!("/consultas/{id}/remarcar"),
+        Some(&json!({"inicio": format!("{amanha}T09:00:00")})),
+    )
+    .await
+    .expect_status(200);
+}

@@ -36,6 +36,32 @@ fn ativa(c: &Consulta, acao: &str) -> Result<(), AppError> {
     }
 }
 
+/// 409 `prazo_cancelamento` when a patient acts on an appointment that already started: an
+/// appointment that began (or that they missed) is past any cutoff, whatever the clinic's
+/// rule says, as its public link already is. Staff may still cancel or move it (a missed
+/// appointment rebooked by the front desk).
+fn comecou(
+    ctx: &Contexto,
+    agora: Timestamp,
+    inicio: Timestamp,
+    local: DateTime,
+) -> Result<(), AppError> {
+    let paciente = ctx
+        .chamador
+        .as_ref()
+        .is_some_and(|c| c.papel == crate::models::Papel::Paciente);
+    if paciente && agora >= inicio {
+        return Err(AppError::conflict(
+            "prazo_cancelamento",
+            format!(
+                "A consulta de {} já começou: não pode mais ser cancelada nem remarcada pela agenda; fale com a recepção.",
+                crate::domain::format_datetime(local)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /consultas/{id}/cancelar`: the appointment becomes `cancelada` with its reason, in
 /// one write with its history entry; its slots are freed ([`vaga_liberada`],
 /// `motivo: "cancelada"`). 409 when it is already cancelled or finished, or starts within
@@ -57,6 +83,7 @@ pub async fn cancelar(
                 let old = alvo(db, ctx, id)?;
                 ativa(old, "cancelada")?;
                 let iv = old.intervalo(tz);
+                comecou(ctx, now, iv.inicio_em, old.inicio)?;
                 regras::prazo_cancelamento(&regras::atuais(db), now, iv.inicio_em, old.inicio)?;
                 let freed = covered_slots(db, &old.medico_id, old.inicio, old.fim, minutes);
                 let c = Arc::new(Consulta {
@@ -117,6 +144,7 @@ pub async fn remarcar(
                     )
                 });
                 let iv = Intervalo::new(inicio, fim).map_err(|m| AppError::campo("fim", m))?;
+                comecou(ctx, now, was.inicio_em, old.inicio)?;
                 regras::prazo_cancelamento(&regras::atuais(db), now, was.inicio_em, old.inicio)?;
                 let novos = check_alvo(
                     app,
