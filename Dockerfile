@@ -22,9 +22,11 @@ RUN touch src/main.rs src/lib.rs \
     && cp target/release/agendamento /usr/local/bin/agendamento
 
 FROM debian:trixie-slim
-# tzdata: the clinic's time zone (jiff reads /usr/share/zoneinfo).
+# tzdata: the clinic's time zone (jiff reads /usr/share/zoneinfo). ca-certificates: the CA
+# roots the webhook client verifies HTTPS receivers with (without them it cannot be built and
+# notifications wait).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tzdata \
+    && apt-get install -y --no-install-recommends ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 agendamento \
     && useradd --system --uid 10001 --gid agendamento --home-dir /var/lib/agendamento \

@@ -1164,7 +1164,7 @@ pub fn instalar(
 /// the idle CPU; the outbox keeps them meanwhile (bench phase `avisos`).
 const NICE_ENTREGAS: i32 = 10;
 
-/// Starts the delivery worker ([`entregar_sempre`]) on a thread of its own, at a lower
+/// Starts the delivery worker (`entregar`) on a thread of its own, at a lower
 /// priority ([`NICE_ENTREGAS`]), with its own single-threaded runtime. It ends at shutdown.
 pub fn iniciar(app: AppState) -> std::io::Result<()> {
     // Outcomes are journaled on the caller's runtime, at the normal priority: that write

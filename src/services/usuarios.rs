@@ -689,8 +689,16 @@ pub async fn primeiro_admin(app: &App) -> Result<bool, AppError> {
     if !app.store.read().usuarios.is_empty() {
         return Ok(false);
     }
-    criar_admin(app, email, "Administrador", senha.0.clone()).await?;
-    Ok(true)
+    match criar_admin(app, email, "Administrador", senha.0.clone()).await {
+        Ok(_) => Ok(true),
+        // Several instances started together on one database: another one created it
+        // between the look above and this write.
+        Err(AppError::Conflict {
+            code: "duplicate_email",
+            ..
+        }) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// The demo users of a first start with demo data and sign-in on: their e-mails and roles
