@@ -850,6 +850,20 @@ fn mensagem_email(
     if let Some(c) = a.consulta {
         let evento = EventoConsulta::parse(&n.evento)
             .ok_or_else(|| format!("evento sem e-mail: {}", n.evento))?;
+        // A booking, confirmation or move whose e-mail is still pending (the relay failed)
+        // once the appointment was cancelled or is over: "Sua consulta foi agendada" would
+        // now mislead the patient, whose last e-mail must be the latest news. A webhook
+        // still receives it (with the appointment as it is now): receivers keep the history.
+        if matches!(
+            evento,
+            EventoConsulta::Agendada | EventoConsulta::Confirmada | EventoConsulta::Remarcada
+        ) && !c.status.is_active()
+        {
+            return Err(format!(
+                "a consulta está {}: e-mail desatualizado não enviado",
+                c.status.as_str()
+            ));
+        }
         let (p, m) = (paciente?, medico?);
         let ics = super::calendario::ics_consulta(app, &db, &c, true);
         // The page shows the appointment with its two buttons (a GET never acts: mail
@@ -885,7 +899,13 @@ fn mensagem_email(
     let e = a
         .espera
         .ok_or_else(|| "notificação sem consulta nem lista de espera".to_owned())?;
-    if e.oferta.is_none() {
+    // An offer that was booked, lapsed or refused meanwhile (a lapsed entry keeps its last
+    // `oferta`): no e-mail offering a slot that is no longer held for the patient.
+    let vigente = e.status == crate::models::StatusEspera::Oferecida
+        && e.oferta
+            .as_ref()
+            .is_some_and(|o| o.expira_em.parse::<Timestamp>().is_ok_and(|t| agora < t));
+    if !vigente {
         return Err("a oferta já não existe".into());
     }
     let (p, m) = (paciente?, medico?);

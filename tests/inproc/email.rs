@@ -521,6 +521,20 @@ async fn notificacoes_ate(
     }
 }
 
+/// A patient with `email` (who accepts e-mail); their id.
+async fn paciente_com_email(
+    app: &crate::harness::TestApp,
+    nome: &str,
+    n: u64,
+    email: &str,
+) -> String {
+    let mut corpo = crate::helpers::paciente_body(nome, n);
+    corpo["email"] = serde_json::json!(email);
+    let r = app.post("/pacientes", &corpo).await;
+    r.expect_status(201);
+    crate::helpers::str_field(&r.body, "id")
+}
+
 /// The production app sending e-mail through `smtp` (and `extra` flags); its delivery worker
 /// is not started.
 async fn app_com_email(smtp: &ServidorSmtp, extra: &[&str]) -> crate::harness::TestApp {
@@ -682,11 +696,7 @@ async fn inside_the_cancellation_cutoff_the_e_mail_offers_no_cancel_link() {
         app.state.clone(),
     ));
     let m = app.medico(78, &[("segunda", "08:00", "18:00")]).await;
-    let mut corpo = crate::helpers::paciente_body("Maria Prazo", 73);
-    corpo["email"] = serde_json::json!("maria@exemplo.com");
-    let r = app.post("/pacientes", &corpo).await;
-    r.expect_status(201);
-    let p = crate::helpers::str_field(&r.body, "id");
+    let p = paciente_com_email(&app, "Maria Prazo", 73, "maria@exemplo.com").await;
     let dia = monday(2);
     app.post(
         "/consultas",
@@ -703,4 +713,129 @@ async fn inside_the_cancellation_cutoff_the_e_mail_offers_no_cancel_link() {
     assert!(!texto.contains("Cancelar a consulta"), "{texto}");
     assert!(!texto.contains("#cancelar"), "{texto}");
     assert!(texto.contains("avise a clínica"), "{texto}");
+}
+
+/// A booking e-mail still pending when the appointment is cancelled (the relay was down) is
+/// not sent after the cancellation: the patient's last e-mail is the cancellation.
+#[tokio::test]
+async fn a_booking_e_mail_still_pending_at_the_cancellation_is_not_sent() {
+    use crate::helpers::{at, monday};
+    let Some(smtp) = ServidorSmtp::iniciar(&[]) else {
+        return;
+    };
+    let app = app_com_email(&smtp, &[]).await;
+    let m = app.medico(79, &[("segunda", "08:00", "18:00")]).await;
+    let p = paciente_com_email(&app, "Maria Cancela", 74, "maria@exemplo.com").await;
+    let dia = monday(2);
+    let r = app
+        .post(
+            "/consultas",
+            &crate::helpers::consulta_body(&p, &m, &at(dia, "09:00"), &at(dia, "09:30")),
+        )
+        .await;
+    r.expect_status(201);
+    let id = crate::helpers::str_field(&r.body, "id");
+    // Cancelled before the worker delivers anything.
+    app.post(&format!("/consultas/{id}/cancelar"), &serde_json::json!({}))
+        .await
+        .expect_status(200);
+    tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
+        app.state.clone(),
+    ));
+    let v = notificacoes_ate(&app, "canal=email", |v| {
+        v.len() == 2 && v.iter().all(|n| n["status"] != "pendente")
+    })
+    .await;
+    let de = |evento: &str| {
+        v.iter()
+            .find(|n| n["evento"] == evento)
+            .cloned()
+            .unwrap_or_else(|| panic!("{evento}: {v:#?}"))
+    };
+    assert_eq!(de("consulta.cancelada")["status"], "enviada", "{v:#?}");
+    let agendada = de("consulta.agendada");
+    assert_eq!(agendada["status"], "falhou", "{v:#?}");
+    assert!(
+        agendada["ultimo_erro"]
+            .as_str()
+            .is_some_and(|e| e.contains("cancelada")),
+        "{agendada:#?}"
+    );
+    assert_eq!(smtp.quantas(), 1, "only the cancellation went out");
+    let (eml, _) = smtp.recebida(1);
+    let msg = MessageParser::default().parse(&eml).expect("parses");
+    assert!(
+        msg.subject()
+            .is_some_and(|s| s.starts_with("Consulta cancelada")),
+        "{:?}",
+        msg.subject()
+    );
+}
+
+/// A waiting-list offer whose e-mail is still pending when the offer lapses (the relay was
+/// down) is not e-mailed afterwards: it would offer a slot no longer held for the patient.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_that_lapsed_before_its_e_mail_went_out_is_not_e_mailed() {
+    use crate::helpers::{at, monday};
+    let Some(smtp) = ServidorSmtp::iniciar(&[]) else {
+        return;
+    };
+    let app = app_com_email(&smtp, &["--oferta-segundos", "1"]).await;
+    let m = app.medico(80, &[("segunda", "08:00", "18:00")]).await;
+    let a = app.paciente(75).await;
+    let b = paciente_com_email(&app, "Bia Espera", 76, "bia@exemplo.com").await;
+    let dia = monday(2);
+    let r = app
+        .post(
+            "/consultas",
+            &crate::helpers::consulta_body(&a, &m, &at(dia, "09:00"), &at(dia, "09:30")),
+        )
+        .await;
+    r.expect_status(201);
+    let c = crate::helpers::str_field(&r.body, "id");
+    let r = app
+        .post(
+            "/lista-espera",
+            &serde_json::json!({"paciente_id": b, "medico_id": m, "de": dia.to_string(), "ate": dia.to_string()}),
+        )
+        .await;
+    r.expect_status(201);
+    let e = crate::helpers::str_field(&r.body, "id");
+    app.post(&format!("/consultas/{c}/cancelar"), &serde_json::json!({}))
+        .await
+        .expect_status(200);
+    let fim = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        agendamento::services::agenda::expire_holds(&app.state)
+            .await
+            .expect("expiry runs");
+        let r = app.get(&format!("/lista-espera/{e}")).await;
+        if r.body["status"] == "expirada" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < fim,
+            "the offer never lapsed: {}",
+            r.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
+        app.state.clone(),
+    ));
+    let v = notificacoes_ate(
+        &app,
+        "canal=email&evento=lista_espera.vaga_oferecida",
+        |v| v.len() == 1 && v[0]["status"] != "pendente",
+    )
+    .await;
+    assert_eq!(v[0]["status"], "falhou", "{v:#?}");
+    for i in 1..=smtp.quantas() {
+        let (_, envelope) = smtp.recebida(u32::try_from(i).expect("few"));
+        assert_ne!(
+            envelope["rcpt_tos"],
+            serde_json::json!(["bia@exemplo.com"]),
+            "no e-mail offering a lapsed offer"
+        );
+    }
 }
