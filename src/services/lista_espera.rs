@@ -379,6 +379,15 @@ fn ofertar(
     // A slot the clinic's rules would refuse to `agendar` is not offered (SPEC-2 §11).
     let r = regras::atuais(db);
     let mut usadas: HashSet<&str> = HashSet::new();
+    // One live offer per patient: a patient with several entries (or the same one posted
+    // twice) would otherwise take every slot a cancelled afternoon frees, ahead of everyone
+    // else in line, each held from the front desk too.
+    let mut com_oferta: HashSet<&str> = db
+        .lista_espera
+        .iter()
+        .filter(|e| e.status == StatusEspera::Oferecida)
+        .map(|e| e.paciente_id.as_str())
+        .collect();
     let mut vistos: HashSet<DateTime> = HashSet::new();
     for &slot in slots {
         if !vistos.insert(slot) || slot <= agora_local || Momento::resolve(slot, tz).is_err() {
@@ -397,9 +406,15 @@ fn ofertar(
         let escolhida = db.lista_espera.iter().find(|e| {
             e.status == StatusEspera::Aguardando
                 && !usadas.contains(e.id.as_str())
+                && !com_oferta.contains(e.paciente_id.as_str())
                 && casa(e, medico_id, &esp, slot.date())
                 && !e.recusou(medico_id, slot)
                 && db.pacientes.get(&e.paciente_id).is_some()
+                // Refused through another entry of the same patient: refused by them.
+                && !db
+                    .lista_espera
+                    .iter()
+                    .any(|x| x.paciente_id == e.paciente_id && x.recusou(medico_id, slot))
                 && db
                     .consultas
                     .conflict(false, &e.paciente_id, iv, None, tz)
@@ -410,6 +425,7 @@ fn ofertar(
             continue;
         };
         usadas.insert(e.id.as_str());
+        com_oferta.insert(e.paciente_id.as_str());
         ops.push(Op::PutReserva(Arc::new(Reserva {
             id: key,
             medico_id: medico_id.to_owned(),

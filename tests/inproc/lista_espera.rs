@@ -871,3 +871,46 @@ async fn slots_the_clinic_rules_forbid_are_not_offered_and_cannot_be_accepted() 
     assert_eq!(get_entrada(&app, &id).await, antes, "nothing changed");
     assert_eq!(app.run_tasks().await, 0, "no booking task");
 }
+
+/// A patient holds one offer at a time: with two entries of theirs first in line, two slots
+/// freed together go one to them and the other to the next patient, not both to them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_with_several_entries_holds_one_offer_at_a_time() {
+    let app = TestApp::new().await;
+    let (m, [a, b, c], seg) = cenario(&app).await;
+    let dia = seg.to_string();
+    let c1 = consulta(&app, &a, &m, &at(seg, "09:00"), &at(seg, "09:30")).await;
+    let c2 = consulta(&app, &a, &m, &at(seg, "10:00"), &at(seg, "10:30")).await;
+    // Patient b posts the same entry twice; c comes after.
+    let b1 = str_field(&entrada(&app, &b, json!({}), &dia, &dia).await, "id");
+    let b2 = str_field(&entrada(&app, &b, json!({}), &dia, &dia).await, "id");
+    let c3 = str_field(&entrada(&app, &c, json!({}), &dia, &dia).await, "id");
+    cancelar_consulta(&app, &c1).await;
+    cancelar_consulta(&app, &c2).await;
+    let estados = [
+        get_entrada(&app, &b1).await["status"].clone(),
+        get_entrada(&app, &b2).await["status"].clone(),
+        get_entrada(&app, &c3).await["status"].clone(),
+    ];
+    assert_eq!(
+        estados,
+        [json!("oferecida"), json!("aguardando"), json!("oferecida")],
+        "b's first entry and c get the two slots"
+    );
+    // b refuses: the slot is not offered to b's other entry (b refused it), and b, holding
+    // no offer now, gets the next slot freed.
+    app.post(&format!("/lista-espera/{b1}/recusar"), &json!({}))
+        .await
+        .expect_status(200);
+    assert_eq!(get_entrada(&app, &b2).await["status"], "aguardando");
+    let c4 = consulta(&app, &a, &m, &at(seg, "11:00"), &at(seg, "11:30")).await;
+    cancelar_consulta(&app, &c4).await;
+    let mut oferecidas = Vec::new();
+    for id in [&b1, &b2] {
+        oferecidas.push(get_entrada(&app, id).await["oferta"]["slot"].clone());
+    }
+    assert!(
+        oferecidas.contains(&json!(at(seg, "11:00"))),
+        "b is offered the 11:00 slot: {oferecidas:?}"
+    );
+}
