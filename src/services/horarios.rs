@@ -286,10 +286,15 @@ pub fn announce(app: &App, medico_id: &str) {
 /// existed (or an unknown doctor).
 pub fn grade_do_medico(db: &Db, medico_id: &str, slot_minutes: u16) -> (u16, u16) {
     match db.medicos.get(medico_id) {
-        Some(m) => (
-            m.duracao_consulta_minutos.unwrap_or(slot_minutes).max(1),
-            m.intervalo_minutos.unwrap_or(0),
-        ),
+        Some(m) => grade_de(m, slot_minutes),
         None => (slot_minutes.max(1), 0),
     }
+}
+
+/// Doctor `m`'s slot length and buffer in minutes (see [`grade_do_medico`]).
+pub fn grade_de(m: &crate::models::Medico, slot_minutes: u16) -> (u16, u16) {
+    (
+        m.duracao_consulta_minutos.unwrap_or(slot_minutes).max(1),
+        m.intervalo_minutos.unwrap_or(0),
+    )
 }

@@ -158,7 +158,8 @@ pub async fn create(app: &App, ctx: &Contexto, novo: NovoMedico) -> Result<Arc<M
     .await
 }
 
-/// Applies a partial update (404 unknown id).
+/// Applies a partial update (404 unknown id). A changed slot length or buffer changes the
+/// doctor's whole grid (SPEC-2 §11): `horario_atualizado` tells open agendas to read it again.
 pub async fn update(
     app: &App,
     ctx: &Contexto,
@@ -166,51 +167,59 @@ pub async fn update(
     alt: AlteraMedico,
 ) -> Result<Arc<Medico>, AppError> {
     let now = app.clock.stamp();
-    app.commit(ctx, |db| {
-        let old = db
-            .medicos
-            .get(id)
-            .ok_or_else(|| AppError::not_found("Médico"))?;
-        let mut m = Medico::clone(old);
-        if let Some(nome) = alt.nome {
-            m.nome = nome;
-        }
-        if let Some(e) = alt.especialidade {
-            m.especialidade = e;
-        }
-        if let Some(v) = alt.email {
-            m.email = v;
-        }
-        if let Some(v) = alt.telefone {
-            m.telefone = v;
-        }
-        if let Some(v) = alt.duracao_consulta_minutos {
-            m.duracao_consulta_minutos = Some(v);
-        }
-        if let Some(v) = alt.intervalo_minutos {
-            m.intervalo_minutos = Some(v);
-        }
-        if let Some(v) = alt.convenios_aceitos {
-            super::convenios::existem(db, "convenios_aceitos", &v)?;
-            m.convenios_aceitos = v;
-        }
-        if let Some(v) = alt.aceita_particular {
-            m.aceita_particular = v;
-        }
-        if let Some(v) = alt.valor_particular_centavos {
-            m.valor_particular_centavos = v;
-        }
-        if m == **old {
-            return Ok((vec![], com_padroes(old.clone(), app.config.slot_minutes)));
-        }
-        m.updated_at = now;
-        let m = Arc::new(m);
-        Ok((
-            vec![Op::PutMedico(m.clone())],
-            com_padroes(m, app.config.slot_minutes),
-        ))
-    })
-    .await
+    let minutos = app.config.slot_minutes;
+    let (m, grade_mudou) = app
+        .commit(ctx, |db| {
+            let old = db
+                .medicos
+                .get(id)
+                .ok_or_else(|| AppError::not_found("Médico"))?;
+            let mut m = Medico::clone(old);
+            if let Some(nome) = alt.nome {
+                m.nome = nome;
+            }
+            if let Some(e) = alt.especialidade {
+                m.especialidade = e;
+            }
+            if let Some(v) = alt.email {
+                m.email = v;
+            }
+            if let Some(v) = alt.telefone {
+                m.telefone = v;
+            }
+            if let Some(v) = alt.duracao_consulta_minutos {
+                m.duracao_consulta_minutos = Some(v);
+            }
+            if let Some(v) = alt.intervalo_minutos {
+                m.intervalo_minutos = Some(v);
+            }
+            if let Some(v) = alt.convenios_aceitos {
+                super::convenios::existem(db, "convenios_aceitos", &v)?;
+                m.convenios_aceitos = v;
+            }
+            if let Some(v) = alt.aceita_particular {
+                m.aceita_particular = v;
+            }
+            if let Some(v) = alt.valor_particular_centavos {
+                m.valor_particular_centavos = v;
+            }
+            if m == **old {
+                return Ok((vec![], (com_padroes(old.clone(), minutos), false)));
+            }
+            let grade = |x: &Medico| super::horarios::grade_de(x, minutos);
+            let grade_mudou = grade(&m) != grade(old);
+            m.updated_at = now;
+            let m = Arc::new(m);
+            Ok((
+                vec![Op::PutMedico(m.clone())],
+                (com_padroes(m, minutos), grade_mudou),
+            ))
+        })
+        .await?;
+    if grade_mudou {
+        super::horarios::announce(app, id);
+    }
+    Ok(m)
 }
 
 /// Deletes a doctor and their horários; 409 while future active appointments exist.

@@ -831,3 +831,29 @@ async fn block_writes_leave_audit_entries() {
         feriados.text
     );
 }
+
+/// Changing a doctor's slot length or buffer changes every slot of their grid (SPEC-2 §11):
+/// the change publishes `horario_atualizado` so open agendas read it again; a change of
+/// anything else (their phone) publishes nothing.
+#[tokio::test]
+async fn changing_a_doctors_slot_length_or_buffer_says_the_grid_changed() {
+    let app = TestApp::new().await;
+    let m = medico_grade(&app, 7030, 30, 0).await;
+    let grade_mudou = |ev: &[Value]| {
+        ev.iter()
+            .any(|e| e["tipo"] == "horario_atualizado" && e["dados"]["medico_id"] == m)
+    };
+    let (_, mut rx) = app.state.events.subscribe(None);
+    for (corpo, muda) in [
+        (json!({"duracao_consulta_minutos": 45}), true),
+        (json!({"intervalo_minutos": 10}), true),
+        (json!({"intervalo_minutos": 10}), false),
+        (json!({"telefone": "(11) 3333-4444"}), false),
+    ] {
+        app.put(&format!("/medicos/{m}"), &corpo)
+            .await
+            .expect_status(200);
+        let ev = eventos(&mut rx);
+        assert_eq!(grade_mudou(&ev), muda, "{corpo}: {ev:#?}");
+    }
+}
