@@ -283,9 +283,25 @@ pub fn vaga_liberada(app: &App, medico_id: &str, slot: DateTime, por: Liberacao)
 }
 
 /// Announces slots an appointment no longer holds (and, with a buffer, that the doctor's
-/// grid changed around them). Reads the store: never call it while holding its lock.
+/// grid changed around them). A slot another appointment of the doctor still covers (two
+/// off-grid appointments of the front desk can share one) stays `ocupado`: no
+/// `horario_disponivel` for it. Reads the store: never call it while holding its lock.
 pub fn announce_freed(app: &App, medico_id: &str, slots: &[DateTime], por: Liberacao) {
-    for s in slots {
+    let livres: Vec<DateTime> = {
+        let db = app.store.read();
+        let tz = app.clock.tz();
+        let (len, _) = super::horarios::grade_do_medico(&db, medico_id, app.config.slot_minutes);
+        slots
+            .iter()
+            .copied()
+            .filter(|s| {
+                db.consultas
+                    .conflict(true, medico_id, Intervalo::slot(*s, len, tz), None, tz)
+                    .is_none()
+            })
+            .collect()
+    };
+    for s in &livres {
         vaga_liberada(app, medico_id, *s, por);
     }
     announce_buffer(app, medico_id, slots);

@@ -857,3 +857,41 @@ async fn changing_a_doctors_slot_length_or_buffer_says_the_grid_changed() {
         assert_eq!(grade_mudou(&ev), muda, "{corpo}: {ev:#?}");
     }
 }
+
+/// Two off-grid appointments of the front desk can share a slot: deleting or cancelling one
+/// announces `horario_disponivel` only for the slots nothing else covers (SPEC §2: the event
+/// says the slot is free, and `/agenda/slots` still shows the shared one `ocupado`).
+#[tokio::test]
+async fn a_slot_another_appointment_still_covers_is_not_announced_free() {
+    let app = TestApp::new().await;
+    let pid = app.paciente(7040).await;
+    let outro = app.paciente(7041).await;
+    let m = medico_grade(&app, 7040, 30, 0).await;
+    let seg = monday(1);
+    let a = app
+        .post(
+            "/consultas",
+            &consulta_body(&pid, &m, &at(seg, "09:00"), &at(seg, "09:45")),
+        )
+        .await;
+    a.expect_status(201);
+    app.post(
+        "/consultas",
+        &consulta_body(&outro, &m, &at(seg, "09:45"), &at(seg, "10:30")),
+    )
+    .await
+    .expect_status(201);
+    let (_, mut rx) = app.state.events.subscribe(None);
+    app.delete(&format!("/consultas/{}", a.id()))
+        .await
+        .expect_status(204);
+    let livres: Vec<Value> = eventos(&mut rx)
+        .into_iter()
+        .filter(|e| e["tipo"] == "horario_disponivel")
+        .map(|e| e["dados"]["slot"].clone())
+        .collect();
+    assert_eq!(livres, vec![json!(at(seg, "09:00"))], "09:30 is still B's");
+    let estados = slots_do_dia(&app, &m, seg).await;
+    assert!(estados.contains(&(at(seg, "09:30"), "ocupado".to_owned())));
+    assert!(estados.contains(&(at(seg, "09:00"), "disponivel".to_owned())));
+}
