@@ -211,3 +211,53 @@ async fn after_losing_the_leadership_queued_tasks_are_left_to_the_new_leader() {
         assert_eq!(task(&app, id).await["status"], "concluida", "{id}");
     }
 }
+
+/// The worker re-checks "not in the past" (SPEC §2: it re-validates everything): a booking
+/// task still queued when its slot's start passed (downtime, a paused worker) fails with
+/// `horario_passado` and frees the slot, instead of creating an appointment in the past.
+/// Played by moving the queued task's slot to yesterday, as if the clock had run on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_task_whose_slot_passed_while_queued_fails_horario_passado() {
+    let app = TestApp::new().await;
+    let pid = app.paciente(53).await;
+    let dias = [
+        "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
+    ];
+    let h: Vec<(&str, &str, &str)> = dias.iter().map(|d| (*d, "08:00", "12:00")).collect();
+    let mid = app.medico(53, &h).await;
+    let seg = monday(1);
+    let r = app
+        .post(
+            "/consultas/agendar",
+            &consulta_body(&pid, &mid, &at(seg, "09:00"), &at(seg, "09:30")),
+        )
+        .await;
+    r.expect_status(202);
+    let task_id = str_field(&r.body, "task_id");
+    let ontem = app.state.clock.today().yesterday().expect("yesterday");
+    let id = task_id.clone();
+    app.state
+        .write(move |db| {
+            let t = db.tarefas.get(&id).expect("queued task");
+            let mut t = agendamento::models::Tarefa::clone(t);
+            t.parametros["inicio"] = json!(at(ontem, "09:00"));
+            t.parametros["fim"] = json!(at(ontem, "09:30"));
+            Ok((
+                vec![agendamento::repositories::Op::PutTarefa(
+                    std::sync::Arc::new(t),
+                )],
+                (),
+            ))
+        })
+        .await
+        .expect("written");
+    assert_eq!(app.run_tasks().await, 1);
+    let done = task(&app, &task_id).await;
+    assert_eq!(done["status"], "falhou", "{done}");
+    assert_eq!(done["erro"]["code"], "horario_passado", "{done}");
+    assert_eq!(
+        app.get("/consultas").await.body,
+        json!([]),
+        "no appointment"
+    );
+}

@@ -278,6 +278,16 @@ pub fn decidir(
             "medico_inexistente",
             "O médico não existe mais.".into(),
         ))
+    } else if iv.inicio_em <= agora_em {
+        // "Not in the past" again (SPEC §2: the worker re-validates everything): a task left
+        // queued across downtime, or while the worker was paused, past its slot's start.
+        Some(recusa(
+            "horario_passado",
+            format!(
+                "O horário {} já tinha passado quando a tarefa foi executada.",
+                crate::domain::format_datetime(p.inicio)
+            ),
+        ))
     } else if let Err(imp) = alvo(db, &p.medico_id, iv, None, minutes, tz) {
         // The same check as the synchronous half, now under the write lock: a block or an
         // appointment (with its buffer) that appeared since the task was accepted wins.
