@@ -125,6 +125,25 @@ fn filtrar(app: &AppState, quem: &Chamador, p: &Published) -> Option<Published> 
     })
 }
 
+/// How far past this server's newest event a client's `Last-Event-ID` may be and still be
+/// taken as one of this clinic's ids that this instance has not reached yet (SPEC-2 §16: an
+/// instance a few writes behind another). Further ahead, the id came from elsewhere: another
+/// store (ids of the data folder are microseconds, PostgreSQL's are journal positions) or a
+/// server whose clock was set back.
+const ADIANTE_MAX: u64 = 1_000_000;
+
+/// The `Last-Event-ID` up to which live events are not sent again, or `None` when the id is
+/// not one of this clinic's (see [`ADIANTE_MAX`]): skipping up to it would leave the stream
+/// silent until ids caught up with it, possibly never.
+fn ja_recebido(app: &services::App, last: Option<u64>) -> Option<u64> {
+    let aqui = if app.store.shared() {
+        app.store.applied_seq()
+    } else {
+        app.events.newest_id()
+    };
+    last.filter(|l| *l <= aqui.saturating_add(ADIANTE_MAX))
+}
+
 /// Live agenda events: unnamed SSE events whose `data` is `{"tipo", "dados"}`, each with an
 /// `id:`. Send `Last-Event-ID` to receive the missed events first. A subscriber that falls
 /// too far behind is disconnected and should reconnect with `Last-Event-ID`.
@@ -144,6 +163,7 @@ pub async fn stream_agenda(
         .or(q.last_event_id);
     let quem = autorizado.0;
     let (missed, rx) = app.events.subscribe(last);
+    let ja_tem = ja_recebido(&app, last);
     let sub = Sub {
         missed: missed.into_iter(),
         rx,
@@ -165,7 +185,7 @@ pub async fn stream_agenda(
                 let p = next?;
                 // What the client already has: an instance still behind the one it came
                 // from publishes those again as it catches up (SPEC-2 §16).
-                if last.is_some_and(|l| p.id <= l) {
+                if ja_tem.is_some_and(|l| p.id <= l) {
                     continue;
                 }
                 // A session that ended (logout, deactivation) receives nothing more; a

@@ -94,6 +94,11 @@ impl Broker {
         let _ = self.tx.send(ev);
     }
 
+    /// The id of the newest event published here (one less than the next when none was).
+    pub fn newest_id(&self) -> u64 {
+        self.ring.lock().next_id.saturating_sub(1)
+    }
+
     /// Live receivers: the open agenda event streams (SSE).
     pub fn subscribers(&self) -> usize {
         self.tx.receiver_count()

@@ -41,8 +41,8 @@ async fn proximo(body: &mut axum::body::Body, buf: &mut String) -> (u64, String)
 #[tokio::test]
 async fn live_events_up_to_last_event_id_are_not_sent_again() {
     let app = TestApp::new().await;
-    let visto =
-        u64::try_from(jiff::Timestamp::now().as_microsecond()).expect("positive") + 1_000_000_000;
+    // A few ids ahead of this server's newest: one it has not reached yet.
+    let visto = app.state.events.newest_id() + 10;
     let (status, mut body) = app
         .stream(
             "/sistema/agenda/stream",
@@ -66,4 +66,27 @@ async fn live_events_up_to_last_event_id_are_not_sent_again() {
     let mut buf = String::new();
     let (id, data) = proximo(&mut body, &mut buf).await;
     assert_eq!((id, data.contains("novo")), (visto + 1, true), "{data}");
+}
+
+/// A `Last-Event-ID` far ahead of every id this server has is not one of its own (another
+/// store's, or from before the clock was set back): the stream goes on with live events
+/// instead of staying silent until ids catch up with it (possibly never).
+#[tokio::test]
+async fn a_last_event_id_from_elsewhere_does_not_silence_the_stream() {
+    let app = TestApp::new().await;
+    let alheio = app.state.events.newest_id() + 5_000_000_000;
+    let (status, mut body) = app
+        .stream(
+            "/sistema/agenda/stream",
+            &[("last-event-id", &alheio.to_string())],
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.state.events.publish(
+        "horario_atualizado",
+        &serde_json::json!({"medico_id": "m1"}),
+    );
+    let mut buf = String::new();
+    let (_, data) = proximo(&mut body, &mut buf).await;
+    assert!(data.contains("horario_atualizado"), "{data}");
 }
