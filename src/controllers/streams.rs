@@ -136,12 +136,7 @@ const ADIANTE_MAX: u64 = 1_000_000;
 /// not one of this clinic's (see [`ADIANTE_MAX`]): skipping up to it would leave the stream
 /// silent until ids caught up with it, possibly never.
 fn ja_recebido(app: &services::App, last: Option<u64>) -> Option<u64> {
-    let aqui = if app.store.shared() {
-        app.store.applied_seq()
-    } else {
-        app.events.newest_id()
-    };
-    last.filter(|l| *l <= aqui.saturating_add(ADIANTE_MAX))
+    last.filter(|l| *l <= app.evento_mais_recente().saturating_add(ADIANTE_MAX))
 }
 
 /// Live agenda events: unnamed SSE events whose `data` is `{"tipo", "dados"}`, each with an

@@ -269,6 +269,16 @@ impl App {
         self.store.wait_position(n, timeout).await
     }
 
+    /// The newest agenda event id this instance has: its journal position with a shared
+    /// journal (SPEC-2 §16: event ids are positions), else the broker's newest id.
+    pub fn evento_mais_recente(&self) -> u64 {
+        if self.store.shared() {
+            self.store.applied_seq()
+        } else {
+            self.events.newest_id()
+        }
+    }
+
     /// Whether this instance runs the task worker and the timers (SPEC-2 §16).
     pub fn lider(&self) -> bool {
         self.lider.load(std::sync::atomic::Ordering::Acquire)
