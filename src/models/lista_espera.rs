@@ -94,7 +94,7 @@ pub struct EntradaEspera {
     /// The slot held for it, while `oferecida` (kept once `agendada`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oferta: Option<Oferta>,
-    /// Slots it refused (never offered to it again).
+    /// Slots it refused, or whose offer staff took back (never offered to it again).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recusadas: Vec<VagaRecusada>,
     /// The booking task of an accepted offer.

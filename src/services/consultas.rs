@@ -405,12 +405,33 @@ pub async fn create(
                 motivo_cancelamento: None,
                 pagamento: Some(pagamento),
             });
-            Ok((vec![Op::PutConsulta(c.clone())], c))
+            let mut ops = ofertas_tomadas(db, &c, app.config.slot_minutes);
+            ops.push(Op::PutConsulta(c.clone()));
+            Ok((ops, c))
         })
         .await?;
     let slots = slots_of(app, &c);
     announce_taken(app, &c, &slots);
     Ok(c)
+}
+
+/// The holds of waiting-list offers on the slots appointment `c` takes (the front desk's
+/// synchronous booking or move takes any slot, SPEC-2 §11): deleted with the write, which
+/// withdraws those offers (`lista_espera::ofertas_retiradas`), instead of leaving a patient
+/// an offer of a slot already given away.
+fn ofertas_tomadas(db: &Db, c: &Consulta, minutes: u16) -> Vec<Op> {
+    if !c.blocks_time() {
+        return Vec::new();
+    }
+    super::horarios::covered_slots(db, &c.medico_id, c.inicio, c.fim, minutes)
+        .into_iter()
+        .filter_map(|s| {
+            db.reservas
+                .get(&crate::models::Reserva::key(&c.medico_id, s))
+                .filter(|r| r.lista_espera_id.is_some())
+                .map(|r| Op::DelReserva(r.id.clone()))
+        })
+        .collect()
 }
 
 /// Changes an appointment, re-validating times, overlaps and the status transition.
@@ -488,7 +509,9 @@ pub async fn update(
             }
             c.updated_at = now;
             let c = Arc::new(c);
-            Ok((vec![Op::PutConsulta(c.clone())], c))
+            let mut ops = ofertas_tomadas(db, &c, app.config.slot_minutes);
+            ops.push(Op::PutConsulta(c.clone()));
+            Ok((ops, c))
         })
         .await?;
     if let Some(old) = before.filter(|old| **old != *c) {

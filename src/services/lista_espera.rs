@@ -450,6 +450,61 @@ fn ofertar(
     (ops, feitas)
 }
 
+/// The offers a write takes away (SPEC-2 §10: staff book or release any hold): for each
+/// offer's hold that `ops` delete or give to someone else, while the write does not update
+/// the entry itself (accepting, refusing, expiry and cancelling do), the entry goes back to
+/// `aguardando`, keeping its place in line, without the offer (and never offered that slot
+/// again, as if it had refused it). An accepted offer (its booking
+/// task queued) is left to that task. Runs inside every write (the store's derive step),
+/// so no path can leave a patient an offer of a slot given away.
+pub fn ofertas_retiradas(db: &Db, ops: &[Op], agora: &str) -> Vec<Op> {
+    let mut out: Vec<Op> = Vec::new();
+    for op in ops {
+        let (chave, nova) = match op {
+            Op::DelReserva(k) => (k.as_str(), None),
+            Op::PutReserva(r) => (r.id.as_str(), r.lista_espera_id.as_deref()),
+            _ => continue,
+        };
+        let Some((hold, eid)) = db
+            .reservas
+            .get(chave)
+            .and_then(|r| Some((r, r.lista_espera_id.as_deref()?)))
+        else {
+            continue;
+        };
+        let a_entrada = |o: &Op| match o {
+            Op::PutEspera(x) => x.id == eid,
+            Op::DelEspera(id) => id == eid,
+            _ => false,
+        };
+        if nova == Some(eid) || ops.iter().any(a_entrada) || out.iter().any(a_entrada) {
+            continue;
+        }
+        let Some(e) = db
+            .lista_espera
+            .get(eid)
+            .filter(|e| e.status == StatusEspera::Oferecida && e.tarefa_id.is_none())
+        else {
+            continue;
+        };
+        tracing::info!(target: "agendamento::lista_espera", lista_espera_id = %e.id, "offer withdrawn: its slot was booked or released by staff");
+        // Never offered that slot again (a released one goes to the next in line).
+        let mut recusadas = e.recusadas.clone();
+        recusadas.push(VagaRecusada {
+            medico_id: hold.medico_id.clone(),
+            slot: hold.slot,
+        });
+        out.push(Op::PutEspera(Arc::new(EntradaEspera {
+            status: StatusEspera::Aguardando,
+            oferta: None,
+            recusadas,
+            updated_at: agora.to_owned(),
+            ..EntradaEspera::clone(e)
+        })));
+    }
+    out
+}
+
 /// The one entry point of every path that frees slots (SPEC-2 §11): offers each of `slots`
 /// of `medico_id` that is still free to the oldest matching waiting entry, in one write
 /// under the store's lock, then announces `vaga_oferecida` and calls the notification hook.

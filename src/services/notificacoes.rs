@@ -1171,11 +1171,15 @@ pub fn instalar(
 ) {
     store.set_derive(Box::new(move |db, ops| {
         let agora = Timestamp::now();
-        let out = derivar(db, ops, clock.tz(), agora, &clock.stamp_at(agora), email);
+        let em = clock.stamp_at(agora);
+        // Offers whose hold the write takes away go back in line (no notification).
+        let mut retiradas = super::lista_espera::ofertas_retiradas(db, ops, &em);
+        let out = derivar(db, ops, clock.tz(), agora, &em, email);
         if !out.is_empty() {
             acorda.notify_one();
         }
-        out
+        retiradas.extend(out);
+        retiradas
     }));
 }
 

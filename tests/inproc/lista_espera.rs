@@ -101,15 +101,6 @@ async fn a_freed_slot_is_held_for_the_oldest_matching_entry_and_offered() {
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!(ev[0]["lista_espera_id"], eb["id"]);
     assert_eq!(ev[0]["slot"], json!(ini));
-    // The slot is the entry's: nobody else books it or releases it meanwhile.
-    let r = app
-        .post("/consultas/agendar", &consulta_body(&c, &m, &ini, &fim))
-        .await;
-    assert_problem(&r, 409, "horario_reservado");
-    let r = app
-        .post("/agenda/liberar", &json!({"medico_id": m, "slot": ini}))
-        .await;
-    assert_problem(&r, 409, "horario_reservado");
     // An entry never holds two offers: freeing another slot goes to the next entry.
     let (i2, f2) = (at(seg, "10:00"), at(seg, "10:30"));
     let c2 = consulta(&app, &a, &m, &i2, &f2).await;
@@ -514,36 +505,81 @@ async fn com(app: &TestApp, tok: &str, method: Method, uri: &str, body: Option<&
     app.send(method, uri, &h, corpo).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_patient_uses_their_own_entries_and_a_doctor_reads_those_for_them() {
+/// `POST uri` with `body` as the user of `tok`, expecting 201; the new record's id.
+async fn criar(app: &TestApp, tok: &str, uri: &str, body: Value) -> String {
+    let r = com(app, tok, Method::POST, uri, Some(&body)).await;
+    r.expect_status(201);
+    str_field(&r.body, "id")
+}
+
+/// Sign-in on: an administrator, the patient Paula (`eu`) with a user of her own, the
+/// patient Otávio (`outro`, no user) and the doctor Marco (`m`).
+struct Clinica {
+    app: TestApp,
+    admin: String,
+    paciente: String,
+    eu: String,
+    outro: String,
+    m: String,
+}
+
+async fn clinica() -> Clinica {
     let app = TestApp::with_args(&["--auth", "on"]).await;
     usuarios::criar_admin(&app.state, ADMIN_EMAIL, "Admin", ADMIN_SENHA.into())
         .await
         .expect("first admin");
     let admin = token(&app, ADMIN_EMAIL, ADMIN_SENHA).await;
-    let post = |uri: &'static str, body: Value| {
-        let (app, admin) = (&app, admin.clone());
-        async move {
-            let r = com(app, &admin, Method::POST, uri, Some(&body)).await;
-            r.expect_status(201);
-            str_field(&r.body, "id")
-        }
-    };
-    let eu = post("/pacientes", paciente_body("Paula", 1)).await;
-    let outro = post("/pacientes", paciente_body("Otávio", 2)).await;
-    let m = post("/medicos", medico_body("Dr. Marco", 1, "Clínica Geral")).await;
-    let m2 = post("/medicos", medico_body("Dra. Outra", 2, "Clínica Geral")).await;
-    post(
+    let eu = criar(&app, &admin, "/pacientes", paciente_body("Paula", 1)).await;
+    let outro = criar(&app, &admin, "/pacientes", paciente_body("Otávio", 2)).await;
+    let m = criar(
+        &app,
+        &admin,
+        "/medicos",
+        medico_body("Dr. Marco", 1, "Clínica Geral"),
+    )
+    .await;
+    criar(
+        &app,
+        &admin,
         "/usuarios",
         json!({"nome": "Paula", "email": "paciente@clinica.example", "papel": "paciente", "senha": SENHA, "paciente_id": eu}),
     )
     .await;
-    post(
+    let paciente = token(&app, "paciente@clinica.example", SENHA).await;
+    Clinica {
+        app,
+        admin,
+        paciente,
+        eu,
+        outro,
+        m,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_uses_their_own_entries_and_a_doctor_reads_those_for_them() {
+    let Clinica {
+        app,
+        admin,
+        paciente,
+        eu,
+        outro,
+        m,
+    } = clinica().await;
+    let m2 = criar(
+        &app,
+        &admin,
+        "/medicos",
+        medico_body("Dra. Outra", 2, "Clínica Geral"),
+    )
+    .await;
+    criar(
+        &app,
+        &admin,
         "/usuarios",
         json!({"nome": "Marco", "email": "medico@clinica.example", "papel": "medico", "senha": SENHA, "medico_id": m}),
     )
     .await;
-    let paciente = token(&app, "paciente@clinica.example", SENHA).await;
     let medico = token(&app, "medico@clinica.example", SENHA).await;
     let dia = monday(1).to_string();
 
@@ -913,4 +949,135 @@ async fn a_patient_with_several_entries_holds_one_offer_at_a_time() {
         oferecidas.contains(&json!(at(seg, "11:00"))),
         "b is offered the 11:00 slot: {oferecidas:?}"
     );
+}
+
+/// SPEC-2 §10: "the holder (or staff) books it or releases it" — an offer's hold too. The
+/// front desk releasing it, or booking the slot (`POST /consultas`, or `agendar`), takes the
+/// offer back: the entry is `aguardando` again, keeping its place, and that slot is never
+/// offered to it again; a released slot goes to the next in line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_front_desk_may_release_or_book_an_offered_slot_which_takes_the_offer_back() {
+    let app = TestApp::new().await;
+    let (m, [a, b, c], seg) = cenario(&app).await;
+    let d = app.paciente(74).await;
+    let dia = seg.to_string();
+    let horas = ["08:00", "09:00", "10:00"];
+    let mut ids = Vec::new();
+    for h in horas {
+        let fim = h.replace(":00", ":30");
+        ids.push(consulta(&app, &a, &m, &at(seg, h), &at(seg, &fim)).await);
+    }
+    let eb = str_field(
+        &entrada(&app, &b, json!({"medico_id": m}), &dia, &dia).await,
+        "id",
+    );
+    let ec = str_field(&entrada(&app, &c, json!({}), &dia, &dia).await, "id");
+
+    // Released by the front desk: the slot goes to c, b is back in line without it.
+    cancelar_consulta(&app, &ids[0]).await;
+    assert_eq!(get_entrada(&app, &eb).await["status"], "oferecida");
+    let oito = at(seg, "08:00");
+    let r = app
+        .post("/agenda/liberar", &json!({"medico_id": m, "slot": oito}))
+        .await;
+    r.expect_status(200);
+    let b_agora = get_entrada(&app, &eb).await;
+    assert_eq!(b_agora["status"], "aguardando", "{b_agora}");
+    assert!(b_agora["oferta"].is_null(), "{b_agora}");
+    assert_eq!(b_agora["recusadas"][0]["slot"], json!(oito), "{b_agora}");
+    let c_agora = get_entrada(&app, &ec).await;
+    assert_eq!(c_agora["status"], "oferecida", "{c_agora}");
+    assert_eq!(c_agora["oferta"]["slot"], json!(oito));
+
+    // Booked by the front desk for someone else, synchronously or through the queue: b's
+    // offer is taken back with the hold.
+    for (consulta_id, hora, fim, uri, status) in [
+        (&ids[1], "09:00", "09:30", "/consultas", 201),
+        (&ids[2], "10:00", "10:30", "/consultas/agendar", 202),
+    ] {
+        cancelar_consulta(&app, consulta_id).await;
+        let slot = at(seg, hora);
+        assert_eq!(get_entrada(&app, &eb).await["oferta"]["slot"], json!(slot));
+        app.post(uri, &consulta_body(&d, &m, &slot, &at(seg, fim)))
+            .await
+            .expect_status(status);
+        app.run_tasks().await;
+        let b_agora = get_entrada(&app, &eb).await;
+        assert_eq!(b_agora["status"], "aguardando", "{uri}: {b_agora}");
+        assert!(b_agora["oferta"].is_null(), "{uri}: {b_agora}");
+        assert_eq!(app.slot_state(&m, &slot).await, "ocupado", "{uri}");
+    }
+}
+
+/// A patient (or a doctor) is not staff: another patient's offered slot stays the entry's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_cannot_release_or_book_a_slot_offered_to_someone_else() {
+    let Clinica {
+        app,
+        admin,
+        paciente,
+        eu,
+        outro,
+        m,
+    } = clinica().await;
+    let post = |uri: &'static str, body: Value| criar(&app, &admin, uri, body);
+    com(
+        &app,
+        &admin,
+        Method::POST,
+        &format!("/horarios/medico/{m}"),
+        Some(&json!({"dia_semana": "segunda", "hora_inicio": "08:00", "hora_fim": "12:00"})),
+    )
+    .await
+    .expect_status(201);
+    let seg = monday(1);
+    let (ini, fim) = (at(seg, "09:00"), at(seg, "09:30"));
+    let cid = post("/consultas", consulta_body(&eu, &m, &ini, &fim)).await;
+    let dia = seg.to_string();
+    let e = post(
+        "/lista-espera",
+        json!({"paciente_id": outro, "medico_id": m, "de": dia, "ate": dia}),
+    )
+    .await;
+    com(
+        &app,
+        &admin,
+        Method::POST,
+        &format!("/consultas/{cid}/cancelar"),
+        Some(&json!({})),
+    )
+    .await
+    .expect_status(200);
+    let status = || async {
+        com(
+            &app,
+            &admin,
+            Method::GET,
+            &format!("/lista-espera/{e}"),
+            None,
+        )
+        .await
+        .body["status"]
+            .clone()
+    };
+    assert_eq!(status().await, "oferecida");
+    let r = com(
+        &app,
+        &paciente,
+        Method::POST,
+        "/agenda/liberar",
+        Some(&json!({"medico_id": m, "slot": ini})),
+    )
+    .await;
+    assert_problem(&r, 409, "horario_reservado");
+    let r = com(
+        &app,
+        &paciente,
+        Method::POST,
+        "/consultas/agendar",
+        Some(&consulta_body(&eu, &m, &ini, &fim)),
+    )
+    .await;
+    assert_problem(&r, 409, "horario_reservado");
+    assert_eq!(status().await, "oferecida", "still the entry's");
 }

@@ -11,13 +11,10 @@ pub(super) fn held(db: &Db, medico_id: &str, slot: DateTime, now: Timestamp) -> 
 }
 
 /// Whether the caller of `ctx` may book or release hold `r` (SPEC-2 §10): its holder, or
-/// staff (the system of single-user mode is an administrator, as in part 1).
+/// staff (the system of single-user mode is an administrator, as in part 1). A waiting-list
+/// offer's hold (no user) is the entry's: its patient answers through `/lista-espera`, and
+/// staff who book or release it withdraw the offer (`lista_espera::ofertas_retiradas`).
 pub(super) fn dono(r: &Reserva, ctx: &Contexto) -> bool {
-    // A slot offered to a waiting-list entry is the entry's: it is accepted, refused or
-    // left to lapse through `/lista-espera` (SPEC-2 §11), never booked over or released.
-    if r.lista_espera_id.is_some() {
-        return false;
-    }
     match &ctx.chamador {
         Some(c) if c.papel.staff() => true,
         Some(c) => c.usuario_id.is_some() && c.usuario_id == r.usuario_id,
