@@ -184,6 +184,15 @@ async fn cancelling_a_series_cancels_its_future_appointments_and_offers_the_slot
     assert_eq!(r.body["motivo"], "Mudou de cidade");
     for c in da_serie(&app, &m, &serie_id).await {
         assert_eq!(c["status"], "cancelada", "{c}");
+        // One audit entry per cancelled appointment (SPEC-2 §10), not one for the write.
+        let t = app
+            .get(&format!(
+                "/sistema/auditoria?recurso=consultas&acao=alterar&recurso_id={}",
+                str_field(&c, "id")
+            ))
+            .await;
+        t.expect_status(200);
+        assert_eq!(t.array().len(), 1, "{c}: {}", t.text);
     }
     let e = app
         .get(&format!("/lista-espera/{}", str_field(&e.body, "id")))

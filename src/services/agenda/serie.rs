@@ -413,10 +413,21 @@ pub async fn cancelar_serie(
                     ..Consulta::clone(c)
                 })
                 .collect();
-            let ops = canceladas
+            let mut ops: Vec<Op> = canceladas
                 .iter()
                 .map(|c| Op::PutConsulta(Arc::new(c.clone())))
                 .collect();
+            // One audit entry per appointment (SPEC-2 §10: a change never exists without its
+            // entry), as the series' booking writes: `commit` records the first one.
+            ops.extend(canceladas.iter().skip(1).map(|c| {
+                Op::PutAuditoria(crate::services::trilha::registro(
+                    agora.clone(),
+                    ctx,
+                    crate::models::Acao::Alterar,
+                    "consultas",
+                    Some(c.id.clone()),
+                ))
+            }));
             Ok((
                 ops,
                 SerieCancelada {
