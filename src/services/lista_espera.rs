@@ -388,6 +388,17 @@ fn ofertar(
         .filter(|e| e.status == StatusEspera::Oferecida)
         .map(|e| e.paciente_id.as_str())
         .collect();
+    // The slots of this doctor each patient refused, through any of their entries.
+    let recusadas: HashSet<(&str, DateTime)> = db
+        .lista_espera
+        .iter()
+        .flat_map(|e| {
+            e.recusadas
+                .iter()
+                .filter(|v| v.medico_id == medico_id)
+                .map(|v| (e.paciente_id.as_str(), v.slot))
+        })
+        .collect();
     let mut vistos: HashSet<DateTime> = HashSet::new();
     for &slot in slots {
         if !vistos.insert(slot) || slot <= agora_local || Momento::resolve(slot, tz).is_err() {
@@ -411,10 +422,7 @@ fn ofertar(
                 && !e.recusou(medico_id, slot)
                 && db.pacientes.get(&e.paciente_id).is_some()
                 // Refused through another entry of the same patient: refused by them.
-                && !db
-                    .lista_espera
-                    .iter()
-                    .any(|x| x.paciente_id == e.paciente_id && x.recusou(medico_id, slot))
+                && !recusadas.contains(&(e.paciente_id.as_str(), slot))
                 && db
                     .consultas
                     .conflict(false, &e.paciente_id, iv, None, tz)
@@ -457,7 +465,7 @@ fn ofertar(
 /// again, as if it had refused it). An accepted offer (its booking
 /// task queued) is left to that task. Runs inside every write (the store's derive step),
 /// so no path can leave a patient an offer of a slot given away.
-pub fn ofertas_retiradas(db: &Db, ops: &[Op], agora: &str) -> Vec<Op> {
+pub fn ofertas_retiradas(db: &Db, ops: &[Op], agora: Timestamp, em: &str) -> Vec<Op> {
     let mut out: Vec<Op> = Vec::new();
     for op in ops {
         let (chave, nova) = match op {
@@ -480,13 +488,26 @@ pub fn ofertas_retiradas(db: &Db, ops: &[Op], agora: &str) -> Vec<Op> {
         if nova == Some(eid) || ops.iter().any(a_entrada) || out.iter().any(a_entrada) {
             continue;
         }
-        let Some(e) = db
-            .lista_espera
-            .get(eid)
-            .filter(|e| e.status == StatusEspera::Oferecida && e.tarefa_id.is_none())
-        else {
+        // Only the hold of the entry's current offer (a stale one of an earlier offer may
+        // linger until swept).
+        let Some(e) = db.lista_espera.get(eid).filter(|e| {
+            e.status == StatusEspera::Oferecida
+                && e.tarefa_id.is_none()
+                && e.oferta
+                    .as_ref()
+                    .is_some_and(|o| o.medico_id == hold.medico_id && o.slot == hold.slot)
+        }) else {
             continue;
         };
+        if hold.expira_em <= agora {
+            // Lapsed, not yet swept by the expiry timer: it ends as any lapsed offer does.
+            out.push(Op::PutEspera(Arc::new(EntradaEspera {
+                status: StatusEspera::Expirada,
+                updated_at: em.to_owned(),
+                ..EntradaEspera::clone(e)
+            })));
+            continue;
+        }
         tracing::info!(target: "agendamento::lista_espera", lista_espera_id = %e.id, "offer withdrawn: its slot was booked or released by staff");
         // Never offered that slot again (a released one goes to the next in line).
         let mut recusadas = e.recusadas.clone();
@@ -498,7 +519,7 @@ pub fn ofertas_retiradas(db: &Db, ops: &[Op], agora: &str) -> Vec<Op> {
             status: StatusEspera::Aguardando,
             oferta: None,
             recusadas,
-            updated_at: agora.to_owned(),
+            updated_at: em.to_owned(),
             ..EntradaEspera::clone(e)
         })));
     }

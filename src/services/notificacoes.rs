@@ -871,13 +871,15 @@ fn mensagem_email(
         // was deleted (sent from the notification's copy); no cancel button once the
         // cancellation cutoff passed (it would only answer 409).
         let iv = c.intervalo(app.clock.tz());
-        let cancelavel = super::regras::prazo_cancelamento(
-            &super::regras::atuais(&db),
-            agora,
-            iv.inicio_em,
-            c.inicio,
-        )
-        .is_ok();
+        // Not once it started either: a patient can no longer cancel it then.
+        let cancelavel = agora < iv.inicio_em
+            && super::regras::prazo_cancelamento(
+                &super::regras::atuais(&db),
+                agora,
+                iv.inicio_em,
+                c.inicio,
+            )
+            .is_ok();
         let links = super::links::url(app, &c)
             .filter(|_| agora < iv.inicio_em && db.consultas.get(&c.id).is_some())
             .map(|ver| Links {
@@ -1173,7 +1175,7 @@ pub fn instalar(
         let agora = Timestamp::now();
         let em = clock.stamp_at(agora);
         // Offers whose hold the write takes away go back in line (no notification).
-        let mut retiradas = super::lista_espera::ofertas_retiradas(db, ops, &em);
+        let mut retiradas = super::lista_espera::ofertas_retiradas(db, ops, agora, &em);
         let out = derivar(db, ops, clock.tz(), agora, &em, email);
         if !out.is_empty() {
             acorda.notify_one();

@@ -1001,12 +1001,26 @@ async fn the_front_desk_may_release_or_book_an_offered_slot_which_takes_the_offe
         app.post(uri, &consulta_body(&d, &m, &slot, &at(seg, fim)))
             .await
             .expect_status(status);
-        app.run_tasks().await;
+        // Taken back in the request's own write (for agendar, before the worker runs).
         let b_agora = get_entrada(&app, &eb).await;
         assert_eq!(b_agora["status"], "aguardando", "{uri}: {b_agora}");
         assert!(b_agora["oferta"].is_null(), "{uri}: {b_agora}");
+        app.run_tasks().await;
         assert_eq!(app.slot_state(&m, &slot).await, "ocupado", "{uri}");
     }
+
+    // An offer its patient accepted is theirs: staff can no longer release it.
+    let onze = at(seg, "11:00");
+    let c4 = consulta(&app, &a, &m, &onze, &at(seg, "11:30")).await;
+    cancelar_consulta(&app, &c4).await;
+    assert_eq!(get_entrada(&app, &eb).await["oferta"]["slot"], json!(onze));
+    aceitar(&app, &eb).await.expect_status(202);
+    let r = app
+        .post("/agenda/liberar", &json!({"medico_id": m, "slot": onze}))
+        .await;
+    assert_problem(&r, 409, "horario_reservado");
+    app.run_tasks().await;
+    assert_eq!(get_entrada(&app, &eb).await["status"], "agendada");
 }
 
 /// A patient (or a doctor) is not staff: another patient's offered slot stays the entry's.

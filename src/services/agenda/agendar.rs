@@ -98,7 +98,11 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                 let mut ops = Vec::new();
                 let mut new_holds = Vec::new();
                 for s in &cobertos {
-                    if !held(db, &nova.medico_id, *s, now) {
+                    // A free slot, or one offered to the waiting list that staff book (the
+                    // hold becomes theirs, which takes the offer back in this write).
+                    if !held(db, &nova.medico_id, *s, now)
+                        || oferta_em(db, &nova.medico_id, *s, now)
+                    {
                         ops.push(Op::PutReserva(Arc::new(Reserva {
                             id: Reserva::key(&nova.medico_id, *s),
                             medico_id: nova.medico_id.clone(),

@@ -23,7 +23,8 @@ pub(super) fn dono(r: &Reserva, ctx: &Contexto) -> bool {
 }
 
 /// Whether `slot` is held, live, by someone the caller of `ctx` is not (409
-/// `horario_reservado` for a booking onto it).
+/// `horario_reservado` for a booking onto it). An offer its patient already accepted (its
+/// booking task queued) is nobody else's to take, staff included.
 pub(super) fn held_by_other(
     db: &Db,
     medico_id: &str,
@@ -33,7 +34,22 @@ pub(super) fn held_by_other(
 ) -> bool {
     db.reservas
         .get(&Reserva::key(medico_id, slot))
-        .is_some_and(|r| r.expira_em > now && !dono(r, ctx))
+        .is_some_and(|r| r.expira_em > now && (!dono(r, ctx) || oferta_aceita(db, r)))
+}
+
+/// Whether hold `r` is a waiting-list offer its patient accepted.
+fn oferta_aceita(db: &Db, r: &Reserva) -> bool {
+    r.lista_espera_id
+        .as_ref()
+        .and_then(|id| db.lista_espera.get(id))
+        .is_some_and(|e| e.tarefa_id.is_some())
+}
+
+/// Whether a live hold of a waiting-list offer covers the doctor's slot.
+pub(super) fn oferta_em(db: &Db, medico_id: &str, slot: DateTime, now: Timestamp) -> bool {
+    db.reservas
+        .get(&Reserva::key(medico_id, slot))
+        .is_some_and(|r| r.expira_em > now && r.lista_espera_id.is_some())
 }
 
 /// 409 `horario_reservado`: another user holds the slot.
