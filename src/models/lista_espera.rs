@@ -108,12 +108,3 @@ pub struct EntradaEspera {
     /// When it last changed (RFC 3339, clinic offset).
     pub updated_at: String,
 }
-
-impl EntradaEspera {
-    /// Whether it already refused `slot` of `medico_id`.
-    pub fn recusou(&self, medico_id: &str, slot: DateTime) -> bool {
-        self.recusadas
-            .iter()
-            .any(|r| r.medico_id == medico_id && r.slot == slot)
-    }
-}

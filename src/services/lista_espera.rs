@@ -296,18 +296,7 @@ pub async fn recusar(
                 if let Some(r) = hold_da_oferta(db, e) {
                     ops.push(Op::DelReserva(r.id.clone()));
                 }
-                let mut recusadas = e.recusadas.clone();
-                recusadas.push(VagaRecusada {
-                    medico_id: o.medico_id.clone(),
-                    slot: o.slot,
-                });
-                let novo = Arc::new(EntradaEspera {
-                    status: StatusEspera::Aguardando,
-                    oferta: None,
-                    recusadas,
-                    updated_at: agora.clone(),
-                    ..EntradaEspera::clone(e)
-                });
+                let novo = Arc::new(de_volta_na_fila(e, &o, &agora));
                 ops.push(Op::PutEspera(novo.clone()));
                 Ok((ops, (novo, (o.medico_id, o.slot))))
             },
@@ -419,9 +408,8 @@ fn ofertar(
                 && !usadas.contains(e.id.as_str())
                 && !com_oferta.contains(e.paciente_id.as_str())
                 && casa(e, medico_id, &esp, slot.date())
-                && !e.recusou(medico_id, slot)
                 && db.pacientes.get(&e.paciente_id).is_some()
-                // Refused through another entry of the same patient: refused by them.
+                // Refused through this entry or another of the same patient.
                 && !recusadas.contains(&(e.paciente_id.as_str(), slot))
                 && db
                     .consultas
@@ -510,20 +498,28 @@ pub fn ofertas_retiradas(db: &Db, ops: &[Op], agora: Timestamp, em: &str) -> Vec
         }
         tracing::info!(target: "agendamento::lista_espera", lista_espera_id = %e.id, "offer withdrawn: its slot was booked or released by staff");
         // Never offered that slot again (a released one goes to the next in line).
-        let mut recusadas = e.recusadas.clone();
-        recusadas.push(VagaRecusada {
-            medico_id: hold.medico_id.clone(),
-            slot: hold.slot,
-        });
-        out.push(Op::PutEspera(Arc::new(EntradaEspera {
-            status: StatusEspera::Aguardando,
-            oferta: None,
-            recusadas,
-            updated_at: em.to_owned(),
-            ..EntradaEspera::clone(e)
-        })));
+        if let Some(o) = &e.oferta {
+            out.push(Op::PutEspera(Arc::new(de_volta_na_fila(e, o, em))));
+        }
     }
     out
+}
+
+/// Entry `e` back in line without its offer `o`, keeping its place; `o`'s slot is never
+/// offered to it again (a refusal, or an offer staff took back).
+fn de_volta_na_fila(e: &EntradaEspera, o: &Oferta, em: &str) -> EntradaEspera {
+    let mut recusadas = e.recusadas.clone();
+    recusadas.push(VagaRecusada {
+        medico_id: o.medico_id.clone(),
+        slot: o.slot,
+    });
+    EntradaEspera {
+        status: StatusEspera::Aguardando,
+        oferta: None,
+        recusadas,
+        updated_at: em.to_owned(),
+        ..EntradaEspera::clone(e)
+    }
 }
 
 /// The one entry point of every path that frees slots (SPEC-2 §11): offers each of `slots`
