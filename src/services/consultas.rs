@@ -203,7 +203,9 @@ pub fn announce_taken(app: &App, c: &Arc<Consulta>, slots: &[DateTime]) {
             &serde_json::json!({"medico_id": c.medico_id, "slot": format_datetime(*s), "consulta": c}),
         );
     }
-    announce_buffer(app, &c.medico_id, slots);
+    let (_, buffer) =
+        super::horarios::grade_do_medico(&app.store.read(), &c.medico_id, app.config.slot_minutes);
+    announce_buffer(app, &c.medico_id, slots, buffer);
     announce(app, c);
 }
 
@@ -211,13 +213,8 @@ pub fn announce_taken(app: &App, c: &Arc<Consulta>, slots: &[DateTime]) {
 /// (one ending within the buffer before it, one starting within the buffer after it), which
 /// their own events do not name: `horario_atualizado` tells a dashboard to read that
 /// doctor's grid again. Nothing without a buffer or when no slot changed.
-fn announce_buffer(app: &App, medico_id: &str, slots: &[DateTime]) {
-    if slots.is_empty() {
-        return;
-    }
-    let (_, buffer) =
-        super::horarios::grade_do_medico(&app.store.read(), medico_id, app.config.slot_minutes);
-    if buffer > 0 {
+fn announce_buffer(app: &App, medico_id: &str, slots: &[DateTime], buffer: u16) {
+    if !slots.is_empty() && buffer > 0 {
         super::horarios::announce(app, medico_id);
     }
 }
@@ -287,11 +284,12 @@ pub fn vaga_liberada(app: &App, medico_id: &str, slot: DateTime, por: Liberacao)
 /// off-grid appointments of the front desk can share one) stays `ocupado`: no
 /// `horario_disponivel` for it. Reads the store: never call it while holding its lock.
 pub fn announce_freed(app: &App, medico_id: &str, slots: &[DateTime], por: Liberacao) {
-    let livres: Vec<DateTime> = {
+    let (livres, buffer): (Vec<DateTime>, u16) = {
         let db = app.store.read();
         let tz = app.clock.tz();
-        let (len, _) = super::horarios::grade_do_medico(&db, medico_id, app.config.slot_minutes);
-        slots
+        let (len, buffer) =
+            super::horarios::grade_do_medico(&db, medico_id, app.config.slot_minutes);
+        let livres = slots
             .iter()
             .copied()
             .filter(|s| {
@@ -299,12 +297,13 @@ pub fn announce_freed(app: &App, medico_id: &str, slots: &[DateTime], por: Liber
                     .conflict(true, medico_id, Intervalo::slot(*s, len, tz), None, tz)
                     .is_none()
             })
-            .collect()
+            .collect();
+        (livres, buffer)
     };
     for s in &livres {
         vaga_liberada(app, medico_id, *s, por);
     }
-    announce_buffer(app, medico_id, slots);
+    announce_buffer(app, medico_id, slots, buffer);
 }
 
 /// 409 when the doctor or the patient already has a time-blocking appointment overlapping

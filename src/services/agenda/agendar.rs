@@ -100,9 +100,7 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                 for s in &cobertos {
                     // A free slot, or one offered to the waiting list that staff book (the
                     // hold becomes theirs, which takes the offer back in this write).
-                    if !held(db, &nova.medico_id, *s, now)
-                        || oferta_em(db, &nova.medico_id, *s, now)
-                    {
+                    if !held_apart_from_offers(db, &nova.medico_id, *s, now) {
                         ops.push(Op::PutReserva(Arc::new(Reserva {
                             id: Reserva::key(&nova.medico_id, *s),
                             medico_id: nova.medico_id.clone(),

@@ -45,11 +45,17 @@ fn oferta_aceita(db: &Db, r: &Reserva) -> bool {
         .is_some_and(|e| e.tarefa_id.is_some())
 }
 
-/// Whether a live hold of a waiting-list offer covers the doctor's slot.
-pub(super) fn oferta_em(db: &Db, medico_id: &str, slot: DateTime, now: Timestamp) -> bool {
+/// Whether a live hold other than a waiting-list offer's covers the doctor's slot (an
+/// offer's is one staff may take over, SPEC-2 §10).
+pub(super) fn held_apart_from_offers(
+    db: &Db,
+    medico_id: &str,
+    slot: DateTime,
+    now: Timestamp,
+) -> bool {
     db.reservas
         .get(&Reserva::key(medico_id, slot))
-        .is_some_and(|r| r.expira_em > now && r.lista_espera_id.is_some())
+        .is_some_and(|r| r.expira_em > now && r.lista_espera_id.is_none())
 }
 
 /// 409 `horario_reservado`: another user holds the slot.
