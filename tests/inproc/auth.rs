@@ -58,6 +58,24 @@ async fn com(app: &TestApp, tok: &str, method: Method, uri: &str, body: Option<&
     }
 }
 
+/// Working hours 08:00–12:00 for doctor `med` on every weekday (set with `tok`), so a slot
+/// of tomorrow or any day is on the grid whatever day the test runs.
+async fn todos_os_dias(app: &TestApp, tok: &str, med: &str) {
+    for dia in [
+        "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
+    ] {
+        com(
+            app,
+            tok,
+            Method::POST,
+            &format!("/horarios/medico/{med}"),
+            Some(&json!({"dia_semana": dia, "hora_inicio": "08:00", "hora_fim": "12:00"})),
+        )
+        .await
+        .expect_status(201);
+    }
+}
+
 /// The four roles' tokens, with the doctor and patient the last two are.
 struct Papeis {
     admin: String,
@@ -1377,19 +1395,7 @@ async fn a_hold_belongs_to_its_holder_and_a_patient_books_only_for_themselves() 
         str_field(&r.body, "id")
     };
     // Every weekday, so the slot below is on the grid whatever day it is.
-    for dia in [
-        "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
-    ] {
-        com(
-            &app,
-            adm,
-            Method::POST,
-            &format!("/horarios/medico/{med}"),
-            Some(&json!({"dia_semana": dia, "hora_inicio": "08:00", "hora_fim": "12:00"})),
-        )
-        .await
-        .expect_status(201);
-    }
+    todos_os_dias(&app, adm, &med).await;
     let outro = {
         let r = com(
             &app,
@@ -1597,19 +1603,7 @@ async fn a_doctor_holds_and_releases_slots_of_their_own_agenda_only() {
     };
     // Both work every weekday, so the slots below are on the grid whatever day it is.
     for med in [&meu, &outro] {
-        for dia in [
-            "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
-        ] {
-            com(
-                &app,
-                adm,
-                Method::POST,
-                &format!("/horarios/medico/{med}"),
-                Some(&json!({"dia_semana": dia, "hora_inicio": "08:00", "hora_fim": "12:00"})),
-            )
-            .await
-            .expect_status(201);
-        }
+        todos_os_dias(&app, adm, med).await;
     }
     let amanha = app.state.clock.today().tomorrow().expect("tomorrow");
     let hold =
@@ -1834,19 +1828,7 @@ async fn a_booking_made_by_the_worker_is_audited_under_the_user_who_asked_for_it
     )
     .await;
     let med = str_field(&med.body, "id");
-    for dia in [
-        "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
-    ] {
-        com(
-            &app,
-            adm,
-            Method::POST,
-            &format!("/horarios/medico/{med}"),
-            Some(&json!({"dia_semana": dia, "hora_inicio": "08:00", "hora_fim": "12:00"})),
-        )
-        .await
-        .expect_status(201);
-    }
+    todos_os_dias(&app, adm, &med).await;
     let dia = app.state.clock.today().tomorrow().expect("tomorrow");
     let r = com(
         &app,
@@ -2166,36 +2148,21 @@ async fn a_patient_cannot_cancel_or_move_an_appointment_that_already_started() {
         str_field(&r.body[0], "id")
     };
     // Every weekday, so the move below is on the grid whatever day it is.
-    for dia in [
-        "segunda", "terca", "quarta", "quinta", "sexta", "sabado", "domingo",
-    ] {
-        com(
-            &app,
-            &p.admin,
-            Method::POST,
-            &format!("/horarios/medico/{med}"),
-            Some(&json!({"dia_semana": dia, "hora_inicio": "08:00", "hora_fim": "12:00"})),
-        )
-        .await
-        .expect_status(201);
-    }
+    todos_os_dias(&app, &p.admin, &med).await;
     let ontem = app.state.clock.today().yesterday().expect("yesterday");
     let amanha = app.state.clock.today().tomorrow().expect("tomorrow");
     // The front desk records yesterday's appointment (POST /consultas allows the past).
     let criar = |dia: jiff::civil::Date| {
-        json!({"medico_id": med, "paciente_id": pac,
-               "inicio": format!("{dia}T09:00:00"), "fim": format!("{dia}T09:30:00")})
+        let (app, admin, med, pac) = (&app, &p.admin, &med, &pac);
+        async move {
+            let body = json!({"medico_id": med, "paciente_id": pac,
+                   "inicio": format!("{dia}T09:00:00"), "fim": format!("{dia}T09:30:00")});
+            let r = com(app, admin, Method::POST, "/consultas", Some(&body)).await;
+            r.expect_status(201);
+            str_field(&r.body, "id")
+        }
     };
-    let r = com(
-        &app,
-        &p.admin,
-        Method::POST,
-        "/consultas",
-        Some(&criar(ontem)),
-    )
-    .await;
-    r.expect_status(201);
-    let id = str_field(&r.body, "id");
+    let id = criar(ontem).await;
     let nova = json!({"inicio": format!("{amanha}T10:00:00")});
     for (uri, body) in [
         (format!("/consultas/{id}/cancelar"), json!({})),
@@ -2222,16 +2189,7 @@ async fn a_patient_cannot_cancel_or_move_an_appointment_that_already_started() {
     .await;
     assert_eq!(r.body["status"], "agendada", "nothing changed");
     // Tomorrow's appointment: the patient may still cancel it (no cutoff set).
-    let r = com(
-        &app,
-        &p.admin,
-        Method::POST,
-        "/consultas",
-        Some(&criar(amanha)),
-    )
-    .await;
-    r.expect_status(201);
-    let futura = str_field(&r.body, "id");
+    let futura = criar(amanha).await;
     com(
         &app,
         &p.paciente,
