@@ -21,14 +21,22 @@ use crate::services::{App, AppState};
 /// Opens the data folder and builds the shared state (blocking: reads the data files).
 pub fn open_state(config: Config, logs: Arc<LogHub>) -> anyhow::Result<AppState> {
     let app = App::open(config, logs)?;
-    // Every write carries the notifications it causes (SPEC-2 §13): installed here, before
-    // anything writes, so no path can write without them.
-    crate::services::notificacoes::instalar(
-        &app.store,
+    // What every write carries beside its own operations, installed here before anything
+    // writes, so no path can write without it: the waiting-list offers whose hold it takes
+    // away go back in line (SPEC-2 §10–§11), and the notifications it causes (SPEC-2 §13).
+    let notificar = crate::services::notificacoes::derivacao(
         app.clock.clone(),
         app.avisos.clone(),
         app.email.is_some(),
     );
+    let clock = app.clock.clone();
+    app.store.set_derive(Box::new(move |db, ops| {
+        let agora = jiff::Timestamp::now();
+        let em = clock.stamp_at(agora);
+        let mut out = crate::services::lista_espera::ofertas_retiradas(db, ops, agora, &em);
+        out.extend(notificar(db, ops, agora, &em));
+        out
+    }));
     if app.store.shared() {
         seguir_o_banco(&app);
     }

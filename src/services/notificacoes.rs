@@ -1163,26 +1163,21 @@ async fn esperar_duravel(app: &App) {
     app.store.wait_position(alvo, Duration::from_secs(5)).await;
 }
 
-/// How `derivar` runs on every write of `app`'s store; wakes the delivery worker when it
-/// created something.
-pub fn instalar(
-    store: &crate::infra::store::Store<Db>,
+/// How `derivar` runs on every write (`app.rs` composes it into the store's derive step, at
+/// the write's time `agora`, stamped `em`); wakes the delivery worker when it created
+/// something.
+pub fn derivacao(
     clock: Relogio,
     acorda: Arc<tokio::sync::Notify>,
     email: bool,
-) {
-    store.set_derive(Box::new(move |db, ops| {
-        let agora = Timestamp::now();
-        let em = clock.stamp_at(agora);
-        // Offers whose hold the write takes away go back in line (no notification).
-        let mut retiradas = super::lista_espera::ofertas_retiradas(db, ops, agora, &em);
-        let out = derivar(db, ops, clock.tz(), agora, &em, email);
+) -> impl Fn(&Db, &[Op], Timestamp, &str) -> Vec<Op> + Send + Sync + 'static {
+    move |db, ops, agora, em| {
+        let out = derivar(db, ops, clock.tz(), agora, em, email);
         if !out.is_empty() {
             acorda.notify_one();
         }
-        retiradas.extend(out);
-        retiradas
-    }));
+        out
+    }
 }
 
 /// The niceness of the delivery thread: on a busy machine deliveries yield the cores to
