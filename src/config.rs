@@ -61,7 +61,8 @@ pub struct Config {
         default_value_t = 512 << 20
     )]
     pub backup_upload_max_bytes: u64,
-    /// How many report PDFs to keep (the newest; older ones are deleted after each report).
+    /// How many report PDFs to keep of each owner (the clinic-wide ones, and each doctor's:
+    /// the newest; older ones are deleted after each report).
     #[arg(long, env = "AGENDAMENTO_RELATORIOS_MANTER", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
     pub relatorios_manter: u64,
     /// The clinic's name, shown in the title of its reports.
@@ -96,7 +97,8 @@ pub struct Config {
     #[arg(long, env = "AGENDAMENTO_IDEMPOTENCIA_MAX", default_value_t = 50_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub idempotencia_max: usize,
     /// Most backups and reports waiting or running at once; one more answers 429
-    /// `queue_full` with `Retry-After` (bookings have their own lane and no such limit).
+    /// `queue_full` with `Retry-After`, except a backup while no other is unfinished
+    /// (bookings have their own lane and no such limit).
     #[arg(long, env = "AGENDAMENTO_TAREFAS_FILA_MAX", default_value_t = 32, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub tarefas_fila_max: usize,
     /// Most connections open at once (default: the open-file limit minus a reserve, at most

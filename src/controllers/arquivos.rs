@@ -323,6 +323,7 @@ fn relatorio_visivel(escopo: &Escopo, dir: &std::path::Path, nome: &str) -> bool
 pub async fn find_relatorio(
     quem: Autorizado<StaffOuMedico>,
     State(app): State<AppState>,
+    req: Requisicao,
     ApiPath(nome): ApiPath<String>,
 ) -> Result<Response, AppError> {
     // A doctor downloads only their own reports: another is 404, as if it did not exist.
@@ -333,12 +334,16 @@ pub async fn find_relatorio(
     if !visivel {
         return Err(AppError::NotFound("Arquivo não encontrado.".into()));
     }
-    download(
+    let res = download(
         &app.config.reports_dir,
         &nome,
         "relatorio",
         "pdf",
         "application/pdf",
     )
-    .await
+    .await?;
+    // Patients' names for a period leave the server: `exportar`, as for a backup.
+    let r = req.responde(StatusCode::OK);
+    auditoria::registrar(&app, r.ctx(), Acao::Exportar, "relatorios", Some(nome)).await?;
+    Ok(res)
 }

@@ -256,9 +256,17 @@ pub struct SenhaBody {
     pub senha_nova: String,
 }
 
-fn cookie(valor: &str, max_age: i64) -> Option<HeaderValue> {
+/// The session cookie; `Secure` when the clinic's public address is `https://` (behind its
+/// HTTPS proxy the browser then never sends the token over plain HTTP).
+fn cookie(app: &AppState, valor: &str, max_age: i64) -> Option<HeaderValue> {
+    let seguro = app
+        .config
+        .url_publica
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
     HeaderValue::from_str(&format!(
-        "{COOKIE}={valor}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+        "{COOKIE}={valor}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        if seguro { "; Secure" } else { "" }
     ))
     .ok()
 }
@@ -266,7 +274,7 @@ fn cookie(valor: &str, max_age: i64) -> Option<HeaderValue> {
 /// Signs in: a bearer token (also set as an HttpOnly cookie for `GET` streams).
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = Sessao, headers(("set-cookie" = String,
-        description = "agendamento_sessao=<token>; HttpOnly; SameSite=Strict")))))]
+        description = "agendamento_sessao=<token>; HttpOnly; SameSite=Strict (and Secure when --url-publica is https)")))))]
 pub async fn create_login(
     State(app): State<AppState>,
     Origem(ip): Origem,
@@ -284,7 +292,7 @@ pub async fn create_login(
         token: e.token.clone(),
     })
     .into_response();
-    if let Some(c) = cookie(&e.token, e.expira_em - agora) {
+    if let Some(c) = cookie(&app, &e.token, e.expira_em - agora) {
         res.headers_mut().insert(header::SET_COOKIE, c);
     }
     Ok(res)
@@ -301,7 +309,7 @@ pub async fn create_logout(
     let r = req.responde(StatusCode::NO_CONTENT);
     services::usuarios::logout(&app, r.ctx()).await?;
     let mut res = r.vazia().into_response();
-    if let Some(c) = cookie("", 0) {
+    if let Some(c) = cookie(&app, "", 0) {
         res.headers_mut().insert(header::SET_COOKIE, c);
     }
     Ok(res)

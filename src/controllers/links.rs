@@ -190,7 +190,7 @@ fn erro(app: &AppState, e: AppError, json: bool, visao: Option<(&Visao, &str)>) 
 fn limitar(app: &AppState, ip: &str) -> Result<(), AppError> {
     let agora = jiff::Timestamp::now().as_second();
     app.tentativas
-        .entrada_ip(&format!("link:{ip}"), agora)
+        .entrada_ip("link", ip, agora)
         .map_err(|secs| AppError::Busy {
             status: 429,
             code: "muitas_tentativas",

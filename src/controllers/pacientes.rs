@@ -230,11 +230,21 @@ impl PacienteUpdate {
 pub async fn list_pacientes(
     quem: Autorizado<Proprios>,
     State(app): State<AppState>,
+    req: Requisicao,
     ApiQuery(pagina): ApiQuery<Pagina>,
     ApiQuery(busca): ApiQuery<BuscaPacientes>,
 ) -> Result<Lista<Paciente>, AppError> {
     let janela = pagina.janela()?;
-    Ok(services::pacientes::page_visivel(&app, busca.q.as_deref(), &quem.escopo(), janela).into())
+    let lista: Lista<Paciente> =
+        services::pacientes::page_visivel(&app, busca.q.as_deref(), &quem.escopo(), janela).into();
+    // A search by name or CPF is a look-up of someone's record (LGPD): `ler` for each
+    // patient it returned, as `GET /pacientes/{id}` records. Browsing the list is not.
+    if busca.q.as_deref().is_some_and(|q| !q.trim().is_empty()) {
+        let r = req.responde(StatusCode::OK);
+        let ids = lista.0.iter().map(|p| p.id.clone());
+        services::auditoria::registrar_cada(&app, r.ctx(), Acao::Ler, "pacientes", ids).await?;
+    }
+    Ok(lista)
 }
 
 /// Finds one patient.

@@ -67,7 +67,8 @@ pub struct EstatisticaEspecialidade {
     pub especialidade: String,
     /// Appointments with its doctors, cancelled ones included.
     pub total: u64,
-    /// Minutes of its non-cancelled appointments.
+    /// Minutes of its non-cancelled appointments, each doctor's counted up to their working
+    /// minutes (a deleted doctor's, or minutes past a doctor's hours, fill no one's hours).
     pub minutos_ocupados: u64,
     /// Working minutes of its doctors over the period.
     pub minutos_trabalho: u64,
@@ -136,7 +137,9 @@ pub struct Estatisticas {
     pub por_status: PorStatus,
     /// Minutes of non-cancelled appointments / working minutes of the doctors in scope over
     /// the period (their weekly horários on each day, less the minutes their blocks of
-    /// SPEC-2 §11 take). At most 1; `null` when there are no working minutes.
+    /// SPEC-2 §11 take). Each doctor's minutes count up to their own working minutes, so a
+    /// deleted doctor's appointments (or minutes past a doctor's hours) fill no one else's
+    /// hours. At most 1; `null` when there are no working minutes.
     #[schema(example = 0.625)]
     pub taxa_ocupacao: Option<f64>,
     /// `faltou / (concluida + faltou)`; `null` when both are zero.

@@ -146,7 +146,11 @@ fn errors_of(
         | "delete_reserva"
         | "find_estatisticas" => errors.push(medico()),
         "find_horario" | "update_horario" | "delete_horario" => errors.push(horario()),
-        "find_consulta" | "update_consulta" | "delete_consulta" => errors.push(consulta()),
+        "find_consulta" | "update_consulta" => errors.push(consulta()),
+        "delete_consulta" => errors.extend([
+            consulta(),
+            crate::services::consultas::pagamento_registrado(),
+        ]),
         "create_cancelamento" | "create_remarcacao" | "list_historico" => errors.push(consulta()),
         "find_tarefa" => errors.push(AppError::not_found("Tarefa")),
         "find_usuario" | "update_usuario" | "delete_usuario" | "find_eu" | "update_senha" => {
@@ -204,7 +208,15 @@ fn errors_of(
                 retry_after_secs: 60,
             },
         ]),
-        "update_senha" => errors.push(campo("senha_atual", "senha atual incorreta")),
+        "update_senha" => errors.extend([
+            campo("senha_atual", "senha atual incorreta"),
+            AppError::Busy {
+                status: 429,
+                code: "muitas_tentativas",
+                detail: "Tentativas de login demais; aguarde e tente novamente.".into(),
+                retry_after_secs: 840,
+            },
+        ]),
         "delete_usuario" => errors.push(conflict(
             "last_admin",
             "Este é o único administrador ativo; crie ou reative outro antes de desativá-lo ou mudar seu papel.",

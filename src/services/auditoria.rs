@@ -53,6 +53,25 @@ pub async fn registrar(
     app.write(|_| Ok((vec![op], ()))).await
 }
 
+/// Records one entry per record of `ids` (e.g. each patient a search returned), in one
+/// write; nothing when `ids` is empty.
+pub async fn registrar_cada(
+    app: &App,
+    ctx: &Contexto,
+    acao: Acao,
+    recurso: &str,
+    ids: impl IntoIterator<Item = String>,
+) -> Result<(), AppError> {
+    let ops: Vec<_> = ids
+        .into_iter()
+        .map(|id| entrada(app, ctx, acao, recurso, Some(id)))
+        .collect();
+    if ops.is_empty() {
+        return Ok(());
+    }
+    app.write(|_| Ok((ops, ()))).await
+}
+
 /// The filters of `GET /sistema/auditoria`.
 #[derive(Debug, Default, Clone)]
 pub struct Filtro {

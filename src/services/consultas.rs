@@ -533,7 +533,18 @@ pub async fn update(
     Ok(c)
 }
 
-/// Deletes an appointment (404 unknown); returns what was deleted.
+/// The refusal to delete an appointment whose payment was received (see [`delete`]).
+pub fn pagamento_registrado() -> AppError {
+    AppError::conflict(
+        "pagamento_registrado",
+        "A consulta tem pagamento recebido: excluí-la tiraria o valor dos relatórios. Registre o estorno do pagamento (status estornado) ou cancele a consulta em vez de excluí-la.",
+    )
+}
+
+/// Deletes an appointment (404 unknown; 409 `pagamento_registrado` while its payment is
+/// `pago`: the money received would leave the statistics and the report with no trace, so
+/// it is refunded (`estornado`) first, or the appointment cancelled instead); returns what
+/// was deleted.
 pub async fn delete(app: &App, ctx: &Contexto, id: &str) -> Result<Arc<Consulta>, AppError> {
     let old = app
         .commit(ctx, |db| {
@@ -541,6 +552,13 @@ pub async fn delete(app: &App, ctx: &Contexto, id: &str) -> Result<Arc<Consulta>
                 .consultas
                 .get(id)
                 .ok_or_else(|| AppError::not_found("Consulta"))?;
+            if old
+                .pagamento
+                .as_ref()
+                .is_some_and(|p| p.status == crate::models::StatusPagamento::Pago)
+            {
+                return Err(pagamento_registrado());
+            }
             Ok((vec![Op::DelConsulta(id.to_owned())], old.clone()))
         })
         .await?;

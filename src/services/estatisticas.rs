@@ -74,6 +74,14 @@ fn taxa(num: u64, den: u64) -> Option<f64> {
     (den > 0).then(|| ((num as f64 / den as f64) * 10_000.0).round() / 10_000.0)
 }
 
+/// A doctor's occupied minutes that count toward a clinic-wide or per-speciality occupancy:
+/// at most their working minutes, so a deleted doctor (no working hours any more), one whose
+/// hours were removed, or one booked past their hours never lends minutes to the others'
+/// hours.
+fn ocupados_na_jornada(l: &EstatisticaMedico) -> u64 {
+    l.minutos_ocupados.min(l.minutos_trabalho)
+}
+
 /// Occupancy: like [`taxa`], capped at 1.
 fn ocupacao(ocupados: u64, trabalho: u64) -> Option<f64> {
     taxa(ocupados.min(trabalho), trabalho)
@@ -426,7 +434,7 @@ pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppEr
         });
         let e = &mut esp_acc[i];
         e.total += l.total;
-        e.minutos_ocupados += l.minutos_ocupados;
+        e.minutos_ocupados += ocupados_na_jornada(l);
         e.minutos_trabalho += l.minutos_trabalho;
     }
     for e in &mut esp_acc {
@@ -434,7 +442,7 @@ pub fn calcular(app: &App, f: &FiltroEstatisticas) -> Result<Estatisticas, AppEr
     }
     esp_acc.sort_by_cached_key(|e| fold(&e.especialidade));
 
-    let ocupados: u64 = linhas.iter().map(|l| l.minutos_ocupados).sum();
+    let ocupados: u64 = linhas.iter().map(ocupados_na_jornada).sum();
     let trabalho: u64 = linhas.iter().map(|l| l.minutos_trabalho).sum();
     let mut convenios: Vec<EstatisticaConvenio> = por_convenio
         .into_iter()

@@ -244,13 +244,17 @@ pub fn pode_mudar(de: StatusPagamento, para: StatusPagamento) -> bool {
 
 /// `POST /consultas/{id}/pagamento`: moves the appointment's payment to `para` (404 unknown
 /// appointment; 409 `pagamento_ausente` for one booked before payments existed, 409
-/// `transicao_pagamento_invalida` for a move [`pode_mudar`] refuses). Audited as a change
-/// of the appointment.
+/// `transicao_pagamento_invalida` for a move [`pode_mudar`] refuses). Moving to `pago`
+/// records the amount received: `valor` when given, else the amount the appointment has
+/// (the private-pay price copied at booking), else, for private pay, the doctor's price
+/// today (an appointment booked before the doctor had a price would otherwise count as
+/// nothing received). Audited as a change of the appointment.
 pub async fn alterar_status(
     app: &crate::services::App,
     ctx: &crate::services::Contexto,
     id: &str,
     para: StatusPagamento,
+    valor: Option<u64>,
 ) -> Result<std::sync::Arc<crate::models::Consulta>, AppError> {
     let now = app.clock.stamp();
     app.commit(ctx, |db| {
@@ -275,8 +279,18 @@ pub async fn alterar_status(
             ));
         }
         let mut c = crate::models::Consulta::clone(old);
+        let preco = db
+            .medicos
+            .get(&old.medico_id)
+            .and_then(|m| m.valor_particular_centavos);
         if let Some(p) = c.pagamento.as_mut() {
             p.status = para;
+            if para == StatusPagamento::Pago {
+                p.valor_centavos = valor.or(p.valor_centavos).or(match p.forma {
+                    FormaPagamento::Particular => preco,
+                    FormaPagamento::Convenio => None,
+                });
+            }
         }
         c.updated_at = now;
         let c = std::sync::Arc::new(c);

@@ -84,14 +84,26 @@ fn montar(app: &App, p: &ParamsRelatorio, task_id: &str) -> Relatorio {
         de: p.periodo_inicio,
         ate: p.periodo_fim,
     };
+    // Names are not unique (the CRM is): two doctors of one name are told apart by their
+    // CRM, in the rows and in the totals by doctor, which add by this label.
+    let mut homonimos: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for m in db.medicos.iter() {
+        *homonimos.entry(m.nome.as_str()).or_default() += 1;
+    }
     let (iter, _) = super::consultas::list(&db, &filtro);
     let linhas = iter
         .map(|c| LinhaRelatorio {
             inicio: c.inicio,
-            medico: db
-                .medicos
-                .get(&c.medico_id)
-                .map_or_else(|| "(médico excluído)".to_owned(), |m| m.nome.clone()),
+            medico: db.medicos.get(&c.medico_id).map_or_else(
+                || "(médico excluído)".to_owned(),
+                |m| {
+                    if homonimos.get(m.nome.as_str()).is_some_and(|n| *n > 1) {
+                        format!("{} (CRM {})", m.nome, m.crm)
+                    } else {
+                        m.nome.clone()
+                    }
+                },
+            ),
             paciente: db
                 .pacientes
                 .get(&c.paciente_id)
@@ -162,13 +174,25 @@ fn marcar_dono(dir: &std::path::Path, nome: &str, medico_id: Option<&str>) -> st
     fs::rename(&tmp, &path)
 }
 
-/// Deletes the oldest reports beyond `keep` (`--relatorios-manter`).
+/// Deletes the oldest reports beyond `keep` (`--relatorios-manter`) of each owner: the
+/// reports of one doctor (filtered by them) count apart from the clinic-wide ones and from
+/// other doctors', so a doctor asking for many reports pushes out only their own.
 pub fn reter(dir: &std::path::Path, keep: usize) -> std::io::Result<Vec<String>> {
     let mut removed = Vec::new();
-    for nome in arquivos::listar(dir, "relatorio", "pdf")?
+    let mut por_dono: std::collections::HashMap<Option<String>, usize> =
+        std::collections::HashMap::new();
+    let antigos: Vec<String> = arquivos::listar(dir, "relatorio", "pdf")?
         .into_iter()
-        .skip(keep)
-    {
+        .filter(|nome| {
+            let d = fs::read_to_string(dono(dir, nome))
+                .ok()
+                .map(|m| m.trim().to_owned());
+            let n = por_dono.entry(d).or_default();
+            *n += 1;
+            *n > keep
+        })
+        .collect();
+    for nome in antigos {
         fs::remove_file(dir.join(&nome))?;
         marcar_dono(dir, &nome, None)?;
         tracing::info!(target: "agendamento::relatorio", arquivo = %nome, "old report removed");
@@ -243,4 +267,36 @@ pub fn executar(app: &App, rt: &tokio::runtime::Handle, t: &Tarefa) -> Result<()
         &serde_json::json!({"arquivo": nome, "task_id": t.id}),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each owner keeps its newest reports: a doctor asking for many pushes out only their
+    /// own, never the clinic-wide ones nor another doctor's.
+    #[test]
+    fn retention_counts_each_owners_reports_apart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        let nome = |i: u32| format!("relatorio_20260301_{:06}.pdf", 100_000 + i);
+        // Oldest first: two clinic-wide, then six of doctor A, one of doctor B.
+        for i in 0..9 {
+            fs::write(d.join(nome(i)), b"%PDF").expect("pdf");
+            let dono_de = match i {
+                0 | 1 => None,
+                8 => Some("B"),
+                _ => Some("A"),
+            };
+            marcar_dono(d, &nome(i), dono_de).expect("owner");
+        }
+        let removidos = reter(d, 2).expect("retention");
+        let mut restam = arquivos::listar(d, "relatorio", "pdf").expect("list");
+        restam.sort();
+        assert_eq!(restam, [nome(0), nome(1), nome(6), nome(7), nome(8)]);
+        assert_eq!(removidos.len(), 4, "{removidos:?}");
+        // A removed report's owner file goes with it.
+        assert!(!dono(d, &nome(2)).exists());
+        assert!(do_medico(d, &nome(7), "A"));
+    }
 }

@@ -122,14 +122,23 @@ pub fn accepted(app: &App, t: &Tarefa) {
 }
 
 /// 429 `queue_full` when `--tarefas-fila-max` backups and reports are already waiting or
-/// running: bulk work cannot pile up without bound.
-fn check_bulk_room(db: &crate::repositories::Db, max: usize) -> Result<(), AppError> {
-    let queued = db
-        .tarefas
-        .iter()
-        .filter(|t| lane(t.tipo) == Lane::Bulk && !t.status.is_final())
-        .count();
-    if queued < max {
+/// running: bulk work cannot pile up without bound. A backup always finds room while no
+/// other backup is unfinished (at most one past the limit), so reports asked for in bulk
+/// never keep the clinic's backups out.
+fn check_bulk_room(
+    db: &crate::repositories::Db,
+    max: usize,
+    tipo: TipoTarefa,
+) -> Result<(), AppError> {
+    let mut queued = 0;
+    let mut backups = 0;
+    for t in db.tarefas.iter() {
+        if lane(t.tipo) == Lane::Bulk && !t.status.is_final() {
+            queued += 1;
+            backups += usize::from(t.tipo == TipoTarefa::Backup);
+        }
+    }
+    if queued < max || (tipo == TipoTarefa::Backup && backups == 0) {
         return Ok(());
     }
     Err(AppError::Busy {
@@ -155,7 +164,7 @@ pub async fn enqueue<P: Serialize>(
     let max = app.config.tarefas_fila_max;
     let out = app
         .commit(ctx, |db| {
-            check_bulk_room(db, max)?;
+            check_bulk_room(db, max, tipo)?;
             let reply = Enfileirado {
                 status: status.to_owned(),
                 task_id: t.id.clone(),

@@ -460,12 +460,12 @@ pub async fn login(
 ) -> Result<Entrada, AppError> {
     let agora = jiff::Timestamp::now().as_second();
     app.tentativas
-        .entrada_ip(ip, agora)
+        .entrada_ip("login", ip, agora)
         .map_err(muitas_tentativas)?;
     let chave: String = chave_email(email).chars().take(254).collect();
-    if let Some(secs) = app.tentativas.bloqueado(&chave, agora) {
-        return Err(muitas_tentativas(secs));
-    }
+    app.tentativas
+        .comecar(&chave, agora)
+        .map_err(muitas_tentativas)?;
     let usuario = {
         let db = app.store.read();
         db.usuarios
@@ -476,7 +476,13 @@ pub async fn login(
     let hash = usuario
         .as_ref()
         .map_or_else(|| DUMMY_HASH.to_owned(), |u| u.senha_hash.clone());
-    let ok = confere(senha, hash).await?;
+    let ok = match confere(senha, hash).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            app.tentativas.desfazer(&chave, agora);
+            return Err(e);
+        }
+    };
     let usuario = match usuario {
         Some(u) if ok && u.ativo => u,
         tentado => {
@@ -615,9 +621,30 @@ pub async fn trocar_senha(
     let mut erros = Erros::default();
     valida_senha(&mut erros, "senha_nova", &nova, &u.email);
     erros.finish()?;
-    if !confere(atual, u.senha_hash.clone()).await? {
-        return Err(AppError::campo("senha_atual", "senha atual incorreta"));
+    // The current password is guessed here as at sign-in: the same failures per e-mail,
+    // counted together (a borrowed session is not a way around the limit), and a wrong
+    // one is audited as `login_falhou`.
+    let agora = jiff::Timestamp::now().as_second();
+    let chave: String = chave_email(&u.email).chars().take(254).collect();
+    app.tentativas
+        .comecar(&chave, agora)
+        .map_err(muitas_tentativas)?;
+    let ok = match confere(atual, u.senha_hash.clone()).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            app.tentativas.desfazer(&chave, agora);
+            return Err(e);
+        }
+    };
+    if !ok {
+        super::auditoria::registrar(app, ctx, Acao::LoginFalhou, "usuarios", Some(u.id.clone()))
+            .await?;
+        return Err(match app.tentativas.falhou(&chave, agora) {
+            Some(secs) => muitas_tentativas(secs),
+            None => AppError::campo("senha_atual", "senha atual incorreta"),
+        });
     }
+    app.tentativas.sucesso(&chave);
     let hash = hash_senha(nova).await?;
     let manter = ctx.chamador.as_ref().and_then(|c| c.sessao.clone());
     let agora = app.clock.stamp();

@@ -369,6 +369,27 @@ async fn bulk_tasks_past_the_queue_cap_answer_429_and_bookings_are_not_limited()
     agendar_ok(&srv, &pid, &mid, &at(day, "08:00"), &at(day, "08:30")).await;
 }
 
+/// Reports asked for in bulk (a doctor may ask for them) never keep the clinic's backups
+/// out: a backup finds room past the cap while no other backup is unfinished.
+#[tokio::test]
+async fn a_queue_full_of_reports_still_takes_one_backup() {
+    let srv = TestServer::start_with(&["--worker-paused", "--tarefas-fila-max", "2"]);
+    for _ in 0..2 {
+        srv.post("/relatorios/gerar", &json!({}))
+            .await
+            .expect_status(202);
+    }
+    let r = srv.post("/relatorios/gerar", &json!({})).await;
+    r.expect_status(429);
+    assert_eq!(r.body["code"], "queue_full", "{}", r.text);
+    pedir_backup(&srv).await.expect_status(202);
+    // One backup past the cap, not two.
+    let r = pedir_backup(&srv).await;
+    r.expect_status(429);
+    assert_eq!(r.body["code"], "queue_full", "{}", r.text);
+    assert_eq!(all_tasks(&srv, "").await.len(), 3);
+}
+
 #[tokio::test]
 async fn a_booking_does_not_wait_behind_a_running_report() {
     use futures_util::StreamExt as _;

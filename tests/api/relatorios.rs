@@ -680,6 +680,56 @@ async fn the_report_title_carries_the_clinics_name() {
     );
 }
 
+/// Two doctors of one name are told apart by their CRM, in the rows and in the totals by
+/// doctor (names are not unique; the CRM is). A download is an export of patients' names:
+/// audited as `exportar`.
+#[tokio::test]
+async fn doctors_of_one_name_are_told_apart_by_crm_and_a_download_is_audited() {
+    let srv = TestServer::start();
+    let a = criar_medico(&srv, "Dr. José Silva", 611, "Cardiologia").await;
+    let b = criar_medico(&srv, "Dr. José Silva", 612, "Pediatria").await;
+    let p = str_field(&criar_paciente(&srv, "Maria Homônimos", 31).await, "id");
+    for (m, ini) in [
+        (&a, "2025-03-10T08:00:00"),
+        (&b, "2025-03-10T09:00:00"),
+        (&b, "2025-03-11T09:00:00"),
+    ] {
+        let ini: jiff::civil::DateTime = ini.parse().expect("datetime");
+        let fim = ini.checked_add(30.minutes()).expect("date in range");
+        criar_consulta(
+            &srv,
+            &p,
+            &str_field(m, "id"),
+            &ini.to_string(),
+            &fim.to_string(),
+        )
+        .await;
+    }
+    let t = pedir(&srv, "/relatorios/gerar", &json!({})).await;
+    let arquivo = arquivo_do(&srv, &t, TASK_TIMEOUT).await;
+    let texto = paginas(&srv, &arquivo).await.join("\n");
+    for m in [&a, &b] {
+        let rotulo = format!("Dr. José Silva (CRM {})", str_field(m, "crm"));
+        assert!(texto.contains(&rotulo), "{rotulo} in {texto}");
+    }
+    assert!(
+        !texto.lines().any(|l| l.trim() == "Dr. José Silva"),
+        "{texto}"
+    );
+    let trilha = srv
+        .get(&format!(
+            "/sistema/auditoria?acao=exportar&recurso=relatorios&recurso_id={arquivo}"
+        ))
+        .await;
+    trilha.expect_status(200);
+    assert_eq!(
+        trilha.body.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        trilha.text
+    );
+}
+
 #[tokio::test]
 async fn only_the_newest_reports_are_kept() {
     let srv = TestServer::start_with(&["--relatorios-manter", "2"]);

@@ -824,6 +824,59 @@ async fn a_restore_keeps_users_and_backups_hold_no_password_hash() {
     );
 }
 
+/// A restore keeps the server's webhooks as they are; one only the archive has (deleted
+/// since, say because its receiver was compromised) comes back turned off, never receiving
+/// patients' data again unseen.
+#[tokio::test]
+async fn a_restore_keeps_the_webhooks_and_brings_a_deleted_one_back_turned_off() {
+    let srv = TestServer::start();
+    let criar = |url: &'static str| {
+        let srv = &srv;
+        async move {
+            let r = srv
+                .post(
+                    "/webhooks",
+                    &json!({"url": url, "eventos": ["consulta.agendada"]}),
+                )
+                .await;
+            r.expect_status(201);
+            str_field(&r.body, "id")
+        }
+    };
+    let apagado = criar("https://exemplo.com/comprometido").await;
+    let mantido = criar("https://exemplo.com/gancho").await;
+    let (_, nome) = fazer_backup(&srv, "/backup/executar").await;
+    srv.delete(&format!("/webhooks/{apagado}"))
+        .await
+        .expect_status(204);
+    srv.put(
+        &format!("/webhooks/{mantido}"),
+        &json!({"url": "https://exemplo.com/novo"}),
+    )
+    .await
+    .expect_status(200);
+    let novo = criar("https://exemplo.com/depois").await;
+    restaurar_ok_simples(&srv, &nome).await;
+    let w = |id: String| {
+        let srv = &srv;
+        async move {
+            let r = srv.get(&format!("/webhooks/{id}")).await;
+            r.expect_status(200);
+            r.body
+        }
+    };
+    let a = w(apagado).await;
+    assert_eq!(a["ativo"], false, "{a}");
+    assert_eq!(a["url"], "https://exemplo.com/comprometido");
+    let m = w(mantido).await;
+    assert_eq!(
+        m["url"], "https://exemplo.com/novo",
+        "kept as the server had it: {m}"
+    );
+    assert_eq!(m["ativo"], true);
+    assert_eq!(w(novo).await["ativo"], true, "made after the backup, kept");
+}
+
 /// SPEC-2 §10: a restore keeps the audit trail (not in backups) and records itself in it.
 #[tokio::test]
 async fn a_restore_keeps_the_audit_trail_and_records_itself() {

@@ -508,6 +508,95 @@ async fn the_sixth_failure_for_one_email_is_429_with_retry_after() {
     );
 }
 
+/// Guesses sent together get no more password checks than guesses sent one by one: each
+/// counts as a failure from the moment its check starts. Every check that ran is one
+/// `login_falhou` entry; the rest are refused before any check.
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_sent_together_get_no_more_checks_than_one_by_one() {
+    let app = app().await;
+    let tentativas = (0..30).map(|i| {
+        let app = &app;
+        async move { login(app, ADMIN_EMAIL, &format!("errada-{i}")).await }
+    });
+    let rs = futures_util::future::join_all(tentativas).await;
+    let recusadas = rs.iter().filter(|r| r.status == 429).count();
+    let verificadas = rs.iter().filter(|r| r.status == 401).count();
+    assert_eq!(recusadas + verificadas, 30);
+    assert!(verificadas <= 5, "{verificadas} checked and answered 401");
+    assert!(recusadas >= 25);
+    // One more check at most (the 6th failure is the 429 of a check).
+    let adm = {
+        let db = app.state.store.read();
+        db.auditoria
+            .iter()
+            .filter(|e| e.acao == agendamento::models::Acao::LoginFalhou)
+            .count()
+    };
+    assert!(
+        adm <= 6,
+        "{adm} password checks ran for 30 guesses sent together"
+    );
+}
+
+/// A wrong current password on `PUT /auth/senha` is a failed sign-in of that e-mail: audited,
+/// and past the limit 429, for the password change and for sign-in alike.
+#[tokio::test]
+async fn a_wrong_current_password_counts_as_a_failed_sign_in() {
+    let app = app().await;
+    let tok = token(&app, ADMIN_EMAIL, ADMIN_SENHA).await;
+    let trocar = |atual: &str| {
+        let (app, tok) = (&app, tok.clone());
+        let body = json!({"senha_atual": atual, "senha_nova": "uma-senha-nova-1"});
+        async move { com(app, &tok, Method::PUT, "/auth/senha", Some(&body)).await }
+    };
+    for i in 0..5 {
+        let r = trocar("errada-errada").await;
+        assert_eq!(r.status, 422, "attempt {i}: {}", r.text);
+    }
+    assert_problem(&trocar("errada-errada").await, 429, "muitas_tentativas");
+    // The right one waits too, and so does sign-in.
+    assert_problem(&trocar(ADMIN_SENHA).await, 429, "muitas_tentativas");
+    assert_problem(
+        &login(&app, ADMIN_EMAIL, ADMIN_SENHA).await,
+        429,
+        "muitas_tentativas",
+    );
+    let falhas = trilha(&app, &tok, "?acao=login_falhou").await;
+    assert_eq!(falhas.len(), 6, "{falhas:?}");
+    // The password did not change.
+    let db = app.state.store.read();
+    let u = db
+        .usuarios
+        .iter()
+        .find(|u| u.email == ADMIN_EMAIL)
+        .expect("admin");
+    assert!(u.senha_hash.starts_with("$argon2"));
+}
+
+/// Behind the clinic's HTTPS address the session cookie is `Secure`.
+#[tokio::test]
+async fn the_session_cookie_is_secure_when_the_public_address_is_https() {
+    let app =
+        TestApp::with_args(&["--auth", "on", "--url-publica", "https://clinica.example"]).await;
+    usuarios::criar_admin(&app.state, ADMIN_EMAIL, "Admin", ADMIN_SENHA.into())
+        .await
+        .expect("first admin");
+    let r = login(&app, ADMIN_EMAIL, ADMIN_SENHA).await;
+    r.expect_status(200);
+    assert!(
+        r.header("set-cookie").ends_with("; Secure"),
+        "{}",
+        r.header("set-cookie")
+    );
+    let plain = self::app().await;
+    let r = login(&plain, ADMIN_EMAIL, ADMIN_SENHA).await;
+    assert!(
+        !r.header("set-cookie").contains("Secure"),
+        "{}",
+        r.header("set-cookie")
+    );
+}
+
 #[tokio::test]
 async fn more_than_30_logins_a_minute_from_one_address_is_429() {
     let app = app().await;
@@ -1265,6 +1354,18 @@ async fn reads_of_a_patient_sign_ins_and_sign_outs_are_in_the_trail_and_it_filte
         .await
         .expect_status(200);
     assert_eq!(trilha(&app, &p.admin, "?acao=ler").await.len(), 2);
+    // A search by name or CPF is a look-up: `ler` for each patient it returned.
+    let achados = com(&app, &p.recepcao, Method::GET, "/pacientes?q=a", None).await;
+    achados.expect_status(200);
+    let n = achados.array().len();
+    assert!(n >= 1, "{}", achados.text);
+    assert_eq!(trilha(&app, &p.admin, "?acao=ler").await.len(), 2 + n);
+    assert_eq!(
+        trilha(&app, &p.admin, &format!("?acao=ler&recurso_id={pac}"))
+            .await
+            .len(),
+        2 + usize::from(achados.array().iter().any(|x| x["id"] == pac.as_str()))
+    );
     // Sign-ins (papeis signed in four users), a failure naming the account, a sign-out.
     assert_eq!(trilha(&app, &p.admin, "?acao=login").await.len(), 4);
     login(&app, "recepcao@clinica.example", "errada-123")

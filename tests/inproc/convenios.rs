@@ -697,23 +697,35 @@ async fn the_front_desk_booking_records_payment_without_refusing() {
     assert_eq!(r.body["pagamento"]["valor_centavos"], 25000, "{}", r.text);
 }
 
-#[tokio::test]
-async fn a_payment_moves_pending_to_paid_or_waived_and_paid_to_refunded_only() {
-    let app = TestApp::new().await;
-    let seg = crate::helpers::monday(2);
-    let c = cena(&app, seg).await;
+/// The front desk books the scene's patient with its doctor, private pay, 30 minutes at
+/// each of `horas` on `dia`; the appointments' ids.
+async fn particulares(
+    app: &TestApp,
+    c: &Cena,
+    dia: jiff::civil::Date,
+    horas: &[&str],
+) -> Vec<String> {
     let mut ids = Vec::new();
-    for hora in ["08:00", "09:00"] {
+    for hora in horas {
         let r = app
             .post(
                 "/consultas",
                 &json!({"paciente_id": c.paciente, "medico_id": c.medico, "forma_pagamento": "particular",
-                    "inicio": crate::helpers::at(seg, hora), "fim": crate::helpers::at(seg, &hora.replace(":00", ":30"))}),
+                    "inicio": crate::helpers::at(dia, hora), "fim": crate::helpers::at(dia, &hora.replace(":00", ":30"))}),
             )
             .await;
         r.expect_status(201);
         ids.push(r.id());
     }
+    ids
+}
+
+#[tokio::test]
+async fn a_payment_moves_pending_to_paid_or_waived_and_paid_to_refunded_only() {
+    let app = TestApp::new().await;
+    let seg = crate::helpers::monday(2);
+    let c = cena(&app, seg).await;
+    let ids = particulares(&app, &c, seg, &["08:00", "09:00"]).await;
     let pag = |id: &str| format!("/consultas/{id}/pagamento");
     let r = app.post(&pag(&ids[0]), &json!({"status": "pago"})).await;
     r.expect_status(200);
@@ -763,4 +775,95 @@ async fn a_payment_moves_pending_to_paid_or_waived_and_paid_to_refunded_only() {
         ))
         .await;
     assert_eq!(trilha.array().len(), 2, "{}", trilha.text);
+}
+
+/// `pago` records what was received: the amount sent, else the one copied at booking, else
+/// the doctor's price today; a paid appointment is not deleted (its money would leave the
+/// books), a refunded one is.
+#[tokio::test]
+async fn paid_records_the_amount_received_and_a_paid_appointment_is_not_deleted() {
+    let app = TestApp::new().await;
+    let seg = crate::helpers::monday(2);
+    let c = cena(&app, seg).await;
+    // Booked while the doctor had no price: no amount copied.
+    app.put(
+        &format!("/medicos/{}", c.medico),
+        &json!({"valor_particular_centavos": null}),
+    )
+    .await
+    .expect_status(200);
+    let ids = particulares(&app, &c, seg, &["08:00", "09:00", "10:00"]).await;
+    for id in &ids {
+        let r = app.get(&format!("/consultas/{id}")).await;
+        assert_eq!(
+            r.body["pagamento"]["valor_centavos"],
+            serde_json::Value::Null,
+            "{}",
+            r.text
+        );
+    }
+    let pag = |id: &str| format!("/consultas/{id}/pagamento");
+    // A bad amount, or an amount with another status: 422, nothing changes.
+    for bad in [
+        json!({"status": "pago", "valor_centavos": -1}),
+        json!({"status": "pago", "valor_centavos": 10.5}),
+        json!({"status": "pago", "valor_centavos": "150,00"}),
+        json!({"status": "isento", "valor_centavos": 100}),
+    ] {
+        let r = app.post(&pag(&ids[0]), &bad).await;
+        r.expect_status(422);
+        assert_eq!(campos(&r.body), ["valor_centavos"], "{bad}: {}", r.text);
+    }
+    assert_eq!(
+        app.get(&format!("/consultas/{}", ids[0])).await.body["pagamento"]["status"],
+        "pendente"
+    );
+    // The amount sent.
+    let r = app
+        .post(
+            &pag(&ids[0]),
+            &json!({"status": "pago", "valor_centavos": 18000}),
+        )
+        .await;
+    r.expect_status(200);
+    assert_eq!(r.body["pagamento"]["valor_centavos"], 18000, "{}", r.text);
+    // No amount sent and none copied: the doctor's price today.
+    app.put(
+        &format!("/medicos/{}", c.medico),
+        &json!({"valor_particular_centavos": 30000}),
+    )
+    .await
+    .expect_status(200);
+    let r = app.post(&pag(&ids[1]), &json!({"status": "pago"})).await;
+    r.expect_status(200);
+    assert_eq!(r.body["pagamento"]["valor_centavos"], 30000, "{}", r.text);
+    let dia = seg.to_string();
+    let est = app
+        .get(&format!("/relatorios/estatisticas?de={dia}&ate={dia}"))
+        .await;
+    est.expect_status(200);
+    let recebido: u64 = est.body["por_plano"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|p| p["recebido_centavos"].as_u64())
+        .sum();
+    assert_eq!(recebido, 48000, "{}", est.text);
+
+    // A paid appointment is not deleted: 409, nothing changes.
+    let r = app.delete(&format!("/consultas/{}", ids[0])).await;
+    crate::common::assert_problem(&r, 409, "pagamento_registrado");
+    app.get(&format!("/consultas/{}", ids[0]))
+        .await
+        .expect_status(200);
+    // Refunded, it may go; a pending one always could.
+    app.post(&pag(&ids[0]), &json!({"status": "estornado"}))
+        .await
+        .expect_status(200);
+    app.delete(&format!("/consultas/{}", ids[0]))
+        .await
+        .expect_status(204);
+    app.delete(&format!("/consultas/{}", ids[2]))
+        .await
+        .expect_status(204);
 }

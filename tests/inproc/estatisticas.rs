@@ -525,4 +525,24 @@ async fn a_deleted_doctors_appointments_still_count_by_speciality() {
             .iter()
             .any(|m| m["nome"] == "(médico excluído)" && m["total"] == 1)
     );
+    // The deleted doctor has no working hours any more: their 30 minutes fill no one
+    // else's hours, in the clinic's rate and in their speciality row.
+    assert_eq!(excluido["minutos_ocupados"], 0, "{excluido}");
+    assert_eq!(excluido["taxa_ocupacao"], serde_json::Value::Null);
+    let (mut ocupados, mut trabalho) = (0u64, 0u64);
+    for m in b["por_medico"].as_array().expect("a list") {
+        let (o, t) = (
+            m["minutos_ocupados"].as_u64().unwrap_or(0),
+            m["minutos_trabalho"].as_u64().unwrap_or(0),
+        );
+        ocupados += o.min(t);
+        trabalho += t;
+    }
+    assert!(trabalho > 0);
+    let esperado = ocupados as f64 / trabalho as f64;
+    let taxa = b["taxa_ocupacao"].as_f64().expect("a rate");
+    assert!(
+        (taxa - esperado).abs() < 1e-4,
+        "{taxa} vs {esperado}: {b:#}"
+    );
 }

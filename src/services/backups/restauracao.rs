@@ -108,6 +108,25 @@ pub async fn restaurar(app: &Arc<App>, ctx: &Contexto, nome: &str) -> Result<Res
                     db.sessoes = cur.sessoes.clone();
                     // And the calendar feed tokens (credentials of this server, SPEC-2 §14).
                     db.calendario_tokens = cur.calendario_tokens.clone();
+                    // Webhooks: the ones this server has stay as they are; one only the
+                    // archive has (deleted since, e.g. because its receiver was compromised,
+                    // or brought by an uploaded archive) comes back turned off, for an admin
+                    // to look at and turn on, instead of receiving patients' data unseen.
+                    let trazidos: Vec<Arc<crate::models::Webhook>> = db
+                        .webhooks
+                        .iter()
+                        .filter(|w| cur.webhooks.get(&w.id).is_none())
+                        .map(|w| {
+                            Arc::new(crate::models::Webhook {
+                                ativo: false,
+                                ..crate::models::Webhook::clone(w)
+                            })
+                        })
+                        .collect();
+                    db.webhooks = cur.webhooks.clone();
+                    for w in trazidos {
+                        db.webhooks.put(w);
+                    }
                     // And the audit trail, with this restore's entry in the switched state.
                     db.auditoria = cur.auditoria.clone();
                     db.auditoria.put(registro.clone());
