@@ -114,9 +114,21 @@ fn field_error(path: &str, msg: &str) -> CampoErro {
         let tipo = match expected {
             e if e.contains("string") => "texto",
             e if e.contains("struct") || e.contains("map") => "objeto",
-            e if e.contains("integer") || e.contains("i64") || e.contains("u32") => {
+            // serde names a primitive by its Rust type ("expected u16 at line 1 …").
+            e if e.contains("integer")
+                || [
+                    "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "usize",
+                ]
+                .contains(&e.split_whitespace().next().unwrap_or("")) =>
+            {
                 "número inteiro"
             }
+            e if ["f32", "f64"].contains(&e.split_whitespace().next().unwrap_or(""))
+                || e.contains("float") =>
+            {
+                "número"
+            }
+            e if e.contains("boolean") => "verdadeiro ou falso (true/false)",
             e if e.contains("sequence") => "lista",
             _ => "outro tipo",
         };
@@ -516,5 +528,39 @@ mod tests {
             .await
             .expect("context");
         assert!(req.responde(StatusCode::OK).ctx().idempotencia.is_none());
+    }
+}
+
+#[cfg(test)]
+mod field_error_tests {
+    use super::field_error;
+
+    /// A value of the wrong type names the type the field takes, in Portuguese.
+    #[test]
+    fn a_wrong_type_names_the_type_expected() {
+        for (msg, tipo) in [
+            (
+                "invalid type: string \"150,00\", expected f64 at line 1 column 40",
+                "número",
+            ),
+            ("invalid type: string \"x\", expected u16", "número inteiro"),
+            (
+                "invalid type: floating point `1.5`, expected i64",
+                "número inteiro",
+            ),
+            (
+                "invalid type: string \"sim\", expected a boolean",
+                "verdadeiro ou falso (true/false)",
+            ),
+            ("invalid type: integer `1`, expected a string", "texto"),
+            ("invalid type: string \"a\", expected a sequence", "lista"),
+        ] {
+            let e = field_error("campo", msg);
+            assert_eq!(
+                e.mensagem,
+                format!("tipo inválido: esperado {tipo}"),
+                "{msg}"
+            );
+        }
     }
 }

@@ -124,6 +124,9 @@ pub struct App {
     /// Whether this instance runs the task worker and the timers: always with the data
     /// folder; with PostgreSQL, the one instance holding the leadership (SPEC-2 §16).
     pub lider: Arc<std::sync::atomic::AtomicBool>,
+    /// The last answer of the storage probe and when it was taken: with PostgreSQL, one
+    /// probe at a time and at most one a second, however many health checks arrive.
+    pub sonda: tokio::sync::Mutex<Option<(std::time::Instant, bool)>>,
     /// Tasks other instances queued (PostgreSQL), for the leader's worker.
     pub seguidas: parking_lot::Mutex<
         Option<tokio::sync::mpsc::UnboundedReceiver<(crate::infra::queue::Lane, String)>>,
@@ -169,16 +172,26 @@ impl App {
 
     /// Whether storage can write now. After a failed write marked it unwritable, a probe
     /// (on a blocking thread) lets the answer recover once the disk does. With several
-    /// instances the database is asked every time: an instance that has not written since
-    /// it went away would not know.
+    /// instances the database is asked (an instance that has not written since it went
+    /// away would not know), once at a time and at most once a second: a flood of
+    /// unauthenticated health checks cannot take the connections the instance needs to
+    /// follow the journal.
     pub async fn gravavel(&self) -> bool {
         if self.store.writable() && !self.store.shared() {
             return true;
         }
+        let mut ultima = self.sonda.lock().await;
+        if let Some((quando, ok)) = *ultima
+            && quando.elapsed() < std::time::Duration::from_secs(1)
+        {
+            return ok;
+        }
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.probe())
+        let ok = tokio::task::spawn_blocking(move || store.probe())
             .await
-            .unwrap_or(false)
+            .unwrap_or(false);
+        *ultima = Some((std::time::Instant::now(), ok));
+        ok
     }
 
     /// Opens the data folder and builds the application (blocking: reads the data files).
@@ -250,6 +263,7 @@ impl App {
             segredo,
             avisos: Default::default(),
             lider,
+            sonda: Default::default(),
             seguidas: parking_lot::Mutex::new(None),
         })
     }

@@ -150,7 +150,7 @@ pub fn problemas(r: &Regras) -> Vec<String> {
 
 /// 422 `antecedencia_minima`: a booking, hold or move to `inicio` (an instant) sooner than
 /// the minimum notice after `agora`. Exactly at the notice is allowed.
-fn antecedencia(
+pub fn antecedencia(
     r: &Regras,
     agora: Timestamp,
     inicio: Timestamp,

@@ -316,3 +316,52 @@ async fn an_occurrence_in_a_block_or_a_buffer_fails_the_whole_series() {
     let t = task(&app, &str_field(&r.body, "task_id")).await;
     assert_eq!(t["erro"]["conflitos"], json!([segunda.to_string()]), "{t}");
 }
+
+/// A series keeps the clinic's minimum notice (like `agendar`) but not its horizon: a
+/// treatment of many weeks is what a series is for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_series_keeps_the_minimum_notice_but_not_the_clinics_horizon() {
+    let app = TestApp::new().await;
+    let p = app.paciente(64).await;
+    let m = app.medico(64, &[("segunda", "08:00", "12:00")]).await;
+    // monday(1) is 9 to 15 days ahead: inside a 16-day notice; every other week after it
+    // is 23 days ahead or more, past both the notice and a 20-day horizon.
+    app.put(
+        "/sistema/regras",
+        &json!({"antecedencia_minima_minutos": 16 * 24 * 60, "horizonte_dias": 20}),
+    )
+    .await
+    .expect_status(200);
+    let seg = monday(1);
+    let corpo = serie(&p, &m, &at(seg, "09:00"), &at(seg, "09:30"), 2, 3);
+    let r = app.post("/consultas/agendar-serie", &corpo).await;
+    r.expect_status(202);
+    app.run_tasks().await;
+    let t = task(&app, &str_field(&r.body, "task_id")).await;
+    assert_eq!(t["erro"]["code"], "serie_com_conflitos", "{t}");
+    assert_eq!(t["erro"]["conflitos"], json!([seg.to_string()]), "{t}");
+    assert!(
+        t["erro"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("antecedência mínima")),
+        "{t}"
+    );
+    // Without the notice the same series is booked, the horizon notwithstanding.
+    app.put(
+        "/sistema/regras",
+        &json!({"antecedencia_minima_minutos": null}),
+    )
+    .await
+    .expect_status(200);
+    let r = app.post("/consultas/agendar-serie", &corpo).await;
+    r.expect_status(202);
+    app.run_tasks().await;
+    let t = task(&app, &str_field(&r.body, "task_id")).await;
+    assert_eq!(t["status"], "concluida", "{t}");
+    assert_eq!(
+        da_serie(&app, &m, &str_field(&r.body, "serie_id"))
+            .await
+            .len(),
+        3
+    );
+}

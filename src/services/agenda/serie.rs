@@ -144,6 +144,19 @@ fn conflito(
     if check_horizon(app, inicio).is_err() {
         return Err("além do horizonte de agendamento");
     }
+    // The clinic's minimum notice, as for `agendar` (only the first dates can be that
+    // close). Its horizon (`horizonte_dias`) is not applied: a weekly treatment of a year
+    // is what a series is for; `--horizonte-dias` above still is.
+    if crate::services::regras::antecedencia(
+        &crate::services::regras::atuais(db),
+        now,
+        iv.inicio_em,
+        inicio,
+    )
+    .is_err()
+    {
+        return Err("antes da antecedência mínima da clínica");
+    }
     // The booking-target check every path shares: grid, hours, blocks, buffer.
     match alvo(db, &p.medico_id, iv, None, minutes, tz) {
         Ok(()) => {}
