@@ -18,6 +18,14 @@ async fn task(app: &TestApp, id: &str) -> Value {
     r.body
 }
 
+/// Asks for the series `corpo` (202), runs the queue; its task and the acceptance's body.
+async fn pedida(app: &TestApp, corpo: &Value) -> (Value, Value) {
+    let r = app.post("/consultas/agendar-serie", corpo).await;
+    r.expect_status(202);
+    app.run_tasks().await;
+    (task(app, &str_field(&r.body, "task_id")).await, r.body)
+}
+
 async fn da_serie(app: &TestApp, m: &str, serie_id: &str) -> Vec<Value> {
     let r = app
         .get(&format!("/consultas?medico_id={m}&limit=1000"))
@@ -334,10 +342,7 @@ async fn a_series_keeps_the_minimum_notice_but_not_the_clinics_horizon() {
     .expect_status(200);
     let seg = monday(1);
     let corpo = serie(&p, &m, &at(seg, "09:00"), &at(seg, "09:30"), 2, 3);
-    let r = app.post("/consultas/agendar-serie", &corpo).await;
-    r.expect_status(202);
-    app.run_tasks().await;
-    let t = task(&app, &str_field(&r.body, "task_id")).await;
+    let (t, _) = pedida(&app, &corpo).await;
     assert_eq!(t["erro"]["code"], "serie_com_conflitos", "{t}");
     assert_eq!(t["erro"]["conflitos"], json!([seg.to_string()]), "{t}");
     assert!(
@@ -353,13 +358,10 @@ async fn a_series_keeps_the_minimum_notice_but_not_the_clinics_horizon() {
     )
     .await
     .expect_status(200);
-    let r = app.post("/consultas/agendar-serie", &corpo).await;
-    r.expect_status(202);
-    app.run_tasks().await;
-    let t = task(&app, &str_field(&r.body, "task_id")).await;
+    let (t, aceita) = pedida(&app, &corpo).await;
     assert_eq!(t["status"], "concluida", "{t}");
     assert_eq!(
-        da_serie(&app, &m, &str_field(&r.body, "serie_id"))
+        da_serie(&app, &m, &str_field(&aceita, "serie_id"))
             .await
             .len(),
         3
