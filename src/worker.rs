@@ -105,10 +105,12 @@ impl Worker {
     }
 
     fn run_attempts(&self, task_id: &str) {
+        // Failed starts in a row: the pause after each doubles, up to 5 s.
+        let mut sem_inicio = 0u32;
         loop {
             // An instance that lost the leadership (SPEC-2 §16) starts nothing more: the new
             // leader queued every unfinished task again and runs it.
-            if !self.app.lider() {
+            if !self.app.lider() || *self.app.shutdown.borrow() {
                 return;
             }
             let Some(t) = self.app.store.read().tarefas.get(task_id).cloned() else {
@@ -120,11 +122,16 @@ impl Worker {
             let running = match self.set(self.starting(&t)) {
                 Ok(r) => r,
                 Err(e) => {
-                    // Not even the start could be journaled: the task stays as it was on disk
-                    // and runs again after the next start; wait before the next attempt.
-                    tracing::error!(target: "agendamento::tasks", task_id, error = %e, "could not start task");
-                    std::thread::sleep(BACKOFF);
-                    return;
+                    // Not even the start could be journaled (storage refused or unreachable):
+                    // the task stays as it was and is tried again after a pause, until
+                    // storage answers, the leadership moves or the server stops. Giving up
+                    // here left an accepted (202) booking pending until the next restart.
+                    tracing::error!(target: "agendamento::tasks", task_id, error = %e, "could not start task; will retry");
+                    std::thread::sleep(
+                        (BACKOFF * 2u32.pow(sem_inicio.min(5))).min(Duration::from_secs(5)),
+                    );
+                    sem_inicio += 1;
+                    continue;
                 }
             };
             match self.attempt(&running) {

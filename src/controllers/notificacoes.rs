@@ -90,9 +90,9 @@ pub async fn list_notificacoes(
     Ok(Lista::from(services::notificacoes::page(&app, &f, janela)))
 }
 
-/// Sends a notification again: a `falhou` one becomes `pendente` with its attempts reset,
-/// a `pendente` one is tried now; both are due at once. An `enviada` one is 409
-/// `notificacao_ja_enviada`.
+/// Sends a notification again: a `falhou` or `enviada` one becomes `pendente` with its
+/// attempts reset, a `pendente` one is tried now; all are due at once. A delivered one goes
+/// out again with the same id (`webhook-id`), for a receiver that lost it.
 #[utoipa::path(post, path = "/notificacoes/{id}/reenviar", tag = "notificacoes",
     params(("id" = String, Path)),
     responses((status = 202, description = "Agendada para envio imediato", body = NotificacaoPublica)))]

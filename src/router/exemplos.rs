@@ -328,10 +328,6 @@ fn errors_of(
             campo("url", "deve usar http ou https"),
             campo("eventos", "evento desconhecido: consulta.inventada"),
         ]),
-        "create_reenvio" => errors.push(conflict(
-            "notificacao_ja_enviada",
-            "A notificação já foi entregue; não é reenviada.",
-        )),
         "list_notificacoes" => errors.push(campo("status", "deve ser pendente, enviada ou falhou")),
         "create_relatorio" | "create_relatorio_task" => errors.push(data("periodo_inicio")),
         "list_slots" => errors.push(AppError::Unprocessable {

@@ -332,6 +332,21 @@ impl App {
         let max = self.config.idempotencia_max;
         self.store
             .write(|db| {
+                // The key's answer may have been stored since the request was let in: by
+                // another instance (the middleware looked at this one's state, which may
+                // have been behind), or before a restart. The newest state says so before
+                // the business rules would answer the repeat as a conflict with itself
+                // (a duplicate CPF, a taken slot): the retry then gets the stored answer.
+                if let Some(ctx) = idem {
+                    let now = jiff::Timestamp::now().as_second();
+                    if let Some(e) = db.idem.get(&ctx.key).filter(|e| idempotency::live(e, now)) {
+                        return Err(if e.fingerprint == ctx.fingerprint {
+                            idempotency::in_progress()
+                        } else {
+                            idempotency::reused()
+                        });
+                    }
+                }
                 let (mut ops, out) = decide(db)?;
                 // An appointment's history travels with its change too (SPEC-2 §11).
                 let usuario = ctx_req
@@ -352,17 +367,9 @@ impl App {
                 // A request that changed nothing keeps no answer: nothing to protect from a
                 // second run, and neither memory nor the journal grows with such requests.
                 if let Some(ctx) = idem.filter(|_| !ops.is_empty()) {
+                    // (A live answer for the key was refused above; an expired one is
+                    // replaced: the key runs again as a new request.)
                     let now = jiff::Timestamp::now().as_second();
-                    if db
-                        .idem
-                        .get(&ctx.key)
-                        .is_some_and(|e| idempotency::live(e, now))
-                    {
-                        // Another request with this key got here first (only possible after a
-                        // restart cleared the in-flight set): do nothing twice. An expired
-                        // answer is replaced: the key runs again as a new request.
-                        return Err(idempotency::in_progress());
-                    }
                     let prune = idempotency::expired(db, now);
                     idempotency::check_room(db, max, prune.len(), now)?;
                     let body = serde_json::to_string(reply(&out))

@@ -514,9 +514,10 @@ pub fn page(app: &App, f: &FiltroNotificacoes, janela: Janela) -> Recorte<Notifi
     }
 }
 
-/// `POST /notificacoes/{id}/reenviar`: a `falhou` one is pending again with its attempts
-/// reset, due now; a `pendente` one is due now (attempts kept); an `enviada` one is 409
-/// `notificacao_ja_enviada` (its receiver has it; a resend would carry the same id).
+/// `POST /notificacoes/{id}/reenviar` (202, SPEC-2 §13): a `falhou` or `enviada` one is
+/// pending again with its attempts reset, due now; a `pendente` one is due now (attempts
+/// kept). A delivered one goes out again with the same id (`webhook-id`): a receiver that
+/// acknowledged it and then lost it gets it back, one that kept it recognises it.
 pub async fn reenviar(app: &App, ctx: &Contexto, id: &str) -> Result<NotificacaoPublica, AppError> {
     let agora = Timestamp::now();
     let n = app
@@ -529,14 +530,10 @@ pub async fn reenviar(app: &App, ctx: &Contexto, id: &str) -> Result<Notificacao
                     .ok_or_else(|| AppError::not_found("Notificação"))?;
                 let mut novo = Notificacao::clone(n);
                 match n.status {
-                    StatusNotificacao::Enviada => {
-                        return Err(AppError::conflict(
-                            "notificacao_ja_enviada",
-                            "A notificação já foi entregue; não é reenviada.",
-                        ));
-                    }
-                    StatusNotificacao::Falhou => {
+                    StatusNotificacao::Enviada | StatusNotificacao::Falhou => {
                         novo.tentativas = 0;
+                        novo.enviada_em = None;
+                        novo.ultimo_erro = None;
                     }
                     StatusNotificacao::Pendente => {}
                 }
@@ -726,7 +723,7 @@ struct Corpo<'a> {
 #[derive(serde::Serialize, Default)]
 struct DadosDoCorpo<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    consulta: Option<&'a Consulta>,
+    consulta: Option<ConsultaDoCorpo<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     lista_espera: Option<&'a EntradaEspera>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -735,6 +732,62 @@ struct DadosDoCorpo<'a> {
     medico: Option<MedicoDoCorpo<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     lembrete_horas: Option<u32>,
+}
+
+/// The appointment as a webhook body shows it: what an integrator acts on (who, when, its
+/// state), without the doctor's free-text notes (`observacoes`, health data that a
+/// messaging provider has no business receiving) or the payment. `inicio_em`/`fim_em` are
+/// the instants (RFC 3339, UTC), for a receiver that does not know the clinic's zone.
+#[derive(serde::Serialize)]
+struct ConsultaDoCorpo<'a> {
+    id: &'a str,
+    paciente_id: &'a str,
+    medico_id: &'a str,
+    #[serde(with = "crate::models::local_dt")]
+    inicio: jiff::civil::DateTime,
+    #[serde(with = "crate::models::local_dt")]
+    fim: jiff::civil::DateTime,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "crate::models::offset_opt"
+    )]
+    inicio_offset: Option<jiff::tz::Offset>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "crate::models::offset_opt"
+    )]
+    fim_offset: Option<jiff::tz::Offset>,
+    inicio_em: Timestamp,
+    fim_em: Timestamp,
+    status: crate::models::StatusConsulta,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    serie_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    motivo_cancelamento: Option<&'a str>,
+    created_at: &'a str,
+    updated_at: &'a str,
+}
+
+impl<'a> ConsultaDoCorpo<'a> {
+    fn de(c: &'a Consulta, tz: &TimeZone) -> Self {
+        let iv = c.intervalo(tz);
+        Self {
+            id: &c.id,
+            paciente_id: &c.paciente_id,
+            medico_id: &c.medico_id,
+            inicio: c.inicio,
+            fim: c.fim,
+            inicio_offset: c.inicio_offset,
+            fim_offset: c.fim_offset,
+            inicio_em: iv.inicio_em,
+            fim_em: iv.fim_em,
+            status: c.status,
+            serie_id: c.serie_id.as_deref(),
+            motivo_cancelamento: c.motivo_cancelamento.as_deref(),
+            created_at: &c.created_at,
+            updated_at: &c.updated_at,
+        }
+    }
 }
 
 /// The patient as a webhook body shows them.
@@ -792,7 +845,7 @@ fn preparar(
     });
     let data = match (a.consulta.as_deref(), a.espera.as_deref()) {
         (Some(c), _) => DadosDoCorpo {
-            consulta: Some(c),
+            consulta: Some(ConsultaDoCorpo::de(c, app.clock.tz())),
             lista_espera: None,
             paciente,
             medico,
@@ -854,15 +907,22 @@ fn mensagem_email(
         // once the appointment was cancelled or is over: "Sua consulta foi agendada" would
         // now mislead the patient, whose last e-mail must be the latest news. A webhook
         // still receives it (with the appointment as it is now): receivers keep the history.
-        if matches!(
+        let iv = c.intervalo(app.clock.tz());
+        let novidade = matches!(
             evento,
             EventoConsulta::Agendada | EventoConsulta::Confirmada | EventoConsulta::Remarcada
-        ) && !c.status.is_active()
-        {
+        );
+        if novidade && !c.status.is_active() {
             return Err(format!(
                 "a consulta está {}: e-mail desatualizado não enviado",
                 c.status.as_str()
             ));
+        }
+        // Nor once it started: the desk recording a past visit (`POST /consultas` allows
+        // it), or an e-mail held up past the start, would tell the patient of a booking
+        // already behind them (and add it to their calendar).
+        if novidade && agora >= iv.inicio_em {
+            return Err("a consulta já começou: e-mail desatualizado não enviado".into());
         }
         let (p, m) = (paciente?, medico?);
         let ics = super::calendario::ics_consulta(app, &db, &c, true);
@@ -870,7 +930,6 @@ fn mensagem_email(
         // scanners open links). None once it started (the link expires then) or once it
         // was deleted (sent from the notification's copy); no cancel button once the
         // cancellation cutoff passed (it would only answer 409).
-        let iv = c.intervalo(app.clock.tz());
         // Not once it started either: a patient can no longer cancel it then.
         let cancelavel = agora < iv.inicio_em
             && super::regras::prazo_cancelamento(
@@ -934,7 +993,7 @@ async fn entregar_email(app: &App, n: &Notificacao) -> Desfecho {
         Err(m) => return Desfecho::Descartada(m),
     };
     let para = msg.para_email.clone();
-    match remetente.enviar(msg).await {
+    match remetente.enviar(msg, &n.id).await {
         Ok(()) => Desfecho::Entregue(Some(para)),
         Err(f) if f.repetir() => Desfecho::Falha {
             erro: f.to_string(),
@@ -1156,11 +1215,12 @@ async fn registrar(app: &App, lote: Vec<(Arc<Notificacao>, Desfecho)>) {
 }
 
 /// Waits until every write applied so far is durable (a notification is never sent for a
-/// change the disk might still refuse); gives up after a few seconds (the next round waits
-/// again). Woken by the store when the position moves, not by polling.
-async fn esperar_duravel(app: &App) {
+/// change the disk might still refuse); false when it is not after a few seconds (storage
+/// stalled or failing: nothing is sent, the next round waits again). Woken by the store
+/// when the position moves, not by polling.
+async fn esperar_duravel(app: &App) -> bool {
     let alvo = app.store.applied_seq();
-    app.store.wait_position(alvo, Duration::from_secs(5)).await;
+    app.store.wait_position(alvo, Duration::from_secs(5)).await
 }
 
 /// How `derivar` runs on every write (`app.rs` composes it into the store's derive step, at
@@ -1242,7 +1302,7 @@ async fn entregar(app: AppState, registro: tokio::runtime::Handle) {
             continue;
         }
         let agora = Timestamp::now().as_second();
-        let (lote, proxima) = {
+        let (mut lote, proxima) = {
             let db = app.store.read();
             let voando = em_voo.lock();
             let lote: Vec<Arc<Notificacao>> = db
@@ -1254,7 +1314,23 @@ async fn entregar(app: AppState, registro: tokio::runtime::Handle) {
             (lote, db.notificacoes.proxima())
         };
         if !lote.is_empty() {
-            esperar_duravel(&app).await;
+            if !esperar_duravel(&app).await {
+                // A write the batch may come from is not durable and may yet be refused
+                // (and undone): send nothing until storage answers again.
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            // Only what is still there as it was read: a refused write was undone in
+            // memory, taking its notifications with it.
+            let db = app.store.read();
+            lote.retain(|n| {
+                db.notificacoes
+                    .get(&n.id)
+                    .is_some_and(|cur| Arc::ptr_eq(cur, n))
+            });
         }
         let vazio = lote.is_empty();
         for n in lote {

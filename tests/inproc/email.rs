@@ -199,7 +199,9 @@ async fn a_booking_email_arrives_with_both_parts_the_ics_and_escaped_html() {
     )
     .expect("a message");
     let r = remetente(&format!("smtp://127.0.0.1:{}", srv.porta), None);
-    r.enviar(msg).await.expect("delivered");
+    r.enviar(msg, "0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b")
+        .await
+        .expect("delivered");
 
     let (eml, env) = srv.recebida(1);
     assert_eq!(env["mail_from"], "agenda@clinica.com.br");
@@ -215,7 +217,12 @@ async fn a_booking_email_arrives_with_both_parts_the_ics_and_escaped_html() {
     let para = m.to().and_then(|a| a.first()).expect("To");
     assert_eq!(para.address(), Some("maria@exemplo.com"));
     assert_eq!(para.name(), Some(nome));
-    assert!(m.date().is_some() && m.message_id().is_some());
+    assert!(m.date().is_some());
+    // The notification's id, the same on every attempt (the sender's domain after it).
+    assert_eq!(
+        m.message_id(),
+        Some("0190c3a2-7c1e-7d3a-9f1b-2a4c5e6f7a8b@clinica.com.br")
+    );
 
     let ct = m.content_type().expect("content-type");
     assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("mixed")));
@@ -279,7 +286,7 @@ async fn a_refused_recipient_is_permanent_and_a_busy_one_temporary() {
     };
     let r = remetente(&format!("smtp://127.0.0.1:{}", srv.porta), None);
     let e = r
-        .enviar(agendada_para("recusado@exemplo.com"))
+        .enviar(agendada_para("recusado@exemplo.com"), "id-de-teste")
         .await
         .expect_err("550");
     assert!(
@@ -291,7 +298,7 @@ async fn a_refused_recipient_is_permanent_and_a_busy_one_temporary() {
         "{e}"
     );
     let e = r
-        .enviar(agendada_para("ocupado@exemplo.com"))
+        .enviar(agendada_para("ocupado@exemplo.com"), "id-de-teste")
         .await
         .expect_err("451");
     assert!(
@@ -300,7 +307,7 @@ async fn a_refused_recipient_is_permanent_and_a_busy_one_temporary() {
     );
     assert!(e.to_string().contains("451"), "{e}");
     // The pooled connection still works after both refusals.
-    r.enviar(agendada_para("jose@exemplo.com"))
+    r.enviar(agendada_para("jose@exemplo.com"), "id-de-teste")
         .await
         .expect("delivered");
     assert_eq!(srv.quantas(), 1);
@@ -314,7 +321,7 @@ async fn a_relay_that_is_down_is_a_temporary_failure() {
     };
     let r = remetente(&format!("smtp://127.0.0.1:{porta}"), None);
     let e = r
-        .enviar(agendada_para("jose@exemplo.com"))
+        .enviar(agendada_para("jose@exemplo.com"), "id-de-teste")
         .await
         .expect_err("down");
     assert!(
@@ -416,14 +423,14 @@ async fn starttls_with_a_login_trusts_only_the_given_ca() {
     // Not trusted: the public roots do not know the test CA.
     let sem_ca = remetente(&url, None);
     let e = sem_ca
-        .enviar(agendada_para("jose@exemplo.com"))
+        .enviar(agendada_para("jose@exemplo.com"), "id-de-teste")
         .await
         .expect_err("untrusted");
     assert!(matches!(e, FalhaEnvio::Temporaria(_)), "{e:?}");
     assert!(!format!("{e} {sem_ca:?}").contains(senha), "{e} {sem_ca:?}");
     // Trusted through --smtp-ca-extra: STARTTLS, then AUTH with the percent-decoded login.
     let r = remetente(&url, Some(&ca));
-    r.enviar(agendada_para("jose@exemplo.com"))
+    r.enviar(agendada_para("jose@exemplo.com"), "id-de-teste")
         .await
         .expect("delivered over TLS");
     let (_, env) = srv.recebida(1);
@@ -453,7 +460,7 @@ async fn a_wrong_password_is_a_temporary_failure_that_hides_the_password() {
     );
     let r = remetente(&url, Some(&ca));
     let e = r
-        .enviar(agendada_para("jose@exemplo.com"))
+        .enviar(agendada_para("jose@exemplo.com"), "id-de-teste")
         .await
         .expect_err("535");
     assert!(e.repetir() && e.to_string().contains("535"), "{e}");
@@ -487,7 +494,7 @@ async fn smtps_speaks_tls_from_the_first_byte_and_logs_in() {
     };
     let url = format!("smtps://agenda:s3nh%40@127.0.0.1:{}", srv.porta);
     let r = remetente(&url, Some(&ca));
-    r.enviar(agendada_para("jose@exemplo.com"))
+    r.enviar(agendada_para("jose@exemplo.com"), "id-de-teste")
         .await
         .expect("delivered over smtps");
     let (eml, env) = srv.recebida(1);
@@ -770,6 +777,41 @@ async fn a_booking_e_mail_still_pending_at_the_cancellation_is_not_sent() {
         "{:?}",
         msg.subject()
     );
+}
+
+/// A visit the desk records after the fact (`POST /consultas` in the past) e-mails no
+/// "Consulta agendada": the news would already be behind the patient.
+#[tokio::test]
+async fn a_past_visit_recorded_by_the_desk_e_mails_no_booking() {
+    let Some(smtp) = ServidorSmtp::iniciar(&[]) else {
+        return;
+    };
+    let app = app_com_email(&smtp, &[]).await;
+    let m = app.medico(81, &[("segunda", "08:00", "18:00")]).await;
+    let p = paciente_com_email(&app, "Maria Passado", 77, "maria@exemplo.com").await;
+    app.post(
+        "/consultas",
+        &crate::helpers::consulta_body(&p, &m, "2026-01-05T09:00:00", "2026-01-05T09:30:00"),
+    )
+    .await
+    .expect_status(201);
+    tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
+        app.state.clone(),
+    ));
+    let v = notificacoes_ate(&app, "canal=email", |v| {
+        !v.is_empty() && v.iter().all(|n| n["status"] != "pendente")
+    })
+    .await;
+    assert_eq!(v.len(), 1, "{v:#?}");
+    assert_eq!(v[0]["evento"], "consulta.agendada");
+    assert_eq!(v[0]["status"], "falhou", "{v:#?}");
+    assert!(
+        v[0]["ultimo_erro"]
+            .as_str()
+            .is_some_and(|e| e.contains("começou")),
+        "{v:#?}"
+    );
+    assert_eq!(smtp.quantas(), 0, "nothing went out");
 }
 
 /// A waiting-list offer whose e-mail is still pending when the offer lapses (the relay was

@@ -365,6 +365,32 @@ async fn a_failing_receiver_is_retried_with_the_same_webhook_id_until_it_accepts
         campos.sort();
         assert_eq!(campos, ["email", "id", "nome", "telefone"]);
         assert!(x.corpo["data"]["medico"]["especialidade"].is_string());
+        // The appointment without the doctor's notes or the payment (health and money
+        // details a messaging provider has no business receiving), with its instants.
+        let consulta = x.corpo["data"]["consulta"].as_object().expect("consulta");
+        for fora in ["observacoes", "pagamento"] {
+            assert!(!consulta.contains_key(fora), "{fora} in {consulta:#?}");
+        }
+        for campo in [
+            "paciente_id",
+            "medico_id",
+            "inicio",
+            "fim",
+            "status",
+            "inicio_em",
+            "fim_em",
+        ] {
+            assert!(
+                consulta.contains_key(campo),
+                "{campo} missing in {consulta:#?}"
+            );
+        }
+        assert!(
+            x.corpo["data"]["consulta"]["inicio_em"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')),
+            "{consulta:#?}"
+        );
         // When the event happened (Standard Webhooks), the same on every attempt: the
         // notification's creation, not the attempt (that is the webhook-timestamp header).
         let quando: jiff::Timestamp = x.corpo["timestamp"]
@@ -437,11 +463,28 @@ async fn a_receiver_that_always_fails_ends_falhou_and_reenviar_delivers_once_it_
     let ultima = r.recebidas().pop().expect("delivered");
     assert_eq!(ultima.id, id);
     assert!(ultima.valida);
-    // Delivered: a resend is refused.
+    // Delivered: a resend (SPEC-2 §13: 202) sends it again with the same webhook-id, for a
+    // receiver that lost it.
+    let antes = r.recebidas().len();
     let r2 = app
         .post(&format!("/notificacoes/{id}/reenviar"), &json!({}))
         .await;
-    assert_problem(&r2, 409, "notificacao_ja_enviada");
+    r2.expect_status(202);
+    assert_eq!(r2.body["status"], "pendente");
+    assert_eq!(r2.body["tentativas"], 0);
+    assert!(
+        r2.body.get("enviada_em").is_none_or(|v| v.is_null()),
+        "{}",
+        r2.text
+    );
+    let n = esperar(&app, "evento=consulta.agendada", |v| {
+        v.first().is_some_and(|n| n["status"] == "enviada")
+    })
+    .await;
+    assert_eq!(n[0]["tentativas"], 1);
+    let recebidas = r.recebidas();
+    assert_eq!(recebidas.len(), antes + 1);
+    assert_eq!(recebidas.last().map(|x| x.id.as_str()), Some(id.as_str()));
     let r3 = app
         .post("/notificacoes/nao-existe/reenviar", &json!({}))
         .await;

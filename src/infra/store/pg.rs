@@ -186,6 +186,7 @@ impl<S: StoreState> PgJournal<S> {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(3));
         }
+        detectar_queda(&mut config);
         config.application_name("agendamento");
         // No JIT for these sessions: the journal's statements are short and many, and
         // compiling them cost more than running them (measured: with JIT on, LLVM took over
@@ -527,6 +528,22 @@ fn without_jit(url_options: Option<&str>) -> String {
     match url_options.map(str::trim) {
         Some(o) if !o.is_empty() => format!("{o} -c jit=off"),
         _ => "-c jit=off".to_owned(),
+    }
+}
+
+/// A server that vanishes without closing its connections (a host crash, a failover, a
+/// dropped route) must fail the session in seconds, not after the kernel's 15 minutes of
+/// retransmissions or its 2 hours before probing an idle connection: until then an append,
+/// a follower's read or the leadership check would wait on a dead connection. Settings the
+/// URL gives (`tcp_user_timeout`, `keepalives_interval`) win.
+fn detectar_queda(config: &mut tokio_postgres::Config) {
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(Duration::from_secs(10));
+    }
+    if config.get_keepalives() && config.get_keepalives_interval().is_none() {
+        config.keepalives_idle(Duration::from_secs(10));
+        config.keepalives_interval(Duration::from_secs(2));
+        config.keepalives_retries(3);
     }
 }
 
@@ -1064,7 +1081,31 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
 
 #[cfg(test)]
 mod tests {
-    use super::without_jit;
+    use std::str::FromStr as _;
+    use std::time::Duration;
+
+    use super::{detectar_queda, without_jit};
+
+    #[test]
+    fn a_vanished_server_is_noticed_in_seconds_unless_the_url_says_otherwise() {
+        let mut c = tokio_postgres::Config::from_str("postgres://u@127.0.0.1/db").expect("url");
+        detectar_queda(&mut c);
+        assert_eq!(c.get_tcp_user_timeout(), Some(&Duration::from_secs(10)));
+        assert_eq!(c.get_keepalives_idle(), Duration::from_secs(10));
+        assert_eq!(c.get_keepalives_interval(), Some(Duration::from_secs(2)));
+        assert_eq!(c.get_keepalives_retries(), Some(3));
+        let mut c = tokio_postgres::Config::from_str(
+            "postgres://u@127.0.0.1/db?tcp_user_timeout=30&keepalives_interval=7",
+        )
+        .expect("url");
+        detectar_queda(&mut c);
+        assert_eq!(c.get_tcp_user_timeout(), Some(&Duration::from_secs(30)));
+        assert_eq!(c.get_keepalives_interval(), Some(Duration::from_secs(7)));
+        let mut c = tokio_postgres::Config::from_str("postgres://u@127.0.0.1/db?keepalives=0")
+            .expect("url");
+        detectar_queda(&mut c);
+        assert!(!c.get_keepalives());
+    }
 
     #[test]
     fn sessions_turn_jit_off_and_keep_the_urls_own_options() {

@@ -223,9 +223,8 @@ pub fn mensagem(
                 None => (
                     Vec::new(),
                     format!(
-                        "Para aceitar, entre na sua conta da clínica (Lista de espera → Aceitar) \
-                         ou fale com a clínica até {expira}, citando a oferta {}. Sem resposta \
-                         até lá, a vaga passa para o próximo da lista.",
+                        "Para aceitar, fale com a clínica até {expira}, citando a oferta {}. \
+                         Sem resposta até lá, a vaga passa para o próximo da lista.",
                         e.id
                     ),
                 ),
@@ -523,7 +522,7 @@ mod tests {
             );
             assert!(corpo.contains("Dr. Íon — Pediatria"), "{corpo}");
             assert!(
-                corpo.contains("Lista de espera → Aceitar") && corpo.contains("le-1"),
+                corpo.contains("fale com a clínica") && corpo.contains("le-1"),
                 "{corpo}"
             );
         }

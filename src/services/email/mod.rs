@@ -118,10 +118,12 @@ impl Remetente {
         &self.destino
     }
 
-    /// Sends `msg` once. A [`FalhaEnvio::Temporaria`] is worth retrying, a
-    /// [`FalhaEnvio::Permanente`] is not.
-    pub async fn enviar(&self, msg: Mensagem) -> Result<(), FalhaEnvio> {
-        let email = self.montar(msg)?;
+    /// Sends `msg` once, as message `id` (the notification's: every attempt of one
+    /// notification carries the same `Message-ID`, so a copy a relay accepted twice is one
+    /// message to the patient's mail program). A [`FalhaEnvio::Temporaria`] is worth
+    /// retrying, a [`FalhaEnvio::Permanente`] is not.
+    pub async fn enviar(&self, msg: Mensagem, id: &str) -> Result<(), FalhaEnvio> {
+        let email = self.montar(msg, id)?;
         match tokio::time::timeout(TIMEOUT_ENVIO, self.transporte.send(email)).await {
             Err(_) => Err(FalhaEnvio::Temporaria(
                 "tempo esgotado falando com o servidor de e-mail".into(),
@@ -133,7 +135,7 @@ impl Remetente {
 
     /// The MIME message: `multipart/alternative` (text, HTML), inside `multipart/mixed`
     /// with `consulta.ics` when there is a calendar.
-    fn montar(&self, msg: Mensagem) -> Result<Message, FalhaEnvio> {
+    fn montar(&self, msg: Mensagem, id: &str) -> Result<Message, FalhaEnvio> {
         let endereco = msg.para_email.parse().map_err(|_| {
             FalhaEnvio::Permanente("o e-mail do paciente não é um endereço aceito".into())
         })?;
@@ -150,7 +152,7 @@ impl Remetente {
             }
         };
         Message::builder()
-            .message_id(None)
+            .message_id(Some(format!("<{id}@{}>", self.de.email.domain())))
             .date_now()
             .from(self.de.clone())
             .to(para)
