@@ -241,13 +241,21 @@ pub fn importar(config: &Config) -> anyhow::Result<String> {
             crate::infra::store::pg::without_password(url)
         )
     })?;
-    pg.segredo(segredo.bytes().to_vec())
+    // The data folder's secret signed the links its patients hold: it replaces one that
+    // instances started on the empty database created meanwhile.
+    let trocado = pg
+        .trocar_segredo(segredo.bytes().to_vec())
         .context("o segredo do servidor")?;
     store
         .close()
         .context("não foi possível fechar a pasta de dados")?;
+    let aviso = if trocado {
+        "; o segredo dos links públicos foi substituído pelo da pasta de dados: reinicie as instâncias que já estavam rodando"
+    } else {
+        ""
+    };
     Ok(format!(
-        "importados {registros} registros de {} (posição {})",
+        "importados {registros} registros de {} (posição {}){aviso}",
         config.data_dir.display(),
         seq.max(1)
     ))

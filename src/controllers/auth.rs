@@ -143,7 +143,8 @@ fn links_e_calendarios(method: &Method, path: &str) -> bool {
     };
     match resto.split_once('/') {
         None => get,
-        Some((_, "confirmar" | "cancelar")) => method == Method::POST,
+        // The buttons post; their addresses opened again only show the page.
+        Some((_, "confirmar" | "cancelar")) => method == Method::POST || get,
         Some(_) => false,
     }
 }

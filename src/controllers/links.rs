@@ -93,10 +93,16 @@ fn pagina_consulta(app: &AppState, v: &Visao, acoes: &str, aviso: Option<(&str, 
         c.status,
         StatusConsulta::Agendada | StatusConsulta::Confirmada
     ) {
-        corpo.push_str(&format!(
-            "<form method=\"post\" action=\"{acoes}cancelar\">\
+        if v.cancelavel {
+            corpo.push_str(&format!(
+                "<form method=\"post\" action=\"{acoes}cancelar\">\
 <button type=\"submit\">Cancelar</button></form>"
-        ));
+            ));
+        } else {
+            corpo.push_str(
+                "<p>O prazo para cancelar por aqui já passou; se não puder comparecer, avise a clínica.</p>",
+            );
+        }
     }
     pagina(&app.config.clinica_nome, "Sua consulta", &corpo)
 }
@@ -217,18 +223,55 @@ pub async fn find_link(
     headers: HeaderMap,
     ApiPath(token): ApiPath<String>,
 ) -> Response {
-    let json = quer_json(&headers);
-    if let Err(e) = limitar(&app, &ip) {
-        return erro(&app, e, json, None);
+    let acoes = format!("{}/", h(&token));
+    mostrar(&app, &ip, &headers, &token, &acoes)
+}
+
+/// The appointment's page (or JSON) for a `GET`, whose forms post to `acoes`.
+fn mostrar(app: &AppState, ip: &str, headers: &HeaderMap, token: &str, acoes: &str) -> Response {
+    let json = quer_json(headers);
+    if let Err(e) = limitar(app, ip) {
+        return erro(app, e, json, None);
     }
-    match services::links::abrir(&app, &token) {
-        None => erro(&app, services::links::link_invalido(), json, None),
+    match services::links::abrir(app, token) {
+        None => erro(app, services::links::link_invalido(), json, None),
         Some(v) if json => com_cabecalhos(Json(publica(&v, None)).into_response()),
-        Some(v) => {
-            let acoes = format!("{}/", h(&token));
-            html(StatusCode::OK, pagina_consulta(&app, &v, &acoes, None))
-        }
+        Some(v) => html(StatusCode::OK, pagina_consulta(app, &v, acoes, None)),
     }
+}
+
+/// The page a button led to, opened again by its address (a copied address, a mail app's
+/// browser handing it to another, a bookmark): the same page as `GET /c/{token}`, acting on
+/// nothing (a `GET` never acts).
+#[utoipa::path(get, path = "/c/{token}/confirmar", tag = "links",
+    params(("token" = String, Path, description = "O token do link")),
+    responses((status = 200, description = "A página da consulta, sem agir (como GET /c/{token})",
+        content((String = "text/html"), (ConsultaPublica = "application/json"))),
+        (status = 404, description = "Link inválido ou expirado",
+            content((String = "text/html"), (crate::error::Problema = "application/problem+json")))))]
+pub async fn find_confirmacao_link(
+    State(app): State<AppState>,
+    Origem(ip): Origem,
+    headers: HeaderMap,
+    ApiPath(token): ApiPath<String>,
+) -> Response {
+    mostrar(&app, &ip, &headers, &token, "")
+}
+
+/// Like [`find_confirmacao_link`], for the cancel button's address.
+#[utoipa::path(get, path = "/c/{token}/cancelar", tag = "links",
+    params(("token" = String, Path, description = "O token do link")),
+    responses((status = 200, description = "A página da consulta, sem agir (como GET /c/{token})",
+        content((String = "text/html"), (ConsultaPublica = "application/json"))),
+        (status = 404, description = "Link inválido ou expirado",
+            content((String = "text/html"), (crate::error::Problema = "application/problem+json")))))]
+pub async fn find_cancelamento_link(
+    State(app): State<AppState>,
+    Origem(ip): Origem,
+    headers: HeaderMap,
+    ApiPath(token): ApiPath<String>,
+) -> Response {
+    mostrar(&app, &ip, &headers, &token, "")
 }
 
 /// Which action.

@@ -172,8 +172,14 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(calendario::find_feed_medico))
         .routes(routes!(calendario::find_feed_paciente))
         .routes(routes!(links::find_link))
-        .routes(routes!(links::create_confirmacao_link))
-        .routes(routes!(links::create_cancelamento_link))
+        .routes(routes!(
+            links::create_confirmacao_link,
+            links::find_confirmacao_link
+        ))
+        .routes(routes!(
+            links::create_cancelamento_link,
+            links::find_cancelamento_link
+        ))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(
             webhooks::find_webhook,
@@ -339,6 +345,8 @@ mod tests {
             [
                 "get /",
                 "get /c/{token}",
+                "get /c/{token}/cancelar",
+                "get /c/{token}/confirmar",
                 "get /calendario/medico/{arquivo}",
                 "get /calendario/paciente/{arquivo}",
                 "get /painel",

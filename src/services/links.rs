@@ -87,6 +87,9 @@ pub struct Visao {
     pub medico: Option<Arc<Medico>>,
     /// The patient's first name (nothing else of theirs).
     pub primeiro_nome: Option<String>,
+    /// Whether the clinic's cancellation cutoff still lets it be cancelled through the link
+    /// (the page offers the button only then: it would answer 409).
+    pub cancelavel: bool,
 }
 
 /// The appointment a token names, while the link is valid: right MAC, not expired (neither
@@ -99,9 +102,17 @@ pub fn abrir(app: &App, token: &str) -> Option<Visao> {
     }
     let db = app.store.read();
     let c = db.consultas.get(&id)?.clone();
-    if agora >= c.intervalo(app.clock.tz()).inicio_em.as_second() {
+    let inicio = c.intervalo(app.clock.tz()).inicio_em;
+    if agora >= inicio.as_second() {
         return None;
     }
+    let cancelavel = super::regras::prazo_cancelamento(
+        &super::regras::atuais(&db),
+        Timestamp::now(),
+        inicio,
+        c.inicio,
+    )
+    .is_ok();
     let medico = db.medicos.get(&c.medico_id).cloned();
     let primeiro_nome = db
         .pacientes
@@ -111,6 +122,7 @@ pub fn abrir(app: &App, token: &str) -> Option<Visao> {
         consulta: c,
         medico,
         primeiro_nome,
+        cancelavel,
     })
 }
 

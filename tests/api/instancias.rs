@@ -513,6 +513,11 @@ async fn a_restore_through_one_instance_switches_every_instance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn importar_moves_a_data_folder_into_an_empty_database_once() {
     let pg = PgCluster::start();
+    // An instance started on the empty database first (as compose does) creates a secret of
+    // its own: the import replaces it with the data folder's, which signed the links the
+    // patients already hold.
+    let mut cedo = TestServer::start_with(&["--database-url", &pg.url()]);
+    cedo.stop();
     let mut embutido = TestServer::start();
     let p = embutido
         .post("/pacientes", &paciente_body("Importada Silva", 6_400))
@@ -534,7 +539,9 @@ async fn importar_moves_a_data_folder_into_an_empty_database_once() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("importados"));
+    let saida = String::from_utf8_lossy(&out.stdout);
+    assert!(saida.contains("importados"), "{saida}");
+    assert!(saida.contains("reinicie as instâncias"), "{saida}");
     // Once only: the database is no longer empty.
     let again = importar(&embutido.data_dir());
     assert!(!again.status.success());

@@ -918,7 +918,8 @@ fn decisao(method: &str, path: &str) -> Option<Quem> {
         ("GET", "/consultas/{id}/ics") | ("POST", "/calendario/token") => Todos,
         // The feeds and the public links: the token is the credential (404 without it).
         ("GET", "/calendario/medico/{arquivo}" | "/calendario/paciente/{arquivo}") => Publica,
-        ("GET", "/c/{token}") | ("POST", "/c/{token}/confirmar" | "/c/{token}/cancelar") => Publica,
+        ("GET", "/c/{token}")
+        | ("GET" | "POST", "/c/{token}/confirmar" | "/c/{token}/cancelar") => Publica,
         // SPEC-2 §13: webhooks are the administrators'; the outbox is the staff's.
         (_, "/webhooks" | "/webhooks/{id}") => Admin,
         ("GET", "/notificacoes") | ("POST", "/notificacoes/{id}/reenviar") => Staff,

@@ -634,6 +634,18 @@ async fn a_link_page_shows_the_appointment_without_personal_data_and_confirms_it
     assert_eq!(pelo_link[0]["acao"], "alterar");
     assert_eq!(pelo_link[0]["recurso_id"], json!(id));
     assert_eq!(pelo_link[0]["usuario_id"], Value::Null);
+    // The address the button led to, opened again (a GET): the page, acting on nothing.
+    for acao in ["confirmar", "cancelar"] {
+        let g = app.get(&format!("/c/{token}/{acao}")).await;
+        g.expect_status(200);
+        cabecalhos_de_link(&g);
+        assert!(g.text.contains("Confirmada"), "{}", g.text);
+        assert!(g.text.contains("action=\"cancelar\""), "{}", g.text);
+    }
+    assert_eq!(
+        app.get(&format!("/consultas/{id}")).await.body["status"],
+        "confirmada"
+    );
 
     // Cancel, as JSON.
     let r = app

@@ -720,6 +720,18 @@ async fn inside_the_cancellation_cutoff_the_e_mail_offers_no_cancel_link() {
     assert!(!texto.contains("Cancelar a consulta"), "{texto}");
     assert!(!texto.contains("#cancelar"), "{texto}");
     assert!(texto.contains("avise a clínica"), "{texto}");
+    // The page its link opens offers no cancel button either (it would only answer 409).
+    let inicio =
+        texto.find("https://clinica.example/c/").expect("a link") + "https://clinica.example".len();
+    let caminho: String = texto[inicio..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '#')
+        .collect();
+    let pagina = app.get(&caminho).await;
+    pagina.expect_status(200);
+    assert!(pagina.text.contains("Confirmar"), "{}", pagina.text);
+    assert!(!pagina.text.contains(">Cancelar<"), "{}", pagina.text);
+    assert!(pagina.text.contains("avise a clínica"), "{}", pagina.text);
 }
 
 /// A booking e-mail still pending when the appointment is cancelled (the relay was down) is

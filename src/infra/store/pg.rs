@@ -308,6 +308,29 @@ impl<S: StoreState> PgJournal<S> {
         self.replace(0, seq.max(1), snap, true)
     }
 
+    /// Makes `valor` the secret every instance signs public links with, replacing any other
+    /// (`agendamento importar`: the data folder's secret signed the links its patients
+    /// already hold); whether another was replaced.
+    pub fn trocar_segredo(&self, valor: Vec<u8>) -> io::Result<bool> {
+        let pool = self.pool.clone();
+        self.block(async move {
+            let client = pool.get().await.map_err(io::Error::other)?;
+            let antes = client
+                .query_opt("SELECT valor FROM agendamento_segredo WHERE id = 1", &[])
+                .await
+                .map_err(db_err)?
+                .map(|r| r.get::<_, Vec<u8>>(0));
+            client
+                .execute(
+                    "INSERT INTO agendamento_segredo (id, valor) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET valor = EXCLUDED.valor",
+                    &[&valor],
+                )
+                .await
+                .map_err(db_err)?;
+            Ok(antes.is_some_and(|a| a != valor))
+        })?
+    }
+
     /// The secret every instance signs public links with: `novo` if the database had none
     /// (the first instance creates it), else the one stored.
     pub fn segredo(&self, novo: Vec<u8>) -> io::Result<Vec<u8>> {
