@@ -29,10 +29,13 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// Journals task state `t`; 409 when the stored task already ended (another leader
+    /// finished it while this instance was cut off): the caller re-reads it and stops.
     fn set(&self, t: Arc<Tarefa>) -> Result<Arc<Tarefa>, AppError> {
-        let out = self
-            .rt
-            .block_on(self.app.write(|_| Ok((vec![Op::PutTarefa(t.clone())], ()))));
+        let out = self.rt.block_on(self.app.write(|db| {
+            crate::services::tarefas::ainda_aberta(db, &t.id)?;
+            Ok((vec![Op::PutTarefa(t.clone())], ()))
+        }));
         out.map(|()| {
             announce(&self.app, &t);
             t

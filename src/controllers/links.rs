@@ -248,6 +248,8 @@ fn mostrar(app: &AppState, ip: &str, headers: &HeaderMap, token: &str, acoes: &s
     responses((status = 200, description = "A página da consulta, sem agir (como GET /c/{token})",
         content((String = "text/html"), (ConsultaPublica = "application/json"))),
         (status = 404, description = "Link inválido ou expirado",
+            content((String = "text/html"), (crate::error::Problema = "application/problem+json"))),
+        (status = 429, description = "Acessos demais a links deste endereço",
             content((String = "text/html"), (crate::error::Problema = "application/problem+json")))))]
 pub async fn find_confirmacao_link(
     State(app): State<AppState>,
@@ -264,6 +266,8 @@ pub async fn find_confirmacao_link(
     responses((status = 200, description = "A página da consulta, sem agir (como GET /c/{token})",
         content((String = "text/html"), (ConsultaPublica = "application/json"))),
         (status = 404, description = "Link inválido ou expirado",
+            content((String = "text/html"), (crate::error::Problema = "application/problem+json"))),
+        (status = 429, description = "Acessos demais a links deste endereço",
             content((String = "text/html"), (crate::error::Problema = "application/problem+json")))))]
 pub async fn find_cancelamento_link(
     State(app): State<AppState>,

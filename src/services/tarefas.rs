@@ -23,8 +23,29 @@ pub enum Falha {
 
 impl From<AppError> for Falha {
     fn from(e: AppError) -> Self {
-        Falha::Transitoria(e.to_string())
+        match e {
+            // Another leader ended it: nothing to retry here.
+            AppError::Conflict {
+                code: "tarefa_encerrada",
+                ..
+            } => Falha::Recusada,
+            e => Falha::Transitoria(e.to_string()),
+        }
     }
+}
+
+/// 409 `tarefa_encerrada` when task `id` already ended: a handler's final write checks it
+/// under the write lock, so an instance that lost the leadership while running the task
+/// (SPEC-2 §16: paused, cut off) never decides it a second time over the new leader's
+/// outcome.
+pub fn ainda_aberta(db: &crate::repositories::Db, id: &str) -> Result<(), AppError> {
+    if db.tarefas.get(id).is_some_and(|cur| cur.status.is_final()) {
+        return Err(AppError::conflict(
+            "tarefa_encerrada",
+            "A tarefa já terminou em outra instância.",
+        ));
+    }
+    Ok(())
 }
 
 /// Finds one task.
@@ -201,9 +222,21 @@ pub fn finished(
 
 /// Journals a task's final state and announces it (the end of a backup or report).
 pub fn complete(app: &App, rt: &tokio::runtime::Handle, done: Arc<Tarefa>) -> Result<(), Falha> {
-    rt.block_on(app.write(|_| Ok((vec![Op::PutTarefa(done.clone())], ()))))?;
+    rt.block_on(app.write(|db| {
+        ainda_aberta(db, &done.id)?;
+        Ok((vec![Op::PutTarefa(done.clone())], ()))
+    }))?;
     announce(app, &done);
     Ok(())
+}
+
+/// The write of task state `t` (its progress), unless the stored task already ended (see
+/// [`ainda_aberta`]).
+fn gravar_se_aberta(db: &crate::repositories::Db, t: &Arc<Tarefa>) -> Vec<Op> {
+    match ainda_aberta(db, &t.id) {
+        Ok(()) => vec![Op::PutTarefa(t.clone())],
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Reports a running task's progress through the task itself (journaled, so
@@ -235,7 +268,7 @@ impl<'a> Progresso<'a> {
         // Progress is informative: a refused write only delays the next report.
         if self
             .rt
-            .block_on(self.app.write(|_| Ok((vec![Op::PutTarefa(t.clone())], ()))))
+            .block_on(self.app.write(|db| Ok((gravar_se_aberta(db, &t), ()))))
             .is_ok()
         {
             announce(self.app, &t);

@@ -474,6 +474,9 @@ pub fn executar(
     let minutes = app.config.slot_minutes;
     let agora = app.clock.stamp();
     let tz = app.clock.tz();
-    let d = rt.block_on(app.write(|db| Ok(decidir(db, t, minutes, &agora, tz))))?;
+    let d = rt.block_on(app.write(|db| {
+        tarefas::ainda_aberta(db, &t.id)?;
+        Ok(decidir(db, t, minutes, &agora, tz))
+    }))?;
     announce(app, rt, d)
 }

@@ -371,7 +371,10 @@ pub fn executar_serie(
     t: &Tarefa,
 ) -> Result<(), tarefas::Falha> {
     let agora = app.clock.stamp();
-    let d = rt.block_on(app.write(|db| Ok(decidir_serie(app, db, t, &agora))))?;
+    let d = rt.block_on(app.write(|db| {
+        tarefas::ainda_aberta(db, &t.id)?;
+        Ok(decidir_serie(app, db, t, &agora))
+    }))?;
     let minutes = app.config.slot_minutes;
     // The slots under one read of the store, announced after it is released (announcing
     // reads the store again, and a second read on this thread could wait behind a writer
