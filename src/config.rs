@@ -169,7 +169,8 @@ pub struct Config {
     #[arg(long, env = "AGENDAMENTO_SMTP_URL", hide_env_values = true,
         value_parser = SmtpUrlParser, requires = "smtp_remetente")]
     pub smtp_url: Option<crate::domain::SmtpUrl>,
-    /// The sender of patient e-mail, e.g. `Clínica <agenda@clinica.com.br>`.
+    /// The sender of patient e-mail, e.g. `Clínica <agenda@clinica.com.br>`; a bare address
+    /// writes with `--clinica-nome` as its name.
     #[arg(long, env = "AGENDAMENTO_SMTP_REMETENTE", value_parser = remetente)]
     pub smtp_remetente: Option<lettre::message::Mailbox>,
     /// A PEM file of extra certificate authorities to trust for the relay's TLS (a private

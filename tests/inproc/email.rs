@@ -893,3 +893,41 @@ async fn an_offer_that_lapsed_before_its_e_mail_went_out_is_not_e_mailed() {
         );
     }
 }
+
+/// A bare `--smtp-remetente` address writes as the clinic (`--clinica-nome`): the patient's
+/// mail program shows who wrote, since the message itself names only the doctor.
+#[tokio::test]
+async fn a_bare_sender_address_writes_as_the_clinic() {
+    use crate::helpers::{at, monday};
+    let Some(smtp) = ServidorSmtp::iniciar(&[]) else {
+        return;
+    };
+    let url = format!("smtp://127.0.0.1:{}", smtp.porta);
+    let app = crate::harness::TestApp::with_args(&[
+        "--smtp-url",
+        url.as_str(),
+        "--smtp-remetente",
+        "agenda@clinica.example",
+        "--clinica-nome",
+        "Clínica São Lucas",
+    ])
+    .await;
+    tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
+        app.state.clone(),
+    ));
+    let m = app.medico(82, &[("segunda", "08:00", "18:00")]).await;
+    let p = paciente_com_email(&app, "Maria Remetente", 78, "maria@exemplo.com").await;
+    let dia = monday(2);
+    app.post(
+        "/consultas",
+        &crate::helpers::consulta_body(&p, &m, &at(dia, "09:00"), &at(dia, "09:30")),
+    )
+    .await
+    .expect_status(201);
+    notificacoes_ate(&app, "canal=email&status=enviada", |v| v.len() == 1).await;
+    let (eml, _) = smtp.recebida(1);
+    let msg = MessageParser::default().parse(&eml).expect("parses");
+    let de = msg.from().and_then(|a| a.first()).expect("From");
+    assert_eq!(de.name(), Some("Clínica São Lucas"));
+    assert_eq!(de.address(), Some("agenda@clinica.example"));
+}

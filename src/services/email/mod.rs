@@ -73,7 +73,14 @@ impl Remetente {
             (None, _) => Ok(None),
             (Some(_), None) => Err("--smtp-url requer --smtp-remetente".into()),
             (Some(url), Some(de)) => {
-                Self::novo(url, de.clone(), config.smtp_ca_extra.as_deref()).map(Some)
+                // A bare address writes as the clinic (`--clinica-nome`): the patient's mail
+                // program then shows who wrote, since the messages name only the doctor.
+                let mut de = de.clone();
+                let clinica = config.clinica_nome.trim();
+                if de.name.as_deref().is_none_or(|n| n.trim().is_empty()) && !clinica.is_empty() {
+                    de.name = Some(clinica.to_owned());
+                }
+                Self::novo(url, de, config.smtp_ca_extra.as_deref()).map(Some)
             }
         }
     }
