@@ -544,6 +544,33 @@ async fn paciente_com_email(
 
 /// The production app sending e-mail through `smtp` (and `extra` flags); its delivery worker
 /// is not started.
+/// Starts the delivery worker, books a patient `nome` (seed `p_seed`, with an address)
+/// with a new doctor (seed `m_seed`) two Mondays ahead at 09:00 through the desk, waits for
+/// the booking e-mail to go out; the raw message the relay received.
+async fn primeiro_e_mail(
+    app: &crate::harness::TestApp,
+    smtp: &ServidorSmtp,
+    m_seed: u32,
+    nome: &str,
+    p_seed: u64,
+) -> Vec<u8> {
+    use crate::helpers::{at, monday};
+    tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
+        app.state.clone(),
+    ));
+    let m = app.medico(m_seed, &[("segunda", "08:00", "18:00")]).await;
+    let p = paciente_com_email(app, nome, p_seed, "maria@exemplo.com").await;
+    let dia = monday(2);
+    app.post(
+        "/consultas",
+        &crate::helpers::consulta_body(&p, &m, &at(dia, "09:00"), &at(dia, "09:30")),
+    )
+    .await
+    .expect_status(201);
+    notificacoes_ate(app, "canal=email&status=enviada", |v| v.len() == 1).await;
+    smtp.recebida(1).0
+}
+
 async fn app_com_email(smtp: &ServidorSmtp, extra: &[&str]) -> crate::harness::TestApp {
     let url = format!("smtp://127.0.0.1:{}", smtp.porta);
     let mut args = vec![
@@ -688,7 +715,6 @@ async fn a_delivered_e_mail_lists_the_address_it_went_to() {
 /// the patient to tell the clinic instead.
 #[tokio::test]
 async fn inside_the_cancellation_cutoff_the_e_mail_offers_no_cancel_link() {
-    use crate::helpers::{at, monday};
     let Some(smtp) = ServidorSmtp::iniciar(&[]) else {
         return;
     };
@@ -699,20 +725,7 @@ async fn inside_the_cancellation_cutoff_the_e_mail_offers_no_cancel_link() {
     )
     .await
     .expect_status(200);
-    tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
-        app.state.clone(),
-    ));
-    let m = app.medico(78, &[("segunda", "08:00", "18:00")]).await;
-    let p = paciente_com_email(&app, "Maria Prazo", 73, "maria@exemplo.com").await;
-    let dia = monday(2);
-    app.post(
-        "/consultas",
-        &crate::helpers::consulta_body(&p, &m, &at(dia, "09:00"), &at(dia, "09:30")),
-    )
-    .await
-    .expect_status(201);
-    notificacoes_ate(&app, "canal=email&status=enviada", |v| v.len() == 1).await;
-    let (eml, _) = smtp.recebida(1);
+    let eml = primeiro_e_mail(&app, &smtp, 78, "Maria Prazo", 73).await;
     let msg = MessageParser::default().parse(&eml).expect("parses");
     let texto = msg.body_text(0).expect("text part").into_owned();
     assert!(texto.contains("Ver a consulta"), "{texto}");
@@ -898,7 +911,6 @@ async fn an_offer_that_lapsed_before_its_e_mail_went_out_is_not_e_mailed() {
 /// mail program shows who wrote, since the message itself names only the doctor.
 #[tokio::test]
 async fn a_bare_sender_address_writes_as_the_clinic() {
-    use crate::helpers::{at, monday};
     let Some(smtp) = ServidorSmtp::iniciar(&[]) else {
         return;
     };
@@ -912,20 +924,7 @@ async fn a_bare_sender_address_writes_as_the_clinic() {
         "Clínica São Lucas",
     ])
     .await;
-    tokio::spawn(agendamento::services::notificacoes::entregar_sempre(
-        app.state.clone(),
-    ));
-    let m = app.medico(82, &[("segunda", "08:00", "18:00")]).await;
-    let p = paciente_com_email(&app, "Maria Remetente", 78, "maria@exemplo.com").await;
-    let dia = monday(2);
-    app.post(
-        "/consultas",
-        &crate::helpers::consulta_body(&p, &m, &at(dia, "09:00"), &at(dia, "09:30")),
-    )
-    .await
-    .expect_status(201);
-    notificacoes_ate(&app, "canal=email&status=enviada", |v| v.len() == 1).await;
-    let (eml, _) = smtp.recebida(1);
+    let eml = primeiro_e_mail(&app, &smtp, 82, "Maria Remetente", 78).await;
     let msg = MessageParser::default().parse(&eml).expect("parses");
     let de = msg.from().and_then(|a| a.first()).expect("From");
     assert_eq!(de.name(), Some("Clínica São Lucas"));
