@@ -124,6 +124,11 @@ impl Worker {
             }
             let running = match self.set(self.starting(&t)) {
                 Ok(r) => r,
+                // Another leader ended it meanwhile: nothing to start, nothing wrong.
+                Err(AppError::Conflict {
+                    code: "tarefa_encerrada",
+                    ..
+                }) => return,
                 Err(e) => {
                     // Not even the start could be journaled (storage refused or unreachable):
                     // the task stays as it was and is tried again after a pause, until

@@ -201,21 +201,11 @@ fn errors_of(
                 code: "credenciais_invalidas",
                 detail: "E-mail ou senha incorretos.".into(),
             },
-            AppError::Busy {
-                status: 429,
-                code: "muitas_tentativas",
-                detail: "Tentativas de login demais; aguarde e tente novamente.".into(),
-                retry_after_secs: 60,
-            },
+            crate::services::usuarios::muitas_tentativas(60),
         ]),
         "update_senha" => errors.extend([
             campo("senha_atual", "senha atual incorreta"),
-            AppError::Busy {
-                status: 429,
-                code: "muitas_tentativas",
-                detail: "Tentativas de login demais; aguarde e tente novamente.".into(),
-                retry_after_secs: 840,
-            },
+            crate::services::usuarios::muitas_tentativas(840),
         ]),
         "delete_usuario" => errors.push(conflict(
             "last_admin",

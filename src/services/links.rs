@@ -92,6 +92,21 @@ pub struct Visao {
     pub cancelavel: bool,
 }
 
+/// Whether a patient may still cancel an appointment starting at `inicio` (the instant;
+/// `local`, the clinic's time of it) through its link at `agora`: it has not started and
+/// the clinic's cancellation cutoff has not passed. The e-mail offers the cancel link and
+/// the link's page its button only then (either would only answer 409).
+pub fn cancelavel(
+    db: &crate::repositories::Db,
+    agora: Timestamp,
+    inicio: Timestamp,
+    local: jiff::civil::DateTime,
+) -> bool {
+    agora < inicio
+        && super::regras::prazo_cancelamento(&super::regras::atuais(db), agora, inicio, local)
+            .is_ok()
+}
+
 /// The appointment a token names, while the link is valid: right MAC, not expired (neither
 /// the link's expiry nor the appointment's current start has passed), appointment known.
 pub fn abrir(app: &App, token: &str) -> Option<Visao> {
@@ -106,13 +121,7 @@ pub fn abrir(app: &App, token: &str) -> Option<Visao> {
     if agora >= inicio.as_second() {
         return None;
     }
-    let cancelavel = super::regras::prazo_cancelamento(
-        &super::regras::atuais(&db),
-        Timestamp::now(),
-        inicio,
-        c.inicio,
-    )
-    .is_ok();
+    let cancelavel = cancelavel(&db, Timestamp::now(), inicio, c.inicio);
     let medico = db.medicos.get(&c.medico_id).cloned();
     let primeiro_nome = db
         .pacientes

@@ -930,15 +930,7 @@ fn mensagem_email(
         // scanners open links). None once it started (the link expires then) or once it
         // was deleted (sent from the notification's copy); no cancel button once the
         // cancellation cutoff passed (it would only answer 409).
-        // Not once it started either: a patient can no longer cancel it then.
-        let cancelavel = agora < iv.inicio_em
-            && super::regras::prazo_cancelamento(
-                &super::regras::atuais(&db),
-                agora,
-                iv.inicio_em,
-                c.inicio,
-            )
-            .is_ok();
+        let cancelavel = super::links::cancelavel(&db, agora, iv.inicio_em, c.inicio);
         let links = super::links::url(app, &c)
             .filter(|_| agora < iv.inicio_em && db.consultas.get(&c.id).is_some())
             .map(|ver| Links {

@@ -22,7 +22,7 @@ pub const SENHA_MIN: usize = 8;
 /// wrong password (`dummy_hash_has_the_parameters_of_real_hashes` pins the parameters).
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$ZrQ2WHpzGuR9Q7tb5ZsRnDxZ70MZoR5Ld1Ne/dRmCR0";
 
-fn muitas_tentativas(secs: u64) -> AppError {
+pub(crate) fn muitas_tentativas(secs: u64) -> AppError {
     AppError::Busy {
         status: 429,
         code: "muitas_tentativas",
@@ -164,6 +164,27 @@ async fn confere(senha: String, hash: String) -> Result<bool, AppError> {
             .is_ok()
     })
     .await
+}
+
+/// One guess of the password of e-mail key `chave` (sign-in, or `PUT /auth/senha`'s current
+/// password) under its failure limit (SPEC-2 §10): 429 `muitas_tentativas` while the limit
+/// is reached; else the guess counts as a failure from the start of its check (taken back
+/// when the check could not run), so guesses sent together get no more checks than guesses
+/// sent one by one. Whether `senha` matches `hash`; the caller forgets the failures on a
+/// success it accepts ([`super::tentativas::Tentativas::sucesso`]).
+async fn confere_limitado(
+    app: &App,
+    chave: &str,
+    agora: i64,
+    senha: String,
+    hash: String,
+) -> Result<bool, AppError> {
+    app.tentativas
+        .comecar(chave, agora)
+        .map_err(muitas_tentativas)?;
+    confere(senha, hash).await.inspect_err(|_| {
+        app.tentativas.desfazer(chave, agora);
+    })
 }
 
 /// The SHA-256 of a token, hex: the only form in which a token is stored.
@@ -463,9 +484,6 @@ pub async fn login(
         .entrada_ip("login", ip, agora)
         .map_err(muitas_tentativas)?;
     let chave: String = chave_email(email).chars().take(254).collect();
-    app.tentativas
-        .comecar(&chave, agora)
-        .map_err(muitas_tentativas)?;
     let usuario = {
         let db = app.store.read();
         db.usuarios
@@ -476,13 +494,7 @@ pub async fn login(
     let hash = usuario
         .as_ref()
         .map_or_else(|| DUMMY_HASH.to_owned(), |u| u.senha_hash.clone());
-    let ok = match confere(senha, hash).await {
-        Ok(ok) => ok,
-        Err(e) => {
-            app.tentativas.desfazer(&chave, agora);
-            return Err(e);
-        }
-    };
+    let ok = confere_limitado(app, &chave, agora, senha, hash).await?;
     let usuario = match usuario {
         Some(u) if ok && u.ativo => u,
         tentado => {
@@ -626,16 +638,7 @@ pub async fn trocar_senha(
     // one is audited as `login_falhou`.
     let agora = jiff::Timestamp::now().as_second();
     let chave: String = chave_email(&u.email).chars().take(254).collect();
-    app.tentativas
-        .comecar(&chave, agora)
-        .map_err(muitas_tentativas)?;
-    let ok = match confere(atual, u.senha_hash.clone()).await {
-        Ok(ok) => ok,
-        Err(e) => {
-            app.tentativas.desfazer(&chave, agora);
-            return Err(e);
-        }
-    };
+    let ok = confere_limitado(app, &chave, agora, atual, u.senha_hash.clone()).await?;
     if !ok {
         super::auditoria::registrar(app, ctx, Acao::LoginFalhou, "usuarios", Some(u.id.clone()))
             .await?;
