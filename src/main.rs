@@ -72,6 +72,9 @@ fn main() -> std::process::ExitCode {
         meta.target() != "agendamento::http" || *meta.level() <= tracing::Level::WARN
     });
     tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::filter_fn(
+            agendamento::infra::logs::permitido,
+        ))
         .with(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -23,6 +23,15 @@ use tracing_subscriber::layer::{Context, Layer};
 /// How many recent lines are kept in memory.
 pub const KEEP: usize = 5000;
 
+/// Whether an event may be logged at all, whatever `RUST_LOG` asks: other crates' events
+/// only up to INFO. Their debug and trace output copies data this server handles (the
+/// PostgreSQL client logs every statement's parameters, that is whole patient records and
+/// the link secret), and personal data never goes into the logs.
+pub fn permitido(meta: &tracing::Metadata<'_>) -> bool {
+    let nosso = meta.target() == "agendamento" || meta.target().starts_with("agendamento::");
+    nosso || *meta.level() <= tracing::Level::INFO
+}
+
 /// The recent log lines and their live stream.
 pub struct LogHub {
     recent: Mutex<VecDeque<Arc<str>>>,

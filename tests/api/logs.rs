@@ -138,3 +138,69 @@ async fn a_refused_change_is_not_logged_as_a_record_change() {
     assert_eq!(changes, 1, "only the first create: {lines:#?}");
     assert!(lines.iter().any(|l| l.contains(&str_field(&p, "id"))));
 }
+
+/// `RUST_LOG=debug` is what an operator sets to look into a database problem. The PostgreSQL
+/// client then logs each statement with its parameters (the records themselves): other
+/// crates' debug output stays out of the log file whatever `RUST_LOG` says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_logging_on_postgresql_keeps_patient_data_out_of_the_log_file() {
+    let pg = crate::pg::PgCluster::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = pg.url();
+    let srv = crate::identidade::iniciar(
+        dir.path(),
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--no-demo-data",
+            "--auth",
+            "off",
+            "--database-url",
+            &url,
+        ],
+        &[("RUST_LOG", "debug")],
+    )
+    .expect("start on PostgreSQL with RUST_LOG=debug");
+    let body = crate::common::paciente_body("Quitéria Depurada", 907);
+    let r = new_client()
+        .post(format!("{}/pacientes", srv.base))
+        .header("x-request-id", "req-depurada")
+        .json(&body)
+        .send()
+        .await
+        .expect("POST /pacientes");
+    assert_eq!(r.status(), 201);
+
+    // The request's own line is written after everything its write logged.
+    let ler = || {
+        let mut text = String::new();
+        for e in std::fs::read_dir(dir.path().join("logs")).expect("logs folder") {
+            let path = e.expect("entry").path();
+            text.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+        }
+        text
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut text = ler();
+    while !text.contains("request_id=req-depurada") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no request line in the log file:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        text = ler();
+    }
+    drop(srv);
+    let cpf = body["cpf"].as_str().expect("cpf");
+    for segredo in ["Quitéria Depurada", cpf, "paciente907@exemplo.com.br"] {
+        assert!(
+            !text.contains(segredo),
+            "{segredo:?} is in the log file:\n{}",
+            text.lines()
+                .filter(|l| l.contains(segredo))
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
