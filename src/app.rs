@@ -362,12 +362,19 @@ async fn metrics_upkeep(
     }
 }
 
-/// Queues an automatic backup every `--backup-interval-secs` (the first one interval after
-/// start); retention of the newest `--backup-keep` automatic backups runs after each.
+/// Queues an automatic backup every `--backup-interval-secs`, the first one when that much
+/// has passed since the newest automatic backup (`backups::primeira_espera`); retention of
+/// the newest `--backup-keep` automatic backups runs after each.
 async fn automatic_backups(state: AppState) {
     let mut stop = state.shutdown.subscribe();
     let every = Duration::from_secs(state.config.backup_interval_secs);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let dir = state.config.backup_dir.clone();
+    let primeira = tokio::task::spawn_blocking(move || {
+        crate::services::backups::primeira_espera(&dir, every, jiff::Timestamp::now())
+    })
+    .await
+    .unwrap_or(every);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + primeira, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -423,15 +430,16 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("não foi possível escutar em {addr}"))?;
     let local = listener.local_addr()?;
-    let sem_usuarios = state.store.read().usuarios.is_empty();
+    // Demo users only beside demo data just loaded: a folder with a clinic's own records
+    // (one from before sign-in existed, or a new machine's) never gets a demo administrator.
+    let primeira = state.vazio() && state.store.read().usuarios.is_empty();
     if demo {
         crate::demo::load_if_empty(&state).await?;
     }
     if crate::services::usuarios::primeiro_admin(&state).await? {
         tracing::info!(target: "agendamento", "first administrator created from AGENDAMENTO_ADMIN_EMAIL");
     }
-    let demo_usuarios = if demo && sem_usuarios && state.config.auth == crate::config::ModoAuth::On
-    {
+    let demo_usuarios = if demo && primeira && state.config.auth == crate::config::ModoAuth::On {
         crate::services::usuarios::criar_demo(&state).await?
     } else {
         None

@@ -314,6 +314,44 @@ async fn demo_users_are_created_and_printed_once_on_the_first_start() {
 }
 
 #[tokio::test]
+async fn a_folder_with_a_clinics_records_and_no_users_gets_no_demo_users() {
+    // A data folder from before sign-in existed: records, no users.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let antes = iniciar(
+        dir.path(),
+        &["--addr", "127.0.0.1:0", "--no-demo-data", "--auth", "off"],
+        &[],
+    )
+    .expect("start without sign-in");
+    let r = new_client()
+        .post(format!("{}/pacientes", antes.base))
+        .json(&crate::common::paciente_body("Maria Real", 7))
+        .send()
+        .await
+        .expect("POST /pacientes");
+    assert_eq!(r.status(), 201);
+    drop(antes);
+
+    // The upgrade: the default start (demo data on, sign-in on).
+    let depois = iniciar(dir.path(), &["--addr", "127.0.0.1:0"], &[]).expect("restart");
+    assert!(
+        !depois
+            .saida
+            .iter()
+            .any(|l| l.contains("demo.agendamento.local")),
+        "no demo users on a clinic's data: {:?}",
+        depois.saida
+    );
+    let r = login(
+        &depois.base,
+        "admin@demo.agendamento.local",
+        "qualquer-senha",
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+}
+
+#[tokio::test]
 async fn more_than_30_logins_a_minute_from_one_client_address_are_429_over_a_real_socket() {
     let dir = tempfile::tempdir().expect("tempdir");
     let srv = iniciar(
