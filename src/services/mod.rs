@@ -77,14 +77,15 @@ impl Janela {
     /// it counts the rest without copying it.
     pub fn recortar<'a, T: 'a>(
         self,
-        iter: impl Iterator<Item = &'a Arc<T>>,
+        mut iter: impl Iterator<Item = &'a Arc<T>>,
         total: Option<usize>,
     ) -> Recorte<T> {
-        let mut iter = iter.skip(self.offset);
+        // What was passed over: fewer than `offset` when the offset is past the end.
+        let pulados = iter.by_ref().take(self.offset).count();
         let itens: Vec<Arc<T>> = iter.by_ref().take(self.limit).cloned().collect();
         let total = match total {
             Some(t) => t,
-            None => self.offset.saturating_add(itens.len()) + iter.count(),
+            None => pulados + itens.len() + iter.count(),
         };
         Recorte { itens, total }
     }

@@ -106,3 +106,45 @@ async fn a_lapsed_hold_is_released_by_the_expiry_step() {
     assert_eq!(released, 1);
     assert_eq!(app.slot_state(&mid, &s).await, "disponivel");
 }
+
+#[tokio::test]
+async fn a_lapsed_hold_on_a_slot_an_appointment_took_is_not_announced_free() {
+    let app = TestApp::with(|c| c.hold_ttl_secs = 0).await;
+    let pid = app.paciente(44).await;
+    let mid = app.medico(44, &[("segunda", "08:00", "12:00")]).await;
+    let seg = monday(1);
+    let (livre, tomado) = (at(seg, "10:00"), at(seg, "11:00"));
+    for s in [&livre, &tomado] {
+        app.post("/agenda/reservar", &slot(&mid, s))
+            .await
+            .expect_status(200);
+    }
+    // The front desk books the held slot directly (no hold needed for `POST /consultas`).
+    app.post(
+        "/consultas",
+        &consulta_body(&pid, &mid, &tomado, &at(seg, "11:30")),
+    )
+    .await
+    .expect_status(201);
+    let (_, mut rx) = app.state.events.subscribe(None);
+
+    let released = agendamento::services::agenda::expire_holds(&app.state)
+        .await
+        .expect("expiry runs");
+
+    assert_eq!(released, 2, "both holds are removed");
+    let mut liberados = Vec::new();
+    while let Ok(ev) = rx.try_recv() {
+        let v: Value = serde_json::from_str(&ev.data).expect("event JSON");
+        if v["tipo"] == "horario_liberado" {
+            liberados.push(v["dados"]["slot"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(
+        liberados,
+        std::slice::from_ref(&livre),
+        "only the free slot is announced"
+    );
+    assert_eq!(app.slot_state(&mid, &tomado).await, "ocupado");
+    assert_eq!(app.slot_state(&mid, &livre).await, "disponivel");
+}

@@ -723,6 +723,15 @@ async fn list_consultas_filters_by_medico_paciente_status_and_inclusive_dates() 
             expected.len(),
             "[{reason}] x-total-count"
         );
+        // A page past the end is empty and still tells the filtered total.
+        let past = srv.get(&format!("/consultas?{query}&offset=100")).await;
+        assert_eq!(past.status, 200, "[{reason}] {}", past.text);
+        assert!(past.array().is_empty(), "[{reason}] past the end");
+        assert_eq!(
+            past.total_count() as usize,
+            expected.len(),
+            "[{reason}] x-total-count past the end"
+        );
     }
 }
 

@@ -150,16 +150,32 @@ async fn expire_plain_holds(app: &App) -> Result<usize, AppError> {
     if !app.store.read().reservas.iter().any(|r| lapsed(r)) {
         return Ok(0);
     }
+    let minutes = app.config.slot_minutes;
     let gone = app
         .write(|db| {
-            let gone: Vec<Arc<Reserva>> =
-                db.reservas.iter().filter(|r| lapsed(r)).cloned().collect();
-            let ops = gone.iter().map(|r| Op::DelReserva(r.id.clone())).collect();
+            // Whether an appointment took the slot meanwhile (the front desk's `POST
+            // /consultas` does not need the hold): then the slot is not announced free.
+            let gone: Vec<(Arc<Reserva>, bool)> = db
+                .reservas
+                .iter()
+                .filter(|r| lapsed(r))
+                .map(|r| {
+                    let estado = slot_state(db, &r.medico_id, r.slot, minutes, now, app.clock.tz());
+                    (r.clone(), estado == Estado::Ocupado)
+                })
+                .collect();
+            let ops = gone
+                .iter()
+                .map(|(r, _)| Op::DelReserva(r.id.clone()))
+                .collect();
             Ok((ops, gone))
         })
         .await?;
-    for r in &gone {
+    for (r, ocupado) in &gone {
         tracing::info!(target: "agendamento::agenda", medico_id = %r.medico_id, slot = %format_datetime(r.slot), "hold expired");
+        if *ocupado {
+            continue;
+        }
         vaga_liberada(app, &r.medico_id, r.slot, Liberacao::Expirou);
         lista_espera::vaga_liberada(app, &r.medico_id, &[r.slot]).await;
     }
