@@ -51,8 +51,9 @@ pub struct Config {
         default_value_t = 86_400
     )]
     pub backup_interval_secs: u64,
-    /// How many automatic backups to keep (and, separately, how many safety backups).
-    #[arg(long, env = "AGENDAMENTO_BACKUP_KEEP", default_value_t = 14)]
+    /// How many automatic backups to keep (and, separately, how many safety backups); at
+    /// least 1, so a restore's safety backup is never deleted as it is made.
+    #[arg(long, env = "AGENDAMENTO_BACKUP_KEEP", default_value_t = 14, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub backup_keep: usize,
     /// Largest backup archive accepted by `POST /backup/enviar`, in bytes.
     #[arg(

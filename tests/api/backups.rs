@@ -1357,6 +1357,79 @@ async fn a_folder_named_like_a_backup_or_report_is_404_not_500() {
 // Automatic backups and retention
 // ---------------------------------------------------------------------------------------------
 
+/// Rewrites the manifest of every automatic backup in `dir` as taken `horas` hours ago.
+fn envelhecer_automaticos(dir: &Path, horas: i64) {
+    let quando = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(horas))
+        .expect("timestamp");
+    for e in std::fs::read_dir(dir).expect("backup folder") {
+        let path = e.expect("entry").path();
+        if path.extension().is_none_or(|x| x != "zip") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("read zip");
+        let mut zip = ZipArchive::new(Cursor::new(bytes)).expect("zip");
+        let mut saida = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let mut automatico = false;
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).expect("entry");
+            let nome = f.name().expect("entry name").to_string();
+            let mut conteudo = Vec::new();
+            f.read_to_end(&mut conteudo).expect("read entry");
+            if nome == "manifest.json" {
+                let mut m: Value = serde_json::from_slice(&conteudo).expect("manifest");
+                automatico = m["tipo"] == "automatico";
+                m["criado_em"] = json!(quando.to_string());
+                conteudo = serde_json::to_vec(&m).expect("json");
+            }
+            saida
+                .start_file(nome, zip::write::SimpleFileOptions::default())
+                .expect("start file");
+            saida.write_all(&conteudo).expect("write entry");
+        }
+        if automatico {
+            let novo = saida.finish().expect("finish").into_inner();
+            std::fs::write(&path, novo).expect("write zip");
+        }
+    }
+}
+
+/// A clinic's PC switched off every night never ran 24 hours in a row: the first automatic
+/// backup after a start comes when the interval has passed since the newest one, not one
+/// whole interval after the start.
+#[tokio::test]
+async fn an_overdue_automatic_backup_runs_soon_after_a_start() {
+    let mut srv = TestServer::start_with(&["--backup-interval-secs", "1"]);
+    popular(&srv).await;
+    let automaticos = |ts: &[Value]| {
+        ts.iter()
+            .filter(|t| t["parametros"]["tipo"] == "automatico" && t["status"] == "concluida")
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while automaticos(&all_tasks(&srv, "tipo=backup").await) == 0 {
+        assert!(Instant::now() < deadline, "no automatic backup after 15 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(srv.stop().success());
+    srv.restart_with(&["--backup-interval-secs", "0"]); // to read the tasks, no timer
+    wait_all_tasks_final(&srv, TASK_TIMEOUT).await;
+    let antes = automaticos(&all_tasks(&srv, "tipo=backup").await);
+    assert!(srv.stop().success());
+    let backups = srv.data_dir().with_file_name("backups");
+    envelhecer_automaticos(&backups, 25);
+    srv.restart_with(&[]); // the default interval: 24 hours
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while automaticos(&all_tasks(&srv, "tipo=backup").await) == antes {
+        assert!(
+            Instant::now() < deadline,
+            "the overdue automatic backup did not run within 20 s of the start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn automatic_backups_keep_only_the_newest_n_automatic_ones_and_never_prune_manual_ones() {
     let mut srv = TestServer::start_with(&["--backup-interval-secs", "1", "--backup-keep", "2"]);

@@ -165,6 +165,22 @@ async fn a_boolean_variable_with_another_value_stops_start_up() {
     assert!(matches!(r, Err(Some(2))), "clap refuses it with exit 2");
 }
 
+/// `--backup-keep 0` would delete each automatic backup, and a restore's safety backup, as
+/// soon as it is written (0 reads like "unlimited" beside `--backup-interval-secs 0` = off).
+#[tokio::test]
+async fn keeping_zero_backups_stops_start_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = args(dir.path(), "127.0.0.1:0");
+    a.extend(["--backup-keep".to_owned(), "0".to_owned()]);
+    let r = spawn_env(&a, &[]);
+    assert!(matches!(r, Err(Some(2))), "clap refuses it with exit 2");
+    let r = spawn_env(
+        &args(dir.path(), "127.0.0.1:0"),
+        &[("AGENDAMENTO_BACKUP_KEEP", "0")],
+    );
+    assert!(matches!(r, Err(Some(2))), "the variable too");
+}
+
 #[tokio::test]
 async fn a_start_that_cannot_listen_loads_no_demo_data() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

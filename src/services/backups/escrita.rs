@@ -135,3 +135,31 @@ pub fn reter(dir: &Path, tipo: &str, keep: usize) -> io::Result<Vec<String>> {
     }
     Ok(removed)
 }
+
+/// How long the automatic backups wait for their first run: what is left of `every` since
+/// the newest automatic backup was taken (nothing when it is overdue), so a server restarted
+/// more often than the interval (a clinic's PC switched off every night) still backs up.
+/// Without one, `every` but at most an hour.
+pub fn primeira_espera(
+    dir: &Path,
+    every: std::time::Duration,
+    agora: jiff::Timestamp,
+) -> std::time::Duration {
+    let ultimo = listar(dir, "backup", "zip")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|n| ler_manifesto(&dir.join(n)).ok())
+        .find(|m| m.tipo == "automatico")
+        .and_then(|m| m.criado_em.parse::<jiff::Timestamp>().ok());
+    match ultimo {
+        Some(t) => {
+            let passou = agora.duration_since(t);
+            if passou.is_negative() {
+                // Taken "in the future": the clock moved back; wait a whole interval.
+                return every;
+            }
+            every.saturating_sub(passou.unsigned_abs())
+        }
+        None => every.min(std::time::Duration::from_secs(3600)),
+    }
+}
