@@ -160,7 +160,7 @@ impl MedicoCreate {
         let nome = e.check("nome", Nome::parse(&self.nome));
         let crm = e.check("crm", Crm::parse(&self.crm));
         let esp = e.check("especialidade", especialidade(&self.especialidade));
-        let email = opcional(&mut e, "email", self.email.as_deref(), Email::parse);
+        let email = opcional(&mut e, "email", self.email.as_deref(), Email::entregavel);
         let telefone = opcional(
             &mut e,
             "telefone",
@@ -211,7 +211,7 @@ impl MedicoUpdate {
             Nome::parse(s).map(Nome::into_inner)
         });
         let esp = patch_obrigatorio(&mut e, "especialidade", &self.especialidade, especialidade);
-        let email = patch_opcional(&mut e, "email", &self.email, Email::parse);
+        let email = patch_opcional(&mut e, "email", &self.email, Email::entregavel);
         let telefone = patch_opcional(&mut e, "telefone", &self.telefone, Telefone::parse);
         let duracao = minutos(
             &mut e,

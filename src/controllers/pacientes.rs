@@ -134,7 +134,7 @@ impl PacienteCreate {
         let nome = e.check("nome", Nome::parse(&self.nome));
         let cpf = e.check("cpf", Cpf::parse(&self.cpf));
         let nascimento = e.check("data_nascimento", nascimento(&self.data_nascimento, today));
-        let email = opcional(&mut e, "email", self.email.as_deref(), Email::parse);
+        let email = opcional(&mut e, "email", self.email.as_deref(), Email::entregavel);
         let telefone = opcional(
             &mut e,
             "telefone",
@@ -185,7 +185,7 @@ impl PacienteUpdate {
             patch_obrigatorio(&mut e, "data_nascimento", &self.data_nascimento, |s| {
                 nascimento(s, today)
             });
-        let email = patch_opcional(&mut e, "email", &self.email, Email::parse);
+        let email = patch_opcional(&mut e, "email", &self.email, Email::entregavel);
         let telefone = patch_opcional(&mut e, "telefone", &self.telefone, Telefone::parse);
         let convenio = patch_opcional(&mut e, "convenio", &self.convenio, convenio);
         let convenio_id = patch_opcional(&mut e, "convenio_id", &self.convenio_id, |s| {

@@ -34,6 +34,17 @@ impl Email {
         Ok(Self(s.to_owned()))
     }
 
+    /// [`Email::parse`], and an address the e-mail sender accepts (RFC 5322: no dot at
+    /// either end of the local part, no two dots in a row, no comma): what a patient's or a
+    /// doctor's address must be, or every e-mail to them would fail for good. Kept apart
+    /// from `parse`, which a restore checks old archives with.
+    pub fn entregavel(s: &str) -> Result<Self, &'static str> {
+        let email = Self::parse(s)?;
+        s.parse::<lettre::Address>()
+            .map_err(|_| "e-mail inválido: o endereço não pode receber mensagens")?;
+        Ok(email)
+    }
+
     /// The address as sent.
     pub fn into_inner(self) -> String {
         self.0
@@ -84,6 +95,26 @@ mod tests {
             ("a@b@c.com", "two @"),
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}: {why}");
+        }
+    }
+
+    #[test]
+    fn deliverable_emails_are_what_the_sender_accepts() {
+        for ok in [
+            "ana@exemplo.com",
+            "a.b+c@sub.exemplo.com.br",
+            "joao_silva-1@clinica.med.br",
+        ] {
+            assert!(Email::entregavel(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("maria.@gmail.com", "dot at the end of the local part"),
+            ("maria..silva@gmail.com", "two dots"),
+            ("maria,silva@gmail.com", "comma"),
+            ("ana@gmail,com.br", "comma in the domain"),
+            ("ana", "not even the shape"),
+        ] {
+            assert!(Email::entregavel(bad).is_err(), "{bad}: {why}");
         }
     }
 

@@ -293,6 +293,18 @@ async fn create_paciente_rejects_bad_fields_with_422_and_creates_nothing() {
             &["email"],
         ),
         (
+            "e-mail the sender would refuse (dot before @): every e-mail would fail",
+            "email",
+            json!("maria.@gmail.com"),
+            &["email"],
+        ),
+        (
+            "e-mail with two dots in a row",
+            "email",
+            json!("maria..silva@gmail.com"),
+            &["email"],
+        ),
+        (
             "telefone with letters",
             "telefone",
             json!("11 9abc-1234"),
