@@ -49,15 +49,17 @@ impl Nome {
     /// Maximum length in characters, after trimming.
     pub const MAX: usize = 200;
 
-    /// Trims `s` and checks its length.
+    /// Trims `s`, composes it (Unicode NFC: "João" pasted as `a` + U+0303 becomes one `ã`,
+    /// as the PDF report can print it and as a length counts it) and checks its length.
     pub fn parse(s: &str) -> Result<Self, &'static str> {
-        let t = trim(s);
+        use unicode_normalization::UnicodeNormalization as _;
+        let t: String = trim(s).nfc().collect();
         if t.is_empty() {
             Err("não pode ser vazio")
         } else if t.chars().count() > Self::MAX {
             Err("deve ter no máximo 200 caracteres")
         } else {
-            Ok(Self(t.to_owned()))
+            Ok(Self(t))
         }
     }
 
@@ -115,6 +117,15 @@ mod tests {
         assert!(Nome::parse("   ").is_err());
         assert!(Nome::parse(&"a".repeat(201)).is_err());
         assert!(Nome::parse(&"ã".repeat(200)).is_ok());
+        // Decomposed ("a" + combining tilde, as pasted from some sources) is composed.
+        assert_eq!(
+            Nome::parse("Joa\u{303}o").map(Nome::into_inner),
+            Ok("João".to_owned())
+        );
+        assert!(
+            Nome::parse(&"a\u{303}".repeat(200)).is_ok(),
+            "200 characters once composed"
+        );
         // SPEC §2: the limit applies after trimming, so padding does not count.
         let padded = format!("  {}  ", "a".repeat(200));
         assert_eq!(Nome::parse(&padded).map(|n| n.into_inner().len()), Ok(200));

@@ -64,10 +64,11 @@ fn opcional(v: Option<&str>, parse: impl FnOnce(&str) -> Result<(), String>) -> 
     }
 }
 
-/// A name as the API stores it: valid and already trimmed.
+/// A name as the API stores it: valid and already trimmed (an archive from before names
+/// were composed to NFC may hold decomposed ones: still valid).
 fn nome(s: &str) -> Result<(), String> {
-    let n = Nome::parse(s).map_err(str::to_owned)?;
-    if n.into_inner() != s {
+    Nome::parse(s).map_err(str::to_owned)?;
+    if crate::domain::trim(s) != s {
         return Err("espaços nas pontas".into());
     }
     Ok(())

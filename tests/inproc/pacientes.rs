@@ -594,3 +594,18 @@ async fn a_patient_opts_out_of_email_on_their_own_record_only() {
         .expect("p2");
     assert!(dois.notificacoes_email, "the other patient is untouched");
 }
+
+#[tokio::test]
+async fn a_name_typed_decomposed_is_stored_composed() {
+    // "João" as some sources paste it: "a" followed by a combining tilde (U+0303). The PDF
+    // report's fonts print only composed letters.
+    let srv = TestApp::new().await;
+    let r = srv
+        .post("/pacientes", &paciente_body("Joa\u{303}o Decomposto", 11))
+        .await;
+    r.expect_status(201);
+    assert_eq!(r.body["nome"], "João Decomposto");
+    let busca = srv.get(&format!("/pacientes?q={}", enc("João"))).await;
+    busca.expect_status(200);
+    assert_eq!(busca.array().len(), 1, "{}", busca.text);
+}
