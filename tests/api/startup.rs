@@ -220,3 +220,28 @@ async fn start_up_lines_name_the_data_folder_and_swagger_ui_after_the_listening_
     let docs = next("Swagger UI");
     assert_eq!(docs, format!("Swagger UI: {}/docs", srv.base));
 }
+
+#[tokio::test]
+async fn a_database_that_cannot_be_reached_is_named_as_a_database_without_its_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = args(dir.path(), "127.0.0.1:0");
+    a.extend([
+        "--database-url".to_owned(),
+        "postgres://clinica:senha-do-banco@127.0.0.1:1/agenda".to_owned(),
+    ]);
+    let out = Command::new(binary())
+        .args(&a)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "exit 1");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "não foi possível usar o banco de dados postgres://clinica@127.0.0.1:1/agenda"
+        ),
+        "names the database, not a data folder: {err}"
+    );
+    assert!(!err.contains("senha-do-banco"), "no password: {err}");
+}

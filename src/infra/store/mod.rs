@@ -191,6 +191,15 @@ pub enum OpenError {
     /// The thread that appends to the journal could not start.
     #[error("não foi possível iniciar a thread de gravação dos dados")]
     Thread(#[source] io::Error),
+    /// The database (`--database-url`, shown without its password) could not be used.
+    #[error("não foi possível usar o banco de dados {url}")]
+    Banco {
+        /// The URL without its password.
+        url: String,
+        /// The underlying error (printed after the message by the error chain).
+        #[source]
+        source: io::Error,
+    },
     /// The folder or a file could not be created, read or written.
     #[error("não foi possível usar a pasta de dados {path}")]
     Io {

@@ -91,8 +91,8 @@ fn db_err(e: tokio_postgres::Error) -> io::Error {
 }
 
 fn open_err(url_safe: &str) -> impl Fn(io::Error) -> OpenError + '_ {
-    move |source| OpenError::Io {
-        path: url_safe.to_owned(),
+    move |source| OpenError::Banco {
+        url: url_safe.to_owned(),
         source,
     }
 }
