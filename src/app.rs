@@ -484,6 +484,7 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
             .unwrap_or_else(server::default_max_conexoes),
         header_timeout: Duration::from_secs(state.config.timeout_cabecalhos_secs),
         idle_timeout: Duration::from_secs(state.config.timeout_ocioso_secs),
+        drain_timeout: Duration::from_secs(state.config.timeout_encerramento_secs),
         proxies: state.config.proxy_confiavel.clone().into(),
     };
     tracing::info!(target: "agendamento", %local, max_conexoes = limits.max, "server started");

@@ -115,6 +115,10 @@ pub struct Config {
     /// idle: they keep their own keep-alive).
     #[arg(long, env = "AGENDAMENTO_TIMEOUT_OCIOSO_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ocioso_secs: u64,
+    /// Seconds a stop (SIGTERM) waits for requests still in flight (a stalled upload, a
+    /// client that stopped reading a download) before it closes their connections.
+    #[arg(long, env = "AGENDAMENTO_TIMEOUT_ENCERRAMENTO_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_encerramento_secs: u64,
     /// Addresses of the clinic's own reverse proxies (comma-separated IPs; every proxy of a
     /// chain). A request from one of them is taken to come from the nearest address in its
     /// `X-Forwarded-For` that is not one of them, for the per-address limits and the audit

@@ -44,6 +44,8 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Longest time a connection may stay open with no request.
     pub idle_timeout: Duration,
+    /// Longest a stop waits for the requests in flight before it closes their connections.
+    pub drain_timeout: Duration,
     /// The clinic's reverse proxies (`--proxy-confiavel`): see [`cliente`].
     pub proxies: Arc<[IpAddr]>,
 }
@@ -398,7 +400,23 @@ where
     drop(listener);
     draining.send_replace(true);
     drop(alive_tx);
-    let _ = alive_rx.recv().await;
+    if tokio::time::timeout(limits.drain_timeout, alive_rx.recv())
+        .await
+        .is_err()
+    {
+        // A stalled upload or a client that stopped reading would hold the stop forever
+        // (until the supervisor's SIGKILL skips the final snapshots): close them.
+        let left = {
+            let conns = registry.conns.lock();
+            for c in conns.values() {
+                c.close.notify_one();
+            }
+            conns.len()
+        };
+        tracing::warn!(target: "agendamento::http", connections = left,
+            "requests still in flight when the stop's wait ended: their connections are closed");
+        let _ = alive_rx.recv().await;
+    }
     sweeper.abort();
     Ok(())
 }

@@ -690,3 +690,33 @@ async fn at_the_cap_with_every_connection_busy_a_new_one_gets_503_problem_json()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A stop does not wait forever for a request that never finishes (an upload whose client
+/// went to sleep halfway): after `--timeout-encerramento-secs` its connection is closed and
+/// the server still exits cleanly (final snapshots written, exit 0).
+#[tokio::test]
+async fn a_stalled_upload_does_not_hold_a_stop_past_its_timeout() {
+    let mut srv = TestServer::start_with(&["--timeout-encerramento-secs", "2"]);
+    let mut s = TcpStream::connect(host(&srv)).await.expect("connect");
+    s.write_all(
+        b"POST /backup/enviar HTTP/1.1\r\nHost: x\r\nContent-Type: application/zip\r\nContent-Length: 1000000\r\n\r\nPK\x03\x04 half an archive",
+    )
+    .await
+    .expect("send half a request");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let t = Instant::now();
+    let status = srv.stop();
+
+    assert!(status.success(), "clean exit: {status:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "stopped {:?} after SIGTERM",
+        t.elapsed()
+    );
+    assert!(
+        srv.stderr().contains("requests still in flight"),
+        "{}",
+        srv.stderr()
+    );
+}
