@@ -512,6 +512,16 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
         stopping.shutdown.send_replace(true);
     })
     .await?;
+    // The delivery outcomes still coming in are journaled before the store closes.
+    let registro = state.registro_entregas.lock().take();
+    if let Some(registro) = registro
+        && tokio::time::timeout(Duration::from_secs(15), registro)
+            .await
+            .is_err()
+    {
+        tracing::warn!(target: "agendamento::notificacoes",
+            "delivery outcomes still unrecorded at the stop: those notifications are sent again after the restart");
+    }
     let worker = state.clone();
     tokio::task::spawn_blocking(move || worker.queue.shutdown()).await?;
     let store = state.store.clone();

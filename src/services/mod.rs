@@ -122,6 +122,10 @@ pub struct App {
     pub segredo: crate::infra::segredo::SegredoServidor,
     /// Wakes the notification delivery worker (SPEC-2 §13).
     pub avisos: Arc<tokio::sync::Notify>,
+    /// The task that journals delivery outcomes, once the delivery worker runs: a stop
+    /// waits for it, so an attempt that ended records its outcome (an e-mail sent is not
+    /// sent again after the restart).
+    pub registro_entregas: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Whether this instance runs the task worker and the timers: always with the data
     /// folder; with PostgreSQL, the one instance holding the leadership (SPEC-2 §16).
     pub lider: Arc<std::sync::atomic::AtomicBool>,
@@ -263,6 +267,7 @@ impl App {
             email,
             segredo,
             avisos: Default::default(),
+            registro_entregas: Default::default(),
             lider,
             sonda: Default::default(),
             seguidas: parking_lot::Mutex::new(None),

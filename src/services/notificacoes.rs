@@ -44,6 +44,10 @@ use crate::repositories::{Db, Op};
 
 /// Deliveries in flight at once.
 pub const EM_VOO: usize = 32;
+
+/// How long a stop waits for the attempts in flight: an attempt's own limit (10 s), and a
+/// little more.
+const ESPERA_AO_PARAR: Duration = Duration::from_secs(12);
 /// The reminder event.
 pub const LEMBRETE: &str = "consulta.lembrete";
 /// Longest `ultimo_erro` kept.
@@ -1278,10 +1282,16 @@ async fn entregar(app: AppState, registro: tokio::runtime::Handle) {
     let registros = Arc::new(tokio::sync::Semaphore::new(POR_REGISTRAR));
     let em_voo: Arc<Mutex<HashSet<String>>> = Arc::default();
     let (resultados, rx) = tokio::sync::mpsc::unbounded_channel();
-    registro.spawn(registrar_sempre(app.clone(), rx, em_voo.clone()));
+    *app.registro_entregas.lock() =
+        Some(registro.spawn(registrar_sempre(app.clone(), rx, em_voo.clone())));
     let mut stop = app.shutdown.subscribe();
     loop {
         if *stop.borrow() {
+            // Let the attempts in flight end (each hands its outcome to the recorder before
+            // it frees its flight slot), up to the longest attempt: an e-mail the relay
+            // accepted is then recorded and not sent again after the restart.
+            let todas = u32::try_from(EM_VOO).unwrap_or(u32::MAX);
+            let _ = tokio::time::timeout(ESPERA_AO_PARAR, vagas.acquire_many(todas)).await;
             return;
         }
         // With several instances only the leader delivers (SPEC-2 §16).
@@ -1336,10 +1346,10 @@ async fn entregar(app: AppState, registro: tokio::runtime::Handle) {
             let (app2, cliente, resultados) = (app.clone(), cliente.clone(), resultados.clone());
             tokio::spawn(async move {
                 let d = tentar(&app2, &cliente, &n).await;
-                drop(voo);
                 // The recorder ends only after every sender is gone, so this fails only if
                 // it panicked: the notification then stays pending (sent again after a restart).
                 let _ = resultados.send(Resultado { n, d, vaga });
+                drop(voo);
             });
         }
         if !vazio {

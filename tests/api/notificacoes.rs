@@ -196,3 +196,35 @@ async fn a_restore_re_arms_the_reminders_of_the_appointments_ahead() {
     horas.sort_unstable();
     assert_eq!(horas, vec![2, 24], "{depois:#?}");
 }
+
+/// A stop (SIGTERM) lets the delivery in flight end and records it: the receiver, or a
+/// patient's mailbox, does not get it a second time after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_in_flight_at_a_stop_is_recorded_and_not_sent_again() {
+    let mut srv = TestServer::start_with(ARGS);
+    let r = Receptor::iniciar().await;
+    webhook(&srv, &r, &["consulta.agendada"]).await;
+    // The request arrives at once; its answer comes 2 s later, after the SIGTERM.
+    r.atraso(Duration::from_secs(2));
+    let (p, m) = paciente_e_medico(&srv).await;
+    let (ini, fim) = daqui_uma_hora_e(7200);
+    srv.post(
+        "/consultas",
+        &json!({"paciente_id": p, "medico_id": m, "inicio": ini, "fim": fim}),
+    )
+    .await
+    .expect_status(201);
+    r.esperar(Duration::from_secs(20), |v| !v.is_empty()).await;
+
+    assert!(srv.stop().success(), "clean exit");
+    r.atraso(Duration::ZERO);
+    srv.restart();
+    let n = esperar(&srv, "evento=consulta.agendada", |v| {
+        v.len() == 1 && v[0]["status"] == "enviada"
+    })
+    .await;
+    assert_eq!(n[0]["tentativas"], 1, "{n:#?}");
+    // Time for a second delivery, were the first one still pending.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(r.recebidas().len(), 1, "{:#?}", r.recebidas());
+}
