@@ -452,6 +452,37 @@ async fn corrupt_journal_line_that_is_not_the_last_stops_start_up() {
     );
 }
 
+/// After an upgrade and a rollback, the older binary meets an entry it does not know as the
+/// journal's last line. That line is whole (newline and all): it is not a torn write, and
+/// cutting it away would lose a write silently. Start-up stops and says why.
+#[tokio::test]
+async fn a_whole_last_journal_line_this_version_does_not_know_stops_start_up() {
+    let mut srv = TestServer::start();
+    criar_paciente(&srv, "Antes", 31).await;
+    srv.kill9();
+    let journal = srv.data_dir().join("journal.jsonl");
+    let mut text = std::fs::read_to_string(&journal).expect("read journal");
+    text.push_str("{\"seq\":999999,\"ops\":[{\"op\":\"put_coisa_do_futuro\",\"dados\":{}}]}\n");
+    std::fs::write(&journal, &text).expect("write journal");
+
+    let out = srv.start_expecting_failure(Duration::from_secs(15));
+
+    assert!(
+        out.status.is_some_and(|s| !s.success()),
+        "start-up should fail: {out:?}"
+    );
+    assert!(
+        out.stderr.contains("versão mais nova") && out.stderr.contains("journal.jsonl"),
+        "says why and names the file: {}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&journal).expect("read back"),
+        text,
+        "journal untouched"
+    );
+}
+
 #[tokio::test]
 async fn idempotency_key_still_replays_after_a_restart() {
     let mut srv = TestServer::start();

@@ -61,10 +61,33 @@ pub(super) fn replay<S: StoreState>(
             }
             // A last line without its newline was cut mid-append, even if it happens to parse.
             Ok(_) => return Ok((last_seq, offsets, pos as u64)),
+            // A whole last line, newline and all, that is JSON but no entry this version
+            // knows was written by a newer version (a rollback): refused, never cut away.
+            Err(e) if is_last && end.is_some() && is_json(line) => {
+                return Err(corrupt(path, line_no, e.column(), &NewerEntry(e)));
+            }
             Err(_) if is_last => return Ok((last_seq, offsets, pos as u64)),
             Err(e) => return Err(corrupt(path, line_no, e.column(), &e)),
         }
         pos = line_end;
     }
     Ok((last_seq, offsets, bytes.len() as u64))
+}
+
+/// Whether `line` is a JSON document (of any shape).
+fn is_json(line: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
+}
+
+/// Why a whole JSON line did not load: probably written by a newer version.
+struct NewerEntry(serde_json::Error);
+
+impl std::fmt::Display for NewerEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "uma entrada que esta versão não conhece (escrita por uma versão mais nova? volte a ela): {}",
+            self.0
+        )
+    }
 }
