@@ -374,14 +374,17 @@ async fn automatic_backups(state: AppState) {
     })
     .await
     .unwrap_or(every);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + primeira, every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut proxima = tokio::time::Instant::now() + primeira;
     loop {
         tokio::select! {
-            _ = tick.tick() => {
+            _ = tokio::time::sleep_until(proxima) => {
                 if !state.lider() {
+                    // Not leading (yet: on PostgreSQL leadership comes a moment after the
+                    // start): look again in a minute rather than a whole interval later.
+                    proxima = tokio::time::Instant::now() + every.min(Duration::from_secs(60));
                     continue;
                 }
+                proxima = tokio::time::Instant::now() + every;
                 if let Err(e) = crate::services::backups::solicitar(
                     &state,
                     &crate::services::Contexto::interno("backup_automatico"),
@@ -498,6 +501,16 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
         .unwrap_or_else(|_| state.config.data_dir.clone());
     println!("data folder: {}", data_dir.display());
     println!("Swagger UI: http://{local}/docs");
+    let ninguem =
+        state.config.auth == crate::config::ModoAuth::On && state.store.read().usuarios.is_empty();
+    if ninguem {
+        // Sign-in on and no user at all (a folder that ran without sign-in, a new database
+        // with --no-demo-data): say how to make the first administrator.
+        println!(
+            "no users yet: nobody can sign in; set AGENDAMENTO_ADMIN_EMAIL and AGENDAMENTO_ADMIN_SENHA for a start, or run `agendamento usuarios criar-admin`"
+        );
+        tracing::warn!(target: "agendamento", "sign-in is on and there is no user: see `agendamento usuarios criar-admin`");
+    }
     if let Some((usuarios, senha)) = demo_usuarios {
         // Printed once, on the first start only (SPEC-2 §10); never logged.
         println!("demo users (password for all: {senha}):");
@@ -515,12 +528,23 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
     // The delivery outcomes still coming in are journaled before the store closes.
     let registro = state.registro_entregas.lock().take();
     if let Some(registro) = registro
-        && tokio::time::timeout(Duration::from_secs(15), registro)
-            .await
-            .is_err()
+        && tokio::time::timeout(
+            crate::services::notificacoes::ESPERA_AO_PARAR + Duration::from_secs(3),
+            registro,
+        )
+        .await
+        .is_err()
     {
         tracing::warn!(target: "agendamento::notificacoes",
             "delivery outcomes still unrecorded at the stop: those notifications are sent again after the restart");
+    }
+    // A restore or an upload whose client the drain cut off goes on in the background:
+    // let it finish before the final snapshots.
+    let desde = std::time::Instant::now();
+    while crate::services::backups::restauracao_em_curso()
+        && desde.elapsed() < Duration::from_secs(30)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let worker = state.clone();
     tokio::task::spawn_blocking(move || worker.queue.shutdown()).await?;

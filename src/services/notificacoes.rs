@@ -45,9 +45,9 @@ use crate::repositories::{Db, Op};
 /// Deliveries in flight at once.
 pub const EM_VOO: usize = 32;
 
-/// How long a stop waits for the attempts in flight: an attempt's own limit (10 s), and a
-/// little more.
-const ESPERA_AO_PARAR: Duration = Duration::from_secs(12);
+/// How long a stop waits for the attempts in flight: the longest attempt (an e-mail's whole
+/// send, 30 s; a webhook's is 10 s), and a little more.
+pub const ESPERA_AO_PARAR: Duration = Duration::from_secs(32);
 /// The reminder event.
 pub const LEMBRETE: &str = "consulta.lembrete";
 /// Longest `ultimo_erro` kept.
@@ -1336,10 +1336,22 @@ async fn entregar(app: AppState, registro: tokio::runtime::Handle) {
         }
         let vazio = lote.is_empty();
         for n in lote {
-            let Ok(vaga) = registros.clone().acquire_owned().await else {
+            // A stop takes no more work: what is not started stays pending for the restart.
+            if *stop.borrow() {
+                break;
+            }
+            let vaga = tokio::select! {
+                v = registros.clone().acquire_owned() => v,
+                _ = stop.changed() => break,
+            };
+            let Ok(vaga) = vaga else {
                 return;
             };
-            let Ok(voo) = vagas.clone().acquire_owned().await else {
+            let voo = tokio::select! {
+                v = vagas.clone().acquire_owned() => v,
+                _ = stop.changed() => break,
+            };
+            let Ok(voo) = voo else {
                 return;
             };
             em_voo.lock().insert(n.id.clone());

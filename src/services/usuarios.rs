@@ -246,6 +246,11 @@ pub struct AlteraUsuario {
     pub senha: Option<String>,
 }
 
+/// A checked name as it is stored: trimmed and composed ([`Nome`]).
+fn nome_guardado(nome: &str) -> String {
+    Nome::parse(nome).map_or_else(|_| nome.trim().to_owned(), Nome::into_inner)
+}
+
 /// Checks a name (the rule of every name of the API, [`Nome`]).
 pub fn valida_nome(erros: &mut Erros, nome: &str) {
     erros.check("nome", Nome::parse(nome));
@@ -342,7 +347,7 @@ pub async fn criar(app: &App, ctx: &Contexto, novo: NovoUsuario) -> Result<Arc<U
         )?;
         let u = Arc::new(Usuario {
             id: new_id(),
-            nome: novo.nome.trim().to_owned(),
+            nome: nome_guardado(&novo.nome),
             email: novo.email.trim().to_owned(),
             papel: novo.papel,
             medico_id: novo.medico_id,
@@ -376,7 +381,7 @@ pub async fn alterar(
             .ok_or_else(|| AppError::not_found("Usuário"))?;
         let mut u = Usuario::clone(old);
         if let Some(n) = a.nome {
-            u.nome = n.trim().to_owned();
+            u.nome = nome_guardado(&n);
         }
         if let Some(e) = a.email {
             let e = e.trim().to_owned();

@@ -349,6 +349,14 @@ async fn a_folder_with_a_clinics_records_and_no_users_gets_no_demo_users() {
     )
     .await;
     assert_eq!(r.status, 401, "{}", r.text);
+    assert!(
+        depois
+            .saida
+            .iter()
+            .any(|l| l.contains("no users yet") && l.contains("usuarios criar-admin")),
+        "says how to make the first administrator: {:?}",
+        depois.saida
+    );
 }
 
 #[tokio::test]

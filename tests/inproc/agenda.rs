@@ -133,11 +133,24 @@ async fn a_lapsed_hold_on_a_slot_an_appointment_took_is_not_announced_free() {
         .expect("expiry runs");
 
     assert_eq!(released, 2, "both holds are removed");
+    // A later event as a marker: events arrive in order (on PostgreSQL through the journal,
+    // so not at once), and whatever the expiry announced comes before it.
+    let marca = at(seg, "09:00");
+    app.post("/agenda/reservar", &slot(&mid, &marca))
+        .await
+        .expect_status(200);
     let mut liberados = Vec::new();
-    while let Ok(ev) = rx.try_recv() {
+    loop {
+        let ev = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+            .await
+            .expect("the marker event within 10 s")
+            .expect("event stream open");
         let v: Value = serde_json::from_str(&ev.data).expect("event JSON");
+        let slot_do = v["dados"]["slot"].as_str().unwrap_or_default().to_owned();
         if v["tipo"] == "horario_liberado" {
-            liberados.push(v["dados"]["slot"].as_str().unwrap_or_default().to_owned());
+            liberados.push(slot_do);
+        } else if v["tipo"] == "horario_reservado" && slot_do == marca {
+            break;
         }
     }
     assert_eq!(

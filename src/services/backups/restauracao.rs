@@ -22,6 +22,11 @@ impl Vez {
     }
 }
 
+/// Whether a restore or an upload is running (a stop waits for it).
+pub fn restauracao_em_curso() -> bool {
+    OCUPADO.load(Ordering::Acquire)
+}
+
 impl Drop for Vez {
     fn drop(&mut self) {
         OCUPADO.store(false, Ordering::Release);
