@@ -161,3 +161,33 @@ async fn a_lapsed_hold_on_a_slot_an_appointment_took_is_not_announced_free() {
     assert_eq!(app.slot_state(&mid, &tomado).await, "ocupado");
     assert_eq!(app.slot_state(&mid, &livre).await, "disponivel");
 }
+
+/// A booking task that waits (a backlog, a restart) keeps the caller's hold alive: `agendar`
+/// renews it to a whole hold time, so it does not lapse, get announced free and offered to
+/// the waiting list before the worker books it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agendar_renews_the_callers_own_hold_until_its_task_runs() {
+    let app = TestApp::with(|c| c.hold_ttl_secs = 4).await;
+    let pid = app.paciente(45).await;
+    let mid = app.medico(45, &[("segunda", "08:00", "12:00")]).await;
+    let seg = monday(1);
+    let (ini, fim) = (at(seg, "10:00"), at(seg, "10:30"));
+    app.post("/agenda/reservar", &slot(&mid, &ini))
+        .await
+        .expect_status(200);
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+    app.post("/consultas/agendar", &consulta_body(&pid, &mid, &ini, &fim))
+        .await
+        .expect_status(202);
+    // Past the first hold's end, within the renewed one; the task has not run.
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+
+    let released = agendamento::services::agenda::expire_holds(&app.state)
+        .await
+        .expect("expiry runs");
+
+    assert_eq!(released, 0, "the hold was renewed by agendar");
+    assert_eq!(app.slot_state(&mid, &ini).await, "reservado");
+    assert_eq!(app.run_tasks().await, 1);
+    assert_eq!(app.slot_state(&mid, &ini).await, "ocupado");
+}

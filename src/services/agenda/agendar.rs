@@ -110,6 +110,23 @@ pub async fn agendar(app: &App, ctx: &Contexto, nova: NovaConsulta) -> Result<Ag
                             lista_espera_id: None,
                         })));
                         new_holds.push(*s);
+                    } else if let Some(r) = db
+                        .reservas
+                        .get(&Reserva::key(&nova.medico_id, *s))
+                        .filter(|r| {
+                            r.lista_espera_id.is_none()
+                                && r.expira_em < expira
+                                && r.usuario_id
+                                    == ctx.chamador.as_ref().and_then(|c| c.usuario_id.clone())
+                        })
+                    {
+                        // The caller's own hold lasts as long as a new one would: a task
+                        // that waits (a backlog, a restart) must not see it lapse, announced
+                        // free and offered to the waiting list, before it books.
+                        ops.push(Op::PutReserva(Arc::new(Reserva {
+                            expira_em: expira,
+                            ..Reserva::clone(r)
+                        })));
                     }
                 }
                 let params = ParamsAgendar {
