@@ -424,6 +424,43 @@ test('the front desk signs in and sees the agenda without the log tail; "Sair" e
   }
 });
 
+test('a failed "Sair" says so and keeps the session; a session ended elsewhere brings the sign-in form back', async () => {
+  const R2 = { email: 'recepcao2@painel.example', senha: 'senha da recepção dois 2026' };
+  await api('POST', '/usuarios', { nome: 'Recepção Dois', ...R2, papel: 'recepcao' });
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${base}/painel`, { waitUntil: 'load' });
+    await page.waitForSelector('#entrada:not([hidden]), #quem:not([hidden])', { timeout: 10_000 });
+    if (await page.isVisible('#quem')) await page.click('#sair');
+    await entrarComo(page, R2);
+    await page.waitForSelector('#quem:not([hidden])', { timeout: 5000 });
+    await verGrade(page);
+    await page.waitForSelector('#conexao[data-estado="ao-vivo"]', { timeout: 10_000 });
+
+    // The sign-out fails (storage unavailable): the page says so and stays signed in.
+    await page.route('**/auth/logout', (r) => r.fulfill({ status: 503, body: '' }));
+    await page.click('#sair');
+    await page.waitForSelector('#aviso:not([hidden])', { timeout: 5000 });
+    assert.match(await page.innerText('#aviso'), /Não foi possível sair/);
+    assert.equal(await page.isVisible('#quem'), true, 'still signed in');
+    await page.unroute('**/auth/logout');
+
+    // The session ends elsewhere (another tab, an administrator): with no event coming, the
+    // stream notices within its check interval and the page asks to sign in, agenda hidden.
+    const token = await page.evaluate(() => localStorage.getItem('agendamento_painel_token'));
+    const r = await fetch(`${base}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 204);
+    await page.waitForSelector('#entrada:not([hidden])', { timeout: 40_000 });
+    assert.equal(await page.isVisible('#conteudo'), false, 'the old agenda is hidden');
+    await entrarComo(page, R2);
+    await page.waitForSelector('#conexao[data-estado="ao-vivo"]', { timeout: 10_000 });
+    await page.click('#sair');
+    await page.waitForSelector('#entrada:not([hidden])', { timeout: 10_000 });
+  } finally {
+    await page.close();
+  }
+});
+
 test('a notification that failed shows live in its panel, and "Reenviar" sends it again', async () => {
   const { page, erros } = await abrir();
   let webhook;

@@ -22,6 +22,9 @@ use crate::infra::events::Published;
 use crate::services::{self, AppState, Chamador, Escopo};
 
 /// A comment is sent this often so proxies keep idle streams open.
+/// How often an agenda stream with no event checks that its session still lasts.
+const VERIFICA_SESSAO: Duration = Duration::from_secs(15);
+
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Query of `GET /sistema/agenda/stream`.
@@ -173,6 +176,12 @@ pub async fn stream_agenda(
                     None => tokio::select! {
                         r = s.rx.recv() => r.ok(),
                         _ = s.stop.wait_for(|stop| *stop) => None,
+                        // A quiet clinic sends no event for a long while: the session is
+                        // checked anyway, so an ended one does not keep its stream open.
+                        () = tokio::time::sleep(VERIFICA_SESSAO) => {
+                            services::usuarios::vigente(&app, &quem)?;
+                            continue;
+                        }
                     },
                 };
                 // `None` also when it fell behind the bounded buffer (Lagged): the

@@ -125,23 +125,49 @@ async function entrar() {
   }
   if (r.ok) painel.usuario = await r.json();
   else if (r.status === 401) painel.usuario = await pedirEntrada();
-  else painel.usuario = null; // 404: --auth off, no user
+  else if (r.status === 404) painel.usuario = null; // --auth off, no user
+  else {
+    // 5xx, 429: not an answer about who is calling; ask again shortly.
+    conexao('reconectando', 'Servidor indisponível; tentando de novo…');
+    await new Promise((ok) => setTimeout(ok, 2000));
+    return entrar();
+  }
   mostrarUsuario();
 }
 
 async function sair() {
   const token = localStorage.getItem(CHAVE_TOKEN);
-  localStorage.removeItem(CHAVE_TOKEN);
   if (token) {
-    await fetch('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } }).catch(() => {});
+    // The token goes only once the server ended the session (204) or says it is gone
+    // (401): on a shared front-desk computer a failed sign-out must not look done.
+    const r = await fetch('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+      .catch(() => null);
+    if (!r || (r.status !== 204 && r.status !== 401)) {
+      avisar('Não foi possível sair; tente de novo.');
+      return;
+    }
+    localStorage.removeItem(CHAVE_TOKEN);
   }
   location.reload();
+}
+
+/** Whether the session this page signed in with has ended (expired, signed out elsewhere). */
+async function semSessao() {
+  if (!painel.usuario) return false; // single-user mode
+  try {
+    return (await fetch('/auth/eu', { headers: { accept: 'application/json' } })).status === 401;
+  } catch {
+    return false;
+  }
 }
 
 /** A session that ended meanwhile (expired, signed out elsewhere): sign in again. */
 async function sessaoEncerrada() {
   if (painel.reentrando) return painel.reentrando;
+  const antes = painel.usuario?.id;
   painel.reentrando = pedirEntrada().then((u) => {
+    // Another user: the sections and lists were the previous one's; start afresh.
+    if (antes && u?.id !== antes) location.reload();
     painel.usuario = u;
     painel.reentrando = null;
     mostrarUsuario();
@@ -512,9 +538,16 @@ function abrirAgenda() {
     if (ev.lastEventId) ultimoId = ev.lastEventId;
     aoEvento(ev);
   };
-  es.onerror = () => {
+  es.onerror = async () => {
     if (es.readyState === EventSource.CLOSED) {
       conexao('reconectando', 'Sem conexão; tentando de novo…');
+      // A stream refused because the session ended: sign in again (the form hides the
+      // agenda meanwhile), then reopen it; otherwise retry.
+      if (await semSessao()) {
+        await sessaoEncerrada();
+        abrirAgenda();
+        return;
+      }
       setTimeout(abrirAgenda, 2000);
     } else {
       conexao('reconectando', 'Reconectando…');
