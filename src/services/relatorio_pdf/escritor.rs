@@ -251,31 +251,40 @@ impl<'a> Escritor<'a> {
         // Report at least every 2% of the rows.
         let passo = (linhas.len() / 50).max(1);
         for (i, l) in linhas.iter().enumerate() {
-            if !self.cabe(LINHA_H) {
-                self.cabecalho_tabela(&colunas);
-            }
-            if i % 2 == 1 {
-                self.retangulo(MARGEM, self.y - LINHA_H, LARGURA_UTIL, LINHA_H, CINZA_ZEBRA);
-            }
-            let base = self.y - BASE_LINHA;
             let d = l.inicio;
             let data = format!("{:02}/{:02}/{:04}", d.day(), d.month(), d.year());
             let hora = format!("{:02}:{:02}", d.hour(), d.minute());
-            let celulas: [&str; 5] = [
-                &data,
-                &hora,
-                &l.medico,
-                &l.paciente,
-                rotulo_status(l.status),
+            // Names are written whole (SPEC §7: extracted "as written"), wrapped in their
+            // column; the row is as tall as its longest name.
+            let quebra =
+                |s: &str, w: f32| quebrar(s, Fonte::Normal, CORPO, w - 2.0 * PAD, LINHAS_POR_NOME);
+            let celulas: [Vec<String>; 5] = [
+                vec![data],
+                vec![hora],
+                quebra(&l.medico, COLUNAS[2].1),
+                quebra(&l.paciente, COLUNAS[3].1),
+                vec![rotulo_status(l.status).to_owned()],
             ];
+            let n = celulas.iter().map(Vec::len).max().unwrap_or(1);
+            let altura = LINHA_H + (n - 1) as f32 * ENTRELINHA;
+            if !self.cabe(altura) {
+                self.cabecalho_tabela(&colunas);
+            }
+            if i % 2 == 1 {
+                self.retangulo(MARGEM, self.y - altura, LARGURA_UTIL, altura, CINZA_ZEBRA);
+            }
+            let base = self.y - BASE_LINHA;
             let mut x = MARGEM;
             self.abrir_texto(Fonte::Normal, CORPO);
-            for (texto, &(_, w)) in celulas.iter().zip(COLUNAS.iter()) {
-                self.celula(x, w, base, Fonte::Normal, texto, Alinhamento::Esquerda);
+            for (textos, &(_, w)) in celulas.iter().zip(COLUNAS.iter()) {
+                for (k, texto) in textos.iter().enumerate() {
+                    let y = base - k as f32 * ENTRELINHA;
+                    self.celula(x, w, y, Fonte::Normal, texto, Alinhamento::Esquerda);
+                }
                 x += w;
             }
             self.fechar_texto();
-            self.y -= LINHA_H;
+            self.y -= altura;
             if (i + 1) % passo == 0 {
                 prog.linhas(i + 1, linhas.len());
             }
@@ -298,28 +307,38 @@ impl<'a> Escritor<'a> {
         self.y -= 18.0;
         self.cabecalho_tabela(&colunas);
         for (i, &(nome, n)) in itens.iter().enumerate() {
-            if !self.cabe(LINHA_H) {
+            let nomes = quebrar(
+                nome,
+                Fonte::Normal,
+                CORPO,
+                TOTAL_NOME_W - 2.0 * PAD,
+                LINHAS_POR_NOME,
+            );
+            let altura = LINHA_H + (nomes.len() - 1) as f32 * ENTRELINHA;
+            if !self.cabe(altura) {
                 self.cabecalho_tabela(&colunas);
             }
             if i % 2 == 1 {
                 self.retangulo(
                     MARGEM,
-                    self.y - LINHA_H,
+                    self.y - altura,
                     TOTAL_NOME_W + TOTAL_QTD_W,
-                    LINHA_H,
+                    altura,
                     CINZA_ZEBRA,
                 );
             }
             let base = self.y - BASE_LINHA;
             self.abrir_texto(Fonte::Normal, CORPO);
-            self.celula(
-                MARGEM,
-                TOTAL_NOME_W,
-                base,
-                Fonte::Normal,
-                nome,
-                Alinhamento::Esquerda,
-            );
+            for (k, linha) in nomes.iter().enumerate() {
+                self.celula(
+                    MARGEM,
+                    TOTAL_NOME_W,
+                    base - k as f32 * ENTRELINHA,
+                    Fonte::Normal,
+                    linha,
+                    Alinhamento::Esquerda,
+                );
+            }
             let qtd = n.to_string();
             self.celula(
                 MARGEM + TOTAL_NOME_W,
@@ -330,7 +349,7 @@ impl<'a> Escritor<'a> {
                 Alinhamento::Direita,
             );
             self.fechar_texto();
-            self.y -= LINHA_H;
+            self.y -= altura;
         }
         self.ops.push(Op::SetOutlineThickness { pt: Pt(0.75) });
         self.linha(MARGEM, MARGEM + TOTAL_NOME_W + TOTAL_QTD_W, self.y);

@@ -16,6 +16,10 @@ pub(super) const RODAPE_Y: f32 = 26.0;
 
 pub(super) const CORPO: f32 = 9.0;
 pub(super) const LINHA_H: f32 = 15.0;
+/// The distance between two lines of a wrapped name in a table row.
+pub(super) const ENTRELINHA: f32 = 11.0;
+/// The most lines a name takes in a row (a 200-character name fits in about six).
+pub(super) const LINHAS_POR_NOME: usize = 8;
 /// Baseline offset from the top of a table row.
 pub(super) const BASE_LINHA: f32 = 10.5;
 pub(super) const PAD: f32 = 4.0;

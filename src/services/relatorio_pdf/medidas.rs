@@ -38,6 +38,50 @@ pub(super) fn ajustar<'s>(s: &'s str, fonte: Fonte, tamanho: f32, max: f32) -> C
     Cow::Owned(cortado)
 }
 
+/// `s` broken into lines at most `max` points wide, at spaces where it can (a word wider
+/// than a line is cut between characters); control characters become spaces. At least one
+/// line, at most `limite` (the last one then ends with "…").
+pub(super) fn quebrar(s: &str, fonte: Fonte, tamanho: f32, max: f32, limite: usize) -> Vec<String> {
+    let limpo: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut linhas: Vec<String> = Vec::new();
+    let mut atual = String::new();
+    for palavra in limpo.split_whitespace() {
+        let junto = if atual.is_empty() {
+            palavra.to_owned()
+        } else {
+            format!("{atual} {palavra}")
+        };
+        if largura_texto(&junto, fonte, tamanho) <= max {
+            atual = junto;
+            continue;
+        }
+        if !atual.is_empty() {
+            linhas.push(std::mem::take(&mut atual));
+        }
+        // The word alone: cut between characters while it is wider than a line.
+        for c in palavra.chars() {
+            atual.push(c);
+            if largura_texto(&atual, fonte, tamanho) > max && atual.chars().count() > 1 {
+                atual.pop();
+                linhas.push(std::mem::take(&mut atual));
+                atual.push(c);
+            }
+        }
+    }
+    if !atual.is_empty() || linhas.is_empty() {
+        linhas.push(atual);
+    }
+    if linhas.len() > limite {
+        let resto = linhas[limite - 1..].join(" ");
+        linhas.truncate(limite - 1);
+        linhas.push(ajustar(&resto, fonte, tamanho, max).into_owned());
+    }
+    linhas
+}
+
 /// The width of `s` in points.
 pub(super) fn largura_texto(s: &str, fonte: Fonte, tamanho: f32) -> f32 {
     let milesimos: u32 = s.chars().map(|c| u32::from(largura_char(c, fonte))).sum();

@@ -178,26 +178,61 @@ fn accents_title_filters_and_totals_extract_as_written() {
 }
 
 #[test]
-fn long_names_are_cut_to_their_column() {
+fn long_names_are_written_whole_wrapped_in_their_column() {
     let r = amostra();
     let (pdf, _) = render_ok(&r);
     let texto = &paginas(&pdf)[0];
     let ls = linhas_texto(texto);
-    let medico = ls
-        .iter()
-        .find(|l| l.starts_with("Dr. Nome Extremamente"))
-        .expect("doctor");
-    let paciente = ls
-        .iter()
-        .find(|l| l.starts_with("Paciente Com Um"))
-        .expect("patient");
-    assert!(
-        medico.ends_with('…') && paciente.ends_with('…'),
-        "{medico} / {paciente}"
-    );
-    assert!(largura_texto(medico, Fonte::Normal, CORPO) <= COLUNAS[2].1 - 2.0 * PAD);
-    assert!(largura_texto(paciente, Fonte::Normal, CORPO) <= COLUNAS[3].1 - 2.0 * PAD);
-    assert!(!texto.contains("Júnior"));
+    for (nome, coluna) in [
+        (
+            "Dr. Nome Extremamente Comprido de Teste da Silva Sauro Pereira Lopes",
+            COLUNAS[2].1,
+        ),
+        (
+            "Paciente Com Um Nome Absurdamente Longo Que Não Cabe Na Coluna Júnior",
+            COLUNAS[3].1,
+        ),
+    ] {
+        let primeira = ls
+            .iter()
+            .position(|l| nome.starts_with(*l) && l.len() > 10)
+            .unwrap_or_else(|| panic!("{nome} not found in {ls:?}"));
+        // The name's lines follow one another in the text (one text run per line).
+        let mut junto = String::new();
+        for l in &ls[primeira..] {
+            if !nome.contains(*l) {
+                break;
+            }
+            assert!(
+                largura_texto(l, Fonte::Normal, CORPO) <= coluna - 2.0 * PAD,
+                "{l} fits its column"
+            );
+            if !junto.is_empty() {
+                junto.push(' ');
+            }
+            junto.push_str(l);
+        }
+        assert_eq!(junto, nome, "written whole, as written");
+    }
+    assert!(!texto.contains('…'));
+}
+
+#[test]
+fn wrapping() {
+    let w = 60.0;
+    let ls = quebrar("Ana Beatriz de Souza", Fonte::Normal, 9.0, w, 8);
+    assert!(ls.len() > 1, "{ls:?}");
+    assert_eq!(ls.join(" "), "Ana Beatriz de Souza");
+    assert!(ls.iter().all(|l| largura_texto(l, Fonte::Normal, 9.0) <= w));
+    // A word wider than a line is cut between characters.
+    let ls = quebrar(&"W".repeat(30), Fonte::Normal, 9.0, w, 8);
+    assert_eq!(ls.concat(), "W".repeat(30));
+    assert!(ls.iter().all(|l| largura_texto(l, Fonte::Normal, 9.0) <= w));
+    // Past the line limit the last line ends with "…".
+    let ls = quebrar(&"Nome ".repeat(40), Fonte::Normal, 9.0, w, 3);
+    assert_eq!(ls.len(), 3);
+    assert!(ls[2].ends_with('…'));
+    assert_eq!(quebrar("", Fonte::Normal, 9.0, w, 8), [String::new()]);
 }
 
 #[test]
