@@ -78,6 +78,8 @@ def main():
             erros.append(f"icalendar {comp.name} {prop}: {err}")
     if cal.name != "VCALENDAR":
         erros.append(f"top component {cal.name}")
+    if not cal.subcomponents:
+        erros.append("no component (RFC 5545 3.6: icalbody = calprops 1*component)")
     if str(cal.get("VERSION", "")) != "2.0":
         erros.append("VERSION is not 2.0")
     if not cal.get("PRODID"):

@@ -312,11 +312,13 @@ pub fn feed(app: &App, dono: &Dono, token: &str) -> Option<Feed> {
     let ate = jiff::civil::DateTime::MAX;
     let local = app.config.clinica_nome.as_str();
     let mut out = String::with_capacity(4096);
+    let mut eventos = 0usize;
     match dono {
         Dono::Medico(id) => {
             let m = db.medicos.get(id)?;
             abrir(&mut out, Some(&format!("Consultas — {}", m.nome)));
             for c in db.consultas.of_medico(id, desde, ate) {
+                eventos += 1;
                 let resumo = format!("Consulta {}", c.inicio.strftime("%H:%M"));
                 let texto = Texto {
                     resumo: &resumo,
@@ -330,6 +332,7 @@ pub fn feed(app: &App, dono: &Dono, token: &str) -> Option<Feed> {
             db.pacientes.get(id)?;
             abrir(&mut out, Some("Minhas consultas"));
             for c in db.consultas.of_paciente(id, desde, ate) {
+                eventos += 1;
                 let resumo = resumo_medico(db.medicos.get(&c.medico_id).map(|m| &**m));
                 let texto = Texto {
                     resumo: &resumo,
@@ -341,9 +344,30 @@ pub fn feed(app: &App, dono: &Dono, token: &str) -> Option<Feed> {
         }
     }
     drop(db);
+    if eventos == 0 {
+        fuso(&mut out, &app.config.timezone, app.clock.tz());
+    }
     linha(&mut out, "END:VCALENDAR");
     let etag = format!("\"{}\"", &hex::encode(Sha256::digest(out.as_bytes()))[..32]);
     Some(Feed { ics: out, etag })
+}
+
+/// The clinic's zone as a `VTIMEZONE` with its offset of now: RFC 5545 asks a calendar for
+/// at least one component, and a feed with no appointment (a new doctor) has no event. No
+/// time refers to it (they are all UTC), so one offset is enough.
+fn fuso(out: &mut String, nome: &str, tz: &jiff::tz::TimeZone) {
+    let segundos = tz.to_offset(jiff::Timestamp::now()).seconds();
+    let sinal = if segundos < 0 { '-' } else { '+' };
+    let minutos = segundos.unsigned_abs() / 60;
+    let offset = format!("{sinal}{:02}{:02}", minutos / 60, minutos % 60);
+    linha(out, "BEGIN:VTIMEZONE");
+    linha(out, &format!("TZID:{}", escapar(nome)));
+    linha(out, "BEGIN:STANDARD");
+    linha(out, "DTSTART:19700101T000000");
+    linha(out, &format!("TZOFFSETFROM:{offset}"));
+    linha(out, &format!("TZOFFSETTO:{offset}"));
+    linha(out, "END:STANDARD");
+    linha(out, "END:VTIMEZONE");
 }
 
 #[cfg(test)]

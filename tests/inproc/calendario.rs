@@ -452,6 +452,40 @@ async fn feeds_hold_no_personal_data_answer_304_and_a_new_token_revokes_the_old(
     assert!(!pf.text.contains("Paula"), "{}", pf.text);
 }
 
+/// A new doctor's feed has no appointment yet, and RFC 5545 asks a calendar for at least
+/// one component: it carries the clinic's zone as a VTIMEZONE (no time refers to it).
+#[tokio::test]
+async fn a_feed_with_no_appointment_is_still_a_valid_calendar() {
+    let c = cena().await;
+    let r = com(
+        &c.app,
+        &c.admin,
+        Method::POST,
+        "/medicos",
+        Some(&crate::common::medico_body(
+            "Dra. Nova Sem Agenda",
+            33,
+            "Pediatria",
+        )),
+    )
+    .await;
+    r.expect_status(201);
+    let novo = str_field(&r.body, "id");
+    let r = novo_feed(&c, &c.admin, json!({"medico_id": novo})).await;
+    r.expect_status(200);
+    let feed = c.app.get(&str_field(&r.body, "url")).await;
+    feed.expect_status(200);
+    let v = estrito(&feed.text);
+    assert_eq!(v["eventos"].as_array().map(Vec::len), Some(0), "{v:#}");
+    assert!(
+        feed.text
+            .contains("BEGIN:VTIMEZONE\r\nTZID:America/Sao_Paulo\r\n")
+            && feed.text.contains("TZOFFSETTO:-0300\r\n"),
+        "{}",
+        feed.text
+    );
+}
+
 #[tokio::test]
 async fn a_feed_token_is_for_oneself_or_staff_and_names_exactly_one_owner() {
     let c = cena().await;
