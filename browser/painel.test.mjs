@@ -521,3 +521,34 @@ test("a page left open overnight moves on to the next day at the clinic's midnig
     await page.close();
   }
 });
+
+test('a page left open while its slots start fetches the grid again, as a fresh load would show it', async (t) => {
+  const agora = new Date();
+  // Today (UTC, the clinic's zone) must still have a slot to come (the last starts at 23:00),
+  // and 40 minutes on must stay in today's date.
+  if (agora.getUTCHours() * 60 + agora.getUTCMinutes() >= 22 * 60 + 55) {
+    t.skip('late in the UTC day: no slot of today left to start');
+    return;
+  }
+  await arrange(); // a doctor working all of today
+  const page = await browser.newPage();
+  try {
+    await page.clock.install({ time: Date.now() });
+    await page.goto(`${base}/painel`, { waitUntil: 'load' });
+    await page.waitForSelector('#entrada:not([hidden]), #quem:not([hidden])', { timeout: 10_000 });
+    if (await page.isVisible('#entrada')) await entrarComo(page, ADMIN);
+    await page.waitForSelector('.medico .slot', { timeout: 10_000 });
+    await page.waitForSelector('#conexao[data-estado="ao-vivo"]', { timeout: 10_000 });
+    let buscas = 0;
+    page.on('request', (r) => { if (r.url().includes('/agenda/slots')) buscas += 1; });
+
+    // 40 minutes later on the page's clock: the grid's next slot has started.
+    await page.clock.fastForward('00:40:00');
+    const fim = Date.now() + 10_000;
+    while (buscas === 0 && Date.now() < fim) await new Promise((ok) => setTimeout(ok, 100));
+    assert.ok(buscas >= 1, 'the grid was fetched again');
+    assert.equal(await page.inputValue('#dia'), agora.toISOString().slice(0, 10), 'still today');
+  } finally {
+    await page.close();
+  }
+});

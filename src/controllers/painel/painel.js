@@ -622,9 +622,40 @@ function hojeNaClinica() {
 
 /** At the clinic's midnight "today" moves on: a page showing today shows the new day; one
  * showing another day stays on it (only the labels and the "Hoje" button change). */
+/** Now in the clinic's zone as a slot key (`YYYY-MM-DDTHH:MM:SS`); null when unknown. */
+function momentoNaClinica() {
+  if (!FUSO) return null;
+  try {
+    const partes = new Intl.DateTimeFormat('en-CA', {
+      timeZone: FUSO, year: 'numeric', month: '2-digit', day: '2-digit',
+      hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+    }).formatToParts(new Date(Date.now() + DESVIO));
+    const v = (t) => partes.find((p) => p.type === t)?.value;
+    const m = `${v('year')}-${v('month')}-${v('day')}T${v('hour')}:${v('minute')}:${v('second')}`;
+    return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/.test(m) ? m : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a slot on the grid has started (the server lists none that has). */
+function algumComecou() {
+  const agora = momentoNaClinica();
+  if (!agora) return false;
+  for (const porSlot of painel.slots.values()) {
+    for (const slot of porSlot.keys()) if (slot < agora) return true;
+  }
+  return false;
+}
+
 function acompanharDia() {
   const agora = hojeNaClinica();
-  if (agora === HOJE) return;
+  if (agora === HOJE) {
+    // A page left open all day: slots that started since the last fetch leave the grid
+    // (and the summary's counts), as a fresh load would show it.
+    if (painel.dia === HOJE && algumComecou()) sincronizar();
+    return;
+  }
   const estavaEmHoje = painel.dia === HOJE;
   HOJE = agora;
   if (estavaEmHoje) {
