@@ -101,6 +101,14 @@ impl<'a> Escritor<'a> {
         self.run(x, baseline, s.into_owned());
     }
 
+    /// A left-aligned cell of several lines (a wrapped name), the first on `baseline`.
+    fn celula_em_linhas(&mut self, x: f32, largura: f32, baseline: f32, linhas: &[String]) {
+        for (k, linha) in linhas.iter().enumerate() {
+            let y = baseline - k as f32 * ENTRELINHA;
+            self.celula(x, largura, y, Fonte::Normal, linha, Alinhamento::Esquerda);
+        }
+    }
+
     pub(super) fn retangulo(&mut self, x: f32, y_base: f32, w: f32, h: f32, g: f32) {
         self.cinza(g);
         self.ops.push(Op::DrawRectangle {
@@ -256,17 +264,14 @@ impl<'a> Escritor<'a> {
             let hora = format!("{:02}:{:02}", d.hour(), d.minute());
             // Names are written whole (SPEC §7: extracted "as written"), wrapped in their
             // column; the row is as tall as its longest name.
-            let quebra =
-                |s: &str, w: f32| quebrar(s, Fonte::Normal, CORPO, w - 2.0 * PAD, LINHAS_POR_NOME);
             let celulas: [Vec<String>; 5] = [
                 vec![data],
                 vec![hora],
-                quebra(&l.medico, COLUNAS[2].1),
-                quebra(&l.paciente, COLUNAS[3].1),
+                linhas_do_nome(&l.medico, COLUNAS[2].1),
+                linhas_do_nome(&l.paciente, COLUNAS[3].1),
                 vec![rotulo_status(l.status).to_owned()],
             ];
-            let n = celulas.iter().map(Vec::len).max().unwrap_or(1);
-            let altura = LINHA_H + (n - 1) as f32 * ENTRELINHA;
+            let altura = altura_da_linha(celulas.iter().map(Vec::len).max().unwrap_or(1));
             if !self.cabe(altura) {
                 self.cabecalho_tabela(&colunas);
             }
@@ -277,10 +282,7 @@ impl<'a> Escritor<'a> {
             let mut x = MARGEM;
             self.abrir_texto(Fonte::Normal, CORPO);
             for (textos, &(_, w)) in celulas.iter().zip(COLUNAS.iter()) {
-                for (k, texto) in textos.iter().enumerate() {
-                    let y = base - k as f32 * ENTRELINHA;
-                    self.celula(x, w, y, Fonte::Normal, texto, Alinhamento::Esquerda);
-                }
+                self.celula_em_linhas(x, w, base, textos);
                 x += w;
             }
             self.fechar_texto();
@@ -307,14 +309,8 @@ impl<'a> Escritor<'a> {
         self.y -= 18.0;
         self.cabecalho_tabela(&colunas);
         for (i, &(nome, n)) in itens.iter().enumerate() {
-            let nomes = quebrar(
-                nome,
-                Fonte::Normal,
-                CORPO,
-                TOTAL_NOME_W - 2.0 * PAD,
-                LINHAS_POR_NOME,
-            );
-            let altura = LINHA_H + (nomes.len() - 1) as f32 * ENTRELINHA;
+            let nomes = linhas_do_nome(nome, TOTAL_NOME_W);
+            let altura = altura_da_linha(nomes.len());
             if !self.cabe(altura) {
                 self.cabecalho_tabela(&colunas);
             }
@@ -329,16 +325,7 @@ impl<'a> Escritor<'a> {
             }
             let base = self.y - BASE_LINHA;
             self.abrir_texto(Fonte::Normal, CORPO);
-            for (k, linha) in nomes.iter().enumerate() {
-                self.celula(
-                    MARGEM,
-                    TOTAL_NOME_W,
-                    base - k as f32 * ENTRELINHA,
-                    Fonte::Normal,
-                    linha,
-                    Alinhamento::Esquerda,
-                );
-            }
+            self.celula_em_linhas(MARGEM, TOTAL_NOME_W, base, &nomes);
             let qtd = n.to_string();
             self.celula(
                 MARGEM + TOTAL_NOME_W,
@@ -473,4 +460,20 @@ pub(super) fn chave_ordenacao(s: &str) -> String {
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
         .collect()
+}
+
+/// A name's lines in a column `largura` wide (padding included).
+fn linhas_do_nome(nome: &str, largura: f32) -> Vec<String> {
+    quebrar(
+        nome,
+        Fonte::Normal,
+        CORPO,
+        largura - 2.0 * PAD,
+        LINHAS_POR_NOME,
+    )
+}
+
+/// The height of a table row whose tallest cell has `linhas` lines.
+fn altura_da_linha(linhas: usize) -> f32 {
+    LINHA_H + linhas.saturating_sub(1) as f32 * ENTRELINHA
 }

@@ -6,10 +6,9 @@ use super::*;
 // ---------------------------------------------------------------------------------------
 // Text measurement
 
-/// `s` cut with "…" so that it is at most `max` points wide; control characters become
-/// spaces.
-pub(super) fn ajustar<'s>(s: &'s str, fonte: Fonte, tamanho: f32, max: f32) -> Cow<'s, str> {
-    let s: Cow<'s, str> = if s.chars().any(char::is_control) {
+/// `s` with its control characters (a newline, a tab) as spaces.
+fn sem_controles(s: &str) -> Cow<'_, str> {
+    if s.chars().any(char::is_control) {
         Cow::Owned(
             s.chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
@@ -17,7 +16,13 @@ pub(super) fn ajustar<'s>(s: &'s str, fonte: Fonte, tamanho: f32, max: f32) -> C
         )
     } else {
         Cow::Borrowed(s)
-    };
+    }
+}
+
+/// `s` cut with "…" so that it is at most `max` points wide; control characters become
+/// spaces.
+pub(super) fn ajustar<'s>(s: &'s str, fonte: Fonte, tamanho: f32, max: f32) -> Cow<'s, str> {
+    let s = sem_controles(s);
     if largura_texto(&s, fonte, tamanho) <= max {
         return s;
     }
@@ -42,10 +47,7 @@ pub(super) fn ajustar<'s>(s: &'s str, fonte: Fonte, tamanho: f32, max: f32) -> C
 /// than a line is cut between characters); control characters become spaces. At least one
 /// line, at most `limite` (the last one then ends with "…").
 pub(super) fn quebrar(s: &str, fonte: Fonte, tamanho: f32, max: f32, limite: usize) -> Vec<String> {
-    let limpo: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let limpo = sem_controles(s);
     let mut linhas: Vec<String> = Vec::new();
     let mut atual = String::new();
     for palavra in limpo.split_whitespace() {
