@@ -607,21 +607,9 @@ function mudarDia(dia) {
 /** Today's date (`YYYY-MM-DD`) in the clinic's zone by the server's clock; the date the page
  * came with when the zone is unknown to the browser. */
 function hojeNaClinica() {
-  if (!FUSO) return HOJE;
-  try {
-    const partes = new Intl.DateTimeFormat('en-CA', {
-      timeZone: FUSO, year: 'numeric', month: '2-digit', day: '2-digit',
-    }).formatToParts(new Date(Date.now() + DESVIO));
-    const v = (t) => partes.find((p) => p.type === t)?.value;
-    const dia = `${v('year')}-${v('month')}-${v('day')}`;
-    return /^\d{4}-\d{2}-\d{2}$/.test(dia) ? dia : HOJE;
-  } catch {
-    return HOJE;
-  }
+  return momentoNaClinica()?.slice(0, 10) ?? HOJE;
 }
 
-/** At the clinic's midnight "today" moves on: a page showing today shows the new day; one
- * showing another day stays on it (only the labels and the "Hoje" button change). */
 /** Now in the clinic's zone as a slot key (`YYYY-MM-DDTHH:MM:SS`); null when unknown. */
 function momentoNaClinica() {
   if (!FUSO) return null;
