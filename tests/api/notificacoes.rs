@@ -55,6 +55,19 @@ fn daqui_uma_hora_e(segundos: i64) -> (String, String) {
     (f(&ini), f(&fim))
 }
 
+/// Books patient `p` with doctor `m` `segundos` seconds after an hour from now; the id.
+async fn marcar(srv: &TestServer, p: &str, m: &str, segundos: i64) -> String {
+    let (ini, fim) = daqui_uma_hora_e(segundos);
+    let c = srv
+        .post(
+            "/consultas",
+            &json!({"paciente_id": p, "medico_id": m, "inicio": ini, "fim": fim}),
+        )
+        .await;
+    c.expect_status(201);
+    str_field(&c.body, "id")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_delivery_loses_nothing_and_repeats_only_the_same_webhook_id() {
     let mut srv = TestServer::start_with(ARGS);
@@ -64,13 +77,7 @@ async fn sigkill_mid_delivery_loses_nothing_and_repeats_only_the_same_webhook_id
     r.atraso(Duration::from_secs(30));
     let (p, m) = paciente_e_medico(&srv).await;
     for i in 0..10 {
-        let (ini, fim) = daqui_uma_hora_e(3600 * (i + 2));
-        srv.post(
-            "/consultas",
-            &json!({"paciente_id": p, "medico_id": m, "inicio": ini, "fim": fim}),
-        )
-        .await
-        .expect_status(201);
+        marcar(&srv, &p, &m, 3600 * (i + 2)).await;
     }
     r.esperar(Duration::from_secs(20), |v| !v.is_empty()).await;
     srv.kill9();
@@ -106,15 +113,7 @@ async fn a_delivered_reminder_is_not_sent_again_after_a_restart() {
     let r = Receptor::iniciar().await;
     webhook(&srv, &r, &["consulta.lembrete"]).await;
     let (p, m) = paciente_e_medico(&srv).await;
-    let (ini, fim) = daqui_uma_hora_e(6);
-    let c = srv
-        .post(
-            "/consultas",
-            &json!({"paciente_id": p, "medico_id": m, "inicio": ini, "fim": fim}),
-        )
-        .await;
-    c.expect_status(201);
-    let c = str_field(&c.body, "id");
+    let c = marcar(&srv, &p, &m, 6).await;
     let got = r.esperar(Duration::from_secs(30), |v| !v.is_empty()).await;
     assert_eq!(got[0].tipo, "consulta.lembrete");
     assert!(got[0].valida);
@@ -207,13 +206,7 @@ async fn a_delivery_in_flight_at_a_stop_is_recorded_and_not_sent_again() {
     // The request arrives at once; its answer comes 2 s later, after the SIGTERM.
     r.atraso(Duration::from_secs(2));
     let (p, m) = paciente_e_medico(&srv).await;
-    let (ini, fim) = daqui_uma_hora_e(7200);
-    srv.post(
-        "/consultas",
-        &json!({"paciente_id": p, "medico_id": m, "inicio": ini, "fim": fim}),
-    )
-    .await
-    .expect_status(201);
+    marcar(&srv, &p, &m, 7200).await;
     r.esperar(Duration::from_secs(20), |v| !v.is_empty()).await;
 
     assert!(srv.stop().success(), "clean exit");
