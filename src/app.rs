@@ -90,11 +90,14 @@ async fn liderar_sempre(state: AppState) {
     let mut seguidas = state.seguidas.lock().take();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Whether this instance, leading, told the others where to forward their writes.
+    let mut anunciado = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 let store = state.store.clone();
                 let lider = tokio::task::spawn_blocking(move || store.lead()).await.unwrap_or(false);
+                anunciado = encaminhar_ao_lider(&state, lider, anunciado).await;
                 let antes = state.lider.swap(lider, std::sync::atomic::Ordering::AcqRel);
                 if lider && !antes {
                     tracing::info!(target: "agendamento", "this instance leads: it runs the tasks and the timers");
@@ -117,6 +120,38 @@ async fn liderar_sempre(state: AppState) {
             _ = stop.changed() => return,
         }
     }
+}
+
+/// One leadership tick of write forwarding (SPEC-2 §16): the leader announces its address
+/// (once per leadership; returns whether it did), every other instance reads where to
+/// forward its writes.
+async fn encaminhar_ao_lider(state: &AppState, lider: bool, anunciado: bool) -> bool {
+    let store = state.store.clone();
+    if lider {
+        state.encaminhamento.definir_lider(None);
+        if anunciado {
+            return true;
+        }
+        let proprio = state.encaminhamento.proprio().map(str::to_owned);
+        let feito = tokio::task::spawn_blocking(move || store.announce_leader(proprio.as_deref()))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|r| r);
+        if let Err(e) = &feito {
+            tracing::warn!(target: "agendamento::store", error = %e, "could not announce where the other instances forward their writes; trying again in a second");
+        }
+        return feito.is_ok();
+    }
+    match tokio::task::spawn_blocking(move || store.leader_address()).await {
+        Ok(Ok(endereco)) => {
+            // Never to itself: a former leader's address may still be in the table.
+            let endereco = endereco.filter(|e| Some(e.as_str()) != state.encaminhamento.proprio());
+            state.encaminhamento.definir_lider(endereco);
+        }
+        // Unknown: writes are made here until the database answers again.
+        _ => state.encaminhamento.definir_lider(None),
+    }
+    false
 }
 
 fn cors(config: &Config) -> CorsLayer {
@@ -164,6 +199,12 @@ pub fn build_router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(axum::middleware::from_fn(middleware::method_not_allowed))
+        // Outside sign-in and idempotency (the leader does both for a forwarded write),
+        // inside the timeout.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::controllers::encaminhar::encaminhar,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Duration::from_secs(config.request_timeout_secs.max(1)),
             middleware::timeout,
@@ -433,6 +474,14 @@ pub async fn serve(config: Config, logs: Arc<LogHub>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("não foi possível escutar em {addr}"))?;
     let local = listener.local_addr()?;
+    // Where the other instances forward their writes while this one leads (SPEC-2 §16).
+    state.encaminhamento.definir_proprio(
+        state
+            .config
+            .endereco_interno
+            .clone()
+            .or_else(|| (!local.ip().is_unspecified()).then(|| format!("http://{local}"))),
+    );
     // Demo users only beside demo data just loaded: a folder with a clinic's own records
     // (one from before sign-in existed, or a new machine's) never gets a demo administrator.
     let primeira = state.vazio() && state.store.read().usuarios.is_empty();

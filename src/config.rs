@@ -197,6 +197,25 @@ pub struct Config {
         global = true
     )]
     pub database_url: Option<String>,
+    /// With `--database-url`: the address the other instances reach this one at
+    /// (`http://10.0.0.5:8000`). While this instance leads, the others forward their writes
+    /// to it (one writer: no contention for the journal). Unset: `http://` plus the address
+    /// listened on, unless that is every interface (`0.0.0.0`, `[::]`): then writes
+    /// through the other instances are not forwarded, each appends its own.
+    #[arg(long, env = "AGENDAMENTO_ENDERECO_INTERNO", value_parser = endereco_interno)]
+    pub endereco_interno: Option<String>,
+    /// With `--database-url`: whether writes through an instance that does not lead go to
+    /// the leader (`--endereco-interno`). Off: each instance appends its own writes, taking
+    /// the append lock in turn with the others (slower under load, no traffic between
+    /// instances).
+    #[arg(
+        long,
+        env = "AGENDAMENTO_ENCAMINHAR_ESCRITAS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = BoolishValueParser::new()
+    )]
+    pub encaminhar_escritas: bool,
     /// A maintenance command instead of serving.
     #[command(subcommand)]
     pub comando: Option<Comando>,
@@ -233,6 +252,26 @@ fn url_publica(v: &str) -> Result<String, String> {
         return Err("não pode ter consulta (?), fragmento (#) nem espaços".into());
     }
     Ok(v.trim_end_matches('/').to_owned())
+}
+
+/// `--endereco-interno`: `http://host:port`, nothing after the port (the forwarded request
+/// keeps its own path). Plain HTTP: the instances talk inside the clinic's network.
+fn endereco_interno(v: &str) -> Result<String, String> {
+    let v = v.trim().trim_end_matches('/');
+    let resto = v
+        .strip_prefix("http://")
+        .ok_or("deve começar com http:// (ex.: http://10.0.0.5:8000)")?;
+    if resto.is_empty()
+        || resto.contains(['/', '?', '#', '@'])
+        || resto.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err("deve ser http://servidor:porta, sem caminho, usuário nem senha".into());
+    }
+    let url = reqwest::Url::parse(v).map_err(|e| format!("endereço inválido: {e}"))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("deve ter um servidor (ex.: http://10.0.0.5:8000)".into());
+    }
+    Ok(v.to_owned())
 }
 
 /// A secret setting: its `Debug` never shows the value (the configuration may be printed).
@@ -416,5 +455,48 @@ mod comando_tests {
             );
             assert_eq!(c.data_dir, std::path::Path::new("banco"), "{args:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod encaminhamento_tests {
+    use clap::Parser as _;
+
+    use super::Config;
+
+    fn endereco(v: &str) -> Result<Option<String>, String> {
+        Config::try_parse_from(["agendamento", "--endereco-interno", v])
+            .map(|c| c.endereco_interno)
+            .map_err(|e| e.to_string())
+    }
+
+    /// `--endereco-interno` is where the other instances send a write's own path: an
+    /// `http://host:port` and nothing more.
+    #[test]
+    fn the_internal_address_is_plain_http_to_a_host_and_port() {
+        assert_eq!(
+            endereco("http://10.0.0.5:8000/").expect("valid"),
+            Some("http://10.0.0.5:8000".to_owned())
+        );
+        assert_eq!(
+            endereco("http://instancia-1:8000").expect("valid"),
+            Some("http://instancia-1:8000".to_owned())
+        );
+        for ruim in [
+            "10.0.0.5:8000",
+            "https://10.0.0.5:8000",
+            "http://",
+            "http://10.0.0.5:8000/api",
+            "http://u:senha@10.0.0.5:8000",
+            "http://10.0.0.5:8000?x=1",
+            "http://10.0.0.5 :8000",
+        ] {
+            assert!(endereco(ruim).is_err(), "{ruim} accepted");
+        }
+        let c = Config::try_parse_from(["agendamento"]).expect("defaults");
+        assert!(c.encaminhar_escritas && c.endereco_interno.is_none());
+        let c =
+            Config::try_parse_from(["agendamento", "--encaminhar-escritas", "false"]).expect("off");
+        assert!(!c.encaminhar_escritas);
     }
 }

@@ -184,7 +184,7 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
 
 /// Whether a request's work must never be cut loose behind a timeout answer (issue 8): a
 /// restore or a backup upload, once started, runs to its end and answers what happened.
-fn long_work(req: &Request) -> bool {
+pub(crate) fn long_work(req: &Request) -> bool {
     let path = req.uri().path();
     req.method() == axum::http::Method::POST
         && (path.starts_with("/backup/restaurar/") || path == "/backup/enviar")

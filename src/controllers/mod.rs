@@ -9,6 +9,7 @@ pub mod bloqueios;
 pub mod calendario;
 pub mod consultas;
 pub mod convenios;
+pub mod encaminhar;
 pub mod estatisticas;
 pub mod extract;
 pub mod horarios;

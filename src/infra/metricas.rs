@@ -41,6 +41,9 @@ pub const BOOKINGS: &str = "agendamento_bookings_total";
 pub const MEMORY: &str = "agendamento_process_resident_memory_bytes";
 /// Notifications in the outbox (SPEC-2 §13): `status`, `canal`.
 pub const NOTIFICACOES: &str = "agendamento_notificacoes";
+/// Writes this instance forwarded to the leader (SPEC-2 §16): `resultado` (`respondida`,
+/// `feita_aqui` when the leader could not be reached, `sem_resposta`).
+pub const ENCAMINHADAS: &str = "agendamento_escritas_encaminhadas_total";
 
 /// Latency buckets (seconds) for HTTP requests.
 const HTTP_BUCKETS: &[f64] = &[
@@ -108,6 +111,10 @@ fn describe() {
     describe_counter!(
         BOOKINGS,
         "Agendamentos (tarefas) concluídos, por resultado."
+    );
+    describe_counter!(
+        ENCAMINHADAS,
+        "Escritas encaminhadas à instância líder, por resultado."
     );
     describe_gauge!(
         MEMORY,

@@ -1,6 +1,7 @@
 //! Infrastructure below the repositories: the durable store and its file formats.
 
 pub mod arquivos;
+pub mod encaminhamento;
 pub mod events;
 pub mod logs;
 pub mod metricas;

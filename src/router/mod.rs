@@ -33,7 +33,7 @@ use refine::refine_schemas;
 #[openapi(
     info(
         title = "Agendamento",
-        description = "Agendamento de consultas médicas: pacientes, médicos, horários e consultas.\n\nToda resposta traz o cabeçalho `x-posicao`: a posição do diário que esta instância já aplicou. Com várias instâncias num PostgreSQL (`--database-url`), uma requisição com `x-posicao-minima: N` espera até 1 s esta instância alcançar a posição N (senão 503 `posicao_nao_alcancada` com `Retry-After`): devolva o maior `x-posicao` recebido para ler as próprias escritas através de qualquer instância.",
+        description = "Agendamento de consultas médicas: pacientes, médicos, horários e consultas.\n\nToda resposta traz o cabeçalho `x-posicao`: a posição do diário que esta instância já aplicou. Com várias instâncias num PostgreSQL (`--database-url`), uma requisição com `x-posicao-minima: N` espera até 1 s esta instância alcançar a posição N (senão 503 `posicao_nao_alcancada` com `Retry-After`): devolva o maior `x-posicao` recebido para ler as próprias escritas através de qualquer instância. Uma escrita (POST, PUT, DELETE) feita numa instância que não é a líder é encaminhada à líder, e a resposta só volta quando esta instância já aplicou a escrita; se a resposta da líder se perder, a instância responde 503 `lider_sem_resposta` com `Retry-After` (a escrita pode ter sido feita: repita com o mesmo `Idempotency-Key`).",
     ),
     components(schemas(Problema, CampoErro)),
     tags(

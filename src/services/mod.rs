@@ -136,6 +136,8 @@ pub struct App {
     pub seguidas: parking_lot::Mutex<
         Option<tokio::sync::mpsc::UnboundedReceiver<(crate::infra::queue::Lane, String)>>,
     >,
+    /// Where this instance forwards writes: to the leader, with PostgreSQL (SPEC-2 §16).
+    pub encaminhamento: crate::infra::encaminhamento::Encaminhamento,
 }
 
 /// The cheap-to-clone handle handlers receive through `State`.
@@ -265,12 +267,13 @@ impl App {
             shutdown: tokio::sync::watch::Sender::new(false),
             tentativas: Default::default(),
             email,
-            segredo,
             avisos: Default::default(),
             registro_entregas: Default::default(),
             lider,
             sonda: Default::default(),
             seguidas: parking_lot::Mutex::new(None),
+            encaminhamento: crate::infra::encaminhamento::Encaminhamento::new(&segredo),
+            segredo,
         })
     }
 

@@ -679,7 +679,7 @@ async fn a_database_of_schema_version_1_is_migrated_and_stays_queryable() {
         "SELECT versao FROM agendamento_migracoes ORDER BY versao",
     )
     .await;
-    assert_eq!(versoes, vec![1, 2]);
+    assert_eq!(versoes, vec![1, 2, 3]);
     let opcoes: Vec<String> = valor(
         &client,
         "SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = 'pacientes'::regclass",
@@ -703,4 +703,122 @@ async fn a_database_of_schema_version_1_is_migrated_and_stays_queryable() {
     .await;
     let posicao: i64 = valor(&client, "SELECT posicao FROM agendamento_estado").await;
     assert!(ultimo <= posicao && ultimo > 0, "{ultimo} vs {posicao}");
+}
+
+/// The value of the Prometheus series `series` (name and labels, exactly as exposed) on
+/// `srv`, 0 when it is not there yet.
+async fn serie(srv: &TestServer, series: &str) -> f64 {
+    let r = srv
+        .client
+        .get(srv.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics");
+    let text = r.text().await.expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The client address the audit trail recorded for the creation of `id`, seen on `srv`.
+async fn ip_auditado(srv: &TestServer, id: &str, pos: u64) -> serde_json::Value {
+    let r = get_at(
+        srv,
+        &format!("/sistema/auditoria?recurso_id={id}&acao=criar"),
+        pos,
+    )
+    .await;
+    r.expect_status(200);
+    let entradas = r.body.as_array().expect("a list");
+    assert_eq!(entradas.len(), 1, "{entradas:#?}");
+    entradas[0]["ip"].clone()
+}
+
+const RESPONDIDA: &str = "agendamento_escritas_encaminhadas_total{resultado=\"respondida\"}";
+const FEITA_AQUI: &str = "agendamento_escritas_encaminhadas_total{resultado=\"feita_aqui\"}";
+
+/// SPEC-2 §16 with one writer: a write through an instance that does not lead is made by the
+/// leader. The instance answers once it has applied the leader's write (its own reads show
+/// it), the leader records the client the instance saw (never an address a client names
+/// itself), and with the leader gone the instance makes the write itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_through_an_instance_that_does_not_lead_is_made_by_the_leader() {
+    let pg = PgCluster::start();
+    let url = pg.url();
+    let mut lider = TestServer::start_with(&["--database-url", &url]);
+    wait_leader(&lider);
+    // It takes this machine as a proxy, so the test can name the client it sees.
+    let outra = TestServer::start_with(&["--database-url", &url, "--proxy-confiavel", "127.0.0.1"]);
+
+    // It reads where the leader takes writes every second.
+    let started = Instant::now();
+    let mut seed = 7_000;
+    while serie(&outra, RESPONDIDA).await < 1.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no write forwarded within 10 s:\n{}",
+            outra.stderr()
+        );
+        seed += 1;
+        outra
+            .post("/pacientes", &paciente_body("Ana Encaminhada", seed))
+            .await
+            .expect_status(201);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let antes = serie(&outra, RESPONDIDA).await;
+    let r = read(
+        outra
+            .client
+            .post(outra.url("/pacientes"))
+            .header("x-forwarded-for", "203.0.113.7")
+            .json(&paciente_body("Bruna Encaminhada", 7_100))
+            .send()
+            .await
+            .expect("POST"),
+    )
+    .await;
+    r.expect_status(201);
+    assert_eq!(
+        serie(&outra, RESPONDIDA).await,
+        antes + 1.0,
+        "made by the leader"
+    );
+    let id = r.id();
+    // Read back at once on the same instance, without x-posicao-minima.
+    let lida = outra.get(&format!("/pacientes/{id}")).await;
+    lida.expect_status(200);
+    assert_eq!(lida.body["nome"], "Bruna Encaminhada");
+    // The leader recorded the client the instance saw.
+    assert_eq!(ip_auditado(&lider, &id, posicao(&r)).await, "203.0.113.7");
+
+    // Straight to the leader, a made-up forwarding header is worth nothing: the address is
+    // the connection's.
+    let r = read(
+        lider
+            .client
+            .post(lider.url("/pacientes"))
+            .header("x-agendamento-encaminhada", "00".repeat(32))
+            .header("x-forwarded-for", "198.51.100.9")
+            .json(&paciente_body("Carla Direta", 7_101))
+            .send()
+            .await
+            .expect("POST"),
+    )
+    .await;
+    r.expect_status(201);
+    assert_eq!(ip_auditado(&lider, &r.id(), posicao(&r)).await, "127.0.0.1");
+
+    // The leader dies: the next write through the other instance is made there.
+    lider.kill9();
+    let r = outra
+        .post("/pacientes", &paciente_body("Dora Sem Líder", 7_102))
+        .await;
+    r.expect_status(201);
+    assert_eq!(serie(&outra, FEITA_AQUI).await, 1.0);
+    outra
+        .get(&format!("/pacientes/{}", r.id()))
+        .await
+        .expect_status(200);
 }

@@ -269,6 +269,17 @@ impl<S: StoreState> Store<S> {
         self.inner.journal.lead()
     }
 
+    /// Announces where this process, the leader, takes writes forwarded by the others
+    /// (`None`: nowhere they can reach). Blocking.
+    pub fn announce_leader(&self, address: Option<&str>) -> io::Result<()> {
+        self.inner.journal.announce_leader(address)
+    }
+
+    /// Where the leader takes forwarded writes, if it announced an address. Blocking.
+    pub fn leader_address(&self) -> io::Result<Option<String>> {
+        self.inner.journal.leader_address()
+    }
+
     /// Sets the function every later write runs on its operations, under the write lock,
     /// before they apply; what it returns is journaled and applied in the same entry. Set
     /// once (at start); a second call is ignored and returns false.

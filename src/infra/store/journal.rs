@@ -162,6 +162,18 @@ pub trait Journal<S: StoreState>: Send + Sync + 'static {
         true
     }
 
+    /// Tells the other processes where to send writes to the leader (this process, which
+    /// must lead): `None` when it has no address they can reach (shared journals only).
+    fn announce_leader(&self, _address: Option<&str>) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Where the leader takes writes, if a process leads and announced an address (shared
+    /// journals only).
+    fn leader_address(&self) -> io::Result<Option<String>> {
+        Ok(None)
+    }
+
     /// Test hook: the next append fails half-way, as on a full disk.
     #[cfg(test)]
     fn fail_next_append(&self) {}

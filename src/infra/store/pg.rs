@@ -80,6 +80,15 @@ const MIGRATIONS: &[(i32, &str)] = &[
         "ALTER TABLE agendamento_journal ALTER COLUMN entrada TYPE json USING entrada::json;
          ALTER TABLE agendamento_journal SET (toast_tuple_target = 8160);",
     ),
+    // Where the leader takes the writes the other instances forward to it (SPEC-2 §16).
+    (
+        3,
+        "CREATE TABLE agendamento_lider (
+         id int PRIMARY KEY CHECK (id = 1),
+         endereco text,
+         desde timestamptz NOT NULL DEFAULT now()
+     );",
+    ),
 ];
 
 fn db_err(e: tokio_postgres::Error) -> io::Error {
@@ -1056,6 +1065,49 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
                 )
                 .await
                 .map_err(db_err)
+        })?
+    }
+
+    fn announce_leader(&self, address: Option<&str>) -> io::Result<()> {
+        let leader = self.leader.clone();
+        let address = address.map(str::to_owned);
+        self.block(async move {
+            let guard = leader.lock().await;
+            // Written by the session that holds the leadership, so only a leader announces.
+            let Some((client, true)) = guard.as_ref() else {
+                return Err(io::Error::other("this process does not lead"));
+            };
+            client
+                .execute(
+                    "INSERT INTO agendamento_lider (id, endereco, desde) VALUES (1, $1, now()) \
+                     ON CONFLICT (id) DO UPDATE SET endereco = EXCLUDED.endereco, desde = now()",
+                    &[&address],
+                )
+                .await
+                .map_err(db_err)?;
+            Ok(())
+        })?
+    }
+
+    fn leader_address(&self) -> io::Result<Option<String>> {
+        let pool = self.pool.clone();
+        // A bigint advisory key is (classid, objid) = (high, low 32 bits), objsubid 1: the
+        // address counts only while some session holds the leadership.
+        let (hi, lo) = (LEADER_KEY >> 32, LEADER_KEY & 0xFFFF_FFFF);
+        self.block(async move {
+            let client = pool.get().await.map_err(io::Error::other)?;
+            let row = client
+                .query_opt(
+                    &format!(
+                        "SELECT endereco FROM agendamento_lider WHERE EXISTS (\
+                         SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                         AND classid::int8 = {hi} AND objid::int8 = {lo} AND objsubid = 1)"
+                    ),
+                    &[],
+                )
+                .await
+                .map_err(db_err)?;
+            Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
         })?
     }
 
