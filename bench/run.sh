@@ -891,6 +891,8 @@ inst_caught_up() {
 if wanted_only instancias; then
     section "16. several instances on one PostgreSQL (SPEC-2 §16)"
     trap 'inst_cleanup; cleanup' EXIT
+    # The instances inherit it: `false` makes each append its own writes (the comparison).
+    echo "writes through an instance that does not lead forwarded to the leader: ${AGENDAMENTO_ENCAMINHAR_ESCRITAS:-true}"
     # (a) the embedded store, for comparison: bookings, then memory with INST_MEM consultas.
     DATA=$TMP/banco-inst-emb
     mkdir -p "$DATA"
