@@ -133,21 +133,20 @@ async fn encaminhar_ao_lider(state: &AppState, lider: bool, anunciado: bool) -> 
             return true;
         }
         let proprio = state.encaminhamento.proprio().map(str::to_owned);
-        let feito = tokio::task::spawn_blocking(move || store.announce_leader(proprio.as_deref()))
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))
-            .and_then(|r| r);
+        let maquina = state.encaminhamento.maquina().to_owned();
+        let feito = tokio::task::spawn_blocking(move || {
+            store.announce_leader(proprio.as_deref(), &maquina)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .and_then(|r| r);
         if let Err(e) = &feito {
             tracing::warn!(target: "agendamento::store", error = %e, "could not announce where the other instances forward their writes; trying again in a second");
         }
         return feito.is_ok();
     }
     match tokio::task::spawn_blocking(move || store.leader_address()).await {
-        Ok(Ok(endereco)) => {
-            // Never to itself: a former leader's address may still be in the table.
-            let endereco = endereco.filter(|e| Some(e.as_str()) != state.encaminhamento.proprio());
-            state.encaminhamento.definir_lider(endereco);
-        }
+        Ok(Ok(anunciado)) => state.encaminhamento.definir_lider(anunciado),
         // Unknown: writes are made here until the database answers again.
         _ => state.encaminhamento.definir_lider(None),
     }

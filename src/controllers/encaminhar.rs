@@ -13,14 +13,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
-use crate::infra::encaminhamento::ENCAMINHADA;
+use crate::infra::encaminhamento::{ENCAMINHADA, assinar, cliente_de, confere};
 use crate::infra::metricas;
 use crate::services::AppState;
 
-use super::middleware::{POSICAO, long_work};
+use super::middleware::{POSICAO, POSICAO_MINIMA, long_work};
 
 /// Headers that belong to one connection, not to the request or answer carried over it.
-const DA_CONEXAO: [HeaderName; 7] = [
+const DA_CONEXAO: [HeaderName; 8] = [
     header::CONNECTION,
     header::TRANSFER_ENCODING,
     header::TE,
@@ -28,35 +28,46 @@ const DA_CONEXAO: [HeaderName; 7] = [
     header::UPGRADE,
     header::HOST,
     header::CONTENT_LENGTH,
+    header::EXPECT,
 ];
 /// `Keep-Alive` and `Proxy-Connection` (no constants in `http`).
 const DA_CONEXAO_EXTRA: [&str; 2] = ["keep-alive", "proxy-connection"];
 /// The client address this instance saw, for the leader's limits and audit trail.
 const CLIENTE: &str = "x-forwarded-for";
 
+fn agora() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
 /// Forwards a write to the leader when this instance does not lead; takes a request another
-/// instance forwarded (with the clinic's token) as coming from the client it names.
+/// instance forwarded (signed for this very request) as coming from the client it names.
 pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
-    if let Some(v) = req.headers_mut().remove(ENCAMINHADA)
-        && app.encaminhamento.confere(&app.segredo, v.as_bytes())
-    {
-        // From another instance (a header anyone else sends is dropped above): the client it
-        // saw, and never forwarded again (the leadership may have moved meanwhile; the write
-        // is then made here).
-        if let Some(ip) = req
-            .headers_mut()
-            .remove(CLIENTE)
-            .and_then(|v| v.to_str().ok()?.trim().parse::<IpAddr>().ok())
-        {
-            req.extensions_mut()
-                .insert(ConnectInfo(SocketAddr::new(ip, 0)));
+    if let Some(v) = req.headers_mut().remove(ENCAMINHADA) {
+        let ip = req
+            .headers()
+            .get(CLIENTE)
+            .and_then(|v| v.to_str().ok()?.trim().parse::<IpAddr>().ok());
+        let caminho = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        if confere(
+            &app.segredo,
+            v.as_bytes(),
+            agora(),
+            &cliente_de(ip),
+            req.method().as_str(),
+            caminho,
+        ) {
+            // From another instance: the client it saw, and never forwarded again (the
+            // leadership may have moved meanwhile; the write is then made here).
+            req.headers_mut().remove(CLIENTE);
+            if let Some(ip) = ip {
+                req.extensions_mut()
+                    .insert(ConnectInfo(SocketAddr::new(ip, 0)));
+            }
+            return next.run(req).await;
         }
-        return next.run(req).await;
+        // Anyone else's value is dropped above and worth nothing.
     }
-    let escrita = matches!(
-        *req.method(),
-        Method::POST | Method::PUT | Method::DELETE | Method::PATCH
-    );
+    let escrita = matches!(*req.method(), Method::POST | Method::PUT | Method::DELETE);
     if !escrita
         || !app.compartilhado()
         || !app.config.encaminhar_escritas
@@ -65,11 +76,32 @@ pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Nex
     {
         return next.run(req).await;
     }
+    let ocioso = Duration::from_secs(app.config.timeout_ocioso_secs);
     let (Some(lider), Some(cliente)) = (
         app.encaminhamento.lider(),
-        app.encaminhamento
-            .cliente(Duration::from_secs(app.config.timeout_ocioso_secs)),
+        app.encaminhamento.cliente(ocioso),
     ) else {
+        return next.run(req).await;
+    };
+    let caminho = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    // The leader must route exactly what this instance would: a path its URL parser would
+    // rewrite (dot segments, characters it escapes) is written here.
+    let url = match reqwest::Url::parse(&format!("{lider}{caminho}")) {
+        Ok(u)
+            if caminho.starts_with('/')
+                && u.path() == req.uri().path()
+                && u.query() == req.uri().query() =>
+        {
+            u
+        }
+        _ => return next.run(req).await,
+    };
+    // As many writes in flight to the leader as allowed: this one is made here.
+    let Some(_vaga) = app.encaminhamento.vaga() else {
         return next.run(req).await;
     };
     let (parts, body) = req.into_parts();
@@ -77,47 +109,74 @@ pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Nex
         Ok(b) => b,
         Err(_) => return AppError::PayloadTooLarge.into_response(),
     };
-    let caminho = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(quem)| quem.ip());
     let mut cabecalhos = sem_os_da_conexao(parts.headers.clone());
     cabecalhos.remove(CLIENTE);
-    if let Some(ConnectInfo(quem)) = parts.extensions.get::<ConnectInfo<SocketAddr>>()
-        && let Ok(v) = HeaderValue::from_str(&quem.ip().to_string())
+    if let Some(ip) = ip
+        && let Ok(v) = HeaderValue::from_str(&cliente_de(Some(ip)))
     {
         cabecalhos.insert(CLIENTE, v);
     }
-    if let Ok(v) = HeaderValue::from_str(app.encaminhamento.token()) {
+    // The leader decides with at least what this instance has shown the client.
+    let minima = parts
+        .headers
+        .get(POSICAO_MINIMA)
+        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        .max(app.posicao());
+    cabecalhos.insert(POSICAO_MINIMA, HeaderValue::from(minima));
+    let assinado = assinar(
+        &app.segredo,
+        agora(),
+        &cliente_de(ip),
+        parts.method.as_str(),
+        &caminho,
+    );
+    if let Ok(v) = HeaderValue::from_str(&assinado) {
         cabecalhos.insert(ENCAMINHADA, v);
     }
+    // Within this instance's own request timeout, so a slow leader is answered as one.
+    let prazo = Duration::from_secs(app.config.request_timeout_secs.saturating_sub(1).max(1));
     let enviada = cliente
-        .request(parts.method.clone(), format!("{lider}{caminho}"))
+        .request(parts.method.clone(), url)
         .headers(cabecalhos)
+        .timeout(prazo)
         .body(bytes.clone())
         .send()
         .await;
     let resposta = match enviada {
         Ok(r) => r,
-        Err(e) if e.is_connect() => {
-            // The leader is gone (or not yet reachable): nothing was sent, so the write is
-            // made here, under the append lock, and the address is read again at the next
-            // leadership tick.
-            // Without the URL: its path can carry a public link's token.
+        Err(e) if e.is_connect() || e.is_builder() => {
+            // Nothing was sent (the leader is gone, not yet reachable, or the address is
+            // wrong): the write is made here, under the append lock, and the address is not
+            // tried again for a few seconds.
             let e = e.without_url();
             tracing::warn!(target: "agendamento::store", lider = %lider, error = %e, "the leader could not be reached; writing here");
-            app.encaminhamento.definir_lider(None);
-            metrics::counter!(metricas::ENCAMINHADAS, "resultado" => "feita_aqui").increment(1);
-            return next
-                .run(Request::from_parts(parts, Body::from(bytes)))
-                .await;
+            app.encaminhamento.falhou(&lider);
+            return feita_aqui(next, parts, bytes).await;
         }
-        Err(e) => return sem_resposta(&lider, e),
+        Err(e) => return duvida(&app, next, parts, bytes, &lider, e).await,
     };
     let status = resposta.status();
     let cabecalhos = resposta.headers().clone();
     let corpo = match resposta.bytes().await {
         Ok(b) => b,
-        Err(e) => return sem_resposta(&lider, e),
+        Err(e) => return duvida(&app, next, parts, bytes, &lider, e).await,
     };
+    // The leader turned the connection away before reading the request (at its connection
+    // cap): nothing was done there.
+    if status == axum::http::StatusCode::SERVICE_UNAVAILABLE
+        && serde_json::from_slice::<serde_json::Value>(&corpo)
+            .is_ok_and(|p| p["code"] == "too_many_connections")
+    {
+        return feita_aqui(next, parts, bytes).await;
+    }
     // The leader's position covers its write: reads here show it once this has applied it.
+    // The answer keeps it (the position layer answers the larger of it and this
+    // instance's), so a client reading its own writes elsewhere asks for enough.
     if let Some(n) = cabecalhos
         .get(POSICAO)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
@@ -128,8 +187,7 @@ pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Nex
     let mut r = Response::new(Body::from(corpo));
     *r.status_mut() = status;
     let mut cabecalhos = sem_os_da_conexao(cabecalhos);
-    // This instance's own layers set these: its position, and CORS for the caller.
-    cabecalhos.remove(POSICAO);
+    // This instance's own CORS layer answers the caller.
     cabecalhos.remove(header::VARY);
     let cors: Vec<HeaderName> = cabecalhos
         .keys()
@@ -143,8 +201,30 @@ pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Nex
     r
 }
 
-/// `h` without the headers that belong to one connection.
+/// Makes the write here (the leader could not take it).
+async fn feita_aqui(
+    next: Next,
+    parts: axum::http::request::Parts,
+    bytes: axum::body::Bytes,
+) -> Response {
+    metrics::counter!(metricas::ENCAMINHADAS, "resultado" => "feita_aqui").increment(1);
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// `h` without the headers that belong to one connection (also those its `Connection`
+/// header names).
 fn sem_os_da_conexao(mut h: HeaderMap) -> HeaderMap {
+    let nomeados: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for k in nomeados {
+        h.remove(k);
+    }
     for k in DA_CONEXAO {
         h.remove(k);
     }
@@ -154,17 +234,95 @@ fn sem_os_da_conexao(mut h: HeaderMap) -> HeaderMap {
     h
 }
 
-/// 503 when the leader took the request but its answer did not arrive: the write may or
-/// may not have been made (an `Idempotency-Key` makes the retry safe).
-fn sem_resposta(lider: &str, e: reqwest::Error) -> Response {
+/// The leader took the request and its answer did not arrive. If the leader's process is
+/// gone (its address refuses connections), this instance takes the right to append, which
+/// also waits for the dead leader's last append to end, and catches up: the write is then
+/// either in the audit trail (it was made: 503, the answer is lost) or it can no longer be
+/// made there, and it is made here. Otherwise (the leader lives) 503: it may or may not
+/// have been made.
+async fn duvida(
+    app: &AppState,
+    next: Next,
+    parts: axum::http::request::Parts,
+    bytes: axum::body::Bytes,
+    lider: &std::sync::Arc<str>,
+    e: reqwest::Error,
+) -> Response {
     // Without the URL: its path can carry a public link's token.
     let e = e.without_url();
+    let request_id = parts
+        .headers
+        .get(super::middleware::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (Some(request_id), true) = (request_id, morta(lider).await) else {
+        return sem_resposta(lider, &e);
+    };
+    app.encaminhamento.falhou(lider);
+    let feita = match crate::services::auditoria::feita_pelo_pedido(
+        app,
+        &request_id,
+        Duration::from_secs(120),
+    )
+    .await
+    {
+        Some(f) => f,
+        None => return sem_resposta(lider, &e),
+    };
+    if feita {
+        tracing::warn!(target: "agendamento::store", lider = %lider, "the leader made a forwarded write and died before answering");
+        metrics::counter!(metricas::ENCAMINHADAS, "resultado" => "sem_resposta").increment(1);
+        return AppError::Busy {
+            status: 503,
+            code: "lider_sem_resposta",
+            detail: "A instância que grava as alterações (a líder) fez esta alteração e parou antes de responder; confira o resultado antes de repetir."
+                .into(),
+            retry_after_secs: 1,
+        }
+        .into_response();
+    }
+    tracing::warn!(target: "agendamento::store", lider = %lider, error = %e, "the leader died with a forwarded write it had not made; writing here");
+    feita_aqui(next, parts, bytes).await
+}
+
+/// Whether nothing listens at the leader's address any more (connection refused) within
+/// 2 s: its process is gone. A process being killed still accepts connections for a few
+/// milliseconds, so it is asked every 100 ms; a timeout or a name that does not resolve
+/// proves nothing.
+async fn morta(lider: &str) -> bool {
+    let Some((host, port)) = reqwest::Url::parse(lider).ok().and_then(|u| {
+        Some((
+            u.host_str()?.trim_matches(['[', ']']).to_owned(),
+            u.port_or_known_default()?,
+        ))
+    }) else {
+        return false;
+    };
+    let ate = tokio::time::Instant::now() + Duration::from_secs(2);
+    while tokio::time::Instant::now() < ate {
+        let tentativa = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await;
+        if matches!(tentativa, Ok(Err(ref e)) if e.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// 503 when the leader took the request but its answer did not arrive: the write may or
+/// may not have been made.
+fn sem_resposta(lider: &str, e: &reqwest::Error) -> Response {
     tracing::warn!(target: "agendamento::store", lider = %lider, error = %e, "no answer from the leader to a forwarded write");
     metrics::counter!(metricas::ENCAMINHADAS, "resultado" => "sem_resposta").increment(1);
     AppError::Busy {
         status: 503,
         code: "lider_sem_resposta",
-        detail: "A instância que grava as alterações (a líder) não respondeu; a alteração pode ter sido feita ou não. Confira antes de repetir, ou repita com o mesmo Idempotency-Key."
+        detail: "A instância que grava as alterações (a líder) não respondeu; a alteração pode ter sido feita ou não. Confira antes de repetir (um POST com Idempotency-Key pode ser repetido com a mesma chave)."
             .into(),
         retry_after_secs: 1,
     }

@@ -237,8 +237,15 @@ pub async fn posicao(State(app): State<AppState>, req: Request, next: Next) -> R
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     };
-    r.headers_mut()
-        .insert(POSICAO, HeaderValue::from(app.posicao()));
+    // A write forwarded to the leader answers with the leader's position, which covers it:
+    // the larger of that and this instance's.
+    let aqui = app.posicao();
+    let n = r
+        .headers()
+        .get(POSICAO)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .map_or(aqui, |n| n.max(aqui));
+    r.headers_mut().insert(POSICAO, HeaderValue::from(n));
     r
 }
 

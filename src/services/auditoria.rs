@@ -230,3 +230,37 @@ pub async fn arquivar(app: &App, max: usize) -> Result<usize, AppError> {
     })
     .await
 }
+
+/// Whether a write of the request `request_id` is in the audit trail among the entries made
+/// in the last `janela` (newest first; ids are UUID v7, so the scan stops at the first older
+/// one), asked while holding the right to append and caught up (with several instances,
+/// every append another process made before is then applied). A forwarded write whose
+/// answer was lost is looked up this way (SPEC-2 §16). `None`: storage unavailable.
+pub async fn feita_pelo_pedido(
+    app: &App,
+    request_id: &str,
+    janela: std::time::Duration,
+) -> Option<bool> {
+    let _turno = app.store.ready().await.ok()?;
+    Some(feita_desde(app, request_id, janela))
+}
+
+fn feita_desde(app: &App, request_id: &str, janela: std::time::Duration) -> bool {
+    let desde = Timestamp::now()
+        .as_millisecond()
+        .saturating_sub(i64::try_from(janela.as_millis()).unwrap_or(i64::MAX));
+    let db = app.store.read();
+    db.auditoria
+        .iter()
+        .rev()
+        .take_while(|e| {
+            uuid::Uuid::parse_str(&e.id)
+                .ok()
+                .and_then(|u| u.get_timestamp())
+                .is_none_or(|t| {
+                    let (s, n) = t.to_unix();
+                    i64::try_from(s).unwrap_or(i64::MAX) * 1000 + i64::from(n / 1_000_000) >= desde
+                })
+        })
+        .any(|e| e.request_id == request_id)
+}

@@ -272,7 +272,7 @@ impl App {
             lider,
             sonda: Default::default(),
             seguidas: parking_lot::Mutex::new(None),
-            encaminhamento: crate::infra::encaminhamento::Encaminhamento::new(&segredo),
+            encaminhamento: crate::infra::encaminhamento::Encaminhamento::new(),
             segredo,
         })
     }

@@ -735,50 +735,60 @@ async fn ip_auditado(srv: &TestServer, id: &str, pos: u64) -> serde_json::Value 
 }
 
 const RESPONDIDA: &str = "agendamento_escritas_encaminhadas_total{resultado=\"respondida\"}";
-const FEITA_AQUI: &str = "agendamento_escritas_encaminhadas_total{resultado=\"feita_aqui\"}";
+
+/// Writes patients through `srv` until one is forwarded to the leader (it reads where the
+/// leader takes writes every second).
+async fn ate_encaminhar(srv: &TestServer, seed: u64) {
+    let started = Instant::now();
+    let mut seed = seed;
+    while serie(srv, RESPONDIDA).await < 1.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no write forwarded within 10 s:\n{}",
+            srv.stderr()
+        );
+        seed += 1;
+        srv.post("/pacientes", &paciente_body("Ana Encaminhada", seed))
+            .await
+            .expect_status(201);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `POST /pacientes` on `srv` as if from the client `xff` names.
+async fn criar_de(srv: &TestServer, xff: &str, nome: &str, seed: u64) -> Resp {
+    read(
+        srv.client
+            .post(srv.url("/pacientes"))
+            .header("x-forwarded-for", xff)
+            .json(&paciente_body(nome, seed))
+            .send()
+            .await
+            .expect("POST"),
+    )
+    .await
+}
 
 /// SPEC-2 §16 with one writer: a write through an instance that does not lead is made by the
 /// leader. The instance answers once it has applied the leader's write (its own reads show
-/// it), the leader records the client the instance saw (never an address a client names
-/// itself), and with the leader gone the instance makes the write itself.
+/// it), idempotent replays and deletions work through it, the leader records the client the
+/// instance saw (never an address a client names itself), and with the leader gone the
+/// instance makes the write itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_write_through_an_instance_that_does_not_lead_is_made_by_the_leader() {
     let pg = PgCluster::start();
     let url = pg.url();
     let mut lider = TestServer::start_with(&["--database-url", &url]);
     wait_leader(&lider);
-    // It takes this machine as a proxy, so the test can name the client it sees.
+    // One takes this machine as a proxy, so the test can name the client it sees; the
+    // other does not.
     let outra = TestServer::start_with(&["--database-url", &url, "--proxy-confiavel", "127.0.0.1"]);
-
-    // It reads where the leader takes writes every second.
-    let started = Instant::now();
-    let mut seed = 7_000;
-    while serie(&outra, RESPONDIDA).await < 1.0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no write forwarded within 10 s:\n{}",
-            outra.stderr()
-        );
-        seed += 1;
-        outra
-            .post("/pacientes", &paciente_body("Ana Encaminhada", seed))
-            .await
-            .expect_status(201);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let terceira = TestServer::start_with(&["--database-url", &url]);
+    ate_encaminhar(&outra, 7_000).await;
+    ate_encaminhar(&terceira, 7_050).await;
 
     let antes = serie(&outra, RESPONDIDA).await;
-    let r = read(
-        outra
-            .client
-            .post(outra.url("/pacientes"))
-            .header("x-forwarded-for", "203.0.113.7")
-            .json(&paciente_body("Bruna Encaminhada", 7_100))
-            .send()
-            .await
-            .expect("POST"),
-    )
-    .await;
+    let r = criar_de(&outra, "203.0.113.7", "Bruna Encaminhada", 7_100).await;
     r.expect_status(201);
     assert_eq!(
         serie(&outra, RESPONDIDA).await,
@@ -793,15 +803,23 @@ async fn a_write_through_an_instance_that_does_not_lead_is_made_by_the_leader() 
     // The leader recorded the client the instance saw.
     assert_eq!(ip_auditado(&lider, &id, posicao(&r)).await, "203.0.113.7");
 
-    // Straight to the leader, a made-up forwarding header is worth nothing: the address is
-    // the connection's.
+    // An instance that does not trust the client's header passes on the connection's
+    // address, whatever the client claims.
+    let r = criar_de(&terceira, "198.51.100.20", "Cecília Encaminhada", 7_101).await;
+    r.expect_status(201);
+    assert_eq!(ip_auditado(&lider, &r.id(), posicao(&r)).await, "127.0.0.1");
+
+    // Straight to the leader, a made-up forwarding header is worth nothing.
     let r = read(
         lider
             .client
             .post(lider.url("/pacientes"))
-            .header("x-agendamento-encaminhada", "00".repeat(32))
+            .header(
+                "x-agendamento-encaminhada",
+                format!("1.{}", "00".repeat(32)),
+            )
             .header("x-forwarded-for", "198.51.100.9")
-            .json(&paciente_body("Carla Direta", 7_101))
+            .json(&paciente_body("Carla Direta", 7_102))
             .send()
             .await
             .expect("POST"),
@@ -810,15 +828,114 @@ async fn a_write_through_an_instance_that_does_not_lead_is_made_by_the_leader() 
     r.expect_status(201);
     assert_eq!(ip_auditado(&lider, &r.id(), posicao(&r)).await, "127.0.0.1");
 
-    // The leader dies: the next write through the other instance is made there.
+    // Idempotency-Key through the forwarding: the leader stores and replays the answer.
+    let com_chave = || {
+        outra
+            .client
+            .post(outra.url("/pacientes"))
+            .header("idempotency-key", "encaminhada-1")
+            .json(&paciente_body("Denise Idempotente", 7_103))
+            .send()
+    };
+    let primeira = read(com_chave().await.expect("POST")).await;
+    primeira.expect_status(201);
+    let segunda = read(com_chave().await.expect("POST")).await;
+    segunda.expect_status(201);
+    assert_eq!(segunda.id(), primeira.id());
+    assert_eq!(
+        segunda
+            .headers
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    // A deletion (204) through it is gone on it at once.
+    let antes = serie(&outra, RESPONDIDA).await;
+    outra
+        .delete(&format!("/pacientes/{}", primeira.id()))
+        .await
+        .expect_status(204);
+    assert_eq!(serie(&outra, RESPONDIDA).await, antes + 1.0);
+    outra
+        .get(&format!("/pacientes/{}", primeira.id()))
+        .await
+        .expect_status(404);
+
+    // The leader dies: writes through the others go on (made there, or by whichever of
+    // them leads next).
     lider.kill9();
     let r = outra
-        .post("/pacientes", &paciente_body("Dora Sem Líder", 7_102))
+        .post("/pacientes", &paciente_body("Dora Sem Líder", 7_104))
         .await;
     r.expect_status(201);
-    assert_eq!(serie(&outra, FEITA_AQUI).await, 1.0);
     outra
         .get(&format!("/pacientes/{}", r.id()))
         .await
         .expect_status(200);
+}
+
+/// The leader killed while writes forwarded to it are in flight: each is answered either
+/// with its success, or with 503 `lider_sem_resposta` (the leader may have made it); one
+/// the dead leader never made is made by the instance itself. A write made twice would show
+/// up as a 409 (each patient's CPF is unique), and every acknowledged one exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forwarded_writes_in_flight_when_the_leader_dies_are_made_once_or_reported() {
+    let pg = PgCluster::start();
+    let url = pg.url();
+    let mut lider = TestServer::start_with(&["--database-url", &url]);
+    wait_leader(&lider);
+    let outra = TestServer::start_with(&["--database-url", &url]);
+    ate_encaminhar(&outra, 8_000).await;
+
+    let parar = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tarefas = Vec::new();
+    for w in 0..16u64 {
+        let (client, base, parar) = (outra.client.clone(), outra.url(""), parar.clone());
+        tarefas.push(tokio::spawn(async move {
+            let mut fim = Vec::new();
+            let mut i = 0;
+            while !parar.load(std::sync::atomic::Ordering::Relaxed) {
+                let seed = 9_000 + w * 10_000 + i;
+                i += 1;
+                let r = client
+                    .post(format!("{base}/pacientes"))
+                    .json(&paciente_body("Escrita Em Voo", seed))
+                    .send()
+                    .await
+                    .expect("POST");
+                fim.push((seed, read(r).await));
+            }
+            fim
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    lider.kill9();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    parar.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut ok = 0;
+    let mut sem_resposta = 0;
+    for t in tarefas {
+        for (seed, r) in t.await.expect("task") {
+            match r.status {
+                201 => {
+                    ok += 1;
+                    outra
+                        .get(&format!("/pacientes/{}", r.id()))
+                        .await
+                        .expect_status(200);
+                }
+                503 => {
+                    assert_eq!(r.body["code"], "lider_sem_resposta", "{:?}", r.body);
+                    sem_resposta += 1;
+                    // Only a write the dead leader did make is left unanswered: one it had
+                    // not made is made here instead.
+                    let achados = outra.count(&format!("/pacientes?q={}", cpf(seed))).await;
+                    assert_eq!(achados, 1, "seed {seed}: answered 503 but never made");
+                }
+                s => panic!("seed {seed}: {s} {:?}", r.body),
+            }
+        }
+    }
+    assert!(ok > 0, "no write succeeded");
+    eprintln!("{ok} made, {sem_resposta} answered lider_sem_resposta");
 }

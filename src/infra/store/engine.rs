@@ -270,13 +270,14 @@ impl<S: StoreState> Store<S> {
     }
 
     /// Announces where this process, the leader, takes writes forwarded by the others
-    /// (`None`: nowhere they can reach). Blocking.
-    pub fn announce_leader(&self, address: Option<&str>) -> io::Result<()> {
-        self.inner.journal.announce_leader(address)
+    /// (`None`: nowhere they can reach) and its machine's name. Blocking.
+    pub fn announce_leader(&self, address: Option<&str>, machine: &str) -> io::Result<()> {
+        self.inner.journal.announce_leader(address, machine)
     }
 
-    /// Where the leader takes forwarded writes, if it announced an address. Blocking.
-    pub fn leader_address(&self) -> io::Result<Option<String>> {
+    /// Where the leader takes forwarded writes and its machine, if the process holding the
+    /// leadership announced an address. Blocking.
+    pub fn leader_address(&self) -> io::Result<Option<(String, String)>> {
         self.inner.journal.leader_address()
     }
 

@@ -163,14 +163,15 @@ pub trait Journal<S: StoreState>: Send + Sync + 'static {
     }
 
     /// Tells the other processes where to send writes to the leader (this process, which
-    /// must lead): `None` when it has no address they can reach (shared journals only).
-    fn announce_leader(&self, _address: Option<&str>) -> io::Result<()> {
+    /// must lead) and on which machine it runs: `None` when it has no address they can
+    /// reach (shared journals only).
+    fn announce_leader(&self, _address: Option<&str>, _machine: &str) -> io::Result<()> {
         Ok(())
     }
 
-    /// Where the leader takes writes, if a process leads and announced an address (shared
-    /// journals only).
-    fn leader_address(&self) -> io::Result<Option<String>> {
+    /// Where the leader takes writes and its machine, if the process holding the leadership
+    /// announced an address (shared journals only).
+    fn leader_address(&self) -> io::Result<Option<(String, String)>> {
         Ok(None)
     }
 

@@ -86,6 +86,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
         "CREATE TABLE agendamento_lider (
          id int PRIMARY KEY CHECK (id = 1),
          endereco text,
+         maquina text NOT NULL,
+         pid int NOT NULL,
          desde timestamptz NOT NULL DEFAULT now()
      );",
     ),
@@ -1068,20 +1070,24 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
         })?
     }
 
-    fn announce_leader(&self, address: Option<&str>) -> io::Result<()> {
+    fn announce_leader(&self, address: Option<&str>, machine: &str) -> io::Result<()> {
         let leader = self.leader.clone();
         let address = address.map(str::to_owned);
+        let machine = machine.to_owned();
         self.block(async move {
             let guard = leader.lock().await;
-            // Written by the session that holds the leadership, so only a leader announces.
+            // Written by the session that holds the leadership, with its backend's pid: the
+            // row counts only while that very session holds the lock.
             let Some((client, true)) = guard.as_ref() else {
                 return Err(io::Error::other("this process does not lead"));
             };
             client
                 .execute(
-                    "INSERT INTO agendamento_lider (id, endereco, desde) VALUES (1, $1, now()) \
-                     ON CONFLICT (id) DO UPDATE SET endereco = EXCLUDED.endereco, desde = now()",
-                    &[&address],
+                    "INSERT INTO agendamento_lider (id, endereco, maquina, pid, desde) \
+                     VALUES (1, $1, $2, pg_backend_pid(), now()) \
+                     ON CONFLICT (id) DO UPDATE SET endereco = EXCLUDED.endereco, \
+                     maquina = EXCLUDED.maquina, pid = EXCLUDED.pid, desde = now()",
+                    &[&address, &machine],
                 )
                 .await
                 .map_err(db_err)?;
@@ -1089,25 +1095,31 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
         })?
     }
 
-    fn leader_address(&self) -> io::Result<Option<String>> {
+    fn leader_address(&self) -> io::Result<Option<(String, String)>> {
         let pool = self.pool.clone();
-        // A bigint advisory key is (classid, objid) = (high, low 32 bits), objsubid 1: the
-        // address counts only while some session holds the leadership.
+        // A bigint advisory key is (classid, objid) = (high, low 32 bits), objsubid 1; the
+        // locks of every database of the server are listed, so this one's is named.
         let (hi, lo) = (LEADER_KEY >> 32, LEADER_KEY & 0xFFFF_FFFF);
         self.block(async move {
-            let client = pool.get().await.map_err(io::Error::other)?;
+            let client = tokio::time::timeout(Duration::from_secs(2), pool.get())
+                .await
+                .map_err(|_| io::Error::other("timeout"))?
+                .map_err(io::Error::other)?;
             let row = client
                 .query_opt(
                     &format!(
-                        "SELECT endereco FROM agendamento_lider WHERE EXISTS (\
-                         SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
-                         AND classid::int8 = {hi} AND objid::int8 = {lo} AND objsubid = 1)"
+                        "SELECT l.endereco, l.maquina FROM agendamento_lider l \
+                         JOIN pg_locks k ON k.pid = l.pid AND k.locktype = 'advisory' \
+                         AND k.granted AND k.classid::int8 = {hi} AND k.objid::int8 = {lo} \
+                         AND k.objsubid = 1 AND k.database = \
+                         (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                         WHERE l.endereco IS NOT NULL"
                     ),
                     &[],
                 )
                 .await
                 .map_err(db_err)?;
-            Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
+            Ok(row.map(|r| (r.get::<_, String>(0), r.get::<_, String>(1))))
         })?
     }
 
