@@ -90,8 +90,8 @@ async fn liderar_sempre(state: AppState) {
     let mut seguidas = state.seguidas.lock().take();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Whether this instance, leading, told the others where to forward their writes.
-    let mut anunciado = false;
+    // When this instance, leading, last told the others where to forward their writes.
+    let mut anunciado = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -123,14 +123,19 @@ async fn liderar_sempre(state: AppState) {
 }
 
 /// One leadership tick of write forwarding (SPEC-2 §16): the leader announces its address
-/// (once per leadership; returns whether it did), every other instance reads where to
-/// forward its writes.
-async fn encaminhar_ao_lider(state: &AppState, lider: bool, anunciado: bool) -> bool {
+/// at a new leadership and every 10 s after (its leadership session may have been replaced
+/// meanwhile; returns when it last did), every other instance reads where to forward its
+/// writes.
+async fn encaminhar_ao_lider(
+    state: &AppState,
+    lider: bool,
+    anunciado: Option<std::time::Instant>,
+) -> Option<std::time::Instant> {
     let store = state.store.clone();
     if lider {
         state.encaminhamento.definir_lider(None);
-        if anunciado {
-            return true;
+        if anunciado.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
+            return anunciado;
         }
         let proprio = state.encaminhamento.proprio().map(str::to_owned);
         let maquina = state.encaminhamento.maquina().to_owned();
@@ -143,14 +148,14 @@ async fn encaminhar_ao_lider(state: &AppState, lider: bool, anunciado: bool) -> 
         if let Err(e) = &feito {
             tracing::warn!(target: "agendamento::store", error = %e, "could not announce where the other instances forward their writes; trying again in a second");
         }
-        return feito.is_ok();
+        return feito.ok().map(|()| std::time::Instant::now());
     }
     match tokio::task::spawn_blocking(move || store.leader_address()).await {
         Ok(Ok(anunciado)) => state.encaminhamento.definir_lider(anunciado),
         // Unknown: writes are made here until the database answers again.
         _ => state.encaminhamento.definir_lider(None),
     }
-    false
+    None
 }
 
 fn cors(config: &Config) -> CorsLayer {

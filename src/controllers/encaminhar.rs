@@ -158,13 +158,17 @@ pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Nex
             app.encaminhamento.falhou(&lider);
             return feita_aqui(next, parts, bytes).await;
         }
+        // Past its deadline the leader may still be working on it: nothing to resolve.
+        Err(e) if e.is_timeout() => return sem_resposta(&lider, &e.without_url()),
         Err(e) => return duvida(&app, next, parts, bytes, &lider, e).await,
     };
     let status = resposta.status();
     let cabecalhos = resposta.headers().clone();
+    // With the answer's head here, the leader had finished the write: a lost body is only
+    // reported.
     let corpo = match resposta.bytes().await {
         Ok(b) => b,
-        Err(e) => return duvida(&app, next, parts, bytes, &lider, e).await,
+        Err(e) => return sem_resposta(&lider, &e.without_url()),
     };
     // The leader turned the connection away before reading the request (at its connection
     // cap): nothing was done there.
@@ -177,16 +181,21 @@ pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Nex
     // The leader's position covers its write: reads here show it once this has applied it.
     // The answer keeps it (the position layer answers the larger of it and this
     // instance's), so a client reading its own writes elsewhere asks for enough.
-    if let Some(n) = cabecalhos
+    let posicao_da_lider = cabecalhos
         .get(POSICAO)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-    {
-        app.alcancar(n, Duration::from_secs(1)).await;
-    }
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let alcancada = match posicao_da_lider {
+        Some(n) => app.alcancar(n, Duration::from_secs(1)).await,
+        None => false,
+    };
     metrics::counter!(metricas::ENCAMINHADAS, "resultado" => "respondida").increment(1);
     let mut r = Response::new(Body::from(corpo));
     *r.status_mut() = status;
     let mut cabecalhos = sem_os_da_conexao(cabecalhos);
+    // `x-posicao` is what this instance has applied: the leader's only once reached here.
+    if !alcancada {
+        cabecalhos.remove(POSICAO);
+    }
     // This instance's own CORS layer answers the caller.
     cabecalhos.remove(header::VARY);
     let cors: Vec<HeaderName> = cabecalhos
@@ -255,6 +264,15 @@ async fn duvida(
         .get(super::middleware::REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // Only an id this server made is surely this request's alone; a build without the audit
+    // trail (benchmarks only) cannot tell at all.
+    let gerado = parts
+        .extensions
+        .get::<super::middleware::IdGerado>()
+        .is_some();
+    if cfg!(feature = "bench-sem-trilha") || !gerado {
+        return sem_resposta(lider, &e);
+    }
     let (Some(request_id), true) = (request_id, morta(lider).await) else {
         return sem_resposta(lider, &e);
     };
@@ -262,7 +280,8 @@ async fn duvida(
     let feita = match crate::services::auditoria::feita_pelo_pedido(
         app,
         &request_id,
-        Duration::from_secs(120),
+        // Generous: the dead leader's clock may differ from this one's.
+        Duration::from_secs(900 + app.config.request_timeout_secs),
     )
     .await
     {
@@ -275,14 +294,16 @@ async fn duvida(
         return AppError::Busy {
             status: 503,
             code: "lider_sem_resposta",
-            detail: "A instância que grava as alterações (a líder) fez esta alteração e parou antes de responder; confira o resultado antes de repetir."
+            detail: "A instância que grava as alterações (a líder) registrou esta requisição e parou antes de responder; confira o resultado antes de repetir."
                 .into(),
             retry_after_secs: 1,
         }
         .into_response();
     }
     tracing::warn!(target: "agendamento::store", lider = %lider, error = %e, "the leader died with a forwarded write it had not made; writing here");
-    feita_aqui(next, parts, bytes).await
+    metrics::counter!(metricas::ENCAMINHADAS, "resultado" => "feita_aqui_apos_queda").increment(1);
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// Whether nothing listens at the leader's address any more (connection refused) within

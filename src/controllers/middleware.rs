@@ -20,6 +20,11 @@ use crate::services::idempotency::{self, IdemCtx};
 /// The header carrying the request id.
 pub const REQUEST_ID: &str = "x-request-id";
 
+/// Marks a request whose id this server made (a fresh UUID, unlike a client's, which may be
+/// reused): a forwarded write's id can then be looked up in the audit trail.
+#[derive(Clone, Copy, Debug)]
+pub struct IdGerado;
+
 /// Echoes the client's `x-request-id` or makes one, on the request (for logs) and the
 /// response; catches a handler's panic and answers 500 without taking the server down; and
 /// logs one line per request: method, route template (never the path's values or the query
@@ -28,15 +33,19 @@ pub async fn request_id_and_panics(mut req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     // Set by the router before this layer runs (it wraps each route); absent for 404s.
     let route = req.extensions().get::<MatchedPath>().cloned();
-    let id = req
+    let dado = req
         .headers()
         .get(REQUEST_ID)
         .filter(|v| !v.is_empty() && v.len() <= 200)
-        .cloned()
-        .unwrap_or_else(|| {
+        .cloned();
+    let id = match dado {
+        Some(id) => id,
+        None => {
+            req.extensions_mut().insert(IdGerado);
             HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
                 .unwrap_or(HeaderValue::from_static("-"))
-        });
+        }
+    };
     req.headers_mut().insert(REQUEST_ID, id.clone());
     let method = req.method().clone();
     let span = tracing::info_span!("http", request_id = %id.to_str().unwrap_or("-"));

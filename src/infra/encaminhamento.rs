@@ -56,25 +56,41 @@ impl Default for Encaminhamento {
     }
 }
 
-/// The name of the machine (network namespace) this process runs on.
+/// Who this process's loopback belongs to: the host name (each container has its own) and
+/// the kernel's boot id (each machine, or each boot of it, has its own). Unknown parts make
+/// a value no other process shares, so a loopback address is then never taken.
 fn nome_da_maquina() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "desconhecida".to_owned())
+    let ler = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    match (
+        ler("/proc/sys/kernel/hostname"),
+        ler("/proc/sys/kernel/random/boot_id"),
+    ) {
+        (Some(h), Some(b)) => format!("{h}/{b}"),
+        _ => format!("desconhecida/{}", uuid::Uuid::new_v4()),
+    }
 }
 
-/// Whether `endereco` (`http://host:port`) names this machine's loopback.
+/// Whether `endereco` (`http://host:port`) names this machine itself: a loopback or
+/// unspecified address, or `localhost`.
 fn loopback(endereco: &str) -> bool {
     let Ok(url) = reqwest::Url::parse(endereco) else {
         return false;
     };
     match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        Some(url::Host::Ipv6(ip)) => {
+            let ip = IpAddr::V6(ip).to_canonical();
+            ip.is_loopback() || ip.is_unspecified()
+        }
         None => false,
     }
 }
@@ -137,7 +153,7 @@ pub fn confere(
     let (Ok(quando), Ok(tag)) = (quando.parse::<i64>(), hex::decode(tag)) else {
         return false;
     };
-    if (agora - quando).abs() > VALIDADE_SECS {
+    if agora.abs_diff(quando) > VALIDADE_SECS.unsigned_abs() {
         return false;
     }
     mac(segredo, quando, cliente, metodo, caminho)
@@ -318,6 +334,9 @@ mod tests {
             "http://127.0.0.1:8001",
             "http://[::1]:8001",
             "http://localhost:8001",
+            "http://0.0.0.0:8001",
+            "http://[::ffff:127.0.0.1]:8001",
+            "http://app.localhost:8001",
         ] {
             e.definir_lider(Some((local.into(), "outra".into())));
             assert!(e.lider().is_none(), "{local} of another machine");

@@ -42,7 +42,8 @@ pub const MEMORY: &str = "agendamento_process_resident_memory_bytes";
 /// Notifications in the outbox (SPEC-2 §13): `status`, `canal`.
 pub const NOTIFICACOES: &str = "agendamento_notificacoes";
 /// Writes this instance forwarded to the leader (SPEC-2 §16): `resultado` (`respondida`,
-/// `feita_aqui` when the leader could not be reached, `sem_resposta`).
+/// `feita_aqui` when the leader could not be reached, `feita_aqui_apos_queda` when the
+/// leader died before making it, `sem_resposta`).
 pub const ENCAMINHADAS: &str = "agendamento_escritas_encaminhadas_total";
 
 /// Latency buckets (seconds) for HTTP requests.

@@ -262,5 +262,11 @@ fn feita_desde(app: &App, request_id: &str, janela: std::time::Duration) -> bool
                     i64::try_from(s).unwrap_or(i64::MAX) * 1000 + i64::from(n / 1_000_000) >= desde
                 })
         })
-        .any(|e| e.request_id == request_id)
+        // A public link's write names its actor before the id (`link público:<id>`).
+        .any(|e| {
+            e.request_id == request_id
+                || e.request_id
+                    .strip_suffix(request_id)
+                    .is_some_and(|antes| antes.ends_with(':'))
+        })
 }

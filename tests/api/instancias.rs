@@ -679,7 +679,7 @@ async fn a_database_of_schema_version_1_is_migrated_and_stays_queryable() {
         "SELECT versao FROM agendamento_migracoes ORDER BY versao",
     )
     .await;
-    assert_eq!(versoes, vec![1, 2, 3]);
+    assert_eq!(versoes, vec![1, 2, 3, 4]);
     let opcoes: Vec<String> = valor(
         &client,
         "SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = 'pacientes'::regclass",
@@ -755,6 +755,13 @@ async fn ate_encaminhar(srv: &TestServer, seed: u64) {
     }
 }
 
+/// Seconds since the Unix epoch.
+fn agora_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// `POST /pacientes` on `srv` as if from the client `xff` names.
 async fn criar_de(srv: &TestServer, xff: &str, nome: &str, seed: u64) -> Resp {
     read(
@@ -784,8 +791,8 @@ async fn a_write_through_an_instance_that_does_not_lead_is_made_by_the_leader() 
     // other does not.
     let outra = TestServer::start_with(&["--database-url", &url, "--proxy-confiavel", "127.0.0.1"]);
     let terceira = TestServer::start_with(&["--database-url", &url]);
-    ate_encaminhar(&outra, 7_000).await;
-    ate_encaminhar(&terceira, 7_050).await;
+    ate_encaminhar(&outra, 70_000).await;
+    ate_encaminhar(&terceira, 75_000).await;
 
     let antes = serie(&outra, RESPONDIDA).await;
     let r = criar_de(&outra, "203.0.113.7", "Bruna Encaminhada", 7_100).await;
@@ -816,7 +823,7 @@ async fn a_write_through_an_instance_that_does_not_lead_is_made_by_the_leader() 
             .post(lider.url("/pacientes"))
             .header(
                 "x-agendamento-encaminhada",
-                format!("1.{}", "00".repeat(32)),
+                format!("{}.{}", agora_unix(), "00".repeat(32)),
             )
             .header("x-forwarded-for", "198.51.100.9")
             .json(&paciente_body("Carla Direta", 7_102))
@@ -885,7 +892,7 @@ async fn forwarded_writes_in_flight_when_the_leader_dies_are_made_once_or_report
     let mut lider = TestServer::start_with(&["--database-url", &url]);
     wait_leader(&lider);
     let outra = TestServer::start_with(&["--database-url", &url]);
-    ate_encaminhar(&outra, 8_000).await;
+    ate_encaminhar(&outra, 80_000).await;
 
     let parar = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut tarefas = Vec::new();
@@ -913,7 +920,7 @@ async fn forwarded_writes_in_flight_when_the_leader_dies_are_made_once_or_report
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     parar.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut ok = 0;
-    let mut sem_resposta = 0;
+    let mut sem_resposta = 0u32;
     for t in tarefas {
         for (seed, r) in t.await.expect("task") {
             match r.status {
@@ -937,5 +944,18 @@ async fn forwarded_writes_in_flight_when_the_leader_dies_are_made_once_or_report
         }
     }
     assert!(ok > 0, "no write succeeded");
-    eprintln!("{ok} made, {sem_resposta} answered lider_sem_resposta");
+    // Writes were in flight when the leader died: each was either made here after the
+    // check or answered 503 (else this test proved nothing about them).
+    let apos_queda = serie(
+        &outra,
+        "agendamento_escritas_encaminhadas_total{resultado=\"feita_aqui_apos_queda\"}",
+    )
+    .await;
+    assert!(
+        apos_queda + f64::from(sem_resposta) >= 1.0,
+        "no write was in flight when the leader died"
+    );
+    eprintln!(
+        "{ok} made, {apos_queda} of them after the leader died, {sem_resposta} answered lider_sem_resposta"
+    );
 }

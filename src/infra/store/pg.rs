@@ -86,10 +86,15 @@ const MIGRATIONS: &[(i32, &str)] = &[
         "CREATE TABLE agendamento_lider (
          id int PRIMARY KEY CHECK (id = 1),
          endereco text,
-         maquina text NOT NULL,
-         pid int NOT NULL,
          desde timestamptz NOT NULL DEFAULT now()
      );",
+    ),
+    // The leader's machine (a loopback address is used only there) and the session that
+    // holds the leadership (the row counts only while that session holds it).
+    (
+        4,
+        "ALTER TABLE agendamento_lider ADD COLUMN maquina text NOT NULL DEFAULT '';
+         ALTER TABLE agendamento_lider ADD COLUMN pid int NOT NULL DEFAULT 0;",
     ),
 ];
 
