@@ -156,7 +156,7 @@ pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Nex
             let e = e.without_url();
             tracing::warn!(target: "agendamento::store", lider = %lider, error = %e, "the leader could not be reached; writing here");
             app.encaminhamento.falhou(&lider);
-            return feita_aqui(next, parts, bytes).await;
+            return feita_aqui(next, parts, bytes, "feita_aqui").await;
         }
         // Past its deadline the leader may still be working on it: nothing to resolve.
         Err(e) if e.is_timeout() => return sem_resposta(&lider, &e.without_url()),
@@ -176,7 +176,7 @@ pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Nex
         && serde_json::from_slice::<serde_json::Value>(&corpo)
             .is_ok_and(|p| p["code"] == "too_many_connections")
     {
-        return feita_aqui(next, parts, bytes).await;
+        return feita_aqui(next, parts, bytes, "feita_aqui").await;
     }
     // The leader's position covers its write: reads here show it once this has applied it.
     // The answer keeps it (the position layer answers the larger of it and this
@@ -210,13 +210,14 @@ pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Nex
     r
 }
 
-/// Makes the write here (the leader could not take it).
+/// Makes the write here (the leader could not take it), counted as `resultado`.
 async fn feita_aqui(
     next: Next,
     parts: axum::http::request::Parts,
     bytes: axum::body::Bytes,
+    resultado: &'static str,
 ) -> Response {
-    metrics::counter!(metricas::ENCAMINHADAS, "resultado" => "feita_aqui").increment(1);
+    metrics::counter!(metricas::ENCAMINHADAS, "resultado" => resultado).increment(1);
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }
@@ -290,20 +291,12 @@ async fn duvida(
     };
     if feita {
         tracing::warn!(target: "agendamento::store", lider = %lider, "the leader made a forwarded write and died before answering");
-        metrics::counter!(metricas::ENCAMINHADAS, "resultado" => "sem_resposta").increment(1);
-        return AppError::Busy {
-            status: 503,
-            code: "lider_sem_resposta",
-            detail: "A instância que grava as alterações (a líder) registrou esta requisição e parou antes de responder; confira o resultado antes de repetir."
-                .into(),
-            retry_after_secs: 1,
-        }
-        .into_response();
+        return lider_sem_resposta(
+            "A instância que grava as alterações (a líder) registrou esta requisição e parou antes de responder; confira o resultado antes de repetir.",
+        );
     }
     tracing::warn!(target: "agendamento::store", lider = %lider, error = %e, "the leader died with a forwarded write it had not made; writing here");
-    metrics::counter!(metricas::ENCAMINHADAS, "resultado" => "feita_aqui_apos_queda").increment(1);
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    feita_aqui(next, parts, bytes, "feita_aqui_apos_queda").await
 }
 
 /// Whether nothing listens at the leader's address any more (connection refused) within
@@ -339,12 +332,18 @@ async fn morta(lider: &str) -> bool {
 /// may not have been made.
 fn sem_resposta(lider: &str, e: &reqwest::Error) -> Response {
     tracing::warn!(target: "agendamento::store", lider = %lider, error = %e, "no answer from the leader to a forwarded write");
+    lider_sem_resposta(
+        "A instância que grava as alterações (a líder) não respondeu; a alteração pode ter sido feita ou não. Confira antes de repetir (um POST com Idempotency-Key pode ser repetido com a mesma chave).",
+    )
+}
+
+/// 503 `lider_sem_resposta` with `detail`, counted.
+fn lider_sem_resposta(detail: &str) -> Response {
     metrics::counter!(metricas::ENCAMINHADAS, "resultado" => "sem_resposta").increment(1);
     AppError::Busy {
         status: 503,
         code: "lider_sem_resposta",
-        detail: "A instância que grava as alterações (a líder) não respondeu; a alteração pode ter sido feita ou não. Confira antes de repetir (um POST com Idempotency-Key pode ser repetido com a mesma chave)."
-            .into(),
+        detail: detail.into(),
         retry_after_secs: 1,
     }
     .into_response()

@@ -102,11 +102,7 @@ fn mac(
     metodo: &str,
     caminho: &str,
 ) -> hmac::Hmac<sha2::Sha256> {
-    // HMAC takes a key of any length: this cannot fail.
-    let mut m =
-        <hmac::Hmac<sha2::Sha256> as hmac::digest::KeyInit>::new_from_slice(segredo.bytes())
-            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-    m.update(DOMINIO);
+    let mut m = segredo.mac(DOMINIO);
     for parte in [
         quando.to_string().as_bytes(),
         cliente.as_bytes(),
@@ -210,10 +206,7 @@ impl Encaminhamento {
             });
             (!recente).then(|| Arc::<str>::from(endereco))
         });
-        let mut atual = self.lider.write();
-        if atual.as_deref() != novo.as_deref() {
-            *atual = novo;
-        }
+        *self.lider.write() = novo;
     }
 
     /// The leader at `endereco` could not be reached: writes are made here, and it is not

@@ -33,6 +33,17 @@ impl SegredoServidor {
         &self.0
     }
 
+    /// An HMAC-SHA256 keyed with the secret that has already taken in `dominio`, so a MAC
+    /// made for one purpose (a public link, a forwarded request) never verifies for another.
+    pub fn mac(&self, dominio: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::Mac as _;
+        // HMAC takes a key of any length: this cannot fail.
+        let mut m = <hmac::Hmac<sha2::Sha256> as hmac::digest::KeyInit>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        m.update(dominio);
+        m
+    }
+
     /// A secret from given bytes (tests, and the one instances share in PostgreSQL).
     pub fn de_bytes(b: [u8; TAMANHO]) -> Self {
         Self(b)

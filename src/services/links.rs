@@ -29,10 +29,7 @@ const MAC_BYTES: usize = 16;
 const TOKEN_BYTES: usize = 16 + 8 + MAC_BYTES;
 
 fn mac(segredo: &SegredoServidor, dados: &[u8]) -> Hmac<Sha256> {
-    // HMAC takes a key of any length: this cannot fail.
-    let mut m = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(segredo.bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-    m.update(DOMINIO);
+    let mut m = segredo.mac(DOMINIO);
     m.update(dados);
     m
 }

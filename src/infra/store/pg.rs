@@ -666,15 +666,23 @@ fn append_sql(shape: Shape, names: &[&'static str]) -> String {
          SELECT 1 / (SELECT count(*)::int FROM u), pg_notify('{CHANNEL}', ${last}::int8::text)"
     );
     if shape.ask {
-        // A bigint advisory key is (classid, objid) = (high, low 32 bits), objsubid 1.
-        let (hi, lo) = (WRITE_KEY >> 32, WRITE_KEY & 0xFFFF_FFFF);
         let _ = write!(
             sql,
-            ", (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
-             AND classid::int8 = {hi} AND objid::int8 = {lo} AND objsubid = 1)"
+            ", (SELECT count(*) FROM pg_locks WHERE NOT granted AND {})",
+            advisory("", WRITE_KEY)
         );
     }
     sql
+}
+
+/// The `pg_locks` condition naming advisory lock `key` (columns prefixed with `tabela`): a
+/// bigint advisory key is (classid, objid) = (high, low 32 bits), objsubid 1.
+fn advisory(tabela: &str, key: i64) -> String {
+    let (hi, lo) = (key >> 32, key & 0xFFFF_FFFF);
+    format!(
+        "{tabela}locktype = 'advisory' AND {tabela}classid::int8 = {hi} \
+         AND {tabela}objid::int8 = {lo} AND {tabela}objsubid = 1"
+    )
 }
 
 /// What one batch writes to one collection's table: the last change of each record.
@@ -1102,9 +1110,8 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
 
     fn leader_address(&self) -> io::Result<Option<(String, String)>> {
         let pool = self.pool.clone();
-        // A bigint advisory key is (classid, objid) = (high, low 32 bits), objsubid 1; the
-        // locks of every database of the server are listed, so this one's is named.
-        let (hi, lo) = (LEADER_KEY >> 32, LEADER_KEY & 0xFFFF_FFFF);
+        // The locks of every database of the server are listed, so this one's is named.
+        let lock = advisory("k.", LEADER_KEY);
         self.block(async move {
             let client = tokio::time::timeout(Duration::from_secs(2), pool.get())
                 .await
@@ -1114,9 +1121,8 @@ impl<S: StoreState> Journal<S> for PgJournal<S> {
                 .query_opt(
                     &format!(
                         "SELECT l.endereco, l.maquina FROM agendamento_lider l \
-                         JOIN pg_locks k ON k.pid = l.pid AND k.locktype = 'advisory' \
-                         AND k.granted AND k.classid::int8 = {hi} AND k.objid::int8 = {lo} \
-                         AND k.objsubid = 1 AND k.database = \
+                         JOIN pg_locks k ON k.pid = l.pid AND k.granted AND {lock} \
+                         AND k.database = \
                          (SELECT oid FROM pg_database WHERE datname = current_database()) \
                          WHERE l.endereco IS NOT NULL"
                     ),
