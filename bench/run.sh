@@ -198,6 +198,8 @@ wrk_medico_rps() {
 }
 
 rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status" 2>/dev/null; }
+# proc_cpu PID: user + system CPU seconds of process PID so far (its threads included).
+proc_cpu() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{printf "%.2f", ($12 + $13) / 100}'; }
 
 # SIGTERM to the server we started; waits (max 120 s) and records SHUTDOWN_MS and SHUTDOWN_RC.
 stop_server() {
@@ -664,6 +666,10 @@ fi
 # and alternating com/sem, sem/com, ... BENCH_AVISOS_ROUNDS times; each run books a fresh range
 # of the grid at the same concurrency. After each run with the webhook the deliveries still
 # queued are counted, then drained (not timed) so the next run starts with an empty outbox.
+# A third server ("retida", same subscription) books while the receiver is stopped (SIGSTOP):
+# every notification is written in its booking's durable write, but none is delivered until
+# the bookings end. It separates what the outbox costs a booking from what the deliveries'
+# HTTP requests (and the receiver, which stands for another machine) take of the 2 cores.
 # Then 10,000 notifications queued while the delivery worker is paused (--worker-paused),
 # drained after a restart, with the server's peak resident memory.
 AVISOS_BOOK=${BENCH_AVISOS_BOOKINGS:-1000}
@@ -679,24 +685,29 @@ av_count() {
 # with the webhook, avisos_fila_<ROUND> (consulta.agendada deliveries still queued when the
 # bookings ended) and avisos_drenar_<ROUND>_s (how long they then took).
 av_run() {
-    local w=$1 i=$2 from=$3 total enviadas t0
+    local w=$1 i=$2 from=$3 total enviadas t0 s0 s1 r0 r1
     DATA=$TMP/banco5-$w
     put book_conc_rps ""
     if SERVER_EXTRA="--webhooks-rede-local" start_server; then
+        [ "$w" = retida ] && kill -STOP "$RECEPTOR_PID"
+        s0=$(proc_cpu "$SERVER_PID"); r0=$(proc_cpu "$RECEPTOR_PID")
         lg book --base "$BASE" --state "$TMP/avisos-$w.json" --from "$from" --count "$AVISOS_BOOK" \
             --concurrency $BOOK_CONC --seq 10 --max-secs 120
+        s1=$(proc_cpu "$SERVER_PID"); r1=$(proc_cpu "$RECEPTOR_PID")
+        [ "$w" = retida ] && kill -CONT "$RECEPTOR_PID"
         put "avisos_${w}_${i}_rps" "$(val book_conc_rps)"
-        if [ "$w" = com ]; then
+        echo "  [$w $i] CPU while booking: server $(awk -v a="$s0" -v b="$s1" 'BEGIN {printf "%.2f", b - a}') s, receiver $(awk -v a="$r0" -v b="$r1" 'BEGIN {printf "%.2f", b - a}') s"
+        if [ "$w" != sem ]; then
             total=$(av_count evento=consulta.agendada)
             enviadas=$(av_count "evento=consulta.agendada&status=enviada")
-            put "avisos_fila_$i" "$(awk -v a="$total" -v b="$enviadas" 'BEGIN { if (a == "" || b == "") print "?"; else print a - b }')"
+            put "avisos_fila_${w}_$i" "$(awk -v a="$total" -v b="$enviadas" 'BEGIN { if (a == "" || b == "") print "?"; else print a - b }')"
             t0=$(now_ns)
             while [ -n "$total" ] && [ "${enviadas:-0}" -lt "$total" ] && [ $(($(now_ns) - t0)) -lt 120000000000 ]; do
                 sleep 0.05
                 enviadas=$(av_count "evento=consulta.agendada&status=enviada")
             done
-            put "avisos_drenar_${i}_s" "$(awk -v a="$t0" -v b="$(now_ns)" 'BEGIN {printf "%.2f", (b - a) / 1e9}')"
-            echo "  [com $i] consulta.agendada: $total created, $(val "avisos_fila_$i") still queued when the bookings ended, all $enviadas delivered $(val "avisos_drenar_${i}_s") s later"
+            put "avisos_drenar_${w}_${i}_s" "$(awk -v a="$t0" -v b="$(now_ns)" 'BEGIN {printf "%.2f", (b - a) / 1e9}')"
+            echo "  [$w $i] consulta.agendada: $total created, $(val "avisos_fila_${w}_$i") still queued when the bookings ended, all $enviadas delivered $(val "avisos_drenar_${w}_${i}_s") s later"
         fi
     fi
     stop_server
@@ -710,12 +721,12 @@ if want avisos; then
     AV_OK=0
     if [ -n "$RECEPTOR" ]; then
         AV_OK=1
-        for w in com sem; do
+        for w in com sem retida; do
             DATA=$TMP/banco5-$w
             mkdir -p "$DATA"
             if SERVER_EXTRA="--webhooks-rede-local" start_server &&
                 lg sched-setup --base "$BASE" --state "$TMP/avisos-$w.json" --doctors "$N_DOCTORS" --patients "$N_PATIENTS" --concurrency "$FILL_CONC"; then
-                [ $w = com ] && { lg avisos-webhook --base "$BASE" --url "$RECEPTOR/gancho" || AV_OK=0; }
+                [ $w != sem ] && { lg avisos-webhook --base "$BASE" --url "$RECEPTOR/gancho" || AV_OK=0; }
             else
                 AV_OK=0
             fi
@@ -728,9 +739,9 @@ if want avisos; then
         for i in $(seq 1 "$AVISOS_ROUNDS"); do
             K=$(((i - 1) * AV_STEP))
             if [ $((i % 2)) = 1 ]; then
-                av_run com "$i" $K; av_run sem "$i" $K
+                av_run com "$i" $K; av_run sem "$i" $K; av_run retida "$i" $K
             else
-                av_run sem "$i" $K; av_run com "$i" $K
+                av_run retida "$i" $K; av_run sem "$i" $K; av_run com "$i" $K
             fi
         done
     else
@@ -750,7 +761,7 @@ if want avisos; then
         fi
     fi
     # The receiver stands for another machine; here it shares the 2 cores with the server.
-    echo "  receiver CPU over the whole phase: $(awk '{printf "%.2f s", ($14 + $15) / 100}' "/proc/$RECEPTOR_PID/stat" 2>/dev/null)"
+    echo "  receiver CPU over the whole phase: $(proc_cpu "$RECEPTOR_PID") s"
     kill -TERM "$RECEPTOR_PID" 2>/dev/null
     wait "$RECEPTOR_PID" 2>/dev/null
     grep -h '^receptor:' "$TMP/receptor.out" | sed 's/^/  /'
@@ -1170,8 +1181,12 @@ if want avisos; then
     # ratios (medidas block) counts ID_ROUNDS rounds: here AVISOS_ROUNDS, for this call only.
     ID_ROUNDS=$AVISOS_ROUNDS ratios avisos_com avisos_sem _rps
     AV_FILA=""
-    for i in $(seq 1 "$AVISOS_ROUNDS"); do AV_FILA="$AV_FILA${AV_FILA:+, }$(val "avisos_fila_$i") ($(val "avisos_drenar_${i}_s") s)"; done
+    for i in $(seq 1 "$AVISOS_ROUNDS"); do AV_FILA="$AV_FILA${AV_FILA:+, }$(val "avisos_fila_com_$i") ($(val "avisos_drenar_com_${i}_s") s)"; done
     echo "booking throughput with one webhook (every event, local receiver) / none | $AVISOS_BOOK POST /consultas/agendar at concurrency $BOOK_CONC per run, two servers (fresh data, same setup), restarted for every run, alternating $AVISOS_ROUNDS x (com / sem bookings/s = ratio); deliveries still queued after each webhook run (drained in) $AV_FILA | $RATIOS; median ${MEDIAN_RATIO:-?} | >= 0.9 x | $(ok "$MEDIAN_RATIO" '>=' 0.9)"
+    ID_ROUNDS=$AVISOS_ROUNDS ratios avisos_retida avisos_sem _rps
+    AV_FILA=""
+    for i in $(seq 1 "$AVISOS_ROUNDS"); do AV_FILA="$AV_FILA${AV_FILA:+, }$(val "avisos_fila_retida_$i") ($(val "avisos_drenar_retida_${i}_s") s)"; done
+    echo "booking throughput with the outbox written but no delivery while booking (same webhook, receiver stopped) / none | the same runs, a third server (retida) in each round; deliveries queued when the bookings ended (drained in, receiver resumed) $AV_FILA | $RATIOS; median ${MEDIAN_RATIO:-?} | (what the outbox itself costs) | -"
     echo "outbox drain after a restart | $(val avisos_drain_n) of $AVISOS_FILA queued webhook deliveries (local receiver, 200), peak server RSS $(val avisos_drain_rss_mib) MiB, falhou $(val avisos_drain_falhou) | $(val avisos_drain_rps)/s in $(val avisos_drain_secs) s | >= 500/s | $(ok "$(val avisos_drain_rps)" '>=' 500)"
 fi
 if wanted_only instancias; then
