@@ -4,6 +4,7 @@
 //! on. Reads, streams, restores and uploads stay here.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
@@ -39,6 +40,25 @@ fn agora() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
+/// The last time (Unix seconds) a refused forwarding signature was logged.
+static RECUSA_AVISADA: AtomicI64 = AtomicI64::new(i64::MIN);
+
+/// Counts a refused forwarding signature and logs it at most once a minute: an instance
+/// whose forwarded requests are refused has every client taken as its own address here
+/// (one login limit for all of them, its address in the audit trail).
+fn recusada() {
+    metrics::counter!(metricas::ENCAMINHADAS_RECUSADAS).increment(1);
+    let agora = agora();
+    let antes = RECUSA_AVISADA.load(Ordering::Relaxed);
+    if agora.saturating_sub(antes) >= 60
+        && RECUSA_AVISADA
+            .compare_exchange(antes, agora, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!(target: "agendamento::store", "a request carried a forwarding signature this instance refused: another instance with a different server secret (restart every instance after importar), clocks more than a minute apart, or a made-up header; it is taken as the client's own request");
+    }
+}
+
 /// Forwards a write to the leader when this instance does not lead; takes a request another
 /// instance forwarded (signed for this very request) as coming from the client it names.
 pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -65,7 +85,9 @@ pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Nex
             }
             return next.run(req).await;
         }
-        // Anyone else's value is dropped above and worth nothing.
+        // Anyone else's value is dropped above and worth nothing; counted, and told to the
+        // operator now and then (the request goes on as a client's own).
+        recusada();
     }
     let escrita = matches!(*req.method(), Method::POST | Method::PUT | Method::DELETE);
     if !escrita

@@ -45,6 +45,10 @@ pub const NOTIFICACOES: &str = "agendamento_notificacoes";
 /// `feita_aqui` when the leader could not be reached, `feita_aqui_apos_queda` when the
 /// leader died before making it, `sem_resposta`).
 pub const ENCAMINHADAS: &str = "agendamento_escritas_encaminhadas_total";
+/// Requests that carried a forwarding signature this instance refused (SPEC-2 §16): another
+/// instance with a different server secret (one not restarted after `importar`), a clock more
+/// than a minute apart, or someone else's made-up value.
+pub const ENCAMINHADAS_RECUSADAS: &str = "agendamento_encaminhadas_recusadas_total";
 
 /// Latency buckets (seconds) for HTTP requests.
 const HTTP_BUCKETS: &[f64] = &[
@@ -116,6 +120,10 @@ fn describe() {
     describe_counter!(
         ENCAMINHADAS,
         "Escritas encaminhadas à instância líder, por resultado."
+    );
+    describe_counter!(
+        ENCAMINHADAS_RECUSADAS,
+        "Requisições com assinatura de encaminhamento recusada (segredo ou relógio diferente)."
     );
     describe_gauge!(
         MEMORY,

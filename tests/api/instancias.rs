@@ -834,6 +834,18 @@ async fn a_write_through_an_instance_that_does_not_lead_is_made_by_the_leader() 
     .await;
     r.expect_status(201);
     assert_eq!(ip_auditado(&lider, &r.id(), posicao(&r)).await, "127.0.0.1");
+    // Counted and told to the operator.
+    assert_eq!(
+        serie(&lider, "agendamento_encaminhadas_recusadas_total").await,
+        1.0
+    );
+    assert!(
+        lider
+            .stderr()
+            .contains("forwarding signature this instance refused"),
+        "{}",
+        lider.stderr()
+    );
 
     // Idempotency-Key through the forwarding: the leader stores and replays the answer.
     let com_chave = || {
