@@ -18,7 +18,7 @@ use crate::infra::encaminhamento::{ENCAMINHADA, assinar, cliente_de, confere};
 use crate::infra::metricas;
 use crate::services::AppState;
 
-use super::middleware::{POSICAO, POSICAO_MINIMA, long_work};
+use super::middleware::{POSICAO, POSICAO_MINIMA, long_work, posicao_de};
 
 /// Headers that belong to one connection, not to the request or answer carried over it.
 const DA_CONEXAO: [HeaderName; 8] = [
@@ -146,7 +146,7 @@ pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Nex
     let minima = parts
         .headers
         .get(POSICAO_MINIMA)
-        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+        .and_then(posicao_de)
         .unwrap_or(0)
         .max(app.posicao());
     cabecalhos.insert(POSICAO_MINIMA, HeaderValue::from(minima));
@@ -203,9 +203,7 @@ pub async fn encaminhar(State(app): State<AppState>, mut req: Request, next: Nex
     // The leader's position covers its write: reads here show it once this has applied it.
     // The answer keeps it (the position layer answers the larger of it and this
     // instance's), so a client reading its own writes elsewhere asks for enough.
-    let posicao_da_lider = cabecalhos
-        .get(POSICAO)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let posicao_da_lider = cabecalhos.get(POSICAO).and_then(posicao_de);
     let alcancada = match posicao_da_lider {
         Some(n) => app.alcancar(n, Duration::from_secs(1)).await,
         None => false,

@@ -236,6 +236,11 @@ pub const POSICAO: &str = "x-posicao";
 /// The header with which a request asks for at least a position.
 pub const POSICAO_MINIMA: &str = "x-posicao-minima";
 
+/// A journal position carried in a header (`x-posicao`, `x-posicao-minima`): a whole number.
+pub(crate) fn posicao_de(v: &HeaderValue) -> Option<u64> {
+    v.to_str().ok()?.trim().parse().ok()
+}
+
 /// SPEC-2 §16: a request with `x-posicao-minima: N` waits up to 1 s for this instance to have
 /// applied journal position N (else 503 with `Retry-After`), so a client behind a load
 /// balancer reads its own writes; every answer carries `x-posicao`, the position this
@@ -252,7 +257,7 @@ pub async fn posicao(State(app): State<AppState>, req: Request, next: Next) -> R
     let n = r
         .headers()
         .get(POSICAO)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .and_then(posicao_de)
         .map_or(aqui, |n| n.max(aqui));
     r.headers_mut().insert(POSICAO, HeaderValue::from(n));
     r
@@ -264,7 +269,7 @@ async fn alcancada(app: &AppState, minima: Option<HeaderValue>) -> Result<(), Ap
     let Some(v) = minima else {
         return Ok(());
     };
-    let Some(n) = v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) else {
+    let Some(n) = posicao_de(&v) else {
         return Err(AppError::campo(
             POSICAO_MINIMA,
             "Deve ser uma posição do diário: um número inteiro não negativo.",

@@ -232,8 +232,8 @@ pub async fn arquivar(app: &App, max: usize) -> Result<usize, AppError> {
 }
 
 /// Whether a write of the request `request_id` is in the audit trail among the entries made
-/// in the last `janela` (newest first; ids are UUID v7, so the scan stops at the first older
-/// one), asked while holding the right to append and caught up (with several instances,
+/// in the last `janela` (newest first, in the order they were written, so the scan stops at
+/// the first older one), asked while holding the right to append and caught up (with several instances,
 /// every append another process made before is then applied). A forwarded write whose
 /// answer was lost is looked up this way (SPEC-2 §16). `None`: storage unavailable.
 pub async fn feita_pelo_pedido(
@@ -253,15 +253,7 @@ fn feita_desde(app: &App, request_id: &str, janela: std::time::Duration) -> bool
     db.auditoria
         .iter()
         .rev()
-        .take_while(|e| {
-            uuid::Uuid::parse_str(&e.id)
-                .ok()
-                .and_then(|u| u.get_timestamp())
-                .is_none_or(|t| {
-                    let (s, n) = t.to_unix();
-                    i64::try_from(s).unwrap_or(i64::MAX) * 1000 + i64::from(n / 1_000_000) >= desde
-                })
-        })
+        .take_while(|e| instante(e).is_none_or(|t| t.as_millisecond() >= desde))
         // A public link's write names its actor before the id (`link público:<id>`).
         .any(|e| {
             e.request_id == request_id
