@@ -1177,15 +1177,20 @@ if want calendario; then
         echo "GET /calendario/medico/{id}.ics | $CAL_CONSULTAS appointments | not measured | p50 < 50 ms | ?"
     fi
 fi
+# av_fila com|retida: AV_FILA, each round's deliveries still queued on that server when its
+# bookings ended, with how long they then took to drain.
+av_fila() {
+    local i
+    AV_FILA=""
+    for i in $(seq 1 "$AVISOS_ROUNDS"); do AV_FILA="$AV_FILA${AV_FILA:+, }$(val "avisos_fila_$1_$i") ($(val "avisos_drenar_$1_${i}_s") s)"; done
+}
 if want avisos; then
     # ratios (medidas block) counts ID_ROUNDS rounds: here AVISOS_ROUNDS, for this call only.
     ID_ROUNDS=$AVISOS_ROUNDS ratios avisos_com avisos_sem _rps
-    AV_FILA=""
-    for i in $(seq 1 "$AVISOS_ROUNDS"); do AV_FILA="$AV_FILA${AV_FILA:+, }$(val "avisos_fila_com_$i") ($(val "avisos_drenar_com_${i}_s") s)"; done
+    av_fila com
     echo "booking throughput with one webhook (every event, local receiver) / none | $AVISOS_BOOK POST /consultas/agendar at concurrency $BOOK_CONC per run, two servers (fresh data, same setup), restarted for every run, alternating $AVISOS_ROUNDS x (com / sem bookings/s = ratio); deliveries still queued after each webhook run (drained in) $AV_FILA | $RATIOS; median ${MEDIAN_RATIO:-?} | >= 0.9 x | $(ok "$MEDIAN_RATIO" '>=' 0.9)"
     ID_ROUNDS=$AVISOS_ROUNDS ratios avisos_retida avisos_sem _rps
-    AV_FILA=""
-    for i in $(seq 1 "$AVISOS_ROUNDS"); do AV_FILA="$AV_FILA${AV_FILA:+, }$(val "avisos_fila_retida_$i") ($(val "avisos_drenar_retida_${i}_s") s)"; done
+    av_fila retida
     echo "booking throughput with the outbox written but no delivery while booking (same webhook, receiver stopped) / none | the same runs, a third server (retida) in each round; deliveries queued when the bookings ended (drained in, receiver resumed) $AV_FILA | $RATIOS; median ${MEDIAN_RATIO:-?} | (what the outbox itself costs) | -"
     echo "outbox drain after a restart | $(val avisos_drain_n) of $AVISOS_FILA queued webhook deliveries (local receiver, 200), peak server RSS $(val avisos_drain_rss_mib) MiB, falhou $(val avisos_drain_falhou) | $(val avisos_drain_rps)/s in $(val avisos_drain_secs) s | >= 500/s | $(ok "$(val avisos_drain_rps)" '>=' 500)"
 fi
